@@ -1,0 +1,99 @@
+"""What a rule sees besides the message: the instant, the recipient and their records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from ._recipients import Profile, Recipient
+from ._records import ConsentEvent, SendRecord
+from ._time import ensure_aware
+
+__all__ = ["ConsentView", "Context", "HistoryView"]
+
+
+class ConsentView:
+    """The recipient's consent events, read from the store on first use."""
+
+    __slots__ = ("_events", "_load", "_suppressed")
+
+    def __init__(
+        self,
+        load: Callable[[], tuple[Sequence[ConsentEvent], bool]] | None = None,
+        *,
+        events: Sequence[ConsentEvent] = (),
+        suppressed: bool = False,
+    ) -> None:
+        self._load = load
+        self._events: tuple[ConsentEvent, ...] | None = None if load else tuple(events)
+        self._suppressed = suppressed
+
+    def _ensure(self) -> tuple[ConsentEvent, ...]:
+        if self._events is None:
+            assert self._load is not None
+            events, suppressed = self._load()
+            self._events, self._suppressed = tuple(events), suppressed
+        return self._events
+
+    @property
+    def events(self) -> tuple[ConsentEvent, ...]:
+        """Every consent event for this recipient, oldest first."""
+        return self._ensure()
+
+    @property
+    def suppressed(self) -> bool:
+        """True when the number was erased with :meth:`Engine.forget` after opting out."""
+        self._ensure()
+        return self._suppressed
+
+    def __repr__(self) -> str:
+        return f"ConsentView({len(self.events)} events)"
+
+
+class HistoryView:
+    """The recipient's recent sends (and live reservations), read from the store on first use."""
+
+    __slots__ = ("_load", "_sends", "since")
+
+    def __init__(
+        self,
+        load: Callable[[], Sequence[SendRecord]] | None = None,
+        *,
+        sends: Sequence[SendRecord] = (),
+        since: dt.datetime | None = None,
+    ) -> None:
+        self._load = load
+        self._sends: tuple[SendRecord, ...] | None = None if load else tuple(sends)
+        self.since = since
+
+    @property
+    def sends(self) -> tuple[SendRecord, ...]:
+        """The sends at or after ``since``, oldest first."""
+        if self._sends is None:
+            assert self._load is not None
+            self._sends = tuple(sorted(self._load(), key=lambda r: (r.at, r.id)))
+        return self._sends
+
+    def __repr__(self) -> str:
+        return f"HistoryView({len(self.sends)} sends)"
+
+
+def _now(value: object) -> dt.datetime:
+    return ensure_aware(value, "now")
+
+
+@attrs.frozen(kw_only=True)
+class Context:
+    """Everything a rule may look at besides the message. Rules read ``now`` from here."""
+
+    now: dt.datetime = attrs.field(converter=_now)
+    recipient: Recipient
+    consent: ConsentView = attrs.field(factory=ConsentView, eq=False)
+    history: HistoryView = attrs.field(factory=HistoryView, eq=False)
+    profile: Profile | None = None
+
+    def at(self, instant: dt.datetime) -> Context:
+        """This context at another instant, with the same recipient and records."""
+        return attrs.evolve(self, now=instant)

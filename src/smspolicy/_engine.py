@@ -1,0 +1,234 @@
+"""The engine: resolves recipients, builds contexts, runs the policy, fails closed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Literal, cast
+
+import attrs
+
+from . import i18n
+from ._clock import Clock, SystemClock
+from ._compose import run_rule
+from ._context import ConsentView, Context, HistoryView
+from ._recipients import (
+    DEFAULT_CACHE_SIZE,
+    LineTypeLookup,
+    Profile,
+    ProfileSource,
+    Recipient,
+    Resolver,
+    address_recipient,
+)
+from ._time import ensure_aware
+from ._values import Decision, Message, defer, deny
+from .errors import (
+    ConfigurationError,
+    InvalidInputError,
+    InvalidNumberError,
+    LineTypeLookupError,
+    StoreUnavailableError,
+)
+from .store import MemoryStore, Store, person_key
+from .typing import Rule
+
+__all__ = ["DEFAULT_HISTORY", "Engine"]
+
+log = logging.getLogger("smspolicy")
+
+DEFAULT_HISTORY = dt.timedelta(days=93)
+"""How far back the engine reads sends for caps and dedupe, unless told otherwise."""
+
+_BATCH = 512
+
+
+def _profiles(value: object) -> Callable[[str], Profile | None]:
+    if value is None:
+        return lambda _number: None
+    if isinstance(value, Mapping):
+        mapping: Mapping[str, Profile] = value
+        for key, profile in mapping.items():
+            if not isinstance(profile, Profile):
+                raise ConfigurationError(f"profiles[{key!r}] must be a Profile, got {profile!r}")
+        return mapping.get
+    if callable(value):
+        return cast("Callable[[str], Profile | None]", value)
+    raise ConfigurationError("profiles must be a mapping number -> Profile or a callable")
+
+
+def _store_failure(
+    error: Exception, on_error: str, now: dt.datetime, retry: dt.timedelta
+) -> Decision:
+    reason = i18n.reason(
+        "store.unavailable",
+        "engine",
+        "the store could not be read, so the message is held back (fail closed)",
+        error=f"{type(error).__name__}: {error}",
+    )
+    if on_error == "defer":
+        return defer(now + retry, reason)
+    return deny(reason)
+
+
+class Engine:
+    """Evaluates messages against a policy, with the records it needs from a store.
+
+    Fail closed: a store error gives DENY ``store.unavailable`` (or DEFER with
+    ``on_store_error="defer"``), never ALLOW; an invalid number gives DENY ``number.invalid``.
+    """
+
+    def __init__(
+        self,
+        policy: Rule,
+        store: Store | None = None,
+        clock: Clock | None = None,
+        *,
+        profiles: ProfileSource | None = None,
+        line_type_lookup: LineTypeLookup | None = None,
+        default_region: str | None = None,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        history: dt.timedelta = DEFAULT_HISTORY,
+        on_store_error: Literal["deny", "defer"] = "deny",
+        store_retry: dt.timedelta = dt.timedelta(minutes=5),
+    ) -> None:
+        if not callable(policy):
+            raise ConfigurationError(f"policy must be a rule (a callable), got {policy!r}")
+        if on_store_error not in ("deny", "defer"):
+            raise ConfigurationError(
+                f"on_store_error must be 'deny' or 'defer', got {on_store_error!r}"
+            )
+        if clock is not None and not isinstance(clock, Clock):
+            raise ConfigurationError(f"clock must have a now() method, got {clock!r}")
+        self.policy = policy
+        self.store: Store = MemoryStore() if store is None else store
+        self.clock: Clock = SystemClock() if clock is None else clock
+        self.resolver = Resolver(
+            default_region=default_region,
+            line_type_lookup=line_type_lookup,
+            cache_size=cache_size,
+        )
+        self._profile = _profiles(profiles)
+        self.history = history
+        self.on_store_error = on_store_error
+        self.store_retry = store_retry
+
+    def __repr__(self) -> str:
+        return f"Engine({self.policy!r}, store={self.store!r}, clock={self.clock!r})"
+
+    def now(self) -> dt.datetime:
+        """The engine clock's current instant, checked to be aware, in UTC."""
+        return ensure_aware(self.clock.now(), "clock.now()")
+
+    def recipient(self, message: Message) -> Recipient:
+        """Resolve the message's recipient (cached per number); profiles are keyed by E.164."""
+        if not message.channel.is_phone:
+            return address_recipient(message.address, self._profile(message.address))
+        e164 = self.resolver.number_facts(message.to).e164
+        return self.resolver.resolve(message.to, self._profile(e164))
+
+    def evaluate(self, message: Message) -> Decision:
+        """Decide one message now."""
+        return next(self.evaluate_many([message]))
+
+    def evaluate_many(self, messages: Iterable[Message]) -> Iterator[Decision]:
+        """Decide many messages, reading the store in batches; yields in input order."""
+        iterator = iter(messages)
+        while batch := list(itertools.islice(iterator, _BATCH)):
+            yield from self._evaluate_batch(batch, self.now())
+
+    def _evaluate_batch(self, batch: Sequence[Message], now: dt.datetime) -> list[Decision]:
+        resolved: list[Recipient | Decision] = []
+        for message in batch:
+            if not isinstance(message, Message):
+                raise InvalidInputError(f"expected a smspolicy.Message, got {message!r}")
+            resolved.append(self._resolve_or_deny(message))
+        recipients = [r for r in resolved if isinstance(r, Recipient)]
+        try:
+            consent, suppressed, sends = self._prefetch(batch, recipients, now)
+        except StoreUnavailableError as error:
+            log.warning("store unavailable: %s", error)
+            return [r if isinstance(r, Decision) else self._failed(error, now) for r in resolved]
+        decisions: list[Decision] = []
+        for message, item in zip(batch, resolved, strict=True):
+            if isinstance(item, Decision):
+                decisions.append(item)
+                continue
+            context = Context(
+                now=now,
+                recipient=item,
+                consent=ConsentView(
+                    events=consent.get(item.address, ()),
+                    suppressed=item.address in suppressed,
+                ),
+                history=HistoryView(
+                    sends=_merged_sends(sends, item.address, message.person),
+                    since=now - self.history,
+                ),
+                profile=self._profile(item.address),
+            )
+            decisions.append(self._decide(message, context))
+        return decisions
+
+    def _resolve_or_deny(self, message: Message) -> Recipient | Decision:
+        try:
+            return self.recipient(message)
+        except InvalidNumberError as error:
+            return deny(
+                i18n.reason(
+                    "number.invalid",
+                    "engine",
+                    "the destination is not a valid phone number",
+                    to=message.address[:64],
+                    detail=str(error),
+                )
+            )
+        except LineTypeLookupError as error:
+            return deny(
+                i18n.reason(
+                    "lookup.unavailable",
+                    "engine",
+                    "the line-type lookup failed, so the message is held back (fail closed)",
+                    error=str(error),
+                )
+            )
+
+    def _prefetch(
+        self, batch: Sequence[Message], recipients: Sequence[Recipient], now: dt.datetime
+    ) -> tuple[dict[str, list], set[str], dict[str, list]]:  # type: ignore[type-arg]
+        numbers = sorted({r.address for r in recipients})
+        keys = set(numbers) | {person_key(m.person) for m in batch if m.person}
+        try:
+            consent = self.store.consent_events(numbers)
+            suppressed = self.store.suppressed(numbers)
+            sends = self.store.sends(sorted(keys), since=now - self.history)
+        except StoreUnavailableError:
+            raise
+        except Exception as error:  # any backend failure must fail closed
+            raise StoreUnavailableError(f"{type(error).__name__}: {error}") from error
+        return consent, suppressed, sends
+
+    def _decide(self, message: Message, context: Context) -> Decision:
+        try:
+            decision = run_rule(self.policy, message, context)
+        except StoreUnavailableError as error:
+            return self._failed(error, context.now)
+        return _with_zone(decision, context.recipient)
+
+    def _failed(self, error: Exception, now: dt.datetime) -> Decision:
+        return _store_failure(error, self.on_store_error, now, self.store_retry)
+
+
+def _merged_sends(sends: Mapping[str, list], number: str, person: str | None) -> list:  # type: ignore[type-arg]
+    records = {r.id: r for r in sends.get(number, ())}
+    if person:
+        records.update({r.id: r for r in sends.get(person_key(person), ())})
+    return list(records.values())
+
+
+def _with_zone(decision: Decision, recipient: Recipient) -> Decision:
+    if decision.zone is None and len(recipient.zones) == 1:
+        return attrs.evolve(decision, zone=recipient.zones[0])
+    return decision

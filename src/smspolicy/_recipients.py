@@ -1,0 +1,424 @@
+"""Who a message goes to: parsed number, line type, candidate zones and jurisdictions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import functools
+import unicodedata
+from collections.abc import Callable, Mapping
+from typing import Protocol, runtime_checkable
+
+import attrs
+import cachetools
+import phonenumbers
+import pycountry
+from phonenumbers import geodata
+from phonenumbers import timezone as phone_timezone
+
+from ._time import zone, zone_name
+from .errors import ConfigurationError, InvalidInputError, InvalidNumberError
+
+__all__ = [
+    "DEFAULT_CACHE_SIZE",
+    "LineType",
+    "LineTypeLookup",
+    "Profile",
+    "Recipient",
+    "Resolver",
+    "parse_number",
+]
+
+DEFAULT_CACHE_SIZE = 100_000
+"""How many resolved numbers a :class:`Resolver` keeps by default."""
+
+_MAX_NUMBER_LENGTH = 64
+
+
+class LineType(enum.Enum):
+    """What kind of line a number is, from phonenumbers or an external lookup."""
+
+    MOBILE = "mobile"
+    FIXED_LINE = "fixed_line"
+    FIXED_LINE_OR_MOBILE = "fixed_line_or_mobile"
+    TOLL_FREE = "toll_free"
+    PREMIUM_RATE = "premium_rate"
+    SHARED_COST = "shared_cost"
+    VOIP = "voip"
+    PERSONAL_NUMBER = "personal_number"
+    PAGER = "pager"
+    UAN = "uan"
+    VOICEMAIL = "voicemail"
+    UNKNOWN = "unknown"
+
+    @property
+    def geographic(self) -> bool:
+        """True when the number says where its user is (fixed and mobile lines)."""
+        return self in _GEOGRAPHIC
+
+
+_GEOGRAPHIC = frozenset({LineType.MOBILE, LineType.FIXED_LINE, LineType.FIXED_LINE_OR_MOBILE})
+
+_FROM_PHONENUMBERS = {
+    phonenumbers.PhoneNumberType.FIXED_LINE: LineType.FIXED_LINE,
+    phonenumbers.PhoneNumberType.MOBILE: LineType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE: LineType.FIXED_LINE_OR_MOBILE,
+    phonenumbers.PhoneNumberType.TOLL_FREE: LineType.TOLL_FREE,
+    phonenumbers.PhoneNumberType.PREMIUM_RATE: LineType.PREMIUM_RATE,
+    phonenumbers.PhoneNumberType.SHARED_COST: LineType.SHARED_COST,
+    phonenumbers.PhoneNumberType.VOIP: LineType.VOIP,
+    phonenumbers.PhoneNumberType.PERSONAL_NUMBER: LineType.PERSONAL_NUMBER,
+    phonenumbers.PhoneNumberType.PAGER: LineType.PAGER,
+    phonenumbers.PhoneNumberType.UAN: LineType.UAN,
+    phonenumbers.PhoneNumberType.VOICEMAIL: LineType.VOICEMAIL,
+}
+
+
+@runtime_checkable
+class LineTypeLookup(Protocol):
+    """An external source of line types (e.g. Pinpoint ``PhoneNumberValidate``).
+
+    Return None when the source does not know the number. Raise
+    :class:`smspolicy.errors.LineTypeLookupError` when the source fails: the engine then denies.
+    """
+
+    def line_type(self, e164: str) -> LineType | None:
+        """The line type of the E.164 number, or None when unknown."""
+        ...
+
+
+def _clean(text: str) -> str:
+    # Zero-width spaces, joiners, BOMs and bidi marks are format characters (category Cf):
+    # invisible in a form field, fatal to a parser.
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf").strip()
+
+
+def parse_number(
+    value: str | phonenumbers.PhoneNumber, default_region: str | None = None
+) -> phonenumbers.PhoneNumber:
+    """Parse a phone number in any common written form and check that it can exist.
+
+    Raises :class:`smspolicy.errors.InvalidNumberError` for anything that is not a valid number.
+    """
+    if isinstance(value, phonenumbers.PhoneNumber):
+        number = value
+    elif isinstance(value, str):
+        text = _clean(value)
+        if not text:
+            raise InvalidNumberError("the phone number is empty")
+        if len(text) > _MAX_NUMBER_LENGTH:
+            raise InvalidNumberError(
+                f"the phone number is {len(text)} characters long (at most {_MAX_NUMBER_LENGTH})"
+            )
+        try:
+            number = phonenumbers.parse(text, default_region)
+        except phonenumbers.NumberParseException as error:
+            raise InvalidNumberError(f"{text!r} is not a phone number: {error._msg}") from None
+    else:
+        raise InvalidNumberError(
+            f"a phone number must be a string or phonenumbers.PhoneNumber, "
+            f"got {type(value).__name__}"
+        )
+    if not phonenumbers.is_valid_number(number):
+        shown = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        raise InvalidNumberError(f"{shown} is not a valid phone number")
+    return number
+
+
+def _lookup_country(code: str) -> object:
+    return pycountry.countries.get(alpha_2=code)
+
+
+def _lookup_subdivision(code: str) -> object:
+    return pycountry.subdivisions.get(code=code)  # type: ignore[no-untyped-call]
+
+
+def _country(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or _lookup_country(value.upper()) is None:
+        raise InvalidInputError(f"country must be an ISO 3166-1 alpha-2 code, got {value!r}")
+    return value.upper()
+
+
+def _zone_name_or_none(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str | dt.tzinfo):
+        return zone_name(zone(value))
+    raise InvalidInputError(f"timezone must be an IANA name or tzinfo, got {value!r}")
+
+
+def _text_or_none(value: object) -> str | None:
+    if value is None or (isinstance(value, str) and value.strip()):
+        return value
+    raise InvalidInputError(f"expected None or a non-empty string, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Profile:
+    """Facts the sender knows about a recipient, beyond the number itself.
+
+    ``timezone`` is the recipient's known zone (it wins over the number's zones); ``country``
+    (ISO alpha-2) and ``state`` ("FL" or "US-FL") declare residence, which adds that
+    jurisdiction to the number's own.
+    """
+
+    timezone: str | None = attrs.field(default=None, converter=_zone_name_or_none)
+    country: str | None = attrs.field(default=None, converter=_country)
+    state: str | None = attrs.field(default=None, converter=_text_or_none)
+    postal_code: str | None = attrs.field(default=None, converter=_text_or_none)
+    locale: str | None = attrs.field(default=None, converter=_text_or_none)
+
+    def __attrs_post_init__(self) -> None:
+        if self.state is not None:
+            self.subdivision()  # validates
+
+    def subdivision(self) -> str | None:
+        """The declared state or province as an ISO 3166-2 code ("US-FL"), or None."""
+        if self.state is None:
+            return None
+        code = self.state.upper()
+        if "-" not in code:
+            if self.country is None:
+                raise InvalidInputError(
+                    f"state {self.state!r} needs a country, or write it as 'US-{code}'"
+                )
+            code = f"{self.country}-{code}"
+        if _lookup_subdivision(code) is None:
+            raise InvalidInputError(f"state {self.state!r} is not an ISO 3166-2 subdivision")
+        return code
+
+
+@attrs.frozen
+class Recipient:
+    """A resolved recipient: one per number, cached by the engine.
+
+    ``zones`` are the candidate IANA zones (empty when unknown); ``jurisdictions`` the candidate
+    ISO codes ("US", "US-FL", "CA-ON"...) whose rules may apply.
+    """
+
+    address: str
+    valid: bool
+    e164: str | None = None
+    region: str | None = None
+    line_type: LineType = LineType.UNKNOWN
+    zones: tuple[str, ...] = ()
+    jurisdictions: frozenset[str] = frozenset()
+    zone_source: str = "unknown"
+    number: phonenumbers.PhoneNumber | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def zone_known(self) -> bool:
+        """True when at least one candidate zone is known."""
+        return bool(self.zones)
+
+
+_NANP_SUBDIVISION_ALIASES = {
+    "British Colombia": ("CA-BC",),
+    "Washington State": ("US-WA",),
+    "Washington D.C.": ("US-DC",),
+}
+
+
+@functools.cache
+def _subdivision_names() -> Mapping[str, str]:
+    names: dict[str, str] = {}
+    for country in ("US", "CA"):
+        for subdivision in pycountry.subdivisions.get(  # type: ignore[no-untyped-call]
+            country_code=country
+        ):
+            names[subdivision.name] = subdivision.code
+    return names
+
+
+def _subdivisions_for_description(description: str) -> tuple[str, ...]:
+    if description in _NANP_SUBDIVISION_ALIASES:
+        return _NANP_SUBDIVISION_ALIASES[description]
+    names = _subdivision_names()
+    codes: list[str] = []
+    for part in description.split("/"):
+        part = part.strip()
+        if part in names:
+            codes.append(names[part])
+        elif ", " in part:  # "Chicago, IL", "Toronto, ON"
+            suffix = part.rsplit(", ", 1)[1]
+            code = next((c for c in (f"US-{suffix}", f"CA-{suffix}") if c in names.values()), None)
+            if code:
+                codes.append(code)
+    return tuple(codes)
+
+
+@functools.cache
+def nanp_area_codes() -> Mapping[str, tuple[str, ...]]:
+    """Map each NANP area code ("850") to the US states / Canadian provinces it serves.
+
+    Built from phonenumbers' own geocoding data: the statutes presume residence from the area
+    code, and phonenumbers is the maintained source of which area code is where.
+    """
+    table: dict[str, tuple[str, ...]] = {}
+    for prefix, descriptions in geodata.GEOCODE_DATA.items():
+        if len(prefix) == 4 and prefix.startswith("1") and "en" in descriptions:
+            codes = _subdivisions_for_description(descriptions["en"])
+            if codes:
+                table[prefix[1:]] = codes
+    return table
+
+
+@attrs.frozen
+class _NumberFacts:
+    e164: str
+    region: str | None
+    line_type: LineType
+    zones: tuple[str, ...]
+    jurisdictions: frozenset[str]
+    number: phonenumbers.PhoneNumber = attrs.field(eq=False)
+
+
+def _facts(number: phonenumbers.PhoneNumber, line_type: LineType | None) -> _NumberFacts:
+    region = phonenumbers.region_code_for_number(number)
+    if line_type is None:
+        line_type = _FROM_PHONENUMBERS.get(phonenumbers.number_type(number), LineType.UNKNOWN)
+    zones: tuple[str, ...] = ()
+    if line_type.geographic:
+        zones = tuple(z for z in phone_timezone.time_zones_for_number(number) if z != "Etc/Unknown")
+    jurisdictions = {region} if region else set()
+    if number.country_code == 1:
+        area_code = str(number.national_number)[:3]
+        jurisdictions.update(nanp_area_codes().get(area_code, ()))
+    return _NumberFacts(
+        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        region=region,
+        line_type=line_type,
+        zones=zones,
+        jurisdictions=frozenset(jurisdictions),
+        number=number,
+    )
+
+
+ProfileSource = Mapping[str, Profile] | Callable[[str], Profile | None]
+
+
+class Resolver:
+    """Resolves numbers into :class:`Recipient` values, caching each number (bounded LRU).
+
+    An optional :class:`LineTypeLookup` refines phonenumbers' line type; its answers are cached
+    for ``lookup_ttl``.
+    """
+
+    def __init__(
+        self,
+        *,
+        default_region: str | None = None,
+        line_type_lookup: LineTypeLookup | None = None,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        lookup_ttl: dt.timedelta = dt.timedelta(days=30),
+    ) -> None:
+        if not isinstance(cache_size, int) or cache_size < 1:
+            raise ConfigurationError(f"cache_size must be a positive int, got {cache_size!r}")
+        if default_region is not None and default_region.upper() not in (
+            phonenumbers.SUPPORTED_REGIONS
+        ):
+            raise ConfigurationError(f"default_region {default_region!r} is not a region code")
+        if line_type_lookup is not None and not isinstance(line_type_lookup, LineTypeLookup):
+            raise ConfigurationError("line_type_lookup must have a line_type(e164) method")
+        self.default_region = default_region.upper() if default_region else None
+        self.line_type_lookup = line_type_lookup
+        self._facts: cachetools.LRUCache[object, _NumberFacts | InvalidNumberError] = (
+            cachetools.LRUCache(maxsize=cache_size)
+        )
+        self._recipients: cachetools.LRUCache[tuple[str, Profile | None], Recipient] = (
+            cachetools.LRUCache(maxsize=cache_size)
+        )
+        self._line_types: cachetools.TTLCache[str, LineType | None] = cachetools.TTLCache(
+            maxsize=cache_size, ttl=lookup_ttl.total_seconds()
+        )
+
+    def number_facts(self, value: str | phonenumbers.PhoneNumber) -> _NumberFacts:
+        """Parse and describe a number, from the cache when possible."""
+        key: object = value
+        if isinstance(value, phonenumbers.PhoneNumber):
+            key = (value.country_code, value.national_number, value.italian_leading_zero)
+        cached = self._facts.get(key)
+        if cached is None:
+            try:
+                number = parse_number(value, self.default_region)
+            except InvalidNumberError as error:
+                self._facts[key] = error
+                raise
+            cached = _facts(number, self._lookup(number))
+            self._facts[key] = cached
+        if isinstance(cached, InvalidNumberError):
+            raise InvalidNumberError(*cached.args)
+        return cached
+
+    def _lookup(self, number: phonenumbers.PhoneNumber) -> LineType | None:
+        if self.line_type_lookup is None:
+            return None
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if e164 not in self._line_types:
+            self._line_types[e164] = self.line_type_lookup.line_type(e164)
+        return self._line_types[e164]
+
+    def resolve(
+        self, value: str | phonenumbers.PhoneNumber, profile: Profile | None = None
+    ) -> Recipient:
+        """The recipient for a number, with the profile's facts laid over the number's."""
+        facts = self.number_facts(value)
+        key = (facts.e164, profile)
+        recipient = self._recipients.get(key)
+        if recipient is None:
+            recipient = _recipient(facts, profile)
+            self._recipients[key] = recipient
+        return recipient
+
+    def clear(self) -> None:
+        """Forget every cached resolution."""
+        self._facts.clear()
+        self._recipients.clear()
+        self._line_types.clear()
+
+
+def _recipient(facts: _NumberFacts, profile: Profile | None) -> Recipient:
+    zones, source = facts.zones, "number" if facts.zones else "unknown"
+    jurisdictions = set(facts.jurisdictions)
+    if profile is not None:
+        if profile.timezone is not None:
+            zones, source = (profile.timezone,), "profile"
+        if profile.country is not None:
+            jurisdictions.add(profile.country)
+        subdivision = profile.subdivision()
+        if subdivision is not None:
+            jurisdictions.update({subdivision.split("-")[0], subdivision})
+    return Recipient(
+        address=facts.e164,
+        valid=True,
+        e164=facts.e164,
+        region=facts.region,
+        line_type=facts.line_type,
+        zones=zones,
+        jurisdictions=frozenset(jurisdictions),
+        zone_source=source,
+        number=facts.number,
+    )
+
+
+def address_recipient(address: str, profile: Profile | None = None) -> Recipient:
+    """A recipient on a non-phone channel (email, push, in-app): no number, profile facts only."""
+    zones: tuple[str, ...] = ()
+    jurisdictions: set[str] = set()
+    if profile is not None:
+        if profile.timezone is not None:
+            zones = (profile.timezone,)
+        if profile.country is not None:
+            jurisdictions.add(profile.country)
+        subdivision = profile.subdivision()
+        if subdivision is not None:
+            jurisdictions.update({subdivision.split("-")[0], subdivision})
+    return Recipient(
+        address=address.strip(),
+        valid=bool(address.strip()),
+        zones=zones,
+        jurisdictions=frozenset(jurisdictions),
+        zone_source="profile" if zones else "unknown",
+    )

@@ -1,0 +1,229 @@
+"""Stored records: consent events (hash-chained per recipient) and sends."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import json
+import types
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ._time import ensure_aware
+from ._values import Channel, Purpose, to_enum
+from .errors import InvalidInputError
+
+__all__ = ["GENESIS", "Basis", "ConsentEvent", "ConsentKind", "SendRecord", "SendStatus"]
+
+GENESIS = "0" * 64
+"""The ``prev_hash`` of a recipient's first consent event."""
+
+_MAX_TEXT = 2048
+_MAX_EVIDENCE = 16_384
+
+
+class ConsentKind(enum.Enum):
+    """What a consent event records."""
+
+    REQUESTED = "requested"
+    CONFIRMED = "confirmed"
+    REVOKED = "revoked"
+    IMPLIED = "implied"
+
+
+class Basis(enum.Enum):
+    """The legal basis of a consent event."""
+
+    EXPRESS = "express"
+    PURCHASE = "purchase"
+    INQUIRY = "inquiry"
+    SOFT_OPT_IN = "soft_opt_in"
+    NON_BUSINESS = "non_business"
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"{name} must be a non-empty string, got {value!r}")
+    if len(value) > _MAX_TEXT or "\x00" in value:
+        raise InvalidInputError(f"{name} is too long or holds a NUL character")
+    return value.strip()
+
+
+def _number(value: object) -> str:
+    return _text("number", value)
+
+
+def _source(value: object) -> str:
+    return _text("source", value)
+
+
+def _topic(value: object) -> str | None:
+    return None if value is None else _text("topic", value)
+
+
+def _brand(value: object) -> str | None:
+    return None if value is None else _text("brand", value)
+
+
+def _evidence(value: object) -> Mapping[str, object]:
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(f"evidence must be a mapping, got {type(value).__name__}")
+    try:
+        text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError) as error:
+        raise InvalidInputError(f"evidence must be JSON-serialisable: {error}") from None
+    if len(text) > _MAX_EVIDENCE:
+        raise InvalidInputError(f"evidence is {len(text)} characters (at most {_MAX_EVIDENCE})")
+    return types.MappingProxyType(json.loads(text))
+
+
+def _at(value: object) -> dt.datetime:
+    return ensure_aware(value, "at")
+
+
+def _expires(value: object) -> dt.datetime | None:
+    return None if value is None else ensure_aware(value, "expires")
+
+
+def _kind(value: object) -> ConsentKind:
+    return to_enum(ConsentKind, value, InvalidInputError)
+
+
+def _purpose(value: object) -> Purpose:
+    return to_enum(Purpose, value, InvalidInputError)
+
+
+def _optional_purpose(value: object) -> Purpose | None:
+    return None if value is None else _purpose(value)
+
+
+def _basis(value: object) -> Basis | None:
+    return None if value is None else to_enum(Basis, value, InvalidInputError)
+
+
+def _channel(value: object) -> Channel:
+    return to_enum(Channel, value, InvalidInputError)
+
+
+@attrs.frozen(kw_only=True)
+class ConsentEvent:
+    """One append-only consent record.
+
+    ``topic`` None means every topic, ``purpose`` None every purpose, ``brand`` None every
+    brand. ``seq``, ``prev_hash`` and ``hash`` are set by the store when the event is appended:
+    each event hashes its predecessor for the same recipient, so any edit, drop or reordering
+    breaks the chain.
+    """
+
+    kind: ConsentKind = attrs.field(converter=_kind)
+    number: str = attrs.field(converter=_number)
+    at: dt.datetime = attrs.field(converter=_at)
+    source: str = attrs.field(converter=_source)
+    topic: str | None = attrs.field(default=None, converter=_topic)
+    purpose: Purpose | None = attrs.field(default=None, converter=_optional_purpose)
+    brand: str | None = attrs.field(default=None, converter=_brand)
+    basis: Basis | None = attrs.field(default=None, converter=_basis)
+    evidence: Mapping[str, object] = attrs.field(
+        factory=dict, converter=_evidence, eq=False, hash=False
+    )
+    expires: dt.datetime | None = attrs.field(default=None, converter=_expires)
+    seq: int = -1
+    prev_hash: str = GENESIS
+    hash: str = ""
+
+    def payload(self) -> dict[str, object]:
+        """The fields that the hash covers, as JSON-ready values."""
+        return {
+            "kind": self.kind.value,
+            "number": self.number,
+            "at": self.at.isoformat(),
+            "source": self.source,
+            "topic": self.topic,
+            "purpose": self.purpose.value if self.purpose else None,
+            "brand": self.brand,
+            "basis": self.basis.value if self.basis else None,
+            "evidence": dict(self.evidence),
+            "expires": self.expires.isoformat() if self.expires else None,
+            "seq": self.seq,
+            "prev_hash": self.prev_hash,
+        }
+
+    def compute_hash(self) -> str:
+        """The SHA-256 of the canonical JSON payload (which includes ``prev_hash``)."""
+        canonical = json.dumps(
+            self.payload(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def chained(self, seq: int, prev_hash: str) -> ConsentEvent:
+        """This event as the ``seq``-th of its recipient, after the event hashed ``prev_hash``."""
+        linked = attrs.evolve(self, seq=seq, prev_hash=prev_hash, hash="")
+        return attrs.evolve(linked, hash=linked.compute_hash())
+
+    def to_json(self) -> dict[str, object]:
+        """The event as a JSON-ready mapping, hash included."""
+        return {**self.payload(), "hash": self.hash}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ConsentEvent:
+        """Rebuild an event from :meth:`to_json` output."""
+        try:
+            return cls(
+                kind=data["kind"],
+                number=data["number"],
+                at=dt.datetime.fromisoformat(data["at"]),
+                source=data["source"],
+                topic=data.get("topic"),
+                purpose=data.get("purpose"),
+                brand=data.get("brand"),
+                basis=data.get("basis"),
+                evidence=data.get("evidence") or {},
+                expires=dt.datetime.fromisoformat(data["expires"]) if data.get("expires") else None,
+                seq=int(data["seq"]),
+                prev_hash=str(data["prev_hash"]),
+                hash=str(data["hash"]),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise InvalidInputError(f"not a consent event record: {error}") from None
+
+
+class SendStatus(enum.Enum):
+    """Where a send is in its life: reserved (counted, not yet sent) or sent."""
+
+    RESERVED = "reserved"
+    SENT = "sent"
+
+
+def _status(value: object) -> SendStatus:
+    return to_enum(SendStatus, value, InvalidInputError)
+
+
+@attrs.frozen(kw_only=True)
+class SendRecord:
+    """One send in the send log (or a reservation that counts as one until it expires)."""
+
+    number: str
+    at: dt.datetime = attrs.field(converter=_at)
+    topic: str
+    purpose: Purpose = attrs.field(converter=_purpose)
+    channel: Channel = attrs.field(converter=_channel)
+    content_key: str
+    brand: str | None = None
+    sender: str | None = None
+    person: str | None = None
+    provider_id: str | None = None
+    status: SendStatus = attrs.field(default=SendStatus.SENT, converter=_status)
+    expires: dt.datetime | None = attrs.field(default=None, converter=_expires)
+    id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
+
+    def counts_at(self, instant: dt.datetime) -> bool:
+        """True when this record counts against caps at ``instant`` (sent, or a live hold)."""
+        return self.status is SendStatus.SENT or (
+            self.expires is not None and self.expires > instant
+        )

@@ -1,0 +1,277 @@
+"""The values every other module speaks: channels, purposes, messages, reasons and decisions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import re
+import types
+import unicodedata
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+import attrs
+import phonenumbers
+
+from ._time import ensure_aware
+from .errors import InvalidInputError, InvalidMessageError, RuleError
+
+__all__ = [
+    "Channel",
+    "Decision",
+    "Message",
+    "Purpose",
+    "Reason",
+    "Verdict",
+    "allow",
+    "defer",
+    "deny",
+]
+
+
+class Channel(enum.Enum):
+    """The channel a message travels on."""
+
+    SMS = "sms"
+    MMS = "mms"
+    VOICE = "voice"
+    EMAIL = "email"
+    PUSH = "push"
+    IN_APP = "in_app"
+
+    @property
+    def is_phone(self) -> bool:
+        """True for channels addressed to a phone number (SMS, MMS, voice)."""
+        return self in _PHONE_CHANNELS
+
+
+_PHONE_CHANNELS = frozenset({Channel.SMS, Channel.MMS, Channel.VOICE})
+
+
+class Purpose(enum.Enum):
+    """Why a message is sent; maps to Pinpoint/End User Messaging ``MessageType``.
+
+    ``TRANSACTIONAL`` is ``MessageType="TRANSACTIONAL"``; ``MARKETING`` is ``"PROMOTIONAL"``.
+    """
+
+    TRANSACTIONAL = "transactional"
+    MARKETING = "marketing"
+
+    @property
+    def message_type(self) -> str:
+        """The AWS ``MessageType`` value for this purpose."""
+        return "TRANSACTIONAL" if self is Purpose.TRANSACTIONAL else "PROMOTIONAL"
+
+
+class Verdict(enum.Enum):
+    """The outcome of a decision."""
+
+    ALLOW = "allow"
+    DEFER = "defer"
+    DENY = "deny"
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def to_enum(kind: type[E], value: object, error: type[Exception]) -> E:
+    """Return ``value`` as a member of ``kind`` (a member or its value), else raise ``error``."""
+    if isinstance(value, kind):
+        return value
+    try:
+        return kind(value.lower() if isinstance(value, str) else value)
+    except ValueError:
+        allowed = ", ".join(repr(member.value) for member in kind)
+        raise error(f"{kind.__name__} must be one of {allowed}, got {value!r}") from None
+
+
+def enum_converter(kind: type[E], error: type[Exception]) -> Any:
+    """Return an attrs converter that accepts a member of ``kind`` or its value."""
+
+    return lambda value: to_enum(kind, value, error)
+
+
+def _message_purpose(value: object) -> Purpose:
+    return to_enum(Purpose, value, InvalidMessageError)
+
+
+def _message_channel(value: object) -> Channel:
+    return to_enum(Channel, value, InvalidMessageError)
+
+
+def _verdict(value: object) -> Verdict:
+    return to_enum(Verdict, value, RuleError)
+
+
+def _aware_or_none(value: object) -> dt.datetime | None:
+    return None if value is None else ensure_aware(value, "not_after")
+
+
+def _non_empty_text(name: str) -> Any:
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidMessageError(f"{name} must be a non-empty string, got {value!r}")
+
+    return check
+
+
+def _optional_text(name: str) -> Any:
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise InvalidMessageError(f"{name} must be None or a non-empty string, got {value!r}")
+
+    return check
+
+
+def _recipient_address(_instance: object, _attribute: object, value: Any) -> None:
+    if isinstance(value, phonenumbers.PhoneNumber):
+        return
+    if not isinstance(value, str):
+        raise InvalidMessageError(
+            f"to must be a phone number string, a phonenumbers.PhoneNumber or an address, "
+            f"got {type(value).__name__}"
+        )
+
+
+def _body(_instance: object, _attribute: object, value: object) -> None:
+    if not isinstance(value, str):
+        raise InvalidMessageError(f"body must be a string, got {type(value).__name__}")
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def fingerprint(topic: str, body: str) -> str:
+    """Return the default content key: a hash of the topic and the normalised body.
+
+    Normalisation folds case, Unicode compatibility forms and runs of white space, so the same
+    text sent twice with cosmetic differences has the same key.
+    """
+    normal = _SPACES.sub(" ", unicodedata.normalize("NFKC", body).casefold()).strip()
+    digest = hashlib.sha256(f"{topic.casefold()}\x00{normal}".encode()).hexdigest()
+    return digest[:32]
+
+
+def _default_key(message: Message) -> str:
+    # Runs before the validators: leave type errors to them.
+    if isinstance(message.topic, str) and isinstance(message.body, str):
+        return fingerprint(message.topic, message.body)
+    return "-"
+
+
+@attrs.frozen
+class Message:
+    """One message someone wants to send, as the policy sees it.
+
+    ``to`` is an E.164 string (or any parseable form, or a ``phonenumbers.PhoneNumber``) for
+    SMS, MMS and voice, and an address for the other channels. ``content_key`` defaults to a
+    fingerprint of the topic and normalised body. A deferral past ``not_after`` becomes a deny:
+    stale content is never sent.
+    """
+
+    to: str | phonenumbers.PhoneNumber = attrs.field(validator=_recipient_address)
+    topic: str = attrs.field(validator=_non_empty_text("topic"))
+    purpose: Purpose = attrs.field(converter=_message_purpose)
+    channel: Channel = attrs.field(default=Channel.SMS, converter=_message_channel)
+    body: str = attrs.field(default="", validator=_body)
+    brand: str | None = attrs.field(default=None, validator=_optional_text("brand"))
+    sender: str | None = attrs.field(default=None, validator=_optional_text("sender"))
+    person: str | None = attrs.field(default=None, validator=_optional_text("person"))
+    content_key: str = attrs.field(
+        default=attrs.Factory(lambda self: _default_key(self), takes_self=True),
+        validator=_non_empty_text("content_key"),
+    )
+    not_after: dt.datetime | None = attrs.field(default=None, converter=_aware_or_none)
+    locale: str | None = attrs.field(default=None, validator=_optional_text("locale"))
+
+    @property
+    def address(self) -> str:
+        """The recipient as text: E.164 for a parsed number, the address as given otherwise."""
+        if isinstance(self.to, phonenumbers.PhoneNumber):
+            return phonenumbers.format_number(self.to, phonenumbers.PhoneNumberFormat.E164)
+        return self.to
+
+
+def _freeze_mapping(value: Mapping[str, object] | None) -> Mapping[str, object]:
+    if value is None:
+        return types.MappingProxyType({})
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(f"Reason.data must be a mapping, got {type(value).__name__}")
+    return types.MappingProxyType(dict(value))
+
+
+@attrs.frozen
+class Reason:
+    """Why a rule did not simply allow: a stable dotted ``code``, the rule's name, one English
+    sentence, the legal citation where one applies, and machine-readable details."""
+
+    code: str
+    rule: str
+    message: str
+    citation: str | None = None
+    data: Mapping[str, object] = attrs.field(
+        factory=dict, converter=_freeze_mapping, eq=False, hash=False
+    )
+
+
+def _reasons(value: Iterable[Reason]) -> tuple[Reason, ...]:
+    reasons = tuple(value)
+    for reason in reasons:
+        if not isinstance(reason, Reason):
+            raise RuleError(f"a Decision's reasons must be Reason values, got {reason!r}")
+    return reasons
+
+
+def _until(value: object) -> dt.datetime | None:
+    return None if value is None else ensure_aware(value, "until")
+
+
+@attrs.frozen
+class Decision:
+    """The verdict for one message: ALLOW, DEFER until an exact UTC instant, or DENY.
+
+    ``until`` is set exactly when the verdict is DEFER. ``reasons`` lists every rule that did not
+    allow, in policy order; an ALLOW may carry informational reasons. ``zone`` is the recipient
+    time zone used to show ``until`` in :meth:`explain`, when one is known.
+    """
+
+    verdict: Verdict = attrs.field(converter=_verdict)
+    until: dt.datetime | None = attrs.field(default=None, converter=_until)
+    reasons: tuple[Reason, ...] = attrs.field(default=(), converter=_reasons)
+    zone: str | None = attrs.field(default=None, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        if (self.verdict is Verdict.DEFER) != (self.until is not None):
+            raise RuleError("a Decision has `until` exactly when its verdict is DEFER")
+
+    @property
+    def allowed(self) -> bool:
+        """True when the message may be sent now."""
+        return self.verdict is Verdict.ALLOW
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The reason codes, in order."""
+        return tuple(reason.code for reason in self.reasons)
+
+    def explain(self, locale: str = "en") -> str:
+        """Say in words what was decided and why, in ``locale`` ("en", "es", "fr"...)."""
+        from .i18n import explain
+
+        return explain(self, locale)
+
+
+def allow(*reasons: Reason) -> Decision:
+    """An ALLOW, optionally with informational reasons."""
+    return Decision(Verdict.ALLOW, None, reasons)
+
+
+def defer(until: dt.datetime, *reasons: Reason) -> Decision:
+    """A DEFER until the aware instant ``until``, with the reasons."""
+    return Decision(Verdict.DEFER, until, reasons)
+
+
+def deny(*reasons: Reason) -> Decision:
+    """A DENY with the reasons."""
+    return Decision(Verdict.DENY, None, reasons)

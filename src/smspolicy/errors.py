@@ -1,0 +1,66 @@
+"""Exceptions raised by smspolicy.
+
+Normal outcomes (allow, defer, deny) are returned as :class:`smspolicy.Decision` values.
+Exceptions mean bad input or misconfiguration, and every one of them derives from
+:class:`SmsPolicyError`, so ``except smspolicy.errors.SmsPolicyError`` catches them all.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "InvalidInputError",
+    "InvalidMessageError",
+    "InvalidNumberError",
+    "LedgerIntegrityError",
+    "LineTypeLookupError",
+    "NaiveDatetimeError",
+    "RuleError",
+    "SmsPolicyError",
+    "StoreUnavailableError",
+    "UnknownZoneError",
+]
+
+
+class SmsPolicyError(Exception):
+    """Base class of every error smspolicy raises on purpose."""
+
+
+class InvalidInputError(SmsPolicyError, ValueError):
+    """A value given to the API is malformed."""
+
+
+class NaiveDatetimeError(InvalidInputError, TypeError):
+    """A datetime without a time zone was given where an aware one is required."""
+
+
+class InvalidNumberError(InvalidInputError):
+    """A phone number does not parse, or parses to a number that cannot exist."""
+
+
+class InvalidMessageError(InvalidInputError):
+    """A :class:`smspolicy.Message` field has a wrong type or value."""
+
+
+class UnknownZoneError(InvalidInputError):
+    """A time-zone name is not in the IANA database shipped with pytz."""
+
+
+class ConfigurationError(SmsPolicyError, ValueError):
+    """A rule, policy, store or engine was built with arguments that cannot work."""
+
+
+class RuleError(SmsPolicyError):
+    """A rule broke its contract, e.g. returned a non-Decision or deferred to the past."""
+
+
+class StoreUnavailableError(SmsPolicyError):
+    """The store could not be read or written; the engine turns this into a DENY."""
+
+
+class LineTypeLookupError(SmsPolicyError):
+    """An external line-type source failed; the engine turns this into a DENY."""
+
+
+class LedgerIntegrityError(SmsPolicyError):
+    """A consent record or proof does not verify: something was altered, dropped or reordered."""

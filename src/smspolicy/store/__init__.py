@@ -1,0 +1,24 @@
+"""Stores: where consent events, sends and reservations live.
+
+:class:`MemoryStore` is the reference; every backend passes the same conformance suite.
+"""
+
+from .._records import GENESIS, Basis, ConsentEvent, ConsentKind, SendRecord, SendStatus
+from ._base import ConsentLedger, Reservations, SendLog, Store, suppression_key
+from .memory import MemoryStore, person_key
+
+__all__ = [
+    "GENESIS",
+    "Basis",
+    "ConsentEvent",
+    "ConsentKind",
+    "ConsentLedger",
+    "MemoryStore",
+    "Reservations",
+    "SendLog",
+    "SendRecord",
+    "SendStatus",
+    "Store",
+    "person_key",
+    "suppression_key",
+]

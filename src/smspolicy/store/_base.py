@@ -1,0 +1,72 @@
+"""The store protocols: what the engine needs from any backend."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+from .._records import ConsentEvent, SendRecord
+
+__all__ = ["ConsentLedger", "Reservations", "SendLog", "Store", "suppression_key"]
+
+Decide = Callable[[list[SendRecord]], SendRecord | None]
+"""Given the recipient's current sends, return the record to hold, or None to hold nothing."""
+
+
+def suppression_key(number: str) -> str:
+    """The one-way key under which a forgotten number stays suppressed."""
+    return hashlib.sha256(f"smspolicy-suppression:{number}".encode()).hexdigest()
+
+
+@runtime_checkable
+class ConsentLedger(Protocol):
+    """An append-only, per-recipient hash-chained log of consent events."""
+
+    def append_consent(self, event: ConsentEvent) -> ConsentEvent:
+        """Chain ``event`` after the recipient's last event, store it durably, return it."""
+        ...
+
+    def consent_events(self, numbers: Sequence[str]) -> dict[str, list[ConsentEvent]]:
+        """Every number's events in order (absent numbers map to an empty list)."""
+        ...
+
+    def forget(self, number: str) -> None:
+        """Erase the number's records, keeping a hashed suppression marker."""
+        ...
+
+    def suppressed(self, numbers: Sequence[str]) -> set[str]:
+        """The numbers among ``numbers`` that were forgotten while opted out."""
+        ...
+
+
+@runtime_checkable
+class SendLog(Protocol):
+    """The log of sends (and live reservations) used for caps and dedupe."""
+
+    def record_send(self, record: SendRecord) -> SendRecord:
+        """Store a send durably."""
+        ...
+
+    def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
+        """Each number's sends at or after ``since`` (a key may also be ``person:<id>``)."""
+        ...
+
+
+@runtime_checkable
+class Reservations(Protocol):
+    """Atomic check-and-count for sends about to go out."""
+
+    def reserve(self, number: str, *, since: dt.datetime, decide: Decide) -> SendRecord | None:
+        """Under an exclusive hold on ``number``'s sends, call ``decide`` and store its record."""
+        ...
+
+    def settle(self, record_id: str, *, provider_id: str | None, sent: bool) -> None:
+        """Mark a reservation sent (with the provider id) or drop it."""
+        ...
+
+
+@runtime_checkable
+class Store(ConsentLedger, SendLog, Reservations, Protocol):
+    """A full store: consent ledger, send log and reservations."""

@@ -1,0 +1,97 @@
+"""The in-memory reference store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+
+import attrs
+
+from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord, SendStatus
+from ._base import Decide, suppression_key
+
+__all__ = ["MemoryStore"]
+
+
+def person_key(person: str) -> str:
+    """The send-log key that links one person's addresses."""
+    return f"person:{person}"
+
+
+class MemoryStore:
+    """Keeps everything in process memory; the reference every other store is tested against."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._events: dict[str, list[ConsentEvent]] = defaultdict(list)
+        self._sends: dict[str, SendRecord] = {}
+        self._suppressed: set[str] = set()
+
+    def __repr__(self) -> str:
+        return "MemoryStore()"
+
+    def append_consent(self, event: ConsentEvent) -> ConsentEvent:
+        with self._lock:
+            chain = self._events[event.number]
+            prev = chain[-1].hash if chain else GENESIS
+            stored = event.chained(len(chain), prev)
+            chain.append(stored)
+            return stored
+
+    def consent_events(self, numbers: Sequence[str]) -> dict[str, list[ConsentEvent]]:
+        with self._lock:
+            return {number: list(self._events.get(number, ())) for number in numbers}
+
+    def forget(self, number: str) -> None:
+        with self._lock:
+            events = self._events.pop(number, [])
+            if any(e.kind is ConsentKind.REVOKED for e in events):
+                self._suppressed.add(suppression_key(number))
+            for record_id in [i for i, r in self._sends.items() if r.number == number]:
+                del self._sends[record_id]
+
+    def suppressed(self, numbers: Sequence[str]) -> set[str]:
+        with self._lock:
+            return {n for n in numbers if suppression_key(n) in self._suppressed}
+
+    def record_send(self, record: SendRecord) -> SendRecord:
+        with self._lock:
+            self._sends[record.id] = record
+            return record
+
+    def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
+        with self._lock:
+            result: dict[str, list[SendRecord]] = {number: [] for number in numbers}
+            for record in self._sends.values():
+                if record.at < since:
+                    continue
+                keys = [record.number]
+                if record.person is not None:
+                    keys.append(person_key(record.person))
+                for key in keys:
+                    if key in result:
+                        result[key].append(record)
+            for records in result.values():
+                records.sort(key=lambda r: (r.at, r.id))
+            return result
+
+    def reserve(self, number: str, *, since: dt.datetime, decide: Decide) -> SendRecord | None:
+        with self._lock:
+            record = decide(self.sends([number], since=since)[number])
+            if record is not None:
+                self._sends[record.id] = record
+            return record
+
+    def settle(self, record_id: str, *, provider_id: str | None, sent: bool) -> None:
+        with self._lock:
+            record = self._sends.get(record_id)
+            if record is None:
+                return
+            if sent:
+                self._sends[record_id] = attrs.evolve(
+                    record, status=SendStatus.SENT, provider_id=provider_id, expires=None
+                )
+            else:
+                del self._sends[record_id]
