@@ -39,9 +39,28 @@ def test_all_covers_module_definitions(name: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["Channel", "Purpose", "Message", "Verdict", "Reason", "Decision", "allow", "defer", "deny",
-     "all_of", "any_of", "when", "unless", "Policy", "rule", "Engine", "Context", "Recipient",
-     "Profile", "LineTypeLookup"],
+    [
+        "Channel",
+        "Purpose",
+        "Message",
+        "Verdict",
+        "Reason",
+        "Decision",
+        "allow",
+        "defer",
+        "deny",
+        "all_of",
+        "any_of",
+        "when",
+        "unless",
+        "Policy",
+        "rule",
+        "Engine",
+        "Context",
+        "Recipient",
+        "Profile",
+        "LineTypeLookup",
+    ],
 )
 def test_contract_names_importable(name: str) -> None:
     """Every contract name of the core is importable from the top-level package."""

@@ -82,7 +82,8 @@ def test_decision_constructors() -> None:
     d = defer(later, reason)
     assert d.verdict is Verdict.DEFER
     assert d.until == NOW + dt.timedelta(hours=2)
-    assert d.until is not None and d.until.utcoffset() == dt.timedelta(0)
+    assert d.until is not None
+    assert d.until.utcoffset() == dt.timedelta(0)
     assert deny(reason).codes == ("x.y",)
 
 

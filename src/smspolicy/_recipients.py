@@ -320,6 +320,8 @@ class Resolver:
             phonenumbers.SUPPORTED_REGIONS
         ):
             raise ConfigurationError(f"default_region {default_region!r} is not a region code")
+        if not isinstance(lookup_ttl, dt.timedelta) or lookup_ttl <= dt.timedelta(0):
+            raise ConfigurationError(f"lookup_ttl must be a positive timedelta, got {lookup_ttl!r}")
         if line_type_lookup is not None and not isinstance(line_type_lookup, LineTypeLookup):
             raise ConfigurationError("line_type_lookup must have a line_type(e164) method")
         self.default_region = default_region.upper() if default_region else None

@@ -1,0 +1,249 @@
+"""Composition: all_of, any_of, when, unless, Policy and the laws they obey."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from smspolicy import (
+    Context,
+    Decision,
+    Message,
+    Policy,
+    Reason,
+    Recipient,
+    Verdict,
+    all_of,
+    allow,
+    any_of,
+    defer,
+    deny,
+    rule,
+    unless,
+    when,
+)
+from smspolicy.errors import ConfigurationError, RuleError
+from smspolicy.predicates import is_marketing, topic_is
+
+NOW = dt.datetime(2025, 1, 15, 15, 0, tzinfo=dt.UTC)
+MSG = Message("+12125550123", "news", "marketing")
+RECIPIENT = Recipient(address="+12125550123", valid=True, e164="+12125550123")
+
+
+def ctx(now: dt.datetime = NOW) -> Context:
+    return Context(now=now, recipient=RECIPIENT)
+
+
+# --- time-only rules used by the laws -------------------------------------------------------
+
+
+def utc_window(start_minute: int, length: int) -> object:
+    """A rule that allows when the UTC minute of day is in [start, start+length) (may wrap)."""
+
+    @rule(name=f"utc_window({start_minute}, {length})")
+    def check(_m: Message, c: Context) -> Decision:
+        minute = c.now.hour * 60 + c.now.minute
+        if (minute - start_minute) % 1440 < length:
+            return allow()
+        day = c.now.replace(hour=0, minute=0, second=0, microsecond=0)
+        start = day + dt.timedelta(minutes=start_minute)
+        if start <= c.now:
+            start += dt.timedelta(days=1)
+        return defer(start, Reason("test.window", "utc_window", "outside the window"))
+
+    return check
+
+
+def not_before(instant: dt.datetime) -> object:
+    @rule(name=f"not_before({instant.isoformat()})")
+    def check(_m: Message, c: Context) -> Decision:
+        if c.now >= instant:
+            return allow()
+        return defer(instant, Reason("test.not_before", "not_before", "too early"))
+
+    return check
+
+
+@rule
+def always_deny(_m: Message, _c: Context) -> Decision:
+    return deny(Reason("test.deny", "always_deny", "no"))
+
+
+@rule
+def always_allow(_m: Message, _c: Context) -> Decision:
+    return allow()
+
+
+windows = st.builds(utc_window, st.integers(0, 1439), st.integers(1, 1440))
+afters = st.builds(
+    not_before, st.integers(1, 60 * 24 * 40).map(lambda m: NOW + dt.timedelta(minutes=m))
+)
+time_rules = st.one_of(windows, afters, st.just(always_allow))
+any_rules = st.one_of(time_rules, st.just(always_deny))
+instants = st.integers(0, 60 * 24 * 30).map(lambda m: NOW + dt.timedelta(minutes=m))
+
+
+@given(st.lists(any_rules, min_size=1, max_size=5), st.integers(0, 4))
+def test_deny_dominates(rules: list[object], position: int) -> None:
+    """Adding a denying rule anywhere makes all_of deny, with that rule's reason."""
+    rules.insert(min(position, len(rules)), always_deny)
+    decision = all_of(*rules)(MSG, ctx())  # type: ignore[arg-type]
+    assert decision.verdict is Verdict.DENY
+    assert "test.deny" in decision.codes
+
+
+@given(
+    st.lists(any_rules, max_size=3),
+    st.lists(any_rules, max_size=3),
+    st.lists(any_rules, max_size=3),
+)
+def test_all_of_is_associative(a: list[object], b: list[object], c: list[object]) -> None:
+    """all_of(all_of(a, b), c) == all_of(a, all_of(b, c)) == all_of(a, b, c)."""
+    left = all_of(all_of(*a, *b), *c)  # type: ignore[arg-type]
+    right = all_of(*a, all_of(*b, *c))  # type: ignore[arg-type]
+    flat = all_of(*a, *b, *c)  # type: ignore[arg-type]
+    assert left == right == flat
+    assert left(MSG, ctx()) == flat(MSG, ctx())
+
+
+@given(st.lists(time_rules, min_size=1, max_size=5), instants)
+def test_defer_until_is_aware_utc_future_and_allows(rules: list[object], now: dt.datetime) -> None:
+    """A DEFER's until is aware, in UTC and after now; for time-only rules, evaluating at
+    until gives ALLOW and no earlier minute does."""
+    policy = all_of(*rules)  # type: ignore[arg-type]
+    decision = policy(MSG, ctx(now))
+    if decision.verdict is Verdict.DEFER:
+        assert decision.until is not None
+        assert decision.until.utcoffset() == dt.timedelta(0)
+        assert decision.until > now
+        assert policy(MSG, ctx(decision.until)).allowed
+        if decision.until - now <= dt.timedelta(hours=12):
+            minute = now.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+            while minute < decision.until:
+                assert not policy(MSG, ctx(minute)).allowed, minute
+                minute += dt.timedelta(minutes=1)
+    elif decision.verdict is Verdict.DENY:
+        assert decision.codes[0] == "window.none"
+
+
+@given(st.lists(time_rules, min_size=1, max_size=4), st.integers(1, 60 * 24 * 3))
+def test_not_after_is_respected(rules: list[object], minutes: int) -> None:
+    """A deferral past the message's not_after becomes DENY message.stale, never a DEFER."""
+    not_after = NOW + dt.timedelta(minutes=minutes)
+    message = Message("+12125550123", "news", "marketing", not_after=not_after)
+    decision = all_of(*rules)(message, ctx())  # type: ignore[arg-type]
+    if decision.verdict is Verdict.DEFER:
+        assert decision.until is not None
+        assert decision.until <= not_after
+    if decision.verdict is Verdict.DENY:
+        assert decision.codes[0] in {"message.stale", "window.none"}
+
+
+def test_all_of_finds_earliest_common_instant() -> None:
+    """Two windows that overlap only later give the start of the overlap."""
+    # 15:00 now; window A 16:00-18:00, window B 17:00-20:00 -> 17:00
+    policy = all_of(utc_window(16 * 60, 120), utc_window(17 * 60, 180))  # type: ignore[arg-type]
+    decision = policy(MSG, ctx())
+    assert decision.until == NOW.replace(hour=17)
+    assert decision.codes == ("test.window",)
+
+
+def test_all_of_disjoint_windows_give_window_none() -> None:
+    """Windows that never meet end in DENY window.none rather than looping."""
+    policy = all_of(utc_window(60, 60), utc_window(180, 60))  # type: ignore[arg-type]
+    decision = policy(MSG, ctx())
+    assert decision.verdict is Verdict.DENY
+    assert decision.codes == ("window.none",)
+
+
+def test_all_of_respects_horizon() -> None:
+    """A common instant beyond the horizon is DENY window.none."""
+    policy = all_of(not_before(NOW + dt.timedelta(days=2)), horizon=dt.timedelta(days=1))  # type: ignore[arg-type]
+    assert policy(MSG, ctx()).codes == ("window.none",)
+
+
+def test_all_of_future_deny_gives_window_none_with_reason() -> None:
+    """A rule that denies at the deferral instant makes the whole thing a deny."""
+
+    @rule
+    def deny_later(_m: Message, c: Context) -> Decision:
+        return allow() if c.now < NOW + dt.timedelta(hours=1) else always_deny(_m, c)
+
+    policy = all_of(not_before(NOW + dt.timedelta(hours=2)), deny_later)  # type: ignore[arg-type]
+    decision = policy(MSG, ctx())
+    assert decision.codes == ("window.none", "test.deny")
+
+
+def test_rule_deferring_to_past_is_an_error() -> None:
+    """A rule that defers to now or earlier breaks the contract and raises RuleError."""
+
+    @rule
+    def broken(_m: Message, c: Context) -> Decision:
+        return defer(c.now)
+
+    with pytest.raises(RuleError, match="not after now"):
+        all_of(broken)(MSG, ctx())
+
+
+def test_rule_returning_non_decision_is_an_error() -> None:
+    """A rule that returns something else raises RuleError naming it."""
+
+    @rule
+    def sloppy(_m: Message, _c: Context) -> Decision:
+        return True  # type: ignore[return-value]
+
+    with pytest.raises(RuleError, match="sloppy"):
+        Policy(sloppy, name="p")(MSG, ctx())
+
+
+def test_any_of() -> None:
+    """any_of allows if any allows, else the earliest defer, else deny with every reason."""
+    early = not_before(NOW + dt.timedelta(hours=1))
+    late = not_before(NOW + dt.timedelta(hours=3))
+    assert any_of(always_deny, always_allow)(MSG, ctx()).allowed  # type: ignore[arg-type]
+    mild = any_of(late, always_deny, early)(MSG, ctx())  # type: ignore[arg-type]
+    assert mild.until == NOW + dt.timedelta(hours=1)
+    assert any_of(always_deny, always_deny)(MSG, ctx()).codes == ("test.deny", "test.deny")
+    with pytest.raises(ConfigurationError):
+        any_of()
+
+
+def test_when_and_unless() -> None:
+    """when applies a rule only to matching messages; unless to the others."""
+    transactional = Message("+12125550123", "news", "transactional")
+    assert not when(is_marketing, always_deny)(MSG, ctx()).allowed
+    assert when(is_marketing, always_deny)(transactional, ctx()).allowed
+    assert unless(is_marketing, always_deny)(MSG, ctx()).allowed
+    assert not unless(is_marketing, always_deny)(transactional, ctx()).allowed
+    both = is_marketing & topic_is("news")
+    assert both(MSG, ctx())
+    assert not (~both)(MSG, ctx())
+    assert (topic_is("alerts") | is_marketing)(MSG, ctx())
+
+
+def test_flattening_and_repr() -> None:
+    """Nested same-kind combinators flatten and the repr reads like the building code."""
+    nested = all_of(always_allow, all_of(always_deny, all_of(always_allow)))
+    assert repr(nested) == "all_of(always_allow, always_deny, always_allow)"
+    either = any_of(always_allow, any_of(always_deny))
+    assert repr(either) == "any_of(always_allow, always_deny)"
+    policy = Policy(nested, when(is_marketing & topic_is("news"), always_deny), name="mine")
+    assert repr(policy) == (
+        "Policy(always_allow, always_deny, always_allow, "
+        "when((purpose_is('marketing') & topic_is('news')), always_deny), name='mine')"
+    )
+
+
+def test_bad_configuration_is_rejected() -> None:
+    """Non-callables and bad horizons raise ConfigurationError at construction."""
+    with pytest.raises(ConfigurationError):
+        all_of("not a rule")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        all_of(always_allow, horizon=dt.timedelta(0))
+    with pytest.raises(ConfigurationError):
+        Policy(always_allow, name="")
+    with pytest.raises(ConfigurationError):
+        when(is_marketing, 3)  # type: ignore[arg-type]

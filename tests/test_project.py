@@ -1,0 +1,37 @@
+"""Project hygiene: README commands and CI stay in step."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    return re.findall(r"```sh\n(.*?)\n```", text, re.S)
+
+
+def test_ci_runs_readme_test_command() -> None:
+    """.ci/run calls README's test command verbatim."""
+    commands = readme_commands()
+    test_command = next(c for c in commands if "pytest" in c)
+    assert test_command in (ROOT / ".ci" / "run").read_text().splitlines()
+
+
+def test_readme_shows_at_most_two_shell_commands() -> None:
+    """README shows no more than the two set-up commands."""
+    assert 1 <= len(readme_commands()) <= 2
+
+
+def test_readme_python_examples_run(capsys: object) -> None:
+    """Every Python block in README runs, and prints what its comments promise."""
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)\n```", text, re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    for promised in re.findall(r"# (defer .*)$", text, re.M):
+        assert promised in out
