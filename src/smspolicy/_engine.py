@@ -9,11 +9,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Literal, cast
 
 import attrs
+from phonenumbers import PhoneNumber
 
 from . import i18n
 from ._clock import Clock, SystemClock
 from ._compose import run_rule
 from ._context import ConsentView, Context, HistoryView
+from ._inbound import InboundResult, handle_inbound
 from ._recipients import (
     DEFAULT_CACHE_SIZE,
     LineTypeLookup,
@@ -23,8 +25,10 @@ from ._recipients import (
     Resolver,
     address_recipient,
 )
-from ._time import ensure_aware
+from ._records import SendRecord
+from ._time import ensure_aware, ensure_duration
 from ._values import Decision, Message, defer, deny
+from .consent import DEFAULT_PENDING_EXPIRY, Ledger
 from .errors import (
     ConfigurationError,
     InvalidInputError,
@@ -32,6 +36,7 @@ from .errors import (
     LineTypeLookupError,
     StoreUnavailableError,
 )
+from .programs import Program
 from .store import MemoryStore, Store, person_key
 from .typing import Rule
 
@@ -93,6 +98,8 @@ class Engine:
         history: dt.timedelta = DEFAULT_HISTORY,
         on_store_error: Literal["deny", "defer"] = "deny",
         store_retry: dt.timedelta = dt.timedelta(minutes=5),
+        programs: Iterable[Program] = (),
+        pending_expiry: dt.timedelta = DEFAULT_PENDING_EXPIRY,
     ) -> None:
         if not callable(policy):
             raise ConfigurationError(f"policy must be a rule (a callable), got {policy!r}")
@@ -114,6 +121,61 @@ class Engine:
         self.history = history
         self.on_store_error = on_store_error
         self.store_retry = store_retry
+        self.programs = tuple(programs)
+        for program in self.programs:
+            if not isinstance(program, Program):
+                raise ConfigurationError(f"programs must be Program values, got {program!r}")
+        self.consent = Ledger(self, pending_expiry=ensure_duration(pending_expiry))
+
+    def address_of(self, number: str | PhoneNumber) -> str:
+        """The E.164 form of a phone number (raises InvalidNumberError when it is not one)."""
+        return self.resolver.number_facts(number).e164
+
+    def profile(self, address: str) -> Profile | None:
+        """The recipient's profile, if the engine has one."""
+        return self._profile(address)
+
+    def programs_for(self, sender: str | None) -> tuple[Program, ...]:
+        """The programs sent from ``sender`` (all programs when it is unknown or None)."""
+        if sender is not None:
+            matched = tuple(p for p in self.programs if sender in p.senders)
+            if not matched:
+                try:
+                    e164 = self.address_of(sender)
+                except InvalidNumberError:
+                    e164 = None
+                matched = tuple(p for p in self.programs if e164 in p.senders)
+            if matched:
+                return matched
+        return self.programs
+
+    def topics(self) -> frozenset[str]:
+        """The topics of the engine's programs."""
+        return frozenset(p.topic_name for p in self.programs)
+
+    def inbound(self, text: str, from_: str, *, to: str | None = None) -> InboundResult:
+        """Handle an inbound text: classify it, write the ledger event durably *before*
+        returning, and return the reply to send (the STOP confirmation always goes out)."""
+        return handle_inbound(self, text, from_, to)
+
+    def forget(self, number: str) -> None:
+        """Erase the number's personal data, keeping a hashed suppression when it had opted
+        out, so it stays opted out."""
+        self.store.forget(self.address_of(number))
+        self.resolver.clear()
+
+    def record_sent(self, message: Message, *, provider_id: str | None = None) -> SendRecord:
+        """Log a send that went out (for caps, dedupe and records)."""
+        if not isinstance(message, Message):
+            raise InvalidInputError(f"expected a smspolicy.Message, got {message!r}")
+        address = self.address_of(message.to) if message.channel.is_phone else message.address
+        return self.store.record_send(
+            SendRecord(
+                number=address, at=self.now(), topic=message.topic, purpose=message.purpose,
+                channel=message.channel, content_key=message.content_key, brand=message.brand,
+                sender=message.sender, person=message.person, provider_id=provider_id,
+            )
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return f"Engine({self.policy!r}, store={self.store!r}, clock={self.clock!r})"

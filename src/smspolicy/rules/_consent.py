@@ -1,0 +1,78 @@
+"""The consent rule: no message without the consent its purpose needs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import attrs
+
+from .. import i18n
+from .._context import Context
+from .._records import Basis
+from .._values import Decision, Message, allow, deny
+from ..consent import DEFAULT_IMPLIED_TERMS, ConsentStatus, consent_status
+from ..errors import ConfigurationError
+
+_MESSAGES = {
+    ConsentStatus.MISSING: "there is no consent for topic {topic} ({purpose})",
+    ConsentStatus.REVOKED: "the recipient opted out on {at}",
+    ConsentStatus.PENDING: "the double opt-in request of {at} has not been confirmed",
+    ConsentStatus.EXPIRED: "the implied consent of {at} expired on {expires}",
+}
+
+
+@attrs.frozen(repr=False)
+class _Consent:
+    stop_scope: Literal["brand", "topic"]
+    implied_terms: Mapping[Basis, int | None] = attrs.field(eq=False)
+
+    def __call__(self, message: Message, context: Context) -> Decision:
+        if context.consent.suppressed:
+            return deny(
+                i18n.reason("consent.revoked", "consent", "the number was erased after opting out")
+            )
+        detail = consent_status(
+            context.consent.events,
+            topic=message.topic,
+            purpose=message.purpose,
+            brand=message.brand,
+            now=context.now,
+            stop_scope=self.stop_scope,
+            implied_terms=self.implied_terms,
+        )
+        if detail.status.allows:
+            return allow()
+        return deny(
+            i18n.reason(
+                f"consent.{detail.status.value}",
+                "consent",
+                _MESSAGES[detail.status],
+                topic=message.topic,
+                purpose=message.purpose.value,
+                at=detail.event.at.isoformat() if detail.event else "",
+                expires=detail.expires.isoformat() if detail.expires else "",
+            )
+        )
+
+    def __repr__(self) -> str:
+        return f"consent(stop_scope={self.stop_scope!r})"
+
+
+def consent(
+    *,
+    stop_scope: Literal["brand", "topic"] = "brand",
+    implied_terms: Mapping[Basis, int | None] = DEFAULT_IMPLIED_TERMS,
+) -> _Consent:
+    """Require the consent the message's purpose needs for its topic.
+
+    Marketing needs confirmed express consent or live implied consent for the topic;
+    transactional messages need at least transactional consent or notice; transactional consent
+    never covers marketing; a pending double opt-in never allows; consent for one topic never
+    allows another. ``stop_scope="brand"`` makes any STOP end everything from the brand;
+    ``"topic"`` lets "STOP ALERTS" end only that topic. ``implied_terms`` sets how many months
+    implied consent lasts per basis (CASL defaults).
+    """
+    if stop_scope not in ("brand", "topic"):
+        raise ConfigurationError(f"stop_scope must be 'brand' or 'topic', got {stop_scope!r}")
+    return _Consent(stop_scope, dict(implied_terms))
