@@ -8,7 +8,18 @@ import pytest
 
 import smspolicy
 
-PUBLIC_MODULES = ["smspolicy", "smspolicy.errors", "smspolicy.store", "smspolicy.predicates"]
+PUBLIC_MODULES = [
+    "smspolicy",
+    "smspolicy.consent",
+    "smspolicy.errors",
+    "smspolicy.i18n",
+    "smspolicy.keywords",
+    "smspolicy.predicates",
+    "smspolicy.programs",
+    "smspolicy.rules",
+    "smspolicy.store",
+    "smspolicy.testing",
+]
 
 
 def test_top_level_all_matches_public_names() -> None:

@@ -8,6 +8,7 @@ from ._clock import Clock, SystemClock
 from ._compose import Policy, all_of, any_of, rule, unless, when
 from ._context import ConsentView, Context, HistoryView
 from ._engine import Engine
+from ._inbound import InboundResult
 from ._recipients import LineType, LineTypeLookup, Profile, Recipient, Resolver, parse_number
 from ._records import Basis, ConsentEvent, ConsentKind, SendRecord
 from ._values import (
@@ -21,6 +22,9 @@ from ._values import (
     defer,
     deny,
 )
+from .consent import ConsentStatus, Ledger
+from .keywords import InboundKind
+from .programs import Program
 
 __all__ = [
     "Basis",
@@ -28,16 +32,21 @@ __all__ = [
     "Clock",
     "ConsentEvent",
     "ConsentKind",
+    "ConsentStatus",
     "ConsentView",
     "Context",
     "Decision",
     "Engine",
     "HistoryView",
+    "InboundKind",
+    "InboundResult",
+    "Ledger",
     "LineType",
     "LineTypeLookup",
     "Message",
     "Policy",
     "Profile",
+    "Program",
     "Purpose",
     "Reason",
     "Recipient",

@@ -75,7 +75,7 @@ def _evidence(value: object) -> Mapping[str, object]:
     if not isinstance(value, Mapping):
         raise InvalidInputError(f"evidence must be a mapping, got {type(value).__name__}")
     try:
-        text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+        text = json.dumps(dict(value), sort_keys=True, ensure_ascii=False)
     except (TypeError, ValueError) as error:
         raise InvalidInputError(f"evidence must be JSON-serialisable: {error}") from None
     if len(text) > _MAX_EVIDENCE:

@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_PENDING_EXPIRY",
     "ConsentStatus",
     "Ledger",
+    "StatusDetail",
     "add_months",
     "consent_status",
     "verify_chain",
@@ -85,7 +86,7 @@ class ConsentStatus(enum.Enum):
 def _grant_covers(event: ConsentEvent, topic: str, purpose: Purpose, brand: str | None) -> bool:
     if event.topic is not None and event.topic != topic:
         return False
-    if event.brand is not None and event.brand != brand:
+    if event.brand is not None and brand is not None and event.brand != brand:
         return False
     # Marketing consent covers transactional messages; transactional never covers marketing.
     return event.purpose is None or event.purpose is purpose or event.purpose is Purpose.MARKETING
@@ -197,6 +198,12 @@ class Ledger:
         return self._engine.address_of(number)
 
     def _append(self, **fields: Any) -> ConsentEvent:
+        topics = self._engine.topics()
+        topic = fields.get("topic")
+        if topics and topic is not None and topic not in topics:
+            raise InvalidInputError(
+                f"unknown topic {topic!r}: the engine's programs have {sorted(topics)}"
+            )
         fields.setdefault("at", self._engine.now())
         event = ConsentEvent(**fields)
         return self._engine.store.append_consent(event)

@@ -18,7 +18,16 @@ from babel.messages.pofile import read_po
 from ._time import to_local, zone
 from ._values import Decision, Reason, Verdict
 
-__all__ = ["SUPPORTED_LANGUAGES", "explain", "format_instant", "gettext", "language"]
+__all__ = [
+    "SUPPORTED_LANGUAGES",
+    "explain",
+    "format_instant",
+    "gettext",
+    "language",
+    "reason",
+    "reason_text",
+    "register_template",
+]
 
 _LOCALES = Path(__file__).parent / "locales"
 SUPPORTED_LANGUAGES = ("en", "es", "fr")

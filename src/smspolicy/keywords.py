@@ -15,7 +15,12 @@ import unicodedata
 
 import attrs
 
-__all__ = ["InboundKind", "Keyword", "classify"]
+__all__ = [
+    "InboundKind",
+    "Keyword",
+    "classify",
+    "normalise",
+]
 
 MAX_KEYWORD_TEXT = 160
 """Longer texts are conversation, not keywords."""

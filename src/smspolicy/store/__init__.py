@@ -6,6 +6,7 @@
 from .._records import GENESIS, Basis, ConsentEvent, ConsentKind, SendRecord, SendStatus
 from ._base import ConsentLedger, Reservations, SendLog, Store, suppression_key
 from .memory import MemoryStore, person_key
+from .sqlite import SQLiteStore
 
 __all__ = [
     "GENESIS",
@@ -15,6 +16,7 @@ __all__ = [
     "ConsentLedger",
     "MemoryStore",
     "Reservations",
+    "SQLiteStore",
     "SendLog",
     "SendRecord",
     "SendStatus",

@@ -1,0 +1,55 @@
+"""JSON encoding of stored records, shared by the SQL and Redis stores."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from .._records import ConsentEvent, SendRecord
+from ..errors import StoreUnavailableError
+
+__all__ = ["decode_event", "decode_send", "encode_event", "encode_send", "micros"]
+
+
+def micros(instant: dt.datetime) -> int:
+    """An aware instant as integer microseconds since the epoch (sortable, exact)."""
+    return round(instant.timestamp() * 1_000_000)
+
+
+def encode_event(event: ConsentEvent) -> str:
+    return json.dumps(event.to_json(), sort_keys=True, ensure_ascii=False)
+
+
+def decode_event(text: str) -> ConsentEvent:
+    try:
+        return ConsentEvent.from_json(json.loads(text))
+    except ValueError as error:
+        raise StoreUnavailableError(f"a stored consent event cannot be read: {error}") from None
+
+
+def encode_send(record: SendRecord) -> str:
+    data: dict[str, Any] = {
+        "id": record.id,
+        "number": record.number,
+        "at": record.at.isoformat(),
+        "topic": record.topic,
+        "purpose": record.purpose.value,
+        "channel": record.channel.value,
+        "content_key": record.content_key,
+        "brand": record.brand,
+        "sender": record.sender,
+        "person": record.person,
+        "provider_id": record.provider_id,
+        "status": record.status.value,
+        "expires": record.expires.isoformat() if record.expires else None,
+    }
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+
+def decode_send(text: str) -> SendRecord:
+    data = json.loads(text)
+    data["at"] = dt.datetime.fromisoformat(data["at"])
+    if data.get("expires"):
+        data["expires"] = dt.datetime.fromisoformat(data["expires"])
+    return SendRecord(**data)

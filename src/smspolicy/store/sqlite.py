@@ -1,0 +1,222 @@
+"""The embedded default store: SQLite in WAL mode with durable (synchronous=FULL) commits."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import attrs
+
+from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord, SendStatus
+from ..errors import ConfigurationError, StoreUnavailableError
+from ._base import Decide, suppression_key
+from ._codec import decode_event, decode_send, encode_event, encode_send, micros
+
+__all__ = ["SQLiteStore"]
+
+SCHEMA_VERSION = 1
+_CHUNK = 500
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS smspolicy_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS consent_events (
+    number TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (number, seq)
+);
+CREATE TABLE IF NOT EXISTS suppressions (key TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS sends (
+    id TEXT PRIMARY KEY,
+    number TEXT NOT NULL,
+    person TEXT,
+    at_us INTEGER NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sends_number_at ON sends (number, at_us);
+CREATE INDEX IF NOT EXISTS sends_person_at ON sends (person, at_us);
+"""
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+class SQLiteStore:
+    """Consent ledger, send log and reservations in one SQLite file.
+
+    Safe across threads and processes: every write is one ``BEGIN IMMEDIATE`` transaction, so
+    reservations for the same recipient never race, and every commit is fsynced.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(
+                str(path), timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            with self._write() as db:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                row = db.execute(
+                    "SELECT value FROM smspolicy_meta WHERE key = 'schema_version'"
+                ).fetchone()
+                if row is None:
+                    db.execute(
+                        "INSERT INTO smspolicy_meta VALUES ('schema_version', ?)",
+                        (str(SCHEMA_VERSION),),
+                    )
+                elif int(row[0]) > SCHEMA_VERSION:
+                    raise ConfigurationError(
+                        f"{path} has schema version {row[0]}; this smspolicy reads up to "
+                        f"{SCHEMA_VERSION}: upgrade smspolicy"
+                    )
+        except sqlite3.Error as error:
+            raise StoreUnavailableError(f"cannot open SQLite store {path}: {error}") from error
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._db.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as error:
+                raise StoreUnavailableError(f"SQLite write failed: {error}") from error
+
+    def _read(self, sql: str, params: Sequence[object]) -> list[tuple[object, ...]]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as error:
+                raise StoreUnavailableError(f"SQLite read failed: {error}") from error
+
+    def append_consent(self, event: ConsentEvent) -> ConsentEvent:
+        with self._write() as db:
+            row = db.execute(
+                "SELECT seq, hash FROM consent_events WHERE number = ? ORDER BY seq DESC LIMIT 1",
+                (event.number,),
+            ).fetchone()
+            seq, prev = (row[0] + 1, row[1]) if row else (0, GENESIS)
+            stored = event.chained(seq, prev)
+            db.execute(
+                "INSERT INTO consent_events (number, seq, hash, record) VALUES (?, ?, ?, ?)",
+                (stored.number, stored.seq, stored.hash, encode_event(stored)),
+            )
+            return stored
+
+    def consent_events(self, numbers: Sequence[str]) -> dict[str, list[ConsentEvent]]:
+        result: dict[str, list[ConsentEvent]] = {number: [] for number in numbers}
+        for chunk in _chunks(list(result)):
+            marks = ",".join("?" * len(chunk))
+            for (record,) in self._read(
+                f"SELECT record FROM consent_events WHERE number IN ({marks}) ORDER BY number, seq",
+                chunk,
+            ):
+                event = decode_event(str(record))
+                result[event.number].append(event)
+        return result
+
+    def forget(self, number: str) -> None:
+        with self._write() as db:
+            revoked = any(
+                decode_event(record).kind is ConsentKind.REVOKED
+                for (record,) in db.execute(
+                    "SELECT record FROM consent_events WHERE number = ?", (number,)
+                )
+            )
+            if revoked:
+                db.execute(
+                    "INSERT OR IGNORE INTO suppressions VALUES (?)", (suppression_key(number),)
+                )
+            db.execute("DELETE FROM consent_events WHERE number = ?", (number,))
+            db.execute("DELETE FROM sends WHERE number = ?", (number,))
+
+    def suppressed(self, numbers: Sequence[str]) -> set[str]:
+        keys = {suppression_key(n): n for n in numbers}
+        found: set[str] = set()
+        for chunk in _chunks(list(keys)):
+            marks = ",".join("?" * len(chunk))
+            rows = self._read(f"SELECT key FROM suppressions WHERE key IN ({marks})", chunk)
+            found.update(keys[str(key)] for (key,) in rows)
+        return found
+
+    def record_send(self, record: SendRecord) -> SendRecord:
+        with self._write() as db:
+            self._insert_send(db, record)
+        return record
+
+    @staticmethod
+    def _insert_send(db: sqlite3.Connection, record: SendRecord) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO sends (id, number, person, at_us, record) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (record.id, record.number, record.person, micros(record.at), encode_send(record)),
+        )
+
+    def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
+        result: dict[str, list[SendRecord]] = {key: [] for key in numbers}
+        plain = [k for k in result if not k.startswith("person:")]
+        persons = {k.removeprefix("person:"): k for k in result if k.startswith("person:")}
+        start = micros(since)
+        for column, keys in (("number", plain), ("person", list(persons))):
+            for chunk in _chunks(keys):
+                marks = ",".join("?" * len(chunk))
+                rows = self._read(
+                    f"SELECT record FROM sends WHERE {column} IN ({marks}) "
+                    "AND at_us >= ? ORDER BY at_us, id",
+                    [*chunk, start],
+                )
+                for (text,) in rows:
+                    record = decode_send(str(text))
+                    key = record.number if column == "number" else persons[record.person or ""]
+                    result[key].append(record)
+        return result
+
+    def reserve(self, number: str, *, since: dt.datetime, decide: Decide) -> SendRecord | None:
+        with self._write() as db:
+            rows = db.execute(
+                "SELECT record FROM sends WHERE number = ? AND at_us >= ? ORDER BY at_us, id",
+                (number, micros(since)),
+            ).fetchall()
+            record = decide([decode_send(text) for (text,) in rows])
+            if record is not None:
+                self._insert_send(db, record)
+            return record
+
+    def settle(self, record_id: str, *, provider_id: str | None, sent: bool) -> None:
+        with self._write() as db:
+            row = db.execute("SELECT record FROM sends WHERE id = ?", (record_id,)).fetchone()
+            if row is None:
+                return
+            if sent:
+                record = attrs.evolve(
+                    decode_send(row[0]), status=SendStatus.SENT, provider_id=provider_id,
+                    expires=None,
+                )  # fmt: skip
+                self._insert_send(db, record)
+            else:
+                db.execute("DELETE FROM sends WHERE id = ?", (record_id,))
