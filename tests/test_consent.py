@@ -454,3 +454,37 @@ def test_bad_input_never_corrupts_the_ledger(clock: FrozenClock, tmp_path: Path)
     verify_chain(history)
     assert engine.consent.verify(engine.consent.proof(NUMBER))
     assert send(engine, "deals") == []
+
+
+def test_stop_confirmation_is_the_one_message_allowed(clock: FrozenClock) -> None:
+    """After STOP, its confirmation reply passes the consent rule once, within 5 minutes; a
+    second reply and any marketing are denied."""
+    engine = make_engine(clock)
+    engine.consent.confirm(NUMBER, topic="deals", purpose="marketing", source="api")
+    result = engine.inbound("STOP", NUMBER, to="+12125550100")
+    reply = result.reply_message()
+    assert reply is not None
+    assert reply.sender == "+12125550100"
+    assert engine.evaluate(reply).allowed
+    engine.record_sent(reply)
+    assert not engine.evaluate(reply).allowed
+    assert send(engine) == ["consent.revoked"]
+
+
+def test_stop_confirmation_window_closes(clock: FrozenClock) -> None:
+    """A STOP confirmation not sent within 5 minutes is no longer allowed."""
+    engine = make_engine(clock)
+    reply = engine.inbound("STOP", NUMBER).reply_message()
+    assert reply is not None
+    clock.advance(dt.timedelta(minutes=6))
+    assert not engine.evaluate(reply).allowed
+
+
+def test_revoke_of_one_brand_leaves_another(clock: FrozenClock) -> None:
+    """A revoke scoped to one brand does not end another brand's consent."""
+    engine = make_engine(clock)
+    engine.consent.confirm(NUMBER, topic="deals", purpose="marketing", source="api", brand="Other")
+    engine.consent.revoke(NUMBER, source="api", brand="Acme")
+    assert send(engine, brand="Other") == []
+    assert send(engine, brand="Acme") == ["consent.revoked"]
+    assert send(engine) == ["consent.revoked"]

@@ -9,7 +9,7 @@ import attrs
 
 from . import i18n
 from ._records import ConsentEvent, ConsentKind
-from ._values import Purpose
+from ._values import Message, Purpose
 from .errors import InvalidInputError
 from .keywords import InboundKind, Keyword, classify
 from .programs import GENERIC_HELP, GENERIC_STOP, GENERIC_WELCOME, Program
@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 __all__ = ["InboundResult", "handle_inbound"]
 
 
+REPLY_TOPIC = "smspolicy.reply"
+"""The topic of keyword replies built by :meth:`InboundResult.reply_message`."""
+
+
 @attrs.frozen
 class InboundResult:
     """What an inbound text did: its kind, the reply to send back (or None) and the ledger
@@ -28,6 +32,18 @@ class InboundResult:
     kind: InboundKind
     reply: str | None
     events: tuple[ConsentEvent, ...] = ()
+    number: str | None = attrs.field(default=None, kw_only=True)
+    sender: str | None = attrs.field(default=None, kw_only=True)
+
+    def reply_message(self) -> Message | None:
+        """The reply as a transactional :class:`Message` on topic ``smspolicy.reply``, from the
+        number the text was sent to. The consent rule lets exactly one such message through
+        after a STOP (the opt-out confirmation, within 5 minutes: 47 CFR 64.1200(a)(12))."""
+        if self.reply is None or self.number is None:
+            return None
+        return Message(
+            self.number, REPLY_TOPIC, Purpose.TRANSACTIONAL, body=self.reply, sender=self.sender
+        )
 
 
 def _pending(events: Sequence[ConsentEvent], engine: Engine) -> list[ConsentEvent]:
@@ -54,6 +70,11 @@ def _rejoin_scopes(events: Sequence[ConsentEvent]) -> list[ConsentEvent]:
 
 def handle_inbound(engine: Engine, text: str, from_: str, to: str | None) -> InboundResult:
     """Classify ``text``, write its ledger events durably, then return the reply."""
+    result = _handle(engine, text, from_, to)
+    return attrs.evolve(result, number=engine.address_of(from_), sender=to)
+
+
+def _handle(engine: Engine, text: str, from_: str, to: str | None) -> InboundResult:
     if not isinstance(text, str):
         raise InvalidInputError(f"an inbound text must be str, got {type(text).__name__}")
     number = engine.address_of(from_)

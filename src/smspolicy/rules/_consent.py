@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Literal
 
@@ -9,7 +10,8 @@ import attrs
 
 from .. import i18n
 from .._context import Context
-from .._records import Basis
+from .._inbound import REPLY_TOPIC
+from .._records import Basis, ConsentKind
 from .._values import Decision, Message, allow, deny
 from ..consent import DEFAULT_IMPLIED_TERMS, ConsentStatus, consent_status
 from ..errors import ConfigurationError
@@ -22,12 +24,28 @@ _MESSAGES = {
 }
 
 
+OPT_OUT_REPLY_WINDOW = dt.timedelta(minutes=5)
+"""How long after a STOP its one confirmation may go out (47 CFR 64.1200(a)(12))."""
+
+
+def _opt_out_confirmation_due(context: Context) -> bool:
+    events = context.consent.events
+    if not events or events[-1].kind is not ConsentKind.REVOKED:
+        return False
+    stopped = events[-1].at
+    if not stopped <= context.now < stopped + OPT_OUT_REPLY_WINDOW:
+        return False
+    return not any(s.topic == REPLY_TOPIC and s.at >= stopped for s in context.history.sends)
+
+
 @attrs.frozen(repr=False)
 class _Consent:
     stop_scope: Literal["brand", "topic"]
     implied_terms: Mapping[Basis, int | None] = attrs.field(eq=False)
 
     def __call__(self, message: Message, context: Context) -> Decision:
+        if message.topic == REPLY_TOPIC and _opt_out_confirmation_due(context):
+            return allow()
         if context.consent.suppressed:
             return deny(
                 i18n.reason("consent.revoked", "consent", "the number was erased after opting out")
