@@ -219,3 +219,10 @@ def test_frozen_clock() -> None:
         clock.set(dt.datetime(2025, 1, 1))
     with pytest.raises(InvalidInputError):
         clock.advance(dt.timedelta(0))
+
+
+def test_empty_address_is_denied(engine: Engine) -> None:
+    """An empty address on a non-phone channel is DENY address.invalid, never ALLOW."""
+    assert engine.evaluate(Message("  ", "news", "marketing", channel="email")).codes == (
+        "address.invalid",
+    )

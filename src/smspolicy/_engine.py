@@ -236,7 +236,12 @@ class Engine:
 
     def _resolve_or_deny(self, message: Message) -> Recipient | Decision:
         try:
-            return self.recipient(message)
+            recipient = self.recipient(message)
+            if not recipient.valid:
+                return deny(
+                    i18n.reason("address.invalid", "engine", "the destination address is empty")
+                )
+            return recipient
         except InvalidNumberError as error:
             return deny(
                 i18n.reason(

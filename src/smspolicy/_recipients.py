@@ -381,17 +381,24 @@ class Resolver:
         self._line_types.clear()
 
 
+def _overlay(
+    zones: tuple[str, ...], jurisdictions: frozenset[str], profile: Profile | None
+) -> tuple[tuple[str, ...], frozenset[str], str]:
+    """Lay a profile over facts from the number: its zone wins, its residence adds."""
+    source = "number" if zones else "unknown"
+    if profile is None:
+        return zones, jurisdictions, source
+    if profile.timezone is not None:
+        zones, source = (profile.timezone,), "profile"
+    extra = {profile.country} if profile.country else set()
+    subdivision = profile.subdivision()
+    if subdivision is not None:
+        extra.update({subdivision.split("-")[0], subdivision})
+    return zones, jurisdictions | extra, source
+
+
 def _recipient(facts: _NumberFacts, profile: Profile | None) -> Recipient:
-    zones, source = facts.zones, "number" if facts.zones else "unknown"
-    jurisdictions = set(facts.jurisdictions)
-    if profile is not None:
-        if profile.timezone is not None:
-            zones, source = (profile.timezone,), "profile"
-        if profile.country is not None:
-            jurisdictions.add(profile.country)
-        subdivision = profile.subdivision()
-        if subdivision is not None:
-            jurisdictions.update({subdivision.split("-")[0], subdivision})
+    zones, jurisdictions, source = _overlay(facts.zones, facts.jurisdictions, profile)
     return Recipient(
         address=facts.e164,
         valid=True,
@@ -399,7 +406,7 @@ def _recipient(facts: _NumberFacts, profile: Profile | None) -> Recipient:
         region=facts.region,
         line_type=facts.line_type,
         zones=zones,
-        jurisdictions=frozenset(jurisdictions),
+        jurisdictions=jurisdictions,
         zone_source=source,
         number=facts.number,
     )
@@ -407,20 +414,11 @@ def _recipient(facts: _NumberFacts, profile: Profile | None) -> Recipient:
 
 def address_recipient(address: str, profile: Profile | None = None) -> Recipient:
     """A recipient on a non-phone channel (email, push, in-app): no number, profile facts only."""
-    zones: tuple[str, ...] = ()
-    jurisdictions: set[str] = set()
-    if profile is not None:
-        if profile.timezone is not None:
-            zones = (profile.timezone,)
-        if profile.country is not None:
-            jurisdictions.add(profile.country)
-        subdivision = profile.subdivision()
-        if subdivision is not None:
-            jurisdictions.update({subdivision.split("-")[0], subdivision})
+    zones, jurisdictions, source = _overlay((), frozenset(), profile)
     return Recipient(
         address=address.strip(),
         valid=bool(address.strip()),
         zones=zones,
-        jurisdictions=frozenset(jurisdictions),
-        zone_source="profile" if zones else "unknown",
+        jurisdictions=jurisdictions,
+        zone_source=source,
     )
