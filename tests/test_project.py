@@ -35,3 +35,27 @@ def test_readme_python_examples_run(capsys: object) -> None:
     out = capsys.readouterr().out  # type: ignore[attr-defined]
     for promised in re.findall(r"# (defer .*)$", text, re.M):
         assert promised in out
+
+
+def test_docs_python_examples_run(capsys: object) -> None:
+    """Every Python block in docs/*.md runs without error."""
+    for path in sorted((ROOT / "docs").glob("*.md")):
+        for block in re.findall(r"```python\n(.*?)\n```", path.read_text(), re.S):
+            exec(compile(block, str(path), "exec"), {})
+
+
+def test_every_template_is_translated() -> None:
+    """Every registered reason template and program text has a Spanish and French entry."""
+    from smspolicy import i18n, programs
+
+    texts = [programs.HELP, programs.STOP, programs.WELCOME, programs.REQUEST,
+             programs.REMINDER, programs.GENERIC_HELP, programs.GENERIC_STOP,
+             programs.GENERIC_WELCOME]  # fmt: skip
+    import smspolicy.rules._consent as consent_rule
+
+    texts += list(consent_rule._MESSAGES.values())
+    texts += list(i18n.REASON_TEMPLATES.values())
+    for lang in ("es", "fr"):
+        catalog = i18n._catalog(lang)
+        missing = [t for t in texts if t not in catalog]
+        assert not missing, (lang, missing)
