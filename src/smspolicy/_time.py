@@ -130,3 +130,40 @@ def _gap_end(tz: Zone, local: dt.datetime) -> dt.datetime:
         else:
             high = middle
     return high
+
+
+@functools.lru_cache(maxsize=65536)
+def day_switch_points(tz: Zone, day: dt.date) -> tuple[dt.datetime, ...]:
+    """UTC instants on local date ``day`` at which the wall clock jumps: the day's first
+    instant (local midnight, or the end of a gap) and any DST transition inside the day.
+
+    Cached per (zone, local date), so the hot path never calls ``localize``.
+    """
+    start = first_instant_at_or_after(tz, dt.datetime.combine(day, dt.time()))
+    end = first_instant_at_or_after(tz, dt.datetime.combine(day + dt.timedelta(days=1), dt.time()))
+    points = [start]
+    low, high = start, end
+    # At most two transitions a day in practice; find each by bisection on the offset.
+    while (
+        low.astimezone(tz).utcoffset()
+        != (high - dt.timedelta(seconds=1)).astimezone(tz).utcoffset()
+    ):
+        offset = low.astimezone(tz).utcoffset()
+        lo, hi = low, high - dt.timedelta(seconds=1)
+        while hi - lo > dt.timedelta(seconds=1):
+            middle = (lo + (hi - lo) / 2).replace(microsecond=0)
+            if middle.astimezone(tz).utcoffset() == offset:
+                lo = middle
+            else:
+                hi = middle
+        points.append(hi)
+        low = hi
+    return tuple(points)
+
+
+@functools.lru_cache(maxsize=65536)
+def wall_instants(tz: Zone, day: dt.date, wall: dt.time) -> tuple[dt.datetime, ...]:
+    """The UTC instants at which the wall clock of ``tz`` reads ``wall`` on ``day``; for a
+    nonexistent reading, the first existing instant after it. Cached per (zone, date, time)."""
+    local = dt.datetime.combine(day, wall)
+    return local_instants(tz, local) or (_gap_end(tz, local),)

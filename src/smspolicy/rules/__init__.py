@@ -2,5 +2,6 @@
 readable repr; build them with the factory functions here."""
 
 from ._consent import consent
+from ._hours import quiet_hours, sending_window
 
-__all__ = ["consent"]
+__all__ = ["consent", "quiet_hours", "sending_window"]

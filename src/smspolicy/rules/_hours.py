@@ -1,0 +1,306 @@
+"""Sending windows in the recipient's local time: quiet hours, per-weekday windows, holidays.
+
+A local instant is inside a window when its wall-clock reading is in [start, end); a window
+whose end is before its start crosses midnight and belongs to the day it starts on. With several
+candidate zones an instant passes only if it is inside the window in every one of them, and a
+DEFER goes to the earliest instant that satisfies all of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Literal
+
+import attrs
+import holidays as holidays_lib
+
+from .. import i18n
+from .._context import Context
+from .._time import Zone, day_switch_points, to_local, wall_instants, zone, zone_name
+from .._values import Decision, Message, Purpose, allow, defer, deny
+from ..errors import ConfigurationError, InvalidInputError
+
+__all__ = ["Window", "quiet_hours", "sending_window"]
+
+SEARCH_DAYS = 400
+"""How many local days ahead a window rule looks for its next opening."""
+
+_OUTSIDE = i18n.register_template(
+    "hours.outside_window",
+    "it is {local} in {zone}, outside the sending window ({window})",
+)
+_NO_ZONE = i18n.register_template(
+    "hours.zone_unknown",
+    "the recipient's time zone is unknown, so the sending window cannot be checked",
+)
+_NEVER = i18n.register_template(
+    "hours.no_window",
+    "the sending window ({window}) never opens in every candidate zone within {days} days",
+)
+
+DayWindow = tuple[dt.time, dt.time] | None
+
+
+def _time(value: object, name: str) -> dt.time:
+    if isinstance(value, str):
+        try:
+            value = dt.time.fromisoformat(value)
+        except ValueError:
+            raise ConfigurationError(f"{name} must be a time like '08:00', got {value!r}") from None
+    if not isinstance(value, dt.time) or value.tzinfo is not None:
+        raise ConfigurationError(f"{name} must be a naive datetime.time, got {value!r}")
+    return value
+
+
+def _window(value: Any, name: str) -> DayWindow:
+    if value is None:
+        return None
+    try:
+        start, end = value
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name} must be a (start, end) pair or None") from None
+    start, end = _time(start, f"{name} start"), _time(end, f"{name} end")
+    if start == end:
+        raise ConfigurationError(f"{name} starts and ends at {start}: an empty window")
+    return (start, end)
+
+
+def _text(window: DayWindow) -> str:
+    if window is None:
+        return "closed"
+    return f"{window[0]:%H:%M}-{window[1]:%H:%M}"
+
+
+@attrs.frozen
+class Window:
+    """A weekly schedule of local sending windows plus optional holiday closures."""
+
+    by_weekday: tuple[DayWindow, ...]
+    holidays: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.holidays is not None:
+            self._calendar()  # validate now
+
+    @functools.cached_property
+    def _holiday_calendar(self) -> Any:
+        return self._calendar()
+
+    def _calendar(self) -> Any:
+        assert self.holidays is not None
+        country, _, subdiv = self.holidays.upper().partition("-")
+        try:
+            return holidays_lib.country_holidays(country, subdiv=subdiv or None, observed=True)
+        except (NotImplementedError, KeyError) as error:
+            raise ConfigurationError(
+                f"no holiday calendar for {self.holidays!r}: {error}"
+            ) from None
+
+    def closed_on(self, day: dt.date) -> bool:
+        """True when ``day`` is a holiday (observed dates included) in the calendar."""
+        return self.holidays is not None and day in self._holiday_calendar
+
+    def intervals(self, day: dt.date) -> list[tuple[dt.time, dt.time | None]]:
+        """The wall-clock intervals [a, b) open on ``day`` (b None means until midnight)."""
+        if self.closed_on(day):
+            return []
+        result: list[tuple[dt.time, dt.time | None]] = []
+        before = self.by_weekday[(day.weekday() - 1) % 7]
+        yesterday_open = not self.closed_on(day - dt.timedelta(days=1))
+        if yesterday_open and before is not None and dt.time() != before[1] < before[0]:
+            result.append((dt.time(), before[1]))
+        today = self.by_weekday[day.weekday()]
+        if today is not None:
+            start, end = today
+            result.append((start, None if end <= start else end))
+        return result
+
+    def contains(self, local: dt.datetime) -> bool:
+        """True when the local wall-clock reading is inside the window."""
+        wall = local.time().replace(tzinfo=None)
+        return any(a <= wall and (b is None or wall < b) for a, b in self.intervals(local.date()))
+
+    def describe(self) -> str:
+        """A short text such as "08:00-21:00" or "Mon 09:00-21:00, ..., Sun 12:00-21:00"."""
+        texts = [_text(w) for w in self.by_weekday]
+        base = (
+            texts[0]
+            if len(set(texts)) == 1
+            else ", ".join(f"{name} {text}" for name, text in zip(_DAYS, texts, strict=True))
+        )
+        return f"{base}, closed on {self.holidays} holidays" if self.holidays else base
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _inside(window: Window, tz: Zone, instant: dt.datetime) -> bool:
+    return window.contains(to_local(instant, tz))
+
+
+def next_open(window: Window, tz: Zone, now: dt.datetime) -> dt.datetime | None:
+    """The earliest instant at or after ``now`` inside ``window`` in zone ``tz``, or None
+    within :data:`SEARCH_DAYS`.
+
+    The inside/outside state can only turn true where the wall clock reaches an interval start,
+    at a local midnight, or at a DST jump; those candidates are checked in order.
+    """
+    if _inside(window, tz, now):
+        return now
+    first_day = to_local(now, tz).date()
+    for offset in range(SEARCH_DAYS):
+        day = first_day + dt.timedelta(days=offset)
+        candidates = set(day_switch_points(tz, day))
+        for start, _end in window.intervals(day):
+            candidates.update(wall_instants(tz, day, start))
+        for candidate in sorted(candidates):
+            if candidate > now and _inside(window, tz, candidate):
+                return candidate
+    return None
+
+
+def next_open_everywhere(
+    window: Window, zones: Sequence[Zone], now: dt.datetime
+) -> tuple[dt.datetime, Zone] | None:
+    """The earliest instant at or after ``now`` inside the window in every zone, with the zone
+    that set it; None when there is none within the search range."""
+    instant, setter = now, zones[0]
+    for _ in range(len(zones) * 64 + 64):
+        moved = False
+        for tz in zones:
+            opening = next_open(window, tz, instant)
+            if opening is None:
+                return None
+            if opening > instant:
+                instant, setter, moved = opening, tz, True
+        if not moved:
+            return instant, setter
+    return None
+
+
+def _on_unknown(value: object) -> Literal["deny", "allow"] | None:
+    if value not in (None, "deny", "allow"):
+        raise ConfigurationError(f"on_unknown_zone must be 'deny', 'allow' or None, got {value!r}")
+    return value
+
+
+@attrs.frozen(repr=False)
+class _SendingWindow:
+    window: Window
+    on_outside: Literal["defer", "deny"]
+    fallback_zones: tuple[str, ...]
+    on_unknown_zone: Literal["deny", "allow"] | None
+    code: str
+    citation: str | None
+    name: str
+    built: str = attrs.field(eq=False)
+
+    def __call__(self, message: Message, context: Context) -> Decision:
+        names = context.recipient.zones or self.fallback_zones
+        if not names:
+            return self._unknown(message)
+        zones = [zone(name) for name in names]
+        now = context.now
+        if all(_inside(self.window, tz, now) for tz in zones):
+            return allow()
+        outside = next(tz for tz in zones if not _inside(self.window, tz, now))
+        local = to_local(now, outside)
+        reason = i18n.reason(
+            self.code, self.name, _OUTSIDE, citation=self.citation,
+            local=f"{local:%a %H:%M} {local.tzname()}", zone=zone_name(outside),
+            window=self.window.describe(), zones=list(names),
+        )  # fmt: skip
+        if self.on_outside == "deny":
+            return deny(reason)
+        found = next_open_everywhere(self.window, zones, now)
+        if found is None:
+            return deny(
+                i18n.reason(
+                    "hours.no_window", self.name, _NEVER, citation=self.citation,
+                    window=self.window.describe(), days=SEARCH_DAYS,
+                )
+            )  # fmt: skip
+        until, setter = found
+        return attrs.evolve(defer(until, reason), zone=zone_name(setter))
+
+    def _unknown(self, message: Message) -> Decision:
+        policy = self.on_unknown_zone
+        if policy is None:
+            policy = "deny" if message.purpose is Purpose.MARKETING else "allow"
+        reason = i18n.reason("hours.zone_unknown", self.name, _NO_ZONE, citation=self.citation)
+        return deny(reason) if policy == "deny" else allow(reason)
+
+    def __repr__(self) -> str:
+        return self.built
+
+
+def _schedule(
+    start: dt.time, end: dt.time, days: Collection[int] | Mapping[int, Any] | None
+) -> tuple[DayWindow, ...]:
+    default = _window((start, end), "window")
+    if days is None:
+        return (default,) * 7
+    if isinstance(days, str) or not isinstance(days, Collection):
+        raise ConfigurationError("days must be weekday numbers or a mapping weekday -> window")
+    for day in days:
+        if not isinstance(day, int) or not 0 <= day <= 6:
+            raise ConfigurationError(f"weekdays are 0 (Monday) to 6 (Sunday), got {day!r}")
+    if isinstance(days, Mapping):
+        return tuple(_window(days[d], f"days[{d}]") if d in days else default for d in range(7))
+    return tuple(default if d in days else None for d in range(7))
+
+
+def sending_window(
+    start: dt.time | str,
+    end: dt.time | str,
+    *,
+    days: Collection[int] | Mapping[int, tuple[dt.time, dt.time] | None] | None = None,
+    holidays: str | None = None,
+    on_outside: Literal["defer", "deny"] = "defer",
+    fallback_zones: Sequence[str | dt.tzinfo] = (),
+    on_unknown_zone: Literal["deny", "allow"] | None = None,
+    code: str = "hours.outside_window",
+    citation: str | None = None,
+    name: str = "sending_window",
+) -> _SendingWindow:
+    """Send only between ``start`` (inclusive) and ``end`` (exclusive) in the recipient's time.
+
+    ``days`` restricts the window to some weekdays (Monday = 0) or maps weekdays to their own
+    ``(start, end)`` (None: closed). ``holidays`` ("US", "US-LA") closes the country's or
+    subdivision's public holidays, observed dates included. Outside the window the rule defers to
+    the earliest instant inside it in every candidate zone (or denies, with
+    ``on_outside="deny"``). With no known zone it uses ``fallback_zones``, else denies marketing
+    and allows transactional messages with a note (``on_unknown_zone`` overrides that).
+    """
+    if on_outside not in ("defer", "deny"):
+        raise ConfigurationError(f"on_outside must be 'defer' or 'deny', got {on_outside!r}")
+    start_time, end_time = _time(start, "start"), _time(end, "end")
+    if holidays is not None and not isinstance(holidays, str):
+        raise ConfigurationError(f"holidays must be a code like 'US' or 'US-LA', got {holidays!r}")
+    try:
+        fallback = tuple(zone_name(zone(z)) for z in fallback_zones)
+    except InvalidInputError as error:
+        raise ConfigurationError(f"fallback_zones: {error}") from None
+    window = Window(_schedule(start_time, end_time, days), holidays)
+    shown = (end_time, start_time) if name == "quiet_hours" else (start_time, end_time)
+    parts = [repr(f"{t:%H:%M}") for t in shown]
+    if days is not None:
+        parts.append(f"days={days!r}")
+    if holidays:
+        parts.append(f"holidays={holidays!r}")
+    if on_outside != "defer":
+        parts.append(f"on_outside={on_outside!r}")
+    built = f"{name}({', '.join(parts)})"
+    return _SendingWindow(
+        window, on_outside, fallback, _on_unknown(on_unknown_zone), code, citation, name, built
+    )
+
+
+def quiet_hours(start: dt.time | str, end: dt.time | str, **options: Any) -> _SendingWindow:
+    """Never send between ``start`` and ``end`` local time (e.g. 21:00 to 08:00): the
+    complement of :func:`sending_window` ``(end, start)``."""
+    start_time, end_time = _time(start, "start"), _time(end, "end")
+    options.setdefault("name", "quiet_hours")
+    return sending_window(end_time, start_time, **options)

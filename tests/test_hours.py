@@ -1,0 +1,327 @@
+"""Sending windows in the recipient's time zone: DST, multi-zone numbers, holidays."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import pytest
+import pytz
+from hypothesis import given
+from hypothesis import strategies as st
+
+from smspolicy import Context, Engine, Message, Policy, Profile, Recipient, Verdict
+from smspolicy import rules as R
+from smspolicy.errors import ConfigurationError
+from smspolicy.testing import FrozenClock
+
+NY = zoneinfo.ZoneInfo("America/New_York")
+TCPA = R.sending_window("08:00", "21:00")
+
+
+def local(zone: str, *args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=zoneinfo.ZoneInfo(zone))  # type: ignore[misc]
+
+
+def utc(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.UTC)  # type: ignore[misc]
+
+
+def decide(rule: object, number: str, at: dt.datetime, purpose: str = "marketing",
+           profile: Profile | None = None) -> object:  # fmt: skip
+    engine = Engine(
+        Policy(rule, name="hours"),  # type: ignore[arg-type]
+        clock=FrozenClock(at),
+        profiles={} if profile is None else {number: profile},
+    )
+    return engine.evaluate(Message(number, "news", purpose))
+
+
+@pytest.mark.parametrize("month", [1, 7], ids=["january", "july"])
+def test_new_york_afternoon_allowed(month: int) -> None:
+    """New York 15:00 is allowed in winter and summer."""
+    assert decide(TCPA, "+12125550123", local("America/New_York", 2025, month, 15, 15)).allowed
+
+
+def test_0759_defers_to_exactly_0800_local() -> None:
+    """07:59 local defers to exactly 08:00 local."""
+    decision = decide(TCPA, "+12125550123", local("America/New_York", 2025, 1, 15, 7, 59))
+    assert decision.verdict is Verdict.DEFER
+    assert decision.until == local("America/New_York", 2025, 1, 15, 8, 0)
+    assert decision.codes == ("hours.outside_window",)
+
+
+def test_2100_exactly_is_outside() -> None:
+    """21:00 exactly is outside (the end is exclusive) and defers to 08:00 next day."""
+    decision = decide(TCPA, "+12125550123", local("America/New_York", 2025, 1, 15, 21, 0))
+    assert decision.until == local("America/New_York", 2025, 1, 16, 8, 0)
+    assert decide(TCPA, "+12125550123", local("America/New_York", 2025, 1, 15, 20, 59)).allowed
+
+
+def test_phoenix_has_no_dst() -> None:
+    """Phoenix opens at 15:00 UTC all year (MST, no DST), unlike Denver in summer."""
+    for month in (1, 7):
+        at = dt.datetime(2025, month, 15, 14, 0, tzinfo=dt.UTC)
+        decision = decide(TCPA, "+16025550123", at)
+        assert decision.until == dt.datetime(2025, month, 15, 15, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("at", "until"),
+    [
+        # spring forward: 01:30 EST; the window opens at 08:00 EDT = 12:00 UTC
+        (utc(2025, 3, 9, 6, 30), utc(2025, 3, 9, 12, 0)),
+        # fall back: 01:30 EDT (first pass); the window opens at 08:00 EST = 13:00 UTC
+        (utc(2025, 11, 2, 5, 30), utc(2025, 11, 2, 13, 0)),
+        # 21:00 EDT on 2025-11-01 -> 08:00 EST on 2025-11-02
+        (utc(2025, 11, 2, 1, 0), utc(2025, 11, 2, 13, 0)),
+    ],
+    ids=["spring-forward", "fall-back", "night-before-fall-back"],
+)
+def test_dst_days_defer_to_correct_utc_instant(at: dt.datetime, until: dt.datetime) -> None:
+    """On DST days in New York the deferral instant is the correct UTC instant."""
+    assert decide(TCPA, "+12125550123", at).until == until
+
+
+def test_window_opening_in_nonexistent_hour() -> None:
+    """A window starting at 02:30 on spring-forward day opens at 03:00 EDT, the first existing
+    instant after its start."""
+    rule = R.sending_window("02:30", "05:00")
+    decision = decide(rule, "+12125550123", local("America/New_York", 2025, 3, 9, 0, 0))
+    assert decision.until == dt.datetime(2025, 3, 9, 7, 0, tzinfo=dt.UTC)
+
+
+def test_repeated_hour_judged_per_pass() -> None:
+    """In the fall-back hour each pass is judged by its own reading: a window 01:15-01:45
+    allows both passes of 01:30."""
+    rule = R.sending_window("01:15", "01:45")
+    first = dt.datetime(2025, 11, 2, 5, 30, tzinfo=dt.UTC)  # 01:30 EDT
+    second = dt.datetime(2025, 11, 2, 6, 30, tzinfo=dt.UTC)  # 01:30 EST
+    assert decide(rule, "+12125550123", first).allowed
+    assert decide(rule, "+12125550123", second).allowed
+    between = dt.datetime(2025, 11, 2, 5, 50, tzinfo=dt.UTC)  # 01:50 EDT
+    assert decide(rule, "+12125550123", between).until == dt.datetime(
+        2025, 11, 2, 6, 15, tzinfo=dt.UTC
+    )
+
+
+def test_split_area_code_uses_exchange_zone() -> None:
+    """850-434 (Chicago) at 08:30 New York time defers to 09:00 New York time."""
+    decision = decide(TCPA, "+18504341234", local("America/New_York", 2025, 1, 15, 8, 30))
+    assert decision.until == local("America/New_York", 2025, 1, 15, 9, 0)
+    assert decision.zone == "America/Chicago"
+    assert decide(TCPA, "+18506441234", local("America/New_York", 2025, 1, 15, 8, 30)).allowed
+
+
+@pytest.mark.parametrize(
+    ("number", "opens_et"),
+    [("+16055550123", 10), ("+12085550123", 11), ("+19282831234", 10)],
+    ids=["605", "208", "928-283"],
+)
+def test_multi_zone_numbers_wait_for_every_zone(number: str, opens_et: int) -> None:
+    """605, 208 and 928 numbers at 08:30 Eastern defer until 08:00 in their latest zone."""
+    decision = decide(TCPA, number, local("America/New_York", 2025, 1, 15, 8, 30))
+    assert decision.verdict is Verdict.DEFER
+    assert decision.until == local("America/New_York", 2025, 1, 15, opens_et, 0)
+
+
+def test_toll_free_is_never_silently_allowed() -> None:
+    """A toll-free number has no zone: marketing is denied, transactional allowed with a note."""
+    at = local("America/New_York", 2025, 1, 15, 15)
+    marketing = decide(TCPA, "+18005550123", at)
+    assert marketing.codes == ("hours.zone_unknown",)
+    assert marketing.verdict is Verdict.DENY
+    transactional = decide(TCPA, "+18005550123", at, "transactional")
+    assert transactional.allowed
+    assert transactional.codes == ("hours.zone_unknown",)
+    strict = R.sending_window("08:00", "21:00", on_unknown_zone="deny")
+    assert not decide(strict, "+18005550123", at, "transactional").allowed
+    fallback = R.sending_window("08:00", "21:00", fallback_zones=["America/Los_Angeles"])
+    early = local("America/New_York", 2025, 1, 15, 10)
+    assert decide(fallback, "+18005550123", early).until == local(
+        "America/Los_Angeles", 2025, 1, 15, 8
+    )
+
+
+def test_profile_zone_wins() -> None:
+    """A profile's known zone replaces the number's zones."""
+    profile = Profile(timezone="Europe/London")
+    at = local("America/New_York", 2025, 1, 15, 16, 30)
+    decision = decide(TCPA, "+12125550123", at, profile=profile)
+    assert decision.until == local("Europe/London", 2025, 1, 16, 8)
+
+
+def test_window_crossing_midnight() -> None:
+    """A window 22:00-02:00 allows 23:00 and 01:00, and defers 03:00 to 22:00."""
+    night = R.sending_window("22:00", "02:00")
+    assert decide(night, "+12125550123", local("America/New_York", 2025, 1, 15, 23)).allowed
+    assert decide(night, "+12125550123", local("America/New_York", 2025, 1, 16, 1)).allowed
+    decision = decide(night, "+12125550123", local("America/New_York", 2025, 1, 16, 3))
+    assert decision.until == local("America/New_York", 2025, 1, 16, 22)
+
+
+def test_quiet_hours_is_the_complement() -> None:
+    """quiet_hours(21:00, 08:00) behaves as sending_window(08:00, 21:00)."""
+    quiet = R.quiet_hours("21:00", "08:00")
+    for hour in (0, 7, 8, 12, 20, 21, 23):
+        at = local("America/New_York", 2025, 1, 15, hour)
+        quiet_decision = decide(quiet, "+12125550123", at)
+        window_decision = decide(TCPA, "+12125550123", at)
+        assert quiet_decision.verdict is window_decision.verdict
+        assert quiet_decision.until == window_decision.until
+    assert repr(quiet) == "quiet_hours('21:00', '08:00')"
+
+
+def test_texas_per_weekday_window() -> None:
+    """Texas: Sunday 10:00 defers to 12:00; Monday 10:00 is allowed."""
+    texas = R.sending_window("09:00", "21:00", days={6: ("12:00", "21:00")})
+    sunday = local("America/Chicago", 2025, 1, 19, 10)
+    assert decide(texas, "+12145550123", sunday).until == local("America/Chicago", 2025, 1, 19, 12)
+    assert decide(texas, "+12145550123", local("America/Chicago", 2025, 1, 20, 10)).allowed
+
+
+def test_days_collection_closes_other_days() -> None:
+    """days={0..5} closes Sundays: Saturday 21:00 defers to Monday 08:00."""
+    no_sunday = R.sending_window("08:00", "20:00", days={0, 1, 2, 3, 4, 5})
+    decision = decide(no_sunday, "+15045550123", local("America/Chicago", 2025, 1, 18, 20))
+    assert decision.until == local("America/Chicago", 2025, 1, 20, 8)
+
+
+def test_holiday_ban_defers_to_next_allowed_day() -> None:
+    """A holiday ban (observed dates included) defers to the next allowed day."""
+    louisiana = R.sending_window("08:00", "20:00", days={0, 1, 2, 3, 4, 5}, holidays="US-LA")
+    # 2026-07-03 (Friday) is Independence Day observed; Saturday 07-04 is the holiday itself.
+    decision = decide(louisiana, "+15045550123", local("America/Chicago", 2026, 7, 3, 10))
+    assert decision.until == local("America/Chicago", 2026, 7, 6, 8)
+    # Mardi Gras 2025-03-04 is a Louisiana holiday.
+    decision = decide(louisiana, "+15045550123", local("America/Chicago", 2025, 3, 4, 12))
+    assert decision.until == local("America/Chicago", 2025, 3, 5, 8)
+
+
+def test_on_outside_deny() -> None:
+    """on_outside='deny' denies instead of deferring."""
+    strict = R.sending_window("08:00", "21:00", on_outside="deny")
+    decision = decide(strict, "+12125550123", local("America/New_York", 2025, 1, 15, 7))
+    assert decision.verdict is Verdict.DENY
+    assert decision.codes == ("hours.outside_window",)
+
+
+def test_explain_shows_recipient_time() -> None:
+    """explain() shows the deferral in the recipient's zone, in three languages."""
+    decision = decide(TCPA, "+18504341234", local("America/New_York", 2025, 1, 15, 8, 30))
+    assert decision.explain().startswith(
+        "Deferred until Jan 15, 2025, 8:00\u202fAM CST (America/Chicago) because it is "
+        "Wed 07:30 CST in America/Chicago, outside the sending window (08:00-21:00)"
+    )
+    assert decision.explain("es").startswith("Aplazado hasta 15 ene 2025, 8:00 CST")
+    assert "fuera del horario de envío" in decision.explain("es")
+    assert decision.explain("fr").startswith("Reporté au 15 janv. 2025, 08:00 CST")
+    assert "en dehors de la plage d'envoi" in decision.explain("fr")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"start": "8am", "end": "21:00"}, {"start": "08:00", "end": "08:00"},
+     {"start": "08:00", "end": "21:00", "days": {7: None}},
+     {"start": "08:00", "end": "21:00", "holidays": "XX"},
+     {"start": "08:00", "end": "21:00", "on_outside": "maybe"},
+     {"start": "08:00", "end": "21:00", "fallback_zones": ["Mars/Base"]},
+     {"start": dt.time(8, tzinfo=dt.UTC), "end": "21:00"}],
+    ids=["bad-time", "empty", "bad-weekday", "bad-holidays", "bad-on-outside", "bad-zone",
+         "aware-time"],
+)  # fmt: skip
+def test_bad_window_arguments(kwargs: dict[str, object]) -> None:
+    """Bad window arguments raise ConfigurationError at construction."""
+    with pytest.raises(ConfigurationError):
+        R.sending_window(**kwargs)  # type: ignore[arg-type]
+
+
+# --- brute force --------------------------------------------------------------------------
+
+ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
+         "America/Los_Angeles", "America/St_Johns", "Europe/London", "Australia/Lord_Howe",
+         "Asia/Kolkata", "Pacific/Chatham"]  # fmt: skip
+times = st.builds(dt.time, st.integers(0, 23), st.sampled_from([0, 15, 30, 45]))
+# Instants near DST changes are over-weighted.
+instants = st.one_of(
+    st.integers(0, 365 * 24 * 60).map(
+        lambda m: dt.datetime(2025, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=m)
+    ),
+    st.sampled_from(
+        [dt.datetime(2025, 3, 9, tzinfo=dt.UTC), dt.datetime(2025, 11, 2, tzinfo=dt.UTC),
+         dt.datetime(2025, 3, 30, tzinfo=dt.UTC), dt.datetime(2025, 10, 26, tzinfo=dt.UTC),
+         dt.datetime(2025, 4, 6, tzinfo=dt.UTC), dt.datetime(2025, 10, 5, tzinfo=dt.UTC)]
+    ).flatmap(lambda d: st.integers(0, 36 * 60).map(lambda m: d + dt.timedelta(minutes=m))),
+)  # fmt: skip
+
+
+def inside(zone: str, start: dt.time, end: dt.time, instant: dt.datetime) -> bool:
+    wall = instant.astimezone(pytz.timezone(zone)).time()
+    return start <= wall < end if start < end else (wall >= start or wall < end)
+
+
+@given(st.lists(st.sampled_from(ZONES), min_size=1, max_size=3, unique=True), times, times,
+       instants)  # fmt: skip
+def test_brute_force_minute_scan(
+    zones: list[str], start: dt.time, end: dt.time, now: dt.datetime
+) -> None:
+    """An ALLOW is inside the window in every zone, and a DEFER's until is the earliest such
+    instant, checked against a scan of every minute."""
+    if start == end:
+        return
+    rule = R.sending_window(start, end)
+    recipient = Recipient(address="x", valid=True, zones=tuple(zones))
+    context = Context(now=now, recipient=recipient)
+    decision = rule(Message("+12125550123", "news", "marketing"), context)
+    if decision.allowed:
+        assert all(inside(z, start, end, now) for z in zones)
+        return
+    if decision.verdict is Verdict.DENY:
+        # Disjoint windows across zones: no minute in the next 48 hours works.
+        minute, limit = now, now + dt.timedelta(hours=48)
+        while minute < limit:
+            assert not all(inside(z, start, end, minute) for z in zones)
+            minute += dt.timedelta(minutes=15)
+        return
+    assert decision.until is not None
+    assert all(inside(z, start, end, decision.until) for z in zones)
+    minute = now.replace(second=0, microsecond=0)
+    while minute < decision.until:
+        if minute >= now:
+            assert not all(inside(z, start, end, minute) for z in zones), minute
+        minute += dt.timedelta(minutes=1)
+
+
+def inside_days(
+    zone: str, start: dt.time, end: dt.time, days: set[int], instant: dt.datetime
+) -> bool:
+    local = instant.astimezone(pytz.timezone(zone))
+    wall, weekday = local.time(), local.weekday()
+    if start < end:
+        return weekday in days and start <= wall < end
+    today = weekday in days and wall >= start
+    carried = (weekday - 1) % 7 in days and wall < end
+    return today or carried
+
+
+@given(st.sampled_from(ZONES), times, times, st.sets(st.integers(0, 6), min_size=1), instants)
+def test_brute_force_weekdays(
+    zone: str, start: dt.time, end: dt.time, days: set[int], now: dt.datetime
+) -> None:
+    """With weekday restrictions (windows crossing midnight belong to their first day), a
+    DEFER's until is still the earliest instant inside, by a minute scan."""
+    if start == end:
+        return
+    rule = R.sending_window(start, end, days=days)
+    context = Context(now=now, recipient=Recipient(address="x", valid=True, zones=(zone,)))
+    decision = rule(Message("+12125550123", "news", "marketing"), context)
+    if decision.allowed:
+        assert inside_days(zone, start, end, days, now)
+        return
+    assert decision.until is not None
+    assert inside_days(zone, start, end, days, decision.until)
+    minute = now.replace(second=0, microsecond=0)
+    while minute < decision.until:
+        if minute >= now:
+            assert not inside_days(zone, start, end, days, minute), minute
+        minute += dt.timedelta(minutes=1)
