@@ -38,13 +38,22 @@ from .conftest import T0
 
 NUMBER = "+12125550123"
 DEALS = Program(
-    "Acme Deals", "Acme", topic="deals", senders=["+12125550100"],
-    help_contact="help@acme.example", frequency="Up to 4 msgs/week",
-)  # fmt: skip
+    "Acme Deals",
+    "Acme",
+    topic="deals",
+    senders=["+12125550100"],
+    help_contact="help@acme.example",
+    frequency="Up to 4 msgs/week",
+)
 ALERTS = Program(
-    "Acme Alerts", "Acme", topic="alerts", purpose="transactional", senders=["+12125550100"],
-    help_contact="help@acme.example", frequency="2 msgs/month",
-)  # fmt: skip
+    "Acme Alerts",
+    "Acme",
+    topic="alerts",
+    purpose="transactional",
+    senders=["+12125550100"],
+    help_contact="help@acme.example",
+    frequency="2 msgs/month",
+)
 
 
 def make_engine(clock: FrozenClock, store: object = None, **kwargs: object) -> Engine:
@@ -128,11 +137,23 @@ def test_implied_consent_expires_with_casl_clock(clock: FrozenClock) -> None:
 def test_inquiry_does_not_shorten_a_purchase() -> None:
     """An inquiry after a purchase keeps the purchase's longer term."""
     events = [
-        ConsentEvent(kind="implied", number=NUMBER, at=T0, source="pos", basis="purchase",
-                     purpose="marketing"),
-        ConsentEvent(kind="implied", number=NUMBER, at=T0 + dt.timedelta(days=1), source="web",
-                     basis="inquiry", purpose="marketing"),
-    ]  # fmt: skip
+        ConsentEvent(
+            kind="implied",
+            number=NUMBER,
+            at=T0,
+            source="pos",
+            basis="purchase",
+            purpose="marketing",
+        ),
+        ConsentEvent(
+            kind="implied",
+            number=NUMBER,
+            at=T0 + dt.timedelta(days=1),
+            source="web",
+            basis="inquiry",
+            purpose="marketing",
+        ),
+    ]
     later = T0 + dt.timedelta(days=365)
     status = consent_status(events, topic="deals", purpose=Purpose.MARKETING, brand=None, now=later)
     assert status.status.allows
@@ -221,12 +242,40 @@ def test_spanish_stop_reply(clock: FrozenClock) -> None:
     assert "Te has dado de baja" in result.reply
 
 
-OPT_OUTS = ["STOP", "stop", " Stop. ", "STOPALL", "unsubscribe", "CANCEL", "end", "QUIT",
-            "revoke", "optout", "OPT-OUT", "opt out", "remove", "ARRET", "Arrêt", "TD", "SAIR",
-            "please stop", "stop please", "Stop texting me", "remove me",
-            "take me off this list", "Please take me off your list", "STOP!!!"]  # fmt: skip
-NOT_OPT_OUTS = ["stopping by later?", "thanks", "The end of the movie was great",
-                "Can you remove the item from my cart and send a new link", "ok", ""]  # fmt: skip
+OPT_OUTS = [
+    "STOP",
+    "stop",
+    " Stop. ",
+    "STOPALL",
+    "unsubscribe",
+    "CANCEL",
+    "end",
+    "QUIT",
+    "revoke",
+    "optout",
+    "OPT-OUT",
+    "opt out",
+    "remove",
+    "ARRET",
+    "Arrêt",
+    "TD",
+    "SAIR",
+    "please stop",
+    "stop please",
+    "Stop texting me",
+    "remove me",
+    "take me off this list",
+    "Please take me off your list",
+    "STOP!!!",
+]
+NOT_OPT_OUTS = [
+    "stopping by later?",
+    "thanks",
+    "The end of the movie was great",
+    "Can you remove the item from my cart and send a new link",
+    "ok",
+    "",
+]
 
 
 @pytest.mark.parametrize("text", OPT_OUTS)
@@ -241,8 +290,12 @@ def test_ordinary_text_is_not_opt_out(text: str) -> None:
     assert classify(text).kind is not Kind.OPT_OUT
 
 
-@given(st.sampled_from(OPT_OUTS[:17]), st.sampled_from(["", " ", "\t", "\n"]),
-       st.sampled_from(["", ".", "!", "?"]), st.booleans())  # fmt: skip
+@given(
+    st.sampled_from(OPT_OUTS[:17]),
+    st.sampled_from(["", " ", "\t", "\n"]),
+    st.sampled_from(["", ".", "!", "?"]),
+    st.booleans(),
+)
 def test_opt_out_keywords_any_case_space_punctuation(
     word: str, space: str, punct: str, upper: bool
 ) -> None:
@@ -269,11 +322,16 @@ def build(specs: list[tuple[str, str | None, str]]) -> list[ConsentEvent]:
     for i, (kind, topic, purpose) in enumerate(specs):
         events.append(
             ConsentEvent(
-                kind=kind, number=NUMBER, at=T0 + dt.timedelta(minutes=i), source="test",
-                topic=topic, purpose=purpose, basis="soft_opt_in" if kind == "implied" else None,
+                kind=kind,
+                number=NUMBER,
+                at=T0 + dt.timedelta(minutes=i),
+                source="test",
+                topic=topic,
+                purpose=purpose,
+                basis="soft_opt_in" if kind == "implied" else None,
                 expires=T0 + dt.timedelta(days=30) if kind == "requested" else None,
             )
-        )  # fmt: skip
+        )
     return events
 
 
@@ -316,8 +374,13 @@ def test_no_marketing_after_revoke_until_explicit_opt_in(
     specs = [*specs, ("revoked", None, "marketing")]
     for extra in [("implied", topic, "marketing"), ("requested", topic, "marketing")]:
         specs.append(extra)
-        status = consent_status(build(specs), topic=topic, purpose=Purpose.MARKETING,
-                                brand=None, now=T0 + dt.timedelta(hours=1))  # fmt: skip
+        status = consent_status(
+            build(specs),
+            topic=topic,
+            purpose=Purpose.MARKETING,
+            brand=None,
+            now=T0 + dt.timedelta(hours=1),
+        )
         assert not status.status.allows
 
 
@@ -326,8 +389,13 @@ def test_no_marketing_after_revoke_until_explicit_opt_in(
 
 def filled(clock: FrozenClock, store: object = None) -> Engine:
     engine = make_engine(clock, store)
-    engine.consent.opt_in(NUMBER, topic="deals", purpose="marketing", source="web:signup",
-                          evidence={"ip": "203.0.113.7", "form": "v3"})  # fmt: skip
+    engine.consent.opt_in(
+        NUMBER,
+        topic="deals",
+        purpose="marketing",
+        source="web:signup",
+        evidence={"ip": "203.0.113.7", "form": "v3"},
+    )
     clock.advance(dt.timedelta(minutes=2))
     engine.inbound("YES", NUMBER)
     clock.advance(dt.timedelta(days=3))
@@ -416,8 +484,9 @@ result = engine.inbound("STOP", "{NUMBER}")
 sys.stdout.write(result.reply + "\\n"); sys.stdout.flush()
 os.kill(os.getpid(), signal.SIGKILL)
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == -9
     assert "unsubscribed" in done.stdout
     events = SQLiteStore(path).consent_events([NUMBER])[NUMBER]
@@ -445,8 +514,9 @@ def test_bad_input_never_corrupts_the_ledger(clock: FrozenClock, tmp_path: Path)
     with pytest.raises(InvalidInputError):
         engine.consent.confirm(NUMBER, topic="deals", purpose="marketing", source="a" * 5000)
     with pytest.raises(InvalidInputError):
-        engine.consent.opt_in(NUMBER, topic="deals", purpose="marketing", source="api",
-                              evidence={"when": object()})  # fmt: skip
+        engine.consent.opt_in(
+            NUMBER, topic="deals", purpose="marketing", source="api", evidence={"when": object()}
+        )
     with pytest.raises(NaiveDatetimeError):
         ConsentEvent(kind="confirmed", number=NUMBER, at=dt.datetime(2025, 1, 1), source="x")
     history = engine.consent.history(NUMBER)

@@ -27,8 +27,13 @@ def utc(*args: int) -> dt.datetime:
     return dt.datetime(*args, tzinfo=dt.UTC)  # type: ignore[misc]
 
 
-def decide(rule: object, number: str, at: dt.datetime, purpose: str = "marketing",
-           profile: Profile | None = None) -> object:  # fmt: skip
+def decide(
+    rule: object,
+    number: str,
+    at: dt.datetime,
+    purpose: str = "marketing",
+    profile: Profile | None = None,
+) -> object:
     engine = Engine(
         Policy(rule, name="hours"),  # type: ignore[arg-type]
         clock=FrozenClock(at),
@@ -221,15 +226,25 @@ def test_explain_shows_recipient_time() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"start": "8am", "end": "21:00"}, {"start": "08:00", "end": "08:00"},
-     {"start": "08:00", "end": "21:00", "days": {7: None}},
-     {"start": "08:00", "end": "21:00", "holidays": "XX"},
-     {"start": "08:00", "end": "21:00", "on_outside": "maybe"},
-     {"start": "08:00", "end": "21:00", "fallback_zones": ["Mars/Base"]},
-     {"start": dt.time(8, tzinfo=dt.UTC), "end": "21:00"}],
-    ids=["bad-time", "empty", "bad-weekday", "bad-holidays", "bad-on-outside", "bad-zone",
-         "aware-time"],
-)  # fmt: skip
+    [
+        {"start": "8am", "end": "21:00"},
+        {"start": "08:00", "end": "08:00"},
+        {"start": "08:00", "end": "21:00", "days": {7: None}},
+        {"start": "08:00", "end": "21:00", "holidays": "XX"},
+        {"start": "08:00", "end": "21:00", "on_outside": "maybe"},
+        {"start": "08:00", "end": "21:00", "fallback_zones": ["Mars/Base"]},
+        {"start": dt.time(8, tzinfo=dt.UTC), "end": "21:00"},
+    ],
+    ids=[
+        "bad-time",
+        "empty",
+        "bad-weekday",
+        "bad-holidays",
+        "bad-on-outside",
+        "bad-zone",
+        "aware-time",
+    ],
+)
 def test_bad_window_arguments(kwargs: dict[str, object]) -> None:
     """Bad window arguments raise ConfigurationError at construction."""
     with pytest.raises(ConfigurationError):
@@ -238,9 +253,18 @@ def test_bad_window_arguments(kwargs: dict[str, object]) -> None:
 
 # --- brute force --------------------------------------------------------------------------
 
-ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Phoenix",
-         "America/Los_Angeles", "America/St_Johns", "Europe/London", "Australia/Lord_Howe",
-         "Asia/Kolkata", "Pacific/Chatham"]  # fmt: skip
+ZONES = [
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/St_Johns",
+    "Europe/London",
+    "Australia/Lord_Howe",
+    "Asia/Kolkata",
+    "Pacific/Chatham",
+]
 times = st.builds(dt.time, st.integers(0, 23), st.sampled_from([0, 15, 30, 45]))
 # Instants near DST changes are over-weighted.
 instants = st.one_of(
@@ -248,11 +272,16 @@ instants = st.one_of(
         lambda m: dt.datetime(2025, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=m)
     ),
     st.sampled_from(
-        [dt.datetime(2025, 3, 9, tzinfo=dt.UTC), dt.datetime(2025, 11, 2, tzinfo=dt.UTC),
-         dt.datetime(2025, 3, 30, tzinfo=dt.UTC), dt.datetime(2025, 10, 26, tzinfo=dt.UTC),
-         dt.datetime(2025, 4, 6, tzinfo=dt.UTC), dt.datetime(2025, 10, 5, tzinfo=dt.UTC)]
+        [
+            dt.datetime(2025, 3, 9, tzinfo=dt.UTC),
+            dt.datetime(2025, 11, 2, tzinfo=dt.UTC),
+            dt.datetime(2025, 3, 30, tzinfo=dt.UTC),
+            dt.datetime(2025, 10, 26, tzinfo=dt.UTC),
+            dt.datetime(2025, 4, 6, tzinfo=dt.UTC),
+            dt.datetime(2025, 10, 5, tzinfo=dt.UTC),
+        ]
     ).flatmap(lambda d: st.integers(0, 36 * 60).map(lambda m: d + dt.timedelta(minutes=m))),
-)  # fmt: skip
+)
 
 
 def inside(zone: str, start: dt.time, end: dt.time, instant: dt.datetime) -> bool:
@@ -260,8 +289,9 @@ def inside(zone: str, start: dt.time, end: dt.time, instant: dt.datetime) -> boo
     return start <= wall < end if start < end else (wall >= start or wall < end)
 
 
-@given(st.lists(st.sampled_from(ZONES), min_size=1, max_size=3, unique=True), times, times,
-       instants)  # fmt: skip
+@given(
+    st.lists(st.sampled_from(ZONES), min_size=1, max_size=3, unique=True), times, times, instants
+)
 def test_brute_force_minute_scan(
     zones: list[str], start: dt.time, end: dt.time, now: dt.datetime
 ) -> None:

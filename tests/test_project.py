@@ -48,9 +48,16 @@ def test_every_template_is_translated() -> None:
     """Every registered reason template and program text has a Spanish and French entry."""
     from smspolicy import i18n, programs
 
-    texts = [programs.HELP, programs.STOP, programs.WELCOME, programs.REQUEST,
-             programs.REMINDER, programs.GENERIC_HELP, programs.GENERIC_STOP,
-             programs.GENERIC_WELCOME]  # fmt: skip
+    texts = [
+        programs.HELP,
+        programs.STOP,
+        programs.WELCOME,
+        programs.REQUEST,
+        programs.REMINDER,
+        programs.GENERIC_HELP,
+        programs.GENERIC_STOP,
+        programs.GENERIC_WELCOME,
+    ]
     import smspolicy.rules._consent as consent_rule
 
     texts += list(consent_rule._MESSAGES.values())

@@ -93,6 +93,7 @@ class Context:
     consent: ConsentView = attrs.field(factory=ConsentView, eq=False)
     history: HistoryView = attrs.field(factory=HistoryView, eq=False)
     profile: Profile | None = None
+    engagement: dt.datetime | None = None
 
     def at(self, instant: dt.datetime) -> Context:
         """This context at another instant, with the same recipient and records."""

@@ -12,8 +12,9 @@ import attrs
 from phonenumbers import PhoneNumber
 
 from . import i18n
+from ._audit import Audit, run_audit
 from ._clock import Clock, SystemClock
-from ._compose import run_rule
+from ._compose import all_of, run_rule
 from ._context import ConsentView, Context, HistoryView
 from ._inbound import InboundResult, handle_inbound
 from ._recipients import (
@@ -25,7 +26,8 @@ from ._recipients import (
     Resolver,
     address_recipient,
 )
-from ._records import SendRecord
+from ._records import ConsentEvent, SendRecord
+from ._reserve import DEFAULT_HOLD, Reservation, held_record
 from ._time import ensure_aware, ensure_duration
 from ._values import Decision, Message, defer, deny
 from .consent import DEFAULT_PENDING_EXPIRY, Ledger
@@ -37,6 +39,7 @@ from .errors import (
     StoreUnavailableError,
 )
 from .programs import Program
+from .rules._caps import program_frequency
 from .store import MemoryStore, Store, person_key
 from .typing import Rule
 
@@ -125,6 +128,10 @@ class Engine:
         for program in self.programs:
             if not isinstance(program, Program):
                 raise ConfigurationError(f"programs must be Program values, got {program!r}")
+        # A program's declared frequency is a cap on its topic, whatever the policy says.
+        self._rule: Rule = (
+            all_of(policy, program_frequency(self.programs)) if self.programs else policy
+        )
         self.consent = Ledger(self, pending_expiry=ensure_duration(pending_expiry))
 
     def address_of(self, number: str | PhoneNumber) -> str:
@@ -171,11 +178,18 @@ class Engine:
         address = self.address_of(message.to) if message.channel.is_phone else message.address
         return self.store.record_send(
             SendRecord(
-                number=address, at=self.now(), topic=message.topic, purpose=message.purpose,
-                channel=message.channel, content_key=message.content_key, brand=message.brand,
-                sender=message.sender, person=message.person, provider_id=provider_id,
+                number=address,
+                at=self.now(),
+                topic=message.topic,
+                purpose=message.purpose,
+                channel=message.channel,
+                content_key=message.content_key,
+                brand=message.brand,
+                sender=message.sender,
+                person=message.person,
+                provider_id=provider_id,
             )
-        )  # fmt: skip
+        )
 
     def __repr__(self) -> str:
         return f"Engine({self.policy!r}, store={self.store!r}, clock={self.clock!r})"
@@ -202,39 +216,23 @@ class Engine:
             yield from self._evaluate_batch(batch, self.now())
 
     def _evaluate_batch(self, batch: Sequence[Message], now: dt.datetime) -> list[Decision]:
-        resolved: list[Recipient | Decision] = []
-        for message in batch:
-            if not isinstance(message, Message):
-                raise InvalidInputError(f"expected a smspolicy.Message, got {message!r}")
-            resolved.append(self._resolve_or_deny(message))
+        resolved = [self._resolve_or_deny(message) for message in batch]
         recipients = [r for r in resolved if isinstance(r, Recipient)]
         try:
-            consent, suppressed, sends = self._prefetch(batch, recipients, now)
+            snapshot = self._prefetch(batch, recipients, now)
         except StoreUnavailableError as error:
             log.warning("store unavailable: %s", error)
             return [r if isinstance(r, Decision) else self._failed(error, now) for r in resolved]
-        decisions: list[Decision] = []
-        for message, item in zip(batch, resolved, strict=True):
-            if isinstance(item, Decision):
-                decisions.append(item)
-                continue
-            context = Context(
-                now=now,
-                recipient=item,
-                consent=ConsentView(
-                    events=consent.get(item.address, ()),
-                    suppressed=item.address in suppressed,
-                ),
-                history=HistoryView(
-                    sends=_merged_sends(sends, item.address, message.person),
-                    since=now - self.history,
-                ),
-                profile=self._profile(item.address),
-            )
-            decisions.append(self._decide(message, context))
-        return decisions
+        return [
+            item
+            if isinstance(item, Decision)
+            else self._decide(message, snapshot.context(self, message, item, now))
+            for message, item in zip(batch, resolved, strict=True)
+        ]
 
     def _resolve_or_deny(self, message: Message) -> Recipient | Decision:
+        if not isinstance(message, Message):
+            raise InvalidInputError(f"expected a smspolicy.Message, got {message!r}")
         try:
             recipient = self.recipient(message)
             if not recipient.valid:
@@ -264,22 +262,66 @@ class Engine:
 
     def _prefetch(
         self, batch: Sequence[Message], recipients: Sequence[Recipient], now: dt.datetime
-    ) -> tuple[dict[str, list], set[str], dict[str, list]]:  # type: ignore[type-arg]
+    ) -> _Snapshot:
         numbers = sorted({r.address for r in recipients})
         keys = set(numbers) | {person_key(m.person) for m in batch if m.person}
         try:
-            consent = self.store.consent_events(numbers)
-            suppressed = self.store.suppressed(numbers)
-            sends = self.store.sends(sorted(keys), since=now - self.history)
+            return _Snapshot(
+                consent=self.store.consent_events(numbers),
+                suppressed=self.store.suppressed(numbers),
+                sends=self.store.sends(sorted(keys), since=now - self.history),
+                engagement=self.store.last_engagement(numbers),
+            )
         except StoreUnavailableError:
             raise
         except Exception as error:  # any backend failure must fail closed
             raise StoreUnavailableError(f"{type(error).__name__}: {error}") from error
-        return consent, suppressed, sends
+
+    def reserve(self, message: Message, *, hold: dt.timedelta = DEFAULT_HOLD) -> Reservation:
+        """Decide ``message`` and, when allowed, count it in the send log atomically: under the
+        store's per-recipient lock the policy is re-run on fresh sends, so two workers can never
+        both take the last slot of a cap. Commit or release the returned reservation."""
+        ensure_duration(hold, "hold")
+        now = self.now()
+        item = self._resolve_or_deny(message)
+        if isinstance(item, Decision):
+            return Reservation(item, None, self.store)
+        decided: list[Decision] = []
+
+        def decide(locked: list[SendRecord]) -> SendRecord | None:
+            context = snapshot.context(self, message, item, now, locked_sends=locked)
+            decided.append(self._decide(message, context))
+            return held_record(message, item.address, now, hold) if decided[-1].allowed else None
+
+        try:
+            snapshot = self._prefetch([message], [item], now)
+            record = self.store.reserve(item.address, since=now - self.history, decide=decide)
+        except StoreUnavailableError as error:
+            return Reservation(self._failed(error, now), None, self.store)
+        except Exception as error:  # any backend failure must fail closed
+            return Reservation(self._failed(error, now), None, self.store)
+        return Reservation(decided[-1], record, self.store)
+
+    def record_engagement(self, number: str, *, kind: str = "reply") -> None:
+        """Note that the recipient engaged (replied, clicked...) now."""
+        if not isinstance(kind, str) or not kind.strip():
+            raise InvalidInputError(f"kind must be non-empty text, got {kind!r}")
+        self.store.record_engagement(self.address_of(number), at=self.now(), kind=kind)
+
+    def audit(
+        self,
+        now: dt.datetime,
+        *,
+        every: dt.timedelta,
+        unengaged_after: dt.timedelta | None = None,
+    ) -> Audit:
+        """List the subscribers due a reminder of their subscription (none in ``every``) and,
+        with ``unengaged_after``, those silent that long."""
+        return run_audit(self, ensure_aware(now, "now"), every, unengaged_after)
 
     def _decide(self, message: Message, context: Context) -> Decision:
         try:
-            decision = run_rule(self.policy, message, context)
+            decision = run_rule(self._rule, message, context)
         except StoreUnavailableError as error:
             return self._failed(error, context.now)
         return _with_zone(decision, context.recipient)
@@ -288,11 +330,40 @@ class Engine:
         return _store_failure(error, self.on_store_error, now, self.store_retry)
 
 
-def _merged_sends(sends: Mapping[str, list], number: str, person: str | None) -> list:  # type: ignore[type-arg]
-    records = {r.id: r for r in sends.get(number, ())}
-    if person:
-        records.update({r.id: r for r in sends.get(person_key(person), ())})
-    return list(records.values())
+@attrs.frozen
+class _Snapshot:
+    """What the store said about a batch of recipients, read in one go."""
+
+    consent: Mapping[str, list[ConsentEvent]]
+    suppressed: set[str]
+    sends: Mapping[str, list[SendRecord]]
+    engagement: Mapping[str, dt.datetime | None]
+
+    def context(
+        self,
+        engine: Engine,
+        message: Message,
+        recipient: Recipient,
+        now: dt.datetime,
+        locked_sends: Sequence[SendRecord] | None = None,
+    ) -> Context:
+        """The context for one message; ``locked_sends`` replaces the number's own sends with
+        those read under a reservation's lock."""
+        own = self.sends.get(recipient.address, []) if locked_sends is None else locked_sends
+        records = {r.id: r for r in own}
+        if message.person:
+            records.update({r.id: r for r in self.sends.get(person_key(message.person), ())})
+        return Context(
+            now=now,
+            recipient=recipient,
+            consent=ConsentView(
+                events=self.consent.get(recipient.address, ()),
+                suppressed=recipient.address in self.suppressed,
+            ),
+            history=HistoryView(sends=list(records.values()), since=now - engine.history),
+            profile=engine.profile(recipient.address),
+            engagement=self.engagement.get(recipient.address),
+        )
 
 
 def _with_zone(decision: Decision, recipient: Recipient) -> Decision:

@@ -71,7 +71,10 @@ def _rejoin_scopes(events: Sequence[ConsentEvent]) -> list[ConsentEvent]:
 def handle_inbound(engine: Engine, text: str, from_: str, to: str | None) -> InboundResult:
     """Classify ``text``, write its ledger events durably, then return the reply."""
     result = _handle(engine, text, from_, to)
-    return attrs.evolve(result, number=engine.address_of(from_), sender=to)
+    number = engine.address_of(from_)
+    if text.strip():
+        engine.store.record_engagement(number, at=engine.now(), kind="reply")
+    return attrs.evolve(result, number=number, sender=to)
 
 
 def _handle(engine: Engine, text: str, from_: str, to: str | None) -> InboundResult:
@@ -105,11 +108,15 @@ def _handle(engine: Engine, text: str, from_: str, to: str | None) -> InboundRes
         if pending:
             events = [
                 ledger.confirm(
-                    number, topic=p.topic, purpose=p.purpose or "marketing", brand=p.brand,
-                    source=source, evidence={**evidence, "request": p.hash},
+                    number,
+                    topic=p.topic,
+                    purpose=p.purpose or "marketing",
+                    brand=p.brand,
+                    source=source,
+                    evidence={**evidence, "request": p.hash},
                 )
                 for p in pending
-            ]  # fmt: skip
+            ]
             return InboundResult(keyword.kind, _welcome(program, locale), tuple(events))
         keyword = Keyword(InboundKind.OPT_IN, keyword.language, word=keyword.word)
     if keyword.kind is InboundKind.OPT_IN:

@@ -50,9 +50,20 @@ DEFAULT_IMPLIED_TERMS: Mapping[Basis, int | None] = {
 clock."""
 
 CSV_FIELDS = (
-    "seq", "kind", "number", "at", "topic", "purpose", "brand", "basis", "source",
-    "evidence", "expires", "prev_hash", "hash",
-)  # fmt: skip
+    "seq",
+    "kind",
+    "number",
+    "at",
+    "topic",
+    "purpose",
+    "brand",
+    "basis",
+    "source",
+    "evidence",
+    "expires",
+    "prev_hash",
+    "hash",
+)
 
 
 def add_months(instant: dt.datetime, months: int) -> dt.datetime:
@@ -221,10 +232,16 @@ class Ledger:
         """Record a double opt-in request (``requested``); it allows nothing until confirmed."""
         now = self._engine.now()
         return self._append(
-            kind=ConsentKind.REQUESTED, number=self._number(number), at=now, topic=topic,
-            purpose=purpose, brand=brand, source=source, evidence=evidence,
+            kind=ConsentKind.REQUESTED,
+            number=self._number(number),
+            at=now,
+            topic=topic,
+            purpose=purpose,
+            brand=brand,
+            source=source,
+            evidence=evidence,
             expires=now + self.pending_expiry,
-        )  # fmt: skip
+        )
 
     def confirm(
         self,
@@ -238,9 +255,15 @@ class Ledger:
     ) -> ConsentEvent:
         """Record express consent (``confirmed``) for a topic and purpose."""
         return self._append(
-            kind=ConsentKind.CONFIRMED, number=self._number(number), topic=topic,
-            purpose=purpose, brand=brand, basis=Basis.EXPRESS, source=source, evidence=evidence,
-        )  # fmt: skip
+            kind=ConsentKind.CONFIRMED,
+            number=self._number(number),
+            topic=topic,
+            purpose=purpose,
+            brand=brand,
+            basis=Basis.EXPRESS,
+            source=source,
+            evidence=evidence,
+        )
 
     def imply(
         self,
@@ -255,9 +278,15 @@ class Ledger:
     ) -> ConsentEvent:
         """Record implied consent (purchase, inquiry, soft opt-in...): it expires by basis."""
         return self._append(
-            kind=ConsentKind.IMPLIED, number=self._number(number), topic=topic,
-            purpose=purpose, brand=brand, basis=basis, source=source, evidence=evidence,
-        )  # fmt: skip
+            kind=ConsentKind.IMPLIED,
+            number=self._number(number),
+            topic=topic,
+            purpose=purpose,
+            brand=brand,
+            basis=basis,
+            source=source,
+            evidence=evidence,
+        )
 
     def revoke(
         self,
@@ -270,9 +299,13 @@ class Ledger:
     ) -> ConsentEvent:
         """Record a revocation: of everything (no topic), or of one topic."""
         return self._append(
-            kind=ConsentKind.REVOKED, number=self._number(number), topic=topic, brand=brand,
-            source=source, evidence=evidence,
-        )  # fmt: skip
+            kind=ConsentKind.REVOKED,
+            number=self._number(number),
+            topic=topic,
+            brand=brand,
+            source=source,
+            evidence=evidence,
+        )
 
     def history(self, number: str) -> list[ConsentEvent]:
         """Every consent event of the number, oldest first."""

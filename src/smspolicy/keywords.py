@@ -37,11 +37,27 @@ class InboundKind(enum.Enum):
 
 
 OPT_OUT = {
-    "stop": "en", "stopall": "en", "unsubscribe": "en", "cancel": "en", "end": "en",
-    "quit": "en", "revoke": "en", "optout": "en", "opt-out": "en", "opt out": "en",
-    "remove": "en", "arret": "fr", "td": "en", "sair": "pt", "alto": "es", "basta": "es",
-    "stop sms": "fr", "desabonner": "fr", "baja": "es", "cancelar": "es",
-}  # fmt: skip
+    "stop": "en",
+    "stopall": "en",
+    "unsubscribe": "en",
+    "cancel": "en",
+    "end": "en",
+    "quit": "en",
+    "revoke": "en",
+    "optout": "en",
+    "opt-out": "en",
+    "opt out": "en",
+    "remove": "en",
+    "arret": "fr",
+    "td": "en",
+    "sair": "pt",
+    "alto": "es",
+    "basta": "es",
+    "stop sms": "fr",
+    "desabonner": "fr",
+    "baja": "es",
+    "cancelar": "es",
+}
 OPT_IN = {"start": "en", "unstop": "en", "subscribe": "en"}
 YES = {"yes": "en", "y": "en", "si": "es", "oui": "fr"}
 HELP = {"help": "en", "info": "en", "aide": "fr", "ayuda": "es"}
@@ -51,9 +67,12 @@ _POLITE = r"(?:please|pls|plz|now|thanks|thank you|por favor|s'il vous plait|svp
 _PHRASES = [
     (re.compile(p), lang)
     for p, lang in [
-        (rf"^(?:{_POLITE} )?(?:stop|unsubscribe|cancel|quit|end|opt out|remove)"
-         rf"(?: (?:it|me|this|that|all|everything|texting(?: me)?|messaging(?: me)?|"
-         rf"sending(?: me)?(?: (?:texts|messages))?|texts|messages|now))*(?: {_POLITE})?$", "en"),
+        (
+            rf"^(?:{_POLITE} )?(?:stop|unsubscribe|cancel|quit|end|opt out|remove)"
+            rf"(?: (?:it|me|this|that|all|everything|texting(?: me)?|messaging(?: me)?|"
+            rf"sending(?: me)?(?: (?:texts|messages))?|texts|messages|now))*(?: {_POLITE})?$",
+            "en",
+        ),
         (r"\b(?:remove|delete) me\b", "en"),
         (r"\btake me off\b", "en"),
         (r"\bunsubscribe me\b", "en"),
@@ -66,7 +85,7 @@ _PHRASES = [
         (r"\bne (?:plus|pas) (?:m'envoyer|recevoir)\b", "fr"),
         (r"\bme desabonner\b", "fr"),
     ]
-]  # fmt: skip
+]
 
 
 @attrs.frozen
@@ -95,8 +114,12 @@ def classify(text: str, topics: frozenset[str] = frozenset()) -> Keyword:
     if len(text) > MAX_KEYWORD_TEXT:
         return Keyword(InboundKind.OTHER)
     words = normalise(text)
-    for table, kind in ((OPT_OUT, InboundKind.OPT_OUT), (HELP, InboundKind.HELP),
-                        (OPT_IN, InboundKind.OPT_IN), (YES, InboundKind.CONFIRM)):  # fmt: skip
+    for table, kind in (
+        (OPT_OUT, InboundKind.OPT_OUT),
+        (HELP, InboundKind.HELP),
+        (OPT_IN, InboundKind.OPT_IN),
+        (YES, InboundKind.CONFIRM),
+    ):
         if words in table:
             return Keyword(kind, table[words], word=words)
     head, _, rest = words.partition(" ")

@@ -208,20 +208,29 @@ class _SendingWindow:
         outside = next(tz for tz in zones if not _inside(self.window, tz, now))
         local = to_local(now, outside)
         reason = i18n.reason(
-            self.code, self.name, _OUTSIDE, citation=self.citation,
-            local=f"{local:%a %H:%M} {local.tzname()}", zone=zone_name(outside),
-            window=self.window.describe(), zones=list(names),
-        )  # fmt: skip
+            self.code,
+            self.name,
+            _OUTSIDE,
+            citation=self.citation,
+            local=f"{local:%a %H:%M} {local.tzname()}",
+            zone=zone_name(outside),
+            window=self.window.describe(),
+            zones=list(names),
+        )
         if self.on_outside == "deny":
             return deny(reason)
         found = next_open_everywhere(self.window, zones, now)
         if found is None:
             return deny(
                 i18n.reason(
-                    "hours.no_window", self.name, _NEVER, citation=self.citation,
-                    window=self.window.describe(), days=SEARCH_DAYS,
+                    "hours.no_window",
+                    self.name,
+                    _NEVER,
+                    citation=self.citation,
+                    window=self.window.describe(),
+                    days=SEARCH_DAYS,
                 )
-            )  # fmt: skip
+            )
         until, setter = found
         return attrs.evolve(defer(until, reason), zone=zone_name(setter))
 

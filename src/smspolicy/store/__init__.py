@@ -4,12 +4,13 @@
 """
 
 from .._records import GENESIS, Basis, ConsentEvent, ConsentKind, SendRecord, SendStatus
-from ._base import ConsentLedger, Reservations, SendLog, Store, suppression_key
+from ._base import Audience, ConsentLedger, Reservations, SendLog, Store, suppression_key
 from .memory import MemoryStore, person_key
 from .sqlite import SQLiteStore
 
 __all__ = [
     "GENESIS",
+    "Audience",
     "Basis",
     "ConsentEvent",
     "ConsentKind",

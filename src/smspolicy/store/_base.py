@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 
 from .._records import ConsentEvent, SendRecord
 
-__all__ = ["ConsentLedger", "Reservations", "SendLog", "Store", "suppression_key"]
+__all__ = ["Audience", "ConsentLedger", "Reservations", "SendLog", "Store", "suppression_key"]
 
 Decide = Callable[[list[SendRecord]], SendRecord | None]
 """Given the recipient's current sends, return the record to hold, or None to hold nothing."""
@@ -68,5 +68,22 @@ class Reservations(Protocol):
 
 
 @runtime_checkable
-class Store(ConsentLedger, SendLog, Reservations, Protocol):
-    """A full store: consent ledger, send log and reservations."""
+class Audience(Protocol):
+    """Who is on the lists and when each last engaged."""
+
+    def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:
+        """Note that the number engaged (replied, clicked...) at ``at``."""
+        ...
+
+    def last_engagement(self, numbers: Sequence[str]) -> dict[str, dt.datetime | None]:
+        """Each number's latest engagement, or None."""
+        ...
+
+    def numbers(self) -> list[str]:
+        """Every number with consent records, for list audits."""
+        ...
+
+
+@runtime_checkable
+class Store(ConsentLedger, SendLog, Reservations, Audience, Protocol):
+    """A full store: consent ledger, send log, reservations and audience."""

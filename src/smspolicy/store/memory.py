@@ -28,6 +28,7 @@ class MemoryStore:
         self._events: dict[str, list[ConsentEvent]] = defaultdict(list)
         self._sends: dict[str, SendRecord] = {}
         self._suppressed: set[str] = set()
+        self._engaged: dict[str, dt.datetime] = {}
 
     def __repr__(self) -> str:
         return "MemoryStore()"
@@ -51,6 +52,7 @@ class MemoryStore:
                 self._suppressed.add(suppression_key(number))
             for record_id in [i for i, r in self._sends.items() if r.number == number]:
                 del self._sends[record_id]
+            self._engaged.pop(number, None)
 
     def suppressed(self, numbers: Sequence[str]) -> set[str]:
         with self._lock:
@@ -95,3 +97,16 @@ class MemoryStore:
                 )
             else:
                 del self._sends[record_id]
+
+    def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:
+        with self._lock:
+            if number not in self._engaged or self._engaged[number] < at:
+                self._engaged[number] = at
+
+    def last_engagement(self, numbers: Sequence[str]) -> dict[str, dt.datetime | None]:
+        with self._lock:
+            return {number: self._engaged.get(number) for number in numbers}
+
+    def numbers(self) -> list[str]:
+        with self._lock:
+            return sorted(number for number, events in self._events.items() if events)

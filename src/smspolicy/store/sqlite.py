@@ -40,6 +40,12 @@ CREATE TABLE IF NOT EXISTS sends (
 );
 CREATE INDEX IF NOT EXISTS sends_number_at ON sends (number, at_us);
 CREATE INDEX IF NOT EXISTS sends_person_at ON sends (person, at_us);
+CREATE TABLE IF NOT EXISTS engagement (
+    number TEXT PRIMARY KEY,
+    at_us INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL
+);
 """
 
 
@@ -154,6 +160,7 @@ class SQLiteStore:
                 )
             db.execute("DELETE FROM consent_events WHERE number = ?", (number,))
             db.execute("DELETE FROM sends WHERE number = ?", (number,))
+            db.execute("DELETE FROM engagement WHERE number = ?", (number,))
 
     def suppressed(self, numbers: Sequence[str]) -> set[str]:
         keys = {suppression_key(n): n for n in numbers}
@@ -214,9 +221,36 @@ class SQLiteStore:
                 return
             if sent:
                 record = attrs.evolve(
-                    decode_send(row[0]), status=SendStatus.SENT, provider_id=provider_id,
+                    decode_send(row[0]),
+                    status=SendStatus.SENT,
+                    provider_id=provider_id,
                     expires=None,
-                )  # fmt: skip
+                )
                 self._insert_send(db, record)
             else:
                 db.execute("DELETE FROM sends WHERE id = ?", (record_id,))
+
+    def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO engagement (number, at_us, at, kind) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (number) DO UPDATE SET at_us = excluded.at_us, at = excluded.at, "
+                "kind = excluded.kind WHERE excluded.at_us > engagement.at_us",
+                (number, micros(at), at.isoformat(), kind),
+            )
+
+    def last_engagement(self, numbers: Sequence[str]) -> dict[str, dt.datetime | None]:
+        result: dict[str, dt.datetime | None] = dict.fromkeys(numbers)
+        for chunk in _chunks(list(result)):
+            marks = ",".join("?" * len(chunk))
+            rows = self._read(
+                f"SELECT number, at FROM engagement WHERE number IN ({marks})",
+                chunk,
+            )
+            for number, at in rows:
+                result[str(number)] = dt.datetime.fromisoformat(str(at))
+        return result
+
+    def numbers(self) -> list[str]:
+        rows = self._read("SELECT DISTINCT number FROM consent_events ORDER BY number", ())
+        return [str(number) for (number,) in rows]

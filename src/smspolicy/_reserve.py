@@ -1,0 +1,78 @@
+"""Reservations: atomic check-and-count of a send before it goes out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import TYPE_CHECKING
+
+from ._records import SendRecord, SendStatus
+from ._values import Decision, Message
+from .errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from .store import Store
+
+__all__ = ["DEFAULT_HOLD", "Reservation", "held_record"]
+
+DEFAULT_HOLD = dt.timedelta(minutes=5)
+"""How long an uncommitted reservation keeps its slot before it expires."""
+
+
+def held_record(message: Message, number: str, now: dt.datetime, hold: dt.timedelta) -> SendRecord:
+    """The send-log record that holds a slot for ``message`` until ``now + hold``."""
+    return SendRecord(
+        number=number,
+        at=now,
+        topic=message.topic,
+        purpose=message.purpose,
+        channel=message.channel,
+        content_key=message.content_key,
+        brand=message.brand,
+        sender=message.sender,
+        person=message.person,
+        status=SendStatus.RESERVED,
+        expires=now + hold,
+    )
+
+
+class Reservation:
+    """The outcome of :meth:`Engine.reserve`: the decision, and when it allowed, a slot held in
+    the send log. ``commit(provider_id)`` after sending, ``release()`` if not sent; an abandoned
+    reservation stops counting when it expires."""
+
+    def __init__(self, decision: Decision, record: SendRecord | None, store: Store) -> None:
+        self.decision = decision
+        self.record = record
+        self._store = store
+        self._lock = threading.Lock()
+        self._settled = record is None
+
+    @property
+    def allowed(self) -> bool:
+        """True when a slot is held and the message may go now."""
+        return self.record is not None
+
+    def _settle(self, *, provider_id: str | None, sent: bool) -> None:
+        with self._lock:
+            if self.record is None:
+                raise InvalidInputError(
+                    f"nothing was reserved: the decision was {self.decision.verdict.value}"
+                )
+            if self._settled:
+                raise InvalidInputError("this reservation was already committed or released")
+            self._store.settle(self.record.id, provider_id=provider_id, sent=sent)
+            self._settled = True
+
+    def commit(self, provider_id: str | None = None) -> None:
+        """Record that the message went out, with the provider's message id."""
+        self._settle(provider_id=provider_id, sent=True)
+
+    def release(self) -> None:
+        """Give the slot back: the message was not sent."""
+        self._settle(provider_id=None, sent=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"Reservation({self.decision.verdict.value}, record={self.record and self.record.id})"
+        )

@@ -1,0 +1,264 @@
+"""Frequency caps and cross-channel dedupe over the send log.
+
+Sends and live reservations count (a reservation stops counting when it expires); keyword
+replies (topic ``smspolicy.reply``) never count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Literal
+
+import attrs
+
+from .. import i18n
+from .._context import Context
+from .._inbound import REPLY_TOPIC
+from .._records import SendRecord
+from .._time import Zone, first_instant_at_or_after, to_local, zone, zone_name
+from .._values import Decision, Message, Reason, allow, defer, deny
+from ..errors import ConfigurationError
+from ..programs import Program
+
+__all__ = ["CALENDAR_PERIODS", "dedupe", "frequency_cap", "program_frequency"]
+
+Scope = Literal["topic", "brand", "channel", "all"]
+SCOPES = ("topic", "brand", "channel", "all")
+
+CALENDAR_PERIODS = {
+    "day": dt.timedelta(days=1),
+    "week": dt.timedelta(weeks=1),
+    "month": dt.timedelta(days=31),
+}
+"""Calendar periods and the rolling window used instead when the recipient's zone is unknown
+(a rolling window always counts at least as many sends as the calendar period inside it)."""
+
+_CAP = i18n.register_template(
+    "cap.exceeded",
+    "{count} messages were already sent in {window} ({scope} {value}); the limit is {limit}",
+)
+_DUPLICATE = i18n.register_template(
+    "dedupe.duplicate",
+    "the same content was already sent to this recipient on {at} via {channel}",
+)
+
+
+def _matches(record: SendRecord, message: Message, scope: str) -> bool:
+    if scope == "topic":
+        return record.topic == message.topic
+    if scope == "brand":
+        return record.brand == message.brand
+    if scope == "channel":
+        return record.channel is message.channel
+    return True
+
+
+def counted(context: Context, message: Message, scope: str) -> list[SendRecord]:
+    """The sends that count against a cap of ``scope`` for ``message`` at ``context.now``."""
+    now = context.now
+    return [
+        r
+        for r in context.history.sends
+        if r.topic != REPLY_TOPIC and r.counts_at(now) and _matches(r, message, scope)
+    ]
+
+
+def _scope_value(message: Message, scope: str) -> str:
+    return {
+        "topic": message.topic,
+        "brand": message.brand or "-",
+        "channel": message.channel.value,
+        "all": "*",
+    }[scope]
+
+
+def _period_start(local: dt.datetime, period: str) -> dt.date:
+    day = local.date()
+    if period == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    return day
+
+
+def _next_period(start: dt.date, period: str) -> dt.date:
+    if period == "day":
+        return start + dt.timedelta(days=1)
+    if period == "week":
+        return start + dt.timedelta(weeks=1)
+    return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def _midnight(tz: Zone, day: dt.date) -> dt.datetime:
+    return first_instant_at_or_after(tz, dt.datetime.combine(day, dt.time()))
+
+
+@attrs.frozen(repr=False)
+class _FrequencyCap:
+    limit: int
+    per: dt.timedelta | str
+    scope: str
+    calendar: bool
+    code: str
+    citation: str | None
+    name: str
+
+    def __call__(self, message: Message, context: Context) -> Decision:
+        records = counted(context, message, self.scope)
+        if self.calendar and context.recipient.zones:
+            return self._calendar(message, context, records)
+        per = self.per if isinstance(self.per, dt.timedelta) else CALENDAR_PERIODS[self.per]
+        inside = sorted(r.at for r in records if r.at > context.now - per)
+        if len(inside) < self.limit:
+            return allow()
+        until = inside[len(inside) - self.limit] + per
+        return defer(until, self._reason(message, len(inside), str(per)))
+
+    def _calendar(self, message: Message, context: Context, records: list[SendRecord]) -> Decision:
+        assert isinstance(self.per, str)
+        latest: tuple[dt.datetime, Zone, int] | None = None
+        for name in context.recipient.zones:
+            tz = zone(name)
+            start = _period_start(to_local(context.now, tz), self.per)
+            opened = _midnight(tz, start)
+            count = sum(1 for r in records if r.at >= opened)
+            if count >= self.limit:
+                until = self._next_open(tz, start, records)
+                if latest is None or until > latest[0]:
+                    latest = (until, tz, count)
+        if latest is None:
+            return allow()
+        until, tz, count = latest
+        decision = defer(until, self._reason(message, count, f"this calendar {self.per}"))
+        return attrs.evolve(decision, zone=zone_name(tz))
+
+    def _next_open(self, tz: Zone, start: dt.date, records: list[SendRecord]) -> dt.datetime:
+        """The start of the first later period with room (sends dated ahead are possible)."""
+        assert isinstance(self.per, str)
+        while True:
+            start = _next_period(start, self.per)
+            opened = _midnight(tz, start)
+            closes = _midnight(tz, _next_period(start, self.per))
+            if sum(1 for r in records if opened <= r.at < closes) < self.limit:
+                return opened
+
+    def _reason(self, message: Message, count: int, window: str) -> Reason:
+        return i18n.reason(
+            self.code,
+            self.name,
+            _CAP,
+            citation=self.citation,
+            count=count,
+            window=window,
+            scope=self.scope,
+            value=_scope_value(message, self.scope),
+            limit=self.limit,
+        )
+
+    def __repr__(self) -> str:
+        options = "" if self.scope == "topic" else f", scope={self.scope!r}"
+        options += ", calendar=True" if self.calendar else ""
+        per = self.per if isinstance(self.per, str) else str(self.per)
+        return f"{self.name}({self.limit}, {per!r}{options})"
+
+
+def frequency_cap(
+    limit: int,
+    per: dt.timedelta | str,
+    *,
+    scope: Scope = "topic",
+    calendar: bool = False,
+    code: str = "cap.exceeded",
+    citation: str | None = None,
+    name: str = "frequency_cap",
+) -> _FrequencyCap:
+    """At most ``limit`` messages per ``per``, counted over ``scope`` ("topic", "brand",
+    "channel" or "all").
+
+    Rolling by default: ``per`` is a timedelta and the rule defers until the oldest counted send
+    leaves the window. With ``calendar=True``, ``per`` is "day", "week" (Monday to Sunday) or
+    "month", counted in the recipient's local calendar (every candidate zone), deferring to the
+    next period; with no known zone a rolling window of the same length is used instead.
+    """
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ConfigurationError(f"limit must be a positive int, got {limit!r}")
+    if scope not in SCOPES:
+        raise ConfigurationError(f"scope must be one of {SCOPES}, got {scope!r}")
+    if calendar:
+        if per not in CALENDAR_PERIODS:
+            raise ConfigurationError(f"a calendar cap's per is 'day', 'week' or 'month': {per!r}")
+    elif not isinstance(per, dt.timedelta) or per <= dt.timedelta(0):
+        raise ConfigurationError(f"per must be a positive timedelta, got {per!r}")
+    return _FrequencyCap(limit, per, scope, calendar, code, citation, name)
+
+
+@attrs.frozen(repr=False)
+class _Dedupe:
+    window: dt.timedelta
+    across_channels: bool
+
+    def __call__(self, message: Message, context: Context) -> Decision:
+        since = context.now - self.window
+        for record in reversed(context.history.sends):
+            if (
+                record.content_key == message.content_key
+                and record.at > since
+                and record.counts_at(context.now)
+                and (self.across_channels or record.channel is message.channel)
+            ):
+                return deny(
+                    i18n.reason(
+                        "dedupe.duplicate",
+                        "dedupe",
+                        _DUPLICATE,
+                        at=record.at.isoformat(),
+                        channel=record.channel.value,
+                        content_key=message.content_key,
+                    )
+                )
+        return allow()
+
+    def __repr__(self) -> str:
+        extra = "" if self.across_channels else ", across_channels=False"
+        return f"dedupe({str(self.window)!r}{extra})"
+
+
+def dedupe(window: dt.timedelta, *, across_channels: bool = True) -> _Dedupe:
+    """Deny ``dedupe.duplicate`` when the same ``content_key`` went to the same person (linked
+    by ``Message.person``, else by address) within ``window``, on any channel (or the same
+    channel only, with ``across_channels=False``)."""
+    if not isinstance(window, dt.timedelta) or window <= dt.timedelta(0):
+        raise ConfigurationError(f"window must be a positive timedelta, got {window!r}")
+    return _Dedupe(window, bool(across_channels))
+
+
+@attrs.frozen(repr=False)
+class _ProgramFrequency:
+    caps: tuple[tuple[str, str, _FrequencyCap], ...]
+
+    def __call__(self, message: Message, context: Context) -> Decision:
+        for topic, brand, cap in self.caps:
+            if message.topic == topic and message.brand in (None, brand):
+                return cap(message, context)
+        return allow()
+
+    def __repr__(self) -> str:
+        return f"program_frequency({[topic for topic, _b, _c in self.caps]!r})"
+
+
+def program_frequency(programs: Sequence[Program]) -> _ProgramFrequency:
+    """Each program's declared frequency ("Up to 4 msgs/week") as a rolling cap on its topic
+    (CTIA Messaging Principles: the frequency disclosed at opt-in is the frequency sent)."""
+    caps = []
+    for program in programs:
+        if not isinstance(program, Program):
+            raise ConfigurationError(f"programs must be Program values, got {program!r}")
+        cap = frequency_cap(
+            program.frequency.limit,
+            program.frequency.per,
+            code="cap.program",
+            name=f"program_frequency[{program.name}]",
+        )
+        caps.append((program.topic_name, program.brand, cap))
+    return _ProgramFrequency(tuple(caps))

@@ -1,0 +1,440 @@
+"""Frequency caps, dedupe, engagement tiers, reservations, the send log and list audits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import zoneinfo
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from smspolicy import (
+    Channel,
+    Context,
+    Engine,
+    HistoryView,
+    Message,
+    Policy,
+    Profile,
+    Program,
+    Recipient,
+    Verdict,
+    rules,
+)
+from smspolicy.errors import ConfigurationError, InvalidInputError
+from smspolicy.store import MemoryStore, SendRecord, SendStatus, SQLiteStore
+from smspolicy.testing import FrozenClock
+
+from .conftest import T0
+
+NUMBER = "+12125550123"
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> object:
+    """Each test runs on the in-memory and the SQLite store."""
+    return MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
+
+
+def engine_with(rule: object, clock: FrozenClock, store: object = None, **kw: object) -> Engine:
+    return Engine(Policy(rule, name="t"), store or MemoryStore(), clock, **kw)  # type: ignore[arg-type]
+
+
+def msg(topic: str = "deals", **kw: object) -> Message:
+    fields: dict[str, object] = {"to": NUMBER, "topic": topic, "purpose": "marketing"}
+    fields.update(kw)
+    return Message(**fields)  # type: ignore[arg-type]
+
+
+def sent(engine: Engine, message: Message, clock: FrozenClock, step: dt.timedelta = HOUR) -> None:
+    engine.record_sent(message, provider_id="p")
+    clock.advance(step)
+
+
+def test_send_log_keeps_every_field(clock: FrozenClock, store: object) -> None:
+    """Every send is logged with time, recipient, person, topic, purpose, channel, sender,
+    content key and provider message id."""
+    engine = engine_with(rules.dedupe(DAY), clock, store)
+    message = msg(
+        body="Sale", brand="Acme", sender="+12125550100", person="p-1", channel=Channel.MMS
+    )
+    engine.record_sent(message, provider_id="msg-123")
+    (record,) = engine.store.sends([NUMBER], since=T0 - DAY)[NUMBER]
+    assert (
+        record.at,
+        record.number,
+        record.person,
+        record.topic,
+        record.purpose.value,
+        record.channel,
+        record.sender,
+        record.content_key,
+        record.provider_id,
+        record.brand,
+    ) == (
+        T0,
+        NUMBER,
+        "p-1",
+        "deals",
+        "marketing",
+        Channel.MMS,
+        "+12125550100",
+        message.content_key,
+        "msg-123",
+        "Acme",
+    )
+    assert engine.store.sends(["person:p-1"], since=T0 - DAY)["person:p-1"] == [record]
+
+
+def test_rolling_cap_defers_until_oldest_leaves(clock: FrozenClock, store: object) -> None:
+    """Three per 24 h: the fourth defers until the oldest counted send is 24 h old."""
+    engine = engine_with(rules.frequency_cap(3, DAY), clock, store)
+    for _ in range(3):
+        assert engine.evaluate(msg()).allowed
+        sent(engine, msg(), clock)
+    decision = engine.evaluate(msg())
+    assert decision.verdict is Verdict.DEFER
+    assert decision.until == T0 + DAY
+    assert decision.codes == ("cap.exceeded",)
+    assert engine.evaluate(msg("alerts")).allowed  # topic scope
+
+
+@pytest.mark.parametrize(
+    ("scope", "other", "counted"),
+    [
+        ("topic", {"topic": "alerts"}, False),
+        ("brand", {"brand": "Other"}, False),
+        ("channel", {"channel": "email", "to": "a@example.com"}, False),
+        ("all", {"topic": "x"}, True),
+    ],
+    ids=["topic", "brand", "channel", "all"],
+)
+def test_cap_scopes(
+    clock: FrozenClock, scope: str, other: dict[str, object], counted: bool
+) -> None:
+    """Caps count only sends in their scope."""
+    engine = engine_with(rules.frequency_cap(1, DAY, scope=scope), clock)  # type: ignore[arg-type]
+    sent(engine, msg(brand="Acme", person="p"), clock)
+    second = msg(**{"brand": "Acme", "person": "p", **other})
+    assert engine.evaluate(second).allowed is not counted
+
+
+def test_calendar_day_cap_in_recipient_zone(clock: FrozenClock) -> None:
+    """A calendar-day cap counts the recipient's local day and defers to local midnight."""
+    clock.set(dt.datetime(2025, 1, 15, 23, 0, tzinfo=zoneinfo.ZoneInfo("America/Chicago")))
+    engine = engine_with(rules.frequency_cap(1, "day", calendar=True), clock)
+    sent(engine, msg(to="+18504341234"), clock, dt.timedelta(minutes=30))  # Pensacola: Chicago
+    decision = engine.evaluate(msg(to="+18504341234"))
+    assert decision.until == dt.datetime(2025, 1, 16, tzinfo=zoneinfo.ZoneInfo("America/Chicago"))
+    assert decision.zone == "America/Chicago"
+
+
+def test_calendar_week_and_month(clock: FrozenClock) -> None:
+    """Calendar weeks start on Monday and months on the 1st, in local time."""
+    ny = zoneinfo.ZoneInfo("America/New_York")
+    clock.set(dt.datetime(2025, 1, 31, 12, tzinfo=ny))  # a Friday
+    week = engine_with(rules.frequency_cap(1, "week", calendar=True), clock)
+    sent(week, msg(), clock, dt.timedelta(minutes=1))
+    assert week.evaluate(msg()).until == dt.datetime(2025, 2, 3, tzinfo=ny)
+    month = engine_with(rules.frequency_cap(1, "month", calendar=True), clock)
+    sent(month, msg(), clock, dt.timedelta(minutes=1))
+    assert month.evaluate(msg()).until == dt.datetime(2025, 2, 1, tzinfo=ny)
+
+
+def test_calendar_cap_multi_zone_and_unknown_zone(clock: FrozenClock) -> None:
+    """Multi-zone numbers wait for the latest zone's midnight; with no zone the cap rolls."""
+    mountain = zoneinfo.ZoneInfo("America/Denver")
+    clock.set(dt.datetime(2025, 1, 15, 23, 30, tzinfo=zoneinfo.ZoneInfo("America/Chicago")))
+    engine = engine_with(rules.frequency_cap(1, "day", calendar=True), clock)
+    sent(engine, msg(to="+16055550123"), clock, dt.timedelta(minutes=1))  # Denver + ND Center
+    assert engine.evaluate(msg(to="+16055550123")).until == dt.datetime(
+        2025, 1, 16, tzinfo=mountain
+    )
+    sent(engine, msg(to="+18005550123"), clock, dt.timedelta(minutes=1))
+    assert (
+        engine.evaluate(msg(to="+18005550123")).until == clock.now() - dt.timedelta(minutes=1) + DAY
+    )
+
+
+def test_reservations_count_until_they_expire(clock: FrozenClock, store: object) -> None:
+    """A held reservation counts; a released one does not; an abandoned one stops counting
+    when it expires; a committed one is a send."""
+    engine = engine_with(rules.frequency_cap(1, DAY), clock, store)
+    first = engine.reserve(msg(), hold=dt.timedelta(minutes=5))
+    assert first.allowed
+    assert not engine.reserve(msg()).allowed
+    first.release()
+    second = engine.reserve(msg())
+    assert second.allowed
+    clock.advance(dt.timedelta(minutes=6))
+    third = engine.reserve(msg())
+    assert third.allowed  # the second was abandoned and expired
+    third.commit("provider-1")
+    (record,) = [
+        r for r in engine.store.sends([NUMBER], since=T0)[NUMBER] if r.status is SendStatus.SENT
+    ]
+    assert record.provider_id == "provider-1"
+    assert engine.reserve(msg()).decision.verdict is Verdict.DEFER
+
+
+def test_reservation_misuse_is_an_error(clock: FrozenClock) -> None:
+    """Committing twice, or committing a reservation that was not allowed, raises."""
+    engine = engine_with(rules.frequency_cap(1, DAY), clock)
+    held = engine.reserve(msg())
+    held.commit("a")
+    with pytest.raises(InvalidInputError, match="already"):
+        held.release()
+    refused = engine.reserve(msg())
+    with pytest.raises(InvalidInputError, match="nothing was reserved"):
+        refused.commit("b")
+    with pytest.raises(InvalidInputError):
+        engine.reserve(msg(), hold=dt.timedelta(0))
+
+
+def test_reserve_fails_closed(clock: FrozenClock) -> None:
+    """A store error during a reservation gives DENY store.unavailable and holds nothing."""
+
+    class Broken(MemoryStore):
+        def reserve(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
+            raise TimeoutError("lock wait timeout")
+
+    engine = engine_with(rules.frequency_cap(1, DAY), clock, Broken())
+    held = engine.reserve(msg())
+    assert not held.allowed
+    assert held.decision.codes == ("store.unavailable",)
+
+
+def test_dedupe_across_channels_by_person(clock: FrozenClock, store: object) -> None:
+    """The same content to the same person on another channel is a duplicate; on the same
+    channel only when across_channels=False."""
+    engine = engine_with(rules.dedupe(DAY), clock, store)
+    sent(engine, msg(body="Sale today", person="p-1"), clock)
+    email = msg(to="a@example.com", channel="email", body="sale  TODAY", person="p-1")
+    assert engine.evaluate(email).codes == ("dedupe.duplicate",)
+    assert engine.evaluate(msg(body="Sale today")).codes == ("dedupe.duplicate",)
+    assert engine.evaluate(msg(body="Another text")).allowed
+    same_channel = engine_with(rules.dedupe(DAY, across_channels=False), clock, engine.store)
+    assert same_channel.evaluate(email).allowed
+    clock.advance(DAY)
+    assert engine.evaluate(email).allowed
+
+
+def test_program_frequency_becomes_a_cap(clock: FrozenClock) -> None:
+    """A program's declared '2 msgs/month' caps its topic without any rule in the policy."""
+    program = Program(
+        "News", "Acme", topic="news", help_contact="help@acme.example", frequency="2 msgs/month"
+    )
+    engine = Engine(Policy(name="open"), clock=clock, programs=[program])
+    for _ in range(2):
+        sent(engine, msg("news"), clock)
+    decision = engine.evaluate(msg("news"))
+    assert decision.codes == ("cap.program",)
+    assert decision.until == T0 + dt.timedelta(days=30)
+    assert engine.evaluate(msg("other")).allowed
+
+
+def test_engagement_tiers(clock: FrozenClock) -> None:
+    """Silent recipients get the reduced tier, then are denied; engaging resets the clock."""
+    tier = rules.engagement(
+        unengaged_after=dt.timedelta(days=30),
+        reduced=(1, dt.timedelta(days=7)),
+        remove_after=dt.timedelta(days=90),
+    )
+    engine = engine_with(tier, clock)
+    engine.consent.confirm(NUMBER, topic="deals", purpose="marketing", source="web")
+    assert engine.evaluate(msg()).allowed
+    clock.advance(dt.timedelta(days=40))
+    sent(engine, msg(), clock)
+    assert engine.evaluate(msg()).codes == ("engagement.reduced",)
+    clock.advance(dt.timedelta(days=60))
+    assert engine.evaluate(msg()).codes == ("engagement.unengaged",)
+    engine.inbound("thanks!", NUMBER)
+    assert engine.evaluate(msg()).allowed
+    clock.advance(dt.timedelta(days=40))
+    engine.record_engagement(NUMBER, kind="click")
+    assert engine.evaluate(msg()).allowed
+
+
+def test_engagement_without_any_activity_is_unengaged(clock: FrozenClock) -> None:
+    """A recipient with no consent grant and no engagement on record is unengaged."""
+    tier = rules.engagement(unengaged_after=DAY, reduced=(1, DAY), remove_after=2 * DAY)
+    assert engine_with(tier, clock).evaluate(msg()).codes == ("engagement.unengaged",)
+
+
+def test_audit_lists_reminders_and_unengaged(clock: FrozenClock, store: object) -> None:
+    """The audit lists subscribers due a localised reminder and those gone silent; a sent
+    reminder is not due again within the period."""
+    program = Program(
+        "Acme Deals",
+        "Acme",
+        topic="deals",
+        help_contact="help@acme.example",
+        frequency="Up to 4 msgs/week",
+    )
+    engine = Engine(
+        Policy(name="open"),
+        store,
+        clock,
+        programs=[program],  # type: ignore[arg-type]
+        profiles={"+12125550199": Profile(locale="es")},
+    )
+    engine.consent.confirm(NUMBER, topic="deals", purpose="marketing", source="web")
+    engine.consent.confirm("+12125550199", topic="deals", purpose="marketing", source="web")
+    engine.consent.confirm("+12125550188", topic="deals", purpose="marketing", source="web")
+    engine.inbound("STOP", "+12125550188")
+    clock.advance(dt.timedelta(days=40))
+    engine.record_engagement(NUMBER)
+    audit = engine.audit(
+        clock.now(), every=dt.timedelta(days=30), unengaged_after=dt.timedelta(days=35)
+    )
+    assert [(i.number, i.topic) for i in audit.reminders] == [
+        (NUMBER, "deals"),
+        ("+12125550199", "deals"),
+    ]
+    assert "You're subscribed to deals" in audit.reminders[0].text
+    assert "Estás suscrito a deals" in audit.reminders[1].text
+    assert [i.number for i in audit.unengaged] == ["+12125550199"]
+    reminder = audit.reminders[0].message()
+    assert engine.evaluate(reminder).allowed
+    engine.record_sent(reminder)
+    again = engine.audit(clock.now(), every=dt.timedelta(days=30))
+    assert [i.number for i in again.reminders] == ["+12125550199"]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: rules.frequency_cap(0, DAY),
+        lambda: rules.frequency_cap(1, "day"),
+        lambda: rules.frequency_cap(1, DAY, calendar=True),
+        lambda: rules.frequency_cap(1, DAY, scope="x"),
+        lambda: rules.dedupe(dt.timedelta(0)),
+        lambda: rules.engagement(unengaged_after=DAY, reduced=(1, DAY), remove_after=DAY),
+        lambda: rules.engagement(unengaged_after=DAY, reduced=(0, DAY), remove_after=2 * DAY),
+    ],
+    ids=[
+        "zero-limit",
+        "string-per",
+        "calendar-timedelta",
+        "bad-scope",
+        "zero-window",
+        "remove-before-unengaged",
+        "bad-reduced",
+    ],
+)
+def test_bad_arguments(call: object) -> None:
+    """Bad cap, dedupe and engagement arguments raise ConfigurationError."""
+    with pytest.raises(ConfigurationError):
+        call()  # type: ignore[operator]
+
+
+# --- the cap law against a brute-force model -----------------------------------------------
+
+gaps = st.lists(st.integers(1, 60 * 20), min_size=1, max_size=25)
+
+
+@given(st.integers(1, 4), st.sampled_from([HOUR * 3, DAY]), gaps)
+def test_rolling_cap_never_exceeded(limit: int, per: dt.timedelta, minutes: list[int]) -> None:
+    """For any sequence of attempts, a rolling cap of N never lets N+1 sends into any window,
+    and allows exactly when a brute-force count says there is room."""
+    clock = FrozenClock(T0)
+    engine = engine_with(rules.frequency_cap(limit, per), clock)
+    committed: list[dt.datetime] = []
+    for gap in minutes:
+        clock.advance(dt.timedelta(minutes=gap))
+        now = clock.now()
+        room = sum(1 for t in committed if t > now - per) < limit
+        held = engine.reserve(msg())
+        assert held.allowed is room
+        if held.allowed:
+            held.commit("x")
+            committed.append(now)
+        else:
+            assert (
+                held.decision.until == sorted(t for t in committed if t > now - per)[-limit] + per
+            )
+    for t in committed:
+        assert sum(1 for u in committed if t - per < u <= t) <= limit
+
+
+@given(
+    st.integers(1, 3),
+    st.sampled_from(["America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"]),
+    gaps,
+)
+def test_calendar_cap_never_exceeded(limit: int, zone: str, minutes: list[int]) -> None:
+    """A calendar-day cap of N never lets N+1 sends into one local day, and allows exactly
+    when the local day has room."""
+    clock = FrozenClock(dt.datetime(2025, 3, 8, tzinfo=dt.UTC))
+    rule = rules.frequency_cap(limit, "day", calendar=True)
+    recipient = Recipient(address=NUMBER, valid=True, zones=(zone,))
+    tz = zoneinfo.ZoneInfo(zone)
+    store = MemoryStore()
+    committed: list[dt.datetime] = []
+    for gap in minutes:
+        clock.advance(dt.timedelta(minutes=gap * 3))
+        now = clock.now()
+        day = now.astimezone(tz).date()
+        room = sum(1 for t in committed if t.astimezone(tz).date() == day) < limit
+        history = HistoryView(sends=store.sends([NUMBER], since=now - 3 * DAY)[NUMBER])
+        decision = rule(msg(), Context(now=now, recipient=recipient, history=history))
+        assert decision.allowed is room
+        if decision.allowed:
+            store.record_send(
+                SendRecord(
+                    number=NUMBER,
+                    at=now,
+                    topic="deals",
+                    purpose="marketing",
+                    channel="sms",
+                    content_key="k",
+                )
+            )
+            committed.append(now)
+        else:
+            assert decision.until is not None
+            assert decision.until.astimezone(tz).time() == dt.time(0, 0)
+            assert decision.until.astimezone(tz).date() > day
+    days = [t.astimezone(tz).date() for t in committed]
+    assert all(days.count(d) <= limit for d in days)
+
+
+# --- several processes, one SQLite file ----------------------------------------------------
+
+WORKER = """
+import sys, datetime as dt
+from smspolicy import Engine, Message, Policy, rules
+from smspolicy.store import SQLiteStore
+cap = rules.frequency_cap(3, dt.timedelta(days=1))
+engine = Engine(Policy(cap, name="p"), SQLiteStore(sys.argv[1]))
+got = 0
+for _ in range(10):
+    held = engine.reserve(Message("+12125550123", "deals", "marketing"))
+    if held.allowed:
+        held.commit("x")
+        got += 1
+print(got)
+"""
+
+
+def test_processes_never_exceed_cap_on_sqlite(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Four processes racing on one SQLiteStore never send more than the cap, over many races."""
+    for race in range(5):
+        path = tmp_path_factory.mktemp(f"race{race}") / "s.db"
+        SQLiteStore(path).close()
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", WORKER, str(path)], stdout=subprocess.PIPE, text=True
+            )
+            for _ in range(4)
+        ]
+        counts = [int(w.communicate(timeout=120)[0]) for w in workers]
+        assert sum(counts) == 3, counts
+        sends = SQLiteStore(path).sends(["+12125550123"], since=T0 - DAY * 3650)["+12125550123"]
+        assert len([s for s in sends if s.status is SendStatus.SENT]) == 3
