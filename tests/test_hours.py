@@ -228,7 +228,7 @@ def test_explain_shows_recipient_time() -> None:
     "kwargs",
     [
         {"start": "8am", "end": "21:00"},
-        {"start": "08:00", "end": "08:00"},
+        {"start": "08:00", "end": "25:00"},
         {"start": "08:00", "end": "21:00", "days": {7: None}},
         {"start": "08:00", "end": "21:00", "holidays": "XX"},
         {"start": "08:00", "end": "21:00", "on_outside": "maybe"},
@@ -237,7 +237,7 @@ def test_explain_shows_recipient_time() -> None:
     ],
     ids=[
         "bad-time",
-        "empty",
+        "bad-end",
         "bad-weekday",
         "bad-holidays",
         "bad-on-outside",
@@ -286,7 +286,7 @@ instants = st.one_of(
 
 def inside(zone: str, start: dt.time, end: dt.time, instant: dt.datetime) -> bool:
     wall = instant.astimezone(pytz.timezone(zone)).time()
-    return start <= wall < end if start < end else (wall >= start or wall < end)
+    return start <= wall < end if start < end else (wall >= start or wall < end)  # == : all day
 
 
 @given(
@@ -297,8 +297,6 @@ def test_brute_force_minute_scan(
 ) -> None:
     """An ALLOW is inside the window in every zone, and a DEFER's until is the earliest such
     instant, checked against a scan of every minute."""
-    if start == end:
-        return
     rule = R.sending_window(start, end)
     recipient = Recipient(address="x", valid=True, zones=tuple(zones))
     context = Context(now=now, recipient=recipient)
@@ -329,6 +327,7 @@ def inside_days(
     wall, weekday = local.time(), local.weekday()
     if start < end:
         return weekday in days and start <= wall < end
+    # crossing midnight, or start == end: a whole day from start
     today = weekday in days and wall >= start
     carried = (weekday - 1) % 7 in days and wall < end
     return today or carried
@@ -340,8 +339,6 @@ def test_brute_force_weekdays(
 ) -> None:
     """With weekday restrictions (windows crossing midnight belong to their first day), a
     DEFER's until is still the earliest instant inside, by a minute scan."""
-    if start == end:
-        return
     rule = R.sending_window(start, end, days=days)
     context = Context(now=now, recipient=Recipient(address="x", valid=True, zones=(zone,)))
     decision = rule(Message("+12125550123", "news", "marketing"), context)
@@ -355,3 +352,12 @@ def test_brute_force_weekdays(
         if minute >= now:
             assert not inside_days(zone, start, end, days, minute), minute
         minute += dt.timedelta(minutes=1)
+
+
+def test_whole_day_window_for_day_bans() -> None:
+    """start == end is a whole day: with days it bans only the other days."""
+    no_sunday = R.sending_window("00:00", "00:00", days={0, 1, 2, 3, 4, 5})
+    saturday_night = local("America/Chicago", 2025, 1, 18, 23, 59)
+    assert decide(no_sunday, "+12055550123", saturday_night).allowed
+    sunday = local("America/Chicago", 2025, 1, 19, 10)
+    assert decide(no_sunday, "+12055550123", sunday).until == local("America/Chicago", 2025, 1, 20)

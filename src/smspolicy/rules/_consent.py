@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Literal
 
 import attrs
@@ -12,8 +12,8 @@ from .. import i18n
 from .._context import Context
 from .._inbound import REPLY_TOPIC
 from .._records import Basis, ConsentKind
-from .._values import Decision, Message, allow, deny
-from ..consent import DEFAULT_IMPLIED_TERMS, ConsentStatus, consent_status
+from .._values import Decision, Message, allow, deny, to_enum
+from ..consent import DEFAULT_IMPLIED_TERMS, ConsentStatus, StatusDetail, consent_status
 from ..errors import ConfigurationError
 
 _MESSAGES = {
@@ -38,18 +38,29 @@ def _opt_out_confirmation_due(context: Context) -> bool:
     return not any(s.topic == REPLY_TOPIC and s.at >= stopped for s in context.history.sends)
 
 
+def _bases(value: object) -> frozenset[Basis] | None:
+    if value is None:
+        return None
+    try:
+        return frozenset(to_enum(Basis, b, ConfigurationError) for b in value)  # type: ignore[attr-defined]
+    except TypeError:
+        raise ConfigurationError(
+            f"implied_bases must be a collection of Basis, got {value!r}"
+        ) from None
+
+
 @attrs.frozen(repr=False)
 class _Consent:
     stop_scope: Literal["brand", "topic"]
     implied_terms: Mapping[Basis, int | None] = attrs.field(eq=False)
+    implied_bases: frozenset[Basis] | None = None
+    code: str | None = None
+    citation: str | None = None
+    name: str = "consent"
 
-    def __call__(self, message: Message, context: Context) -> Decision:
-        if message.topic == REPLY_TOPIC and _opt_out_confirmation_due(context):
-            return allow()
-        if context.consent.suppressed:
-            return deny(
-                i18n.reason("consent.revoked", "consent", "the number was erased after opting out")
-            )
+    def status(self, message: Message, context: Context) -> StatusDetail:
+        """The folded consent status for the message, with bases this rule does not accept
+        treated as missing consent."""
         detail = consent_status(
             context.consent.events,
             topic=message.topic,
@@ -59,13 +70,37 @@ class _Consent:
             stop_scope=self.stop_scope,
             implied_terms=self.implied_terms,
         )
+        if (
+            detail.status is ConsentStatus.IMPLIED
+            and self.implied_bases is not None
+            and detail.event is not None
+            and (detail.event.basis or Basis.EXPRESS) not in self.implied_bases
+        ):
+            return StatusDetail(ConsentStatus.MISSING, None, detail.event)
+        return detail
+
+    def __call__(self, message: Message, context: Context) -> Decision:
+        if message.topic == REPLY_TOPIC and _opt_out_confirmation_due(context):
+            return allow()
+        if context.consent.suppressed:
+            return deny(
+                i18n.reason(
+                    self.code or "consent.revoked",
+                    self.name,
+                    "the number was erased after opting out",
+                    citation=self.citation,
+                )
+            )
+        detail = self.status(message, context)
         if detail.status.allows:
             return allow()
         return deny(
             i18n.reason(
-                f"consent.{detail.status.value}",
-                "consent",
+                self.code or f"consent.{detail.status.value}",
+                self.name,
                 _MESSAGES[detail.status],
+                citation=self.citation,
+                status=detail.status.value,
                 topic=message.topic,
                 purpose=message.purpose.value,
                 at=detail.event.at.isoformat() if detail.event else "",
@@ -74,6 +109,8 @@ class _Consent:
         )
 
     def __repr__(self) -> str:
+        if self.name != "consent":
+            return self.name
         return f"consent(stop_scope={self.stop_scope!r})"
 
 
@@ -81,6 +118,10 @@ def consent(
     *,
     stop_scope: Literal["brand", "topic"] = "brand",
     implied_terms: Mapping[Basis, int | None] = DEFAULT_IMPLIED_TERMS,
+    implied_bases: Collection[Basis | str] | None = None,
+    code: str | None = None,
+    citation: str | None = None,
+    name: str = "consent",
 ) -> _Consent:
     """Require the consent the message's purpose needs for its topic.
 
@@ -89,8 +130,10 @@ def consent(
     never covers marketing; a pending double opt-in never allows; consent for one topic never
     allows another. ``stop_scope="brand"`` makes any STOP end everything from the brand;
     ``"topic"`` lets "STOP ALERTS" end only that topic. ``implied_terms`` sets how many months
-    implied consent lasts per basis (CASL defaults).
+    implied consent lasts per basis (CASL defaults); ``implied_bases`` limits which implied
+    bases count at all (empty: express consent only). ``code`` and ``citation`` name the reason
+    when a jurisdiction's consent requirement is encoded with this rule.
     """
     if stop_scope not in ("brand", "topic"):
         raise ConfigurationError(f"stop_scope must be 'brand' or 'topic', got {stop_scope!r}")
-    return _Consent(stop_scope, dict(implied_terms))
+    return _Consent(stop_scope, dict(implied_terms), _bases(implied_bases), code, citation, name)

@@ -61,10 +61,7 @@ def _window(value: Any, name: str) -> DayWindow:
         start, end = value
     except (TypeError, ValueError):
         raise ConfigurationError(f"{name} must be a (start, end) pair or None") from None
-    start, end = _time(start, f"{name} start"), _time(end, f"{name} end")
-    if start == end:
-        raise ConfigurationError(f"{name} starts and ends at {start}: an empty window")
-    return (start, end)
+    return (_time(start, f"{name} start"), _time(end, f"{name} end"))
 
 
 def _text(window: DayWindow) -> str:
@@ -109,7 +106,7 @@ class Window:
         result: list[tuple[dt.time, dt.time | None]] = []
         before = self.by_weekday[(day.weekday() - 1) % 7]
         yesterday_open = not self.closed_on(day - dt.timedelta(days=1))
-        if yesterday_open and before is not None and dt.time() != before[1] < before[0]:
+        if yesterday_open and before is not None and dt.time() != before[1] <= before[0]:
             result.append((dt.time(), before[1]))
         today = self.by_weekday[day.weekday()]
         if today is not None:
@@ -276,12 +273,14 @@ def sending_window(
 ) -> _SendingWindow:
     """Send only between ``start`` (inclusive) and ``end`` (exclusive) in the recipient's time.
 
-    ``days`` restricts the window to some weekdays (Monday = 0) or maps weekdays to their own
-    ``(start, end)`` (None: closed). ``holidays`` ("US", "US-LA") closes the country's or
-    subdivision's public holidays, observed dates included. Outside the window the rule defers to
-    the earliest instant inside it in every candidate zone (or denies, with
-    ``on_outside="deny"``). With no known zone it uses ``fallback_zones``, else denies marketing
-    and allows transactional messages with a note (``on_unknown_zone`` overrides that).
+    ``start == end`` is a whole day (from ``start`` to ``start`` the next day): use it with
+    ``days`` or ``holidays`` for day-only bans. ``days`` restricts the window to some weekdays
+    (Monday = 0) or maps weekdays to their own ``(start, end)`` (None: closed). ``holidays``
+    ("US", "US-LA") closes the country's or subdivision's public holidays, observed dates
+    included. Outside the window the rule defers to the earliest instant inside it in every
+    candidate zone (or denies, with ``on_outside="deny"``). With no known zone it uses
+    ``fallback_zones``, else denies marketing and allows transactional messages with a note
+    (``on_unknown_zone`` overrides that).
     """
     if on_outside not in ("defer", "deny"):
         raise ConfigurationError(f"on_outside must be 'defer' or 'deny', got {on_outside!r}")
