@@ -13,6 +13,7 @@ PUBLIC_MODULES = [
     "smspolicy.consent",
     "smspolicy.errors",
     "smspolicy.i18n",
+    "smspolicy.jurisdictions",
     "smspolicy.keywords",
     "smspolicy.predicates",
     "smspolicy.programs",

@@ -25,6 +25,15 @@ __all__ = [
     "when",
 ]
 
+_STALE = i18n.register_template(
+    "message.stale",
+    "the earliest allowed time, {until}, is after the message's not_after, {not_after}",
+)
+_NO_WINDOW = i18n.register_template(
+    "window.none",
+    "no instant within {horizon} satisfies every rule ({why})",
+)
+
 DEFAULT_HORIZON = dt.timedelta(days=35)
 """How far ahead :func:`all_of` looks for an instant at which every rule allows."""
 
@@ -113,7 +122,7 @@ def _stale(message: Message, until: dt.datetime, rule_name: str) -> Decision:
         i18n.reason(
             "message.stale",
             rule_name,
-            "the earliest allowed time, {until}, is after the message's not_after, {not_after}",
+            _STALE,
             until=until.isoformat(),
             not_after=message.not_after.isoformat(),
         )
@@ -125,7 +134,7 @@ def _no_window(rule_name: str, horizon: dt.timedelta, why: str, *later: Reason) 
         i18n.reason(
             "window.none",
             rule_name,
-            "no instant within {horizon} satisfies every rule ({why})",
+            _NO_WINDOW,
             horizon=str(horizon),
             why=why,
         ),

@@ -45,6 +45,23 @@ from .typing import Rule
 
 __all__ = ["DEFAULT_HISTORY", "Engine"]
 
+_STORE_DOWN = i18n.register_template(
+    "store.unavailable",
+    "the store could not be read, so the message is held back (fail closed)",
+)
+_INVALID_NUMBER = i18n.register_template(
+    "number.invalid",
+    "the destination is not a valid phone number",
+)
+_LOOKUP_DOWN = i18n.register_template(
+    "lookup.unavailable",
+    "the line-type lookup failed, so the message is held back (fail closed)",
+)
+_EMPTY_ADDRESS = i18n.register_template(
+    "address.invalid",
+    "the destination address is empty",
+)
+
 log = logging.getLogger("smspolicy")
 
 DEFAULT_HISTORY = dt.timedelta(days=93)
@@ -73,7 +90,7 @@ def _store_failure(
     reason = i18n.reason(
         "store.unavailable",
         "engine",
-        "the store could not be read, so the message is held back (fail closed)",
+        _STORE_DOWN,
         error=f"{type(error).__name__}: {error}",
     )
     if on_error == "defer":
@@ -236,16 +253,14 @@ class Engine:
         try:
             recipient = self.recipient(message)
             if not recipient.valid:
-                return deny(
-                    i18n.reason("address.invalid", "engine", "the destination address is empty")
-                )
+                return deny(i18n.reason("address.invalid", "engine", _EMPTY_ADDRESS))
             return recipient
         except InvalidNumberError as error:
             return deny(
                 i18n.reason(
                     "number.invalid",
                     "engine",
-                    "the destination is not a valid phone number",
+                    _INVALID_NUMBER,
                     to=message.address[:64],
                     detail=str(error),
                 )
@@ -255,7 +270,7 @@ class Engine:
                 i18n.reason(
                     "lookup.unavailable",
                     "engine",
-                    "the line-type lookup failed, so the message is held back (fail closed)",
+                    _LOOKUP_DOWN,
                     error=str(error),
                 )
             )

@@ -254,14 +254,23 @@ def nanp_area_codes() -> Mapping[str, tuple[str, ...]]:
     """Map each NANP area code ("850") to the US states / Canadian provinces it serves.
 
     Built from phonenumbers' own geocoding data: the statutes presume residence from the area
-    code, and phonenumbers is the maintained source of which area code is where.
+    code, and phonenumbers is the maintained source of which area code is where. An area code
+    without a description of its own takes every subdivision its exchanges are described in.
     """
-    table: dict[str, tuple[str, ...]] = {}
+    own: dict[str, tuple[str, ...]] = {}
+    from_exchanges: dict[str, set[str]] = {}
     for prefix, descriptions in geodata.GEOCODE_DATA.items():
-        if len(prefix) == 4 and prefix.startswith("1") and "en" in descriptions:
-            codes = _subdivisions_for_description(descriptions["en"])
-            if codes:
-                table[prefix[1:]] = codes
+        if not prefix.startswith("1") or len(prefix) < 4 or "en" not in descriptions:
+            continue
+        codes = _subdivisions_for_description(descriptions["en"])
+        if not codes:
+            continue
+        if len(prefix) == 4:
+            own[prefix[1:]] = codes
+        else:
+            from_exchanges.setdefault(prefix[1:4], set()).update(codes)
+    table = {area: tuple(sorted(codes)) for area, codes in from_exchanges.items()}
+    table.update(own)
     return table
 
 

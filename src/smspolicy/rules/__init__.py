@@ -3,15 +3,20 @@ readable repr; build them with the factory functions here."""
 
 from ._caps import dedupe, frequency_cap, program_frequency
 from ._consent import consent
+from ._content import has_opt_out, required_content
 from ._engagement import engagement
 from ._hours import quiet_hours, sending_window
+from ._numbers import valid_number
 
 __all__ = [
     "consent",
     "dedupe",
     "engagement",
     "frequency_cap",
+    "has_opt_out",
     "program_frequency",
     "quiet_hours",
+    "required_content",
     "sending_window",
+    "valid_number",
 ]

@@ -262,7 +262,7 @@ def sending_window(
     start: dt.time | str,
     end: dt.time | str,
     *,
-    days: Collection[int] | Mapping[int, tuple[dt.time, dt.time] | None] | None = None,
+    days: Collection[int] | Mapping[int, tuple[dt.time | str, dt.time | str] | None] | None = None,
     holidays: str | None = None,
     on_outside: Literal["defer", "deny"] = "defer",
     fallback_zones: Sequence[str | dt.tzinfo] = (),

@@ -1,0 +1,134 @@
+"""Jurisdiction packs: legal rules as data, each with its citation, as-of date and confidence.
+
+``standard()`` returns one Policy that applies, to each recipient, every provision of every
+candidate jurisdiction (country from the number; US state or Canadian province from the area
+code; the profile's declared residence), strictest wins, plus the universal best practices.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterable
+from typing import Literal
+
+from .. import rules
+from .._compose import Policy, when
+from ..predicates import is_marketing
+from ..typing import Rule
+from . import intl, us
+from ._model import AS_OF, Provision
+
+__all__ = [
+    "AS_OF",
+    "PACKS",
+    "Provision",
+    "best_practices",
+    "markdown_table",
+    "pack",
+    "provisions",
+    "standard",
+]
+
+PACKS: dict[str, tuple[Provision, ...]] = {
+    "us": us.PROVISIONS,
+    "ca": tuple(p for p in intl.PROVISIONS if p.id.startswith("ca.")),
+    "uk": tuple(p for p in intl.PROVISIONS if p.id.startswith("uk.")),
+    "eu": tuple(p for p in intl.PROVISIONS if p.id.startswith(("eu.", "fr."))),
+    "jp": tuple(p for p in intl.PROVISIONS if p.id.startswith("jp.")),
+    "au": tuple(p for p in intl.PROVISIONS if p.id.startswith("au.")),
+    "in": tuple(p for p in intl.PROVISIONS if p.id.startswith("in.")),
+    "br": tuple(p for p in intl.PROVISIONS if p.id.startswith("br.")),
+}
+"""Every pack by name."""
+
+
+def pack(name: str) -> tuple[Provision, ...]:
+    """The provisions of one pack ("us", "ca", "uk", "eu", "jp", "au", "in", "br")."""
+    from ..errors import ConfigurationError
+
+    try:
+        return PACKS[name]
+    except KeyError:
+        raise ConfigurationError(
+            f"unknown jurisdiction pack {name!r}: choose from {sorted(PACKS)}"
+        ) from None
+
+
+def provisions(
+    packs: Iterable[str] | None = None,
+    *,
+    include_unconfirmed: bool = False,
+    enable: Collection[str] = (),
+) -> tuple[Provision, ...]:
+    """The provisions of ``packs`` (all by default) that are switched on: every confirmed one,
+    and the unconfirmed ones named in ``enable`` (or all with ``include_unconfirmed``)."""
+    from ..errors import ConfigurationError
+
+    chosen = [p for name in (packs or PACKS) for p in pack(name)]
+    known = {p.id for p in chosen}
+    unknown = set(enable) - known
+    if unknown:
+        raise ConfigurationError(f"enable names unknown provisions: {sorted(unknown)}")
+    return tuple(p for p in chosen if p.confirmed or include_unconfirmed or p.id in enable)
+
+
+def best_practices(*, stop_scope: Literal["brand", "topic"] = "brand") -> tuple[Rule, ...]:
+    """The rules every recipient gets: a valid number, consent (with STOP handling), and
+    marketing only 08:00-21:00 in the recipient's time (CTIA Messaging Principles)."""
+    return (
+        rules.valid_number(),
+        rules.consent(stop_scope=stop_scope),
+        when(
+            is_marketing,
+            rules.sending_window(
+                "08:00",
+                "21:00",
+                citation="CTIA Messaging Principles (best practice)",
+                name="best.quiet_hours",
+            ),
+        ),
+    )
+
+
+def standard(
+    packs: Iterable[str] | None = None,
+    *,
+    include_unconfirmed: bool = False,
+    enable: Collection[str] = (),
+    stop_scope: Literal["brand", "topic"] = "brand",
+    horizon: dt.timedelta = dt.timedelta(days=35),
+) -> Policy:
+    """One Policy with the best practices and every switched-on provision of every pack, each
+    applied where the recipient may be (strictest wins)."""
+    chosen = provisions(packs, include_unconfirmed=include_unconfirmed, enable=enable)
+    return Policy(
+        *best_practices(stop_scope=stop_scope),
+        *(p.as_rule() for p in chosen),
+        name="standard",
+        horizon=horizon,
+    )
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(packs: Iterable[str] | None = None) -> str:
+    """The docs table of every provision: id, jurisdictions, rule, parameters, citation,
+    as-of date, confidence and default state."""
+    lines = [
+        "| id | where | rule | parameters | citation | as of | confirmed | default |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in packs or PACKS:
+        for p in pack(name):
+            where = ", ".join(sorted(p.jurisdictions))
+            if len(p.jurisdictions) > 6:
+                where = f"{len(p.jurisdictions)} EU member states"
+            params = "; ".join(f"{k}: {v}" for k, v in p.parameters.items()) or "-"
+            lines.append(
+                f"| `{p.id}` | {_cell(where)} | {_cell(p.title)} | {_cell(params)} | "
+                f"{_cell(p.citation)} | {p.as_of.isoformat()} | {'yes' if p.confirmed else 'no'} | "
+                f"{'on' if p.confirmed else 'off'} |"
+            )
+    return "\n".join(lines) + "\n"

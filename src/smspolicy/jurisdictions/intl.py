@@ -1,0 +1,206 @@
+"""Canada (CASL), the United Kingdom (PECR), the EU (ePrivacy), Japan, Australia, India and
+Brazil."""
+
+from __future__ import annotations
+
+from .. import rules
+from .._records import Basis
+from ..consent import DEFAULT_IMPLIED_TERMS
+from ..typing import Rule
+from ._model import Provision, provision
+
+__all__ = ["PROVISIONS"]
+
+EU_MEMBERS = (
+    "AT",
+    "BE",
+    "BG",
+    "HR",
+    "CY",
+    "CZ",
+    "DK",
+    "EE",
+    "FI",
+    "FR",
+    "DE",
+    "GR",
+    "HU",
+    "IE",
+    "IT",
+    "LV",
+    "LT",
+    "LU",
+    "MT",
+    "NL",
+    "PL",
+    "PT",
+    "RO",
+    "SK",
+    "SI",
+    "ES",
+    "SE",
+)
+SOFT_OPT_IN = (Basis.SOFT_OPT_IN, Basis.PURCHASE)
+
+
+def _consent(pid: str, citation: str, bases: tuple[Basis, ...] | None) -> Rule:
+    return rules.consent(
+        implied_bases=bases,
+        implied_terms=DEFAULT_IMPLIED_TERMS,
+        code=f"jurisdiction.{pid}",
+        citation=citation,
+        name=pid,
+    )
+
+
+def _content(pid: str, citation: str) -> Rule:
+    return rules.required_content(code=f"jurisdiction.{pid}", citation=citation, name=pid)
+
+
+def _window(
+    pid: str,
+    start: str,
+    end: str,
+    citation: str,
+    days: set[int] | None = None,
+    holidays: str | None = None,
+) -> Rule:
+    return rules.sending_window(
+        start,
+        end,
+        days=days,
+        holidays=holidays,
+        code=f"jurisdiction.{pid}",
+        citation=citation,
+        name=pid,
+    )
+
+
+_CASL_CONSENT = "CASL s. 6(1)(a), s. 10(9)-(10)"
+_CASL_CONTENT = "CASL s. 6(2), s. 11"
+_PECR_CONSENT = "PECR reg. 22(2)-(3)"
+_PECR_CONTENT = "PECR reg. 23"
+_EPRIVACY_CONSENT = "Directive 2002/58/EC art. 13(1)-(2)"
+_EPRIVACY_CONTENT = "Directive 2002/58/EC art. 13(4)"
+_JP = "Act No. 26 of 2002"
+_AU = "Spam Act 2003"
+
+PROVISIONS: tuple[Provision, ...] = (
+    provision(
+        "ca.casl.consent",
+        "CA",
+        "Commercial messages need express or live implied consent (2 years from a purchase, "
+        "6 months from an inquiry)",
+        _CASL_CONSENT,
+        _consent("ca.casl.consent", _CASL_CONSENT, None),
+        parameters={"purchase": "24 months", "inquiry": "6 months", "express": "until withdrawn"},
+    ),
+    provision(
+        "ca.casl.content",
+        "CA",
+        "Every commercial message identifies the sender and offers a free unsubscribe",
+        _CASL_CONTENT,
+        _content("ca.casl.content", _CASL_CONTENT),
+        parameters={"identification": True, "opt_out": True},
+    ),
+    provision(
+        "uk.pecr.consent",
+        "GB",
+        "Marketing texts need consent, or the soft opt-in (details from a sale, own similar "
+        "products)",
+        _PECR_CONSENT,
+        _consent("uk.pecr.consent", _PECR_CONSENT, SOFT_OPT_IN),
+        parameters={"implied consent": "soft opt-in only"},
+    ),
+    provision(
+        "uk.pecr.content",
+        "GB",
+        "Sender not concealed and an opt-out address in every message",
+        _PECR_CONTENT,
+        _content("uk.pecr.content", _PECR_CONTENT),
+        parameters={"identification": True, "opt_out": True},
+    ),
+    provision(
+        "eu.eprivacy.consent",
+        EU_MEMBERS,
+        "Marketing texts need prior consent, or the soft opt-in for own similar products",
+        _EPRIVACY_CONSENT,
+        _consent("eu.eprivacy.consent", _EPRIVACY_CONSENT, SOFT_OPT_IN),
+        parameters={"implied consent": "soft opt-in only"},
+    ),
+    provision(
+        "eu.eprivacy.content",
+        EU_MEMBERS,
+        "No disguised sender and a valid opt-out address in every message",
+        _EPRIVACY_CONTENT,
+        _content("eu.eprivacy.content", _EPRIVACY_CONTENT),
+        parameters={"identification": True, "opt_out": True},
+    ),
+    provision(
+        "fr.sms.hours",
+        "FR",
+        "France: no marketing SMS 20:00-08:00, on Sundays or public holidays (industry code)",
+        "FFTélécoms/AF2M code of conduct (UNCONF)",
+        _window(
+            "fr.sms.hours",
+            "08:00",
+            "20:00",
+            "FFTélécoms/AF2M code of conduct (UNCONF)",
+            days={0, 1, 2, 3, 4, 5},
+            holidays="FR",
+        ),
+        parameters={"window": "08:00-20:00", "days": "Mon-Sat", "holidays": "FR"},
+        confirmed=False,
+    ),
+    provision(
+        "jp.consent",
+        "JP",
+        "Specified electronic mail (SMS included) needs prior opt-in",
+        f"{_JP} art. 3(1)",
+        _consent("jp.consent", f"{_JP} art. 3(1)", ()),
+        parameters={"implied consent": "not accepted"},
+    ),
+    provision(
+        "jp.content",
+        "JP",
+        "Each message shows the sender's name and how to refuse",
+        f"{_JP} art. 4",
+        _content("jp.content", f"{_JP} art. 4"),
+        parameters={"identification": True, "opt_out": True},
+    ),
+    provision(
+        "au.consent",
+        "AU",
+        "Commercial messages need express or inferred consent",
+        f"{_AU} s. 16",
+        _consent("au.consent", f"{_AU} s. 16", None),
+    ),
+    provision(
+        "au.content",
+        "AU",
+        "Each message identifies the authoriser and has a functional unsubscribe",
+        f"{_AU} s. 17-18",
+        _content("au.content", f"{_AU} s. 17-18"),
+        parameters={"identification": True, "opt_out": True},
+    ),
+    provision(
+        "in.promotional_hours",
+        "IN",
+        "India: promotional SMS only 09:00-21:00 IST",
+        "TRAI TCCCPR 2018 (carrier practice, UNCONF)",
+        _window(
+            "in.promotional_hours", "09:00", "21:00", "TRAI TCCCPR 2018 (carrier practice, UNCONF)"
+        ),
+        parameters={"window": "09:00-21:00"},
+        confirmed=False,
+    ),
+    provision(
+        "br.hours",
+        "BR",
+        "Brazil: marketing SMS only 09:00-21:00",
+        "Anatel practice (UNCONF)",
+        _window("br.hours", "09:00", "21:00", "Anatel practice (UNCONF)"),
+        parameters={"window": "09:00-21:00"},
+        confirmed=False,
+    ),
+)
