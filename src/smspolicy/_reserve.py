@@ -61,7 +61,7 @@ class Reservation:
                 )
             if self._settled:
                 raise InvalidInputError("this reservation was already committed or released")
-            self._store.settle(self.record.id, provider_id=provider_id, sent=sent)
+            self._store.settle(self.record, provider_id=provider_id, sent=sent)
             self._settled = True
 
     def commit(self, provider_id: str | None = None) -> None:

@@ -3,8 +3,11 @@
 :class:`MemoryStore` is the reference; every backend passes the same conformance suite.
 """
 
+import importlib
+
 from .._records import GENESIS, Basis, ConsentEvent, ConsentKind, SendRecord, SendStatus
 from ._base import Audience, ConsentLedger, Reservations, SendLog, Store, suppression_key
+from .composed import ComposedStore
 from .memory import MemoryStore, person_key
 from .sqlite import SQLiteStore
 
@@ -12,10 +15,13 @@ __all__ = [
     "GENESIS",
     "Audience",
     "Basis",
+    "ComposedStore",
     "ConsentEvent",
     "ConsentKind",
     "ConsentLedger",
     "MemoryStore",
+    "PostgresStore",
+    "RedisStore",
     "Reservations",
     "SQLiteStore",
     "SendLog",
@@ -25,3 +31,21 @@ __all__ = [
     "person_key",
     "suppression_key",
 ]
+
+
+_OPTIONAL = {
+    "PostgresStore": ("postgres", "smspolicy[postgres]"),
+    "RedisStore": ("redis", "smspolicy[redis]"),
+}
+
+
+def __getattr__(name: str) -> object:
+    # The PostgreSQL and Redis stores need optional packages: import them on first use.
+    if name in _OPTIONAL:
+        module, extra = _OPTIONAL[name]
+        try:
+            imported = importlib.import_module(f"{__name__}.{module}")
+        except ImportError as error:
+            raise ImportError(f"{name} needs `pip install {extra}`: {error}") from error
+        return getattr(imported, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

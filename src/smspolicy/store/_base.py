@@ -62,7 +62,7 @@ class Reservations(Protocol):
         """Under an exclusive hold on ``number``'s sends, call ``decide`` and store its record."""
         ...
 
-    def settle(self, record_id: str, *, provider_id: str | None, sent: bool) -> None:
+    def settle(self, record: SendRecord, *, provider_id: str | None, sent: bool) -> None:
         """Mark a reservation sent (with the provider id) or drop it."""
         ...
 

@@ -86,14 +86,15 @@ class MemoryStore:
                 self._sends[record.id] = record
             return record
 
-    def settle(self, record_id: str, *, provider_id: str | None, sent: bool) -> None:
+    def settle(self, record: SendRecord, *, provider_id: str | None, sent: bool) -> None:
+        record_id = record.id
         with self._lock:
-            record = self._sends.get(record_id)
-            if record is None:
+            held = self._sends.get(record_id)
+            if held is None:
                 return
             if sent:
                 self._sends[record_id] = attrs.evolve(
-                    record, status=SendStatus.SENT, provider_id=provider_id, expires=None
+                    held, status=SendStatus.SENT, provider_id=provider_id, expires=None
                 )
             else:
                 del self._sends[record_id]

@@ -214,19 +214,20 @@ class SQLiteStore:
                 self._insert_send(db, record)
             return record
 
-    def settle(self, record_id: str, *, provider_id: str | None, sent: bool) -> None:
+    def settle(self, record: SendRecord, *, provider_id: str | None, sent: bool) -> None:
+        record_id = record.id
         with self._write() as db:
             row = db.execute("SELECT record FROM sends WHERE id = ?", (record_id,)).fetchone()
             if row is None:
                 return
             if sent:
-                record = attrs.evolve(
+                settled = attrs.evolve(
                     decode_send(row[0]),
                     status=SendStatus.SENT,
                     provider_id=provider_id,
                     expires=None,
                 )
-                self._insert_send(db, record)
+                self._insert_send(db, settled)
             else:
                 db.execute("DELETE FROM sends WHERE id = ?", (record_id,))
 

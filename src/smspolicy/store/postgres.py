@@ -1,0 +1,322 @@
+"""PostgreSQL store (psycopg 3 with a connection pool): ledger, send log, reservations.
+
+Install with ``pip install smspolicy[postgres]``. The schema is created and migrated by the
+library, recorded in a version table. Writes for one recipient are serialised with
+transaction-scoped advisory locks, so hash chains never fork and caps hold across processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import attrs
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord, SendStatus
+from ..errors import ConfigurationError, StoreUnavailableError
+from ._base import Decide, suppression_key
+from ._codec import decode_event, decode_send, encode_event, encode_send, micros
+
+__all__ = ["MIGRATIONS", "PostgresStore"]
+
+_CONSENT_LOCK = 1
+_SENDS_LOCK = 2
+
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE {schema}.consent_events (
+        number text NOT NULL,
+        seq integer NOT NULL,
+        hash text NOT NULL,
+        record text NOT NULL,
+        PRIMARY KEY (number, seq)
+    );
+    CREATE TABLE {schema}.suppressions (key text PRIMARY KEY);
+    CREATE TABLE {schema}.sends (
+        id text PRIMARY KEY,
+        number text NOT NULL,
+        person text,
+        at_us bigint NOT NULL,
+        record text NOT NULL
+    );
+    CREATE INDEX sends_number_at ON {schema}.sends (number, at_us);
+    CREATE INDEX sends_person_at ON {schema}.sends (person, at_us);
+    CREATE TABLE {schema}.engagement (
+        number text PRIMARY KEY,
+        at_us bigint NOT NULL,
+        at text NOT NULL,
+        kind text NOT NULL
+    );
+    """,
+)
+"""Schema migrations, applied in order; the version table records how many ran."""
+
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class PostgresStore:
+    """Consent ledger, send log, reservations and audience in PostgreSQL.
+
+    Give a ``dsn`` (the store opens its own pool) or a ``psycopg_pool.ConnectionPool``. Tables
+    live in ``schema`` (created if missing). Any database error raises
+    :class:`smspolicy.errors.StoreUnavailableError`, which the engine turns into a DENY.
+    """
+
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        pool: ConnectionPool | None = None,
+        schema: str = "smspolicy",
+        max_size: int = 10,
+        timeout: float = 5.0,
+    ) -> None:
+        if (dsn is None) == (pool is None):
+            raise ConfigurationError("give PostgresStore either a dsn or a pool")
+        if not _IDENTIFIER.match(schema):
+            raise ConfigurationError(f"schema must be a lower-case SQL identifier: {schema!r}")
+        self.schema = schema
+        self._own_pool = pool is None
+        if pool is None:
+            pool = ConnectionPool(
+                dsn or "",
+                min_size=1,
+                max_size=max_size,
+                timeout=timeout,
+                open=False,
+                check=ConnectionPool.check_connection,
+                name="smspolicy",
+                kwargs={"connect_timeout": max(1, int(timeout))},
+            )
+            try:
+                pool.open(wait=True, timeout=timeout)
+            except PoolTimeout as error:
+                pool.close()
+                raise StoreUnavailableError(f"cannot connect to PostgreSQL: {error}") from error
+        self._pool = pool
+        self._migrate()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore(schema={self.schema!r})"
+
+    def close(self) -> None:
+        """Close the pool if the store opened it."""
+        if self._own_pool:
+            self._pool.close()
+
+    def _q(self, text: str) -> sql.Composed:
+        return sql.SQL(text).format(schema=sql.Identifier(self.schema))
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                yield conn
+        except (psycopg.Error, PoolTimeout) as error:
+            raise StoreUnavailableError(f"PostgreSQL: {type(error).__name__}: {error}") from error
+
+    def _migrate(self) -> None:
+        with self._tx() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(0, hashtext(%s))", (self.schema,))
+            conn.execute(self._q("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            conn.execute(
+                self._q("CREATE TABLE IF NOT EXISTS {schema}.schema_version (version int)")
+            )
+            row = conn.execute(self._q("SELECT version FROM {schema}.schema_version")).fetchone()
+            version = row[0] if row else 0
+            if version > len(MIGRATIONS):
+                raise ConfigurationError(
+                    f"schema {self.schema} is at version {version}; this smspolicy knows "
+                    f"{len(MIGRATIONS)}: upgrade smspolicy"
+                )
+            for migration in MIGRATIONS[version:]:
+                conn.execute(self._q(migration))
+            if row is None:
+                conn.execute(
+                    self._q("INSERT INTO {schema}.schema_version VALUES (%s)"), (len(MIGRATIONS),)
+                )
+            else:
+                conn.execute(
+                    self._q("UPDATE {schema}.schema_version SET version = %s"), (len(MIGRATIONS),)
+                )
+
+    @staticmethod
+    def _lock(conn: psycopg.Connection[Any], space: int, number: str) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (space, number))
+
+    def append_consent(self, event: ConsentEvent) -> ConsentEvent:
+        with self._tx() as conn:
+            self._lock(conn, _CONSENT_LOCK, event.number)
+            row = conn.execute(
+                self._q(
+                    "SELECT seq, hash FROM {schema}.consent_events WHERE number = %s "
+                    "ORDER BY seq DESC LIMIT 1"
+                ),
+                (event.number,),
+            ).fetchone()
+            seq, prev = (row[0] + 1, row[1]) if row else (0, GENESIS)
+            stored = event.chained(seq, prev)
+            conn.execute(
+                self._q(
+                    "INSERT INTO {schema}.consent_events (number, seq, hash, record) "
+                    "VALUES (%s, %s, %s, %s)"
+                ),
+                (stored.number, stored.seq, stored.hash, encode_event(stored)),
+            )
+            return stored
+
+    def consent_events(self, numbers: Sequence[str]) -> dict[str, list[ConsentEvent]]:
+        result: dict[str, list[ConsentEvent]] = {number: [] for number in numbers}
+        if not result:
+            return result
+        with self._tx() as conn:
+            rows = conn.execute(
+                self._q(
+                    "SELECT record FROM {schema}.consent_events WHERE number = ANY(%s) "
+                    "ORDER BY number, seq"
+                ),
+                (list(result),),
+            ).fetchall()
+        for (record,) in rows:
+            event = decode_event(record)
+            result[event.number].append(event)
+        return result
+
+    def forget(self, number: str) -> None:
+        with self._tx() as conn:
+            self._lock(conn, _CONSENT_LOCK, number)
+            records = conn.execute(
+                self._q("SELECT record FROM {schema}.consent_events WHERE number = %s"), (number,)
+            ).fetchall()
+            if any(decode_event(r).kind is ConsentKind.REVOKED for (r,) in records):
+                conn.execute(
+                    self._q("INSERT INTO {schema}.suppressions VALUES (%s) ON CONFLICT DO NOTHING"),
+                    (suppression_key(number),),
+                )
+            for table in ("consent_events", "sends", "engagement"):
+                conn.execute(
+                    self._q(f"DELETE FROM {{schema}}.{table} WHERE number = %s"), (number,)
+                )
+
+    def suppressed(self, numbers: Sequence[str]) -> set[str]:
+        keys = {suppression_key(n): n for n in numbers}
+        if not keys:
+            return set()
+        with self._tx() as conn:
+            rows = conn.execute(
+                self._q("SELECT key FROM {schema}.suppressions WHERE key = ANY(%s)"), (list(keys),)
+            ).fetchall()
+        return {keys[key] for (key,) in rows}
+
+    def _insert_send(self, conn: psycopg.Connection[Any], record: SendRecord) -> None:
+        conn.execute(
+            self._q(
+                "INSERT INTO {schema}.sends (id, number, person, at_us, record) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+                "record = excluded.record"
+            ),
+            (record.id, record.number, record.person, micros(record.at), encode_send(record)),
+        )
+
+    def record_send(self, record: SendRecord) -> SendRecord:
+        with self._tx() as conn:
+            self._insert_send(conn, record)
+        return record
+
+    def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
+        result: dict[str, list[SendRecord]] = {key: [] for key in numbers}
+        plain = [k for k in result if not k.startswith("person:")]
+        persons = {k.removeprefix("person:"): k for k in result if k.startswith("person:")}
+        with self._tx() as conn:
+            for column, keys in (("number", plain), ("person", list(persons))):
+                if not keys:
+                    continue
+                rows = conn.execute(
+                    self._q(
+                        f"SELECT record FROM {{schema}}.sends WHERE {column} = ANY(%s) "
+                        "AND at_us >= %s ORDER BY at_us, id"
+                    ),
+                    (keys, micros(since)),
+                ).fetchall()
+                for (text,) in rows:
+                    record = decode_send(text)
+                    key = record.number if column == "number" else persons[record.person or ""]
+                    result[key].append(record)
+        return result
+
+    def reserve(self, number: str, *, since: dt.datetime, decide: Decide) -> SendRecord | None:
+        with self._tx() as conn:
+            self._lock(conn, _SENDS_LOCK, number)
+            rows = conn.execute(
+                self._q(
+                    "SELECT record FROM {schema}.sends WHERE number = %s AND at_us >= %s "
+                    "ORDER BY at_us, id"
+                ),
+                (number, micros(since)),
+            ).fetchall()
+            record = decide([decode_send(text) for (text,) in rows])
+            if record is not None:
+                self._insert_send(conn, record)
+            return record
+
+    def settle(self, record: SendRecord, *, provider_id: str | None, sent: bool) -> None:
+        record_id = record.id
+        with self._tx() as conn:
+            row = conn.execute(
+                self._q("SELECT record FROM {schema}.sends WHERE id = %s FOR UPDATE"), (record_id,)
+            ).fetchone()
+            if row is None:
+                return
+            if sent:
+                settled = attrs.evolve(
+                    decode_send(row[0]),
+                    status=SendStatus.SENT,
+                    provider_id=provider_id,
+                    expires=None,
+                )
+                self._insert_send(conn, settled)
+            else:
+                conn.execute(self._q("DELETE FROM {schema}.sends WHERE id = %s"), (record_id,))
+
+    def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                self._q(
+                    "INSERT INTO {schema}.engagement AS e (number, at_us, at, kind) "
+                    "VALUES (%s, %s, %s, %s) ON CONFLICT (number) DO UPDATE SET "
+                    "at_us = excluded.at_us, at = excluded.at, kind = excluded.kind "
+                    "WHERE excluded.at_us > e.at_us"
+                ),
+                (number, micros(at), at.isoformat(), kind),
+            )
+
+    def last_engagement(self, numbers: Sequence[str]) -> dict[str, dt.datetime | None]:
+        result: dict[str, dt.datetime | None] = dict.fromkeys(numbers)
+        if not result:
+            return result
+        with self._tx() as conn:
+            rows = conn.execute(
+                self._q("SELECT number, at FROM {schema}.engagement WHERE number = ANY(%s)"),
+                (list(result),),
+            ).fetchall()
+        for number, at in rows:
+            result[number] = dt.datetime.fromisoformat(at)
+        return result
+
+    def numbers(self) -> list[str]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                self._q("SELECT DISTINCT number FROM {schema}.consent_events ORDER BY number")
+            ).fetchall()
+        return [number for (number,) in rows]
+
+    def drop_schema(self) -> None:
+        """Drop the store's schema and everything in it (for tests and teardown)."""
+        with self._tx() as conn:
+            conn.execute(self._q("DROP SCHEMA IF EXISTS {schema} CASCADE"))

@@ -1,0 +1,228 @@
+"""Redis store for the send log, caps, dedupe and reservations at scale (redis-py).
+
+Install with ``pip install smspolicy[redis]``. Every recipient's keys share a hash tag
+(``smspolicy:{+12125550123}:...``), so each recipient lives in one Redis Cluster slot and a Lua
+script can check-and-reserve atomically: the policy is evaluated on the sends read at version
+*v*, and the script stores the reservation only if the recipient's version is still *v*
+(otherwise the engine re-reads and decides again). Keys expire after ``retention``.
+
+The consent ledger stays on SQL: pair ``RedisStore`` with :class:`PostgresStore` or
+:class:`SQLiteStore` through :class:`ComposedStore`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import redis as redis_lib
+
+from .._records import SendRecord, SendStatus
+from ..errors import ConfigurationError, StoreUnavailableError
+from ._base import Decide
+from ._codec import decode_send, encode_send, micros
+
+__all__ = ["RedisStore"]
+
+_RESERVE = """
+-- KEYS: sends zset, records hash, version key; ARGV: expected version, id, score, json,
+-- retention ms, oldest score to keep
+local version = tonumber(redis.call('GET', KEYS[3]) or '0')
+if version ~= tonumber(ARGV[1]) then return 0 end
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[6])
+for _, id in ipairs(old) do redis.call('HDEL', KEYS[2], id) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[6])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
+redis.call('INCR', KEYS[3])
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
+return 1
+"""
+
+_SETTLE = """
+-- KEYS: sends zset, records hash, version key; ARGV: id, new json or '' to drop, retention ms
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if not old then return 0 end
+if ARGV[2] == '' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
+else
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+end
+redis.call('INCR', KEYS[3])
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+return 1
+"""
+
+_ERRORS = (redis_lib.RedisError, OSError)
+
+
+class RedisStore:
+    """Send log, reservations and engagement in Redis (standalone or Cluster)."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        client: redis_lib.Redis | None = None,
+        prefix: str = "smspolicy",
+        retention: dt.timedelta = dt.timedelta(days=400),
+        max_attempts: int = 64,
+        timeout: float = 5.0,
+    ) -> None:
+        if (url is None) == (client is None):
+            raise ConfigurationError("give RedisStore either a url or a client")
+        if not prefix or "{" in prefix or "}" in prefix:
+            raise ConfigurationError(f"prefix must be non-empty text without braces: {prefix!r}")
+        if client is None:
+            client = redis_lib.Redis.from_url(
+                url or "",
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                decode_responses=True,
+            )
+        self._redis = client
+        self.prefix = prefix
+        self.retention = retention
+        self.max_attempts = max_attempts
+        self._reserve = self._redis.register_script(_RESERVE)
+        self._settle = self._redis.register_script(_SETTLE)
+
+    def __repr__(self) -> str:
+        return f"RedisStore(prefix={self.prefix!r})"
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        self._redis.close()
+
+    def _keys(self, number: str) -> list[str]:
+        tag = f"{self.prefix}:{{{number}}}"
+        return [f"{tag}:sends", f"{tag}:records", f"{tag}:version"]
+
+    def _index(self, record: SendRecord) -> str:
+        return f"{self.prefix}:{{{record.number}}}:index"
+
+    def _person_key(self, person: str) -> str:
+        return f"{self.prefix}:{{person:{person}}}:sends"
+
+    @property
+    def _retention_ms(self) -> int:
+        return int(self.retention.total_seconds() * 1000)
+
+    def _call(self, what: str, function: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except _ERRORS as error:
+            raise StoreUnavailableError(f"Redis {what}: {type(error).__name__}: {error}") from error
+
+    def _oldest(self, now: dt.datetime) -> int:
+        return micros(now - self.retention)
+
+    def record_send(self, record: SendRecord) -> SendRecord:
+        for _ in range(self.max_attempts):
+            version, _records = self._read(record.number, since=record.at - self.retention)
+            if self._write(record, version):
+                return record
+        raise StoreUnavailableError("Redis: too much contention recording a send")
+
+    def _write(self, record: SendRecord, version: int) -> bool:
+        stored = self._call(
+            "reserve",
+            self._reserve,
+            keys=self._keys(record.number),
+            args=[
+                version,
+                record.id,
+                micros(record.at),
+                encode_send(record),
+                self._retention_ms,
+                self._oldest(record.at),
+            ],
+        )
+        if stored and record.person:
+            self._index_person(record)
+        return bool(stored)
+
+    def _index_person(self, record: SendRecord) -> None:
+        key = self._person_key(record.person or "")
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zadd(key, {f"{record.number}|{record.id}": micros(record.at)})
+        pipe.pexpire(key, self._retention_ms)
+        self._call("person index", pipe.execute)
+
+    def _read(self, number: str, *, since: dt.datetime) -> tuple[int, list[SendRecord]]:
+        sends, records, version = self._keys(number)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.get(version)
+        pipe.zrangebyscore(sends, micros(since), "+inf")
+        pipe.hgetall(records)
+        raw_version, ids, texts = self._call("read", pipe.execute)
+        return int(raw_version or 0), [decode_send(texts[i]) for i in ids if i in texts]
+
+    def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
+        result: dict[str, list[SendRecord]] = {}
+        for key in numbers:
+            if key.startswith("person:"):
+                result[key] = self._person_sends(key.removeprefix("person:"), since)
+            else:
+                result[key] = self._read(key, since=since)[1]
+        return result
+
+    def _person_sends(self, person: str, since: dt.datetime) -> list[SendRecord]:
+        members = self._call(
+            "read", self._redis.zrangebyscore, self._person_key(person), micros(since), "+inf"
+        )
+        found: list[SendRecord] = []
+        for member in members:
+            number, _, record_id = member.rpartition("|")
+            text = self._call("read", self._redis.hget, self._keys(number)[1], record_id)
+            if text is not None:
+                found.append(decode_send(text))
+        return sorted(found, key=lambda r: (r.at, r.id))
+
+    def reserve(self, number: str, *, since: dt.datetime, decide: Decide) -> SendRecord | None:
+        for _ in range(self.max_attempts):
+            version, records = self._read(number, since=since)
+            record = decide(records)
+            if record is None:
+                return None
+            if self._write(record, version):
+                return record
+        raise StoreUnavailableError("Redis: too much contention reserving a send")
+
+    def settle(self, record: SendRecord, *, provider_id: str | None, sent: bool) -> None:
+        record_id = record.id
+        keys = self._keys(record.number)
+        new = ""
+        if sent:
+            text = self._call("read", self._redis.hget, keys[1], record_id)
+            if text is None:
+                return
+            new = encode_send(
+                attrs.evolve(
+                    decode_send(text), status=SendStatus.SENT, provider_id=provider_id, expires=None
+                )
+            )
+        self._call("settle", self._settle, keys=keys, args=[record_id, new, self._retention_ms])
+
+    def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:
+        key = f"{self.prefix}:{{{number}}}:engagement"
+        value = json.dumps({"at": at.isoformat(), "kind": kind})
+        current = self._call("read", self._redis.get, key)
+        if current is None or dt.datetime.fromisoformat(json.loads(current)["at"]) < at:
+            self._call("write", self._redis.set, key, value, px=self._retention_ms)
+
+    def last_engagement(self, numbers: Sequence[str]) -> dict[str, dt.datetime | None]:
+        result: dict[str, dt.datetime | None] = {}
+        for number in numbers:
+            text = self._call("read", self._redis.get, f"{self.prefix}:{{{number}}}:engagement")
+            result[number] = dt.datetime.fromisoformat(json.loads(text)["at"]) if text else None
+        return result
+
+    def forget_sends(self, number: str) -> None:
+        """Delete every send and the engagement of ``number``."""
+        tag = f"{self.prefix}:{{{number}}}"
+        self._call("forget", self._redis.delete, *self._keys(number), f"{tag}:engagement")

@@ -1,0 +1,193 @@
+"""One conformance suite for every store: memory, SQLite, PostgreSQL and Redis (composed with a
+SQL ledger)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from smspolicy.store import (
+    GENESIS,
+    ComposedStore,
+    ConsentEvent,
+    MemoryStore,
+    SendRecord,
+    SendStatus,
+    SQLiteStore,
+    Store,
+)
+
+from .conftest import T0
+from .services import drop, postgres_store, redis_store
+
+A, B = "+12125550123", "+12125550124"
+BACKENDS = ["memory", "sqlite", "postgres", "redis"]
+
+
+def make_store(kind: str, tmp_path: Path) -> Store:
+    """A fresh store of the given kind."""
+    if kind == "memory":
+        return MemoryStore()
+    if kind == "sqlite":
+        return SQLiteStore(tmp_path / f"store-{id(tmp_path)}.db")
+    if kind == "postgres":
+        return postgres_store()  # type: ignore[return-value]
+    return ComposedStore(SQLiteStore(tmp_path / "ledger.db"), redis_store())  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """Every backend in turn."""
+    made = make_store(request.param, tmp_path)
+    yield made
+    drop(made)
+
+
+def event(number: str = A, kind: str = "confirmed", minutes: int = 0, **kw: object) -> ConsentEvent:
+    return ConsentEvent(
+        kind=kind,
+        number=number,
+        at=T0 + dt.timedelta(minutes=minutes),
+        source="test",
+        topic="deals",
+        purpose="marketing",
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def send(number: str = A, minutes: int = 0, **kw: object) -> SendRecord:
+    fields: dict[str, object] = {
+        "number": number,
+        "at": T0 + dt.timedelta(minutes=minutes),
+        "topic": "deals",
+        "purpose": "marketing",
+        "channel": "sms",
+        "content_key": "k",
+    }
+    fields.update(kw)
+    return SendRecord(**fields)  # type: ignore[arg-type]
+
+
+def test_consent_chain(store: Store) -> None:
+    """Appends are numbered and chained per recipient, and read back in order."""
+    first = store.append_consent(event())
+    second = store.append_consent(event(kind="revoked", minutes=1, evidence={"ip": "1.2.3.4"}))
+    other = store.append_consent(event(B))
+    assert (first.seq, first.prev_hash) == (0, GENESIS)
+    assert (second.seq, second.prev_hash) == (1, first.hash)
+    assert (other.seq, other.prev_hash) == (0, GENESIS)
+    read = store.consent_events([A, B, "+12125550199"])
+    assert read[A] == [first, second]
+    assert read[A][1].evidence == {"ip": "1.2.3.4"}
+    assert read[B] == [other]
+    assert read["+12125550199"] == []
+    assert store.numbers() == [A, B]  # type: ignore[attr-defined]
+
+
+def test_concurrent_appends_never_fork(store: Store) -> None:
+    """Threads appending to one recipient leave one intact chain."""
+    from smspolicy.consent import verify_chain
+
+    threads = [
+        threading.Thread(target=lambda i=i: store.append_consent(event(minutes=i)))
+        for i in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    chain = store.consent_events([A])[A]
+    assert len(chain) == 8
+    verify_chain(chain)
+
+
+def test_forget_and_suppression(store: Store) -> None:
+    """forget erases events and sends; only an opted-out number stays suppressed."""
+    store.append_consent(event())
+    store.append_consent(event(kind="revoked", minutes=1))
+    store.append_consent(event(B))
+    store.record_send(send())
+    store.forget(A)
+    store.forget(B)
+    assert store.consent_events([A])[A] == []
+    assert store.sends([A], since=T0 - dt.timedelta(days=1))[A] == []
+    assert store.suppressed([A, B, "+12125550199"]) == {A}
+
+
+def test_send_log(store: Store) -> None:
+    """Sends come back per number and per person, oldest first, from `since` on."""
+    old = store.record_send(send(minutes=-120, person="p"))
+    new = store.record_send(send(minutes=0, person="p", provider_id="x"))
+    other = store.record_send(send(B, minutes=5, person="p"))
+    got = store.sends([A, B, "person:p", "person:q"], since=T0 - dt.timedelta(minutes=60))
+    assert got[A] == [new]
+    assert got[B] == [other]
+    assert got["person:p"] == [new, other]
+    assert got["person:q"] == []
+    everything = store.sends([A], since=T0 - dt.timedelta(days=1))[A]
+    assert everything == [old, new]
+
+
+def test_reserve_and_settle(store: Store) -> None:
+    """reserve stores what decide returns under the lock; settle marks it sent or drops it."""
+    seen: list[int] = []
+
+    def decide(records: list[SendRecord]) -> SendRecord | None:
+        seen.append(len(records))
+        return (
+            send(status="reserved", expires=T0 + dt.timedelta(minutes=5))
+            if len(records) < 2
+            else None
+        )
+
+    since = T0 - dt.timedelta(days=1)
+    first = store.reserve(A, since=since, decide=decide)
+    second = store.reserve(A, since=since, decide=decide)
+    assert first is not None
+    assert second is not None
+    assert store.reserve(A, since=since, decide=decide) is None
+    store.settle(first, provider_id="prov-1", sent=True)
+    store.settle(second, provider_id=None, sent=False)
+    store.settle(second, provider_id=None, sent=False)  # already gone: no error
+    (kept,) = store.sends([A], since=since)[A]
+    assert kept.id == first.id
+    assert kept.status is SendStatus.SENT
+    assert kept.provider_id == "prov-1"
+    assert kept.expires is None
+    assert seen[:3] == [0, 1, 2]
+
+
+def test_concurrent_reservations_respect_the_cap(store: Store) -> None:
+    """Threads racing to reserve under a cap of 3 never hold more than 3."""
+
+    def decide(records: list[SendRecord]) -> SendRecord | None:
+        return send() if len(records) < 3 else None
+
+    results: list[SendRecord | None] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(3):
+            got = store.reserve(A, since=T0 - dt.timedelta(days=1), decide=decide)
+            with lock:
+                results.append(got)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r is not None for r in results) == 3
+    assert len(store.sends([A], since=T0 - dt.timedelta(days=1))[A]) == 3
+
+
+def test_engagement(store: Store) -> None:
+    """The latest engagement wins; unknown numbers have none."""
+    store.record_engagement(A, at=T0, kind="reply")
+    store.record_engagement(A, at=T0 - dt.timedelta(days=1), kind="click")
+    store.record_engagement(A, at=T0 + dt.timedelta(hours=1), kind="click")
+    assert store.last_engagement([A, B]) == {A: T0 + dt.timedelta(hours=1), B: None}
