@@ -85,7 +85,7 @@ def test_consent_chain(store: Store) -> None:
     assert read[A][1].evidence == {"ip": "1.2.3.4"}
     assert read[B] == [other]
     assert read["+12125550199"] == []
-    assert store.numbers() == [A, B]  # type: ignore[attr-defined]
+    assert store.numbers() == [A, B]
 
 
 def test_concurrent_appends_never_fork(store: Store) -> None:
@@ -191,3 +191,14 @@ def test_engagement(store: Store) -> None:
     store.record_engagement(A, at=T0 - dt.timedelta(days=1), kind="click")
     store.record_engagement(A, at=T0 + dt.timedelta(hours=1), kind="click")
     assert store.last_engagement([A, B]) == {A: T0 + dt.timedelta(hours=1), B: None}
+
+
+def test_lookup_cache(store: Store) -> None:
+    """Cached values come back until they expire; a put replaces the value."""
+    cache = store
+    cache.cache_put("line:+12125550123", "mobile", expires=T0 + dt.timedelta(days=1))
+    assert cache.cache_get("line:+12125550123", now=T0) == "mobile"
+    assert cache.cache_get("line:+12125550123", now=T0 + dt.timedelta(days=2)) is None
+    assert cache.cache_get("line:other", now=T0) is None
+    cache.cache_put("line:+12125550123", "voip", expires=T0 + dt.timedelta(days=1))
+    assert cache.cache_get("line:+12125550123", now=T0) == "voip"

@@ -6,7 +6,15 @@
 import importlib
 
 from .._records import GENESIS, Basis, ConsentEvent, ConsentKind, SendRecord, SendStatus
-from ._base import Audience, ConsentLedger, Reservations, SendLog, Store, suppression_key
+from ._base import (
+    Audience,
+    ConsentLedger,
+    LookupCache,
+    Reservations,
+    SendLog,
+    Store,
+    suppression_key,
+)
 from .composed import ComposedStore
 from .memory import MemoryStore, person_key
 from .sqlite import SQLiteStore
@@ -19,6 +27,7 @@ __all__ = [
     "ConsentEvent",
     "ConsentKind",
     "ConsentLedger",
+    "LookupCache",
     "MemoryStore",
     "PostgresStore",
     "RedisStore",

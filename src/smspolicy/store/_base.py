@@ -9,7 +9,15 @@ from typing import Protocol, runtime_checkable
 
 from .._records import ConsentEvent, SendRecord
 
-__all__ = ["Audience", "ConsentLedger", "Reservations", "SendLog", "Store", "suppression_key"]
+__all__ = [
+    "Audience",
+    "ConsentLedger",
+    "LookupCache",
+    "Reservations",
+    "SendLog",
+    "Store",
+    "suppression_key",
+]
 
 Decide = Callable[[list[SendRecord]], SendRecord | None]
 """Given the recipient's current sends, return the record to hold, or None to hold nothing."""
@@ -85,5 +93,18 @@ class Audience(Protocol):
 
 
 @runtime_checkable
-class Store(ConsentLedger, SendLog, Reservations, Audience, Protocol):
-    """A full store: consent ledger, send log, reservations and audience."""
+class LookupCache(Protocol):
+    """A small key-value cache with expiry, for external lookups (line types, time zones)."""
+
+    def cache_get(self, key: str, *, now: dt.datetime) -> str | None:
+        """The value stored under ``key`` if it has not expired at ``now``."""
+        ...
+
+    def cache_put(self, key: str, value: str, *, expires: dt.datetime) -> None:
+        """Store ``value`` under ``key`` until ``expires``."""
+        ...
+
+
+@runtime_checkable
+class Store(ConsentLedger, SendLog, Reservations, Audience, LookupCache, Protocol):
+    """A full store: consent ledger, send log, reservations, audience and lookup cache."""

@@ -8,13 +8,13 @@ from typing import Protocol, runtime_checkable
 
 from .._records import ConsentEvent, SendRecord
 from ..errors import ConfigurationError
-from ._base import Audience, ConsentLedger, Decide, Reservations, SendLog
+from ._base import Audience, ConsentLedger, Decide, LookupCache, Reservations, SendLog
 
 __all__ = ["ComposedStore"]
 
 
 @runtime_checkable
-class _CounterStore(SendLog, Reservations, Protocol):
+class _CounterStore(SendLog, Reservations, LookupCache, Protocol):
     def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None: ...
 
     def last_engagement(self, numbers: Sequence[str]) -> dict[str, dt.datetime | None]: ...
@@ -80,3 +80,9 @@ class ComposedStore:
 
     def last_engagement(self, numbers: Sequence[str]) -> dict[str, dt.datetime | None]:
         return self.counters.last_engagement(numbers)
+
+    def cache_get(self, key: str, *, now: dt.datetime) -> str | None:
+        return self.counters.cache_get(key, now=now)
+
+    def cache_put(self, key: str, value: str, *, expires: dt.datetime) -> None:
+        self.counters.cache_put(key, value, expires=expires)

@@ -29,6 +29,7 @@ class MemoryStore:
         self._sends: dict[str, SendRecord] = {}
         self._suppressed: set[str] = set()
         self._engaged: dict[str, dt.datetime] = {}
+        self._cache: dict[str, tuple[str, dt.datetime]] = {}
 
     def __repr__(self) -> str:
         return "MemoryStore()"
@@ -111,3 +112,12 @@ class MemoryStore:
     def numbers(self) -> list[str]:
         with self._lock:
             return sorted(number for number, events in self._events.items() if events)
+
+    def cache_get(self, key: str, *, now: dt.datetime) -> str | None:
+        with self._lock:
+            found = self._cache.get(key)
+            return found[0] if found and found[1] > now else None
+
+    def cache_put(self, key: str, value: str, *, expires: dt.datetime) -> None:
+        with self._lock:
+            self._cache[key] = (value, expires)

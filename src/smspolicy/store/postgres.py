@@ -54,6 +54,13 @@ MIGRATIONS: tuple[str, ...] = (
         kind text NOT NULL
     );
     """,
+    """
+    CREATE TABLE {schema}.lookup_cache (
+        key text PRIMARY KEY,
+        value text NOT NULL,
+        expires_us bigint NOT NULL
+    );
+    """,
 )
 """Schema migrations, applied in order; the version table records how many ran."""
 
@@ -320,3 +327,24 @@ class PostgresStore:
         """Drop the store's schema and everything in it (for tests and teardown)."""
         with self._tx() as conn:
             conn.execute(self._q("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+
+    def cache_get(self, key: str, *, now: dt.datetime) -> str | None:
+        with self._tx() as conn:
+            row = conn.execute(
+                self._q(
+                    "SELECT value FROM {schema}.lookup_cache WHERE key = %s AND expires_us > %s"
+                ),
+                (key, micros(now)),
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def cache_put(self, key: str, value: str, *, expires: dt.datetime) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                self._q(
+                    "INSERT INTO {schema}.lookup_cache (key, value, expires_us) VALUES (%s, %s, %s)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+                    "expires_us = excluded.expires_us"
+                ),
+                (key, value, micros(expires)),
+            )

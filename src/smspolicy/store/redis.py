@@ -226,3 +226,15 @@ class RedisStore:
         """Delete every send and the engagement of ``number``."""
         tag = f"{self.prefix}:{{{number}}}"
         self._call("forget", self._redis.delete, *self._keys(number), f"{tag}:engagement")
+
+    def cache_get(self, key: str, *, now: dt.datetime) -> str | None:
+        text = self._call("read", self._redis.get, f"{self.prefix}:cache:{key}")
+        if text is None:
+            return None
+        value, expires = json.loads(text)
+        return str(value) if dt.datetime.fromisoformat(expires) > now else None
+
+    def cache_put(self, key: str, value: str, *, expires: dt.datetime) -> None:
+        ttl = max(1, int((expires - dt.datetime.now(dt.UTC)).total_seconds() * 1000))
+        payload = json.dumps([value, expires.isoformat()])
+        self._call("write", self._redis.set, f"{self.prefix}:cache:{key}", payload, px=ttl)

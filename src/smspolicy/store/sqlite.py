@@ -40,6 +40,11 @@ CREATE TABLE IF NOT EXISTS sends (
 );
 CREATE INDEX IF NOT EXISTS sends_number_at ON sends (number, at_us);
 CREATE INDEX IF NOT EXISTS sends_person_at ON sends (person, at_us);
+CREATE TABLE IF NOT EXISTS lookup_cache (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    expires_us INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS engagement (
     number TEXT PRIMARY KEY,
     at_us INTEGER NOT NULL,
@@ -255,3 +260,16 @@ class SQLiteStore:
     def numbers(self) -> list[str]:
         rows = self._read("SELECT DISTINCT number FROM consent_events ORDER BY number", ())
         return [str(number) for (number,) in rows]
+
+    def cache_get(self, key: str, *, now: dt.datetime) -> str | None:
+        rows = self._read(
+            "SELECT value FROM lookup_cache WHERE key = ? AND expires_us > ?", (key, micros(now))
+        )
+        return str(rows[0][0]) if rows else None
+
+    def cache_put(self, key: str, value: str, *, expires: dt.datetime) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO lookup_cache (key, value, expires_us) VALUES (?, ?, ?)",
+                (key, value, micros(expires)),
+            )
