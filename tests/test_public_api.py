@@ -10,6 +10,7 @@ import smspolicy
 
 PUBLIC_MODULES = [
     "smspolicy",
+    "smspolicy.aws",
     "smspolicy.consent",
     "smspolicy.errors",
     "smspolicy.i18n",
@@ -18,6 +19,7 @@ PUBLIC_MODULES = [
     "smspolicy.predicates",
     "smspolicy.programs",
     "smspolicy.rules",
+    "smspolicy.segments",
     "smspolicy.store",
     "smspolicy.testing",
 ]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
 from ._recipients import Profile, Recipient
 from ._records import ConsentEvent, SendRecord
 from ._time import ensure_aware
+from ._values import Purpose
 
 __all__ = ["ConsentView", "Context", "HistoryView"]
 
@@ -94,6 +95,9 @@ class Context:
     history: HistoryView = attrs.field(factory=HistoryView, eq=False)
     profile: Profile | None = None
     engagement: dt.datetime | None = None
+    senders: Mapping[tuple[str | None, Purpose], frozenset[str]] = attrs.field(
+        factory=dict, eq=False, repr=False
+    )
 
     def at(self, instant: dt.datetime) -> Context:
         """This context at another instant, with the same recipient and records."""

@@ -29,7 +29,7 @@ from ._recipients import (
 from ._records import ConsentEvent, SendRecord
 from ._reserve import DEFAULT_HOLD, Reservation, held_record
 from ._time import ensure_aware, ensure_duration
-from ._values import Decision, Message, defer, deny
+from ._values import Decision, Message, Purpose, defer, deny
 from .consent import DEFAULT_PENDING_EXPIRY, Ledger
 from .errors import (
     ConfigurationError,
@@ -145,6 +145,10 @@ class Engine:
         for program in self.programs:
             if not isinstance(program, Program):
                 raise ConfigurationError(f"programs must be Program values, got {program!r}")
+        senders: dict[tuple[str | None, Purpose], set[str]] = {}
+        for program in self.programs:
+            senders.setdefault((program.brand, program.purpose), set()).update(program.senders)
+        self.senders = {key: frozenset(value) for key, value in senders.items()}
         # A program's declared frequency is a cap on its topic, whatever the policy says.
         self._rule: Rule = (
             all_of(policy, program_frequency(self.programs)) if self.programs else policy
@@ -378,6 +382,7 @@ class _Snapshot:
             history=HistoryView(sends=list(records.values()), since=now - engine.history),
             profile=engine.profile(recipient.address),
             engagement=self.engagement.get(recipient.address),
+            senders=engine.senders,
         )
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "LedgerIntegrityError",
     "LineTypeLookupError",
     "NaiveDatetimeError",
+    "RequestValidationError",
     "RuleError",
     "SmsPolicyError",
     "StoreUnavailableError",
@@ -40,6 +41,18 @@ class InvalidNumberError(InvalidInputError):
 
 class InvalidMessageError(InvalidInputError):
     """A :class:`smspolicy.Message` field has a wrong type or value."""
+
+
+class RequestValidationError(InvalidInputError):
+    """An AWS request does not fit the botocore service model; nothing was sent.
+
+    ``problems`` lists every violation, each naming the parameter path.
+    """
+
+    def __init__(self, operation: str, problems: list[str]) -> None:
+        self.operation = operation
+        self.problems = problems
+        super().__init__(f"invalid {operation} request: " + "; ".join(problems))
 
 
 class UnknownZoneError(InvalidInputError):

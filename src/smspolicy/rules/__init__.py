@@ -7,6 +7,8 @@ from ._content import has_opt_out, required_content
 from ._engagement import engagement
 from ._hours import quiet_hours, sending_window
 from ._numbers import valid_number
+from ._segments import max_segments
+from ._senders import origination
 
 __all__ = [
     "consent",
@@ -14,6 +16,8 @@ __all__ = [
     "engagement",
     "frequency_cap",
     "has_opt_out",
+    "max_segments",
+    "origination",
     "program_frequency",
     "quiet_hours",
     "required_content",
