@@ -93,16 +93,18 @@ class _Defaults(dict[str, object]):
 
 
 def reason_text(reason: Reason, locale: str | None = "en") -> str:
-    """A reason's sentence in the locale's language."""
+    """A reason's sentence in the locale's language, with its citation when it has one."""
     template = REASON_TEMPLATES.get(reason.code)
     if template is None:
-        return reason.message
-    return gettext(template, locale).format_map(_Defaults(reason.data))
+        text = reason.message
+    else:
+        text = gettext(template, locale).format_map(_Defaults(reason.data))
+    return f"{text} ({reason.citation})" if reason.citation else text
 
 
 def explain(decision: Decision, locale: str | None = "en") -> str:
     """Say in words what was decided and why; times are shown in the recipient's zone."""
-    reasons = "; ".join(reason_text(r, locale) for r in decision.reasons)
+    reasons = "; ".join(dict.fromkeys(reason_text(r, locale) for r in decision.reasons))
     if decision.verdict is Verdict.ALLOW:
         head = gettext("Allowed.", locale)
         return f"{head} {reasons}" if reasons else head

@@ -16,6 +16,11 @@ from .._values import Decision, Message, allow, deny, to_enum
 from ..consent import DEFAULT_IMPLIED_TERMS, ConsentStatus, StatusDetail, consent_status
 from ..errors import ConfigurationError
 
+_STANDARD = i18n.register_template(
+    "consent.standard_not_met",
+    "the consent on record ({status}) does not meet this jurisdiction's standard",
+)
+
 _MESSAGES = {
     ConsentStatus.MISSING: "there is no consent for topic {topic} ({purpose})",
     ConsentStatus.REVOKED: "the recipient opted out on {at}",
@@ -98,7 +103,7 @@ class _Consent:
             i18n.reason(
                 self.code or f"consent.{detail.status.value}",
                 self.name,
-                _MESSAGES[detail.status],
+                _STANDARD if self.code else _MESSAGES[detail.status],
                 citation=self.citation,
                 status=detail.status.value,
                 topic=message.topic,

@@ -1,0 +1,291 @@
+"""Policy files (TOML): programs, rule settings and jurisdiction packs, validated with errors
+that name the file, the line, the key and the problem.
+
+```toml
+name = "acme"
+jurisdictions = ["standard"]          # or a list of packs: ["us", "ca"]
+enable = ["us.al.window"]             # unconfirmed provisions to switch on
+stop_scope = "brand"
+
+[[programs]]
+name = "Acme Deals"
+brand = "Acme"
+topic = "deals"
+senders = ["+18885550100"]
+help_contact = "help@acme.example"
+frequency = "Up to 4 msgs/week"
+
+[[rules]]
+type = "frequency_cap"                # a factory in smspolicy.rules
+limit = 1
+per = "24h"                           # durations: "30d", "24h", "15m", "2w"
+scope = "brand"
+when = { purpose = "marketing" }      # optional: purpose, topic, channel, jurisdiction
+```
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from . import jurisdictions as packs
+from . import rules as rule_factories
+from ._compose import Policy, when
+from .errors import ConfigurationError, SmsPolicyError
+from .predicates import Predicate, channel_is, in_jurisdiction, purpose_is, topic_is
+from .programs import Program
+from .typing import Rule
+
+__all__ = ["Config", "PolicyFileError", "load_config", "load_policy", "parse_duration"]
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(w|d|h|m|s)\s*$")
+_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+_DURATION_PARAMETERS = {"per", "window", "unengaged_after", "remove_after", "horizon", "hold"}
+_TOP_KEYS = {
+    "name",
+    "jurisdictions",
+    "enable",
+    "include_unconfirmed",
+    "stop_scope",
+    "programs",
+    "rules",
+    "horizon",
+}
+_PROGRAM_KEYS = {"name", "brand", "topic", "purpose", "senders", "help_contact", "frequency"}
+_WHEN_KEYS = {"purpose", "topic", "channel", "jurisdiction"}
+_RULES = {
+    name: getattr(rule_factories, name)
+    for name in rule_factories.__all__
+    if name not in ("has_opt_out", "program_frequency")
+}
+
+
+class PolicyFileError(ConfigurationError):
+    """A policy file is wrong; the message names the file, line, key and problem."""
+
+    def __init__(self, path: str, problem: str, *, key: str | None = None, line: int | None = None):
+        self.path, self.key, self.line, self.problem = path, key, line, problem
+        where = path + (f":{line}" if line else "") + (f": {key}" if key else "")
+        super().__init__(f"{where}: {problem}")
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """Parse "30d", "24h", "15m", "45s" or "2w"."""
+    match = _DURATION.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise ConfigurationError(f"{text!r} is not a duration like '30d', '24h' or '15m'")
+    return dt.timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+@attrs.frozen
+class Config:
+    """A loaded policy file: the policy, its programs and its name."""
+
+    name: str
+    policy: Policy
+    programs: tuple[Program, ...]
+
+
+class _Lines:
+    """Where keys and array tables stand in the file, for error messages."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+
+    def table(self, array: str, index: int) -> int | None:
+        count = -1
+        for number, line in enumerate(self.lines, 1):
+            if line.strip() == f"[[{array}]]":
+                count += 1
+                if count == index:
+                    return number
+        return None
+
+    def key(self, key: str, start: int | None = None) -> int | None:
+        pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
+        for number, line in enumerate(self.lines, 1):
+            if start is not None and number <= start:
+                continue
+            if start is not None and line.strip().startswith("["):
+                return None
+            if pattern.match(line):
+                return number
+        return None
+
+
+def load_policy(path: str | os.PathLike[str]) -> Policy:
+    """The policy of a TOML policy file (programs' frequencies are not in it: use
+    :func:`load_config` and give the programs to the Engine)."""
+    return load_config(path).policy
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a TOML policy file."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise PolicyFileError(name, f"cannot read the file: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise PolicyFileError(name, "the file is not UTF-8 text") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise PolicyFileError(name, f"not valid TOML: {error}") from None
+    lines = _Lines(text)
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise PolicyFileError(
+            name,
+            f"unknown setting (expected one of {sorted(_TOP_KEYS)})",
+            key=unknown[0],
+            line=lines.key(unknown[0]),
+        )
+    policy_name = data.get("name", Path(path).stem)
+    if not isinstance(policy_name, str) or not policy_name.strip():
+        raise PolicyFileError(name, "must be non-empty text", key="name", line=lines.key("name"))
+    programs = tuple(
+        _program(name, lines, i, p) for i, p in enumerate(_tables(name, data, "programs"))
+    )
+    built: list[Rule] = []
+    try:
+        built.extend(_jurisdiction_rules(data))
+    except SmsPolicyError as error:
+        raise PolicyFileError(
+            name, str(error), key="jurisdictions", line=lines.key("jurisdictions")
+        ) from None
+    for index, table in enumerate(_tables(name, data, "rules")):
+        built.append(_rule(name, lines, index, table))
+    horizon = data.get("horizon", "35d")
+    try:
+        policy = Policy(*built, name=policy_name, horizon=parse_duration(horizon))
+    except SmsPolicyError as error:
+        raise PolicyFileError(name, str(error), key="horizon", line=lines.key("horizon")) from None
+    return Config(policy_name, policy, programs)
+
+
+def _tables(path: str, data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise PolicyFileError(path, f"must be an array of tables: write [[{key}]]", key=key)
+    return value
+
+
+def _jurisdiction_rules(data: Mapping[str, Any]) -> list[Rule]:
+    chosen = data.get("jurisdictions", [])
+    if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
+        raise ConfigurationError('jurisdictions must be a list such as ["standard"]')
+    enable = data.get("enable", [])
+    unconfirmed = data.get("include_unconfirmed", False)
+    stop_scope = data.get("stop_scope", "brand")
+    if not isinstance(enable, list) or not isinstance(unconfirmed, bool):
+        raise ConfigurationError("enable must be a list of ids, include_unconfirmed true/false")
+    if not chosen:
+        return [rule_factories.consent(stop_scope=stop_scope)]
+    names = None if chosen == ["standard"] else chosen
+    if names is not None and "standard" in names:
+        raise ConfigurationError('"standard" already includes every pack: use it alone')
+    return [
+        packs.standard(names, include_unconfirmed=unconfirmed, enable=enable, stop_scope=stop_scope)
+    ]
+
+
+def _program(path: str, lines: _Lines, index: int, table: Mapping[str, Any]) -> Program:
+    start = lines.table("programs", index)
+    unknown = sorted(set(table) - _PROGRAM_KEYS)
+    if unknown:
+        raise PolicyFileError(
+            path,
+            f"unknown program field (expected {sorted(_PROGRAM_KEYS)})",
+            key=f"programs[{index}].{unknown[0]}",
+            line=lines.key(unknown[0], start),
+        )
+    try:
+        return Program(**table)
+    except TypeError as error:
+        raise PolicyFileError(
+            path, f"incomplete program: {error}", key=f"programs[{index}]", line=start
+        ) from None
+    except SmsPolicyError as error:
+        raise PolicyFileError(path, str(error), key=f"programs[{index}]", line=start) from None
+
+
+def _predicate(path: str, where: str, line: int | None, spec: object) -> Predicate:
+    if not isinstance(spec, Mapping) or not spec or set(spec) - _WHEN_KEYS:
+        raise PolicyFileError(
+            path, f"when takes a table with keys from {sorted(_WHEN_KEYS)}", key=where, line=line
+        )
+    makers: dict[str, Callable[..., Predicate]] = {
+        "purpose": purpose_is,
+        "topic": topic_is,
+        "channel": channel_is,
+        "jurisdiction": in_jurisdiction,
+    }
+    parts: list[Predicate] = []
+    try:
+        for key, value in spec.items():
+            values = value if isinstance(value, list) else [value]
+            parts.append(makers[key](*values))
+    except (SmsPolicyError, TypeError) as error:
+        raise PolicyFileError(path, str(error), key=where, line=line) from None
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = combined & part
+    return combined
+
+
+def _argument(name: str, value: Any) -> Any:
+    if name in _DURATION_PARAMETERS and isinstance(value, str) and _DURATION.match(value):
+        return parse_duration(value)
+    if name == "reduced" and isinstance(value, list) and len(value) == 2:
+        return (value[0], parse_duration(value[1]) if isinstance(value[1], str) else value[1])
+    if name == "days" and isinstance(value, Mapping):
+        return {int(k): (tuple(v) if isinstance(v, list) else v) for k, v in value.items()}
+    if name == "table" and isinstance(value, list):  # origination: [{brand, purpose, senders}]
+        return {(row.get("brand"), row["purpose"]): row["senders"] for row in value}
+    return value
+
+
+def _rule(path: str, lines: _Lines, index: int, table: Mapping[str, Any]) -> Rule:
+    start = lines.table("rules", index)
+    where = f"rules[{index}]"
+    kind = table.get("type")
+    if kind not in _RULES:
+        raise PolicyFileError(
+            path,
+            f"type must name a rule factory: one of {sorted(_RULES)}",
+            key=f"{where}.type",
+            line=lines.key("type", start) or start,
+        )
+    factory = _RULES[kind]
+    accepted = inspect.signature(factory).parameters
+    arguments = {k: v for k, v in table.items() if k not in ("type", "when")}
+    for key in arguments:
+        if key not in accepted:
+            raise PolicyFileError(
+                path,
+                f"{kind} takes no argument {key!r} (it takes {', '.join(accepted)})",
+                key=f"{where}.{key}",
+                line=lines.key(key, start),
+            )
+    positional = [p for p in accepted.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    try:
+        args = [_argument(p.name, arguments.pop(p.name)) for p in positional if p.name in arguments]
+        kwargs = {k: _argument(k, v) for k, v in arguments.items()}
+        rule: Rule = factory(*args, **kwargs)
+    except (SmsPolicyError, TypeError, ValueError, KeyError) as error:
+        raise PolicyFileError(path, f"{kind}: {error}", key=where, line=start) from None
+    if "when" in table:
+        rule = when(
+            _predicate(path, f"{where}.when", lines.key("when", start), table["when"]), rule
+        )
+    return rule
