@@ -20,6 +20,7 @@ PUBLIC_MODULES = [
     "smspolicy.programs",
     "smspolicy.rules",
     "smspolicy.segments",
+    "smspolicy.strategies",
     "smspolicy.store",
     "smspolicy.testing",
 ]
