@@ -159,10 +159,10 @@ class _AllOf:
 
     def __call__(self, message: Message, context: Context) -> Decision:
         decisions = [run_rule(rule, message, context) for rule in self.rules]
-        denied = [d for d in decisions if d.verdict is Verdict.DENY]
-        if denied:
-            return deny(*(reason for d in denied for reason in d.reasons))
-        if all(d.verdict is Verdict.ALLOW for d in decisions):
+        verdicts = {d.verdict for d in decisions}
+        if Verdict.DENY in verdicts:
+            return deny(*(r for d in decisions if d.verdict is Verdict.DENY for r in d.reasons))
+        if Verdict.DEFER not in verdicts:
             return allow(*(reason for d in decisions for reason in d.reasons))
         reasons: list[Reason] = []
         _merge(reasons, (r for d in decisions if d.verdict is Verdict.DEFER for r in d.reasons))

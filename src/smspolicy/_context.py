@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 import attrs
 
 from ._recipients import Profile, Recipient
 from ._records import ConsentEvent, SendRecord
-from ._time import ensure_aware
+from ._time import ensure_aware, to_local, zone
 from ._values import Purpose
 
 __all__ = ["ConsentView", "Context", "HistoryView"]
+
+T = TypeVar("T")
 
 
 class ConsentView:
@@ -98,6 +101,20 @@ class Context:
     senders: Mapping[tuple[str | None, Purpose], frozenset[str]] = attrs.field(
         factory=dict, eq=False, repr=False
     )
+    _memo: dict[object, object] = attrs.field(factory=dict, init=False, eq=False, repr=False)
+
+    def memo(self, key: object, compute: Callable[[], T]) -> T:
+        """``compute()``, once per context (the same instant): rules share work such as the
+        recipient's local time or the folded consent state."""
+        try:
+            return self._memo[key]  # type: ignore[return-value]
+        except KeyError:
+            value = self._memo[key] = compute()
+            return value
+
+    def local_time(self, zone_name: str) -> dt.datetime:
+        """``now`` in the zone, computed once per context."""
+        return self.memo(("local", zone_name), lambda: to_local(self.now, zone(zone_name)))
 
     def at(self, instant: dt.datetime) -> Context:
         """This context at another instant, with the same recipient and records."""

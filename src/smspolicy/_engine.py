@@ -387,6 +387,16 @@ class _Snapshot:
 
 
 def _with_zone(decision: Decision, recipient: Recipient) -> Decision:
-    if decision.zone is None and len(recipient.zones) == 1:
-        return attrs.evolve(decision, zone=recipient.zones[0])
-    return decision
+    if decision.zone is not None or len(recipient.zones) != 1:
+        return decision
+    if decision.allowed and not decision.reasons:  # the common case: share one per zone
+        shared = _ALLOWED_IN.get(recipient.zones[0])
+        if shared is None:
+            shared = _ALLOWED_IN[recipient.zones[0]] = attrs.evolve(
+                decision, zone=recipient.zones[0]
+            )
+        return shared
+    return attrs.evolve(decision, zone=recipient.zones[0])
+
+
+_ALLOWED_IN: dict[str, Decision] = {}

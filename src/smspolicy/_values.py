@@ -264,6 +264,8 @@ class Decision:
 
 def allow(*reasons: Reason) -> Decision:
     """An ALLOW, optionally with informational reasons."""
+    if not reasons:
+        return _ALLOW  # decisions are immutable: the plain ALLOW is shared
     return Decision(Verdict.ALLOW, None, reasons)
 
 
@@ -275,3 +277,6 @@ def defer(until: dt.datetime, *reasons: Reason) -> Decision:
 def deny(*reasons: Reason) -> Decision:
     """A DENY with the reasons."""
     return Decision(Verdict.DENY, None, reasons)
+
+
+_ALLOW = Decision(Verdict.ALLOW)

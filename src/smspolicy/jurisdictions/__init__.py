@@ -16,7 +16,7 @@ from .._compose import Policy, when
 from ..predicates import is_marketing
 from ..typing import Rule
 from . import intl, us
-from ._model import AS_OF, Provision
+from ._model import AS_OF, Provision, Provisions
 
 __all__ = [
     "AS_OF",
@@ -103,7 +103,7 @@ def standard(
     chosen = provisions(packs, include_unconfirmed=include_unconfirmed, enable=enable)
     return Policy(
         *best_practices(stop_scope=stop_scope),
-        *(p.as_rule() for p in chosen),
+        Provisions(chosen, horizon),
         name="standard",
         horizon=horizon,
     )

@@ -7,13 +7,13 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from .._compose import when
+from .._compose import all_of, when
 from .._context import Context
-from .._values import Message, Purpose
+from .._values import Decision, Message, Purpose
 from ..predicates import Predicate
 from ..typing import Rule
 
-__all__ = ["AS_OF", "Provision"]
+__all__ = ["AS_OF", "Provision", "Provisions"]
 
 AS_OF = dt.date(2026, 11, 27)
 """The date the shipped parameters were checked against their sources."""
@@ -85,3 +85,42 @@ def provision(
         AS_OF,
         note,
     )
+
+
+@attrs.frozen(repr=False)
+class Provisions:
+    """Applies, to each message, exactly the provisions of the recipient's candidate
+    jurisdictions for its purpose, combined as :func:`smspolicy.all_of` (a dispatch table, so a
+    decision does not test every provision of every pack)."""
+
+    provisions: tuple[Provision, ...]
+    horizon: dt.timedelta
+    _table: dict[tuple[str, Purpose], tuple[int, ...]] = attrs.field(init=False, eq=False)
+    _combined: dict[tuple[frozenset[str], Purpose], Rule] = attrs.field(
+        init=False, eq=False, factory=dict
+    )
+
+    def __attrs_post_init__(self) -> None:
+        table: dict[tuple[str, Purpose], list[int]] = {}
+        for index, item in enumerate(self.provisions):
+            for code in item.jurisdictions:
+                for purpose in item.purposes:
+                    table.setdefault((code, purpose), []).append(index)
+        object.__setattr__(self, "_table", {k: tuple(v) for k, v in table.items()})
+
+    def _rule_for(self, jurisdictions: frozenset[str], purpose: Purpose) -> Rule:
+        key = (jurisdictions, purpose)
+        combined = self._combined.get(key)
+        if combined is None:
+            chosen = sorted(
+                {i for code in jurisdictions for i in self._table.get((code, purpose), ())}
+            )
+            combined = all_of(*(self.provisions[i].rule for i in chosen), horizon=self.horizon)
+            self._combined[key] = combined
+        return combined
+
+    def __call__(self, message: Message, context: Context) -> Decision:
+        return self._rule_for(context.recipient.jurisdictions, message.purpose)(message, context)
+
+    def __repr__(self) -> str:
+        return f"provisions({', '.join(p.id for p in self.provisions)})"

@@ -63,17 +63,32 @@ class _Consent:
     citation: str | None = None
     name: str = "consent"
 
+    @property
+    def _terms_key(self) -> tuple[tuple[str, int | None], ...]:
+        return tuple(sorted((basis.value, months) for basis, months in self.implied_terms.items()))
+
     def status(self, message: Message, context: Context) -> StatusDetail:
         """The folded consent status for the message, with bases this rule does not accept
         treated as missing consent."""
-        detail = consent_status(
-            context.consent.events,
-            topic=message.topic,
-            purpose=message.purpose,
-            brand=message.brand,
-            now=context.now,
-            stop_scope=self.stop_scope,
-            implied_terms=self.implied_terms,
+        key = (
+            "consent",
+            message.topic,
+            message.purpose,
+            message.brand,
+            self.stop_scope,
+            self._terms_key,
+        )
+        detail = context.memo(
+            key,
+            lambda: consent_status(
+                context.consent.events,
+                topic=message.topic,
+                purpose=message.purpose,
+                brand=message.brand,
+                now=context.now,
+                stop_scope=self.stop_scope,
+                implied_terms=self.implied_terms,
+            ),
         )
         if (
             detail.status is ConsentStatus.IMPLIED

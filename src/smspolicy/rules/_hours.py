@@ -76,6 +76,9 @@ class Window:
 
     by_weekday: tuple[DayWindow, ...]
     holidays: str | None = None
+    _days: dict[dt.date, tuple[tuple[dt.time, dt.time | None], ...]] = attrs.field(
+        init=False, factory=dict, eq=False, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.holidays is not None:
@@ -99,8 +102,17 @@ class Window:
         """True when ``day`` is a holiday (observed dates included) in the calendar."""
         return self.holidays is not None and day in self._holiday_calendar
 
-    def intervals(self, day: dt.date) -> list[tuple[dt.time, dt.time | None]]:
-        """The wall-clock intervals [a, b) open on ``day`` (b None means until midnight)."""
+    def intervals(self, day: dt.date) -> tuple[tuple[dt.time, dt.time | None], ...]:
+        """The wall-clock intervals [a, b) open on ``day`` (b None means until midnight),
+        computed once per date."""
+        found = self._days.get(day)
+        if found is None:
+            if len(self._days) > 4096:
+                self._days.clear()
+            found = self._days[day] = tuple(self._compute(day))
+        return found
+
+    def _compute(self, day: dt.date) -> list[tuple[dt.time, dt.time | None]]:
         if self.closed_on(day):
             return []
         result: list[tuple[dt.time, dt.time | None]] = []
@@ -198,10 +210,10 @@ class _SendingWindow:
         names = context.recipient.zones or self.fallback_zones
         if not names:
             return self._unknown(message)
+        if all(self.window.contains(context.local_time(name)) for name in names):
+            return allow()
         zones = [zone(name) for name in names]
         now = context.now
-        if all(_inside(self.window, tz, now) for tz in zones):
-            return allow()
         outside = next(tz for tz in zones if not _inside(self.window, tz, now))
         local = to_local(now, outside)
         reason = i18n.reason(

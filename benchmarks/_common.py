@@ -1,0 +1,32 @@
+"""Shared helpers for the benchmarks: timing, machine description, result lines."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+
+def machine() -> str:
+    """One line describing where the benchmark ran."""
+    return (f"{platform.python_implementation()} {platform.python_version()} on "
+            f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}")
+
+
+def per_item(run: Callable[[], int], repeats: int = 7) -> float:
+    """Median seconds per item over ``repeats`` runs of ``run`` (which returns its item count)."""
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        count = run()
+        samples.append((time.perf_counter() - start) / count)
+    return statistics.median(samples)
+
+
+def report(name: str, figure: float, floor: float, unit: str, target: str) -> None:
+    """Print the figure, the floor measured in the same run, their ratio and the target."""
+    ratio = figure / floor if floor else float("inf")
+    print(f"{name}: {figure:.3f} {unit} | floor {floor:.3f} {unit} | ratio {ratio:.2f}x | "
+          f"target {target}")
