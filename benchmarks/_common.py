@@ -11,8 +11,10 @@ from collections.abc import Callable
 
 def machine() -> str:
     """One line describing where the benchmark ran."""
-    return (f"{platform.python_implementation()} {platform.python_version()} on "
-            f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}")
+    return (
+        f"{platform.python_implementation()} {platform.python_version()} on "
+        f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}"
+    )
 
 
 def per_item(run: Callable[[], int], repeats: int = 7) -> float:
@@ -28,5 +30,16 @@ def per_item(run: Callable[[], int], repeats: int = 7) -> float:
 def report(name: str, figure: float, floor: float, unit: str, target: str) -> None:
     """Print the figure, the floor measured in the same run, their ratio and the target."""
     ratio = figure / floor if floor else float("inf")
-    print(f"{name}: {figure:.3f} {unit} | floor {floor:.3f} {unit} | ratio {ratio:.2f}x | "
-          f"target {target}")
+    print(
+        f"{name}: {figure:.3f} {unit} | floor {floor:.3f} {unit} | ratio {ratio:.2f}x | "
+        f"target {target}"
+    )
+
+
+def report_rate(name: str, rate: float, floor: float, target: str) -> None:
+    """Print a throughput, the floor's throughput in the same run, and how many times slower."""
+    slower = floor / rate if rate else float("inf")
+    print(
+        f"{name}: {rate:,.0f}/s | floor {floor:,.0f}/s | ratio {slower:.2f}x slower | "
+        f"target {target}"
+    )

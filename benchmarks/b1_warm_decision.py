@@ -11,12 +11,11 @@ import datetime as dt
 import random
 
 import pytz
+from _common import machine, per_item, report
 
 from smspolicy import Engine, Message, Policy, jurisdictions, rules
 from smspolicy.store import MemoryStore, SendRecord
 from smspolicy.testing import FrozenClock
-
-from _common import machine, per_item, report
 
 NOW = dt.datetime(2026, 11, 27, 17, 0, tzinfo=dt.UTC)  # 12:00 in New York
 AREAS = ["212", "305", "214", "310", "203", "206", "415", "512", "617", "702"]
@@ -37,10 +36,20 @@ def setup() -> tuple[Engine, list[Message]]:
     numbers = sorted(set(numbers))
     for number in numbers:
         engine.consent.confirm(number, topic="deals", purpose="marketing", source="bench")
-        store.record_send(SendRecord(number=number, at=NOW - dt.timedelta(hours=3), topic="deals",
-                                     purpose="marketing", channel="sms", content_key="old"))
-    messages = [Message(n, "deals", "marketing", body="Acme: 20% off. Reply STOP to opt out.",
-                        brand="Acme") for n in numbers]
+        store.record_send(
+            SendRecord(
+                number=number,
+                at=NOW - dt.timedelta(hours=3),
+                topic="deals",
+                purpose="marketing",
+                channel="sms",
+                content_key="old",
+            )
+        )
+    messages = [
+        Message(n, "deals", "marketing", body="Acme: 20% off. Reply STOP to opt out.", brand="Acme")
+        for n in numbers
+    ]
     list(engine.evaluate_many(messages))  # warm the resolution cache
     return engine, messages
 
@@ -86,9 +95,10 @@ def main() -> None:
     state = floor_setup(messages)
     figure = per_item(lambda: sum(1 for _ in engine.evaluate_many(messages)))
     floor = per_item(lambda: inlined(messages, state))
-    print(f"B1 on {machine()}: {len(messages)} recipients, {len(repr(engine.policy))} chars of policy")
-    report("B1 warm decision", figure * 1e6, floor * 1e6, "us/decision",
-           "<= 20 us and <= 3x floor")
+    print(
+        f"B1 on {machine()}: {len(messages)} recipients, {len(repr(engine.policy))} chars of policy"
+    )
+    report("B1 warm decision", figure * 1e6, floor * 1e6, "us/decision", "<= 20 us and <= 3x floor")
 
 
 if __name__ == "__main__":

@@ -280,10 +280,17 @@ class Engine:
             )
 
     def _prefetch(
-        self, batch: Sequence[Message], recipients: Sequence[Recipient], now: dt.datetime
+        self,
+        batch: Sequence[Message],
+        recipients: Sequence[Recipient],
+        now: dt.datetime,
+        *,
+        own_sends: bool = True,
     ) -> _Snapshot:
         numbers = sorted({r.address for r in recipients})
-        keys = set(numbers) | {person_key(m.person) for m in batch if m.person}
+        keys = {person_key(m.person) for m in batch if m.person}
+        if own_sends:  # a reservation reads the number's own sends under its lock instead
+            keys |= set(numbers)
         try:
             return _Snapshot(
                 consent=self.store.consent_events(numbers),
@@ -313,7 +320,7 @@ class Engine:
             return held_record(message, item.address, now, hold) if decided[-1].allowed else None
 
         try:
-            snapshot = self._prefetch([message], [item], now)
+            snapshot = self._prefetch([message], [item], now, own_sends=False)
             record = self.store.reserve(item.address, since=now - self.history, decide=decide)
         except StoreUnavailableError as error:
             return Reservation(self._failed(error, now), None, self.store)

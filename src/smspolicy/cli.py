@@ -34,6 +34,7 @@ REQUIRED_COLUMNS = ("number", "topic", "purpose")
 OPTIONAL_COLUMNS = ("brand", "channel", "body", "person", "timezone", "locale", "state")
 CONSENT_COLUMNS = ("number", "kind", "at", "source")
 BATCH = 1000
+PREFLIGHT_CACHE = 4096
 
 
 class UsageError(Exception):
@@ -72,7 +73,16 @@ def _engine(args: argparse.Namespace, profiles: dict[str, Profile] | None = None
     else:
         policy, programs = jurisdictions.standard(), ()
     store = SQLiteStore(args.db or default_db())
-    return Engine(policy, store, clock, programs=programs, profiles=(profiles or {}).get)
+    # A campaign list visits each number about once: a small resolution cache keeps memory flat
+    # in the list's length.
+    return Engine(
+        policy,
+        store,
+        clock,
+        programs=programs,
+        profiles=(profiles or {}).get,
+        cache_size=PREFLIGHT_CACHE,
+    )
 
 
 def mask(number: str) -> str:

@@ -1,0 +1,52 @@
+"""B2 cold preflight: 100,000 distinct numbers through Engine.evaluate_many with SQLiteStore.
+Target: <= 1.5x the floor of phonenumbers.parse + is_valid_number + time_zones_for_number over
+the same numbers.
+
+Run: python benchmarks/b2_cold_preflight.py [COUNT]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import phonenumbers
+from _common import machine, report
+from _numbers import us_numbers
+from phonenumbers import timezone
+
+from smspolicy import Engine, Message, jurisdictions
+from smspolicy.store import SQLiteStore
+from smspolicy.testing import FrozenClock
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    numbers = us_numbers(count)
+    start = time.perf_counter()
+    for text in numbers:
+        number = phonenumbers.parse(text)
+        phonenumbers.is_valid_number(number)
+        timezone.time_zones_for_number(number)
+    floor = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as folder:
+        engine = Engine(
+            jurisdictions.standard(),
+            SQLiteStore(Path(folder) / "b2.sqlite3"),
+            FrozenClock(dt.datetime(2026, 11, 27, 17, tzinfo=dt.UTC)),
+        )
+        messages = (Message(n, "deals", "marketing", brand="Acme") for n in numbers)
+        start = time.perf_counter()
+        decided = sum(1 for _ in engine.evaluate_many(messages))
+        figure = time.perf_counter() - start
+    assert decided == count
+    print(f"B2 on {machine()}: {count} distinct numbers, cold cache")
+    report("B2 cold preflight", figure, floor, "s", "<= 1.5x floor")
+    report("B2 per number", figure / count * 1e6, floor / count * 1e6, "us", "<= 1.5x floor")
+
+
+if __name__ == "__main__":
+    main()
