@@ -27,7 +27,7 @@ from ._recipients import (
     address_recipient,
 )
 from ._records import ConsentEvent, SendRecord
-from ._reserve import DEFAULT_HOLD, Reservation, held_record
+from ._reserve import DEFAULT_HOLD, Reservation, held_record, send_record
 from ._time import ensure_aware, ensure_duration
 from ._values import Decision, Message, Purpose, defer, deny
 from .consent import DEFAULT_PENDING_EXPIRY, Ledger
@@ -198,18 +198,7 @@ class Engine:
             raise InvalidInputError(f"expected a smspolicy.Message, got {message!r}")
         address = self.address_of(message.to) if message.channel.is_phone else message.address
         return self.store.record_send(
-            SendRecord(
-                number=address,
-                at=self.now(),
-                topic=message.topic,
-                purpose=message.purpose,
-                channel=message.channel,
-                content_key=message.content_key,
-                brand=message.brand,
-                sender=message.sender,
-                person=message.person,
-                provider_id=provider_id,
-            )
+            send_record(message, address, self.now(), provider_id=provider_id)
         )
 
     def __repr__(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._records import SendRecord, SendStatus
 from ._values import Decision, Message
@@ -13,17 +13,17 @@ from .errors import InvalidInputError
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["DEFAULT_HOLD", "Reservation", "held_record"]
+__all__ = ["DEFAULT_HOLD", "Reservation", "held_record", "send_record"]
 
 DEFAULT_HOLD = dt.timedelta(minutes=5)
 """How long an uncommitted reservation keeps its slot before it expires."""
 
 
-def held_record(message: Message, number: str, now: dt.datetime, hold: dt.timedelta) -> SendRecord:
-    """The send-log record that holds a slot for ``message`` until ``now + hold``."""
+def send_record(message: Message, number: str, at: dt.datetime, **fields: Any) -> SendRecord:
+    """The send-log record of ``message`` to ``number`` at ``at`` (``fields`` add the rest)."""
     return SendRecord(
         number=number,
-        at=now,
+        at=at,
         topic=message.topic,
         purpose=message.purpose,
         channel=message.channel,
@@ -31,9 +31,13 @@ def held_record(message: Message, number: str, now: dt.datetime, hold: dt.timede
         brand=message.brand,
         sender=message.sender,
         person=message.person,
-        status=SendStatus.RESERVED,
-        expires=now + hold,
+        **fields,
     )
+
+
+def held_record(message: Message, number: str, now: dt.datetime, hold: dt.timedelta) -> SendRecord:
+    """The send-log record that holds a slot for ``message`` until ``now + hold``."""
+    return send_record(message, number, now, status=SendStatus.RESERVED, expires=now + hold)
 
 
 class Reservation:

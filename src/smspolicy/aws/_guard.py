@@ -62,16 +62,19 @@ def proves_nothing_sent(error: Exception) -> bool:
 class GuardBase:
     """Shared set-up of the Pinpoint and End User Messaging guards."""
 
+    OPERATION = ""
+    """The botocore operation the guard wraps (its model validates every request)."""
+
     def __init__(
         self,
         client: Any,
         engine: Engine,
         *,
         topic: str,
-        brand: str | None,
-        purpose: Purpose | str | None,
-        failover: Sequence[Region],
-        origination: Mapping[tuple[str | None, Purpose | str], str] | None,
+        brand: str | None = None,
+        purpose: Purpose | str | None = None,
+        failover: Sequence[Region] = (),
+        origination: Mapping[tuple[str | None, Purpose | str], str] | None = None,
     ) -> None:
         if not isinstance(engine, Engine):
             raise ConfigurationError(f"engine must be a smspolicy.Engine, got {engine!r}")
@@ -90,6 +93,7 @@ class GuardBase:
             (b, to_enum(Purpose, p, ConfigurationError)): sender
             for (b, p), sender in (origination or {}).items()
         }
+        self.operation = client.meta.service_model.operation_model(self.OPERATION)
 
     def purpose_for(self, message_type: str | None, context: Mapping[str, str]) -> Purpose:
         """The purpose from the guard, the request's MessageType or its Context; marketing when

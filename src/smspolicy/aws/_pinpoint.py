@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .._engine import Engine
 from .._reserve import Reservation
-from .._values import Channel, Message, Purpose
+from .._values import Channel, Message
 from ..errors import RequestValidationError
 from ._guard import GuardBase, Region, failure, proves_nothing_sent
 from ._outcomes import RETRYABLE_STATUSES, SAFE_TO_FAIL_OVER, Outcome, OutcomeStatus, from_decision
@@ -55,34 +54,14 @@ class PinpointGuard(GuardBase):
     number); an address is never sent twice.
     """
 
-    def __init__(
-        self,
-        client: Any,
-        engine: Engine,
-        *,
-        topic: str,
-        brand: str | None = None,
-        purpose: Purpose | str | None = None,
-        failover: Sequence[Region] = (),
-        origination: Mapping[tuple[str | None, Purpose | str], str] | None = None,
-    ) -> None:
-        super().__init__(
-            client,
-            engine,
-            topic=topic,
-            brand=brand,
-            purpose=purpose,
-            failover=failover,
-            origination=origination,
-        )
-        self._operation = client.meta.service_model.operation_model("SendMessages")
+    OPERATION = "SendMessages"
 
     def send_messages(
         self, *, ApplicationId: str, MessageRequest: Mapping[str, Any]
     ) -> dict[str, Any]:
         """Decide every address, forward the allowed ones, report an outcome for each."""
         validate_request(
-            self._operation, {"ApplicationId": ApplicationId, "MessageRequest": MessageRequest}
+            self.operation, {"ApplicationId": ApplicationId, "MessageRequest": MessageRequest}
         )
         if MessageRequest.get("Endpoints"):
             raise RequestValidationError(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .._engine import Engine
-from .._values import Message, Purpose
-from ._guard import GuardBase, Region, error_code, failure, proves_nothing_sent
+from .._values import Message
+from ._guard import GuardBase, error_code, failure, proves_nothing_sent
 from ._outcomes import SAFE_TO_FAIL_OVER, Outcome, OutcomeStatus, from_decision
 from ._validate import validate_request
 
@@ -28,31 +26,11 @@ class SmsVoiceV2Guard(GuardBase):
     origination identity; a message is never sent twice.
     """
 
-    def __init__(
-        self,
-        client: Any,
-        engine: Engine,
-        *,
-        topic: str,
-        brand: str | None = None,
-        purpose: Purpose | str | None = None,
-        failover: Sequence[Region] = (),
-        origination: Mapping[tuple[str | None, Purpose | str], str] | None = None,
-    ) -> None:
-        super().__init__(
-            client,
-            engine,
-            topic=topic,
-            brand=brand,
-            purpose=purpose,
-            failover=failover,
-            origination=origination,
-        )
-        self._operation = client.meta.service_model.operation_model("SendTextMessage")
+    OPERATION = "SendTextMessage"
 
     def send_text_message(self, **kwargs: Any) -> dict[str, Any]:
         """Decide, then send (or not), with boto3's own keyword arguments."""
-        validate_request(self._operation, kwargs)
+        validate_request(self.operation, kwargs)
         context = kwargs.get("Context") or {}
         purpose = self.purpose_for(kwargs.get("MessageType"), context)
         brand = context.get("brand", self.brand)
