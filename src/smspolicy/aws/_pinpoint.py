@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .._reserve import Reservation
 from .._values import Channel, Message
 from ..errors import RequestValidationError
-from ._guard import GuardBase, Region, failure, proves_nothing_sent
+from ._guard import GuardBase, Region, error_code, failure, proves_nothing_sent
 from ._outcomes import RETRYABLE_STATUSES, SAFE_TO_FAIL_OVER, Outcome, OutcomeStatus, from_decision
 from ._validate import validate_request
 
@@ -142,7 +142,7 @@ class PinpointGuard(GuardBase):
                 ApplicationId=region.application_id or application_id, MessageRequest=forwarded
             )
         except (ClientError, BotoCoreError) as error:
-            if error_is_failover(error) and not last:
+            if error_code(error) in SAFE_TO_FAIL_OVER and not last:
                 return response  # nothing was sent: the next region takes every address
             for address in addresses:
                 reservation = held.pop(address)
@@ -188,10 +188,3 @@ class PinpointGuard(GuardBase):
             detail,
             region.name,
         )
-
-
-def error_is_failover(error: Exception) -> bool:
-    """True when the whole request was refused in a way another region may retry."""
-    from ._guard import error_code
-
-    return error_code(error) in SAFE_TO_FAIL_OVER
