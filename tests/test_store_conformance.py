@@ -202,3 +202,27 @@ def test_lookup_cache(store: Store) -> None:
     assert cache.cache_get("line:other", now=T0) is None
     cache.cache_put("line:+12125550123", "voip", expires=T0 + dt.timedelta(days=1))
     assert cache.cache_get("line:+12125550123", now=T0) == "voip"
+
+
+def test_postgres_snapshot_matches_separate_reads(tmp_path: Path) -> None:
+    """PostgresStore.snapshot reads in one transaction exactly what the four reads return."""
+    store = make_store("postgres", tmp_path)
+    try:
+        store.append_consent(event())
+        store.append_consent(event(kind="revoked", minutes=1))
+        store.forget(A)
+        store.append_consent(event(B))
+        store.record_send(send(B, person="p"))
+        store.record_engagement(B, at=T0, kind="reply")
+        since = T0 - dt.timedelta(days=1)
+        together = store.snapshot([A, B], [B, "person:p"], since=since)  # type: ignore[attr-defined]
+        apart = (
+            store.consent_events([A, B]),
+            store.suppressed([A, B]),
+            store.sends([B, "person:p"], since=since),
+            store.last_engagement([A, B]),
+        )
+        assert together == apart
+        assert together[1] == {A}
+    finally:
+        drop(store)

@@ -281,6 +281,12 @@ class Engine:
         if own_sends:  # a reservation reads the number's own sends under its lock instead
             keys |= set(numbers)
         try:
+            at_once = getattr(self.store, "snapshot", None)
+            if at_once is not None:
+                consent, suppressed, sends, engaged = at_once(
+                    numbers, sorted(keys), since=now - self.history
+                )
+                return _Snapshot(consent, suppressed, sends, engaged)
             return _Snapshot(
                 consent=self.store.consent_events(numbers),
                 suppressed=self.store.suppressed(numbers),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -107,6 +108,7 @@ class PostgresStore:
                 pool.close()
                 raise StoreUnavailableError(f"cannot connect to PostgreSQL: {error}") from error
         self._pool = pool
+        self._local = threading.local()
         self._migrate()
 
     def __repr__(self) -> str:
@@ -122,7 +124,11 @@ class PostgresStore:
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[psycopg.Connection[Any]]:
+        pinned: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
         try:
+            if pinned is not None:  # inside snapshot(): its connection and transaction
+                yield pinned
+                return
             with self._pool.connection() as conn, conn.transaction():
                 yield conn
         except (psycopg.Error, PoolTimeout) as error:
@@ -194,6 +200,31 @@ class PostgresStore:
             event = decode_event(record)
             result[event.number].append(event)
         return result
+
+    def snapshot(
+        self, numbers: Sequence[str], keys: Sequence[str], *, since: dt.datetime
+    ) -> tuple[
+        dict[str, list[ConsentEvent]],
+        set[str],
+        dict[str, list[SendRecord]],
+        dict[str, dt.datetime | None],
+    ]:
+        """Consent, suppression, sends (for ``keys``) and engagement in one transaction: one
+        round of the pool instead of four."""
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                self._local.conn = conn
+                try:
+                    return (
+                        self.consent_events(numbers),
+                        self.suppressed(numbers),
+                        self.sends(keys, since=since),
+                        self.last_engagement(numbers),
+                    )
+                finally:
+                    self._local.conn = None
+        except (psycopg.Error, PoolTimeout) as error:
+            raise StoreUnavailableError(f"PostgreSQL: {type(error).__name__}: {error}") from error
 
     def forget(self, number: str) -> None:
         with self._tx() as conn:
