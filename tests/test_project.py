@@ -49,3 +49,64 @@ def test_every_template_is_translated() -> None:
         catalog = i18n._catalog(lang)
         missing = [t for t in texts if t not in catalog]
         assert not missing, (lang, missing)
+
+
+def _blocks(language: str) -> list[tuple[Path, str]]:
+    found = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        found += [
+            (path, b) for b in re.findall(rf"```{language}\n(.*?)\n```", path.read_text(), re.S)
+        ]
+    return found
+
+
+def test_docs_toml_examples_load(tmp_path: Path) -> None:
+    """Every TOML block in the docs is a policy file that loads."""
+    from smspolicy.config import load_config
+
+    blocks = _blocks("toml")
+    assert blocks
+    for index, (path, block) in enumerate(blocks):
+        policy = tmp_path / f"block{index}.toml"
+        policy.write_text(block)
+        assert load_config(policy).policy, path
+
+
+def test_docs_shell_commands_run(tmp_path: Path) -> None:
+    """Every `smspolicy` command in the docs' shell blocks runs and exits 0 (install lines are
+    the one exception: they fetch the published package)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    commands = []
+    for path, block in _blocks("sh"):
+        if path.name == "README.md":
+            continue  # README's commands run in CI and in tests/test_cli.py
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.strip()
+            if line.startswith("smspolicy "):
+                commands.append(line)
+            else:
+                assert line.startswith("pip install"), (path, line)
+    assert commands
+    scripts = Path(sys.executable).parent
+    env = {
+        **os.environ,
+        "PATH": f"{scripts}{os.pathsep}{os.environ['PATH']}",
+        "SMSPOLICY_DB": str(tmp_path / "default.sqlite3"),
+    }
+    for command in commands:
+        done = subprocess.run(
+            command,
+            shell=True,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, (command, done.stderr[-1500:])
