@@ -222,6 +222,11 @@ class SendRecord:
     expires: dt.datetime | None = attrs.field(default=None, converter=_expires)
     id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
 
+    def as_sent(self, provider_id: str | None) -> SendRecord:
+        """This record settled as sent, with the provider's message id (a hold no longer
+        expires once its message went out)."""
+        return attrs.evolve(self, status=SendStatus.SENT, provider_id=provider_id, expires=None)
+
     def counts_at(self, instant: dt.datetime) -> bool:
         """True when this record counts against caps at ``instant`` (sent, or a live hold)."""
         return self.status is SendStatus.SENT or (

@@ -3,10 +3,8 @@ Brazil."""
 
 from __future__ import annotations
 
-from .. import rules
 from .._records import Basis
-from ..consent import DEFAULT_IMPLIED_TERMS
-from ..typing import Rule
+from ._builders import consent, content, window
 from ._model import Provision, provision
 
 __all__ = ["PROVISIONS"]
@@ -43,39 +41,6 @@ EU_MEMBERS = (
 SOFT_OPT_IN = (Basis.SOFT_OPT_IN, Basis.PURCHASE)
 
 
-def _consent(pid: str, citation: str, bases: tuple[Basis, ...] | None) -> Rule:
-    return rules.consent(
-        implied_bases=bases,
-        implied_terms=DEFAULT_IMPLIED_TERMS,
-        code=f"jurisdiction.{pid}",
-        citation=citation,
-        name=pid,
-    )
-
-
-def _content(pid: str, citation: str) -> Rule:
-    return rules.required_content(code=f"jurisdiction.{pid}", citation=citation, name=pid)
-
-
-def _window(
-    pid: str,
-    start: str,
-    end: str,
-    citation: str,
-    days: set[int] | None = None,
-    holidays: str | None = None,
-) -> Rule:
-    return rules.sending_window(
-        start,
-        end,
-        days=days,
-        holidays=holidays,
-        code=f"jurisdiction.{pid}",
-        citation=citation,
-        name=pid,
-    )
-
-
 _CASL_CONSENT = "CASL s. 6(1)(a), s. 10(9)-(10)"
 _CASL_CONTENT = "CASL s. 6(2), s. 11"
 _PECR_CONSENT = "PECR reg. 22(2)-(3)"
@@ -92,7 +57,7 @@ PROVISIONS: tuple[Provision, ...] = (
         "Commercial messages need express or live implied consent (2 years from a purchase, "
         "6 months from an inquiry)",
         _CASL_CONSENT,
-        _consent("ca.casl.consent", _CASL_CONSENT, None),
+        consent("ca.casl.consent", _CASL_CONSENT, None),
         parameters={"purchase": "24 months", "inquiry": "6 months", "express": "until withdrawn"},
     ),
     provision(
@@ -100,7 +65,7 @@ PROVISIONS: tuple[Provision, ...] = (
         "CA",
         "Every commercial message identifies the sender and offers a free unsubscribe",
         _CASL_CONTENT,
-        _content("ca.casl.content", _CASL_CONTENT),
+        content("ca.casl.content", _CASL_CONTENT),
         parameters={"identification": True, "opt_out": True},
     ),
     provision(
@@ -109,7 +74,7 @@ PROVISIONS: tuple[Provision, ...] = (
         "Marketing texts need consent, or the soft opt-in (details from a sale, own similar "
         "products)",
         _PECR_CONSENT,
-        _consent("uk.pecr.consent", _PECR_CONSENT, SOFT_OPT_IN),
+        consent("uk.pecr.consent", _PECR_CONSENT, SOFT_OPT_IN),
         parameters={"implied consent": "soft opt-in only"},
     ),
     provision(
@@ -117,7 +82,7 @@ PROVISIONS: tuple[Provision, ...] = (
         "GB",
         "Sender not concealed and an opt-out address in every message",
         _PECR_CONTENT,
-        _content("uk.pecr.content", _PECR_CONTENT),
+        content("uk.pecr.content", _PECR_CONTENT),
         parameters={"identification": True, "opt_out": True},
     ),
     provision(
@@ -125,7 +90,7 @@ PROVISIONS: tuple[Provision, ...] = (
         EU_MEMBERS,
         "Marketing texts need prior consent, or the soft opt-in for own similar products",
         _EPRIVACY_CONSENT,
-        _consent("eu.eprivacy.consent", _EPRIVACY_CONSENT, SOFT_OPT_IN),
+        consent("eu.eprivacy.consent", _EPRIVACY_CONSENT, SOFT_OPT_IN),
         parameters={"implied consent": "soft opt-in only"},
     ),
     provision(
@@ -133,7 +98,7 @@ PROVISIONS: tuple[Provision, ...] = (
         EU_MEMBERS,
         "No disguised sender and a valid opt-out address in every message",
         _EPRIVACY_CONTENT,
-        _content("eu.eprivacy.content", _EPRIVACY_CONTENT),
+        content("eu.eprivacy.content", _EPRIVACY_CONTENT),
         parameters={"identification": True, "opt_out": True},
     ),
     provision(
@@ -141,7 +106,7 @@ PROVISIONS: tuple[Provision, ...] = (
         "FR",
         "France: no marketing SMS 20:00-08:00, on Sundays or public holidays (industry code)",
         "FFTélécoms/AF2M code of conduct (UNCONF)",
-        _window(
+        window(
             "fr.sms.hours",
             "08:00",
             "20:00",
@@ -157,7 +122,7 @@ PROVISIONS: tuple[Provision, ...] = (
         "JP",
         "Specified electronic mail (SMS included) needs prior opt-in",
         f"{_JP} art. 3(1)",
-        _consent("jp.consent", f"{_JP} art. 3(1)", ()),
+        consent("jp.consent", f"{_JP} art. 3(1)", ()),
         parameters={"implied consent": "not accepted"},
     ),
     provision(
@@ -165,7 +130,7 @@ PROVISIONS: tuple[Provision, ...] = (
         "JP",
         "Each message shows the sender's name and how to refuse",
         f"{_JP} art. 4",
-        _content("jp.content", f"{_JP} art. 4"),
+        content("jp.content", f"{_JP} art. 4"),
         parameters={"identification": True, "opt_out": True},
     ),
     provision(
@@ -173,14 +138,14 @@ PROVISIONS: tuple[Provision, ...] = (
         "AU",
         "Commercial messages need express or inferred consent",
         f"{_AU} s. 16",
-        _consent("au.consent", f"{_AU} s. 16", None),
+        consent("au.consent", f"{_AU} s. 16", None),
     ),
     provision(
         "au.content",
         "AU",
         "Each message identifies the authoriser and has a functional unsubscribe",
         f"{_AU} s. 17-18",
-        _content("au.content", f"{_AU} s. 17-18"),
+        content("au.content", f"{_AU} s. 17-18"),
         parameters={"identification": True, "opt_out": True},
     ),
     provision(
@@ -188,7 +153,7 @@ PROVISIONS: tuple[Provision, ...] = (
         "IN",
         "India: promotional SMS only 09:00-21:00 IST",
         "TRAI TCCCPR 2018 (carrier practice, UNCONF)",
-        _window(
+        window(
             "in.promotional_hours", "09:00", "21:00", "TRAI TCCCPR 2018 (carrier practice, UNCONF)"
         ),
         parameters={"window": "09:00-21:00"},
@@ -199,7 +164,7 @@ PROVISIONS: tuple[Provision, ...] = (
         "BR",
         "Brazil: marketing SMS only 09:00-21:00",
         "Anatel practice (UNCONF)",
-        _window("br.hours", "09:00", "21:00", "Anatel practice (UNCONF)"),
+        window("br.hours", "09:00", "21:00", "Anatel practice (UNCONF)"),
         parameters={"window": "09:00-21:00"},
         confirmed=False,
     ),

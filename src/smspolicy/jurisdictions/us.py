@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
 
 from .. import rules
 from .._compose import any_of
 from .._values import Purpose
 from ..rules._caps import Scope
 from ..typing import Rule
+from ._builders import Days, cap, consent, window
 from ._model import Provision, provision
 
 __all__ = ["PROVISIONS"]
@@ -18,27 +18,15 @@ TCPA_WINDOW = "47 CFR 64.1200(c)(1)"
 DAY = dt.timedelta(hours=24)
 NO_SUNDAYS = {0, 1, 2, 3, 4, 5}
 
-Days = Collection[int] | Mapping[int, tuple[str, str] | None] | None
-
 
 def _window(
     pid: str, start: str, end: str, citation: str, days: Days = None, holidays: str | None = None
 ) -> Rule:
-    return rules.sending_window(
-        start,
-        end,
-        days=days,
-        holidays=holidays,
-        code=f"jurisdiction.{pid}",
-        citation=citation,
-        name=pid,
-    )
+    return window(pid, start, end, citation, days, holidays)
 
 
 def _cap(pid: str, limit: int, citation: str, scope: Scope = "topic") -> Rule:
-    return rules.frequency_cap(
-        limit, DAY, scope=scope, code=f"jurisdiction.{pid}", citation=citation, name=pid
-    )
+    return cap(pid, limit, DAY, citation, scope)
 
 
 def _state_window(
@@ -116,12 +104,7 @@ PROVISIONS: tuple[Provision, ...] = (
         "US",
         "Marketing texts need prior express written consent",
         "47 CFR 64.1200(a)(2)",
-        rules.consent(
-            implied_bases=(),
-            code="jurisdiction.us.tcpa.written_consent",
-            citation="47 CFR 64.1200(a)(2)",
-            name="us.tcpa.written_consent",
-        ),
+        consent("us.tcpa.written_consent", "47 CFR 64.1200(a)(2)", ()),
         parameters={"implied consent": "not accepted"},
     ),
     provision(
@@ -129,11 +112,7 @@ PROVISIONS: tuple[Provision, ...] = (
         "US",
         "Informational texts need prior express consent",
         "47 U.S.C. 227(b)(1)(A)",
-        rules.consent(
-            code="jurisdiction.us.tcpa.prior_express_consent",
-            citation="47 U.S.C. 227(b)(1)(A)",
-            name="us.tcpa.prior_express_consent",
-        ),
+        consent("us.tcpa.prior_express_consent", "47 U.S.C. 227(b)(1)(A)", None),
         purposes=frozenset({Purpose.TRANSACTIONAL}),
     ),
     _state_window(

@@ -7,9 +7,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Sequence
 
-import attrs
-
-from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord, SendStatus
+from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord
 from ._base import Decide, suppression_key
 
 __all__ = ["MemoryStore"]
@@ -94,9 +92,7 @@ class MemoryStore:
             if held is None:
                 return
             if sent:
-                self._sends[record_id] = attrs.evolve(
-                    held, status=SendStatus.SENT, provider_id=provider_id, expires=None
-                )
+                self._sends[record_id] = held.as_sent(provider_id)
             else:
                 del self._sends[record_id]
 

@@ -14,12 +14,11 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import attrs
 import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord, SendStatus
+from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord
 from ..errors import ConfigurationError, StoreUnavailableError
 from ._base import Decide, suppression_key
 from ._codec import decode_event, decode_send, encode_event, encode_send, micros
@@ -312,12 +311,7 @@ class PostgresStore:
             if row is None:
                 return
             if sent:
-                settled = attrs.evolve(
-                    decode_send(row[0]),
-                    status=SendStatus.SENT,
-                    provider_id=provider_id,
-                    expires=None,
-                )
+                settled = decode_send(row[0]).as_sent(provider_id)
                 self._insert_send(conn, settled)
             else:
                 conn.execute(self._q("DELETE FROM {schema}.sends WHERE id = %s"), (record_id,))

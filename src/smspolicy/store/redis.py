@@ -17,10 +17,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import attrs
 import redis as redis_lib
 
-from .._records import SendRecord, SendStatus
+from .._records import SendRecord
 from ..errors import ConfigurationError, StoreUnavailableError
 from ._base import Decide
 from ._codec import decode_send, encode_send, micros
@@ -201,11 +200,7 @@ class RedisStore:
             text = self._call("read", self._redis.hget, keys[1], record_id)
             if text is None:
                 return
-            new = encode_send(
-                attrs.evolve(
-                    decode_send(text), status=SendStatus.SENT, provider_id=provider_id, expires=None
-                )
-            )
+            new = encode_send(decode_send(text).as_sent(provider_id))
         self._call("settle", self._settle, keys=keys, args=[record_id, new, self._retention_ms])
 
     def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:

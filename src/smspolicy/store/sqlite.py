@@ -10,9 +10,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import attrs
-
-from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord, SendStatus
+from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord
 from ..errors import ConfigurationError, StoreUnavailableError
 from ._base import Decide, suppression_key
 from ._codec import decode_event, decode_send, encode_event, encode_send, micros
@@ -226,12 +224,7 @@ class SQLiteStore:
             if row is None:
                 return
             if sent:
-                settled = attrs.evolve(
-                    decode_send(row[0]),
-                    status=SendStatus.SENT,
-                    provider_id=provider_id,
-                    expires=None,
-                )
+                settled = decode_send(row[0]).as_sent(provider_id)
                 self._insert_send(db, settled)
             else:
                 db.execute("DELETE FROM sends WHERE id = ?", (record_id,))

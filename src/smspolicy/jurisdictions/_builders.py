@@ -1,0 +1,51 @@
+"""Builders the pack modules share: each rule named by its provision id, reporting the code
+``jurisdiction.<id>`` and the provision's citation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping
+
+from .. import rules
+from .._records import Basis
+from ..rules._caps import Scope
+from ..typing import Rule
+
+__all__ = ["Days", "cap", "consent", "content", "window"]
+
+Days = Collection[int] | Mapping[int, tuple[str, str] | None] | None
+
+
+def window(
+    pid: str, start: str, end: str, citation: str, days: Days = None, holidays: str | None = None
+) -> Rule:
+    """A sending window for provision ``pid``."""
+    return rules.sending_window(
+        start,
+        end,
+        days=days,
+        holidays=holidays,
+        code=f"jurisdiction.{pid}",
+        citation=citation,
+        name=pid,
+    )
+
+
+def cap(pid: str, limit: int, per: dt.timedelta, citation: str, scope: Scope = "topic") -> Rule:
+    """A rolling frequency cap for provision ``pid``."""
+    return rules.frequency_cap(
+        limit, per, scope=scope, code=f"jurisdiction.{pid}", citation=citation, name=pid
+    )
+
+
+def consent(pid: str, citation: str, bases: Collection[Basis] | None) -> Rule:
+    """A consent standard for provision ``pid``: ``bases`` are the implied bases it accepts
+    (None: all, empty: express consent only)."""
+    return rules.consent(
+        implied_bases=bases, code=f"jurisdiction.{pid}", citation=citation, name=pid
+    )
+
+
+def content(pid: str, citation: str) -> Rule:
+    """Sender identification and opt-out instructions for provision ``pid``."""
+    return rules.required_content(code=f"jurisdiction.{pid}", citation=citation, name=pid)
