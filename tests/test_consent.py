@@ -558,3 +558,35 @@ def test_revoke_of_one_brand_leaves_another(clock: FrozenClock) -> None:
     assert send(engine, brand="Other") == []
     assert send(engine, brand="Acme") == ["consent.revoked"]
     assert send(engine) == ["consent.revoked"]
+
+
+def test_reply_survives_engagement_store_failure(clock: FrozenClock) -> None:
+    """If noting the engagement fails after the STOP is durable, the reply still comes back."""
+
+    class NoEngagement(MemoryStore):
+        def record_engagement(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
+            from smspolicy.errors import StoreUnavailableError
+
+            raise StoreUnavailableError("engagement table is locked")
+
+    engine = make_engine(clock, NoEngagement())
+    result = engine.inbound("STOP", NUMBER)
+    assert result.reply is not None
+    assert engine.consent.history(NUMBER)[-1].kind is ConsentKind.REVOKED
+
+
+def test_events_dated_later_are_skipped_not_a_stop() -> None:
+    """An event dated after now is skipped without hiding later-appended, earlier-dated ones."""
+    events = [
+        ConsentEvent(kind="revoked", number=NUMBER, at=T0 + dt.timedelta(days=1), source="x"),
+        ConsentEvent(
+            kind="confirmed",
+            number=NUMBER,
+            at=T0 - dt.timedelta(days=1),
+            source="y",
+            topic="deals",
+            purpose="marketing",
+        ),
+    ]
+    status = consent_status(events, topic="deals", purpose=Purpose.MARKETING, brand=None, now=T0)
+    assert status.status.allows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -10,7 +11,7 @@ import attrs
 from . import i18n
 from ._records import ConsentEvent, ConsentKind
 from ._values import Message, Purpose
-from .errors import InvalidInputError
+from .errors import InvalidInputError, StoreUnavailableError
 from .keywords import InboundKind, Keyword, classify
 from .programs import GENERIC_HELP, GENERIC_STOP, GENERIC_WELCOME, Program
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from ._engine import Engine
 
 __all__ = ["InboundResult", "handle_inbound"]
+
+log = logging.getLogger("smspolicy")
 
 
 REPLY_TOPIC = "smspolicy.reply"
@@ -73,7 +76,12 @@ def handle_inbound(engine: Engine, text: str, from_: str, to: str | None) -> Inb
     result = _handle(engine, text, from_, to)
     number = engine.address_of(from_)
     if text.strip():
-        engine.store.record_engagement(number, at=engine.now(), kind="reply")
+        try:
+            engine.store.record_engagement(number, at=engine.now(), kind="reply")
+        except StoreUnavailableError as error:
+            # The ledger event is already durable: a lost engagement note must not cost the
+            # recipient their reply (the STOP confirmation above all).
+            log.warning("could not record engagement for an inbound text: %s", error)
     return attrs.evolve(result, number=number, sender=to)
 
 

@@ -136,15 +136,15 @@ def consent_status(
     Later events win. A revoke ends every grant it covers (with ``stop_scope="brand"`` any revoke
     ends everything from the brand; with ``"topic"`` a topic revoke ends only that topic). After
     a revoke only a later *explicit* confirmation restores consent: an implied basis does not.
-    Pending requests never allow; implied consent expires after its term; events after ``now``
-    are ignored.
+    Pending requests never allow; implied consent expires after its term; events dated after
+    ``now`` are skipped.
     """
     state = StatusDetail(ConsentStatus.MISSING)
     revoked = False
     pending: ConsentEvent | None = None
     for event in events:
-        if event.at > now:
-            break
+        if event.at > now:  # not yet, at this instant (events are in ledger order)
+            continue
         if event.kind is ConsentKind.REVOKED:
             if _revoke_covers(event, topic, brand, topic_scoped=stop_scope == "topic"):
                 state, revoked, pending = (
