@@ -226,3 +226,24 @@ def test_postgres_snapshot_matches_separate_reads(tmp_path: Path) -> None:
         assert together[1] == {A}
     finally:
         drop(store)
+
+
+def test_redis_index_without_record_fails_closed(tmp_path: Path) -> None:
+    """A Redis send index entry whose record vanished makes reads fail (a DENY upstream), never
+    an undercount."""
+    import redis
+
+    from smspolicy.errors import StoreUnavailableError
+
+    from .services import REDIS_URL
+
+    store = redis_store()
+    try:
+        store.record_send(send())  # type: ignore[attr-defined]
+        client = redis.Redis.from_url(REDIS_URL)
+        client.delete(f"{store.prefix}:{{{A}}}:records")  # type: ignore[attr-defined]
+        client.close()
+        with pytest.raises(StoreUnavailableError, match="no record"):
+            store.sends([A], since=T0 - dt.timedelta(days=1))  # type: ignore[attr-defined]
+    finally:
+        drop(store)

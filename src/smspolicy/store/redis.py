@@ -159,7 +159,10 @@ class RedisStore:
         pipe.zrangebyscore(sends, micros(since), "+inf")
         pipe.hgetall(records)
         raw_version, ids, texts = self._call("read", pipe.execute)
-        return int(raw_version or 0), [decode_send(texts[i]) for i in ids if i in texts]
+        missing = [i for i in ids if i not in texts]
+        if missing:  # never undercount a cap: an index without its record is a broken store
+            raise StoreUnavailableError(f"Redis: sends {missing[:3]} of {number} have no record")
+        return int(raw_version or 0), [decode_send(texts[i]) for i in ids]
 
     def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
         result: dict[str, list[SendRecord]] = {}
