@@ -63,9 +63,12 @@ class _Consent:
     citation: str | None = None
     name: str = "consent"
 
-    @property
-    def _terms_key(self) -> tuple[tuple[str, int | None], ...]:
-        return tuple(sorted((basis.value, months) for basis, months in self.implied_terms.items()))
+    _terms_key: tuple[tuple[str, int | None], ...] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        # The memo key for the folded state: computed once, not on every decision.
+        terms = tuple(sorted((basis.value, months) for basis, months in self.implied_terms.items()))
+        object.__setattr__(self, "_terms_key", terms)
 
     def status(self, message: Message, context: Context) -> StatusDetail:
         """The folded consent status for the message, with bases this rule does not accept
