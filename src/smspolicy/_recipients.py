@@ -100,6 +100,14 @@ def parse_number(
 
     Raises :class:`smspolicy.errors.InvalidNumberError` for anything that is not a valid number.
     """
+    return _parse_checked(value, default_region)[0]
+
+
+def _parse_checked(
+    value: str | phonenumbers.PhoneNumber, default_region: str | None
+) -> tuple[phonenumbers.PhoneNumber, str]:
+    """The parsed number and its region; the region is found once and reused for validity
+    (is_valid_number would find it again)."""
     if isinstance(value, phonenumbers.PhoneNumber):
         number = value
     elif isinstance(value, str):
@@ -119,10 +127,11 @@ def parse_number(
             f"a phone number must be a string or phonenumbers.PhoneNumber, "
             f"got {type(value).__name__}"
         )
-    if not phonenumbers.is_valid_number(number):
+    region = phonenumbers.region_code_for_number(number)
+    if region is None or not phonenumbers.is_valid_number_for_region(number, region):
         shown = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         raise InvalidNumberError(f"{shown} is not a valid phone number")
-    return number
+    return number, region
 
 
 def _lookup_country(code: str) -> object:
@@ -284,14 +293,22 @@ class _NumberFacts:
     number: phonenumbers.PhoneNumber = attrs.field(eq=False)
 
 
-def _facts(number: phonenumbers.PhoneNumber, line_type: LineType | None) -> _NumberFacts:
-    region = phonenumbers.region_code_for_number(number)
+def _facts(
+    number: phonenumbers.PhoneNumber, region: str, line_type: LineType | None
+) -> _NumberFacts:
+    kind = phonenumbers.number_type(number)
     if line_type is None:
-        line_type = _FROM_PHONENUMBERS.get(phonenumbers.number_type(number), LineType.UNKNOWN)
+        line_type = _FROM_PHONENUMBERS.get(kind, LineType.UNKNOWN)
     zones: tuple[str, ...] = ()
     if line_type.geographic:
-        zones = tuple(z for z in phone_timezone.time_zones_for_number(number) if z != "Etc/Unknown")
-    jurisdictions = {region} if region else set()
+        if phonenumbers.is_number_type_geographical(kind, number.country_code or 0):
+            # The number is known valid and geographical: skip time_zones_for_number's own
+            # re-check of the type (and of the region behind it).
+            found = phone_timezone.time_zones_for_geographical_number(number)
+        else:
+            found = phone_timezone.time_zones_for_number(number)
+        zones = tuple(z for z in found if z != "Etc/Unknown")
+    jurisdictions = {region}
     if number.country_code == 1:
         area_code = str(number.national_number)[:3]
         jurisdictions.update(nanp_area_codes().get(area_code, ()))
@@ -353,11 +370,11 @@ class Resolver:
         cached = self._facts.get(key)
         if cached is None:
             try:
-                number = parse_number(value, self.default_region)
+                number, region = _parse_checked(value, self.default_region)
             except InvalidNumberError as error:
                 self._facts[key] = error
                 raise
-            cached = _facts(number, self._lookup(number))
+            cached = _facts(number, region, self._lookup(number))
             self._facts[key] = cached
         if isinstance(cached, InvalidNumberError):
             raise InvalidNumberError(*cached.args)
