@@ -24,8 +24,10 @@ from smspolicy import (
     Recipient,
     Verdict,
     rules,
+    when,
 )
 from smspolicy.errors import ConfigurationError, InvalidInputError
+from smspolicy.predicates import is_marketing
 from smspolicy.store import MemoryStore, SendRecord, SendStatus, SQLiteStore
 from smspolicy.testing import FrozenClock
 
@@ -438,3 +440,26 @@ def test_processes_never_exceed_cap_on_sqlite(tmp_path_factory: pytest.TempPathF
         assert sum(counts) == 3, counts
         sends = SQLiteStore(path).sends(["+12125550123"], since=T0 - DAY * 3650)["+12125550123"]
         assert len([s for s in sends if s.status is SendStatus.SENT]) == 3
+
+
+def test_engine_reads_history_as_far_back_as_the_policy_needs(clock: FrozenClock) -> None:
+    """A cap over 180 days counts a send 170 days old: the engine reads history past its default
+    93 days because the policy asks for it."""
+    cap = rules.frequency_cap(1, dt.timedelta(days=180))
+    engine = engine_with(when(is_marketing, cap), clock)  # nested inside a combinator
+    assert engine.history >= dt.timedelta(days=180)
+    engine.record_sent(msg())
+    clock.advance(dt.timedelta(days=170))
+    decision = engine.evaluate(msg())
+    assert decision.codes == ("cap.exceeded",)
+    assert decision.until == T0 + dt.timedelta(days=180)
+
+
+def test_rule_refuses_a_history_shorter_than_its_window(clock: FrozenClock) -> None:
+    """A cap given a shorter history than its window denies rather than undercounting."""
+    cap = rules.frequency_cap(1, dt.timedelta(days=180))
+    recipient = Recipient(address=NUMBER, valid=True)
+    history = HistoryView(sends=(), since=clock.now() - dt.timedelta(days=93))
+    decision = cap(msg(), Context(now=clock.now(), recipient=recipient, history=history))
+    assert decision.codes == ("history.too_short",)
+    assert not decision.allowed

@@ -36,6 +36,7 @@ from .errors import (
     InvalidInputError,
     InvalidNumberError,
     LineTypeLookupError,
+    RuleError,
     StoreUnavailableError,
 )
 from .programs import Program
@@ -82,6 +83,28 @@ def _profiles(value: object) -> Callable[[str], Profile | None]:
     if callable(value):
         return cast("Callable[[str], Profile | None]", value)
     raise ConfigurationError("profiles must be a mapping number -> Profile or a callable")
+
+
+def required_history(rule: object, seen: set[int] | None = None) -> dt.timedelta:
+    """The longest send history any rule inside ``rule`` needs (its ``lookback``), found by
+    walking the combinators (``rules``, ``rule``, ``provisions``, ``caps``)."""
+    seen = set() if seen is None else seen
+    if id(rule) in seen:
+        return dt.timedelta(0)
+    seen.add(id(rule))
+    needed = getattr(rule, "lookback", dt.timedelta(0))
+    if not isinstance(needed, dt.timedelta):
+        needed = dt.timedelta(0)
+    for name in ("rules", "rule", "provisions", "caps"):
+        inner = getattr(rule, name, None)
+        if inner is None:
+            continue
+        for item in inner if isinstance(inner, tuple | list) else (inner,):
+            parts = item if isinstance(item, tuple) else (item,)
+            for part in parts:
+                if not isinstance(part, str):
+                    needed = max(needed, required_history(part, seen))
+    return needed
 
 
 def _store_failure(
@@ -138,7 +161,6 @@ class Engine:
             cache_size=cache_size,
         )
         self._profile = _profiles(profiles)
-        self.history = history
         self.on_store_error = on_store_error
         self.store_retry = store_retry
         self.programs = tuple(programs)
@@ -149,10 +171,14 @@ class Engine:
         for program in self.programs:
             senders.setdefault((program.brand, program.purpose), set()).update(program.senders)
         self.senders = {key: frozenset(value) for key, value in senders.items()}
+        self._topics = frozenset(p.topic_name for p in self.programs)
         # A program's declared frequency is a cap on its topic, whatever the policy says.
         self._rule: Rule = (
             all_of(policy, program_frequency(self.programs)) if self.programs else policy
         )
+        # Read at least as far back as the policy's longest cap, dedupe or tier window, so no
+        # rule ever counts over sends it was not given.
+        self.history = max(ensure_duration(history, "history"), required_history(self._rule))
         self.consent = Ledger(self, pending_expiry=ensure_duration(pending_expiry))
 
     def address_of(self, number: str | PhoneNumber) -> str:
@@ -179,7 +205,7 @@ class Engine:
 
     def topics(self) -> frozenset[str]:
         """The topics of the engine's programs."""
-        return frozenset(p.topic_name for p in self.programs)
+        return self._topics
 
     def inbound(self, text: str, from_: str, *, to: str | None = None) -> InboundResult:
         """Handle an inbound text: classify it, write the ledger event durably *before*
@@ -317,8 +343,8 @@ class Engine:
         try:
             snapshot = self._prefetch([message], [item], now, own_sends=False)
             record = self.store.reserve(item.address, since=now - self.history, decide=decide)
-        except StoreUnavailableError as error:
-            return Reservation(self._failed(error, now), None, self.store)
+        except RuleError:
+            raise  # a broken rule is a bug to see, not a store outage
         except Exception as error:  # any backend failure must fail closed
             return Reservation(self._failed(error, now), None, self.store)
         return Reservation(decided[-1], record, self.store)
@@ -374,6 +400,8 @@ class _Snapshot:
         records = {r.id: r for r in own}
         if message.person:
             records.update({r.id: r for r in self.sends.get(person_key(message.person), ())})
+            # Two sorted lists merged: keep the view's promise of oldest first.
+            records = dict(sorted(records.items(), key=lambda item: (item[1].at, item[0])))
         return Context(
             now=now,
             recipient=recipient,

@@ -208,7 +208,7 @@ class Ledger:
     def _number(self, number: str) -> str:
         return self._engine.address_of(number)
 
-    def _append(self, **fields: Any) -> ConsentEvent:
+    def _append(self, number: str, **fields: Any) -> ConsentEvent:
         topics = self._engine.topics()
         topic = fields.get("topic")
         if topics and topic is not None and topic not in topics:
@@ -216,7 +216,7 @@ class Ledger:
                 f"unknown topic {topic!r}: the engine's programs have {sorted(topics)}"
             )
         fields.setdefault("at", self._engine.now())
-        event = ConsentEvent(**fields)
+        event = ConsentEvent(number=self._number(number), **fields)
         return self._engine.store.append_consent(event)
 
     def opt_in(
@@ -232,8 +232,8 @@ class Ledger:
         """Record a double opt-in request (``requested``); it allows nothing until confirmed."""
         now = self._engine.now()
         return self._append(
+            number,
             kind=ConsentKind.REQUESTED,
-            number=self._number(number),
             at=now,
             topic=topic,
             purpose=purpose,
@@ -255,8 +255,8 @@ class Ledger:
     ) -> ConsentEvent:
         """Record express consent (``confirmed``) for a topic and purpose."""
         return self._append(
+            number,
             kind=ConsentKind.CONFIRMED,
-            number=self._number(number),
             topic=topic,
             purpose=purpose,
             brand=brand,
@@ -278,8 +278,8 @@ class Ledger:
     ) -> ConsentEvent:
         """Record implied consent (purchase, inquiry, soft opt-in...): it expires by basis."""
         return self._append(
+            number,
             kind=ConsentKind.IMPLIED,
-            number=self._number(number),
             topic=topic,
             purpose=purpose,
             brand=brand,
@@ -299,8 +299,8 @@ class Ledger:
     ) -> ConsentEvent:
         """Record a revocation: of everything (no topic), or of one topic."""
         return self._append(
+            number,
             kind=ConsentKind.REVOKED,
-            number=self._number(number),
             topic=topic,
             brand=brand,
             source=source,

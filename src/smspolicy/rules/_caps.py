@@ -21,7 +21,7 @@ from .._values import Decision, Message, Reason, allow, defer, deny
 from ..errors import ConfigurationError
 from ..programs import Program
 
-__all__ = ["CALENDAR_PERIODS", "dedupe", "frequency_cap", "program_frequency"]
+__all__ = ["CALENDAR_PERIODS", "dedupe", "frequency_cap", "history_gap", "program_frequency"]
 
 Scope = Literal["topic", "brand", "channel", "all"]
 SCOPES = ("topic", "brand", "channel", "all")
@@ -37,6 +37,10 @@ CALENDAR_PERIODS = {
 _CAP = i18n.register_template(
     "cap.exceeded",
     "{count} messages were already sent in {window} ({scope} {value}); the limit is {limit}",
+)
+_SHORT = i18n.register_template(
+    "history.too_short",
+    "the send history read covers {covered} but this rule needs {needed}",
 )
 _DUPLICATE = i18n.register_template(
     "dedupe.duplicate",
@@ -73,6 +77,23 @@ def _scope_value(message: Message, scope: str) -> str:
     }[scope]
 
 
+def history_gap(context: Context, lookback: dt.timedelta, rule: str) -> Decision | None:
+    """A DENY when the context's send history does not reach back ``lookback``: counting over a
+    window the store was not asked for would undercount and allow too much."""
+    since = context.history.since
+    if since is None or since <= context.now - lookback:
+        return None
+    return deny(
+        i18n.reason(
+            "history.too_short",
+            rule,
+            _SHORT,
+            covered=str(context.now - since),
+            needed=str(lookback),
+        )
+    )
+
+
 def _period_start(local: dt.datetime, period: str) -> dt.date:
     day = local.date()
     if period == "week":
@@ -104,7 +125,18 @@ class _FrequencyCap:
     citation: str | None
     name: str
 
+    @property
+    def lookback(self) -> dt.timedelta:
+        """How far back this cap must see sends (a calendar period starts at a local midnight,
+        up to a day before the rolling length)."""
+        if isinstance(self.per, dt.timedelta):
+            return self.per
+        return CALENDAR_PERIODS[self.per] + dt.timedelta(days=1)
+
     def __call__(self, message: Message, context: Context) -> Decision:
+        short = history_gap(context, self.lookback, self.name)
+        if short is not None:
+            return short
         records = counted(context, message, self.scope)
         if self.calendar and context.recipient.zones:
             return self._calendar(message, context, records)
@@ -198,7 +230,15 @@ class _Dedupe:
     window: dt.timedelta
     across_channels: bool
 
+    @property
+    def lookback(self) -> dt.timedelta:
+        """How far back dedupe must see sends."""
+        return self.window
+
     def __call__(self, message: Message, context: Context) -> Decision:
+        short = history_gap(context, self.window, "dedupe")
+        if short is not None:
+            return short
         since = context.now - self.window
         for record in reversed(context.history.sends):
             if (

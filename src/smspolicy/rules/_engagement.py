@@ -39,6 +39,11 @@ class _Engagement:
     remove_after: dt.timedelta
     scope: Scope
 
+    @property
+    def lookback(self) -> dt.timedelta:
+        """How far back the reduced tier must see sends."""
+        return self.reduced[1]
+
     def __call__(self, message: Message, context: Context) -> Decision:
         last = last_activity(context)
         silence = context.now - last if last else None
