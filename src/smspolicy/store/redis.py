@@ -159,19 +159,32 @@ class RedisStore:
         pipe.zrangebyscore(sends, micros(since), "+inf")
         pipe.hgetall(records)
         raw_version, ids, texts = self._call("read", pipe.execute)
-        missing = [i for i in ids if i not in texts]
-        if missing:  # never undercount a cap: an index without its record is a broken store
-            raise StoreUnavailableError(f"Redis: sends {missing[:3]} of {number} have no record")
-        return int(raw_version or 0), [decode_send(texts[i]) for i in ids]
+        return int(raw_version or 0), self._decode(number, ids, texts)
 
     def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
+        plain = [key for key in numbers if not key.startswith("person:")]
+        # One round trip for the whole batch; each number's two reads share its slot.
+        pipe = self._redis.pipeline(transaction=False)
+        for number in plain:
+            sends, records, _version = self._keys(number)
+            pipe.zrangebyscore(sends, micros(since), "+inf")
+            pipe.hgetall(records)
+        replies = self._call("read", pipe.execute) if plain else []
         result: dict[str, list[SendRecord]] = {}
+        for index, number in enumerate(plain):
+            ids, texts = replies[2 * index], replies[2 * index + 1]
+            result[number] = self._decode(number, ids, texts)
         for key in numbers:
             if key.startswith("person:"):
                 result[key] = self._person_sends(key.removeprefix("person:"), since)
-            else:
-                result[key] = self._read(key, since=since)[1]
         return result
+
+    @staticmethod
+    def _decode(number: str, ids: list[str], texts: dict[str, str]) -> list[SendRecord]:
+        missing = [i for i in ids if i not in texts]
+        if missing:  # never undercount a cap: an index without its record is a broken store
+            raise StoreUnavailableError(f"Redis: sends {missing[:3]} of {number} have no record")
+        return [decode_send(texts[i]) for i in ids]
 
     def _person_sends(self, person: str, since: dt.datetime) -> list[SendRecord]:
         members = self._call(
@@ -214,11 +227,14 @@ class RedisStore:
             self._call("write", self._redis.set, key, value, px=self._retention_ms)
 
     def last_engagement(self, numbers: Sequence[str]) -> dict[str, dt.datetime | None]:
-        result: dict[str, dt.datetime | None] = {}
+        pipe = self._redis.pipeline(transaction=False)
         for number in numbers:
-            text = self._call("read", self._redis.get, f"{self.prefix}:{{{number}}}:engagement")
-            result[number] = dt.datetime.fromisoformat(json.loads(text)["at"]) if text else None
-        return result
+            pipe.get(f"{self.prefix}:{{{number}}}:engagement")
+        texts = self._call("read", pipe.execute) if numbers else []
+        return {
+            number: dt.datetime.fromisoformat(json.loads(text)["at"]) if text else None
+            for number, text in zip(numbers, texts, strict=True)
+        }
 
     def forget_sends(self, number: str) -> None:
         """Delete every send and the engagement of ``number``."""
