@@ -19,12 +19,21 @@ def machine() -> str:
 
 def per_item(run: Callable[[], int], repeats: int = 7) -> float:
     """Median seconds per item over ``repeats`` runs of ``run`` (which returns its item count)."""
-    samples = []
+    return per_item_paired(run, lambda: 1, repeats)[0]
+
+
+def per_item_paired(
+    figure: Callable[[], int], floor: Callable[[], int], repeats: int = 15
+) -> tuple[float, float]:
+    """Median seconds per item of ``figure`` and of ``floor``, their runs interleaved so that a
+    busy spell on a shared machine slows both alike rather than only one of them."""
+    samples: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeats):
-        start = time.perf_counter()
-        count = run()
-        samples.append((time.perf_counter() - start) / count)
-    return statistics.median(samples)
+        for run, into in ((figure, samples[0]), (floor, samples[1])):
+            start = time.perf_counter()
+            count = run()
+            into.append((time.perf_counter() - start) / count)
+    return statistics.median(samples[0]), statistics.median(samples[1])
 
 
 def report(name: str, figure: float, floor: float, unit: str, target: str) -> None:

@@ -11,7 +11,7 @@ import datetime as dt
 import random
 
 import pytz
-from _common import machine, per_item, report
+from _common import machine, per_item_paired, report
 
 from smspolicy import Engine, Message, Policy, jurisdictions, rules
 from smspolicy.store import MemoryStore, SendRecord
@@ -93,8 +93,9 @@ def inlined(messages: list[Message], state: tuple[object, ...]) -> int:
 def main() -> None:
     engine, messages = setup()
     state = floor_setup(messages)
-    figure = per_item(lambda: sum(1 for _ in engine.evaluate_many(messages)))
-    floor = per_item(lambda: inlined(messages, state))
+    figure, floor = per_item_paired(
+        lambda: sum(1 for _ in engine.evaluate_many(messages)), lambda: inlined(messages, state)
+    )
     print(
         f"B1 on {machine()}: {len(messages)} recipients, {len(repr(engine.policy))} chars of policy"
     )

@@ -361,3 +361,23 @@ def test_whole_day_window_for_day_bans() -> None:
     assert decide(no_sunday, "+12055550123", saturday_night).allowed
     sunday = local("America/Chicago", 2025, 1, 19, 10)
     assert decide(no_sunday, "+12055550123", sunday).until == local("America/Chicago", 2025, 1, 20)
+
+
+def test_window_answer_is_per_instant_and_per_zones() -> None:
+    """One rule instance decides many contexts: what it remembers for one instant and one set
+    of zones never answers for another instant or another set."""
+    window = R.sending_window("08:00", "21:00")
+    message = Message("+12125550123", "news", "marketing")
+    noon = utc(2025, 1, 15, 17)  # 12:00 in New York, 09:00 in Los Angeles
+    night = utc(2025, 1, 16, 3)  # 22:00 in New York, 19:00 in Los Angeles
+
+    def at(instant: dt.datetime, *zones: str) -> Verdict:
+        recipient = Recipient(address=message.to, valid=True, e164=message.to, zones=zones)
+        return window(message, Context(now=instant, recipient=recipient)).verdict
+
+    assert at(noon, "America/New_York") is Verdict.ALLOW
+    assert at(night, "America/New_York") is Verdict.DEFER
+    assert at(noon, "America/New_York") is Verdict.ALLOW
+    assert at(night, "America/Los_Angeles") is Verdict.ALLOW
+    assert at(night, "America/Los_Angeles", "America/New_York") is Verdict.DEFER
+    assert at(night, "America/Los_Angeles") is Verdict.ALLOW

@@ -160,7 +160,7 @@ def test_cache_is_bounded() -> None:
     resolver = Resolver(cache_size=10)
     for i in range(30):
         resolver.resolve(f"+1212555{i:04d}")
-    assert len(resolver._facts) <= 10
+    assert resolver._facts_of.cache_info().currsize <= 10
     assert len(resolver._recipients) <= 10
 
 

@@ -10,7 +10,7 @@ import attrs
 
 from . import i18n
 from ._context import Context
-from ._values import Decision, Message, Reason, Verdict, allow, defer, deny
+from ._values import _ALLOW, Decision, Message, Reason, Verdict, allow, defer, deny
 from .errors import ConfigurationError, RuleError
 from .typing import Predicate, Rule
 
@@ -55,6 +55,12 @@ def _check_rule(value: object) -> None:
 def run_rule(rule: Rule, message: Message, context: Context) -> Decision:
     """Call one rule and check that it kept the rule contract."""
     decision = rule(message, context)
+    if decision is _ALLOW:  # the shared plain ALLOW, the common case, is known to be valid
+        return decision
+    return _checked(rule, decision, context)
+
+
+def _checked(rule: Rule, decision: object, context: Context) -> Decision:
     if not isinstance(decision, Decision):
         raise RuleError(f"rule {rule!r} returned {decision!r}, not a Decision")
     if decision.until is not None and decision.until <= context.now:
@@ -158,11 +164,25 @@ class _AllOf:
     name: str = "all_of"
 
     def __call__(self, message: Message, context: Context) -> Decision:
-        decisions = [run_rule(rule, message, context) for rule in self.rules]
-        verdicts = {d.verdict for d in decisions}
-        if Verdict.DENY in verdicts:
+        # Plain ALLOWs (the shared instance) carry nothing, so only the others are kept.
+        decisions: list[Decision] = []
+        denied = deferred = False
+        for rule in self.rules:
+            decision = rule(message, context)
+            if decision is _ALLOW:
+                continue
+            decision = _checked(rule, decision, context)
+            verdict = decision.verdict
+            if verdict is Verdict.DENY:
+                denied = True
+            elif verdict is Verdict.DEFER:
+                deferred = True
+            decisions.append(decision)
+        if not decisions:
+            return _ALLOW
+        if denied:
             return deny(*(r for d in decisions if d.verdict is Verdict.DENY for r in d.reasons))
-        if Verdict.DEFER not in verdicts:
+        if not deferred:
             return allow(*(reason for d in decisions for reason in d.reasons))
         reasons: list[Reason] = []
         _merge(reasons, (r for d in decisions if d.verdict is Verdict.DEFER for r in d.reasons))
@@ -264,8 +284,9 @@ class _When:
     negate: bool = False
 
     def __call__(self, message: Message, context: Context) -> Decision:
-        applies = bool(self.predicate(message, context)) != self.negate
-        return run_rule(self.rule, message, context) if applies else allow()
+        if bool(self.predicate(message, context)) == self.negate:
+            return _ALLOW
+        return run_rule(self.rule, message, context)
 
     def __repr__(self) -> str:
         kind = "unless" if self.negate else "when"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
@@ -49,7 +49,8 @@ class ConsentView:
     @property
     def suppressed(self) -> bool:
         """True when the number was erased with :meth:`Engine.forget` after opting out."""
-        self._ensure()
+        if self._events is None:
+            self._ensure()
         return self._suppressed
 
     def __repr__(self) -> str:
@@ -111,6 +112,15 @@ class Context:
         except KeyError:
             value = self._memo[key] = compute()
             return value
+
+    def recall(self, key: object) -> Any:
+        """What :meth:`remember` stored under ``key`` for this context, or None."""
+        return self._memo.get(key)
+
+    def remember(self, key: object, value: T) -> T:
+        """Store ``value`` under ``key`` for this context (the same instant) and return it."""
+        self._memo[key] = value
+        return value
 
     def local_time(self, zone_name: str) -> dt.datetime:
         """``now`` in the zone, computed once per context."""

@@ -14,8 +14,9 @@ from phonenumbers import PhoneNumber
 from . import i18n
 from ._audit import Audit, run_audit
 from ._clock import Clock, SystemClock
-from ._compose import all_of, run_rule
+from ._compose import all_of
 from ._context import ConsentView, Context, HistoryView
+from ._fastpath import FastPath
 from ._inbound import InboundResult, handle_inbound
 from ._recipients import (
     DEFAULT_CACHE_SIZE,
@@ -179,6 +180,7 @@ class Engine:
         # Read at least as far back as the policy's longest cap, dedupe or tier window, so no
         # rule ever counts over sends it was not given.
         self.history = max(ensure_duration(history, "history"), required_history(self._rule))
+        self._fast = FastPath(self._rule)
         self.consent = Ledger(self, pending_expiry=ensure_duration(pending_expiry))
 
     def address_of(self, number: str | PhoneNumber) -> str:
@@ -238,8 +240,8 @@ class Engine:
         """Resolve the message's recipient (cached per number); profiles are keyed by E.164."""
         if not message.channel.is_phone:
             return address_recipient(message.address, self._profile(message.address))
-        e164 = self.resolver.number_facts(message.to).e164
-        return self.resolver.resolve(message.to, self._profile(e164))
+        facts = self.resolver.number_facts(message.to)
+        return self.resolver.recipient(facts, self._profile(facts.e164))
 
     def evaluate(self, message: Message) -> Decision:
         """Decide one message now."""
@@ -368,7 +370,7 @@ class Engine:
 
     def _decide(self, message: Message, context: Context) -> Decision:
         try:
-            decision = run_rule(self._rule, message, context)
+            decision = self._fast(message, context)
         except StoreUnavailableError as error:
             return self._failed(error, context.now)
         return _with_zone(decision, context.recipient)
@@ -396,12 +398,13 @@ class _Snapshot:
     ) -> Context:
         """The context for one message; ``locked_sends`` replaces the number's own sends with
         those read under a reservation's lock."""
-        own = self.sends.get(recipient.address, []) if locked_sends is None else locked_sends
-        records = {r.id: r for r in own}
+        own = self.sends.get(recipient.address, ()) if locked_sends is None else locked_sends
+        sends: Sequence[SendRecord] = own
         if message.person:
+            records = {r.id: r for r in own}
             records.update({r.id: r for r in self.sends.get(person_key(message.person), ())})
             # Two sorted lists merged: keep the view's promise of oldest first.
-            records = dict(sorted(records.items(), key=lambda item: (item[1].at, item[0])))
+            sends = sorted(records.values(), key=lambda r: (r.at, r.id))
         return Context(
             now=now,
             recipient=recipient,
@@ -409,7 +412,7 @@ class _Snapshot:
                 events=self.consent.get(recipient.address, ()),
                 suppressed=recipient.address in self.suppressed,
             ),
-            history=HistoryView(sends=list(records.values()), since=now - engine.history),
+            history=HistoryView(sends=sends, since=now - engine.history),
             profile=engine.profile(recipient.address),
             engagement=self.engagement.get(recipient.address),
             senders=engine.senders,

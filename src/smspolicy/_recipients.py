@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import functools
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -16,6 +15,7 @@ import pycountry
 from phonenumbers import geodata
 from phonenumbers import timezone as phone_timezone
 
+from . import _enum
 from ._time import zone, zone_name
 from .errors import ConfigurationError, InvalidInputError, InvalidNumberError
 
@@ -35,7 +35,7 @@ DEFAULT_CACHE_SIZE = 100_000
 _MAX_NUMBER_LENGTH = 64
 
 
-class LineType(enum.Enum):
+class LineType(_enum.Enum):
     """What kind of line a number is, from phonenumbers or an external lookup."""
 
     MOBILE = "mobile"
@@ -291,6 +291,11 @@ class _NumberFacts:
     zones: tuple[str, ...]
     jurisdictions: frozenset[str]
     number: phonenumbers.PhoneNumber = attrs.field(eq=False)
+    plain: Recipient = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        # The recipient without a profile, the common case, is built once with the facts.
+        object.__setattr__(self, "plain", _recipient(self, None))
 
 
 def _facts(
@@ -352,9 +357,8 @@ class Resolver:
             raise ConfigurationError("line_type_lookup must have a line_type(e164) method")
         self.default_region = default_region.upper() if default_region else None
         self.line_type_lookup = line_type_lookup
-        self._facts: cachetools.LRUCache[object, _NumberFacts | InvalidNumberError] = (
-            cachetools.LRUCache(maxsize=cache_size)
-        )
+        # functools' LRU is implemented in C: a warm lookup costs one call, not several.
+        self._facts_of = functools.lru_cache(maxsize=cache_size)(self._compute_facts)
         self._recipients: cachetools.LRUCache[tuple[str, Profile | None], Recipient] = (
             cachetools.LRUCache(maxsize=cache_size)
         )
@@ -364,21 +368,32 @@ class Resolver:
 
     def number_facts(self, value: str | phonenumbers.PhoneNumber) -> _NumberFacts:
         """Parse and describe a number, from the cache when possible."""
-        key: object = value
-        if isinstance(value, phonenumbers.PhoneNumber):
-            key = (value.country_code, value.national_number, value.italian_leading_zero)
-        cached = self._facts.get(key)
-        if cached is None:
-            try:
-                number, region = _parse_checked(value, self.default_region)
-            except InvalidNumberError as error:
-                self._facts[key] = error
-                raise
-            cached = _facts(number, region, self._lookup(number))
-            self._facts[key] = cached
+        if isinstance(value, phonenumbers.PhoneNumber):  # unhashable: key it by its parts
+            cached = self._facts_of(
+                (value.country_code, value.national_number, value.italian_leading_zero)
+            )
+        else:
+            cached = self._facts_of(value)
         if isinstance(cached, InvalidNumberError):
             raise InvalidNumberError(*cached.args)
         return cached
+
+    def _compute_facts(
+        self, key: str | tuple[int | None, int | None, bool | None]
+    ) -> _NumberFacts | InvalidNumberError:
+        value: str | phonenumbers.PhoneNumber
+        if isinstance(key, tuple):
+            code, national, leading_zero = key
+            value = phonenumbers.PhoneNumber(
+                country_code=code, national_number=national, italian_leading_zero=leading_zero
+            )
+        else:
+            value = key
+        try:
+            number, region = _parse_checked(value, self.default_region)
+        except InvalidNumberError as error:
+            return error  # cached too: a bad number is not parsed again
+        return _facts(number, region, self._lookup(number))
 
     def _lookup(self, number: phonenumbers.PhoneNumber) -> LineType | None:
         if self.line_type_lookup is None:
@@ -392,7 +407,12 @@ class Resolver:
         self, value: str | phonenumbers.PhoneNumber, profile: Profile | None = None
     ) -> Recipient:
         """The recipient for a number, with the profile's facts laid over the number's."""
-        facts = self.number_facts(value)
+        return self.recipient(self.number_facts(value), profile)
+
+    def recipient(self, facts: _NumberFacts, profile: Profile | None) -> Recipient:
+        """The recipient for already parsed facts, with the profile's facts laid over them."""
+        if profile is None:
+            return facts.plain
         key = (facts.e164, profile)
         recipient = self._recipients.get(key)
         if recipient is None:
@@ -402,7 +422,7 @@ class Resolver:
 
     def clear(self) -> None:
         """Forget every cached resolution."""
-        self._facts.clear()
+        self._facts_of.cache_clear()
         self._recipients.clear()
         self._line_types.clear()
 

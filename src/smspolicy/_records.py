@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import hashlib
 import json
 import types
@@ -13,6 +12,7 @@ from typing import Any
 
 import attrs
 
+from . import _enum
 from ._time import ensure_aware
 from ._values import Channel, Purpose, to_enum
 from .errors import InvalidInputError
@@ -26,7 +26,7 @@ _MAX_TEXT = 2048
 _MAX_EVIDENCE = 16_384
 
 
-class ConsentKind(enum.Enum):
+class ConsentKind(_enum.Enum):
     """What a consent event records."""
 
     REQUESTED = "requested"
@@ -35,7 +35,7 @@ class ConsentKind(enum.Enum):
     IMPLIED = "implied"
 
 
-class Basis(enum.Enum):
+class Basis(_enum.Enum):
     """The legal basis of a consent event."""
 
     EXPRESS = "express"
@@ -193,7 +193,7 @@ class ConsentEvent:
             raise InvalidInputError(f"not a consent event record: {error}") from None
 
 
-class SendStatus(enum.Enum):
+class SendStatus(_enum.Enum):
     """Where a send is in its life: reserved (counted, not yet sent) or sent."""
 
     RESERVED = "reserved"

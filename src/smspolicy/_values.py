@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import attrs
 import phonenumbers
 
+from . import _enum
 from ._time import ensure_aware
 from .errors import InvalidInputError, InvalidMessageError, RuleError
 
@@ -30,7 +31,7 @@ __all__ = [
 ]
 
 
-class Channel(enum.Enum):
+class Channel(_enum.Enum):
     """The channel a message travels on."""
 
     SMS = "sms"
@@ -49,7 +50,7 @@ class Channel(enum.Enum):
 _PHONE_CHANNELS = frozenset({Channel.SMS, Channel.MMS, Channel.VOICE})
 
 
-class Purpose(enum.Enum):
+class Purpose(_enum.Enum):
     """Why a message is sent; maps to Pinpoint/End User Messaging ``MessageType``.
 
     ``TRANSACTIONAL`` is ``MessageType="TRANSACTIONAL"``; ``MARKETING`` is ``"PROMOTIONAL"``.
@@ -64,7 +65,7 @@ class Purpose(enum.Enum):
         return "TRANSACTIONAL" if self is Purpose.TRANSACTIONAL else "PROMOTIONAL"
 
 
-class Verdict(enum.Enum):
+class Verdict(_enum.Enum):
     """The outcome of a decision."""
 
     ALLOW = "allow"

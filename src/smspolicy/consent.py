@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import enum
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from . import _enum
 from ._records import GENESIS, Basis, ConsentEvent, ConsentKind
 from ._values import Purpose
 from .errors import InvalidInputError, LedgerIntegrityError
@@ -78,7 +78,7 @@ def add_months(instant: dt.datetime, months: int) -> dt.datetime:
     return instant.replace(year=year, month=month, day=min(instant.day, 28))
 
 
-class ConsentStatus(enum.Enum):
+class ConsentStatus(_enum.Enum):
     """The folded consent state for one (brand, topic, purpose) at one instant."""
 
     EXPRESS = "express"
@@ -91,7 +91,11 @@ class ConsentStatus(enum.Enum):
     @property
     def allows(self) -> bool:
         """True for express or live implied consent."""
-        return self in (ConsentStatus.EXPRESS, ConsentStatus.IMPLIED)
+        return self in ALLOWING
+
+
+ALLOWING = frozenset({ConsentStatus.EXPRESS, ConsentStatus.IMPLIED})
+"""The statuses that allow a message."""
 
 
 def _grant_covers(event: ConsentEvent, topic: str, purpose: Purpose, brand: str | None) -> bool:
@@ -121,6 +125,9 @@ class StatusDetail:
     event: ConsentEvent | None = None
 
 
+_MISSING = StatusDetail(ConsentStatus.MISSING)  # immutable, so shared
+
+
 def consent_status(
     events: Sequence[ConsentEvent],
     *,
@@ -139,7 +146,7 @@ def consent_status(
     Pending requests never allow; implied consent expires after its term; events dated after
     ``now`` are skipped.
     """
-    state = StatusDetail(ConsentStatus.MISSING)
+    state = _MISSING
     revoked = False
     pending: ConsentEvent | None = None
     for event in events:

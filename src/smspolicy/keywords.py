@@ -9,11 +9,12 @@ punctuation and accents; plus the phrases a reasonable person uses to revoke ("p
 
 from __future__ import annotations
 
-import enum
 import re
 import unicodedata
 
 import attrs
+
+from . import _enum
 
 __all__ = [
     "InboundKind",
@@ -26,7 +27,7 @@ MAX_KEYWORD_TEXT = 160
 """Longer texts are conversation, not keywords."""
 
 
-class InboundKind(enum.Enum):
+class InboundKind(_enum.Enum):
     """What an inbound text asks for."""
 
     OPT_OUT = "opt_out"

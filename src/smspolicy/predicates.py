@@ -29,23 +29,43 @@ class Predicate:
 
     test: Callable[[Message, Context], bool]
     name: str
+    reads: frozenset[str] | None = attrs.field(default=None, kw_only=True, eq=False)
+    """What the test reads when that is only the message's ``"purpose"`` and/or the recipient's
+    ``"jurisdictions"``; the engine then settles the predicate once per such pair. None (the
+    default, for any user predicate) means it may read anything and is asked every time."""
 
     def __call__(self, message: Message, context: Context) -> bool:
         return bool(self.test(message, context))
 
     def __and__(self, other: Callable[[Message, Context], bool]) -> Predicate:
         right = _wrap(other)
-        return Predicate(lambda m, c: self(m, c) and right(m, c), f"({self!r} & {right!r})")
+        return Predicate(
+            lambda m, c: self(m, c) and right(m, c),
+            f"({self!r} & {right!r})",
+            reads=_both(self.reads, right.reads),
+        )
 
     def __or__(self, other: Callable[[Message, Context], bool]) -> Predicate:
         right = _wrap(other)
-        return Predicate(lambda m, c: self(m, c) or right(m, c), f"({self!r} | {right!r})")
+        return Predicate(
+            lambda m, c: self(m, c) or right(m, c),
+            f"({self!r} | {right!r})",
+            reads=_both(self.reads, right.reads),
+        )
 
     def __invert__(self) -> Predicate:
-        return Predicate(lambda m, c: not self(m, c), f"~{self!r}")
+        return Predicate(lambda m, c: not self(m, c), f"~{self!r}", reads=self.reads)
 
     def __repr__(self) -> str:
         return self.name
+
+
+def _both(left: frozenset[str] | None, right: frozenset[str] | None) -> frozenset[str] | None:
+    return None if left is None or right is None else left | right
+
+
+PURPOSE = frozenset({"purpose"})
+JURISDICTIONS = frozenset({"jurisdictions"})
 
 
 def _wrap(value: Callable[[Message, Context], bool]) -> Predicate:
@@ -64,7 +84,9 @@ def predicate(function: Callable[[Message, Context], bool]) -> Predicate:
 def purpose_is(purpose: Purpose | str) -> Predicate:
     """True for messages of ``purpose``."""
     wanted: Purpose = enum_converter(Purpose, ConfigurationError)(purpose)
-    return Predicate(lambda m, _c: m.purpose is wanted, f"purpose_is({wanted.value!r})")
+    return Predicate(
+        lambda m, _c: m.purpose is wanted, f"purpose_is({wanted.value!r})", reads=PURPOSE
+    )
 
 
 is_marketing = purpose_is(Purpose.MARKETING)
@@ -100,4 +122,5 @@ def in_jurisdiction(*codes: str) -> Predicate:
     return Predicate(
         lambda _m, c: not wanted.isdisjoint(c.recipient.jurisdictions),
         f"in_jurisdiction({names})",
+        reads=JURISDICTIONS,
     )

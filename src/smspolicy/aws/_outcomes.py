@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import enum
-
 import attrs
 
+from .. import _enum
 from .._values import Decision, Verdict
 
 __all__ = ["RETRYABLE_ERRORS", "RETRYABLE_STATUSES", "Outcome", "OutcomeStatus", "from_decision"]
 
 
-class OutcomeStatus(enum.Enum):
+class OutcomeStatus(_enum.Enum):
     """What happened to one address."""
 
     SENT = "sent"

@@ -10,7 +10,7 @@ import attrs
 from .._compose import all_of, when
 from .._context import Context
 from .._values import Decision, Message, Purpose
-from ..predicates import Predicate
+from ..predicates import JURISDICTIONS, PURPOSE, Predicate
 from ..typing import Rule
 
 __all__ = ["AS_OF", "Provision", "Provisions"]
@@ -56,7 +56,10 @@ class Provision:
 
     def as_rule(self) -> Rule:
         """The provision's rule, applied only where the provision applies."""
-        return when(Predicate(self.applies, f"applies({self.id!r})"), self.rule)
+        return when(
+            Predicate(self.applies, f"applies({self.id!r})", reads=PURPOSE | JURISDICTIONS),
+            self.rule,
+        )
 
 
 def provision(
@@ -108,7 +111,8 @@ class Provisions:
                     table.setdefault((code, purpose), []).append(index)
         object.__setattr__(self, "_table", {k: tuple(v) for k, v in table.items()})
 
-    def _rule_for(self, jurisdictions: frozenset[str], purpose: Purpose) -> Rule:
+    def rule_for(self, jurisdictions: frozenset[str], purpose: Purpose) -> Rule:
+        """The provisions of ``jurisdictions`` for ``purpose``, combined as ``all_of``."""
         key = (jurisdictions, purpose)
         combined = self._combined.get(key)
         if combined is None:
@@ -120,7 +124,7 @@ class Provisions:
         return combined
 
     def __call__(self, message: Message, context: Context) -> Decision:
-        return self._rule_for(context.recipient.jurisdictions, message.purpose)(message, context)
+        return self.rule_for(context.recipient.jurisdictions, message.purpose)(message, context)
 
     def __repr__(self) -> str:
         return f"provisions({', '.join(p.id for p in self.provisions)})"

@@ -124,26 +124,44 @@ class _FrequencyCap:
     code: str
     citation: str | None
     name: str
+    # The rolling length and the lookback, worked out once rather than on every decision.
+    _rolling: dt.timedelta = attrs.field(init=False, eq=False)
+    _lookback: dt.timedelta = attrs.field(init=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        rolling = self.per if isinstance(self.per, dt.timedelta) else CALENDAR_PERIODS[self.per]
+        object.__setattr__(self, "_rolling", rolling)
+        # A calendar period starts at a local midnight, up to a day before the rolling length.
+        extra = dt.timedelta(0) if isinstance(self.per, dt.timedelta) else dt.timedelta(days=1)
+        object.__setattr__(self, "_lookback", rolling + extra)
 
     @property
     def lookback(self) -> dt.timedelta:
         """How far back this cap must see sends (a calendar period starts at a local midnight,
         up to a day before the rolling length)."""
-        if isinstance(self.per, dt.timedelta):
-            return self.per
-        return CALENDAR_PERIODS[self.per] + dt.timedelta(days=1)
+        return self._lookback
 
     def __call__(self, message: Message, context: Context) -> Decision:
-        short = history_gap(context, self.lookback, self.name)
+        short = history_gap(context, self._lookback, self.name)
         if short is not None:
             return short
-        records = counted(context, message, self.scope)
         if self.calendar and context.recipient.zones:
-            return self._calendar(message, context, records)
-        per = self.per if isinstance(self.per, dt.timedelta) else CALENDAR_PERIODS[self.per]
-        inside = sorted(r.at for r in records if r.at > context.now - per)
+            return self._calendar(message, context, counted(context, message, self.scope))
+        per = self._rolling
+        now = context.now
+        start = now - per
+        scope = self.scope
+        inside = [
+            r.at
+            for r in context.history.sends
+            if r.at > start
+            and r.topic != REPLY_TOPIC
+            and r.counts_at(now)
+            and _matches(r, message, scope)
+        ]
         if len(inside) < self.limit:
             return allow()
+        inside.sort()
         until = inside[len(inside) - self.limit] + per
         return defer(until, self._reason(message, len(inside), str(per)))
 

@@ -13,7 +13,13 @@ from .._context import Context
 from .._inbound import REPLY_TOPIC
 from .._records import Basis, ConsentKind
 from .._values import Decision, Message, allow, deny, to_enum
-from ..consent import DEFAULT_IMPLIED_TERMS, ConsentStatus, StatusDetail, consent_status
+from ..consent import (
+    ALLOWING,
+    DEFAULT_IMPLIED_TERMS,
+    ConsentStatus,
+    StatusDetail,
+    consent_status,
+)
 from ..errors import ConfigurationError
 
 _STANDARD = i18n.register_template(
@@ -68,31 +74,26 @@ class _Consent:
     def __attrs_post_init__(self) -> None:
         # The memo key for the folded state: computed once, not on every decision.
         terms = tuple(sorted((basis.value, months) for basis, months in self.implied_terms.items()))
-        object.__setattr__(self, "_terms_key", terms)
+        object.__setattr__(self, "_terms_key", ("consent", self.stop_scope, terms))
 
     def status(self, message: Message, context: Context) -> StatusDetail:
         """The folded consent status for the message, with bases this rule does not accept
         treated as missing consent."""
-        key = (
-            "consent",
-            message.topic,
-            message.purpose,
-            message.brand,
-            self.stop_scope,
-            self._terms_key,
-        )
-        detail = context.memo(
-            key,
-            lambda: consent_status(
-                context.consent.events,
-                topic=message.topic,
-                purpose=message.purpose,
-                brand=message.brand,
-                now=context.now,
-                stop_scope=self.stop_scope,
-                implied_terms=self.implied_terms,
-            ),
-        )
+        key = (self._terms_key, message.topic, message.purpose, message.brand)
+        detail: StatusDetail | None = context.recall(key)
+        if detail is None:
+            detail = context.remember(
+                key,
+                consent_status(
+                    context.consent.events,
+                    topic=message.topic,
+                    purpose=message.purpose,
+                    brand=message.brand,
+                    now=context.now,
+                    stop_scope=self.stop_scope,
+                    implied_terms=self.implied_terms,
+                ),
+            )
         if (
             detail.status is ConsentStatus.IMPLIED
             and self.implied_bases is not None
@@ -115,7 +116,7 @@ class _Consent:
                 )
             )
         detail = self.status(message, context)
-        if detail.status.allows:
+        if detail.status in ALLOWING:
             return allow()
         return deny(
             i18n.reason(

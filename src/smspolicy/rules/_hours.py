@@ -205,12 +205,30 @@ class _SendingWindow:
     citation: str | None
     name: str
     built: str = attrs.field(eq=False)
+    # (instant, {zones: inside}) for the last instant seen: a batch decides many recipients at
+    # one instant, and recipients share zones. Swapped whole, so readers see a consistent pair.
+    _seen: tuple[dt.datetime | None, dict[tuple[str, ...], bool]] = attrs.field(
+        init=False, factory=lambda: (None, {}), eq=False
+    )
+
+    def _inside_all(self, names: tuple[str, ...], context: Context) -> bool:
+        now = context.now
+        at, known = self._seen
+        if at is not now:
+            known = {}
+            object.__setattr__(self, "_seen", (now, known))
+        inside = known.get(names)
+        if inside is None:
+            inside = known[names] = all(
+                self.window.contains(context.local_time(name)) for name in names
+            )
+        return inside
 
     def __call__(self, message: Message, context: Context) -> Decision:
         names = context.recipient.zones or self.fallback_zones
         if not names:
             return self._unknown(message)
-        if all(self.window.contains(context.local_time(name)) for name in names):
+        if self._inside_all(names, context):
             return allow()
         zones = [zone(name) for name in names]
         now = context.now

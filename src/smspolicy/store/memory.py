@@ -25,6 +25,8 @@ class MemoryStore:
         self._lock = threading.RLock()
         self._events: dict[str, list[ConsentEvent]] = defaultdict(list)
         self._sends: dict[str, SendRecord] = {}
+        # Record ids by number and by person key, so reads touch only the asked-for records.
+        self._keyed: defaultdict[str, set[str]] = defaultdict(set)
         self._suppressed: set[str] = set()
         self._engaged: dict[str, dt.datetime] = {}
         self._cache: dict[str, tuple[str, dt.datetime]] = {}
@@ -49,40 +51,56 @@ class MemoryStore:
             events = self._events.pop(number, [])
             if any(e.kind is ConsentKind.REVOKED for e in events):
                 self._suppressed.add(suppression_key(number))
-            for record_id in [i for i, r in self._sends.items() if r.number == number]:
-                del self._sends[record_id]
+            for record_id in list(self._keyed.get(number, ())):
+                self._drop(record_id)
             self._engaged.pop(number, None)
 
     def suppressed(self, numbers: Sequence[str]) -> set[str]:
         with self._lock:
             return {n for n in numbers if suppression_key(n) in self._suppressed}
 
+    @staticmethod
+    def _keys(record: SendRecord) -> tuple[str, ...]:
+        if record.person is None:
+            return (record.number,)
+        return (record.number, person_key(record.person))
+
+    def _add(self, record: SendRecord) -> None:
+        old = self._sends.get(record.id)
+        if old is not None:
+            self._drop(old.id)
+        self._sends[record.id] = record
+        for key in self._keys(record):
+            self._keyed[key].add(record.id)
+
+    def _drop(self, record_id: str) -> None:
+        record = self._sends.pop(record_id)
+        for key in self._keys(record):
+            ids = self._keyed[key]
+            ids.discard(record_id)
+            if not ids:
+                del self._keyed[key]
+
     def record_send(self, record: SendRecord) -> SendRecord:
         with self._lock:
-            self._sends[record.id] = record
+            self._add(record)
             return record
 
     def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
         with self._lock:
-            result: dict[str, list[SendRecord]] = {number: [] for number in numbers}
-            for record in self._sends.values():
-                if record.at < since:
-                    continue
-                keys = [record.number]
-                if record.person is not None:
-                    keys.append(person_key(record.person))
-                for key in keys:
-                    if key in result:
-                        result[key].append(record)
-            for records in result.values():
-                records.sort(key=lambda r: (r.at, r.id))
+            result: dict[str, list[SendRecord]] = {}
+            for key in numbers:
+                found = [self._sends[i] for i in self._keyed.get(key, ())]
+                found = [r for r in found if r.at >= since]
+                found.sort(key=lambda r: (r.at, r.id))
+                result[key] = found
             return result
 
     def reserve(self, number: str, *, since: dt.datetime, decide: Decide) -> SendRecord | None:
         with self._lock:
             record = decide(self.sends([number], since=since)[number])
             if record is not None:
-                self._sends[record.id] = record
+                self._add(record)
             return record
 
     def settle(self, record: SendRecord, *, provider_id: str | None, sent: bool) -> None:
@@ -92,9 +110,9 @@ class MemoryStore:
             if held is None:
                 return
             if sent:
-                self._sends[record_id] = held.as_sent(provider_id)
+                self._sends[record_id] = held.as_sent(provider_id)  # same id, number and person
             else:
-                del self._sends[record_id]
+                self._drop(record_id)
 
     def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:
         with self._lock:

@@ -1,0 +1,86 @@
+"""A policy's fast path: its leaf rules, flattened once per (purpose, jurisdictions).
+
+Most messages are allowed, and an allowed message's decision does not depend on how the rules
+are nested: an :func:`all_of` whose rules all return the plain ALLOW returns the plain ALLOW, and
+a :func:`when` whose predicate is false returns it too. So, for each (purpose, candidate
+jurisdictions) pair, the policy tree is flattened into its leaf rules: nested ``all_of`` and
+``Policy`` are opened, a ``when`` whose predicate reads only the purpose and the jurisdictions
+is settled at once, and a jurisdiction pack is replaced by the provisions that apply. Deciding
+is then one loop over the leaves. The first leaf that returns anything but the plain ALLOW hands
+the message to the full tree, which gives the exact DENY or DEFER with every reason.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from ._compose import _AllOf, _When, run_rule
+from ._context import Context
+from ._values import _ALLOW, Decision, Message, Purpose
+from .typing import Rule
+
+__all__ = ["Dispatch", "FastPath"]
+
+MAX_SHAPES = 4096
+"""How many (purpose, jurisdictions) pairs a fast path remembers before starting over."""
+
+
+@runtime_checkable
+class Dispatch(Protocol):
+    """A rule that only picks another rule from the message's purpose and the recipient's
+    jurisdictions (a jurisdiction pack)."""
+
+    def rule_for(self, jurisdictions: frozenset[str], purpose: Purpose) -> Rule:
+        """The rule this one applies for the pair."""
+
+
+def _static(predicate: object) -> bool:
+    reads = getattr(predicate, "reads", None)
+    return reads is not None and reads <= {"purpose", "jurisdictions"}
+
+
+def _leaves(rule: Rule, message: Message, context: Context, out: list[Rule]) -> None:
+    if isinstance(rule, _AllOf):
+        for inner in rule.rules:
+            _leaves(inner, message, context, out)
+    elif isinstance(rule, _When) and _static(rule.predicate):
+        if bool(rule.predicate(message, context)) != rule.negate:
+            _leaves(rule.rule, message, context, out)
+    elif isinstance(rule, Dispatch):
+        picked = rule.rule_for(context.recipient.jurisdictions, message.purpose)
+        _leaves(picked, message, context, out)
+    else:
+        out.append(rule)
+
+
+class FastPath:
+    """Decide like ``rule``, answering the all-allow case from its flattened leaves."""
+
+    __slots__ = ("_shapes", "rule")
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self._shapes: dict[tuple[Purpose, frozenset[str]], tuple[Rule, ...]] = {}
+
+    def __call__(self, message: Message, context: Context) -> Decision:
+        key = (message.purpose, context.recipient.jurisdictions)
+        leaves = self._shapes.get(key)
+        if leaves is None:
+            leaves = self._flatten(key, message, context)
+        for leaf in leaves:
+            if leaf(message, context) is not _ALLOW:
+                return run_rule(self.rule, message, context)
+        return _ALLOW
+
+    def _flatten(
+        self, key: tuple[Purpose, frozenset[str]], message: Message, context: Context
+    ) -> tuple[Rule, ...]:
+        out: list[Rule] = []
+        _leaves(self.rule, message, context, out)
+        if len(self._shapes) >= MAX_SHAPES:
+            self._shapes.clear()
+        leaves = self._shapes[key] = tuple(out)
+        return leaves
+
+    def __repr__(self) -> str:
+        return f"FastPath({self.rule!r})"

@@ -1,0 +1,127 @@
+"""The engine's fast path decides exactly like the policy tree it flattens."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smspolicy import (
+    Context,
+    Decision,
+    Message,
+    Policy,
+    Resolver,
+    all_of,
+    allow,
+    deny,
+    jurisdictions,
+    rule,
+    rules,
+    when,
+)
+from smspolicy._compose import run_rule
+from smspolicy._context import ConsentView
+from smspolicy._fastpath import MAX_SHAPES, FastPath
+from smspolicy._values import Reason
+from smspolicy.predicates import Predicate, is_marketing, predicate
+from smspolicy.strategies import consent_histories, instants, messages, phone_numbers, policies
+
+RESOLVER = Resolver()
+NOW = dt.datetime(2026, 11, 27, 17, 0, tzinfo=dt.UTC)
+
+
+def _context(message: Message, now: dt.datetime, events: list[object]) -> Context:
+    return Context(
+        now=now,
+        recipient=RESOLVER.resolve(message.to),
+        consent=ConsentView(events=events),  # type: ignore[arg-type]
+    )
+
+
+def _same(left: Decision, right: Decision) -> None:
+    assert (left.verdict, left.until, left.reasons) == (right.verdict, right.until, right.reasons)
+
+
+@settings(max_examples=150)
+@given(policies(), st.data())
+def test_fast_path_decides_like_the_tree(policy: object, data: st.DataObject) -> None:
+    """For random policies (nested inside the standard packs), messages, instants and consent
+    histories, the fast path's decision equals the tree's."""
+    tree = Policy(jurisdictions.standard(), policy, name="mixed")  # type: ignore[arg-type]
+    message = data.draw(messages(phone_numbers(regions=["US", "CA", "GB", "FR", "JP", "AU"])))
+    now = data.draw(instants())
+    events = data.draw(consent_histories(message.to, before=now, topics=st.just(message.topic)))
+    fast = FastPath(tree)
+    context = _context(message, now, events)
+    _same(fast(message, context), run_rule(tree, message, _context(message, now, events)))
+    # The second decision for the same shape comes from the remembered leaves.
+    _same(fast(message, context), run_rule(tree, message, context))
+
+
+def test_static_predicates_are_settled_once_per_shape() -> None:
+    """A predicate that reads only the purpose and jurisdictions is asked once per (purpose,
+    jurisdictions); a user predicate that may read anything is asked on every decision."""
+    asked = {"static": 0, "dynamic": 0}
+
+    def count(name: str, answer: bool) -> object:
+        def test(_m: Message, _c: Context) -> bool:
+            asked[name] += 1
+            return answer
+
+        return test
+
+    static = Predicate(count("static", True), "static", reads=frozenset({"jurisdictions"}))  # type: ignore[arg-type]
+    tree = Policy(
+        when(static & is_marketing, rules.valid_number()),
+        when(predicate(count("dynamic", True)), rules.valid_number()),  # type: ignore[arg-type]
+        name="p",
+    )
+    fast = FastPath(tree)
+    message = Message("+12125550100", "news", "marketing")
+    for minute in range(5):
+        context = _context(message, NOW + dt.timedelta(minutes=minute), [])
+        assert fast(message, context).allowed
+    assert asked == {"static": 1, "dynamic": 5}
+    other = Message("+13055550100", "news", "marketing")  # another jurisdiction set: asked again
+    fast(other, _context(other, NOW, []))
+    assert asked == {"static": 2, "dynamic": 6}
+
+
+def test_a_non_plain_decision_goes_to_the_tree() -> None:
+    """A leaf that denies hands the message to the tree, which gives every denying reason; an
+    ALLOW with an informational reason keeps that reason."""
+    note = Reason("test.note", "noted", "for the record")
+
+    @rule(name="noted")
+    def noted(_m: Message, _c: Context) -> Decision:
+        return allow(note)
+
+    @rule(name="refuse")
+    def refuse(_m: Message, _c: Context) -> Decision:
+        return deny(Reason("test.no", "refuse", "no"))
+
+    message = Message("+12125550100", "news", "transactional")
+    context = _context(message, NOW, [])
+    assert FastPath(Policy(noted, name="p"))(message, context).reasons == (note,)
+    decided = FastPath(Policy(all_of(noted, refuse), rules.valid_number(), name="p"))(
+        message, context
+    )
+    assert decided.codes == ("test.no",)
+
+
+def test_shapes_are_bounded() -> None:
+    """The remembered shapes never exceed their bound."""
+    fast = FastPath(Policy(rules.valid_number(), name="p"))
+    message = Message("+12125550100", "news", "marketing")
+    base = RESOLVER.resolve(message.to)
+    for index in range(MAX_SHAPES + 10):
+        recipient = base.__class__(
+            address=base.address,
+            valid=True,
+            e164=base.e164,
+            jurisdictions=frozenset({f"X-{index}"}),
+        )
+        fast(message, Context(now=NOW, recipient=recipient))
+    assert len(fast._shapes) <= MAX_SHAPES
