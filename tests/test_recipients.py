@@ -7,11 +7,12 @@ import zoneinfo
 
 import phonenumbers
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from smspolicy import LineType, Profile, Resolver, parse_number
+from smspolicy import LineType, Profile, Resolver, _recipients, parse_number
 from smspolicy.errors import ConfigurationError, InvalidInputError, InvalidNumberError
+from smspolicy.strategies import phone_numbers
 
 
 @pytest.mark.parametrize(
@@ -174,3 +175,44 @@ def test_resolver_rejects_bad_configuration() -> None:
         Resolver(line_type_lookup=object())  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError):
         Resolver(lookup_ttl=dt.timedelta(0))
+
+
+# Numbers of every kind across regions, and digit strings that are mostly not valid numbers.
+_CANDIDATES = st.one_of(
+    phone_numbers(regions=["US", "CA", "GB", "FR", "DE", "JP", "AU", "IN", "BR", "IT"]),
+    st.from_regex(r"\+[1-9][0-9]{5,14}", fullmatch=True),
+)
+
+
+@given(_CANDIDATES)
+def test_validity_and_type_agree_with_phonenumbers(text: str) -> None:
+    """The one-pass validity and type check agrees with phonenumbers' public calls."""
+    try:
+        number = phonenumbers.parse(text)
+    except phonenumbers.NumberParseException:
+        assume(False)  # no country code of that number: nothing to compare
+    region = phonenumbers.region_code_for_number(number)
+    expected = (
+        int(phonenumbers.number_type(number))
+        if phonenumbers.is_valid_number_for_region(number, region)
+        else None
+    )
+    assert _recipients._valid_type(number, region) == expected
+    assert (expected is not None) == phonenumbers.is_valid_number(number)
+
+
+def test_resolution_without_the_private_helper(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should phonenumbers drop its private type helper, resolution gives the same answers."""
+    texts = ["+12125550123", "+18005550123", "+447700900123", "+33612345678", "+1212555"]
+
+    def outcome(resolver: Resolver, text: str) -> object:
+        try:
+            found = resolver.resolve(text)
+        except InvalidNumberError as error:
+            return str(error)
+        return (found.e164, found.line_type, found.zones, found.jurisdictions)
+
+    fast = [outcome(Resolver(), text) for text in texts]
+    monkeypatch.setattr(_recipients, "_TYPE_HELPER", None)
+    assert [outcome(Resolver(), text) for text in texts] == fast
+    assert isinstance(fast[-1], str)  # the short number is rejected both ways

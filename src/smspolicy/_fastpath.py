@@ -1,22 +1,22 @@
 """A policy's fast path: its leaf rules, flattened once per (purpose, jurisdictions).
 
-Most messages are allowed, and an allowed message's decision does not depend on how the rules
-are nested: an :func:`all_of` whose rules all return the plain ALLOW returns the plain ALLOW, and
-a :func:`when` whose predicate is false returns it too. So, for each (purpose, candidate
-jurisdictions) pair, the policy tree is flattened into its leaf rules: nested ``all_of`` and
-``Policy`` are opened, a ``when`` whose predicate reads only the purpose and the jurisdictions
-is settled at once, and a jurisdiction pack is replaced by the provisions that apply. Deciding
-is then one loop over the leaves. The first leaf that returns anything but the plain ALLOW hands
-the message to the full tree, which gives the exact DENY or DEFER with every reason.
+Most decisions do not depend on how the rules are nested: an :func:`all_of` whose rules all
+return the plain ALLOW returns the plain ALLOW, a :func:`when` whose predicate is false returns it
+too, and without deferrals a DENY carries the reasons of every denying rule, in order, however
+deep. So, for each (purpose, candidate jurisdictions) pair, the policy tree is flattened into its
+leaf rules: nested ``all_of`` and ``Policy`` are opened, a ``when`` whose predicate reads only
+the purpose and the jurisdictions is settled at once, and a jurisdiction pack is replaced by the
+provisions that apply. Deciding is then one loop over the leaves. A leaf that defers hands the
+message to the full tree, which finds the earliest instant at which its rules agree.
 """
 
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from ._compose import _AllOf, _When, run_rule
+from ._compose import _AllOf, _checked, _When, run_rule
 from ._context import Context
-from ._values import _ALLOW, Decision, Message, Purpose
+from ._values import _ALLOW, Decision, Message, Purpose, Verdict, allow, deny
 from .typing import Rule
 
 __all__ = ["Dispatch", "FastPath"]
@@ -67,10 +67,25 @@ class FastPath:
         leaves = self._shapes.get(key)
         if leaves is None:
             leaves = self._flatten(key, message, context)
+        others: list[Decision] | None = None
         for leaf in leaves:
-            if leaf(message, context) is not _ALLOW:
-                return run_rule(self.rule, message, context)
-        return _ALLOW
+            decision = leaf(message, context)
+            if decision is not _ALLOW:
+                decision = _checked(leaf, decision, context)
+                if decision.verdict is Verdict.DEFER:
+                    # Where several deferrals meet (and whether they meet within a horizon)
+                    # depends on how they are nested: only the tree knows.
+                    return run_rule(self.rule, message, context)
+                if others is None:
+                    others = []
+                others.append(decision)
+        if others is None:
+            return _ALLOW
+        # Without deferrals, nesting does not matter: the tree denies with the reasons of every
+        # denying leaf, in order, or allows with every informational reason, in order.
+        if any(d.verdict is Verdict.DENY for d in others):
+            return deny(*(r for d in others if d.verdict is Verdict.DENY for r in d.reasons))
+        return allow(*(r for d in others for r in d.reasons))
 
     def _flatten(
         self, key: tuple[Purpose, frozenset[str]], message: Message, context: Context

@@ -12,7 +12,7 @@ import attrs
 import cachetools
 import phonenumbers
 import pycountry
-from phonenumbers import geodata
+from phonenumbers import geodata, phonenumberutil
 from phonenumbers import timezone as phone_timezone
 
 from . import _enum
@@ -90,6 +90,8 @@ class LineTypeLookup(Protocol):
 def _clean(text: str) -> str:
     # Zero-width spaces, joiners, BOMs and bidi marks are format characters (category Cf):
     # invisible in a form field, fatal to a parser.
+    if text.isascii():  # every format character is outside ASCII
+        return text.strip()
     return "".join(ch for ch in text if unicodedata.category(ch) != "Cf").strip()
 
 
@@ -103,11 +105,37 @@ def parse_number(
     return _parse_checked(value, default_region)[0]
 
 
+# phonenumbers' is_valid_number_for_region and number_type both end in this private helper, and
+# number_type finds the region again first (the costliest step); calling the helper once gives
+# validity and type together. Should a release drop it, the public calls are used instead
+# (tests check that both ways agree).
+_TYPE_HELPER = getattr(phonenumberutil, "_number_type_helper", None)
+
+
+def _valid_type(number: phonenumbers.PhoneNumber, region: str | None) -> int | None:
+    """The number's type (a ``PhoneNumberType``) when it is valid for ``region``, else None."""
+    if region is None or number.country_code is None:
+        return None
+    if _TYPE_HELPER is None:
+        if not phonenumbers.is_valid_number_for_region(number, region):
+            return None
+        return int(phonenumbers.number_type(number))
+    code = number.country_code
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    if metadata is None or (
+        region != phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY
+        and code != phonenumbers.country_code_for_valid_region(region)
+    ):
+        return None
+    kind = int(_TYPE_HELPER(phonenumbers.national_significant_number(number), metadata))
+    return None if kind == phonenumbers.PhoneNumberType.UNKNOWN else kind
+
+
 def _parse_checked(
     value: str | phonenumbers.PhoneNumber, default_region: str | None
-) -> tuple[phonenumbers.PhoneNumber, str]:
-    """The parsed number and its region; the region is found once and reused for validity
-    (is_valid_number would find it again)."""
+) -> tuple[phonenumbers.PhoneNumber, str, int]:
+    """The parsed number, its region and its type; the region is found once and reused for
+    validity and type (is_valid_number and number_type would each find it again)."""
     if isinstance(value, phonenumbers.PhoneNumber):
         number = value
     elif isinstance(value, str):
@@ -128,10 +156,11 @@ def _parse_checked(
             f"got {type(value).__name__}"
         )
     region = phonenumbers.region_code_for_number(number)
-    if region is None or not phonenumbers.is_valid_number_for_region(number, region):
+    kind = _valid_type(number, region)
+    if region is None or kind is None:
         shown = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         raise InvalidNumberError(f"{shown} is not a valid phone number")
-    return number, region
+    return number, region, kind
 
 
 def _lookup_country(code: str) -> object:
@@ -299,9 +328,8 @@ class _NumberFacts:
 
 
 def _facts(
-    number: phonenumbers.PhoneNumber, region: str, line_type: LineType | None
+    number: phonenumbers.PhoneNumber, region: str, kind: int, line_type: LineType | None
 ) -> _NumberFacts:
-    kind = phonenumbers.number_type(number)
     if line_type is None:
         line_type = _FROM_PHONENUMBERS.get(kind, LineType.UNKNOWN)
     zones: tuple[str, ...] = ()
@@ -390,10 +418,10 @@ class Resolver:
         else:
             value = key
         try:
-            number, region = _parse_checked(value, self.default_region)
+            number, region, kind = _parse_checked(value, self.default_region)
         except InvalidNumberError as error:
             return error  # cached too: a bad number is not parsed again
-        return _facts(number, region, self._lookup(number))
+        return _facts(number, region, kind, self._lookup(number))
 
     def _lookup(self, number: phonenumbers.PhoneNumber) -> LineType | None:
         if self.line_type_lookup is None:

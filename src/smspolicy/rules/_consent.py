@@ -12,7 +12,7 @@ from .. import i18n
 from .._context import Context
 from .._inbound import REPLY_TOPIC
 from .._records import Basis, ConsentKind
-from .._values import Decision, Message, allow, deny, to_enum
+from .._values import Decision, Message, Purpose, allow, deny, to_enum
 from ..consent import (
     ALLOWING,
     DEFAULT_IMPLIED_TERMS,
@@ -69,7 +69,10 @@ class _Consent:
     citation: str | None = None
     name: str = "consent"
 
-    _terms_key: tuple[tuple[str, int | None], ...] = attrs.field(init=False, eq=False, repr=False)
+    _terms_key: tuple[object, ...] = attrs.field(init=False, eq=False, repr=False)
+    _nothing: dict[tuple[ConsentStatus, str, Purpose], Decision] = attrs.field(
+        init=False, factory=dict, eq=False, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         # The memo key for the folded state: computed once, not on every decision.
@@ -118,6 +121,18 @@ class _Consent:
         detail = self.status(message, context)
         if detail.status in ALLOWING:
             return allow()
+        if detail.event is None:
+            # Nothing on record: every such recipient gets the same (immutable) DENY.
+            key = (detail.status, message.topic, message.purpose)
+            found = self._nothing.get(key)
+            if found is None:
+                if len(self._nothing) >= 1024:
+                    self._nothing.clear()
+                found = self._nothing[key] = self._deny(message, detail)
+            return found
+        return self._deny(message, detail)
+
+    def _deny(self, message: Message, detail: StatusDetail) -> Decision:
         return deny(
             i18n.reason(
                 self.code or f"consent.{detail.status.value}",
