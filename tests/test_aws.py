@@ -18,7 +18,7 @@ from smspolicy.aws import (
     Region,
     SmsVoiceV2Guard,
 )
-from smspolicy.errors import RequestValidationError
+from smspolicy.errors import InvalidMessageError, RequestValidationError
 from smspolicy.predicates import is_marketing
 from smspolicy.store import MemoryStore, SendStatus
 from smspolicy.testing import FrozenClock
@@ -277,6 +277,20 @@ def test_pinpoint_validation_failures_make_no_request(
         guard.send_messages(ApplicationId="a", MessageRequest=bad)
     with pytest.raises(RequestValidationError, match="Endpoints"):
         guard.send_messages(ApplicationId="a", MessageRequest={**request(), "Endpoints": {"e": {}}})
+
+
+def test_pinpoint_bad_address_config_holds_nothing(
+    engine: Engine, pinpoint: tuple[Any, Stubber]
+) -> None:
+    """An address whose own Context makes no valid message fails the call before any address
+    of the request holds a slot, so nothing is left counting against a cap."""
+    c, _stub = pinpoint
+    guard = PinpointGuard(c, engine, topic="deals")
+    bad = request(NY, LA)
+    bad["Addresses"][LA]["Context"] = {"topic": " "}
+    with pytest.raises(InvalidMessageError, match="topic"):
+        guard.send_messages(ApplicationId="a", MessageRequest=bad)
+    assert engine.store.sends([NY], since=NOW - dt.timedelta(days=1))[NY] == []
 
 
 def test_v2_failover_on_throttling_never_sends_twice(engine: Engine) -> None:

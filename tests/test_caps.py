@@ -212,6 +212,84 @@ def test_reserve_fails_closed(clock: FrozenClock) -> None:
     assert held.decision.codes == ("store.unavailable",)
 
 
+class _OneAtATime(MemoryStore):
+    """A store without the batch protocol: the engine must reserve message by message."""
+
+    reserve_many = None  # type: ignore[assignment]
+    settle_many = None  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["batch-store", "one-at-a-time"])
+def test_reserve_many_counts_the_batch_itself(clock: FrozenClock, batched: bool) -> None:
+    """Messages to one number in the same batch see each other's holds: under a cap of 2,
+    five messages give two holds and three deferrals; another number has its own slots; an
+    invalid number is denied; the order of the input is kept."""
+    store = MemoryStore() if batched else _OneAtATime()
+    engine = engine_with(rules.frequency_cap(2, DAY), clock, store)
+    other = "+12125550124"
+    batch = [msg(), msg(), msg(to=other), msg(), msg(to="+1212"), msg(), msg()]
+    held = engine.reserve_many(batch)
+    verdicts = [h.decision.verdict for h in held]
+    assert verdicts == [
+        Verdict.ALLOW,
+        Verdict.ALLOW,
+        Verdict.ALLOW,
+        Verdict.DEFER,
+        Verdict.DENY,
+        Verdict.DEFER,
+        Verdict.DEFER,
+    ]
+    assert held[4].decision.codes == ("number.invalid",)
+    assert [h.record.number for h in held if h.record] == [NUMBER, NUMBER, other]
+    assert len(store.sends([NUMBER], since=T0)[NUMBER]) == 2
+    engine.settle_many([(held[0], "p-1", True), (held[1], None, False), (held[2], "p-2", True)])
+    kept = store.sends([NUMBER, other], since=T0)
+    assert [(r.status, r.provider_id) for r in kept[NUMBER]] == [(SendStatus.SENT, "p-1")]
+    assert [(r.status, r.provider_id) for r in kept[other]] == [(SendStatus.SENT, "p-2")]
+    assert engine.reserve_many([msg()])[0].allowed  # the released slot is free again
+    assert engine.reserve_many([]) == []
+
+
+def test_settle_many_settles_all_or_nothing(clock: FrozenClock) -> None:
+    """A batch with an item that cannot be settled settles nothing and says why."""
+    engine = engine_with(rules.frequency_cap(3, DAY), clock)
+    first, second = engine.reserve_many([msg(), msg()])
+    refused = engine.reserve(msg(to="+1212"))
+    with pytest.raises(InvalidInputError, match="nothing was reserved"):
+        engine.settle_many([(first, "a", True), (refused, "b", True)])
+    with pytest.raises(InvalidInputError, match="already"):
+        engine.settle_many([(first, "a", True), (first, "a", True)])
+    foreign = engine_with(rules.frequency_cap(3, DAY), clock).reserve(msg())
+    with pytest.raises(InvalidInputError, match="another store"):
+        engine.settle_many([(second, "a", True), (foreign, "b", True)])
+    statuses = {r.status for r in engine.store.sends([NUMBER], since=T0)[NUMBER]}
+    assert statuses == {SendStatus.RESERVED}
+    engine.settle_many([(first, "a", True), (second, None, False)])
+    first_record = first.record
+    assert first_record is not None
+    (only,) = engine.store.sends([NUMBER], since=T0)[NUMBER]
+    assert (only.id, only.status) == (first_record.id, SendStatus.SENT)
+    with pytest.raises(InvalidInputError, match="already"):
+        first.commit("again")
+
+
+def test_reserve_many_fails_closed(clock: FrozenClock) -> None:
+    """A store error during a batch denies every message of it with store.unavailable."""
+
+    class Broken(MemoryStore):
+        def reserve_many(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
+            raise ConnectionError("connection reset")
+
+    engine = engine_with(rules.frequency_cap(1, DAY), clock, Broken())
+    held = engine.reserve_many([msg(), msg(to="+12125550124"), msg(to="+1212")])
+    assert [h.decision.codes for h in held] == [
+        ("store.unavailable",),
+        ("store.unavailable",),
+        ("number.invalid",),
+    ]
+    assert not any(h.allowed for h in held)
+
+
 def test_dedupe_across_channels_by_person(clock: FrozenClock, store: object) -> None:
     """The same content to the same person on another channel is a duplicate; on the same
     channel only when across_channels=False."""

@@ -12,6 +12,7 @@ import pytest
 
 from smspolicy.store import (
     GENESIS,
+    BatchReservations,
     ComposedStore,
     ConsentEvent,
     MemoryStore,
@@ -185,6 +186,61 @@ def test_concurrent_reservations_respect_the_cap(store: Store) -> None:
     assert len(store.sends([A], since=T0 - dt.timedelta(days=1))[A]) == 3
 
 
+def test_reserve_many_and_settle_many(store: Store) -> None:
+    """reserve_many calls decide once per distinct number with its sends and stores what it
+    returns (several holds for one number included); settle_many commits and drops."""
+    assert isinstance(store, BatchReservations)
+    since = T0 - dt.timedelta(days=1)
+    store.record_send(send(B, minutes=-10))
+    seen: dict[str, int] = {}
+
+    def decide(number: str, records: list[SendRecord]) -> list[SendRecord]:
+        seen[number] = len(records)
+        hold = {"status": "reserved", "expires": T0 + dt.timedelta(minutes=5)}
+        return [send(number, **hold), send(number, minutes=1, **hold)] if number == A else []
+
+    stored = store.reserve_many([A, B, A], since=since, decide=decide)
+    assert seen == {A: 0, B: 1}
+    assert sorted(stored) == [A, B]
+    assert stored[B] == []
+    first, second = stored[A]
+    assert store.sends([A], since=since)[A] == [first, second]
+    store.settle_many([(first, "prov-1", True), (second, None, False)])
+    store.settle_many([(second, None, False)])  # already gone: no error
+    (kept,) = store.sends([A], since=since)[A]
+    assert (kept.id, kept.status, kept.provider_id, kept.expires) == (
+        first.id,
+        SendStatus.SENT,
+        "prov-1",
+        None,
+    )
+    assert store.reserve_many([], since=since, decide=decide) == {}
+
+
+def test_concurrent_batches_respect_the_cap(store: Store) -> None:
+    """Threads racing with overlapping batches under a cap of 3 per number never hold more."""
+    assert isinstance(store, BatchReservations)
+    numbers = [A, B, "+12125550125"]
+
+    def decide(number: str, records: list[SendRecord]) -> list[SendRecord]:
+        return [send(number)] if len(records) < 3 else []
+
+    def worker(order: list[str]) -> None:
+        for _ in range(3):
+            store.reserve_many(order, since=T0 - dt.timedelta(days=1), decide=decide)
+
+    threads = [
+        threading.Thread(target=worker, args=(numbers[i % 3 :] + numbers[: i % 3],))
+        for i in range(6)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    held = store.sends(numbers, since=T0 - dt.timedelta(days=1))
+    assert {number: len(records) for number, records in held.items()} == dict.fromkeys(numbers, 3)
+
+
 def test_engagement(store: Store) -> None:
     """The latest engagement wins; unknown numbers have none."""
     store.record_engagement(A, at=T0, kind="reply")
@@ -246,4 +302,31 @@ def test_redis_index_without_record_fails_closed(tmp_path: Path) -> None:
         with pytest.raises(StoreUnavailableError, match="no record"):
             store.sends([A], since=T0 - dt.timedelta(days=1))  # type: ignore[attr-defined]
     finally:
+        drop(store)
+
+
+def test_redis_batch_decides_again_after_a_conflict() -> None:
+    """A write that lands between a batch's read and its conditional store makes the store read
+    that number again and ask decide again: the cap is counted on the fresh sends."""
+    from smspolicy.store.redis import RedisStore
+
+    from .services import REDIS_URL
+
+    store = redis_store()
+    other = RedisStore(REDIS_URL, prefix=store.prefix)  # type: ignore[attr-defined]
+    calls: list[tuple[str, int]] = []
+
+    def decide(number: str, records: list[SendRecord]) -> list[SendRecord]:
+        calls.append((number, len(records)))
+        if len(calls) == 1:  # another process takes a slot meanwhile
+            other.record_send(send(number, minutes=-1))
+        return [send(number)] if len(records) < 2 else []
+
+    try:
+        stored = store.reserve_many([A], since=T0 - dt.timedelta(days=1), decide=decide)  # type: ignore[attr-defined]
+        assert calls == [(A, 0), (A, 1)]
+        assert len(stored[A]) == 1
+        assert len(store.sends([A], since=T0 - dt.timedelta(days=1))[A]) == 2  # type: ignore[attr-defined]
+    finally:
+        other.close()
         drop(store)

@@ -39,6 +39,17 @@ if spec["action"] == "stop":
     print(engine.inbound("STOP", "+12125550123").kind.value)
     sys.exit(0)
 engine = Engine(Policy(rules.frequency_cap(3, dt.timedelta(days=1)), name="p"), store)
+if spec["action"] == "batch":
+    counts = {}
+    for _ in range(4):
+        numbers = ("+12125550123", "+12125550124", "+12125550123")
+        held = engine.reserve_many([Message(n, "deals", "marketing") for n in numbers])
+        engine.settle_many([(h, "x", True) for h in held if h.allowed])
+        for h in held:
+            if h.allowed:
+                counts[h.record.number] = counts.get(h.record.number, 0) + 1
+    print(json.dumps(counts))
+    sys.exit(0)
 got = 0
 for _ in range(8):
     held = engine.reserve(Message("+12125550123", "deals", "marketing"))
@@ -100,6 +111,23 @@ def test_racing_processes_never_exceed_the_cap(kind: str, tmp_path: Path) -> Non
             assert sum(counts) == 3, counts
             sent = store.sends([NUMBER], since=T0 - dt.timedelta(days=3650))[NUMBER]
             assert [s.status for s in sent] == [SendStatus.SENT] * 3
+        finally:
+            drop(store)
+
+
+def test_racing_batches_never_exceed_the_cap(kind: str, tmp_path: Path) -> None:
+    """Four processes reserving overlapping batches (two messages to one number in each) under
+    a cap of 3 never send more than 3 to either number, race after race."""
+    numbers = ["+12125550123", "+12125550124"]
+    for race in range(4):
+        store = shared_store(kind, tmp_path / str(race))
+        try:
+            outputs = run_workers(spec_for(store, tmp_path / str(race)), "batch", 4)
+            counts = [json.loads(out) for out in outputs]
+            assert [sum(c.get(n, 0) for c in counts) for n in numbers] == [3, 3], counts
+            sent = store.sends(numbers, since=T0 - dt.timedelta(days=3650))
+            assert [len(sent[n]) for n in numbers] == [3, 3]
+            assert {s.status for n in numbers for s in sent[n]} == {SendStatus.SENT}
         finally:
             drop(store)
 

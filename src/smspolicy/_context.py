@@ -128,4 +128,12 @@ class Context:
 
     def at(self, instant: dt.datetime) -> Context:
         """This context at another instant, with the same recipient and records."""
-        return attrs.evolve(self, now=instant)
+        return Context(
+            now=instant,
+            recipient=self.recipient,
+            consent=self.consent,
+            history=self.history,
+            profile=self.profile,
+            engagement=self.engagement,
+            senders=self.senders,
+        )

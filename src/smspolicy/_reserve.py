@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._records import SendRecord, SendStatus
@@ -13,7 +14,7 @@ from .errors import InvalidInputError
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["DEFAULT_HOLD", "Reservation", "held_record", "send_record"]
+__all__ = ["DEFAULT_HOLD", "Reservation", "held_record", "send_record", "settle_all"]
 
 DEFAULT_HOLD = dt.timedelta(minutes=5)
 """How long an uncommitted reservation keeps its slot before it expires."""
@@ -57,7 +58,8 @@ class Reservation:
         """True when a slot is held and the message may go now."""
         return self.record is not None
 
-    def _settle(self, *, provider_id: str | None, sent: bool) -> None:
+    def _claim(self) -> SendRecord:
+        """Mark this reservation settled, or raise if it cannot be; returns its record."""
         with self._lock:
             if self.record is None:
                 raise InvalidInputError(
@@ -65,8 +67,15 @@ class Reservation:
                 )
             if self._settled:
                 raise InvalidInputError("this reservation was already committed or released")
-            self._store.settle(self.record, provider_id=provider_id, sent=sent)
             self._settled = True
+            return self.record
+
+    def _unclaim(self) -> None:
+        with self._lock:
+            self._settled = False
+
+    def _settle(self, *, provider_id: str | None, sent: bool) -> None:
+        settle_all(self._store, [(self, provider_id, sent)])
 
     def commit(self, provider_id: str | None = None) -> None:
         """Record that the message went out, with the provider's message id."""
@@ -80,3 +89,28 @@ class Reservation:
         return (
             f"Reservation({self.decision.verdict.value}, record={self.record and self.record.id})"
         )
+
+
+def settle_all(store: Store, items: Sequence[tuple[Reservation, str | None, bool]]) -> None:
+    """Settle ``(reservation, provider_id, sent)`` items in one store call when the store can
+    (``settle_many``); nothing is marked settled unless the store call succeeds."""
+    claimed: list[Reservation] = []
+    try:
+        settlements = []
+        for reservation, provider_id, sent in items:
+            if not isinstance(reservation, Reservation):
+                raise InvalidInputError(f"expected a Reservation, got {reservation!r}")
+            if reservation._store is not store:
+                raise InvalidInputError(f"{reservation!r} was made by another store")
+            settlements.append((reservation._claim(), provider_id, bool(sent)))
+            claimed.append(reservation)
+        many = getattr(store, "settle_many", None)
+        if many is not None:
+            many(settlements)
+        else:
+            for record, provider_id, sent in settlements:
+                store.settle(record, provider_id=provider_id, sent=sent)
+    except BaseException:
+        for reservation in claimed:
+            reservation._unclaim()
+        raise

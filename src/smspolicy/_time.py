@@ -29,6 +29,8 @@ def ensure_aware(value: object, name: str = "datetime") -> dt.datetime:
     """
     if not isinstance(value, dt.datetime):
         raise InvalidInputError(f"{name} must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is UTC:  # already what is asked for
+        return value
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise NaiveDatetimeError(
             f"{name} {value.isoformat()} is naive: give an aware datetime "

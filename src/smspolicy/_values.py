@@ -80,6 +80,9 @@ def to_enum(kind: type[E], value: object, error: type[Exception]) -> E:
     """Return ``value`` as a member of ``kind`` (a member or its value), else raise ``error``."""
     if isinstance(value, kind):
         return value
+    found = kind._value2member_map_.get(value) if isinstance(value, str) else None
+    if found is not None:  # the exact value: a dictionary lookup, not the Enum machinery
+        return found  # type: ignore[return-value]
     try:
         return kind(value.lower() if isinstance(value, str) else value)
     except ValueError:

@@ -70,8 +70,10 @@ class PinpointGuard(GuardBase):
             )
         outcomes: dict[str, Outcome] = {}
         held: dict[str, Reservation] = {}
-        for address, config in (MessageRequest.get("Addresses") or {}).items():
-            reservation = self.engine.reserve(self._message(address, config, MessageRequest))
+        addresses = dict(MessageRequest.get("Addresses") or {})
+        # Every message is built before anything is held, then the batch is reserved at once.
+        messages = [self._message(a, config, MessageRequest) for a, config in addresses.items()]
+        for address, reservation in zip(addresses, self.engine.reserve_many(messages), strict=True):
             if reservation.allowed:
                 held[address] = reservation
             else:

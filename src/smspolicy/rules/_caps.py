@@ -17,7 +17,7 @@ from .._context import Context
 from .._inbound import REPLY_TOPIC
 from .._records import SendRecord
 from .._time import Zone, first_instant_at_or_after, to_local, zone, zone_name
-from .._values import Decision, Message, Reason, allow, defer, deny
+from .._values import Decision, Message, Reason, Verdict, allow, defer, deny
 from ..errors import ConfigurationError
 from ..programs import Program
 
@@ -180,8 +180,8 @@ class _FrequencyCap:
         if latest is None:
             return allow()
         until, tz, count = latest
-        decision = defer(until, self._reason(message, count, f"this calendar {self.per}"))
-        return attrs.evolve(decision, zone=zone_name(tz))
+        reason = self._reason(message, count, f"this calendar {self.per}")
+        return Decision(Verdict.DEFER, until, (reason,), zone_name(tz))
 
     def _next_open(self, tz: Zone, start: dt.date, records: list[SendRecord]) -> dt.datetime:
         """The start of the first later period with room (sends dated ahead are possible)."""

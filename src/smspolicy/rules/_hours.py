@@ -19,7 +19,7 @@ import holidays as holidays_lib
 from .. import i18n
 from .._context import Context
 from .._time import Zone, day_switch_points, to_local, wall_instants, zone, zone_name
-from .._values import Decision, Message, Purpose, allow, defer, deny
+from .._values import Decision, Message, Purpose, Verdict, allow, deny
 from ..errors import ConfigurationError, InvalidInputError
 
 __all__ = ["Window", "quiet_hours", "sending_window"]
@@ -259,7 +259,7 @@ class _SendingWindow:
                 )
             )
         until, setter = found
-        return attrs.evolve(defer(until, reason), zone=zone_name(setter))
+        return Decision(Verdict.DEFER, until, (reason,), zone_name(setter))
 
     def _unknown(self, message: Message) -> Decision:
         policy = self.on_unknown_zone

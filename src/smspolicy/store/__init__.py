@@ -8,6 +8,7 @@ import importlib
 from .._records import GENESIS, Basis, ConsentEvent, ConsentKind, SendRecord, SendStatus
 from ._base import (
     Audience,
+    BatchReservations,
     ConsentLedger,
     LookupCache,
     Reservations,
@@ -23,6 +24,7 @@ __all__ = [
     "GENESIS",
     "Audience",
     "Basis",
+    "BatchReservations",
     "ComposedStore",
     "ConsentEvent",
     "ConsentKind",

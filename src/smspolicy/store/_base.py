@@ -11,6 +11,7 @@ from .._records import ConsentEvent, SendRecord
 
 __all__ = [
     "Audience",
+    "BatchReservations",
     "ConsentLedger",
     "LookupCache",
     "Reservations",
@@ -21,6 +22,13 @@ __all__ = [
 
 Decide = Callable[[list[SendRecord]], SendRecord | None]
 """Given the recipient's current sends, return the record to hold, or None to hold nothing."""
+
+
+DecideMany = Callable[[str, list[SendRecord]], list[SendRecord]]
+"""Given one number and its current sends, return the records to hold for it (maybe none)."""
+
+Settlement = tuple[SendRecord, str | None, bool]
+"""A reservation's record, the provider id, and True when sent (False drops the hold)."""
 
 
 def suppression_key(number: str) -> str:
@@ -72,6 +80,28 @@ class Reservations(Protocol):
 
     def settle(self, record: SendRecord, *, provider_id: str | None, sent: bool) -> None:
         """Mark a reservation sent (with the provider id) or drop it."""
+        ...
+
+
+@runtime_checkable
+class BatchReservations(Protocol):
+    """Reservations for many recipients at once, in as few round trips as the backend allows.
+
+    Optional: :meth:`smspolicy.Engine.reserve_many` uses it when the store has it and falls
+    back to one :meth:`Reservations.reserve` per message otherwise.
+    """
+
+    def reserve_many(
+        self, numbers: Sequence[str], *, since: dt.datetime, decide: DecideMany
+    ) -> dict[str, list[SendRecord]]:
+        """For each distinct number, under the same exclusive hold as ``reserve``, call
+        ``decide(number, sends)`` and store the records it returns; return what was stored,
+        by number. A store may call ``decide`` again for a number whose sends changed before
+        its write could land (only the last call's records are stored)."""
+        ...
+
+    def settle_many(self, settlements: Sequence[Settlement]) -> None:
+        """Settle many reservations: as :meth:`Reservations.settle` for each."""
         ...
 
 

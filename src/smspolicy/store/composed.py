@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from .._records import ConsentEvent, SendRecord
 from ..errors import ConfigurationError
-from ._base import Audience, ConsentLedger, Decide, LookupCache, Reservations, SendLog
+from ._base import (
+    Audience,
+    ConsentLedger,
+    Decide,
+    LookupCache,
+    Reservations,
+    SendLog,
+    Settlement,
+)
 
 __all__ = ["ComposedStore"]
 
@@ -74,6 +82,23 @@ class ComposedStore:
 
     def settle(self, record: SendRecord, *, provider_id: str | None, sent: bool) -> None:
         self.counters.settle(record, provider_id=provider_id, sent=sent)
+
+    @property
+    def reserve_many(self) -> Callable[..., dict[str, list[SendRecord]]] | None:
+        """The counters store's batch reservation, or None when it has none (the engine then
+        reserves one message at a time)."""
+        many: Callable[..., dict[str, list[SendRecord]]] | None = getattr(
+            self.counters, "reserve_many", None
+        )
+        return many
+
+    def settle_many(self, settlements: Sequence[Settlement]) -> None:
+        many = getattr(self.counters, "settle_many", None)
+        if many is not None:
+            many(settlements)
+            return
+        for record, provider_id, sent in settlements:
+            self.counters.settle(record, provider_id=provider_id, sent=sent)
 
     def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:
         self.counters.record_engagement(number, at=at, kind=kind)

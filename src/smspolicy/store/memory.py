@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord
-from ._base import Decide, suppression_key
+from ._base import Decide, DecideMany, Settlement, suppression_key
 
 __all__ = ["MemoryStore"]
 
@@ -102,6 +102,22 @@ class MemoryStore:
             if record is not None:
                 self._add(record)
             return record
+
+    def reserve_many(
+        self, numbers: Sequence[str], *, since: dt.datetime, decide: DecideMany
+    ) -> dict[str, list[SendRecord]]:
+        with self._lock:
+            stored: dict[str, list[SendRecord]] = {}
+            for number in dict.fromkeys(numbers):
+                stored[number] = decide(number, self.sends([number], since=since)[number])
+                for record in stored[number]:
+                    self._add(record)
+            return stored
+
+    def settle_many(self, settlements: Sequence[Settlement]) -> None:
+        with self._lock:
+            for record, provider_id, sent in settlements:
+                self.settle(record, provider_id=provider_id, sent=sent)
 
     def settle(self, record: SendRecord, *, provider_id: str | None, sent: bool) -> None:
         record_id = record.id

@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord
 from ..errors import ConfigurationError, StoreUnavailableError
-from ._base import Decide, suppression_key
+from ._base import Decide, DecideMany, Settlement, suppression_key
 from ._codec import decode_event, decode_send, encode_event, encode_send, micros
 
 __all__ = ["MIGRATIONS", "PostgresStore"]
@@ -65,6 +65,14 @@ MIGRATIONS: tuple[str, ...] = (
 """Schema migrations, applied in order; the version table records how many ran."""
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def _pipelined(conn: psycopg.Connection[Any]) -> contextlib.AbstractContextManager[object]:
+    """Pipeline mode where libpq has it: statements that need no answer in between (BEGIN, a
+    lock and a read; a write and COMMIT) travel together instead of one round trip each."""
+    if psycopg.Pipeline.is_supported():
+        return conn.pipeline()
+    return contextlib.nullcontext()
 
 
 class PostgresStore:
@@ -122,19 +130,23 @@ class PostgresStore:
         return sql.SQL(text).format(schema=sql.Identifier(self.schema))
 
     @contextlib.contextmanager
-    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
+    def _tx(self, *, pipeline: bool = True) -> Iterator[psycopg.Connection[Any]]:
         pinned: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
         try:
             if pinned is not None:  # inside snapshot(): its connection and transaction
                 yield pinned
                 return
-            with self._pool.connection() as conn, conn.transaction():
+            with (
+                self._pool.connection() as conn,
+                _pipelined(conn) if pipeline else contextlib.nullcontext(),
+                conn.transaction(),
+            ):
                 yield conn
         except (psycopg.Error, PoolTimeout) as error:
             raise StoreUnavailableError(f"PostgreSQL: {type(error).__name__}: {error}") from error
 
     def _migrate(self) -> None:
-        with self._tx() as conn:
+        with self._tx(pipeline=False) as conn:  # a migration holds several statements
             conn.execute("SELECT pg_advisory_xact_lock(0, hashtext(%s))", (self.schema,))
             conn.execute(self._q("CREATE SCHEMA IF NOT EXISTS {schema}"))
             conn.execute(
@@ -211,7 +223,7 @@ class PostgresStore:
         """Consent, suppression, sends (for ``keys``) and engagement in one transaction: one
         round of the pool instead of four."""
         try:
-            with self._pool.connection() as conn, conn.transaction():
+            with self._pool.connection() as conn, _pipelined(conn), conn.transaction():
                 self._local.conn = conn
                 try:
                     return (
@@ -251,15 +263,20 @@ class PostgresStore:
             ).fetchall()
         return {keys[key] for (key,) in rows}
 
-    def _insert_send(self, conn: psycopg.Connection[Any], record: SendRecord) -> None:
-        conn.execute(
-            self._q(
-                "INSERT INTO {schema}.sends (id, number, person, at_us, record) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
-                "record = excluded.record"
-            ),
-            (record.id, record.number, record.person, micros(record.at), encode_send(record)),
+    @property
+    def _insert_sql(self) -> sql.Composed:
+        return self._q(
+            "INSERT INTO {schema}.sends (id, number, person, at_us, record) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+            "record = excluded.record"
         )
+
+    @staticmethod
+    def _send_row(record: SendRecord) -> tuple[str, str, str | None, int, str]:
+        return (record.id, record.number, record.person, micros(record.at), encode_send(record))
+
+    def _insert_send(self, conn: psycopg.Connection[Any], record: SendRecord) -> None:
+        conn.execute(self._insert_sql, self._send_row(record))
 
     def record_send(self, record: SendRecord) -> SendRecord:
         with self._tx() as conn:
@@ -302,19 +319,55 @@ class PostgresStore:
                 self._insert_send(conn, record)
             return record
 
-    def settle(self, record: SendRecord, *, provider_id: str | None, sent: bool) -> None:
-        record_id = record.id
+    def reserve_many(
+        self, numbers: Sequence[str], *, since: dt.datetime, decide: DecideMany
+    ) -> dict[str, list[SendRecord]]:
+        distinct = list(dict.fromkeys(numbers))
+        stored: dict[str, list[SendRecord]] = {}
+        if not distinct:
+            return stored
         with self._tx() as conn:
-            row = conn.execute(
-                self._q("SELECT record FROM {schema}.sends WHERE id = %s FOR UPDATE"), (record_id,)
-            ).fetchone()
-            if row is None:
-                return
+            # Every number's lock, taken in lock-key order, so overlapping batches never deadlock.
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(%s, key) FROM (SELECT DISTINCT hashtext(n) AS key "
+                "FROM unnest(%s::text[]) AS n ORDER BY key) AS keys",
+                (_SENDS_LOCK, distinct),
+            )
+            rows = conn.execute(
+                self._q(
+                    "SELECT number, record FROM {schema}.sends WHERE number = ANY(%s) "
+                    "AND at_us >= %s ORDER BY at_us, id"
+                ),
+                (distinct, micros(since)),
+            ).fetchall()
+            found: dict[str, list[SendRecord]] = {number: [] for number in distinct}
+            for number, text in rows:
+                found[number].append(decode_send(text))
+            for number in distinct:
+                stored[number] = decide(number, found[number])
+            held = [record for records in stored.values() for record in records]
+            if held:
+                with conn.cursor() as cursor:
+                    cursor.executemany(self._insert_sql, [self._send_row(r) for r in held])
+        return stored
+
+    def settle(self, record: SendRecord, *, provider_id: str | None, sent: bool) -> None:
+        self.settle_many([(record, provider_id, sent)])
+
+    def settle_many(self, settlements: Sequence[Settlement]) -> None:
+        # The held record is the one this store wrote, so the settled one is built here; an
+        # UPDATE of a hold that was forgotten meanwhile changes nothing.
+        sent = [(encode_send(r.as_sent(pid)), r.id) for r, pid, done in settlements if done]
+        dropped = [(r.id,) for r, _pid, done in settlements if not done]
+        if not settlements:
+            return
+        with self._tx() as conn, conn.cursor() as cursor:
             if sent:
-                settled = decode_send(row[0]).as_sent(provider_id)
-                self._insert_send(conn, settled)
-            else:
-                conn.execute(self._q("DELETE FROM {schema}.sends WHERE id = %s"), (record_id,))
+                cursor.executemany(
+                    self._q("UPDATE {schema}.sends SET record = %s WHERE id = %s"), sent
+                )
+            if dropped:
+                cursor.executemany(self._q("DELETE FROM {schema}.sends WHERE id = %s"), dropped)
 
     def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:
         with self._tx() as conn:

@@ -21,23 +21,25 @@ import redis as redis_lib
 
 from .._records import SendRecord
 from ..errors import ConfigurationError, StoreUnavailableError
-from ._base import Decide
+from ._base import Decide, DecideMany, Settlement
 from ._codec import decode_send, encode_send, micros
 
 __all__ = ["RedisStore"]
 
 _RESERVE = """
--- KEYS: sends zset, records hash, version key; ARGV: expected version, id, score, json,
--- retention ms, oldest score to keep
+-- KEYS: sends zset, records hash, version key; ARGV: expected version, retention ms, oldest
+-- score to keep, then id, score and json of each record to store
 local version = tonumber(redis.call('GET', KEYS[3]) or '0')
 if version ~= tonumber(ARGV[1]) then return 0 end
-local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[6])
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
 for _, id in ipairs(old) do redis.call('HDEL', KEYS[2], id) end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[6])
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+for i = 4, #ARGV, 3 do
+  redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i])
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])
+end
 redis.call('INCR', KEYS[3])
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
 return 1
 """
 
@@ -128,28 +130,31 @@ class RedisStore:
         raise StoreUnavailableError("Redis: too much contention recording a send")
 
     def _write(self, record: SendRecord, version: int) -> bool:
-        stored = self._call(
-            "reserve",
-            self._reserve,
-            keys=self._keys(record.number),
-            args=[
-                version,
-                record.id,
-                micros(record.at),
-                encode_send(record),
-                self._retention_ms,
-                self._oldest(record.at),
-            ],
-        )
+        stored = self._call("reserve", self._reserve_script, record.number, version, [record])
         if stored and record.person:
-            self._index_person(record)
+            self._index_persons([record])
         return bool(stored)
 
-    def _index_person(self, record: SendRecord) -> None:
-        key = self._person_key(record.person or "")
+    def _reserve_script(
+        self,
+        number: str,
+        version: int,
+        records: Sequence[SendRecord],
+        client: Any = None,
+    ) -> Any:
+        """Store ``records`` for ``number`` if its version is still ``version`` (on ``client``,
+        a pipeline, when given)."""
+        args: list[Any] = [version, self._retention_ms, self._oldest(records[0].at)]
+        for record in records:
+            args += [record.id, micros(record.at), encode_send(record)]
+        return self._reserve(keys=self._keys(number), args=args, client=client)
+
+    def _index_persons(self, records: Sequence[SendRecord]) -> None:
         pipe = self._redis.pipeline(transaction=False)
-        pipe.zadd(key, {f"{record.number}|{record.id}": micros(record.at)})
-        pipe.pexpire(key, self._retention_ms)
+        for record in records:
+            key = self._person_key(record.person or "")
+            pipe.zadd(key, {f"{record.number}|{record.id}": micros(record.at)})
+            pipe.pexpire(key, self._retention_ms)
         self._call("person index", pipe.execute)
 
     def _read(self, number: str, *, since: dt.datetime) -> tuple[int, list[SendRecord]]:
@@ -208,16 +213,70 @@ class RedisStore:
                 return record
         raise StoreUnavailableError("Redis: too much contention reserving a send")
 
+    def reserve_many(
+        self, numbers: Sequence[str], *, since: dt.datetime, decide: DecideMany
+    ) -> dict[str, list[SendRecord]]:
+        todo = list(dict.fromkeys(numbers))
+        stored: dict[str, list[SendRecord]] = {}
+        for _ in range(self.max_attempts):
+            if not todo:
+                return stored
+            writes: list[tuple[str, list[SendRecord]]] = []
+            pipe = self._redis.pipeline(transaction=False)
+            for number, (version, records) in zip(todo, self._read_many(todo, since), strict=True):
+                holds = decide(number, records)
+                if holds:
+                    self._reserve_script(number, version, holds, client=pipe)
+                    writes.append((number, holds))
+                else:
+                    stored[number] = []
+            results = self._call("reserve", pipe.execute) if writes else []
+            todo = []
+            for (number, holds), landed in zip(writes, results, strict=True):
+                if landed:
+                    stored[number] = holds
+                else:  # another writer got there first: read again and decide again
+                    todo.append(number)
+            persons = [r for number, holds in writes if number in stored for r in holds if r.person]
+            if persons:
+                self._index_persons(persons)
+        if todo:
+            raise StoreUnavailableError("Redis: too much contention reserving sends")
+        return stored
+
+    def _read_many(
+        self, numbers: Sequence[str], since: dt.datetime
+    ) -> list[tuple[int, list[SendRecord]]]:
+        """Each number's version and sends in one round trip. The version is read before the
+        sends, so any write after it changes the version and fails the conditional store."""
+        pipe = self._redis.pipeline(transaction=False)
+        for number in numbers:
+            sends, records, version = self._keys(number)
+            pipe.get(version)
+            pipe.zrangebyscore(sends, micros(since), "+inf")
+            pipe.hgetall(records)
+        replies = self._call("read", pipe.execute)
+        return [
+            (int(replies[3 * i] or 0), self._decode(number, replies[3 * i + 1], replies[3 * i + 2]))
+            for i, number in enumerate(numbers)
+        ]
+
     def settle(self, record: SendRecord, *, provider_id: str | None, sent: bool) -> None:
-        record_id = record.id
-        keys = self._keys(record.number)
-        new = ""
-        if sent:
-            text = self._call("read", self._redis.hget, keys[1], record_id)
-            if text is None:
-                return
-            new = encode_send(decode_send(text).as_sent(provider_id))
-        self._call("settle", self._settle, keys=keys, args=[record_id, new, self._retention_ms])
+        self.settle_many([(record, provider_id, sent)])
+
+    def settle_many(self, settlements: Sequence[Settlement]) -> None:
+        # The held record is the one this store wrote, so the settled one is built here; the
+        # script only applies it if the hold is still there (it may have been forgotten).
+        pipe = self._redis.pipeline(transaction=False)
+        for record, provider_id, sent in settlements:
+            new = encode_send(record.as_sent(provider_id)) if sent else ""
+            self._settle(
+                keys=self._keys(record.number),
+                args=[record.id, new, self._retention_ms],
+                client=pipe,
+            )
+        if settlements:
+            self._call("settle", pipe.execute)
 
     def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:
         key = f"{self.prefix}:{{{number}}}:engagement"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord
 from ..errors import ConfigurationError, StoreUnavailableError
-from ._base import Decide, suppression_key
+from ._base import Decide, DecideMany, Settlement, suppression_key
 from ._codec import decode_event, decode_send, encode_event, encode_send, micros
 
 __all__ = ["SQLiteStore"]
@@ -217,17 +217,34 @@ class SQLiteStore:
                 self._insert_send(db, record)
             return record
 
+    def reserve_many(
+        self, numbers: Sequence[str], *, since: dt.datetime, decide: DecideMany
+    ) -> dict[str, list[SendRecord]]:
+        stored: dict[str, list[SendRecord]] = {}
+        with self._write() as db:  # one write transaction holds every number at once
+            for number in dict.fromkeys(numbers):
+                rows = db.execute(
+                    "SELECT record FROM sends WHERE number = ? AND at_us >= ? ORDER BY at_us, id",
+                    (number, micros(since)),
+                ).fetchall()
+                stored[number] = decide(number, [decode_send(text) for (text,) in rows])
+                for record in stored[number]:
+                    self._insert_send(db, record)
+        return stored
+
     def settle(self, record: SendRecord, *, provider_id: str | None, sent: bool) -> None:
-        record_id = record.id
+        self.settle_many([(record, provider_id, sent)])
+
+    def settle_many(self, settlements: Sequence[Settlement]) -> None:
         with self._write() as db:
-            row = db.execute("SELECT record FROM sends WHERE id = ?", (record_id,)).fetchone()
-            if row is None:
-                return
-            if sent:
-                settled = decode_send(row[0]).as_sent(provider_id)
-                self._insert_send(db, settled)
-            else:
-                db.execute("DELETE FROM sends WHERE id = ?", (record_id,))
+            for record, provider_id, sent in settlements:
+                row = db.execute("SELECT record FROM sends WHERE id = ?", (record.id,)).fetchone()
+                if row is None:
+                    continue
+                if sent:
+                    self._insert_send(db, decode_send(row[0]).as_sent(provider_id))
+                else:
+                    db.execute("DELETE FROM sends WHERE id = ?", (record.id,))
 
     def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:
         with self._write() as db:
