@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,22 +23,40 @@ from smspolicy import (
     when,
 )
 from smspolicy._compose import run_rule
-from smspolicy._context import ConsentView
+from smspolicy._context import ConsentView, HistoryView
 from smspolicy._fastpath import MAX_SHAPES, FastPath
 from smspolicy._values import Reason
 from smspolicy.predicates import Predicate, is_marketing, predicate
+from smspolicy.store import SendRecord
 from smspolicy.strategies import consent_histories, instants, messages, phone_numbers, policies
 
 RESOLVER = Resolver()
 NOW = dt.datetime(2026, 11, 27, 17, 0, tzinfo=dt.UTC)
 
 
-def _context(message: Message, now: dt.datetime, events: list[object]) -> Context:
+def _context(
+    message: Message, now: dt.datetime, events: list[object], sends: Sequence[SendRecord] = ()
+) -> Context:
     return Context(
         now=now,
         recipient=RESOLVER.resolve(message.to),
         consent=ConsentView(events=events),  # type: ignore[arg-type]
+        history=HistoryView(sends=sends, since=now - dt.timedelta(days=400)),
     )
+
+
+def _sends(message: Message, now: dt.datetime, hours: list[int]) -> list[SendRecord]:
+    return [
+        SendRecord(
+            number=message.to,
+            at=now - dt.timedelta(hours=h),
+            topic=message.topic,
+            purpose=message.purpose,
+            channel=message.channel,
+            content_key=message.content_key if h % 2 else "other",
+        )
+        for h in sorted(hours, reverse=True)
+    ]
 
 
 def _same(left: Decision, right: Decision) -> None:
@@ -58,6 +77,25 @@ def test_fast_path_decides_like_the_tree(policy: object, data: st.DataObject) ->
     _same(fast(message, context), run_rule(tree, message, _context(message, now, events)))
     # The second decision for the same shape comes from the remembered leaves.
     _same(fast(message, context), run_rule(tree, message, context))
+
+
+@settings(max_examples=150)
+@given(policies(), st.data())
+def test_fast_path_decides_like_a_flat_policy(policy: object, data: st.DataObject) -> None:
+    """A policy whose rules are leaves (nothing to open) is combined exactly as the policy does,
+    deferrals included: random rules, instants, consent and send histories."""
+    extra = data.draw(st.sampled_from([rules.frequency_cap(2, dt.timedelta(hours=6)), None]))
+    tree = Policy(*(r for r in (policy, extra) if r is not None), name="flat")  # type: ignore[arg-type]
+    message = data.draw(messages(phone_numbers(regions=["US", "GB", "JP"])))
+    now = data.draw(instants())
+    events = data.draw(consent_histories(message.to, before=now, topics=st.just(message.topic)))
+    sends = _sends(message, now, data.draw(st.lists(st.integers(0, 30), max_size=5)))
+    fast = FastPath(tree)
+    for _ in range(2):
+        context = _context(message, now, events, sends)
+        _same(
+            fast(message, context), run_rule(tree, message, _context(message, now, events, sends))
+        )
 
 
 def test_static_predicates_are_settled_once_per_shape() -> None:

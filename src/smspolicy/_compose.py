@@ -180,6 +180,19 @@ class _AllOf:
             decisions.append(decision)
         if not decisions:
             return _ALLOW
+        return self.combine(message, context, decisions, denied=denied, deferred=deferred)
+
+    def combine(
+        self,
+        message: Message,
+        context: Context,
+        decisions: list[Decision],
+        *,
+        denied: bool,
+        deferred: bool,
+    ) -> Decision:
+        """The outcome of the rules' checked decisions at ``context.now`` (plain ALLOWs left
+        out, the rest in rule order); ``denied``/``deferred`` say whether any is a DENY/DEFER."""
         if denied:
             return deny(*(r for d in decisions if d.verdict is Verdict.DENY for r in d.reasons))
         if not deferred:

@@ -60,42 +60,57 @@ class FastPath:
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
-        self._shapes: dict[tuple[Purpose, frozenset[str]], tuple[Rule, ...]] = {}
+        self._shapes: dict[tuple[Purpose, frozenset[str]], tuple[tuple[Rule, ...], bool]] = {}
 
     def __call__(self, message: Message, context: Context) -> Decision:
         key = (message.purpose, context.recipient.jurisdictions)
-        leaves = self._shapes.get(key)
-        if leaves is None:
-            leaves = self._flatten(key, message, context)
+        shape = self._shapes.get(key)
+        if shape is None:
+            shape = self._flatten(key, message, context)
+        leaves, flat = shape
         others: list[Decision] | None = None
+        denied = deferred = False
         for leaf in leaves:
             decision = leaf(message, context)
-            if decision is not _ALLOW:
-                decision = _checked(leaf, decision, context)
-                if decision.verdict is Verdict.DEFER:
-                    # Where several deferrals meet (and whether they meet within a horizon)
-                    # depends on how they are nested: only the tree knows.
+            if decision is _ALLOW:
+                continue
+            decision = _checked(leaf, decision, context)
+            if decision.verdict is Verdict.DEFER:
+                if not flat:
+                    # Where nested deferrals meet (and whether they meet within each level's
+                    # horizon) depends on the nesting: only the tree knows.
                     return run_rule(self.rule, message, context)
-                if others is None:
-                    others = []
-                others.append(decision)
+                deferred = True
+            elif decision.verdict is Verdict.DENY:
+                denied = True
+            if others is None:
+                others = []
+            others.append(decision)
         if others is None:
             return _ALLOW
+        if flat:  # the leaves are the policy's own rules: combine exactly as it does
+            assert isinstance(self.rule, _AllOf)
+            return self.rule.combine(message, context, others, denied=denied, deferred=deferred)
         # Without deferrals, nesting does not matter: the tree denies with the reasons of every
         # denying leaf, in order, or allows with every informational reason, in order.
-        if any(d.verdict is Verdict.DENY for d in others):
+        if denied:
             return deny(*(r for d in others if d.verdict is Verdict.DENY for r in d.reasons))
         return allow(*(r for d in others for r in d.reasons))
 
     def _flatten(
         self, key: tuple[Purpose, frozenset[str]], message: Message, context: Context
-    ) -> tuple[Rule, ...]:
+    ) -> tuple[tuple[Rule, ...], bool]:
         out: list[Rule] = []
         _leaves(self.rule, message, context, out)
+        leaves = tuple(out)
+        # Nothing was opened: the leaves are the top-level all_of's rules, in order.
+        own = self.rule.rules if isinstance(self.rule, _AllOf) else None
+        flat = own is not None and len(leaves) == len(own)
+        flat = flat and all(a is b for a, b in zip(leaves, own or (), strict=False))
         if len(self._shapes) >= MAX_SHAPES:
             self._shapes.clear()
-        leaves = self._shapes[key] = tuple(out)
-        return leaves
+        shape = self._shapes[key] = (leaves, flat)
+        return shape
 
     def __repr__(self) -> str:
         return f"FastPath({self.rule!r})"

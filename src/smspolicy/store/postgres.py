@@ -10,8 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -67,14 +66,6 @@ MIGRATIONS: tuple[str, ...] = (
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
-def _pipelined(conn: psycopg.Connection[Any]) -> contextlib.AbstractContextManager[object]:
-    """Pipeline mode where libpq has it: statements that need no answer in between (BEGIN, a
-    lock and a read; a write and COMMIT) travel together instead of one round trip each."""
-    if psycopg.Pipeline.is_supported():
-        return conn.pipeline()
-    return contextlib.nullcontext()
-
-
 class PostgresStore:
     """Consent ledger, send log, reservations and audience in PostgreSQL.
 
@@ -115,7 +106,6 @@ class PostgresStore:
                 pool.close()
                 raise StoreUnavailableError(f"cannot connect to PostgreSQL: {error}") from error
         self._pool = pool
-        self._local = threading.local()
         self._migrate()
 
     def __repr__(self) -> str:
@@ -130,23 +120,15 @@ class PostgresStore:
         return sql.SQL(text).format(schema=sql.Identifier(self.schema))
 
     @contextlib.contextmanager
-    def _tx(self, *, pipeline: bool = True) -> Iterator[psycopg.Connection[Any]]:
-        pinned: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
         try:
-            if pinned is not None:  # inside snapshot(): its connection and transaction
-                yield pinned
-                return
-            with (
-                self._pool.connection() as conn,
-                _pipelined(conn) if pipeline else contextlib.nullcontext(),
-                conn.transaction(),
-            ):
+            with self._pool.connection() as conn, conn.transaction():
                 yield conn
         except (psycopg.Error, PoolTimeout) as error:
             raise StoreUnavailableError(f"PostgreSQL: {type(error).__name__}: {error}") from error
 
     def _migrate(self) -> None:
-        with self._tx(pipeline=False) as conn:  # a migration holds several statements
+        with self._tx() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(0, hashtext(%s))", (self.schema,))
             conn.execute(self._q("CREATE SCHEMA IF NOT EXISTS {schema}"))
             conn.execute(
@@ -196,21 +178,30 @@ class PostgresStore:
             return stored
 
     def consent_events(self, numbers: Sequence[str]) -> dict[str, list[ConsentEvent]]:
+        with self._tx() as conn:
+            return self._consent_events(conn, numbers)()
+
+    def _consent_events(
+        self, conn: psycopg.Connection[Any], numbers: Sequence[str]
+    ) -> Callable[[], dict[str, list[ConsentEvent]]]:
         result: dict[str, list[ConsentEvent]] = {number: [] for number in numbers}
         if not result:
+            return lambda: result
+        cursor = conn.execute(
+            self._q(
+                "SELECT record FROM {schema}.consent_events WHERE number = ANY(%s) "
+                "ORDER BY number, seq"
+            ),
+            (list(result),),
+        )
+
+        def finish() -> dict[str, list[ConsentEvent]]:
+            for (record,) in cursor.fetchall():
+                event = decode_event(record)
+                result[event.number].append(event)
             return result
-        with self._tx() as conn:
-            rows = conn.execute(
-                self._q(
-                    "SELECT record FROM {schema}.consent_events WHERE number = ANY(%s) "
-                    "ORDER BY number, seq"
-                ),
-                (list(result),),
-            ).fetchall()
-        for (record,) in rows:
-            event = decode_event(record)
-            result[event.number].append(event)
-        return result
+
+        return finish
 
     def snapshot(
         self, numbers: Sequence[str], keys: Sequence[str], *, since: dt.datetime
@@ -221,21 +212,13 @@ class PostgresStore:
         dict[str, dt.datetime | None],
     ]:
         """Consent, suppression, sends (for ``keys``) and engagement in one transaction: one
-        round of the pool instead of four."""
-        try:
-            with self._pool.connection() as conn, _pipelined(conn), conn.transaction():
-                self._local.conn = conn
-                try:
-                    return (
-                        self.consent_events(numbers),
-                        self.suppressed(numbers),
-                        self.sends(keys, since=since),
-                        self.last_engagement(numbers),
-                    )
-                finally:
-                    self._local.conn = None
-        except (psycopg.Error, PoolTimeout) as error:
-            raise StoreUnavailableError(f"PostgreSQL: {type(error).__name__}: {error}") from error
+        connection from the pool and one commit instead of four."""
+        with self._tx() as conn:
+            consent = self._consent_events(conn, numbers)
+            suppressed = self._suppressed(conn, numbers)
+            sends = self._sends(conn, keys, since)
+            engaged = self._last_engagement(conn, numbers)
+            return consent(), suppressed(), sends(), engaged()
 
     def forget(self, number: str) -> None:
         with self._tx() as conn:
@@ -254,14 +237,19 @@ class PostgresStore:
                 )
 
     def suppressed(self, numbers: Sequence[str]) -> set[str]:
+        with self._tx() as conn:
+            return self._suppressed(conn, numbers)()
+
+    def _suppressed(
+        self, conn: psycopg.Connection[Any], numbers: Sequence[str]
+    ) -> Callable[[], set[str]]:
         keys = {suppression_key(n): n for n in numbers}
         if not keys:
-            return set()
-        with self._tx() as conn:
-            rows = conn.execute(
-                self._q("SELECT key FROM {schema}.suppressions WHERE key = ANY(%s)"), (list(keys),)
-            ).fetchall()
-        return {keys[key] for (key,) in rows}
+            return set
+        cursor = conn.execute(
+            self._q("SELECT key FROM {schema}.suppressions WHERE key = ANY(%s)"), (list(keys),)
+        )
+        return lambda: {keys[key] for (key,) in cursor.fetchall()}
 
     @property
     def _insert_sql(self) -> sql.Composed:
@@ -284,25 +272,33 @@ class PostgresStore:
         return record
 
     def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
+        with self._tx() as conn:
+            return self._sends(conn, numbers, since)()
+
+    def _sends(
+        self, conn: psycopg.Connection[Any], numbers: Sequence[str], since: dt.datetime
+    ) -> Callable[[], dict[str, list[SendRecord]]]:
         result: dict[str, list[SendRecord]] = {key: [] for key in numbers}
         plain = [k for k in result if not k.startswith("person:")]
         persons = {k.removeprefix("person:"): k for k in result if k.startswith("person:")}
-        with self._tx() as conn:
-            for column, keys in (("number", plain), ("person", list(persons))):
-                if not keys:
-                    continue
-                rows = conn.execute(
-                    self._q(
-                        f"SELECT record FROM {{schema}}.sends WHERE {column} = ANY(%s) "
-                        "AND at_us >= %s ORDER BY at_us, id"
-                    ),
-                    (keys, micros(since)),
-                ).fetchall()
-                for (text,) in rows:
+        cursors = []
+        for column, keys in (("number", plain), ("person", list(persons))):
+            if keys:
+                query = self._q(
+                    f"SELECT record FROM {{schema}}.sends WHERE {column} = ANY(%s) "
+                    "AND at_us >= %s ORDER BY at_us, id"
+                )
+                cursors.append((column, conn.execute(query, (keys, micros(since)))))
+
+        def finish() -> dict[str, list[SendRecord]]:
+            for column, cursor in cursors:
+                for (text,) in cursor.fetchall():
                     record = decode_send(text)
                     key = record.number if column == "number" else persons[record.person or ""]
                     result[key].append(record)
-        return result
+            return result
+
+        return finish
 
     def reserve(self, number: str, *, since: dt.datetime, decide: Decide) -> SendRecord | None:
         with self._tx() as conn:
@@ -382,17 +378,26 @@ class PostgresStore:
             )
 
     def last_engagement(self, numbers: Sequence[str]) -> dict[str, dt.datetime | None]:
+        with self._tx() as conn:
+            return self._last_engagement(conn, numbers)()
+
+    def _last_engagement(
+        self, conn: psycopg.Connection[Any], numbers: Sequence[str]
+    ) -> Callable[[], dict[str, dt.datetime | None]]:
         result: dict[str, dt.datetime | None] = dict.fromkeys(numbers)
         if not result:
+            return lambda: result
+        cursor = conn.execute(
+            self._q("SELECT number, at FROM {schema}.engagement WHERE number = ANY(%s)"),
+            (list(result),),
+        )
+
+        def finish() -> dict[str, dt.datetime | None]:
+            for number, at in cursor.fetchall():
+                result[number] = dt.datetime.fromisoformat(at)
             return result
-        with self._tx() as conn:
-            rows = conn.execute(
-                self._q("SELECT number, at FROM {schema}.engagement WHERE number = ANY(%s)"),
-                (list(result),),
-            ).fetchall()
-        for number, at in rows:
-            result[number] = dt.datetime.fromisoformat(at)
-        return result
+
+        return finish
 
     def numbers(self) -> list[str]:
         with self._tx() as conn:
