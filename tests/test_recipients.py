@@ -216,3 +216,25 @@ def test_resolution_without_the_private_helper(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(_recipients, "_TYPE_HELPER", None)
     assert [outcome(Resolver(), text) for text in texts] == fast
     assert isinstance(fast[-1], str)  # the short number is rejected both ways
+
+
+@given(st.from_regex(r"\+1[2-9][0-9]{9}", fullmatch=True))
+def test_canonical_nanp_numbers_parse_as_phonenumbers_does(text: str) -> None:
+    """The shortcut for canonical +1 numbers builds exactly what phonenumbers.parse builds, and
+    validity and zones follow as for any other form of the same number."""
+    assert _recipients._parse_text(text, None) == phonenumbers.parse(text)
+    assert _recipients._parse_text(text, "GB") == phonenumbers.parse(text, "GB")
+    spaced = f"+1 ({text[2:5]}) {text[5:8]}-{text[8:]}"
+    try:
+        fast = Resolver().resolve(text)
+    except InvalidNumberError:
+        with pytest.raises(InvalidNumberError):
+            Resolver().resolve(spaced)
+        return
+    slow = Resolver().resolve(spaced)
+    assert (fast.e164, fast.line_type, fast.zones, fast.jurisdictions) == (
+        slow.e164,
+        slow.line_type,
+        slow.zones,
+        slow.jurisdictions,
+    )

@@ -330,3 +330,15 @@ def test_redis_batch_decides_again_after_a_conflict() -> None:
     finally:
         other.close()
         drop(store)
+
+
+def test_redis_reads_a_long_history_whole() -> None:
+    """A recipient with more sends in the window than one server-side read chunk gets every
+    one of them back, oldest first (a cap must never see fewer)."""
+    store = redis_store()
+    try:
+        written = [store.record_send(send(minutes=-i)) for i in range(1500)]  # type: ignore[attr-defined]
+        got = store.sends([A], since=T0 - dt.timedelta(days=2))[A]  # type: ignore[attr-defined]
+        assert [r.id for r in got] == [r.id for r in reversed(written)]
+    finally:
+        drop(store)

@@ -524,8 +524,17 @@ def _with_zone(decision: Decision, recipient: Recipient) -> Decision:
                 decision, zone=recipient.zones[0]
             )
         return shared
+    key = (id(decision), recipient.zones[0])
+    known = _ZONED.get(key)
+    if known is not None:  # a shared decision (a combined DENY) in a zone seen before
+        return known[1]
     # A direct copy with the zone: attrs.evolve costs several times more.
-    return Decision(decision.verdict, decision.until, decision.reasons, recipient.zones[0])
+    zoned = Decision(decision.verdict, decision.until, decision.reasons, recipient.zones[0])
+    if len(_ZONED) >= 4096:
+        _ZONED.clear()
+    _ZONED[key] = (decision, zoned)  # the decision is kept, so its id cannot be reused meanwhile
+    return zoned
 
 
 _ALLOWED_IN: dict[str, Decision] = {}
+_ZONED: dict[tuple[int, str], tuple[Decision, Decision]] = {}

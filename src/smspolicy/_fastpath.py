@@ -56,11 +56,12 @@ def _leaves(rule: Rule, message: Message, context: Context, out: list[Rule]) -> 
 class FastPath:
     """Decide like ``rule``, answering the all-allow case from its flattened leaves."""
 
-    __slots__ = ("_shapes", "rule")
+    __slots__ = ("_combined", "_shapes", "rule")
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
         self._shapes: dict[tuple[Purpose, frozenset[str]], tuple[tuple[Rule, ...], bool]] = {}
+        self._combined: dict[tuple[int, ...], tuple[tuple[Decision, ...], Decision]] = {}
 
     def __call__(self, message: Message, context: Context) -> Decision:
         key = (message.purpose, context.recipient.jurisdictions)
@@ -92,10 +93,21 @@ class FastPath:
             assert isinstance(self.rule, _AllOf)
             return self.rule.combine(message, context, others, denied=denied, deferred=deferred)
         # Without deferrals, nesting does not matter: the tree denies with the reasons of every
-        # denying leaf, in order, or allows with every informational reason, in order.
+        # denying leaf, in order, or allows with every informational reason, in order. Rules
+        # often return shared decisions (no consent on record): their combination is shared too.
+        key_ids = tuple(map(id, others))
+        known = self._combined.get(key_ids)
+        if known is not None:
+            return known[1]
         if denied:
-            return deny(*(r for d in others if d.verdict is Verdict.DENY for r in d.reasons))
-        return allow(*(r for d in others for r in d.reasons))
+            combined = deny(*(r for d in others if d.verdict is Verdict.DENY for r in d.reasons))
+        else:
+            combined = allow(*(r for d in others for r in d.reasons))
+        if len(self._combined) >= MAX_SHAPES:
+            self._combined.clear()
+        # The decisions are kept with the result, so their ids cannot be reused meanwhile.
+        self._combined[key_ids] = (tuple(others), combined)
+        return combined
 
     def _flatten(
         self, key: tuple[Purpose, frozenset[str]], message: Message, context: Context

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
@@ -131,6 +132,18 @@ def _valid_type(number: phonenumbers.PhoneNumber, region: str | None) -> int | N
     return None if kind == phonenumbers.PhoneNumberType.UNKNOWN else kind
 
 
+_NANP_E164 = re.compile(r"\+1[2-9][0-9]{9}")
+
+
+def _parse_text(text: str, default_region: str | None) -> phonenumbers.PhoneNumber:
+    """``phonenumbers.parse``, with a shortcut for canonical +1 numbers (most of a US list): for
+    them parse builds exactly this, as no national prefix can be stripped before a 2-9 digit
+    (the tests compare the two)."""
+    if _NANP_E164.fullmatch(text):
+        return phonenumbers.PhoneNumber(country_code=1, national_number=int(text[2:]))
+    return phonenumbers.parse(text, default_region)
+
+
 def _parse_checked(
     value: str | phonenumbers.PhoneNumber, default_region: str | None
 ) -> tuple[phonenumbers.PhoneNumber, str, int]:
@@ -147,7 +160,7 @@ def _parse_checked(
                 f"the phone number is {len(text)} characters long (at most {_MAX_NUMBER_LENGTH})"
             )
         try:
-            number = phonenumbers.parse(text, default_region)
+            number = _parse_text(text, default_region)
         except phonenumbers.NumberParseException as error:
             raise InvalidNumberError(f"{text!r} is not a phone number: {error._msg}") from None
     else:
@@ -340,19 +353,34 @@ def _facts(
             found = phone_timezone.time_zones_for_geographical_number(number)
         else:
             found = phone_timezone.time_zones_for_number(number)
-        zones = tuple(z for z in found if z != "Etc/Unknown")
-    jurisdictions = {region}
-    if number.country_code == 1:
-        area_code = str(number.national_number)[:3]
-        jurisdictions.update(nanp_area_codes().get(area_code, ()))
+        zones = _known_zones(tuple(found))
+    area_code = str(number.national_number)[:3] if number.country_code == 1 else None
     return _NumberFacts(
         e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
         region=region,
         line_type=line_type,
         zones=zones,
-        jurisdictions=frozenset(jurisdictions),
+        jurisdictions=_jurisdictions(region, area_code),
         number=number,
     )
+
+
+# Numbers share a handful of zone lists and jurisdiction sets: one shared value for each keeps
+# the cache small and lets the engine hash a recipient's jurisdictions once (frozensets cache
+# their hash).
+
+
+@functools.lru_cache(maxsize=4096)
+def _known_zones(found: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(z for z in found if z != "Etc/Unknown")
+
+
+@functools.lru_cache(maxsize=4096)
+def _jurisdictions(region: str, area_code: str | None) -> frozenset[str]:
+    codes = {region}
+    if area_code is not None:
+        codes.update(nanp_area_codes().get(area_code, ()))
+    return frozenset(codes)
 
 
 ProfileSource = Mapping[str, Profile] | Callable[[str], Profile | None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from typing import Any
 
@@ -47,7 +48,10 @@ def encode_send(record: SendRecord) -> str:
     return json.dumps(data, sort_keys=True, ensure_ascii=False)
 
 
+@functools.lru_cache(maxsize=4096)
 def decode_send(text: str) -> SendRecord:
+    """The record stored as ``text``. Records are immutable and a cap re-reads a recipient's
+    recent sends on every reservation, so recently decoded records are kept (bounded)."""
     data = json.loads(text)
     data["at"] = dt.datetime.fromisoformat(data["at"])
     if data.get("expires"):

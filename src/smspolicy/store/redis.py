@@ -27,10 +27,10 @@ from ._codec import decode_send, encode_send, micros
 __all__ = ["RedisStore"]
 
 _RESERVE = """
--- KEYS: sends zset, records hash, version key; ARGV: expected version, retention ms, oldest
--- score to keep, then id, score and json of each record to store
+-- KEYS: sends zset, records hash, version key; ARGV: expected version ('*': any), retention
+-- ms, oldest score to keep, then id, score and json of each record to store
 local version = tonumber(redis.call('GET', KEYS[3]) or '0')
-if version ~= tonumber(ARGV[1]) then return 0 end
+if ARGV[1] ~= '*' and version ~= tonumber(ARGV[1]) then return 0 end
 local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
 for _, id in ipairs(old) do redis.call('HDEL', KEYS[2], id) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
@@ -41,6 +41,22 @@ end
 redis.call('INCR', KEYS[3])
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
 return 1
+"""
+
+_READ = """
+-- KEYS: sends zset, records hash, version key; ARGV: oldest score wanted
+-- Returns the version, then each send's id and record, oldest first (false: no record).
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')
+local out = {redis.call('GET', KEYS[3]) or '0'}
+for first = 1, #ids, 1000 do  -- in chunks: unpack has a limit on how many values it returns
+  local last = math.min(first + 999, #ids)
+  local texts = redis.call('HMGET', KEYS[2], unpack(ids, first, last))
+  for i = first, last do
+    out[#out + 1] = ids[i]
+    out[#out + 1] = texts[i - first + 1]
+  end
+end
+return out
 """
 
 _SETTLE = """
@@ -91,6 +107,7 @@ class RedisStore:
         self.max_attempts = max_attempts
         self._reserve = self._redis.register_script(_RESERVE)
         self._settle = self._redis.register_script(_SETTLE)
+        self._read_script = self._redis.register_script(_READ)
 
     def __repr__(self) -> str:
         return f"RedisStore(prefix={self.prefix!r})"
@@ -123,13 +140,11 @@ class RedisStore:
         return micros(now - self.retention)
 
     def record_send(self, record: SendRecord) -> SendRecord:
-        for _ in range(self.max_attempts):
-            version, _records = self._read(record.number, since=record.at - self.retention)
-            if self._write(record, version):
-                return record
-        raise StoreUnavailableError("Redis: too much contention recording a send")
+        # A send that happened is logged whatever the version: nothing was decided on it.
+        self._write(record, "*")
+        return record
 
-    def _write(self, record: SendRecord, version: int) -> bool:
+    def _write(self, record: SendRecord, version: int | str) -> bool:
         stored = self._call("reserve", self._reserve_script, record.number, version, [record])
         if stored and record.person:
             self._index_persons([record])
@@ -138,7 +153,7 @@ class RedisStore:
     def _reserve_script(
         self,
         number: str,
-        version: int,
+        version: int | str,
         records: Sequence[SendRecord],
         client: Any = None,
     ) -> Any:
@@ -158,38 +173,42 @@ class RedisStore:
         self._call("person index", pipe.execute)
 
     def _read(self, number: str, *, since: dt.datetime) -> tuple[int, list[SendRecord]]:
-        sends, records, version = self._keys(number)
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.get(version)
-        pipe.zrangebyscore(sends, micros(since), "+inf")
-        pipe.hgetall(records)
-        raw_version, ids, texts = self._call("read", pipe.execute)
-        return int(raw_version or 0), self._decode(number, ids, texts)
+        return self._read_many([number], since)[0]
 
     def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
         plain = [key for key in numbers if not key.startswith("person:")]
-        # One round trip for the whole batch; each number's two reads share its slot.
-        pipe = self._redis.pipeline(transaction=False)
-        for number in plain:
-            sends, records, _version = self._keys(number)
-            pipe.zrangebyscore(sends, micros(since), "+inf")
-            pipe.hgetall(records)
-        replies = self._call("read", pipe.execute) if plain else []
-        result: dict[str, list[SendRecord]] = {}
-        for index, number in enumerate(plain):
-            ids, texts = replies[2 * index], replies[2 * index + 1]
-            result[number] = self._decode(number, ids, texts)
+        result = {
+            number: records
+            for number, (_version, records) in zip(
+                plain, self._read_many(plain, since) if plain else [], strict=True
+            )
+        }
         for key in numbers:
             if key.startswith("person:"):
                 result[key] = self._person_sends(key.removeprefix("person:"), since)
         return result
 
+    def _read_many(
+        self, numbers: Sequence[str], since: dt.datetime
+    ) -> list[tuple[int, list[SendRecord]]]:
+        """Each number's version and sends (oldest first), one script per number, all in one
+        round trip. A script runs atomically, so version and sends agree."""
+        pipe = self._redis.pipeline(transaction=False)
+        for number in numbers:
+            self._read_script(keys=self._keys(number), args=[micros(since)], client=pipe)
+        replies = self._call("read", pipe.execute)
+        return [
+            (int(reply[0]), self._decode(number, reply[1:]))
+            for number, reply in zip(numbers, replies, strict=True)
+        ]
+
     @staticmethod
-    def _decode(number: str, ids: list[str], texts: dict[str, str]) -> list[SendRecord]:
-        missing = [i for i in ids if i not in texts]
+    def _decode(number: str, pairs: list[Any]) -> list[SendRecord]:
+        ids, texts = pairs[0::2], pairs[1::2]
+        missing = [i for i, text in zip(ids, texts, strict=True) if text is None]
         if missing:  # never undercount a cap: an index without its record is a broken store
             raise StoreUnavailableError(f"Redis: sends {missing[:3]} of {number} have no record")
-        return [decode_send(texts[i]) for i in ids]
+        return [decode_send(text) for text in texts]
 
     def _person_sends(self, person: str, since: dt.datetime) -> list[SendRecord]:
         members = self._call(
@@ -243,23 +262,6 @@ class RedisStore:
         if todo:
             raise StoreUnavailableError("Redis: too much contention reserving sends")
         return stored
-
-    def _read_many(
-        self, numbers: Sequence[str], since: dt.datetime
-    ) -> list[tuple[int, list[SendRecord]]]:
-        """Each number's version and sends in one round trip. The version is read before the
-        sends, so any write after it changes the version and fails the conditional store."""
-        pipe = self._redis.pipeline(transaction=False)
-        for number in numbers:
-            sends, records, version = self._keys(number)
-            pipe.get(version)
-            pipe.zrangebyscore(sends, micros(since), "+inf")
-            pipe.hgetall(records)
-        replies = self._call("read", pipe.execute)
-        return [
-            (int(replies[3 * i] or 0), self._decode(number, replies[3 * i + 1], replies[3 * i + 2]))
-            for i, number in enumerate(numbers)
-        ]
 
     def settle(self, record: SendRecord, *, provider_id: str | None, sent: bool) -> None:
         self.settle_many([(record, provider_id, sent)])
