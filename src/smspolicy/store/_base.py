@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
@@ -31,6 +32,7 @@ Settlement = tuple[SendRecord, str | None, bool]
 """A reservation's record, the provider id, and True when sent (False drops the hold)."""
 
 
+@functools.lru_cache(maxsize=16384)  # every read of a batch checks every number's key
 def suppression_key(number: str) -> str:
     """The one-way key under which a forgotten number stays suppressed."""
     return hashlib.sha256(f"smspolicy-suppression:{number}".encode()).hexdigest()
