@@ -342,3 +342,24 @@ def test_redis_reads_a_long_history_whole() -> None:
         assert [r.id for r in got] == [r.id for r in reversed(written)]
     finally:
         drop(store)
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        test_reserve_and_settle,
+        test_reserve_many_and_settle_many,
+        test_concurrent_batches_respect_the_cap,
+    ],
+    ids=["reserve", "reserve_many", "concurrent_batches"],
+)
+def test_redis_cluster_calls_per_number(check: object, tmp_path: Path) -> None:
+    """On Redis Cluster each number's script runs on its own (one slot per call), in a
+    pipeline: the same conformance holds when the store takes that path."""
+    counters = redis_store()
+    counters._cluster = True  # type: ignore[attr-defined]
+    store = ComposedStore(SQLiteStore(tmp_path / "ledger.db"), counters)  # type: ignore[arg-type]
+    try:
+        check(store)  # type: ignore[operator]
+    finally:
+        drop(store)

@@ -26,52 +26,79 @@ from ._codec import decode_send, encode_send, micros
 
 __all__ = ["RedisStore"]
 
+# Each script works on one or more numbers, three keys each (sends zset, records hash, version
+# key): on standalone Redis a whole batch goes in one call; on Redis Cluster, where one script may
+# only touch one slot, each number gets its own call in a pipeline.
+
 _RESERVE = """
--- KEYS: sends zset, records hash, version key; ARGV: expected version ('*': any), retention
--- ms, oldest score to keep, then id, score and json of each record to store
-local version = tonumber(redis.call('GET', KEYS[3]) or '0')
-if ARGV[1] ~= '*' and version ~= tonumber(ARGV[1]) then return 0 end
-local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
-for _, id in ipairs(old) do redis.call('HDEL', KEYS[2], id) end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
-for i = 4, #ARGV, 3 do
-  redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i])
-  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])
+-- ARGV: retention ms, then for each number: expected version ('*': any), oldest score to keep,
+-- how many records, and each record's id, score and json. Returns 1 (stored) or 0 (the version
+-- moved) for each number.
+local result, a = {}, 2
+for k = 1, #KEYS, 3 do
+  local expected, oldest, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  a = a + 3
+  local version = tonumber(redis.call('GET', KEYS[k + 2]) or '0')
+  if expected ~= '*' and version ~= tonumber(expected) then
+    result[#result + 1] = 0
+  else
+    local old = redis.call('ZRANGEBYSCORE', KEYS[k], '-inf', '(' .. oldest)
+    for _, id in ipairs(old) do redis.call('HDEL', KEYS[k + 1], id) end
+    redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', '(' .. oldest)
+    for j = a, a + 3 * (n - 1), 3 do
+      redis.call('ZADD', KEYS[k], ARGV[j + 1], ARGV[j])
+      redis.call('HSET', KEYS[k + 1], ARGV[j], ARGV[j + 2])
+    end
+    redis.call('INCR', KEYS[k + 2])
+    for i = k, k + 2 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+    result[#result + 1] = 1
+  end
+  a = a + 3 * n
 end
-redis.call('INCR', KEYS[3])
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
-return 1
+return result
 """
 
 _READ = """
--- KEYS: sends zset, records hash, version key; ARGV: oldest score wanted
--- Returns the version, then each send's id and record, oldest first (false: no record).
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')
-local out = {redis.call('GET', KEYS[3]) or '0'}
-for first = 1, #ids, 1000 do  -- in chunks: unpack has a limit on how many values it returns
-  local last = math.min(first + 999, #ids)
-  local texts = redis.call('HMGET', KEYS[2], unpack(ids, first, last))
-  for i = first, last do
-    out[#out + 1] = ids[i]
-    out[#out + 1] = texts[i - first + 1]
+-- ARGV: oldest score wanted. Returns for each number its version, then each send's id and
+-- record, oldest first (false: no record).
+local result = {}
+for k = 1, #KEYS, 3 do
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[k], ARGV[1], '+inf')
+  local out = {redis.call('GET', KEYS[k + 2]) or '0'}
+  for first = 1, #ids, 1000 do  -- in chunks: unpack has a limit on how many values it returns
+    local last = math.min(first + 999, #ids)
+    local texts = redis.call('HMGET', KEYS[k + 1], unpack(ids, first, last))
+    for i = first, last do
+      out[#out + 1] = ids[i]
+      out[#out + 1] = texts[i - first + 1]
+    end
   end
+  result[#result + 1] = out
 end
-return out
+return result
 """
 
 _SETTLE = """
--- KEYS: sends zset, records hash, version key; ARGV: id, new json or '' to drop, retention ms
-local old = redis.call('HGET', KEYS[2], ARGV[1])
-if not old then return 0 end
-if ARGV[2] == '' then
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  redis.call('HDEL', KEYS[2], ARGV[1])
-else
-  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+-- ARGV: retention ms, then for each record its id and new json ('' to drop it). A record that
+-- is no longer there (forgotten) is left alone. Returns 1 (settled) or 0 for each record.
+local result, a = {}, 2
+for k = 1, #KEYS, 3 do
+  local id, new = ARGV[a], ARGV[a + 1]
+  a = a + 2
+  local found = redis.call('HEXISTS', KEYS[k + 1], id)
+  result[#result + 1] = found
+  if found == 1 then
+    if new == '' then
+      redis.call('ZREM', KEYS[k], id)
+      redis.call('HDEL', KEYS[k + 1], id)
+    else
+      redis.call('HSET', KEYS[k + 1], id, new)
+    end
+    redis.call('INCR', KEYS[k + 2])
+    for i = k, k + 2 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+  end
 end
-redis.call('INCR', KEYS[3])
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
-return 1
+return result
 """
 
 _ERRORS = (redis_lib.RedisError, OSError)
@@ -102,6 +129,7 @@ class RedisStore:
                 decode_responses=True,
             )
         self._redis = client
+        self._cluster = isinstance(client, redis_lib.RedisCluster)
         self.prefix = prefix
         self.retention = retention
         self.max_attempts = max_attempts
@@ -145,24 +173,38 @@ class RedisStore:
         return record
 
     def _write(self, record: SendRecord, version: int | str) -> bool:
-        stored = self._call("reserve", self._reserve_script, record.number, version, [record])
+        (stored,) = self._reserve_groups([(record.number, version, [record])])
         if stored and record.person:
             self._index_persons([record])
-        return bool(stored)
+        return stored
 
-    def _reserve_script(
-        self,
-        number: str,
-        version: int | str,
-        records: Sequence[SendRecord],
-        client: Any = None,
-    ) -> Any:
-        """Store ``records`` for ``number`` if its version is still ``version`` (on ``client``,
-        a pipeline, when given)."""
-        args: list[Any] = [version, self._retention_ms, self._oldest(records[0].at)]
-        for record in records:
-            args += [record.id, micros(record.at), encode_send(record)]
-        return self._reserve(keys=self._keys(number), args=args, client=client)
+    def _groups(
+        self, script: Any, what: str, shared: list[Any], groups: list[tuple[str, list[Any]]]
+    ) -> list[Any]:
+        """Run ``script`` over ``groups`` of (number, that number's arguments): one call on
+        standalone Redis, one call per number in a pipeline on Redis Cluster. Returns the
+        script's answer for each number, in order."""
+        if not groups:
+            return []
+        if not self._cluster:
+            keys = [key for number, _args in groups for key in self._keys(number)]
+            args = shared + [arg for _number, group in groups for arg in group]
+            return list(self._call(what, script, keys=keys, args=args))
+        pipe = self._redis.pipeline(transaction=False)
+        for number, group in groups:
+            script(keys=self._keys(number), args=shared + group, client=pipe)
+        return [answer for answers in self._call(what, pipe.execute) for answer in answers]
+
+    def _reserve_groups(self, writes: list[tuple[str, int | str, list[SendRecord]]]) -> list[bool]:
+        """Store each number's records if its version is still the one given ('*': any)."""
+        groups: list[tuple[str, list[Any]]] = []
+        for number, version, records in writes:
+            group: list[Any] = [version, self._oldest(records[0].at), len(records)]
+            for record in records:
+                group += [record.id, micros(record.at), encode_send(record)]
+            groups.append((number, group))
+        answers = self._groups(self._reserve, "reserve", [self._retention_ms], groups)
+        return [bool(answer) for answer in answers]
 
     def _index_persons(self, records: Sequence[SendRecord]) -> None:
         pipe = self._redis.pipeline(transaction=False)
@@ -191,12 +233,10 @@ class RedisStore:
     def _read_many(
         self, numbers: Sequence[str], since: dt.datetime
     ) -> list[tuple[int, list[SendRecord]]]:
-        """Each number's version and sends (oldest first), one script per number, all in one
-        round trip. A script runs atomically, so version and sends agree."""
-        pipe = self._redis.pipeline(transaction=False)
-        for number in numbers:
-            self._read_script(keys=self._keys(number), args=[micros(since)], client=pipe)
-        replies = self._call("read", pipe.execute)
+        """Each number's version and sends (oldest first) in one round trip; a script runs
+        atomically, so version and sends agree."""
+        groups: list[tuple[str, list[Any]]] = [(number, []) for number in numbers]
+        replies = self._groups(self._read_script, "read", [micros(since)], groups)
         return [
             (int(reply[0]), self._decode(number, reply[1:]))
             for number, reply in zip(numbers, replies, strict=True)
@@ -240,23 +280,22 @@ class RedisStore:
         for _ in range(self.max_attempts):
             if not todo:
                 return stored
-            writes: list[tuple[str, list[SendRecord]]] = []
-            pipe = self._redis.pipeline(transaction=False)
+            writes: list[tuple[str, int | str, list[SendRecord]]] = []
             for number, (version, records) in zip(todo, self._read_many(todo, since), strict=True):
                 holds = decide(number, records)
                 if holds:
-                    self._reserve_script(number, version, holds, client=pipe)
-                    writes.append((number, holds))
+                    writes.append((number, version, holds))
                 else:
                     stored[number] = []
-            results = self._call("reserve", pipe.execute) if writes else []
             todo = []
-            for (number, holds), landed in zip(writes, results, strict=True):
+            for (number, _version, holds), landed in zip(
+                writes, self._reserve_groups(writes), strict=True
+            ):
                 if landed:
                     stored[number] = holds
                 else:  # another writer got there first: read again and decide again
                     todo.append(number)
-            persons = [r for number, holds in writes if number in stored for r in holds if r.person]
+            persons = [r for n, _v, holds in writes if n in stored for r in holds if r.person]
             if persons:
                 self._index_persons(persons)
         if todo:
@@ -269,16 +308,11 @@ class RedisStore:
     def settle_many(self, settlements: Sequence[Settlement]) -> None:
         # The held record is the one this store wrote, so the settled one is built here; the
         # script only applies it if the hold is still there (it may have been forgotten).
-        pipe = self._redis.pipeline(transaction=False)
-        for record, provider_id, sent in settlements:
-            new = encode_send(record.as_sent(provider_id)) if sent else ""
-            self._settle(
-                keys=self._keys(record.number),
-                args=[record.id, new, self._retention_ms],
-                client=pipe,
-            )
-        if settlements:
-            self._call("settle", pipe.execute)
+        groups: list[tuple[str, list[Any]]] = [
+            (record.number, [record.id, encode_send(record.as_sent(pid)) if sent else ""])
+            for record, pid, sent in settlements
+        ]
+        self._groups(self._settle, "settle", [self._retention_ms], groups)
 
     def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:
         key = f"{self.prefix}:{{{number}}}:engagement"
