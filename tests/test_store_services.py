@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -186,6 +187,9 @@ def test_outage_fails_closed_and_loses_nothing(setup: str, request: pytest.Fixtu
     refused = engine.reserve(Message(NUMBER, "deals", "marketing"))
     assert not refused.allowed
     assert refused.decision.codes == ("store.unavailable",)
+    batch = engine.reserve_many([Message(NUMBER, "deals", "marketing")] * 2)
+    assert [h.decision.codes for h in batch] == [("store.unavailable",)] * 2
+    assert not any(h.allowed for h in batch)
     if setup == "cut_postgres":
         with pytest.raises(StoreUnavailableError):
             engine.inbound("STOP", NUMBER)
@@ -194,7 +198,14 @@ def test_outage_fails_closed_and_loses_nothing(setup: str, request: pytest.Fixtu
             engine.record_sent(Message(NUMBER, "deals", "marketing"))
 
     link.restore()  # type: ignore[attr-defined]
+    # The connection pool reconnects in the background, backing off while the server was away:
+    # the engine keeps failing closed until then, and recovers within a bounded time.
+    deadline = time.monotonic() + 60
     after = engine.evaluate(Message(NUMBER, "deals", "marketing"))
+    while not after.allowed and time.monotonic() < deadline:
+        assert after.codes == ("store.unavailable",)
+        time.sleep(0.5)
+        after = engine.evaluate(Message(NUMBER, "deals", "marketing"))
     assert after.allowed
     sends = store.sends([NUMBER], since=T0 - dt.timedelta(days=1))[NUMBER]
     assert [(s.provider_id, s.status) for s in sends] == [("before", SendStatus.SENT)]

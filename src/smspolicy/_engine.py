@@ -31,7 +31,7 @@ from ._recipients import (
 from ._records import ConsentEvent, SendRecord
 from ._reserve import DEFAULT_HOLD, Reservation, held_record, send_record, settle_all
 from ._time import ensure_aware, ensure_duration
-from ._values import Decision, Message, Purpose, defer, deny
+from ._values import Decision, Message, Purpose, Verdict, defer, deny
 from .consent import DEFAULT_PENDING_EXPIRY, Ledger
 from .errors import (
     ConfigurationError,
@@ -524,6 +524,8 @@ def _with_zone(decision: Decision, recipient: Recipient) -> Decision:
                 decision, zone=recipient.zones[0]
             )
         return shared
+    if decision.verdict is Verdict.DEFER:  # a deferral's instant is its own: nothing to share
+        return Decision(decision.verdict, decision.until, decision.reasons, recipient.zones[0])
     key = (id(decision), recipient.zones[0])
     known = _ZONED.get(key)
     if known is not None:  # a shared decision (a combined DENY) in a zone seen before

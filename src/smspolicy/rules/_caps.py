@@ -127,6 +127,9 @@ class _FrequencyCap:
     # The rolling length and the lookback, worked out once rather than on every decision.
     _rolling: dt.timedelta = attrs.field(init=False, eq=False)
     _lookback: dt.timedelta = attrs.field(init=False, eq=False)
+    _reasons: dict[tuple[int, str, str], Reason] = attrs.field(
+        init=False, factory=dict, eq=False, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         rolling = self.per if isinstance(self.per, dt.timedelta) else CALENDAR_PERIODS[self.per]
@@ -194,17 +197,24 @@ class _FrequencyCap:
                 return opened
 
     def _reason(self, message: Message, count: int, window: str) -> Reason:
-        return i18n.reason(
-            self.code,
-            self.name,
-            _CAP,
-            citation=self.citation,
-            count=count,
-            window=window,
-            scope=self.scope,
-            value=_scope_value(message, self.scope),
-            limit=self.limit,
-        )
+        value = _scope_value(message, self.scope)
+        key = (count, window, value)
+        found = self._reasons.get(key)
+        if found is None:  # the same few reasons recur for every capped recipient: build once
+            if len(self._reasons) >= 1024:
+                self._reasons.clear()
+            found = self._reasons[key] = i18n.reason(
+                self.code,
+                self.name,
+                _CAP,
+                citation=self.citation,
+                count=count,
+                window=window,
+                scope=self.scope,
+                value=value,
+                limit=self.limit,
+            )
+        return found
 
     def __repr__(self) -> str:
         options = "" if self.scope == "topic" else f", scope={self.scope!r}"
