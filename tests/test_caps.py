@@ -289,6 +289,19 @@ def test_reserve_many_fails_closed(clock: FrozenClock) -> None:
     ]
     assert not any(h.allowed for h in held)
 
+    class Forgetful(MemoryStore):
+        """Skips one number and drops the holds of another: neither may pass as allowed."""
+
+        def reserve_many(self, numbers: list[str], *, since: object, decide: object) -> object:  # type: ignore[override]
+            for number in numbers[1:]:
+                decide(number, [])  # type: ignore[operator]
+            return {}
+
+    engine = engine_with(rules.frequency_cap(1, DAY), clock, Forgetful())
+    held = engine.reserve_many([msg(), msg(to="+12125550124")])
+    assert [h.decision.codes for h in held] == [("store.unavailable",), ("store.unavailable",)]
+    assert not any(h.allowed for h in held)
+
 
 def test_dedupe_across_channels_by_person(clock: FrozenClock, store: object) -> None:
     """The same content to the same person on another channel is a duplicate; on the same

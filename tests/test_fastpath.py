@@ -163,3 +163,28 @@ def test_shapes_are_bounded() -> None:
         )
         fast(message, Context(now=NOW, recipient=recipient))
     assert len(fast._shapes) <= MAX_SHAPES
+
+
+def test_only_marked_packs_are_opened() -> None:
+    """A jurisdiction pack (marked static_dispatch) is replaced by its provisions; a rule that
+    merely has a method of the same name is left whole and asked every time."""
+
+    class LooksLikeAPack:
+        asked = 0
+
+        def rule_for(self, jurisdictions: frozenset[str], purpose: object) -> object:
+            raise AssertionError("never opened")
+
+        def __call__(self, message: Message, context: Context) -> Decision:
+            LooksLikeAPack.asked += 1
+            return allow()
+
+    tree = Policy(jurisdictions.standard(), LooksLikeAPack(), name="p")  # type: ignore[arg-type]
+    fast = FastPath(tree)
+    message = Message("+12125550100", "news", "transactional")
+    fast(message, _context(message, NOW, []))
+    fast(message, _context(message, NOW, []))
+    ((leaves, _flat),) = fast._shapes.values()
+    assert not any(getattr(type(leaf), "static_dispatch", False) for leaf in leaves)
+    assert any(isinstance(leaf, LooksLikeAPack) for leaf in leaves)
+    assert LooksLikeAPack.asked == 2

@@ -429,12 +429,14 @@ class Engine:
                 out[index] = Reservation(failed, None, self.store)
             return
         for index, _, item in pending:
-            record = held.get(index)
-            if record is not None and record.id not in {r.id for r in stored.get(item.address, ())}:
+            record, decision = held.get(index), decided.get(index)
+            kept = {r.id for r in stored.get(item.address, ())}
+            if decision is None or (record is not None and record.id not in kept):
+                # A store that skipped a number, or dropped its hold, must not pass as allowed.
                 lost = StoreUnavailableError(f"the store did not keep the hold for {item.address}")
                 out[index] = Reservation(self._failed(lost, now), None, self.store)
             else:
-                out[index] = Reservation(decided[index], record, self.store)
+                out[index] = Reservation(decision, record, self.store)
 
     def settle_many(self, settlements: Iterable[tuple[Reservation, str | None, bool]]) -> None:
         """Settle many reservations in one store call: each item is ``(reservation,

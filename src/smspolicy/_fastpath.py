@@ -12,7 +12,7 @@ message to the full tree, which finds the earliest instant at which its rules ag
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol
 
 from ._compose import _AllOf, _checked, _When, run_rule
 from ._context import Context
@@ -25,13 +25,21 @@ MAX_SHAPES = 4096
 """How many (purpose, jurisdictions) pairs a fast path remembers before starting over."""
 
 
-@runtime_checkable
 class Dispatch(Protocol):
     """A rule that only picks another rule from the message's purpose and the recipient's
-    jurisdictions (a jurisdiction pack)."""
+    jurisdictions (a jurisdiction pack). It says so with ``static_dispatch = True``: a method
+    of the same name on some other rule is not taken as that promise."""
+
+    static_dispatch: ClassVar[bool]
 
     def rule_for(self, jurisdictions: frozenset[str], purpose: Purpose) -> Rule:
         """The rule this one applies for the pair."""
+
+
+def _dispatch(rule: object) -> Dispatch | None:
+    if getattr(type(rule), "static_dispatch", False) is True and hasattr(rule, "rule_for"):
+        return rule  # type: ignore[return-value]
+    return None
 
 
 def _static(predicate: object) -> bool:
@@ -46,8 +54,8 @@ def _leaves(rule: Rule, message: Message, context: Context, out: list[Rule]) -> 
     elif isinstance(rule, _When) and _static(rule.predicate):
         if bool(rule.predicate(message, context)) != rule.negate:
             _leaves(rule.rule, message, context, out)
-    elif isinstance(rule, Dispatch):
-        picked = rule.rule_for(context.recipient.jurisdictions, message.purpose)
+    elif (dispatch := _dispatch(rule)) is not None:
+        picked = dispatch.rule_for(context.recipient.jurisdictions, message.purpose)
         _leaves(picked, message, context, out)
     else:
         out.append(rule)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from typing import ClassVar
 
 import attrs
 
@@ -95,6 +96,9 @@ class Provisions:
     """Applies, to each message, exactly the provisions of the recipient's candidate
     jurisdictions for its purpose, combined as :func:`smspolicy.all_of` (a dispatch table, so a
     decision does not test every provision of every pack)."""
+
+    # The rule applied depends only on the purpose and the jurisdictions (see _fastpath).
+    static_dispatch: ClassVar[bool] = True
 
     provisions: tuple[Provision, ...]
     horizon: dt.timedelta
