@@ -350,8 +350,9 @@ def test_redis_reads_a_long_history_whole() -> None:
         test_reserve_and_settle,
         test_reserve_many_and_settle_many,
         test_concurrent_batches_respect_the_cap,
+        test_engagement,
     ],
-    ids=["reserve", "reserve_many", "concurrent_batches"],
+    ids=["reserve", "reserve_many", "concurrent_batches", "engagement"],
 )
 def test_redis_cluster_calls_per_number(check: object, tmp_path: Path) -> None:
     """On Redis Cluster each number's script runs on its own (one slot per call), in a

@@ -322,10 +322,15 @@ class RedisStore:
             self._call("write", self._redis.set, key, value, px=self._retention_ms)
 
     def last_engagement(self, numbers: Sequence[str]) -> dict[str, dt.datetime | None]:
-        pipe = self._redis.pipeline(transaction=False)
-        for number in numbers:
-            pipe.get(f"{self.prefix}:{{{number}}}:engagement")
-        texts = self._call("read", pipe.execute) if numbers else []
+        keys = [f"{self.prefix}:{{{number}}}:engagement" for number in numbers]
+        texts: list[str | None] = []
+        if keys and not self._cluster:  # one command; on Cluster the keys span slots
+            texts = self._call("read", self._redis.mget, keys)
+        elif keys:
+            pipe = self._redis.pipeline(transaction=False)
+            for key in keys:
+                pipe.get(key)
+            texts = self._call("read", pipe.execute)
         return {
             number: dt.datetime.fromisoformat(json.loads(text)["at"]) if text else None
             for number, text in zip(numbers, texts, strict=True)
