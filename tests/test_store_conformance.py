@@ -364,3 +364,43 @@ def test_redis_cluster_calls_per_number(check: object, tmp_path: Path) -> None:
         check(store)  # type: ignore[operator]
     finally:
         drop(store)
+
+
+def _race_for_the_cap(store: object, number: str) -> list[SendRecord | None]:
+    """Six threads, three reservations each, for one number under a cap of 3."""
+    results: list[SendRecord | None] = []
+
+    def decide(records: list[SendRecord]) -> SendRecord | None:
+        return send(number) if len(records) < 3 else None
+
+    def worker() -> None:
+        for _ in range(3):
+            results.append(store.reserve(number, since=T0 - dt.timedelta(days=1), decide=decide))  # type: ignore[attr-defined]
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+@pytest.mark.parametrize("level", ["repeatable read", "serializable"])
+def test_postgres_caps_hold_whatever_the_server_default_isolation(level: str) -> None:
+    """A server whose default isolation is stricter than READ COMMITTED must not let a locked
+    read miss the sends committed while it waited for the lock (over cap), nor fail reservations
+    with serialization errors: the store runs its own transactions at READ COMMITTED."""
+    from .services import POSTGRES_DSN
+
+    escaped = level.replace(" ", "\\\\ ")  # libpq: a backslash-escaped space in the value
+    store = postgres_store(
+        f"{POSTGRES_DSN} options='-c default_transaction_isolation={escaped}'", max_size=6
+    )
+    try:
+        for race in range(3):
+            number = f"+121255501{race:02d}"
+            results = _race_for_the_cap(store, number)
+            held = store.sends([number], since=T0 - dt.timedelta(days=1))[number]  # type: ignore[attr-defined]
+            assert (len(held), sum(r is not None for r in results)) == (3, 3)
+    finally:
+        drop(store)

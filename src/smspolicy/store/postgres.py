@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import IsolationLevel, sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord
@@ -122,8 +122,15 @@ class PostgresStore:
     @contextlib.contextmanager
     def _tx(self) -> Iterator[psycopg.Connection[Any]]:
         try:
-            with self._pool.connection() as conn, conn.transaction():
-                yield conn
+            with self._pool.connection() as conn:
+                # Locks then reads: only READ COMMITTED gives the read a snapshot taken after
+                # the lock was granted. A server (or pool) default of REPEATABLE READ would read
+                # from before the wait and count too few sends; SERIALIZABLE would fail
+                # reservations. The level is a local setting applied at BEGIN: no round trip.
+                if conn.isolation_level is not IsolationLevel.READ_COMMITTED:
+                    conn.isolation_level = IsolationLevel.READ_COMMITTED
+                with conn.transaction():
+                    yield conn
         except (psycopg.Error, PoolTimeout) as error:
             raise StoreUnavailableError(f"PostgreSQL: {type(error).__name__}: {error}") from error
 
