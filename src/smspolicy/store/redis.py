@@ -148,9 +148,6 @@ class RedisStore:
         tag = f"{self.prefix}:{{{number}}}"
         return [f"{tag}:sends", f"{tag}:records", f"{tag}:version"]
 
-    def _index(self, record: SendRecord) -> str:
-        return f"{self.prefix}:{{{record.number}}}:index"
-
     def _person_key(self, person: str) -> str:
         return f"{self.prefix}:{{person:{person}}}:sends"
 
