@@ -404,3 +404,39 @@ def test_postgres_caps_hold_whatever_the_server_default_isolation(level: str) ->
             assert (len(held), sum(r is not None for r in results)) == (3, 3)
     finally:
         drop(store)
+
+
+def test_postgres_migrates_an_older_schema_and_refuses_a_newer_one() -> None:
+    """A schema left at an earlier version is brought up to date on open (here: the function
+    that locks and reads a number's sends), and one migrated by a newer smspolicy is refused."""
+    import psycopg
+
+    from smspolicy.errors import ConfigurationError
+    from smspolicy.store.postgres import MIGRATIONS, PostgresStore
+
+    from .services import POSTGRES_DSN
+
+    store = postgres_store()
+    schema = store.schema  # type: ignore[attr-defined]
+    try:
+        with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+            conn.execute(f"DROP FUNCTION {schema}.locked_sends")
+            conn.execute(f"UPDATE {schema}.schema_version SET version = {len(MIGRATIONS) - 1}")
+        reopened = PostgresStore(POSTGRES_DSN, schema=schema)
+        held = reopened.reserve(A, since=T0 - dt.timedelta(days=1), decide=lambda _r: send())
+        assert held is not None
+        assert reopened.sends([A], since=T0 - dt.timedelta(days=1))[A] == [held]
+        reopened.close()
+        with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+            conn.execute(f"UPDATE {schema}.schema_version SET version = {len(MIGRATIONS) + 1}")
+        from psycopg_pool import ConnectionPool
+
+        pool = ConnectionPool(POSTGRES_DSN, min_size=1, open=True)
+        with pytest.raises(ConfigurationError, match="upgrade smspolicy"):
+            PostgresStore(POSTGRES_DSN, schema=schema)
+        with pytest.raises(ConfigurationError, match="upgrade smspolicy"):
+            PostgresStore(pool=pool, schema=schema)
+        assert not pool.closed  # a pool given by the caller stays theirs to close
+        pool.close()
+    finally:
+        drop(store)

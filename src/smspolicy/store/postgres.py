@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -24,6 +24,7 @@ from ._codec import decode_event, decode_send, encode_event, encode_send, micros
 
 __all__ = ["MIGRATIONS", "PostgresStore"]
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _CONSENT_LOCK = 1
 _SENDS_LOCK = 2
 
@@ -59,6 +60,19 @@ MIGRATIONS: tuple[str, ...] = (
         value text NOT NULL,
         expires_us bigint NOT NULL
     );
+    """,
+    """
+    -- Lock a number's sends, then read them, in one call. A VOLATILE function takes a fresh
+    -- snapshot for each statement it runs, so the read sees every send committed before the
+    -- lock was granted (at READ COMMITTED, which the store always uses).
+    CREATE FUNCTION {schema}.locked_sends(lock_space integer, wanted text, since_us bigint)
+    RETURNS SETOF text LANGUAGE plpgsql VOLATILE AS $body$
+    BEGIN
+        PERFORM pg_advisory_xact_lock(lock_space, hashtext(wanted));
+        RETURN QUERY SELECT s.record FROM {schema}.sends AS s
+            WHERE s.number = wanted AND s.at_us >= since_us ORDER BY s.at_us, s.id;
+    END
+    $body$;
     """,
 )
 """Schema migrations, applied in order; the version table records how many ran."""
@@ -98,7 +112,9 @@ class PostgresStore:
                 open=False,
                 check=ConnectionPool.check_connection,
                 name="smspolicy",
-                kwargs={"connect_timeout": max(1, int(timeout))},
+                # Autocommit: a one-statement read or write is one round trip, with no BEGIN and
+                # COMMIT around it; several statements still run in an explicit transaction.
+                kwargs={"connect_timeout": max(1, int(timeout)), "autocommit": True},
             )
             try:
                 pool.open(wait=True, timeout=timeout)
@@ -106,7 +122,11 @@ class PostgresStore:
                 pool.close()
                 raise StoreUnavailableError(f"cannot connect to PostgreSQL: {error}") from error
         self._pool = pool
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()  # a refused or failed migration leaves no pool of ours behind
+            raise
 
     def __repr__(self) -> str:
         return f"PostgresStore(schema={self.schema!r})"
@@ -133,6 +153,20 @@ class PostgresStore:
                     yield conn
         except (psycopg.Error, PoolTimeout) as error:
             raise StoreUnavailableError(f"PostgreSQL: {type(error).__name__}: {error}") from error
+
+    @contextlib.contextmanager
+    def _one(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection for one statement: on an autocommit connection (the store's own pool)
+        the statement is its own transaction; otherwise an explicit one is opened."""
+        try:
+            with self._pool.connection() as conn:
+                if conn.autocommit:
+                    yield conn
+                    return
+        except (psycopg.Error, PoolTimeout) as error:
+            raise StoreUnavailableError(f"PostgreSQL: {type(error).__name__}: {error}") from error
+        with self._tx() as conn:
+            yield conn
 
     def _migrate(self) -> None:
         with self._tx() as conn:
@@ -185,47 +219,86 @@ class PostgresStore:
             return stored
 
     def consent_events(self, numbers: Sequence[str]) -> dict[str, list[ConsentEvent]]:
-        with self._tx() as conn:
-            return self._consent_events(conn, numbers)()
-
-    def _consent_events(
-        self, conn: psycopg.Connection[Any], numbers: Sequence[str]
-    ) -> Callable[[], dict[str, list[ConsentEvent]]]:
-        result: dict[str, list[ConsentEvent]] = {number: [] for number in numbers}
-        if not result:
-            return lambda: result
-        cursor = conn.execute(
-            self._q(
-                "SELECT record FROM {schema}.consent_events WHERE number = ANY(%s) "
-                "ORDER BY number, seq"
-            ),
-            (list(result),),
-        )
-
-        def finish() -> dict[str, list[ConsentEvent]]:
-            for (record,) in cursor.fetchall():
-                event = decode_event(record)
-                result[event.number].append(event)
-            return result
-
-        return finish
+        return self.snapshot(numbers, [], since=_EPOCH, parts=("consent",))[0]
 
     def snapshot(
-        self, numbers: Sequence[str], keys: Sequence[str], *, since: dt.datetime
+        self,
+        numbers: Sequence[str],
+        keys: Sequence[str],
+        *,
+        since: dt.datetime,
+        parts: Sequence[str] = ("consent", "suppressed", "sends", "engagement"),
     ) -> tuple[
         dict[str, list[ConsentEvent]],
         set[str],
         dict[str, list[SendRecord]],
         dict[str, dt.datetime | None],
     ]:
-        """Consent, suppression, sends (for ``keys``) and engagement in one transaction: one
-        connection from the pool and one commit instead of four."""
-        with self._tx() as conn:
-            consent = self._consent_events(conn, numbers)
-            suppressed = self._suppressed(conn, numbers)
-            sends = self._sends(conn, keys, since)
-            engaged = self._last_engagement(conn, numbers)
-            return consent(), suppressed(), sends(), engaged()
+        """Consent, suppression, sends (for ``keys``: numbers or ``person:<id>``) and engagement,
+        in one statement: one round trip. ``parts`` limits what is read."""
+        consent: dict[str, list[ConsentEvent]] = {number: [] for number in numbers}
+        suppressed: set[str] = set()
+        sends: dict[str, list[SendRecord]] = {key: [] for key in keys}
+        engaged: dict[str, dt.datetime | None] = dict.fromkeys(numbers)
+        hashed = {suppression_key(n): n for n in numbers} if "suppressed" in parts else {}
+        plain = [k for k in sends if not k.startswith("person:")] if "sends" in parts else []
+        persons = [k.removeprefix("person:") for k in sends if k.startswith("person:")]
+        persons = persons if "sends" in parts else []
+        wanted = list(consent) if "consent" in parts else []
+        queries = [
+            (
+                wanted,
+                "SELECT 0, number, seq::bigint, '', record FROM {schema}.consent_events "
+                "WHERE number = ANY(%(consent)s)",
+            ),
+            (
+                hashed,
+                "SELECT 1, key, 0::bigint, '', '' FROM {schema}.suppressions "
+                "WHERE key = ANY(%(suppressed)s)",
+            ),
+            (
+                plain,
+                "SELECT 2, number, at_us, id, record FROM {schema}.sends "
+                "WHERE number = ANY(%(plain)s) AND at_us >= %(since)s",
+            ),
+            (
+                persons,
+                "SELECT 3, person, at_us, id, record FROM {schema}.sends "
+                "WHERE person = ANY(%(persons)s) AND at_us >= %(since)s",
+            ),
+            (
+                list(engaged) if "engagement" in parts else [],
+                "SELECT 4, number, 0::bigint, '', at "
+                "FROM {schema}.engagement WHERE number = ANY(%(engaged)s)",
+            ),
+        ]
+        chosen = [query for values, query in queries if values]
+        if not chosen:
+            return consent, suppressed, sends, engaged
+        params = {
+            "consent": wanted,
+            "suppressed": list(hashed),
+            "plain": plain,
+            "persons": persons,
+            "engaged": list(engaged),
+            "since": micros(since),
+        }
+        with self._one() as conn:
+            rows = conn.execute(
+                self._q(" UNION ALL ".join(chosen) + " ORDER BY 1, 3, 4"), params
+            ).fetchall()
+        for kind, key, _order, _id, text in rows:
+            if kind == 0:
+                consent[key].append(decode_event(text))
+            elif kind == 1:
+                suppressed.add(hashed[key])
+            elif kind == 2:
+                sends[key].append(decode_send(text))
+            elif kind == 3:
+                sends[f"person:{key}"].append(decode_send(text))
+            else:
+                engaged[key] = dt.datetime.fromisoformat(text)
+        return consent, suppressed, sends, engaged
 
     def forget(self, number: str) -> None:
         with self._tx() as conn:
@@ -244,19 +317,7 @@ class PostgresStore:
                 )
 
     def suppressed(self, numbers: Sequence[str]) -> set[str]:
-        with self._tx() as conn:
-            return self._suppressed(conn, numbers)()
-
-    def _suppressed(
-        self, conn: psycopg.Connection[Any], numbers: Sequence[str]
-    ) -> Callable[[], set[str]]:
-        keys = {suppression_key(n): n for n in numbers}
-        if not keys:
-            return set
-        cursor = conn.execute(
-            self._q("SELECT key FROM {schema}.suppressions WHERE key = ANY(%s)"), (list(keys),)
-        )
-        return lambda: {keys[key] for (key,) in cursor.fetchall()}
+        return self.snapshot(numbers, [], since=_EPOCH, parts=("suppressed",))[1]
 
     @property
     def _insert_sql(self) -> sql.Composed:
@@ -274,48 +335,18 @@ class PostgresStore:
         conn.execute(self._insert_sql, self._send_row(record))
 
     def record_send(self, record: SendRecord) -> SendRecord:
-        with self._tx() as conn:
+        with self._one() as conn:
             self._insert_send(conn, record)
         return record
 
     def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
-        with self._tx() as conn:
-            return self._sends(conn, numbers, since)()
-
-    def _sends(
-        self, conn: psycopg.Connection[Any], numbers: Sequence[str], since: dt.datetime
-    ) -> Callable[[], dict[str, list[SendRecord]]]:
-        result: dict[str, list[SendRecord]] = {key: [] for key in numbers}
-        plain = [k for k in result if not k.startswith("person:")]
-        persons = {k.removeprefix("person:"): k for k in result if k.startswith("person:")}
-        cursors = []
-        for column, keys in (("number", plain), ("person", list(persons))):
-            if keys:
-                query = self._q(
-                    f"SELECT record FROM {{schema}}.sends WHERE {column} = ANY(%s) "
-                    "AND at_us >= %s ORDER BY at_us, id"
-                )
-                cursors.append((column, conn.execute(query, (keys, micros(since)))))
-
-        def finish() -> dict[str, list[SendRecord]]:
-            for column, cursor in cursors:
-                for (text,) in cursor.fetchall():
-                    record = decode_send(text)
-                    key = record.number if column == "number" else persons[record.person or ""]
-                    result[key].append(record)
-            return result
-
-        return finish
+        return self.snapshot([], numbers, since=since, parts=("sends",))[2]
 
     def reserve(self, number: str, *, since: dt.datetime, decide: Decide) -> SendRecord | None:
         with self._tx() as conn:
-            self._lock(conn, _SENDS_LOCK, number)
             rows = conn.execute(
-                self._q(
-                    "SELECT record FROM {schema}.sends WHERE number = %s AND at_us >= %s "
-                    "ORDER BY at_us, id"
-                ),
-                (number, micros(since)),
+                self._q("SELECT * FROM {schema}.locked_sends(%s, %s, %s)"),
+                (_SENDS_LOCK, number, micros(since)),
             ).fetchall()
             record = decide([decode_send(text) for (text,) in rows])
             if record is not None:
@@ -364,7 +395,8 @@ class PostgresStore:
         dropped = [(r.id,) for r, _pid, done in settlements if not done]
         if not settlements:
             return
-        with self._tx() as conn, conn.cursor() as cursor:
+        # One settlement is one statement; several settle together or not at all.
+        with self._one() if len(settlements) == 1 else self._tx() as conn, conn.cursor() as cursor:
             if sent:
                 cursor.executemany(
                     self._q("UPDATE {schema}.sends SET record = %s WHERE id = %s"), sent
@@ -373,7 +405,7 @@ class PostgresStore:
                 cursor.executemany(self._q("DELETE FROM {schema}.sends WHERE id = %s"), dropped)
 
     def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:
-        with self._tx() as conn:
+        with self._one() as conn:
             conn.execute(
                 self._q(
                     "INSERT INTO {schema}.engagement AS e (number, at_us, at, kind) "
@@ -385,29 +417,10 @@ class PostgresStore:
             )
 
     def last_engagement(self, numbers: Sequence[str]) -> dict[str, dt.datetime | None]:
-        with self._tx() as conn:
-            return self._last_engagement(conn, numbers)()
-
-    def _last_engagement(
-        self, conn: psycopg.Connection[Any], numbers: Sequence[str]
-    ) -> Callable[[], dict[str, dt.datetime | None]]:
-        result: dict[str, dt.datetime | None] = dict.fromkeys(numbers)
-        if not result:
-            return lambda: result
-        cursor = conn.execute(
-            self._q("SELECT number, at FROM {schema}.engagement WHERE number = ANY(%s)"),
-            (list(result),),
-        )
-
-        def finish() -> dict[str, dt.datetime | None]:
-            for number, at in cursor.fetchall():
-                result[number] = dt.datetime.fromisoformat(at)
-            return result
-
-        return finish
+        return self.snapshot(numbers, [], since=_EPOCH, parts=("engagement",))[3]
 
     def numbers(self) -> list[str]:
-        with self._tx() as conn:
+        with self._one() as conn:
             rows = conn.execute(
                 self._q("SELECT DISTINCT number FROM {schema}.consent_events ORDER BY number")
             ).fetchall()
@@ -419,7 +432,7 @@ class PostgresStore:
             conn.execute(self._q("DROP SCHEMA IF EXISTS {schema} CASCADE"))
 
     def cache_get(self, key: str, *, now: dt.datetime) -> str | None:
-        with self._tx() as conn:
+        with self._one() as conn:
             row = conn.execute(
                 self._q(
                     "SELECT value FROM {schema}.lookup_cache WHERE key = %s AND expires_us > %s"
@@ -429,7 +442,7 @@ class PostgresStore:
         return str(row[0]) if row else None
 
     def cache_put(self, key: str, value: str, *, expires: dt.datetime) -> None:
-        with self._tx() as conn:
+        with self._one() as conn:
             conn.execute(
                 self._q(
                     "INSERT INTO {schema}.lookup_cache (key, value, expires_us) VALUES (%s, %s, %s)"
