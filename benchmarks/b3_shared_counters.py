@@ -9,7 +9,8 @@ per batch in batches (Redis: a pipeline of no-op EVALSHA, one per message; Postg
 one-statement transaction).
 
 Run: python benchmarks/b3_shared_counters.py [PER_PROCESS] [BATCH]
-Needs PostgreSQL on 127.0.0.1:5432 (database test) and Redis on 127.0.0.1:6379.
+Needs PostgreSQL on 127.0.0.1:5432 (database test) and Redis on 127.0.0.1:6379 (or the servers
+named by SMSPOLICY_TEST_POSTGRES and SMSPOLICY_TEST_REDIS).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import multiprocessing
+import os
 import sys
 import tempfile
 import time
@@ -25,8 +27,11 @@ from pathlib import Path
 
 from _common import machine, report_rate
 
-POSTGRES = "host=127.0.0.1 port=5432 dbname=test user=postgres"
-REDIS = "redis://127.0.0.1:6379/14"
+# The servers, overridable like the tests' (the benchmark cleans up its schema and keys).
+POSTGRES = os.environ.get(
+    "SMSPOLICY_TEST_POSTGRES", "host=127.0.0.1 port=5432 dbname=test user=postgres"
+)
+REDIS = os.environ.get("SMSPOLICY_TEST_REDIS", "redis://127.0.0.1:6379/14")
 RECIPIENTS = 200
 CAP = 5
 PROCESSES = 4
