@@ -247,3 +247,27 @@ def test_bad_configuration_is_rejected() -> None:
         Policy(always_allow, name="")
     with pytest.raises(ConfigurationError):
         when(is_marketing, 3)  # type: ignore[arg-type]
+
+
+def test_context_at_keeps_everything_but_the_instant() -> None:
+    """A context moved to another instant keeps every other field and starts a fresh memo (a
+    memo holds work done for one instant, such as local times)."""
+    import attrs
+
+    from smspolicy import Profile
+
+    context = Context(
+        now=NOW,
+        recipient=RECIPIENT,
+        profile=Profile(timezone="America/New_York"),
+        engagement=NOW - dt.timedelta(days=2),
+        senders={(None, MSG.purpose): frozenset({"+18885550100"})},
+    )
+    context.memo("k", lambda: 1)
+    later = context.at(NOW + dt.timedelta(hours=1))
+    assert later.now == NOW + dt.timedelta(hours=1)
+    for field in attrs.fields(Context):
+        if field.init and field.name != "now":
+            assert getattr(later, field.name) is getattr(context, field.name), field.name
+    assert later.memo("k", lambda: 2) == 2
+    assert context.memo("k", lambda: 3) == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, overload
 
 import attrs
@@ -43,6 +43,39 @@ DEFAULT_MAX_ITERATIONS = 64
 
 def _name(value: object) -> str:
     return getattr(value, "__name__", None) or repr(value)
+
+
+def collect(
+    rules: Iterable[Rule], message: Message, context: Context, *, stop_at_defer: bool = False
+) -> tuple[list[Decision], bool, bool] | None:
+    """Each rule's checked decision in order, leaving out the plain ALLOWs (the shared
+    instance: they carry nothing), with whether any is a DENY and whether any is a DEFER.
+    With ``stop_at_defer``, None as soon as a rule defers."""
+    decisions: list[Decision] = []
+    denied = deferred = False
+    plain = _ALLOW  # a local name: this loop runs for every message
+    for rule in rules:
+        decision = rule(message, context)
+        if decision is plain:
+            continue
+        decision = _checked(rule, decision, context)
+        verdict = decision.verdict
+        if verdict is Verdict.DENY:
+            denied = True
+        elif verdict is Verdict.DEFER:
+            if stop_at_defer:
+                return None
+            deferred = True
+        decisions.append(decision)
+    return decisions, denied, deferred
+
+
+def combine_settled(decisions: Sequence[Decision], *, denied: bool) -> Decision:
+    """What ``all_of`` makes of decisions when none defers or one denies: a DENY with the
+    reasons of every DENY, in order, else an ALLOW with every reason, in order."""
+    if denied:
+        return deny(*(r for d in decisions if d.verdict is Verdict.DENY for r in d.reasons))
+    return allow(*(reason for d in decisions for reason in d.reasons))
 
 
 def _check_rule(value: object) -> None:
@@ -164,20 +197,9 @@ class _AllOf:
     name: str = "all_of"
 
     def __call__(self, message: Message, context: Context) -> Decision:
-        # Plain ALLOWs (the shared instance) carry nothing, so only the others are kept.
-        decisions: list[Decision] = []
-        denied = deferred = False
-        for rule in self.rules:
-            decision = rule(message, context)
-            if decision is _ALLOW:
-                continue
-            decision = _checked(rule, decision, context)
-            verdict = decision.verdict
-            if verdict is Verdict.DENY:
-                denied = True
-            elif verdict is Verdict.DEFER:
-                deferred = True
-            decisions.append(decision)
+        collected = collect(self.rules, message, context)
+        assert collected is not None  # only stop_at_defer gives None
+        decisions, denied, deferred = collected
         if not decisions:
             return _ALLOW
         return self.combine(message, context, decisions, denied=denied, deferred=deferred)
@@ -193,10 +215,8 @@ class _AllOf:
     ) -> Decision:
         """The outcome of the rules' checked decisions at ``context.now`` (plain ALLOWs left
         out, the rest in rule order); ``denied``/``deferred`` say whether any is a DENY/DEFER."""
-        if denied:
-            return deny(*(r for d in decisions if d.verdict is Verdict.DENY for r in d.reasons))
-        if not deferred:
-            return allow(*(reason for d in decisions for reason in d.reasons))
+        if denied or not deferred:
+            return combine_settled(decisions, denied=denied)
         reasons: list[Reason] = []
         _merge(reasons, (r for d in decisions if d.verdict is Verdict.DEFER for r in d.reasons))
         return self._earliest(message, context, decisions, reasons)

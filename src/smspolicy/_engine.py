@@ -14,6 +14,7 @@ from phonenumbers import PhoneNumber
 
 from . import i18n
 from ._audit import Audit, run_audit
+from ._cache import bounded
 from ._clock import Clock, SystemClock
 from ._compose import all_of
 from ._context import ConsentView, Context, HistoryView
@@ -519,26 +520,18 @@ def _send_order(record: SendRecord) -> tuple[dt.datetime, str]:
 def _with_zone(decision: Decision, recipient: Recipient) -> Decision:
     if decision.zone is not None or len(recipient.zones) != 1:
         return decision
-    if decision.allowed and not decision.reasons:  # the common case: share one per zone
-        shared = _ALLOWED_IN.get(recipient.zones[0])
-        if shared is None:
-            shared = _ALLOWED_IN[recipient.zones[0]] = attrs.evolve(
-                decision, zone=recipient.zones[0]
-            )
-        return shared
+    zone = recipient.zones[0]
     if decision.verdict is Verdict.DEFER:  # a deferral's instant is its own: nothing to share
-        return Decision(decision.verdict, decision.until, decision.reasons, recipient.zones[0])
-    key = (id(decision), recipient.zones[0])
-    known = _ZONED.get(key)
-    if known is not None:  # a shared decision (a combined DENY) in a zone seen before
-        return known[1]
-    # A direct copy with the zone: attrs.evolve costs several times more.
-    zoned = Decision(decision.verdict, decision.until, decision.reasons, recipient.zones[0])
-    if len(_ZONED) >= 4096:
-        _ZONED.clear()
-    _ZONED[key] = (decision, zoned)  # the decision is kept, so its id cannot be reused meanwhile
+        return Decision(decision.verdict, decision.until, decision.reasons, zone)
+    # Shared decisions (the plain ALLOW, a combined DENY) get one zoned copy per zone; the
+    # decision is kept with its copy, so its id cannot be reused meanwhile.
+    key = (id(decision), zone)
+    _kept, zoned = _ZONED.get(key) or bounded(_ZONED, key, 4096, _zoned, decision, zone)
     return zoned
 
 
-_ALLOWED_IN: dict[str, Decision] = {}
+def _zoned(decision: Decision, zone: str) -> tuple[Decision, Decision]:
+    return decision, Decision(decision.verdict, decision.until, decision.reasons, zone)
+
+
 _ZONED: dict[tuple[int, str], tuple[Decision, Decision]] = {}

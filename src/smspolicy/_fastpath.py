@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from typing import ClassVar, Protocol
 
-from ._compose import _AllOf, _checked, _When, run_rule
+from ._cache import bounded
+from ._compose import _AllOf, _When, collect, combine_settled, run_rule
 from ._context import Context
-from ._values import _ALLOW, Decision, Message, Purpose, Verdict, allow, deny
+from ._values import _ALLOW, Decision, Message, Purpose
 from .typing import Rule
 
 __all__ = ["Dispatch", "FastPath"]
@@ -61,6 +62,10 @@ def _leaves(rule: Rule, message: Message, context: Context, out: list[Rule]) -> 
         out.append(rule)
 
 
+def _combined(others: list[Decision], denied: bool) -> tuple[tuple[Decision, ...], Decision]:
+    return tuple(others), combine_settled(others, denied=denied)
+
+
 class FastPath:
     """Decide like ``rule``, answering the all-allow case from its flattened leaves."""
 
@@ -73,53 +78,29 @@ class FastPath:
 
     def __call__(self, message: Message, context: Context) -> Decision:
         key = (message.purpose, context.recipient.jurisdictions)
-        shape = self._shapes.get(key)
-        if shape is None:
-            shape = self._flatten(key, message, context)
-        leaves, flat = shape
-        others: list[Decision] | None = None
-        denied = deferred = False
-        for leaf in leaves:
-            decision = leaf(message, context)
-            if decision is _ALLOW:
-                continue
-            decision = _checked(leaf, decision, context)
-            if decision.verdict is Verdict.DEFER:
-                if not flat:
-                    # Where nested deferrals meet (and whether they meet within each level's
-                    # horizon) depends on the nesting: only the tree knows.
-                    return run_rule(self.rule, message, context)
-                deferred = True
-            elif decision.verdict is Verdict.DENY:
-                denied = True
-            if others is None:
-                others = []
-            others.append(decision)
-        if others is None:
+        leaves, flat = self._shapes.get(key) or bounded(
+            self._shapes, key, MAX_SHAPES, self._flatten, message, context
+        )
+        # Where nested deferrals meet (and whether they meet within each level's horizon)
+        # depends on the nesting: only the tree knows, unless there is no nesting.
+        collected = collect(leaves, message, context, stop_at_defer=not flat)
+        if collected is None:
+            return run_rule(self.rule, message, context)
+        others, denied, deferred = collected
+        if not others:
             return _ALLOW
         if flat:  # the leaves are the policy's own rules: combine exactly as it does
             assert isinstance(self.rule, _AllOf)
             return self.rule.combine(message, context, others, denied=denied, deferred=deferred)
-        # Without deferrals, nesting does not matter: the tree denies with the reasons of every
-        # denying leaf, in order, or allows with every informational reason, in order. Rules
-        # often return shared decisions (no consent on record): their combination is shared too.
-        key_ids = tuple(map(id, others))
-        known = self._combined.get(key_ids)
-        if known is not None:
-            return known[1]
-        if denied:
-            combined = deny(*(r for d in others if d.verdict is Verdict.DENY for r in d.reasons))
-        else:
-            combined = allow(*(r for d in others for r in d.reasons))
-        if len(self._combined) >= MAX_SHAPES:
-            self._combined.clear()
-        # The decisions are kept with the result, so their ids cannot be reused meanwhile.
-        self._combined[key_ids] = (tuple(others), combined)
+        # Without deferrals, nesting does not matter (combine_settled). Rules often return
+        # shared decisions (no consent on record): their combination is shared too. The
+        # decisions are kept with the result, so their ids cannot be reused meanwhile.
+        _kept, combined = bounded(
+            self._combined, tuple(map(id, others)), MAX_SHAPES, _combined, others, denied
+        )
         return combined
 
-    def _flatten(
-        self, key: tuple[Purpose, frozenset[str]], message: Message, context: Context
-    ) -> tuple[tuple[Rule, ...], bool]:
+    def _flatten(self, message: Message, context: Context) -> tuple[tuple[Rule, ...], bool]:
         out: list[Rule] = []
         _leaves(self.rule, message, context, out)
         leaves = tuple(out)
@@ -127,10 +108,7 @@ class FastPath:
         own = self.rule.rules if isinstance(self.rule, _AllOf) else None
         flat = own is not None and len(leaves) == len(own)
         flat = flat and all(a is b for a, b in zip(leaves, own or (), strict=False))
-        if len(self._shapes) >= MAX_SHAPES:
-            self._shapes.clear()
-        shape = self._shapes[key] = (leaves, flat)
-        return shape
+        return leaves, flat
 
     def __repr__(self) -> str:
         return f"FastPath({self.rule!r})"

@@ -13,6 +13,7 @@ from typing import Literal
 import attrs
 
 from .. import i18n
+from .._cache import bounded
 from .._context import Context
 from .._inbound import REPLY_TOPIC
 from .._records import SendRecord
@@ -58,13 +59,19 @@ def _matches(record: SendRecord, message: Message, scope: str) -> bool:
     return True
 
 
-def counted(context: Context, message: Message, scope: str) -> list[SendRecord]:
-    """The sends that count against a cap of ``scope`` for ``message`` at ``context.now``."""
+def counted(
+    context: Context, message: Message, scope: str, after: dt.datetime | None = None
+) -> list[SendRecord]:
+    """The sends that count against a cap of ``scope`` for ``message`` at ``context.now``
+    (only those later than ``after`` when given), oldest first."""
     now = context.now
     return [
         r
         for r in context.history.sends
-        if r.topic != REPLY_TOPIC and r.counts_at(now) and _matches(r, message, scope)
+        if (after is None or r.at > after)
+        and r.topic != REPLY_TOPIC
+        and r.counts_at(now)
+        and _matches(r, message, scope)
     ]
 
 
@@ -151,17 +158,7 @@ class _FrequencyCap:
         if self.calendar and context.recipient.zones:
             return self._calendar(message, context, counted(context, message, self.scope))
         per = self._rolling
-        now = context.now
-        start = now - per
-        scope = self.scope
-        inside = [
-            r.at
-            for r in context.history.sends
-            if r.at > start
-            and r.topic != REPLY_TOPIC
-            and r.counts_at(now)
-            and _matches(r, message, scope)
-        ]
+        inside = [r.at for r in counted(context, message, self.scope, after=context.now - per)]
         if len(inside) < self.limit:
             return allow()
         inside.sort()
@@ -198,23 +195,22 @@ class _FrequencyCap:
 
     def _reason(self, message: Message, count: int, window: str) -> Reason:
         value = _scope_value(message, self.scope)
-        key = (count, window, value)
-        found = self._reasons.get(key)
-        if found is None:  # the same few reasons recur for every capped recipient: build once
-            if len(self._reasons) >= 1024:
-                self._reasons.clear()
-            found = self._reasons[key] = i18n.reason(
-                self.code,
-                self.name,
-                _CAP,
-                citation=self.citation,
-                count=count,
-                window=window,
-                scope=self.scope,
-                value=value,
-                limit=self.limit,
-            )
-        return found
+        # The same few reasons recur for every capped recipient: each is built once.
+        return bounded(
+            self._reasons,
+            (count, window, value),
+            1024,
+            i18n.reason,
+            self.code,
+            self.name,
+            _CAP,
+            citation=self.citation,
+            count=count,
+            window=window,
+            scope=self.scope,
+            value=value,
+            limit=self.limit,
+        )
 
     def __repr__(self) -> str:
         options = "" if self.scope == "topic" else f", scope={self.scope!r}"

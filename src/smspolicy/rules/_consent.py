@@ -9,6 +9,7 @@ from typing import Literal
 import attrs
 
 from .. import i18n
+from .._cache import bounded
 from .._context import Context
 from .._inbound import REPLY_TOPIC
 from .._records import Basis, ConsentKind
@@ -83,20 +84,7 @@ class _Consent:
         """The folded consent status for the message, with bases this rule does not accept
         treated as missing consent."""
         key = (self._terms_key, message.topic, message.purpose, message.brand)
-        detail: StatusDetail | None = context.recall(key)
-        if detail is None:
-            detail = context.remember(
-                key,
-                consent_status(
-                    context.consent.events,
-                    topic=message.topic,
-                    purpose=message.purpose,
-                    brand=message.brand,
-                    now=context.now,
-                    stop_scope=self.stop_scope,
-                    implied_terms=self.implied_terms,
-                ),
-            )
+        detail: StatusDetail = context.memo(key, self._fold, message, context)
         if (
             detail.status is ConsentStatus.IMPLIED
             and self.implied_bases is not None
@@ -105,6 +93,17 @@ class _Consent:
         ):
             return StatusDetail(ConsentStatus.MISSING, None, detail.event)
         return detail
+
+    def _fold(self, message: Message, context: Context) -> StatusDetail:
+        return consent_status(
+            context.consent.events,
+            topic=message.topic,
+            purpose=message.purpose,
+            brand=message.brand,
+            now=context.now,
+            stop_scope=self.stop_scope,
+            implied_terms=self.implied_terms,
+        )
 
     def __call__(self, message: Message, context: Context) -> Decision:
         if message.topic == REPLY_TOPIC and _opt_out_confirmation_due(context):
@@ -124,12 +123,7 @@ class _Consent:
         if detail.event is None:
             # Nothing on record: every such recipient gets the same (immutable) DENY.
             key = (detail.status, message.topic, message.purpose)
-            found = self._nothing.get(key)
-            if found is None:
-                if len(self._nothing) >= 1024:
-                    self._nothing.clear()
-                found = self._nothing[key] = self._deny(message, detail)
-            return found
+            return bounded(self._nothing, key, 1024, self._deny, message, detail)
         return self._deny(message, detail)
 
     def _deny(self, message: Message, detail: StatusDetail) -> Decision:

@@ -32,6 +32,29 @@ Settlement = tuple[SendRecord, str | None, bool]
 """A reservation's record, the provider id, and True when sent (False drops the hold)."""
 
 
+class BatchBacked:
+    """``reserve`` and ``reserve_many`` for a store that implements ``_reserve_batch``: one
+    mechanism, a single reservation being a batch of one (same locking, reads and retries)."""
+
+    def _reserve_batch(
+        self, numbers: Sequence[str], *, since: dt.datetime, decide: DecideMany
+    ) -> dict[str, list[SendRecord]]:
+        raise NotImplementedError
+
+    def reserve_many(
+        self, numbers: Sequence[str], *, since: dt.datetime, decide: DecideMany
+    ) -> dict[str, list[SendRecord]]:
+        return self._reserve_batch(numbers, since=since, decide=decide)
+
+    def reserve(self, number: str, *, since: dt.datetime, decide: Decide) -> SendRecord | None:
+        def one(_number: str, records: list[SendRecord]) -> list[SendRecord]:
+            record = decide(records)
+            return [] if record is None else [record]
+
+        held = self._reserve_batch([number], since=since, decide=one).get(number, [])
+        return held[0] if held else None
+
+
 @functools.lru_cache(maxsize=16384)  # every read of a batch checks every number's key
 def suppression_key(number: str) -> str:
     """The one-way key under which a forgotten number stays suppressed."""

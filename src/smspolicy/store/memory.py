@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord
-from ._base import Decide, DecideMany, Settlement, suppression_key
+from ._base import BatchBacked, DecideMany, Settlement, suppression_key
 
 __all__ = ["MemoryStore"]
 
@@ -18,7 +18,7 @@ def person_key(person: str) -> str:
     return f"person:{person}"
 
 
-class MemoryStore:
+class MemoryStore(BatchBacked):
     """Keeps everything in process memory; the reference every other store is tested against."""
 
     def __init__(self) -> None:
@@ -96,14 +96,7 @@ class MemoryStore:
                 result[key] = found
             return result
 
-    def reserve(self, number: str, *, since: dt.datetime, decide: Decide) -> SendRecord | None:
-        with self._lock:
-            record = decide(self.sends([number], since=since)[number])
-            if record is not None:
-                self._add(record)
-            return record
-
-    def reserve_many(
+    def _reserve_batch(
         self, numbers: Sequence[str], *, since: dt.datetime, decide: DecideMany
     ) -> dict[str, list[SendRecord]]:
         with self._lock:

@@ -19,7 +19,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord
 from ..errors import ConfigurationError, StoreUnavailableError
-from ._base import Decide, DecideMany, Settlement, suppression_key
+from ._base import BatchBacked, DecideMany, Settlement, suppression_key
 from ._codec import decode_event, decode_send, encode_event, encode_send, micros
 
 __all__ = ["MIGRATIONS", "PostgresStore"]
@@ -80,7 +80,7 @@ MIGRATIONS: tuple[str, ...] = (
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
-class PostgresStore:
+class PostgresStore(BatchBacked):
     """Consent ledger, send log, reservations and audience in PostgreSQL.
 
     Give a ``dsn`` (the store opens its own pool) or a ``psycopg_pool.ConnectionPool``. Tables
@@ -342,18 +342,7 @@ class PostgresStore:
     def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
         return self.snapshot([], numbers, since=since, parts=("sends",))[2]
 
-    def reserve(self, number: str, *, since: dt.datetime, decide: Decide) -> SendRecord | None:
-        with self._tx() as conn:
-            rows = conn.execute(
-                self._q("SELECT * FROM {schema}.locked_sends(%s, %s, %s)"),
-                (_SENDS_LOCK, number, micros(since)),
-            ).fetchall()
-            record = decide([decode_send(text) for (text,) in rows])
-            if record is not None:
-                self._insert_send(conn, record)
-            return record
-
-    def reserve_many(
+    def _reserve_batch(
         self, numbers: Sequence[str], *, since: dt.datetime, decide: DecideMany
     ) -> dict[str, list[SendRecord]]:
         distinct = list(dict.fromkeys(numbers))
@@ -361,20 +350,25 @@ class PostgresStore:
         if not distinct:
             return stored
         with self._tx() as conn:
-            # Every number's lock, taken in lock-key order, so overlapping batches never deadlock.
-            conn.execute(
-                "SELECT pg_advisory_xact_lock(%s, key) FROM (SELECT DISTINCT hashtext(n) AS key "
-                "FROM unnest(%s::text[]) AS n ORDER BY key) AS keys",
-                (_SENDS_LOCK, distinct),
-            )
-            rows = conn.execute(
-                self._q(
-                    "SELECT number, record FROM {schema}.sends WHERE number = ANY(%s) "
-                    "AND at_us >= %s ORDER BY at_us, id"
-                ),
-                (distinct, micros(since)),
-            ).fetchall()
             found: dict[str, list[SendRecord]] = {number: [] for number in distinct}
+            if len(distinct) == 1:  # lock and read in one call
+                rows = conn.execute(
+                    self._q("SELECT %s, * FROM {schema}.locked_sends(%s, %s, %s)"),
+                    (distinct[0], _SENDS_LOCK, distinct[0], micros(since)),
+                ).fetchall()
+            else:  # every lock in lock-key order, so overlapping batches never deadlock
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock(%s, key) FROM (SELECT DISTINCT hashtext(n) "
+                    "AS key FROM unnest(%s::text[]) AS n ORDER BY key) AS keys",
+                    (_SENDS_LOCK, distinct),
+                )
+                rows = conn.execute(
+                    self._q(
+                        "SELECT number, record FROM {schema}.sends WHERE number = ANY(%s) "
+                        "AND at_us >= %s ORDER BY at_us, id"
+                    ),
+                    (distinct, micros(since)),
+                ).fetchall()
             for number, text in rows:
                 found[number].append(decode_send(text))
             for number in distinct:

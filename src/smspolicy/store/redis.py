@@ -21,7 +21,7 @@ import redis as redis_lib
 
 from .._records import SendRecord
 from ..errors import ConfigurationError, StoreUnavailableError
-from ._base import Decide, DecideMany, Settlement
+from ._base import BatchBacked, DecideMany, Settlement
 from ._codec import decode_send, encode_send, micros
 
 __all__ = ["RedisStore"]
@@ -104,7 +104,7 @@ return result
 _ERRORS = (redis_lib.RedisError, OSError)
 
 
-class RedisStore:
+class RedisStore(BatchBacked):
     """Send log, reservations and engagement in Redis (standalone or Cluster)."""
 
     def __init__(
@@ -166,14 +166,10 @@ class RedisStore:
 
     def record_send(self, record: SendRecord) -> SendRecord:
         # A send that happened is logged whatever the version: nothing was decided on it.
-        self._write(record, "*")
-        return record
-
-    def _write(self, record: SendRecord, version: int | str) -> bool:
-        (stored,) = self._reserve_groups([(record.number, version, [record])])
-        if stored and record.person:
+        self._reserve_groups([(record.number, "*", [record])])
+        if record.person:
             self._index_persons([record])
-        return stored
+        return record
 
     def _groups(
         self, script: Any, what: str, shared: list[Any], groups: list[tuple[str, list[Any]]]
@@ -210,9 +206,6 @@ class RedisStore:
             pipe.zadd(key, {f"{record.number}|{record.id}": micros(record.at)})
             pipe.pexpire(key, self._retention_ms)
         self._call("person index", pipe.execute)
-
-    def _read(self, number: str, *, since: dt.datetime) -> tuple[int, list[SendRecord]]:
-        return self._read_many([number], since)[0]
 
     def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
         plain = [key for key in numbers if not key.startswith("person:")]
@@ -259,17 +252,7 @@ class RedisStore:
                 found.append(decode_send(text))
         return sorted(found, key=lambda r: (r.at, r.id))
 
-    def reserve(self, number: str, *, since: dt.datetime, decide: Decide) -> SendRecord | None:
-        for _ in range(self.max_attempts):
-            version, records = self._read(number, since=since)
-            record = decide(records)
-            if record is None:
-                return None
-            if self._write(record, version):
-                return record
-        raise StoreUnavailableError("Redis: too much contention reserving a send")
-
-    def reserve_many(
+    def _reserve_batch(
         self, numbers: Sequence[str], *, since: dt.datetime, decide: DecideMany
     ) -> dict[str, list[SendRecord]]:
         todo = list(dict.fromkeys(numbers))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord
 from ..errors import ConfigurationError, StoreUnavailableError
-from ._base import Decide, DecideMany, Settlement, suppression_key
+from ._base import BatchBacked, DecideMany, Settlement, suppression_key
 from ._codec import decode_event, decode_send, encode_event, encode_send, micros
 
 __all__ = ["SQLiteStore"]
@@ -57,7 +57,7 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
-class SQLiteStore:
+class SQLiteStore(BatchBacked):
     """Consent ledger, send log and reservations in one SQLite file.
 
     Safe across threads and processes: every write is one ``BEGIN IMMEDIATE`` transaction, so
@@ -206,18 +206,7 @@ class SQLiteStore:
                     result[key].append(record)
         return result
 
-    def reserve(self, number: str, *, since: dt.datetime, decide: Decide) -> SendRecord | None:
-        with self._write() as db:
-            rows = db.execute(
-                "SELECT record FROM sends WHERE number = ? AND at_us >= ? ORDER BY at_us, id",
-                (number, micros(since)),
-            ).fetchall()
-            record = decide([decode_send(text) for (text,) in rows])
-            if record is not None:
-                self._insert_send(db, record)
-            return record
-
-    def reserve_many(
+    def _reserve_batch(
         self, numbers: Sequence[str], *, since: dt.datetime, decide: DecideMany
     ) -> dict[str, list[SendRecord]]:
         stored: dict[str, list[SendRecord]] = {}
