@@ -344,6 +344,99 @@ def test_redis_reads_a_long_history_whole() -> None:
         drop(store)
 
 
+def test_redis_reads_an_unchanged_number_as_its_version_alone() -> None:
+    """A number whose version has not moved since this store read it comes back without its
+    records (nothing to decode); a write by another store (another process) moves the version,
+    and the next read is whole again."""
+    from smspolicy.store.redis import RedisStore
+
+    from .services import REDIS_URL
+
+    store = redis_store()
+    other = RedisStore(REDIS_URL, prefix=store.prefix)  # type: ignore[attr-defined]
+    since = T0 - dt.timedelta(days=1)
+    decoded: list[str] = []
+    decode = store._decode  # type: ignore[attr-defined]
+
+    def counting(number: str, pairs: list[object]) -> list[SendRecord]:
+        decoded.append(number)
+        return decode(number, pairs)  # type: ignore[no-any-return]
+
+    store._decode = counting  # type: ignore[attr-defined]
+    try:
+        first = other.record_send(send(minutes=-2))
+        assert store.sends([A], since=since)[A] == [first]  # type: ignore[attr-defined]
+        assert store.sends([A], since=since)[A] == [first]  # type: ignore[attr-defined]
+        assert decoded == [A]  # the second read brought back the version alone
+        second = other.record_send(send(minutes=-1))
+        assert store.sends([A], since=since)[A] == [first, second]  # type: ignore[attr-defined]
+        assert decoded == [A, A]
+        # A later window of what was seen is cut from it, not read again.
+        assert store.sends([A], since=T0 - dt.timedelta(seconds=90))[A] == [second]  # type: ignore[attr-defined]
+        assert decoded == [A, A]
+    finally:
+        other.close()
+        drop(store)
+
+
+def test_redis_never_trusts_a_reused_version() -> None:
+    """Versions are random, not counters: after another process forgets a number and logs the
+    same number of new sends, a store that remembers the old sends still sees the new ones."""
+    from smspolicy.store.redis import RedisStore
+
+    from .services import REDIS_URL
+
+    store = redis_store()
+    other = RedisStore(REDIS_URL, prefix=store.prefix)  # type: ignore[attr-defined]
+    since = T0 - dt.timedelta(days=1)
+    try:
+        old = other.record_send(send(minutes=-2))
+        assert store.sends([A], since=since)[A] == [old]  # type: ignore[attr-defined]
+        other.forget_sends(A)
+        new = other.record_send(send(minutes=-1, topic="alerts"))
+        assert store.sends([A], since=since)[A] == [new]  # type: ignore[attr-defined]
+    finally:
+        other.close()
+        drop(store)
+
+
+def test_redis_remembers_its_own_writes_exactly() -> None:
+    """After its own reservation and settlement a store answers from what it remembers; the
+    answer equals a fresh store's whole read."""
+    from smspolicy.store.redis import RedisStore
+
+    from .services import REDIS_URL
+
+    store = redis_store()
+    fresh = RedisStore(REDIS_URL, prefix=store.prefix, remembered=0)  # type: ignore[attr-defined]
+    since = T0 - dt.timedelta(days=1)
+    try:
+        store.record_send(send(minutes=-3))  # type: ignore[attr-defined]
+        store.sends([A, B], since=since)  # type: ignore[attr-defined]
+        holds = [send(A, status="reserved", expires=T0 + dt.timedelta(minutes=5)) for _ in "ab"]
+        stored = store.reserve_many(  # type: ignore[attr-defined]
+            [A, B], since=since, decide=lambda n, records: holds if n == A else []
+        )
+        assert stored == {A: holds, B: []}
+        store.settle_many([(holds[0], "p1", True), (holds[1], None, False)])  # type: ignore[attr-defined]
+        seen = store._seen[A]  # type: ignore[attr-defined]
+        assert [r.id for r in seen[2]][-1:] == [holds[0].id]
+        assert store.sends([A, B], since=since) == fresh.sends([A, B], since=since)  # type: ignore[attr-defined]
+        assert store._seen[A] is seen  # type: ignore[attr-defined]  # answered from memory
+        assert fresh._seen == {}  # type: ignore[attr-defined]
+    finally:
+        fresh.close()
+        drop(store)
+
+
+def test_redis_remembered_must_be_a_count() -> None:
+    from smspolicy.errors import ConfigurationError
+    from smspolicy.store.redis import RedisStore
+
+    with pytest.raises(ConfigurationError, match="remembered"):
+        RedisStore("redis://127.0.0.1:6379/15", remembered=-1)
+
+
 @pytest.mark.parametrize(
     "check",
     [

@@ -6,6 +6,10 @@ script can check-and-reserve atomically: the policy is evaluated on the sends re
 *v*, and the script stores the reservation only if the recipient's version is still *v*
 (otherwise the engine re-reads and decides again). Keys expire after ``retention``.
 
+Every write gives the recipient a new random version, so a version names one state of its sends:
+the store remembers the sends it last saw of each recipient (bounded), and a read of a recipient
+whose version has not moved brings back only the version.
+
 The consent ledger stays on SQL: pair ``RedisStore`` with :class:`PostgresStore` or
 :class:`SQLiteStore` through :class:`ComposedStore`.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,13 +36,13 @@ __all__ = ["RedisStore"]
 # only touch one slot, each number gets its own call in a pipeline.
 
 _RESERVE = """
--- ARGV: retention ms, then for each number: expected version ('*': any), oldest score to keep,
--- how many records, and each record's id, score and json. Returns 1 (stored) or 0 (the version
--- moved) for each number.
+-- ARGV: retention ms, then for each number: expected version ('*': any), the new version, oldest
+-- score to keep, how many records, and each record's id, score and json. Returns 1 (stored) or 0
+-- (the version moved) for each number.
 local result, a = {}, 2
 for k = 1, #KEYS, 3 do
-  local expected, oldest, n = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
-  a = a + 3
+  local expected, new, oldest, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+  a = a + 4
   local version = tonumber(redis.call('GET', KEYS[k + 2]) or '0')
   if expected ~= '*' and version ~= tonumber(expected) then
     result[#result + 1] = 0
@@ -49,7 +54,7 @@ for k = 1, #KEYS, 3 do
       redis.call('ZADD', KEYS[k], ARGV[j + 1], ARGV[j])
       redis.call('HSET', KEYS[k + 1], ARGV[j], ARGV[j + 2])
     end
-    redis.call('INCR', KEYS[k + 2])
+    redis.call('SET', KEYS[k + 2], new)
     for i = k, k + 2 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
     result[#result + 1] = 1
   end
@@ -59,49 +64,87 @@ return result
 """
 
 _READ = """
--- ARGV: oldest score wanted. Returns for each number its version, then each send's id and
--- record, oldest first (false: no record).
+-- ARGV: oldest score wanted, then for each number the version the client already has ('':
+-- none). Returns for each number {version, 0} when it is still that version, else {version, 1,
+-- then each send's id and record, oldest first (false: no record)}.
 local result = {}
 for k = 1, #KEYS, 3 do
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[k], ARGV[1], '+inf')
-  local out = {redis.call('GET', KEYS[k + 2]) or '0'}
-  for first = 1, #ids, 1000 do  -- in chunks: unpack has a limit on how many values it returns
-    local last = math.min(first + 999, #ids)
-    local texts = redis.call('HMGET', KEYS[k + 1], unpack(ids, first, last))
-    for i = first, last do
-      out[#out + 1] = ids[i]
-      out[#out + 1] = texts[i - first + 1]
+  local known = ARGV[(k + 5) / 3]
+  local version = redis.call('GET', KEYS[k + 2]) or '0'
+  if known ~= '' and version == known then
+    result[#result + 1] = {version, 0}
+  else
+    local ids = redis.call('ZRANGEBYSCORE', KEYS[k], ARGV[1], '+inf')
+    local out = {version, 1}
+    for first = 1, #ids, 1000 do  -- in chunks: unpack has a limit on how many values it returns
+      local last = math.min(first + 999, #ids)
+      local texts = redis.call('HMGET', KEYS[k + 1], unpack(ids, first, last))
+      for i = first, last do
+        out[#out + 1] = ids[i]
+        out[#out + 1] = texts[i - first + 1]
+      end
     end
+    result[#result + 1] = out
   end
-  result[#result + 1] = out
 end
 return result
 """
 
 _SETTLE = """
--- ARGV: retention ms, then for each record its id and new json ('' to drop it). A record that
--- is no longer there (forgotten) is left alone. Returns 1 (settled) or 0 for each record.
+-- ARGV: retention ms, then for each record its id, new json ('' to drop it) and the number's new
+-- version. A record that is no longer there (forgotten) is left alone. Returns for each record
+-- the number's version before it was settled, or false when it was left alone.
 local result, a = {}, 2
 for k = 1, #KEYS, 3 do
-  local id, new = ARGV[a], ARGV[a + 1]
-  a = a + 2
-  local found = redis.call('HEXISTS', KEYS[k + 1], id)
-  result[#result + 1] = found
-  if found == 1 then
+  local id, new, version = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  a = a + 3
+  if redis.call('HEXISTS', KEYS[k + 1], id) == 1 then
+    result[#result + 1] = redis.call('GET', KEYS[k + 2]) or '0'
     if new == '' then
       redis.call('ZREM', KEYS[k], id)
       redis.call('HDEL', KEYS[k + 1], id)
     else
       redis.call('HSET', KEYS[k + 1], id, new)
     end
-    redis.call('INCR', KEYS[k + 2])
+    redis.call('SET', KEYS[k + 2], version)
     for i = k, k + 2 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+  else
+    result[#result + 1] = false
   end
 end
 return result
 """
 
 _ERRORS = (redis_lib.RedisError, OSError)
+
+_Seen = tuple[int, int, tuple[SendRecord, ...]]
+"""A number's version, the oldest score read, and its sends from that score on (oldest first)."""
+
+
+def _new_version() -> int:
+    """A fresh version: random (52 bits, exact in Lua's numbers), so that no two states of a
+    recipient's sends share one, even across a forget, an expiry or a failover."""
+    return secrets.randbits(52) + 1
+
+
+def _send_order(record: SendRecord) -> tuple[dt.datetime, str]:
+    return (record.at, record.id)
+
+
+def _settled(
+    seen: _Seen | None, before: int, new: int, record_id: str, settled: SendRecord | None
+) -> _Seen | None:
+    """What was seen of a number after one of its records was settled at version ``before``
+    (None when what was seen is not that version)."""
+    if seen is None or seen[0] != before:
+        return None
+    records: list[SendRecord] = []
+    for record in seen[2]:
+        if record.id != record_id:
+            records.append(record)
+        elif settled is not None:
+            records.append(settled)
+    return (new, seen[1], tuple(records))
 
 
 class RedisStore(BatchBacked):
@@ -116,6 +159,7 @@ class RedisStore(BatchBacked):
         retention: dt.timedelta = dt.timedelta(days=400),
         max_attempts: int = 64,
         timeout: float = 5.0,
+        remembered: int = 65_536,
     ) -> None:
         if (url is None) == (client is None):
             raise ConfigurationError("give RedisStore either a url or a client")
@@ -136,6 +180,11 @@ class RedisStore(BatchBacked):
         self._reserve = self._redis.register_script(_RESERVE)
         self._settle = self._redis.register_script(_SETTLE)
         self._read_script = self._redis.register_script(_READ)
+        if not isinstance(remembered, int) or remembered < 0:
+            raise ConfigurationError(f"remembered must be a whole number >= 0: {remembered!r}")
+        self.remembered = remembered
+        # number -> (version, oldest score read, that number's sends from that score on)
+        self._seen: dict[str, _Seen] = {}
 
     def __repr__(self) -> str:
         return f"RedisStore(prefix={self.prefix!r})"
@@ -164,9 +213,20 @@ class RedisStore(BatchBacked):
     def _oldest(self, now: dt.datetime) -> int:
         return micros(now - self.retention)
 
+    def _remember(self, number: str, seen: _Seen | None) -> None:
+        """Keep (or, with None, drop) what this store knows of ``number``'s sends."""
+        if seen is None or seen[0] == 0 or not self.remembered:
+            # Version 0 is a number without keys: not a state to trust a cache with.
+            self._seen.pop(number, None)
+            return
+        if len(self._seen) >= self.remembered and number not in self._seen:
+            self._seen.clear()
+        self._seen[number] = seen
+
     def record_send(self, record: SendRecord) -> SendRecord:
         # A send that happened is logged whatever the version: nothing was decided on it.
         self._reserve_groups([(record.number, "*", [record])])
+        self._remember(record.number, None)
         if record.person:
             self._index_persons([record])
         return record
@@ -188,16 +248,20 @@ class RedisStore(BatchBacked):
             script(keys=self._keys(number), args=shared + group, client=pipe)
         return [answer for answers in self._call(what, pipe.execute) for answer in answers]
 
-    def _reserve_groups(self, writes: list[tuple[str, int | str, list[SendRecord]]]) -> list[bool]:
-        """Store each number's records if its version is still the one given ('*': any)."""
+    def _reserve_groups(
+        self, writes: list[tuple[str, int | str, list[SendRecord]]]
+    ) -> list[int | None]:
+        """Store each number's records if its version is still the one given ('*': any);
+        returns each number's new version, or None where the version had moved."""
         groups: list[tuple[str, list[Any]]] = []
-        for number, version, records in writes:
-            group: list[Any] = [version, self._oldest(records[0].at), len(records)]
+        versions = [_new_version() for _ in writes]
+        for (number, version, records), new in zip(writes, versions, strict=True):
+            group: list[Any] = [version, new, self._oldest(records[0].at), len(records)]
             for record in records:
                 group += [record.id, micros(record.at), encode_send(record)]
             groups.append((number, group))
         answers = self._groups(self._reserve, "reserve", [self._retention_ms], groups)
-        return [bool(answer) for answer in answers]
+        return [new if answer else None for new, answer in zip(versions, answers, strict=True)]
 
     def _index_persons(self, records: Sequence[SendRecord]) -> None:
         pipe = self._redis.pipeline(transaction=False)
@@ -224,13 +288,26 @@ class RedisStore(BatchBacked):
         self, numbers: Sequence[str], since: dt.datetime
     ) -> list[tuple[int, list[SendRecord]]]:
         """Each number's version and sends (oldest first) in one round trip; a script runs
-        atomically, so version and sends agree."""
-        groups: list[tuple[str, list[Any]]] = [(number, []) for number in numbers]
-        replies = self._groups(self._read_script, "read", [micros(since)], groups)
-        return [
-            (int(reply[0]), self._decode(number, reply[1:]))
-            for number, reply in zip(numbers, replies, strict=True)
-        ]
+        atomically, so version and sends agree. A number whose version is the one this store
+        last saw comes back as the version alone, and its sends from what was seen."""
+        floor = micros(since)
+        seen = [self._seen.get(number) for number in numbers]
+        known = [[str(s[0]) if s is not None and s[1] <= floor else ""] for s in seen]
+        replies = self._groups(
+            self._read_script, "read", [floor], list(zip(numbers, known, strict=True))
+        )
+        out: list[tuple[int, list[SendRecord]]] = []
+        for number, was, reply in zip(numbers, seen, replies, strict=True):
+            version = int(reply[0])
+            if reply[1] == 0:  # unchanged: what was seen still holds
+                if was is None:
+                    raise StoreUnavailableError(f"Redis: {number} unchanged from no version")
+                records = [r for r in was[2] if r.at >= since]
+            else:
+                records = self._decode(number, reply[2:])
+                self._remember(number, (version, floor, tuple(records)))
+            out.append((version, records))
+        return out
 
     @staticmethod
     def _decode(number: str, pairs: list[Any]) -> list[SendRecord]:
@@ -257,24 +334,32 @@ class RedisStore(BatchBacked):
     ) -> dict[str, list[SendRecord]]:
         todo = list(dict.fromkeys(numbers))
         stored: dict[str, list[SendRecord]] = {}
+        floor = micros(since)
         for _ in range(self.max_attempts):
             if not todo:
                 return stored
             writes: list[tuple[str, int | str, list[SendRecord]]] = []
+            read: dict[str, list[SendRecord]] = {}
             for number, (version, records) in zip(todo, self._read_many(todo, since), strict=True):
-                holds = decide(number, records)
+                holds = decide(number, list(records))  # decide may change its list
                 if holds:
                     writes.append((number, version, holds))
+                    read[number] = records
                 else:
                     stored[number] = []
             todo = []
-            for (number, _version, holds), landed in zip(
+            for (number, _version, holds), new in zip(
                 writes, self._reserve_groups(writes), strict=True
             ):
-                if landed:
-                    stored[number] = holds
-                else:  # another writer got there first: read again and decide again
+                if new is None:  # another writer got there first: read again and decide again
                     todo.append(number)
+                    continue
+                stored[number] = holds
+                # The write replaced exactly the state read: that state plus the holds, unless
+                # it also dropped records too old to keep from inside the window read.
+                kept = self._oldest(holds[0].at) <= floor
+                after = tuple(sorted([*read[number], *holds], key=_send_order))
+                self._remember(number, (new, floor, after) if kept else None)
             persons = [r for n, _v, holds in writes if n in stored for r in holds if r.person]
             if persons:
                 self._index_persons(persons)
@@ -288,11 +373,20 @@ class RedisStore(BatchBacked):
     def settle_many(self, settlements: Sequence[Settlement]) -> None:
         # The held record is the one this store wrote, so the settled one is built here; the
         # script only applies it if the hold is still there (it may have been forgotten).
-        groups: list[tuple[str, list[Any]]] = [
-            (record.number, [record.id, encode_send(record.as_sent(pid)) if sent else ""])
-            for record, pid, sent in settlements
-        ]
-        self._groups(self._settle, "settle", [self._retention_ms], groups)
+        groups: list[tuple[str, list[Any]]] = []
+        changes: list[tuple[str, str, SendRecord | None, int]] = []
+        for record, pid, sent in settlements:
+            settled = record.as_sent(pid) if sent else None
+            new = _new_version()
+            text = "" if settled is None else encode_send(settled)
+            groups.append((record.number, [record.id, text, new]))
+            changes.append((record.number, record.id, settled, new))
+        answers = self._groups(self._settle, "settle", [self._retention_ms], groups)
+        for (number, record_id, settled, new), before in zip(changes, answers, strict=True):
+            if before is not None:  # settled: what was seen at the version before moves on
+                self._remember(
+                    number, _settled(self._seen.get(number), int(before), new, record_id, settled)
+                )
 
     def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:
         key = f"{self.prefix}:{{{number}}}:engagement"
@@ -319,6 +413,7 @@ class RedisStore(BatchBacked):
     def forget_sends(self, number: str) -> None:
         """Delete every send and the engagement of ``number``."""
         tag = f"{self.prefix}:{{{number}}}"
+        self._remember(number, None)
         self._call("forget", self._redis.delete, *self._keys(number), f"{tag}:engagement")
 
     def cache_get(self, key: str, *, now: dt.datetime) -> str | None:
