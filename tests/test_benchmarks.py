@@ -58,7 +58,7 @@ def test_shared_counters_benchmark_never_exceeds_the_cap() -> None:
     at a time and in batches, grant exactly the cap and never more."""
     for made in (postgres_store(), redis_store()):  # skip or fail clearly when a service is down
         drop(made)
-    out = run("b3_shared_counters.py", "400", "20")
+    out = run("b3_shared_counters.py", "400", "20", "1")
     results = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert [(r["kind"], r["batch"]) for r in results] == [
         ("redis", 1),
@@ -67,5 +67,5 @@ def test_shared_counters_benchmark_never_exceeds_the_cap() -> None:
         ("postgres", 20),
     ]
     assert all(r["over_cap"] == 0 for r in results)
-    granted = re.findall(r": (\d+) granted for 200 recipients x cap 5", out)
+    granted = re.findall(r"; (\d+) granted for 200 recipients x cap 5", out)
     assert granted == ["1000"] * 4

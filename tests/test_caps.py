@@ -456,6 +456,90 @@ def test_rolling_cap_never_exceeded(limit: int, per: dt.timedelta, minutes: list
         assert sum(1 for u in committed if t - per < u <= t) <= limit
 
 
+_RECORDS = st.lists(
+    st.tuples(
+        st.integers(-60 * 30, 60 * 6),  # minutes from now: sends in the past and dated ahead
+        st.sampled_from(["deals", "alerts"]),
+        st.none() | st.integers(1, 60 * 30),  # None: sent; else a hold expiring in so long
+    ),
+    max_size=12,
+)
+
+
+@given(st.integers(1, 4), st.sampled_from([HOUR * 3, DAY]), _RECORDS)
+def test_rolling_cap_allows_at_the_instant_it_defers_to(
+    limit: int, per: dt.timedelta, records: list[tuple[int, str, int | None]]
+) -> None:
+    """A rolling cap's deferral is exact: evaluated afresh (a new rule, new views of the same
+    records) at the instant it deferred to, it allows; and the rule's answer to the re-run at
+    that instant, which it answers from its last deferral, is the same as a fresh one."""
+    now = T0
+    recipient = Recipient(address=NUMBER, valid=True)
+    sends = sorted(
+        (
+            SendRecord(
+                number=NUMBER,
+                at=now + dt.timedelta(minutes=minutes),
+                topic=topic,
+                purpose="marketing",
+                channel="sms",
+                content_key="k",
+                status="sent" if hold is None else "reserved",
+                expires=None if hold is None else now + dt.timedelta(minutes=hold),
+            )
+            for minutes, topic, hold in records
+        ),
+        key=lambda r: (r.at, r.id),
+    )
+
+    def context(at: dt.datetime) -> Context:
+        history = HistoryView(sends=sends, since=now - dt.timedelta(days=3))
+        return Context(now=at, recipient=recipient, history=history)
+
+    cap = rules.frequency_cap(limit, per)
+    first = context(now)
+    decision = cap(msg(), first)
+    if decision.verdict is not Verdict.DEFER:
+        return
+    assert decision.until is not None
+    fresh = rules.frequency_cap(limit, per)(msg(), context(decision.until))
+    assert fresh.verdict is Verdict.ALLOW
+    message = msg()
+    assert cap(message, first).verdict is Verdict.DEFER
+    assert cap(message, first.at(decision.until)) == fresh
+
+
+def test_rolling_cap_answers_only_its_own_re_run_at_once() -> None:
+    """What a cap remembers of its last deferral applies to the same records, recipient and
+    message at that instant only: other records at that instant are counted."""
+    recipient = Recipient(address=NUMBER, valid=True)
+
+    def send(minutes: int) -> SendRecord:
+        return SendRecord(
+            number=NUMBER,
+            at=T0 + dt.timedelta(minutes=minutes),
+            topic="deals",
+            purpose="marketing",
+            channel="sms",
+            content_key="k",
+        )
+
+    def context(at: dt.datetime, sends: list[SendRecord]) -> Context:
+        history = HistoryView(sends=sends, since=T0 - DAY)
+        return Context(now=at, recipient=recipient, history=history)
+
+    cap, message = rules.frequency_cap(1, HOUR * 3), msg()
+    first = context(T0, [send(-60)])
+    deferred = cap(message, first)
+    assert deferred.until == T0 + HOUR * 2
+    later = deferred.until
+    busier = context(later, [send(-60), send(60)])
+    assert cap(message, busier).verdict is Verdict.DEFER  # other records: counted
+    assert cap(msg(), first.at(later)).verdict is Verdict.ALLOW  # another message, counted
+    cap(message, first)
+    assert cap(message, first.at(later)).verdict is Verdict.ALLOW
+
+
 @given(
     st.integers(1, 3),
     st.sampled_from(["America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"]),

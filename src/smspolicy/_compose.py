@@ -10,7 +10,7 @@ import attrs
 
 from . import i18n
 from ._context import Context
-from ._values import _ALLOW, Decision, Message, Reason, Verdict, allow, deny
+from ._values import _ALLOW, Decision, Message, Reason, Verdict, allow, checked_parts, deny
 from .errors import ConfigurationError, RuleError
 from .typing import Predicate, Rule
 
@@ -247,7 +247,7 @@ class _AllOf:
                     *(reason for d in denied for reason in d.reasons),
                 )
             if all(d.verdict is Verdict.ALLOW for d in decisions):
-                return Decision(Verdict.DEFER, candidate, reasons, zone)
+                return checked_parts(Verdict.DEFER, candidate, tuple(reasons), zone)
             _merge(reasons, (r for d in decisions if d.verdict is Verdict.DEFER for r in d.reasons))
             zone = zone or next((d.zone for d in decisions if d.zone), None)
         return _no_window(

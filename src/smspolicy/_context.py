@@ -122,9 +122,17 @@ class Context:
 
     def at(self, instant: dt.datetime) -> Context:
         """This context at another instant, with the same recipient and records."""
-        # Every other field is carried over (read from the class, so none can be forgotten);
-        # attrs.evolve does the same several times slower, and deferrals call this in a loop.
-        return Context(now=instant, **{name: getattr(self, name) for name in _CARRIED})
+        # Every other field is carried over (read from the class, so none can be forgotten),
+        # and only ``now`` is converted: deferrals call this in a loop, and attrs.evolve (or
+        # the constructor) would convert and check every field again.
+        later = object.__new__(Context)
+        for name in _CARRIED:
+            object.__setattr__(later, name, getattr(self, name))
+        object.__setattr__(later, "now", _now(instant))
+        object.__setattr__(later, "_memo", {})
+        return later
 
 
 _CARRIED = tuple(f.name for f in attrs.fields(Context) if f.init and f.name != "now")
+# Fields the constructor fills itself must be given a fresh value by ``at`` too.
+assert {f.name for f in attrs.fields(Context) if not f.init} == {"_memo"}

@@ -32,7 +32,7 @@ from ._recipients import (
 from ._records import ConsentEvent, SendRecord
 from ._reserve import DEFAULT_HOLD, Reservation, held_record, send_record, settle_all
 from ._time import ensure_aware, ensure_duration
-from ._values import Decision, Message, Purpose, Verdict, defer, deny
+from ._values import Decision, Message, Purpose, Verdict, checked_parts, defer, deny
 from .consent import DEFAULT_PENDING_EXPIRY, Ledger
 from .errors import (
     ConfigurationError,
@@ -522,7 +522,7 @@ def _with_zone(decision: Decision, recipient: Recipient) -> Decision:
         return decision
     zone = recipient.zones[0]
     if decision.verdict is Verdict.DEFER:  # a deferral's instant is its own: nothing to share
-        return Decision(decision.verdict, decision.until, decision.reasons, zone)
+        return checked_parts(decision.verdict, decision.until, decision.reasons, zone)
     # Shared decisions (the plain ALLOW, a combined DENY) get one zoned copy per zone; the
     # decision is kept with its copy, so its id cannot be reused meanwhile.
     key = (id(decision), zone)
@@ -531,7 +531,7 @@ def _with_zone(decision: Decision, recipient: Recipient) -> Decision:
 
 
 def _zoned(decision: Decision, zone: str) -> tuple[Decision, Decision]:
-    return decision, Decision(decision.verdict, decision.until, decision.reasons, zone)
+    return decision, checked_parts(decision.verdict, decision.until, decision.reasons, zone)
 
 
 _ZONED: dict[tuple[int, str], tuple[Decision, Decision]] = {}

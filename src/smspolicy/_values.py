@@ -283,4 +283,17 @@ def deny(*reasons: Reason) -> Decision:
     return Decision(Verdict.DENY, None, reasons)
 
 
+def checked_parts(
+    verdict: Verdict, until: dt.datetime | None, reasons: tuple[Reason, ...], zone: str | None
+) -> Decision:
+    """A Decision made from parts that come from checked Decisions (a zone added, a deferral
+    moved to an instant another rule deferred to): the converters have nothing left to check,
+    and the engine makes several of these per deferral."""
+    decision = object.__new__(Decision)
+    for name, value in (("verdict", verdict), ("until", until), ("reasons", reasons)):
+        object.__setattr__(decision, name, value)
+    object.__setattr__(decision, "zone", zone)
+    return decision
+
+
 _ALLOW = Decision(Verdict.ALLOW)

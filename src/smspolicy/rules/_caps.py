@@ -49,14 +49,8 @@ _DUPLICATE = i18n.register_template(
 )
 
 
-def _matches(record: SendRecord, message: Message, scope: str) -> bool:
-    if scope == "topic":
-        return record.topic == message.topic
-    if scope == "brand":
-        return record.brand == message.brand
-    if scope == "channel":
-        return record.channel is message.channel
-    return True
+_SCOPE_FIELDS = {"topic": "topic", "brand": "brand", "channel": "channel", "all": None}
+"""The field a send must share with the message to count, per scope (None: every send)."""
 
 
 def counted(
@@ -65,13 +59,15 @@ def counted(
     """The sends that count against a cap of ``scope`` for ``message`` at ``context.now``
     (only those later than ``after`` when given), oldest first."""
     now = context.now
+    field = _SCOPE_FIELDS[scope]
+    wanted = None if field is None else getattr(message, field)
     return [
         r
         for r in context.history.sends
-        if (after is None or r.at > after)
+        if (field is None or getattr(r, field) == wanted)
+        and (after is None or r.at > after)
         and r.topic != REPLY_TOPIC
         and r.counts_at(now)
-        and _matches(r, message, scope)
     ]
 
 
@@ -137,6 +133,10 @@ class _FrequencyCap:
     _reasons: dict[tuple[int, str, str], Reason] = attrs.field(
         init=False, factory=dict, eq=False, repr=False
     )
+    # The last rolling deferral: (history, recipient, message, until), in a one-item list.
+    _last: list[tuple[object, object, Message, dt.datetime] | None] = attrs.field(
+        init=False, factory=lambda: [None], eq=False, repr=False
+    )
 
     def __attrs_post_init__(self) -> None:
         rolling = self.per if isinstance(self.per, dt.timedelta) else CALENDAR_PERIODS[self.per]
@@ -157,12 +157,27 @@ class _FrequencyCap:
             return short
         if self.calendar and context.recipient.zones:
             return self._calendar(message, context, counted(context, message, self.scope))
+        # A rolling deferral is exact: at `until`, on the same records, fewer than `limit`
+        # sends count (no send enters the window as time passes; the newest `limit - 1` are
+        # all that can still be in it, and a hold may have expired too). all_of re-runs every
+        # rule at the instant it settles on, so the same records at that instant are answered
+        # at once. The tuple holds the objects, so identity cannot match anything else.
+        last = self._last[0]
+        if (
+            last is not None
+            and last[0] is context.history
+            and last[1] is context.recipient
+            and last[2] is message
+            and last[3] == context.now
+        ):
+            return allow()
         per = self._rolling
         inside = [r.at for r in counted(context, message, self.scope, after=context.now - per)]
         if len(inside) < self.limit:
             return allow()
         inside.sort()
         until = inside[len(inside) - self.limit] + per
+        self._last[0] = (context.history, context.recipient, message, until)
         return defer(until, self._reason(message, len(inside), str(per)))
 
     def _calendar(self, message: Message, context: Context, records: list[SendRecord]) -> Decision:

@@ -29,23 +29,30 @@ def decode_event(text: str) -> ConsentEvent:
         raise StoreUnavailableError(f"a stored consent event cannot be read: {error}") from None
 
 
+# json.dumps(..., sort_keys=True) builds an encoder and sorts on every call; a record is encoded
+# on every hold and every settle, so the encoder is built once and the keys are written in
+# sorted order (the text is the same).
+_SEND_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def encode_send(record: SendRecord) -> str:
+    expires = record.expires
     data: dict[str, Any] = {
-        "id": record.id,
-        "number": record.number,
         "at": record.at.isoformat(),
-        "topic": record.topic,
-        "purpose": record.purpose.value,
+        "brand": record.brand,
         "channel": record.channel.value,
         "content_key": record.content_key,
-        "brand": record.brand,
-        "sender": record.sender,
+        "expires": expires.isoformat() if expires else None,
+        "id": record.id,
+        "number": record.number,
         "person": record.person,
         "provider_id": record.provider_id,
+        "purpose": record.purpose.value,
+        "sender": record.sender,
         "status": record.status.value,
-        "expires": record.expires.isoformat() if record.expires else None,
+        "topic": record.topic,
     }
-    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+    return _SEND_ENCODER.encode(data)
 
 
 @functools.lru_cache(maxsize=4096)
