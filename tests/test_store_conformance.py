@@ -537,6 +537,53 @@ def test_postgres_migrates_an_older_schema_and_refuses_a_newer_one() -> None:
         drop(store)
 
 
+def test_postgres_reserves_on_a_callers_pool_of_transactional_connections() -> None:
+    """On a pool of the caller's whose connections are not in autocommit, reservations (which
+    say BEGIN and COMMIT themselves) work, a failure inside one writes nothing and releases the
+    number, and every connection goes back as it came."""
+    import uuid
+
+    from psycopg_pool import ConnectionPool
+
+    from smspolicy.store.postgres import PostgresStore
+
+    from .services import POSTGRES_DSN
+
+    postgres_store()  # skip or fail clearly when PostgreSQL is down
+    pool = ConnectionPool(POSTGRES_DSN, min_size=1, max_size=2, open=True)
+    store = PostgresStore(pool=pool, schema="t_" + uuid.uuid4().hex[:16])
+    since = T0 - dt.timedelta(days=1)
+    try:
+        one = store.reserve(A, since=since, decide=lambda _records: send())
+        both = store.reserve_many([A, B], since=since, decide=lambda n, _records: [send(n)])
+        assert one is not None
+        assert store.sends([A, B], since=since) == {
+            A: sorted([one, both[A][0]], key=_order),
+            B: both[B],
+        }
+
+        def broken(_records: list[SendRecord]) -> SendRecord | None:
+            raise ValueError("a decision that fails")
+
+        with pytest.raises(ValueError, match="fails"):
+            store.reserve(B, since=since, decide=broken)
+        with pytest.raises(ValueError, match="fails"):
+            store.reserve_many([A, B], since=since, decide=lambda n, r: broken(r) or [])
+        assert store.sends([B], since=since)[B] == both[B]  # nothing written, B free again
+        assert store.reserve(B, since=since, decide=lambda _records: send(B)) is not None
+        for _ in range(2):
+            with pool.connection() as conn:
+                assert conn.autocommit is False
+                assert conn.info.transaction_status.name == "IDLE"
+    finally:
+        drop(store)
+        pool.close()
+
+
+def _order(record: SendRecord) -> tuple[dt.datetime, str]:
+    return (record.at, record.id)
+
+
 _TEXT = st.text(min_size=1, max_size=12)
 _MAYBE = st.none() | _TEXT
 

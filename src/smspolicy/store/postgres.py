@@ -10,11 +10,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+import time
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import IsolationLevel, sql
+from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord
@@ -25,6 +28,8 @@ from ._codec import decode_event, decode_send, encode_event, encode_send, micros
 __all__ = ["MIGRATIONS", "PostgresStore"]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+RECHECK_AFTER = 1.0
+"""Seconds a pooled connection may sit idle before the pool checks it with a round trip."""
 _CONSENT_LOCK = 1
 _SENDS_LOCK = 2
 
@@ -103,6 +108,9 @@ class PostgresStore(BatchBacked):
             raise ConfigurationError(f"schema must be a lower-case SQL identifier: {schema!r}")
         self.schema = schema
         self._own_pool = pool is None
+        self._last_returned: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
+            weakref.WeakKeyDictionary()
+        )
         if pool is None:
             pool = ConnectionPool(
                 dsn or "",
@@ -110,7 +118,8 @@ class PostgresStore(BatchBacked):
                 max_size=max_size,
                 timeout=timeout,
                 open=False,
-                check=ConnectionPool.check_connection,
+                check=self._check_idle,
+                reset=self._returned,
                 name="smspolicy",
                 # Autocommit: a one-statement read or write is one round trip, with no BEGIN and
                 # COMMIT around it; several statements still run in an explicit transaction.
@@ -130,6 +139,18 @@ class PostgresStore(BatchBacked):
 
     def __repr__(self) -> str:
         return f"PostgresStore(schema={self.schema!r})"
+
+    def _returned(self, conn: psycopg.Connection[Any]) -> None:
+        self._last_returned[conn] = time.monotonic()
+
+    def _check_idle(self, conn: psycopg.Connection[Any]) -> None:
+        """The pool's check before handing out a connection: a round trip to the server, unless
+        the connection came back from a successful use less than RECHECK_AFTER ago (a send
+        makes three checkouts in a row). A connection that broke meanwhile fails its statement,
+        which fails closed, and the pool replaces it."""
+        returned = self._last_returned.get(conn)
+        if returned is None or time.monotonic() - returned > RECHECK_AFTER:
+            ConnectionPool.check_connection(conn)
 
     def close(self) -> None:
         """Close the pool if the store opened it."""
@@ -167,6 +188,31 @@ class PostgresStore(BatchBacked):
             raise StoreUnavailableError(f"PostgreSQL: {type(error).__name__}: {error}") from error
         with self._tx() as conn:
             yield conn
+
+    @contextlib.contextmanager
+    def _statements(self) -> Iterator[psycopg.ClientCursor[Any]]:
+        """A client-side binding cursor on an autocommit connection, for a transaction whose
+        statements travel several at a time and which begins and ends itself. Anything raised
+        before its COMMIT rolls it back."""
+        try:
+            with self._pool.connection() as conn:
+                restore = not conn.autocommit
+                conn.autocommit = True  # the statements say BEGIN and COMMIT themselves
+                try:
+                    with psycopg.ClientCursor(conn) as cursor:
+                        try:
+                            yield cursor
+                        except BaseException:
+                            # Release the locks now; a connection too broken to roll back is
+                            # discarded by the pool.
+                            with contextlib.suppress(psycopg.Error):
+                                conn.execute("ROLLBACK")
+                            raise
+                finally:
+                    if restore and conn.info.transaction_status is TransactionStatus.IDLE:
+                        conn.autocommit = False
+        except (psycopg.Error, PoolTimeout) as error:
+            raise StoreUnavailableError(f"PostgreSQL: {type(error).__name__}: {error}") from error
 
     def _migrate(self) -> None:
         with self._tx() as conn:
@@ -349,34 +395,44 @@ class PostgresStore(BatchBacked):
         stored: dict[str, list[SendRecord]] = {}
         if not distinct:
             return stored
-        with self._tx() as conn:
+        # Two round trips: the transaction opens, locks and reads in one, and writes the holds
+        # and commits in the other (client-side binding sends several statements at once).
+        # BEGIN names READ COMMITTED: only it gives the read a snapshot taken after the lock
+        # was granted (a server default of REPEATABLE READ would count too few sends).
+        begin = "BEGIN ISOLATION LEVEL READ COMMITTED; "
+        if len(distinct) == 1:  # lock and read in one call
+            query = begin + "SELECT %s, * FROM {schema}.locked_sends(%s, %s, %s)"
+            params: tuple[Any, ...] = (distinct[0], _SENDS_LOCK, distinct[0], micros(since))
+        else:  # every lock in lock-key order, so overlapping batches never deadlock
+            query = begin + (
+                "SELECT pg_advisory_xact_lock(%s, key) FROM (SELECT DISTINCT hashtext(n) "
+                "AS key FROM unnest(%s::text[]) AS n ORDER BY key) AS keys; "
+                "SELECT number, record FROM {schema}.sends WHERE number = ANY(%s::text[]) "
+                "AND at_us >= %s ORDER BY at_us, id"
+            )
+            params = (_SENDS_LOCK, distinct, distinct, micros(since))
+        with self._statements() as cursor:
+            cursor.execute(self._q(query), params)
+            while cursor.nextset():  # the last statement's rows are the sends
+                pass
             found: dict[str, list[SendRecord]] = {number: [] for number in distinct}
-            if len(distinct) == 1:  # lock and read in one call
-                rows = conn.execute(
-                    self._q("SELECT %s, * FROM {schema}.locked_sends(%s, %s, %s)"),
-                    (distinct[0], _SENDS_LOCK, distinct[0], micros(since)),
-                ).fetchall()
-            else:  # every lock in lock-key order, so overlapping batches never deadlock
-                conn.execute(
-                    "SELECT pg_advisory_xact_lock(%s, key) FROM (SELECT DISTINCT hashtext(n) "
-                    "AS key FROM unnest(%s::text[]) AS n ORDER BY key) AS keys",
-                    (_SENDS_LOCK, distinct),
-                )
-                rows = conn.execute(
-                    self._q(
-                        "SELECT number, record FROM {schema}.sends WHERE number = ANY(%s) "
-                        "AND at_us >= %s ORDER BY at_us, id"
-                    ),
-                    (distinct, micros(since)),
-                ).fetchall()
-            for number, text in rows:
+            for number, text in cursor.fetchall():
                 found[number].append(decode_send(text))
             for number in distinct:
                 stored[number] = decide(number, found[number])
-            held = [record for records in stored.values() for record in records]
+            held = [self._send_row(record) for records in stored.values() for record in records]
             if held:
-                with conn.cursor() as cursor:
-                    cursor.executemany(self._insert_sql, [self._send_row(r) for r in held])
+                cursor.execute(
+                    self._q(
+                        "INSERT INTO {schema}.sends (id, number, person, at_us, record) "
+                        "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], "
+                        "%s::text[]) ON CONFLICT (id) DO UPDATE SET record = excluded.record; "
+                        "COMMIT"
+                    ),
+                    [list(column) for column in zip(*held, strict=True)],
+                )
+            else:
+                cursor.execute("COMMIT")
         return stored
 
     def settle(self, record: SendRecord, *, provider_id: str | None, sent: bool) -> None:
@@ -384,19 +440,21 @@ class PostgresStore(BatchBacked):
 
     def settle_many(self, settlements: Sequence[Settlement]) -> None:
         # The held record is the one this store wrote, so the settled one is built here; an
-        # UPDATE of a hold that was forgotten meanwhile changes nothing.
-        sent = [(encode_send(r.as_sent(pid)), r.id) for r, pid, done in settlements if done]
-        dropped = [(r.id,) for r, _pid, done in settlements if not done]
+        # UPDATE of a hold that was forgotten meanwhile changes nothing. One statement (so one
+        # round trip, all or nothing): the drops in a data-modifying WITH, then the updates.
         if not settlements:
             return
-        # One settlement is one statement; several settle together or not at all.
-        with self._one() if len(settlements) == 1 else self._tx() as conn, conn.cursor() as cursor:
-            if sent:
-                cursor.executemany(
-                    self._q("UPDATE {schema}.sends SET record = %s WHERE id = %s"), sent
-                )
-            if dropped:
-                cursor.executemany(self._q("DELETE FROM {schema}.sends WHERE id = %s"), dropped)
+        sent = [(r.id, encode_send(r.as_sent(pid))) for r, pid, done in settlements if done]
+        dropped = [r.id for r, _pid, done in settlements if not done]
+        with self._one() as conn:
+            conn.execute(
+                self._q(
+                    "WITH dropped AS (DELETE FROM {schema}.sends WHERE id = ANY(%s::text[])) "
+                    "UPDATE {schema}.sends AS s SET record = u.record "
+                    "FROM unnest(%s::text[], %s::text[]) AS u(id, record) WHERE s.id = u.id"
+                ),
+                (dropped, [i for i, _ in sent], [text for _, text in sent]),
+            )
 
     def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:
         with self._one() as conn:
