@@ -250,6 +250,47 @@ def test_reserve_many_counts_the_batch_itself(clock: FrozenClock, batched: bool)
     assert engine.reserve_many([]) == []
 
 
+class _CountingLocks(MemoryStore):
+    """A MemoryStore that notes the numbers each locked reservation was asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.locked: list[list[str]] = []
+
+    def reserve(self, number: str, **kw: object) -> SendRecord | None:
+        self.locked.append([number])
+        return super().reserve(number, **kw)  # type: ignore[arg-type]
+
+    def reserve_many(self, numbers: list[str], **kw: object) -> dict[str, list[SendRecord]]:  # type: ignore[override]
+        self.locked.append(list(numbers))
+        return super().reserve_many(numbers, **kw)  # type: ignore[arg-type]
+
+
+def test_a_no_takes_no_lock(clock: FrozenClock) -> None:
+    """A message the policy does not allow on the sends read with the rest of its records is
+    answered without the store's lock (a no holds nothing); a yes is decided again under the
+    lock, and so is every message to a number with several in one batch."""
+    store = _CountingLocks()
+    engine = engine_with(rules.frequency_cap(1, DAY), clock, store)
+    other, third = "+12125550124", "+12125550125"
+    assert engine.reserve(msg()).allowed
+    assert store.locked == [[NUMBER]]
+    deferred = engine.reserve(msg())
+    assert deferred.decision.verdict is Verdict.DEFER
+    assert deferred.record is None
+    assert store.locked == [[NUMBER]]  # no second lock
+    held = engine.reserve_many([msg(), msg(to=other), msg(to=third), msg(to=third)])
+    assert [h.decision.verdict for h in held] == [
+        Verdict.DEFER,
+        Verdict.ALLOW,
+        Verdict.ALLOW,
+        Verdict.DEFER,
+    ]
+    assert store.locked[1:] == [[other, third]]  # NUMBER was answered without the lock
+    assert engine.reserve_many([msg(), msg(to=other)])[0].decision.verdict is Verdict.DEFER
+    assert store.locked[2:] == []  # every number said no: the store was not locked at all
+
+
 def test_settle_many_settles_all_or_nothing(clock: FrozenClock) -> None:
     """A batch with an item that cannot be settled settles nothing and says why."""
     engine = engine_with(rules.frequency_cap(3, DAY), clock)

@@ -303,13 +303,9 @@ class Engine:
         batch: Sequence[Message],
         recipients: Sequence[Recipient],
         now: dt.datetime,
-        *,
-        own_sends: bool = True,
     ) -> _Snapshot:
         numbers = sorted({r.address for r in recipients})
-        keys = {person_key(m.person) for m in batch if m.person}
-        if own_sends:  # a reservation reads the number's own sends under its lock instead
-            keys |= set(numbers)
+        keys = {person_key(m.person) for m in batch if m.person} | set(numbers)
         try:
             at_once = getattr(self.store, "snapshot", None)
             if at_once is not None:
@@ -331,7 +327,9 @@ class Engine:
     def reserve(self, message: Message, *, hold: dt.timedelta = DEFAULT_HOLD) -> Reservation:
         """Decide ``message`` and, when allowed, count it in the send log atomically: under the
         store's per-recipient lock the policy is re-run on fresh sends, so two workers can never
-        both take the last slot of a cap. Commit or release the returned reservation."""
+        both take the last slot of a cap. A message the policy does not allow on the sends read
+        first is answered without the lock (a no takes no slot). Commit or release the
+        returned reservation."""
         ensure_duration(hold, "hold")
         now = self.now()
         item = self._resolve_or_deny(message)
@@ -350,7 +348,10 @@ class Engine:
             return held_record(message, item.address, now, hold) if decided[-1].allowed else None
 
         try:
-            snapshot = self._prefetch([message], [item], now, own_sends=False)
+            snapshot = self._prefetch([message], [item], now)
+            first = self._decide(message, snapshot.context(self, message, item, now))
+            if not first.allowed:  # a no needs no lock (see _without_lock)
+                return Reservation(first, None, self.store)
             record = self.store.reserve(item.address, since=now - self.history, decide=decide)
         except RuleError:
             raise  # a broken rule is a bug to see, not a store outage
@@ -418,10 +419,12 @@ class Engine:
             return holds
 
         try:
-            snapshot = self._prefetch(
-                [m for _, m, _ in pending], [r for _, _, r in pending], now, own_sends=False
+            snapshot = self._prefetch([m for _, m, _ in pending], [r for _, _, r in pending], now)
+            for number in _without_lock(self, snapshot, by_number, decided, now):
+                del by_number[number]
+            stored = (
+                many(list(by_number), since=now - self.history, decide=decide) if by_number else {}
             )
-            stored = many(list(by_number), since=now - self.history, decide=decide)
         except RuleError:
             raise
         except Exception as error:  # any backend failure must fail closed
@@ -471,6 +474,31 @@ class Engine:
 
     def _failed(self, error: Exception, now: dt.datetime) -> Decision:
         return _store_failure(error, self.on_store_error, now, self.store_retry)
+
+
+def _without_lock(
+    engine: Engine,
+    snapshot: _Snapshot,
+    by_number: Mapping[str, list[tuple[int, Message, Recipient]]],
+    decided: dict[int, Decision],
+    now: dt.datetime,
+) -> list[str]:
+    """The numbers of a batch answered from the snapshot alone: those with one message, which
+    the policy does not allow on the sends read with the rest of the batch's records. A no
+    decided on what the store held at that read is as true as one decided under the lock a
+    moment later (the lock only guards a slot being taken), so it holds nothing and takes no
+    lock. A yes, and numbers with several messages (which see each other's holds), are decided
+    again under the lock."""
+    answered: list[str] = []
+    for number, entries in by_number.items():
+        if len(entries) != 1:
+            continue
+        index, message, item = entries[0]
+        decision = engine._decide(message, snapshot.context(engine, message, item, now))
+        if not decision.allowed:
+            decided[index] = decision
+            answered.append(number)
+    return answered
 
 
 @attrs.frozen

@@ -108,7 +108,8 @@ class PostgresStore(BatchBacked):
             raise ConfigurationError(f"schema must be a lower-case SQL identifier: {schema!r}")
         self.schema = schema
         self._own_pool = pool is None
-        self._last_returned: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
+        # When each connection last came back from a successful use (see _check_idle).
+        self._last_used: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
             weakref.WeakKeyDictionary()
         )
         if pool is None:
@@ -119,7 +120,6 @@ class PostgresStore(BatchBacked):
                 timeout=timeout,
                 open=False,
                 check=self._check_idle,
-                reset=self._returned,
                 name="smspolicy",
                 # Autocommit: a one-statement read or write is one round trip, with no BEGIN and
                 # COMMIT around it; several statements still run in an explicit transaction.
@@ -140,17 +140,23 @@ class PostgresStore(BatchBacked):
     def __repr__(self) -> str:
         return f"PostgresStore(schema={self.schema!r})"
 
-    def _returned(self, conn: psycopg.Connection[Any]) -> None:
-        self._last_returned[conn] = time.monotonic()
-
     def _check_idle(self, conn: psycopg.Connection[Any]) -> None:
         """The pool's check before handing out a connection: a round trip to the server, unless
         the connection came back from a successful use less than RECHECK_AFTER ago (a send
-        makes three checkouts in a row). A connection that broke meanwhile fails its statement,
-        which fails closed, and the pool replaces it."""
-        returned = self._last_returned.get(conn)
-        if returned is None or time.monotonic() - returned > RECHECK_AFTER:
+        makes several checkouts in a row). A connection that broke meanwhile fails its
+        statement, which fails closed, and the pool replaces it."""
+        used = self._last_used.get(conn)
+        if used is None or time.monotonic() - used > RECHECK_AFTER:
             ConnectionPool.check_connection(conn)
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection from the pool, noted as just used when the block succeeds. (Noted here
+        rather than by a pool reset callback, which would hand every return to a worker thread.)
+        """
+        with self._pool.connection() as conn:
+            yield conn
+            self._last_used[conn] = time.monotonic()
 
     def close(self) -> None:
         """Close the pool if the store opened it."""
@@ -163,7 +169,7 @@ class PostgresStore(BatchBacked):
     @contextlib.contextmanager
     def _tx(self) -> Iterator[psycopg.Connection[Any]]:
         try:
-            with self._pool.connection() as conn:
+            with self._connection() as conn:
                 # Locks then reads: only READ COMMITTED gives the read a snapshot taken after
                 # the lock was granted. A server (or pool) default of REPEATABLE READ would read
                 # from before the wait and count too few sends; SERIALIZABLE would fail
@@ -180,7 +186,7 @@ class PostgresStore(BatchBacked):
         """A connection for one statement: on an autocommit connection (the store's own pool)
         the statement is its own transaction; otherwise an explicit one is opened."""
         try:
-            with self._pool.connection() as conn:
+            with self._connection() as conn:
                 if conn.autocommit:
                     yield conn
                     return
@@ -195,7 +201,7 @@ class PostgresStore(BatchBacked):
         statements travel several at a time and which begins and ends itself. Anything raised
         before its COMMIT rolls it back."""
         try:
-            with self._pool.connection() as conn:
+            with self._connection() as conn:
                 restore = not conn.autocommit
                 conn.autocommit = True  # the statements say BEGIN and COMMIT themselves
                 try:
