@@ -17,6 +17,7 @@ The consent ledger stays on SQL: pair ``RedisStore`` with :class:`PostgresStore`
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import secrets
 from collections.abc import Sequence
@@ -65,17 +66,19 @@ return result
 
 _READ = """
 -- ARGV: oldest score wanted, then for each number the version the client already has ('':
--- none). Returns for each number {version, 0} when it is still that version, else {version, 1,
--- then each send's id and record, oldest first (false: no record)}.
-local result = {}
+-- none). Returns for each number 1 when it is still that version (a number, not a table: most
+-- numbers of a busy batch are unchanged), else {version, then each send's id and record,
+-- oldest first (false: no record)}.
+local result, a = {}, 1
 for k = 1, #KEYS, 3 do
-  local known = ARGV[(k + 5) / 3]
+  a = a + 1
+  local known = ARGV[a]
   local version = redis.call('GET', KEYS[k + 2]) or '0'
-  if known ~= '' and version == known then
-    result[#result + 1] = {version, 0}
+  if version == known then
+    result[a - 1] = 1
   else
     local ids = redis.call('ZRANGEBYSCORE', KEYS[k], ARGV[1], '+inf')
-    local out = {version, 1}
+    local out = {version}
     for first = 1, #ids, 1000 do  -- in chunks: unpack has a limit on how many values it returns
       local last = math.min(first + 999, #ids)
       local texts = redis.call('HMGET', KEYS[k + 1], unpack(ids, first, last))
@@ -84,7 +87,7 @@ for k = 1, #KEYS, 3 do
         out[#out + 1] = texts[i - first + 1]
       end
     end
-    result[#result + 1] = out
+    result[a - 1] = out
   end
 end
 return result
@@ -119,6 +122,13 @@ _ERRORS = (redis_lib.RedisError, OSError)
 
 _Seen = tuple[int, int, tuple[SendRecord, ...]]
 """A number's version, the oldest score read, and its sends from that score on (oldest first)."""
+
+
+@functools.lru_cache(maxsize=65_536)  # every read of a batch names every number's keys
+def _number_keys(prefix: str, number: str) -> tuple[str, str, str]:
+    """A number's sends, records and version keys, under one hash tag."""
+    tag = f"{prefix}:{{{number}}}"
+    return (f"{tag}:sends", f"{tag}:records", f"{tag}:version")
 
 
 def _new_version() -> int:
@@ -193,9 +203,8 @@ class RedisStore(BatchBacked):
         """Close the client's connections."""
         self._redis.close()
 
-    def _keys(self, number: str) -> list[str]:
-        tag = f"{self.prefix}:{{{number}}}"
-        return [f"{tag}:sends", f"{tag}:records", f"{tag}:version"]
+    def _keys(self, number: str) -> tuple[str, str, str]:
+        return _number_keys(self.prefix, number)
 
     def _person_key(self, person: str) -> str:
         return f"{self.prefix}:{{person:{person}}}:sends"
@@ -240,12 +249,12 @@ class RedisStore(BatchBacked):
         if not groups:
             return []
         if not self._cluster:
-            keys = [key for number, _args in groups for key in self._keys(number)]
+            keys = [key for number, _args in groups for key in _number_keys(self.prefix, number)]
             args = shared + [arg for _number, group in groups for arg in group]
             return list(self._call(what, script, keys=keys, args=args))
         pipe = self._redis.pipeline(transaction=False)
         for number, group in groups:
-            script(keys=self._keys(number), args=shared + group, client=pipe)
+            script(keys=list(self._keys(number)), args=shared + group, client=pipe)
         return [answer for answers in self._call(what, pipe.execute) for answer in answers]
 
     def _reserve_groups(
@@ -298,14 +307,14 @@ class RedisStore(BatchBacked):
         )
         out: list[tuple[int, list[SendRecord]]] = []
         for number, was, reply in zip(numbers, seen, replies, strict=True):
-            version = int(reply[0])
-            if reply[1] == 0:  # unchanged: what was seen still holds
+            if not isinstance(reply, list):  # unchanged: what was seen still holds
                 if was is None:
                     raise StoreUnavailableError(f"Redis: {number} unchanged from no version")
-                records = [r for r in was[2] if r.at >= since]
-            else:
-                records = self._decode(number, reply[2:])
-                self._remember(number, (version, floor, tuple(records)))
+                out.append((was[0], [r for r in was[2] if r.at >= since]))
+                continue
+            version = int(reply[0])
+            records = self._decode(number, reply[1:])
+            self._remember(number, (version, floor, tuple(records)))
             out.append((version, records))
         return out
 
