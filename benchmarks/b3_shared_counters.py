@@ -10,11 +10,6 @@ one-statement transaction). Before the clock starts, every process resolves its 
 opens its connections (a reservation to a number outside the set, released; the floor makes one
 call): a long-running sender pays these once.
 
-The servers run on the same two cores as the four workers. Left at the same priority, the
-workers starve the server they measure (a load generator competing with the system under test);
-in production the server has cores of its own. So every worker, of the engine and of the floor
-alike, lowers its own priority to nice +B3_NICE (5 by default; B3_NICE=0 to measure without).
-
 Each configuration runs ROUNDS times (on a shared 2-core host one short race varies by a third
 either way) and reports the median rate and every round's.
 
@@ -49,7 +44,6 @@ CAP = 5
 PROCESSES = 4
 BATCH = 100
 ROUNDS = 5
-NICE = int(os.environ.get("B3_NICE", "5"))  # the workers' niceness (see the docstring)
 
 
 def _store(spec: dict[str, str]) -> object:
@@ -65,8 +59,6 @@ def _store(spec: dict[str, str]) -> object:
 
 def worker(spec: dict[str, str], count: int, start: multiprocessing.Barrier, out: object) -> None:
     from smspolicy import Engine, Message, Policy, rules
-
-    os.nice(NICE)
 
     store = _store(spec)
     engine = Engine(Policy(rules.frequency_cap(CAP, dt.timedelta(days=1)), name="b3"), store)  # type: ignore[arg-type]
@@ -102,7 +94,6 @@ def worker(spec: dict[str, str], count: int, start: multiprocessing.Barrier, out
 def floor_worker(
     spec: dict[str, str], count: int, start: multiprocessing.Barrier, out: object
 ) -> None:
-    os.nice(NICE)
     batch = int(spec["batch"])
     if spec["kind"] == "postgres":
         import psycopg
@@ -186,8 +177,7 @@ def main() -> None:
     print(
         f"B3 on {machine()}: {PROCESSES} processes x {per_process} reservations over "
         f"{RECIPIENTS} recipients, cap {CAP} per day; one at a time, then in batches of {batch}; "
-        f"median of {rounds} rounds (each on fresh keys, its floor run right after it); "
-        f"workers at nice +{NICE}"
+        f"median of {rounds} rounds (each on fresh keys, its floor run right after it)"
     )
     for kind, target in (("redis", "20,000/s"), ("postgres", "2,000/s")):
         for size in (1, batch):
