@@ -431,6 +431,28 @@ def test_redis_remembers_its_own_writes_exactly() -> None:
         drop(store)
 
 
+def test_redis_remembers_within_its_bound() -> None:
+    """What a store remembers counts each number and each of its sends; past ``remembered`` it
+    starts over, a number with more sends than the bound is never kept, and every read stays
+    whole and right."""
+    store = redis_store(remembered=10)
+    since = T0 - dt.timedelta(days=1)
+    numbers = [f"+1212555{i:04d}" for i in range(200, 204)]
+    try:
+        written = {n: [store.record_send(send(n, minutes=-m)) for m in (3, 2, 1)] for n in numbers}  # type: ignore[attr-defined]
+        big = [store.record_send(send(A, minutes=-m)) for m in range(1, 21)]  # type: ignore[attr-defined]
+        for _ in range(2):
+            for number in numbers:
+                assert store.sends([number], since=since)[number] == written[number]  # type: ignore[attr-defined]
+                assert store._seen_size <= 10  # type: ignore[attr-defined]
+            assert store.sends([A], since=since)[A] == sorted(big, key=_order)  # type: ignore[attr-defined]
+            assert A not in store._seen  # type: ignore[attr-defined]
+        remembered = store._seen  # type: ignore[attr-defined]
+        assert store._seen_size == sum(1 + len(seen[2]) for seen in remembered.values())  # type: ignore[attr-defined]
+    finally:
+        drop(store)
+
+
 def test_redis_remembered_must_be_a_count() -> None:
     from smspolicy.errors import ConfigurationError
     from smspolicy.store.redis import RedisStore

@@ -20,6 +20,7 @@ import datetime as dt
 import functools
 import json
 import secrets
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -169,7 +170,7 @@ class RedisStore(BatchBacked):
         retention: dt.timedelta = dt.timedelta(days=400),
         max_attempts: int = 64,
         timeout: float = 5.0,
-        remembered: int = 65_536,
+        remembered: int = 100_000,
     ) -> None:
         if (url is None) == (client is None):
             raise ConfigurationError("give RedisStore either a url or a client")
@@ -193,8 +194,11 @@ class RedisStore(BatchBacked):
         if not isinstance(remembered, int) or remembered < 0:
             raise ConfigurationError(f"remembered must be a whole number >= 0: {remembered!r}")
         self.remembered = remembered
-        # number -> (version, oldest score read, that number's sends from that score on)
+        # number -> (version, oldest score read, that number's sends from that score on); the
+        # size counts each number once and each of its sends once.
         self._seen: dict[str, _Seen] = {}
+        self._seen_size = 0
+        self._seen_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"RedisStore(prefix={self.prefix!r})"
@@ -223,14 +227,23 @@ class RedisStore(BatchBacked):
         return micros(now - self.retention)
 
     def _remember(self, number: str, seen: _Seen | None) -> None:
-        """Keep (or, with None, drop) what this store knows of ``number``'s sends."""
-        if seen is None or seen[0] == 0 or not self.remembered:
+        """Keep (or, with None, drop) what this store knows of ``number``'s sends; past
+        ``remembered`` numbers and sends in all, it starts over."""
+        with self._seen_lock:
+            old = self._seen.pop(number, None)
+            if old is not None:
+                self._seen_size -= 1 + len(old[2])
             # Version 0 is a number without keys: not a state to trust a cache with.
-            self._seen.pop(number, None)
-            return
-        if len(self._seen) >= self.remembered and number not in self._seen:
-            self._seen.clear()
-        self._seen[number] = seen
+            if seen is None or seen[0] == 0:
+                return
+            size = 1 + len(seen[2])
+            if self._seen_size + size > self.remembered:
+                self._seen.clear()
+                self._seen_size = 0
+                if size > self.remembered:
+                    return
+            self._seen[number] = seen
+            self._seen_size += size
 
     def record_send(self, record: SendRecord) -> SendRecord:
         # A send that happened is logged whatever the version: nothing was decided on it.
