@@ -359,6 +359,47 @@ def test_dedupe_across_channels_by_person(clock: FrozenClock, store: object) -> 
     assert engine.evaluate(email).allowed
 
 
+def test_a_batch_dedupes_one_person_across_numbers_and_channels(
+    clock: FrozenClock, store: object
+) -> None:
+    """In one reserve_many, a message to a person sees the holds the batch made for the same
+    person on another number or channel: the same content goes once, whichever the order."""
+    engine = engine_with(rules.dedupe(DAY), clock, store)
+    sms = msg(body="Sale today", person="p-1")
+    email = msg(to="a@example.com", channel="email", body="sale  TODAY", person="p-1")
+    other = msg(to="+12125550124", body="Sale today", person="p-1")
+    stranger = msg(to="+12125550125", body="Sale today", person="p-2")
+    held = engine.reserve_many([email, sms, other, stranger])
+    assert [h.allowed for h in held] == [True, False, False, True]
+    assert held[1].decision.codes == held[2].decision.codes == ("dedupe.duplicate",)
+    engine.settle_many([(h, None, False) for h in held if h.allowed])
+    clock.advance(HOUR)
+    again = engine.reserve_many([sms, email])  # the holds were released: one goes again
+    assert [h.allowed for h in again] == [True, False]
+
+
+class _AsksTwice(MemoryStore):
+    """A store that asks decide twice for every number, as after a lost conditional write."""
+
+    def reserve_many(self, numbers: list[str], *, since: dt.datetime, decide: object) -> object:  # type: ignore[override]
+        def twice(number: str, records: list[SendRecord]) -> list[SendRecord]:
+            decide(number, list(records))  # type: ignore[operator]  # the attempt that lost
+            return decide(number, records)  # type: ignore[operator, no-any-return]
+
+        return super().reserve_many(numbers, since=since, decide=twice)
+
+
+def test_a_number_decided_again_forgets_its_own_earlier_holds(clock: FrozenClock) -> None:
+    """When a store asks again for a number, the holds of that number's first answer count
+    neither for its messages nor for the same person elsewhere in the batch."""
+    engine = engine_with(rules.dedupe(DAY), clock, _AsksTwice())
+    first = msg(body="Sale today", person="p-1")
+    second = msg(to="+12125550124", body="Sale today", person="p-1")
+    held = engine.reserve_many([first, second])
+    assert [h.allowed for h in held] == [True, False]
+    assert len(engine.store.sends([NUMBER], since=T0 - DAY)[NUMBER]) == 1
+
+
 def test_program_frequency_becomes_a_cap(clock: FrozenClock) -> None:
     """A program's declared '2 msgs/month' caps its topic without any rule in the policy."""
     program = Program(

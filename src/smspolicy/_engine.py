@@ -343,7 +343,7 @@ class Engine:
         decided: list[Decision] = []
 
         def decide(locked: list[SendRecord]) -> SendRecord | None:
-            context = snapshot.context(self, message, item, now, locked_sends=locked)
+            context = snapshot.context(self, message, item, now, locked)
             decided.append(self._decide(message, context))
             return held_record(message, item.address, now, hold) if decided[-1].allowed else None
 
@@ -405,13 +405,21 @@ class Engine:
             by_number.setdefault(entry[2].address, []).append(entry)
         decided: dict[int, Decision] = {}
         held: dict[int, SendRecord] = {}
+        by_person: dict[str, list[int]] = {}
+        for index, message, _item in pending:
+            if message.person:
+                by_person.setdefault(message.person, []).append(index)
 
         def decide(number: str, locked: list[SendRecord]) -> list[SendRecord]:
             sends, holds = list(locked), []
-            for index, message, item in by_number[number]:
-                context = snapshot.context(self, message, item, now, locked_sends=sends)
-                decision = decided[index] = self._decide(message, context)
+            for index, _message, _item in by_number[number]:
                 held.pop(index, None)  # a store may ask again after a conflict
+            for index, message, item in by_number[number]:
+                # The holds this batch has made for the same person, on any number (the
+                # person's index in the store was read before the batch).
+                also = [held[i] for i in by_person.get(message.person or "", ()) if i in held]
+                context = snapshot.context(self, message, item, now, sends, also)
+                decision = decided[index] = self._decide(message, context)
                 if decision.allowed:
                     record = held[index] = held_record(message, number, now, hold)
                     holds.append(record)
@@ -517,14 +525,17 @@ class _Snapshot:
         recipient: Recipient,
         now: dt.datetime,
         locked_sends: Sequence[SendRecord] | None = None,
+        also: Sequence[SendRecord] = (),
     ) -> Context:
         """The context for one message; ``locked_sends`` replaces the number's own sends with
-        those read under a reservation's lock."""
+        those read under a reservation's lock, and ``also`` adds the person's holds made since
+        the snapshot was read."""
         own = self.sends.get(recipient.address, ()) if locked_sends is None else locked_sends
         sends: Sequence[SendRecord] = own
         if message.person:
             records = {r.id: r for r in own}
             records.update({r.id: r for r in self.sends.get(person_key(message.person), ())})
+            records.update({r.id: r for r in also})
             # Two sorted lists merged: keep the view's promise of oldest first.
             sends = sorted(records.values(), key=lambda r: (r.at, r.id))
         return Context(
