@@ -243,6 +243,27 @@ def test_concurrent_batches_respect_the_cap(store: Store) -> None:
     assert {number: len(records) for number, records in held.items()} == dict.fromkeys(numbers, 3)
 
 
+def test_addresses_and_fields_of_any_text(store: Store) -> None:
+    """Addresses and fields with quotes, braces, commas, backslashes and non-ASCII text reserve,
+    read back and settle unchanged (SQL sends several statements at once with client-side
+    binding; Redis names keys after the address)."""
+    since = T0 - dt.timedelta(days=1)
+    weird = ['a"b{c},d\\e@example.com', "O'Brien@example.com", "NULL", "ü ñ@example.com"]
+
+    def record(number: str) -> SendRecord:
+        return send(number, channel="email", topic="t'\"{}", content_key="k,\\", person="p'\"")
+
+    got = store.reserve_many(weird, since=since, decide=lambda n, _r: [record(n)])  # type: ignore[attr-defined]
+    assert store.sends(weird, since=since) == got
+    again = store.reserve(weird[0], since=since, decide=lambda r: record(weird[0]) if r else None)
+    assert again is not None
+    store.settle_many([(got[weird[1]][0], "pid'\"", True), (got[weird[2]][0], None, False)])  # type: ignore[attr-defined]
+    back = store.sends(weird, since=since)
+    assert back[weird[0]] == sorted([*got[weird[0]], again], key=lambda r: (r.at, r.id))
+    assert back[weird[1]] == [got[weird[1]][0].as_sent("pid'\"")]
+    assert back[weird[2]] == []
+
+
 def test_engagement(store: Store) -> None:
     """The latest engagement wins; unknown numbers have none."""
     store.record_engagement(A, at=T0, kind="reply")
