@@ -25,7 +25,6 @@ from ..programs import Program
 __all__ = ["CALENDAR_PERIODS", "dedupe", "frequency_cap", "history_gap", "program_frequency"]
 
 Scope = Literal["topic", "brand", "channel", "all"]
-SCOPES = ("topic", "brand", "channel", "all")
 
 CALENDAR_PERIODS = {
     "day": dt.timedelta(days=1),
@@ -51,6 +50,7 @@ _DUPLICATE = i18n.register_template(
 
 _SCOPE_FIELDS = {"topic": "topic", "brand": "brand", "channel": "channel", "all": None}
 """The field a send must share with the message to count, per scope (None: every send)."""
+SCOPES = tuple(_SCOPE_FIELDS)
 
 
 def counted(
@@ -72,12 +72,12 @@ def counted(
 
 
 def _scope_value(message: Message, scope: str) -> str:
-    return {
-        "topic": message.topic,
-        "brand": message.brand or "-",
-        "channel": message.channel.value,
-        "all": "*",
-    }[scope]
+    """The message's value of the scope's field, as a reason shows it."""
+    field = _SCOPE_FIELDS[scope]
+    if field is None:
+        return "*"
+    value = getattr(message, field)
+    return str(getattr(value, "value", value) or "-")  # an enum's value; no brand: "-"
 
 
 def history_gap(context: Context, lookback: dt.timedelta, rule: str) -> Decision | None:

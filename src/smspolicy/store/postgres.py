@@ -373,22 +373,26 @@ class PostgresStore(BatchBacked):
 
     @property
     def _insert_sql(self) -> sql.Composed:
+        """Write sends given as columns (see _send_columns), replacing a record of the same id."""
         return self._q(
             "INSERT INTO {schema}.sends (id, number, person, at_us, record) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
-            "record = excluded.record"
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[]) "
+            "ON CONFLICT (id) DO UPDATE SET record = excluded.record"
         )
 
     @staticmethod
-    def _send_row(record: SendRecord) -> tuple[str, str, str | None, int, str]:
-        return (record.id, record.number, record.person, micros(record.at), encode_send(record))
-
-    def _insert_send(self, conn: psycopg.Connection[Any], record: SendRecord) -> None:
-        conn.execute(self._insert_sql, self._send_row(record))
+    def _send_columns(records: Sequence[SendRecord]) -> list[list[Any]]:
+        return [
+            [r.id for r in records],
+            [r.number for r in records],
+            [r.person for r in records],
+            [micros(r.at) for r in records],
+            [encode_send(r) for r in records],
+        ]
 
     def record_send(self, record: SendRecord) -> SendRecord:
         with self._one() as conn:
-            self._insert_send(conn, record)
+            conn.execute(self._insert_sql, self._send_columns([record]))
         return record
 
     def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
@@ -426,17 +430,9 @@ class PostgresStore(BatchBacked):
                 found[number].append(decode_send(text))
             for number in distinct:
                 stored[number] = decide(number, found[number])
-            held = [self._send_row(record) for records in stored.values() for record in records]
-            if held:
-                cursor.execute(
-                    self._q(
-                        "INSERT INTO {schema}.sends (id, number, person, at_us, record) "
-                        "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], "
-                        "%s::text[]) ON CONFLICT (id) DO UPDATE SET record = excluded.record; "
-                        "COMMIT"
-                    ),
-                    [list(column) for column in zip(*held, strict=True)],
-                )
+            held = [record for records in stored.values() for record in records]
+            if held:  # the write and the COMMIT in one round trip
+                cursor.execute(self._insert_sql + sql.SQL("; COMMIT"), self._send_columns(held))
             else:
                 cursor.execute("COMMIT")
         return stored
