@@ -76,9 +76,9 @@ _SYMBOL_LETTERS = str.maketrans({"$": "s", "@": "a"})
 _MIXED = re.compile(r"(?<![^\W_])(?=[^\W_]*\d)(?=[^\W_]*[^\W\d_])[^\W_]+")
 
 _APOSTROPHE = re.compile(r"(?<=[^\W_])['\u2019\u02bc`\u00b4](?=[^\W_])")
-# Single letters (or digits) apart, one to three separators between: "S T O P", "S.T.O.P",
-# "s-t-o-p", "S . T . O . P".
-_SPACED = re.compile(r"(?<![^\W_])[^\W_](?:(?:[^\w]|_){1,3}[^\W_](?![^\W_]))+")
+# Single letters (or digits) apart, with spaces or punctuation between: "S T O P",
+# "S.T.O.P", "s-t-o-p", "S . T . O . P". A line break is never a separator: it ends a sentence.
+_SPACED = re.compile(r"(?<![^\W_])[^\W_](?:(?:[^\w\n\r]|_)+[^\W_](?![^\W_]))+")
 _SEPARATOR = re.compile(r"[^\w]|_")
 _REPEATS = re.compile(r"([^\W\d_])\1{2,}")
 _BREAKS = re.compile(r"[.!?;\n\r\u2026\u3002\uff01\uff1f\uff1b\u00a1\u00bf]+")
@@ -121,11 +121,15 @@ def _canonical(text: str) -> str:
         text = unicodedata.normalize("NFC", text)
         text = _WORD.sub(_fold_word, text)
     text = text.casefold()
+    if not text.isascii():  # capitals with no look-alike of their own ("Ø") fold in lower case
+        text = _WORD.sub(_fold_word, text)
     text = _SYMBOLS.sub(lambda m: m.group().translate(_SYMBOL_LETTERS), text)
     text = _APOSTROPHE.sub("", text)
-    text = _SPACED.sub(_join, text)
-    text = _MIXED.sub(_read_digits, text)
-    return _REPEATS.sub(r"\1", text)
+    while True:  # each round joins, reads digits or shortens: it ends
+        done = _REPEATS.sub(r"\1", _MIXED.sub(_read_digits, _SPACED.sub(_join, text)))
+        if done == text:
+            return done
+        text = done
 
 
 def clauses(text: str) -> tuple[str, ...]:

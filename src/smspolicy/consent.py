@@ -39,6 +39,7 @@ __all__ = [
     "chain_break",
     "consent_status",
     "effective_order",
+    "superseded_by",
     "verify_chain",
     "verify_proof",
 ]
@@ -149,6 +150,26 @@ def _revoke_covers(
     if event.brand is not None and brand is not None and event.brand != brand:
         return False
     return not (topic_scoped and event.topic is not None and event.topic != topic)
+
+
+_GRANTS = frozenset({ConsentKind.REQUESTED, ConsentKind.IMPLIED, ConsentKind.CONFIRMED})
+
+
+def superseded_by(event: ConsentEvent, events: Iterable[ConsentEvent]) -> ConsentEvent | None:
+    """The revocation among ``events`` dated at or after the grant ``event`` that ends it (as
+    the default ``stop_scope="brand"`` reads them), or None: such a grant is kept as history
+    but is not in effect, whenever it was recorded."""
+    if event.kind not in _GRANTS:
+        return None
+    for later in effective_order(events):
+        if (
+            later.kind is ConsentKind.REVOKED
+            and later.at >= event.at
+            and later.number == event.number
+            and _revoke_covers(later, event.topic or "", event.brand, topic_scoped=False)
+        ):
+            return later
+    return None
 
 
 def _request_key(event: ConsentEvent) -> tuple[dt.datetime, dt.datetime]:

@@ -163,7 +163,7 @@ LANGUAGES: Mapping[str, Language] = {
             phrases=(
                 r"\bne (?:plus|pas) (?:menvoyer|me contacter|recevoir)\b",
                 r"\bje ne (?:veux|souhaite) plus\b",
-                r"\barret(?:ez|er)? (?:les |des |de )?(?:sms|messages|menvoyer)\b",
+                r"\barret(?:ez|er|e)? (?:les |des |de )?(?:sms|messages|menvoyer)\b",
             ),
             unclear=(r"\bpas interesse(?:e)?\b",),
             polite=("svp", "stp", "sil vous plait", "sil te plait", "merci"),
@@ -222,7 +222,7 @@ LANGUAGES: Mapping[str, Language] = {
                 r"\bnao (?:me )?(?:envie|envia|mande|manda)m? mais\b",
             ),
             unclear=(r"\bnao tenho interesse\b",),
-            polite=("por favor", "obrigado", "obrigada", "ja"),
+            polite=("por favor", "obrigado", "obrigada"),
             unconfirmed=(
                 "parar", "cancelar", "descadastrar", "descadastre", "descadastra", "voltar",
                 "ajuda",
@@ -359,19 +359,26 @@ _NEGATION = re.compile(
     r" (?:(?:want|need|have) to |wanna |ever )*"
     r"(?:stop|quit|end|cancel|unsubscribe|revoke|opt out|optout|remove me|take me off)\b"
 )
+_THINGS = (
+    r"(?:sale|sales|offer|offers|deal|deals|promo|promos|promotion|coupon|discount|event|show|"
+    r"movie|film|story|book|series|episode|game|match|season|trial|contest|auction|party|class|"
+    r"meeting|concert|festival|tournament|shift|semester|term|lease|contract|warranty|"
+    r"membership|subscription)"
+)
 _ORDINARY = re.compile(
-    r"\bstop (?:by|in|over|at (?:the|my|your|our|his|her)|for (?:gas|lunch|coffee|food|"
+    r"\bstop (?:by|in|over|and go|at (?:the|my|your|our|his|her)|for (?:gas|lunch|coffee|food|"
     r"groceries|a bite|a drink))\b"
     r"|\b(?:bus|next|last|first|one|non|pit|truck|rest|full|final|short|quick|brief|each|"
     r"every|request|train|metro|subway|tram|tour|whistle) stops?\b"
     r"|\bstop (?:sign|signs|light|lights|watch|loss|gap|motion)\b"
     r"|\b(?:the|its|week|weeks|month|months|year|years|quarter|day|days|dead|high|low|front|"
-    r"back|tail|deep|far|other|rear|west|east|north|south) end\b"
+    r"back|tail|deep|far|other|rear|west|east|north|south|great|good|nice|perfect|fitting|"
+    r"happy|sad|strong|fantastic|awesome|amazing|fun|bitter|sweet) end\b"
     r"|\bend (?:of|up|ups|date|dates|time|times|result|results|user|users|zone|game|goal|"
     r"product|point|table|cap|caps)\b"
-    r"|\b(?:sale|sales|offer|offers|deal|deals|promo|promos|promotion|coupon|discount|event|"
-    r"show|movie|game|season|trial|contest|auction|party|class|meeting) "
-    r"(?:will |would |should |does |did )?end\b"
+    rf"|\b{_THINGS} (?:will |would |should |does |did )?end\b"
+    r"|\bhow (?:does|did|will|would) (?:the |this |that |it |your |my |his |her |their )?"
+    r"(?:[^\W\d_]+ )?end\b"
     r"|\bquit (?:my|his|her|their|your|our|the) (?:job|jobs|team|club|gym|band|school)\b"
     r"|\bquit (?:smoking|drinking|vaping|gambling|sugar|caffeine)\b"
 )
