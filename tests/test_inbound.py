@@ -125,6 +125,42 @@ def test_broken_text_still_stops(
     assert codes(engine) == ["consent.revoked"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to opt out of these",
+        "S T O P",
+        "S\u200bTOP",
+        "\u0405\u0422\u041e\u0420",
+        "st0p",
+        "cancel subscription",
+        "ARRET SVP",
+        "revoke consent",
+        "STOPALL thanks",
+        "remove me",
+        "take me off this list",
+        "STOPP",
+        "\u914d\u4fe1\u505c\u6b62",
+        "\u9000\u8ba2",
+        "\uc218\uc2e0\uac70\ubd80",
+        "SAIR",
+        "PARAR",
+        "BASTA",
+    ],
+)
+def test_named_opt_outs_revoke_through_the_engine(
+    clock: FrozenClock, store: object, text: str
+) -> None:
+    """Each opt-out the issue names is recorded as a revocation and ends marketing."""
+    engine = make_engine(clock, store)
+    engine.consent.confirm(NUMBER, topic="deals", purpose="marketing", source="api")
+    clock.advance(dt.timedelta(seconds=1))
+    result = engine.inbound(text, NUMBER, to=ACME)
+    assert result.kind is InboundKind.OPT_OUT
+    assert [e.kind for e in result.events] == [ConsentKind.REVOKED]
+    assert codes(engine) == ["consent.revoked"]
+
+
 def test_huge_reply_stops_and_keeps_its_fingerprint(clock: FrozenClock, store: object) -> None:
     """A megabyte-long reply with STOP at its very end is an opt-out; its event keeps the first
     160 characters, the length and the SHA-256 of the whole text."""
