@@ -29,7 +29,7 @@ from smspolicy.consent import (
     verify_chain,
     verify_proof,
 )
-from smspolicy.errors import LedgerIntegrityError
+from smspolicy.errors import InvalidInputError, LedgerIntegrityError
 from smspolicy.store import ComposedStore, MemoryStore, SQLiteStore
 from smspolicy.testing import FrozenClock
 
@@ -125,7 +125,7 @@ def reference_allows(
     """The simplest model, brand-free: sort by instant, grants before unclear replies before
     revocations at one instant; a revocation blocks until a later confirmation; implied consent
     counts only when not blocked (soft opt-in, no expiry); an unclear reply holds marketing
-    until a later confirmation or revocation or its expiry."""
+    until a later confirmation or revocation or its expiry (of two at one instant, the longer)."""
     rank = {"requested": 0, "implied": 0, "confirmed": 0, "unclear": 1, "revoked": 2}
     allowed = blocked = False
     hold: ConsentEvent | None = None
@@ -135,7 +135,9 @@ def reference_allows(
         if e.kind is ConsentKind.REVOKED:
             allowed, blocked, hold = False, True, None
         elif e.kind is ConsentKind.UNCLEAR:
-            hold = e
+            never = dt.datetime.max.replace(tzinfo=dt.UTC)
+            if hold is None or (e.at, e.expires or never) >= (hold.at, hold.expires or never):
+                hold = e  # of two replies at one instant, the longer hold
         elif e.topic in (None, topic) and (e.purpose in (None, purpose, MARKETING)):
             if e.kind is ConsentKind.CONFIRMED:
                 allowed, blocked, hold = True, False, None
@@ -864,3 +866,247 @@ def test_reservation_is_denied_on_a_tampered_ledger(clock: FrozenClock) -> None:
     reservation = engine.reserve(Message(NUMBER, "deals", "marketing"))
     assert reservation.decision.codes == ("consent.tampered",)
     assert store.sends([NUMBER], since=T0 - dt.timedelta(days=1))[NUMBER] == []
+
+
+# --- the ledger API writes exactly what it is given ---------------------------------------
+
+
+class TickingClock:
+    """A clock one millisecond later at every reading, so two readings never agree."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.at = start
+
+    def now(self) -> dt.datetime:
+        self.at += dt.timedelta(milliseconds=1)
+        return self.at
+
+
+def test_ledger_methods_record_every_field() -> None:
+    """Each ledger call records its kind, topic, purpose, brand, basis, source, evidence and
+    expiry as given, stamped with one reading of the clock."""
+    clock = TickingClock(T0)
+    engine = Engine(
+        Policy(R.consent()),
+        MemoryStore(),
+        clock,
+        programs=[DEALS],
+        unclear_hold=dt.timedelta(days=2),
+    )
+    ms = dt.timedelta(milliseconds=1)
+    ev = {"ip": "203.0.113.7"}
+    requested = engine.consent.opt_in(
+        NUMBER, topic="deals", purpose="marketing", source="web", brand="Acme", evidence=ev
+    )
+    confirmed = engine.consent.confirm(
+        NUMBER, topic="deals", purpose="transactional", source="api", brand="Acme", evidence=ev
+    )
+    implied = engine.consent.imply(
+        NUMBER,
+        basis="purchase",
+        purpose="marketing",
+        source="pos",
+        topic="deals",
+        brand="Acme",
+        evidence=ev,
+    )
+    held = engine.consent.hold(NUMBER, source="keyword", brand="Acme", evidence=ev)
+    revoked = engine.consent.revoke(
+        NUMBER, source="keyword:stop", topic="deals", brand="Acme", evidence=ev
+    )
+    rows = [
+        (
+            e.kind.value,
+            e.at,
+            e.topic,
+            e.purpose and e.purpose.value,
+            e.brand,
+            e.basis and e.basis.value,
+            e.source,
+            dict(e.evidence),
+            e.expires,
+        )
+        for e in (requested, confirmed, implied, held, revoked)
+    ]
+    assert rows == [
+        (
+            "requested",
+            T0 + ms,
+            "deals",
+            "marketing",
+            "Acme",
+            None,
+            "web",
+            ev,
+            T0 + ms + dt.timedelta(days=30),
+        ),
+        ("confirmed", T0 + 2 * ms, "deals", "transactional", "Acme", "express", "api", ev, None),
+        ("implied", T0 + 3 * ms, "deals", "marketing", "Acme", "purchase", "pos", ev, None),
+        (
+            "unclear",
+            T0 + 4 * ms,
+            None,
+            None,
+            "Acme",
+            None,
+            "keyword",
+            ev,
+            T0 + 4 * ms + dt.timedelta(days=2),
+        ),
+        ("revoked", T0 + 5 * ms, "deals", None, "Acme", None, "keyword:stop", ev, None),
+    ]
+    assert [e.seq for e in engine.consent.history(NUMBER)] == [0, 1, 2, 3, 4]
+
+
+# --- proofs: their exact form -----------------------------------------------------------
+
+
+def _proven(clock: FrozenClock) -> Engine:
+    engine = make_engine(clock)
+    engine.consent.confirm(
+        NUMBER,
+        topic="deals",
+        purpose="marketing",
+        source="web",
+        evidence={"b": 1, "a": "caf\u00e9"},
+    )
+    clock.advance(dt.timedelta(minutes=1))
+    engine.consent.revoke(NUMBER, source="keyword:stop")
+    return engine
+
+
+def test_json_proof_form(clock: FrozenClock) -> None:
+    """A JSON proof names the number, the export instant and the head hash, indents by two
+    spaces and keeps non-ASCII text as it is."""
+    engine = _proven(clock)
+    text = engine.consent.proof(NUMBER)
+    data = json.loads(text)
+    assert list(data) == ["number", "exported_at", "head", "events"]
+    assert data["number"] == NUMBER
+    assert data["exported_at"] == "2025-01-15T15:01:00+00:00"
+    assert data["head"] == data["events"][1]["hash"]
+    assert text.startswith('{\n  "number": "+12125550123",\n  "exported_at"')
+    assert "caf\u00e9" in text
+    assert [e["kind"] for e in data["events"]] == ["confirmed", "revoked"]
+
+
+def test_csv_proof_form(clock: FrozenClock) -> None:
+    """A CSV proof has one header and one line per event, lines ended by a line feed, empty
+    cells for missing values and the evidence as sorted, readable JSON."""
+    engine = _proven(clock)
+    text = engine.consent.proof(NUMBER, format="csv")
+    lines = text.split("\n")
+    assert "\r" not in text
+    assert (
+        lines[0]
+        == "seq,kind,number,at,topic,purpose,brand,basis,source,evidence,expires,prev_hash,hash"
+    )
+    assert lines[1].startswith(
+        "0,confirmed,+12125550123,2025-01-15T15:00:00+00:00,deals,marketing,,express,web,"
+        '"{""a"": ""caf\u00e9"", ""b"": 1}",,' + "0" * 64 + ","
+    )
+    assert lines[2].startswith(
+        "1,revoked,+12125550123,2025-01-15T15:01:00+00:00,,,,,keyword:stop,{},,"
+    )
+    assert lines[3] == ""
+    assert engine.consent.verify(text, format="csv") is True
+
+
+def test_proof_format_must_be_json_or_csv(clock: FrozenClock) -> None:
+    """An unknown proof format is a clear error, on export and on verification."""
+    engine = _proven(clock)
+    with pytest.raises(InvalidInputError, match="format must be 'json' or 'csv', got 'xml'"):
+        engine.consent.proof(NUMBER, format="xml")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="format must be 'json' or 'csv', got 'xml'"):
+        engine.consent.verify("{}", format="xml")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="a proof must be text"):
+        engine.consent.verify(b"{}")  # type: ignore[arg-type]
+
+
+def test_unreadable_proofs_say_why(clock: FrozenClock) -> None:
+    """A proof that cannot be read, or whose head is not its last event, is named as such; a
+    proof without a head reads as an empty chain's."""
+    engine = _proven(clock)
+    data = json.loads(engine.consent.proof(NUMBER))
+    with pytest.raises(LedgerIntegrityError, match="the proof cannot be read"):
+        engine.consent.verify("{")
+    data["head"] = "f" * 64
+    with pytest.raises(
+        LedgerIntegrityError, match="the proof's head does not match its last event"
+    ):
+        engine.consent.verify(json.dumps(data))
+    empty = {"number": NUMBER, "events": []}
+    assert verify_proof(json.dumps(empty)) is True
+    del data["head"]
+    with pytest.raises(LedgerIntegrityError, match="head does not match"):
+        verify_proof(json.dumps(data))
+    csv_proof = engine.consent.proof(NUMBER, format="csv").replace(
+        ',"{""a"": ""caf\u00e9"", ""b"": 1}",', ",,"
+    )
+    with pytest.raises(LedgerIntegrityError, match="was altered"):
+        verify_proof(csv_proof, format="csv")
+
+
+def test_differences_are_listed_field_by_field(clock: FrozenClock) -> None:
+    """Every differing field of every differing event is named, events and problems apart."""
+    store = MemoryStore()
+    engine = make_engine(clock, store)
+    engine.consent.confirm(NUMBER, topic="deals", purpose="marketing", source="web")
+    clock.advance(dt.timedelta(minutes=1))
+    engine.consent.revoke(NUMBER, source="keyword:stop")
+    proof = engine.consent.proof(NUMBER)
+    _edit_memory(store)(0, lambda data: data.update(source="crm", topic="alerts"))
+    _edit_memory(store)(1, lambda data: data.update(source="api"))
+    with pytest.raises(LedgerIntegrityError) as caught:
+        engine.consent.verify(proof)
+    assert str(caught.value) == (
+        "the proof does not match the ledger's records: "
+        "event 0 differs (source 'web' in the proof, 'crm' in the ledger, "
+        "topic 'deals' in the proof, 'alerts' in the ledger); "
+        "event 1 differs (source 'keyword:stop' in the proof, 'api' in the ledger); "
+        f"the ledger's own chain is broken: event 0 of {NUMBER} was altered: its hash does not "
+        "match its fields"
+    )
+    del store._events[NUMBER][1]
+    with pytest.raises(LedgerIntegrityError) as caught:
+        engine.consent.verify(proof)
+    assert "the ledger lacks events 1 to 1 of the proof: they were dropped" in str(caught.value)
+
+
+# --- each stored event is hashed once ------------------------------------------------------
+
+
+def test_each_event_object_is_hashed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An event object whose hash was checked is not hashed again; a fresh copy is."""
+    a = event("confirmed", T0).chained(0, "0" * 64)
+    b = event("revoked", T0).chained(1, a.hash)
+    calls: list[int] = []
+    real = ConsentEvent.compute_hash
+
+    def counting(self: ConsentEvent) -> str:
+        calls.append(self.seq)
+        return real(self)
+
+    monkeypatch.setattr(ConsentEvent, "compute_hash", counting)
+    for _ in range(3):
+        assert chain_break([a, b]) is None
+    assert calls == [0, 1]
+    copy = ConsentEvent.from_json(b.to_json())
+    assert chain_break([a, copy]) is None
+    assert calls == [0, 1, 1]
+
+
+def test_memory_of_checked_events_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memory of checked events holds at most its limit, starting over when full."""
+    import smspolicy.consent as consent_module
+
+    monkeypatch.setattr(consent_module, "_VERIFIED", {})
+    monkeypatch.setattr(consent_module, "_VERIFIED_LIMIT", 2)
+    events = [
+        event("confirmed", T0 + dt.timedelta(seconds=i)).chained(0, "0" * 64) for i in range(3)
+    ]
+    for e in events:
+        assert chain_break([e]) is None
+    assert len(consent_module._VERIFIED) == 1
+    assert chain_break([events[1]]) is None
+    assert len(consent_module._VERIFIED) == 2

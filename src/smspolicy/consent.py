@@ -10,6 +10,7 @@ ledger.
 
 from __future__ import annotations
 
+import calendar
 import csv
 import datetime as dt
 import io
@@ -79,12 +80,8 @@ def add_months(instant: dt.datetime, months: int) -> dt.datetime:
     """``instant`` plus whole calendar months (the 31st becomes the month's last day)."""
     month_index = instant.month - 1 + months
     year, month = instant.year + month_index // 12, month_index % 12 + 1
-    for day in range(instant.day, 27, -1):
-        try:
-            return instant.replace(year=year, month=month, day=day)
-        except ValueError:
-            continue
-    return instant.replace(year=year, month=month, day=min(instant.day, 28))
+    last = calendar.monthrange(year, month)[1]
+    return instant.replace(year=year, month=month, day=min(instant.day, last))
 
 
 class ConsentStatus(_enum.Enum):
@@ -144,11 +141,16 @@ def _grant_covers(event: ConsentEvent, topic: str, purpose: Purpose, brand: str 
     return event.purpose is None or event.purpose is purpose or event.purpose is Purpose.MARKETING
 
 
+def _brands_meet(revoked: str | None, brand: str | None) -> bool:
+    # Fail closed: a revoke naming no brand covers every brand, and a revoke from any brand
+    # covers a message that names none.
+    return revoked is None or brand is None or revoked == brand
+
+
 def _revoke_covers(
     event: ConsentEvent, topic: str, brand: str | None, *, topic_scoped: bool
 ) -> bool:
-    # Fail closed: a revoke from any brand covers a message that names no brand.
-    if event.brand is not None and brand is not None and event.brand != brand:
+    if not _brands_meet(event.brand, brand):
         return False
     return not (topic_scoped and event.topic is not None and event.topic != topic)
 
@@ -167,7 +169,7 @@ def superseded_by(event: ConsentEvent, events: Iterable[ConsentEvent]) -> Consen
             later.kind is ConsentKind.REVOKED
             and later.at >= event.at
             and later.number == event.number
-            and _revoke_covers(later, event.topic or "", event.brand, topic_scoped=False)
+            and _brands_meet(later.brand, event.brand)
         ):
             return later
     return None
@@ -227,7 +229,8 @@ def consent_status(
             if not _revoke_covers(event, topic, brand, topic_scoped=topic_scoped):
                 continue
             if kind is _UNCLEAR:
-                hold = event
+                if hold is None or _request_key(event) >= _request_key(hold):
+                    hold = event  # of two at one instant, the one that runs longer
             else:
                 state = StatusDetail(ConsentStatus.REVOKED, None, event)
                 revoked, pending, hold = True, None, None
@@ -362,7 +365,8 @@ class Ledger:
             raise InvalidInputError(
                 f"unknown topic {topic!r}: the engine's programs have {sorted(topics)}"
             )
-        fields.setdefault("at", self._engine.now())
+        if "at" not in fields:
+            fields["at"] = self._engine.now()
         event = ConsentEvent(number=self._number(number), **fields)
         return self._engine.store.append_consent(event)
 
