@@ -1110,3 +1110,47 @@ def test_memory_of_checked_events_is_bounded(monkeypatch: pytest.MonkeyPatch) ->
     assert len(consent_module._VERIFIED) == 1
     assert chain_break([events[1]]) is None
     assert len(consent_module._VERIFIED) == 2
+
+
+def test_each_status_names_the_event_that_settled_it() -> None:
+    """The folded status carries the event that settled it, which the consent rule quotes."""
+    grant = event("confirmed", T0, topic="deals", purpose="marketing")
+    stop = event("revoked", T0 + dt.timedelta(hours=1))
+    request = event(
+        "requested", T0, topic="deals", purpose="marketing", expires=T0 + dt.timedelta(days=30)
+    )
+    implied = event("implied", T0, basis="inquiry", purpose="marketing")
+    hold = event("unclear", T0 + dt.timedelta(hours=1))
+    later = T0 + dt.timedelta(days=1)
+
+    def detail(events: list[ConsentEvent], now: dt.datetime) -> tuple[ConsentStatus, object]:
+        found = consent_status(events, topic="deals", purpose=MARKETING, brand=None, now=now)
+        return found.status, found.event
+
+    assert detail([grant], later) == (ConsentStatus.EXPRESS, grant)
+    assert detail([grant, stop], later) == (ConsentStatus.REVOKED, stop)
+    assert detail([request], later) == (ConsentStatus.PENDING, request)
+    assert detail([implied], later) == (ConsentStatus.IMPLIED, implied)
+    assert detail([implied], T0 + dt.timedelta(days=365)) == (ConsentStatus.EXPIRED, implied)
+    assert detail([grant, hold], later) == (ConsentStatus.HELD, hold)
+    assert detail([], later) == (ConsentStatus.MISSING, None)
+
+
+def test_implied_consent_and_requests_respect_the_brand() -> None:
+    """Implied consent or a request for one brand says nothing about another brand's message."""
+    implied = [event("implied", T0, basis="purchase", purpose="marketing", brand="Other")]
+    assert fold(implied, T0, brand="Acme") is ConsentStatus.MISSING
+    assert fold(implied, T0, brand="Other") is ConsentStatus.IMPLIED
+    request = [event("requested", T0, topic="deals", purpose="marketing", brand="Other")]
+    assert fold(request, T0, brand="Acme") is ConsentStatus.MISSING
+    assert fold(request, T0, brand="Other") is ConsentStatus.PENDING
+
+
+def test_implied_after_a_stop_and_after_a_confirmation() -> None:
+    """Implied consent after a STOP does not restore consent; after a confirmation that
+    followed the STOP it changes nothing (express consent stays)."""
+    stop = event("revoked", T0)
+    purchase = event("implied", T0 + dt.timedelta(hours=1), basis="purchase", purpose="marketing")
+    assert fold([stop, purchase], T0 + dt.timedelta(days=1)) is ConsentStatus.REVOKED
+    again = event("confirmed", T0 + dt.timedelta(minutes=1), topic="deals", purpose="marketing")
+    assert fold([stop, again, purchase], T0 + dt.timedelta(days=1)) is ConsentStatus.EXPRESS

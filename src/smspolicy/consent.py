@@ -213,7 +213,6 @@ def consent_status(
     the hold expires.
     """
     state = _MISSING
-    revoked = False
     pending: ConsentEvent | None = None
     hold: ConsentEvent | None = None
     topic_scoped = stop_scope == "topic"
@@ -224,7 +223,7 @@ def consent_status(
         if kind is _CONFIRMED:
             if _grant_covers(event, topic, purpose, brand):
                 state = StatusDetail(ConsentStatus.EXPRESS, None, event)
-                revoked, pending, hold = False, None, None
+                pending, hold = None, None
         elif kind is _REVOKED or kind is _UNCLEAR:
             if not _revoke_covers(event, topic, brand, topic_scoped=topic_scoped):
                 continue
@@ -233,12 +232,11 @@ def consent_status(
                     hold = event  # of two at one instant, the one that runs longer
             else:
                 state = StatusDetail(ConsentStatus.REVOKED, None, event)
-                revoked, pending, hold = True, None, None
+                pending, hold = None, None
         elif not _grant_covers(event, topic, purpose, brand):
             continue
         elif kind is ConsentKind.IMPLIED:
-            if not revoked:
-                state = _implied(state, event, implied_terms)
+            state = _implied(state, event, implied_terms)
         elif pending is None or _request_key(event) >= _request_key(pending):
             pending = event  # a request: of two at one instant, the one that runs longer
     if state.status is ConsentStatus.IMPLIED and state.expires is not None and state.expires <= now:
@@ -263,8 +261,8 @@ def consent_status(
 def _implied(
     state: StatusDetail, event: ConsentEvent, terms: Mapping[Basis, int | None]
 ) -> StatusDetail:
-    if state.status is ConsentStatus.EXPRESS:
-        return state
+    if state.status is ConsentStatus.EXPRESS or state.status is ConsentStatus.REVOKED:
+        return state  # after a revocation only an explicit confirmation restores consent
     months = terms.get(event.basis or Basis.EXPRESS)
     expires = None if months is None else add_months(event.at, months)
     if state.status is ConsentStatus.IMPLIED and (
