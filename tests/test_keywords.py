@@ -615,3 +615,179 @@ def test_programs_must_agree_on_their_words() -> None:
         "Gamma", "G", help_contact="x", frequency="1 msg/week", keywords={"opt_out": ["no"]}
     )
     assert check_keywords([a, c]) == {"no": OPT_OUT}
+
+
+# --- the word lists, written out by hand --------------------------------------------------
+
+# As people type them; independent of the module's own tables.
+WRITTEN = {
+    "en": {
+        "revoke": "STOP|STOPALL|UNSUBSCRIBE|CANCEL|END|QUIT|REVOKE|OPTOUT|OPT OUT|UNSUB",
+        "opt_out": "REMOVE TD",
+        "opt_in": "START UNSTOP SUBSCRIBE",
+        "help": "HELP INFO",
+        "confirm": "YES Y",
+        "polite": "please|pls|plz|now|thanks|thank you|thx|ty|ok|okay|hi|hello|hey|asap|"
+        "immediately|right now",
+    },
+    "es": {
+        "revoke": "DESUSCRIBIR DESUSCRIBIRME",
+        "opt_out": "BAJA CANCELAR ALTO BASTA",
+        "opt_in": "",
+        "help": "AYUDA",
+        "confirm": "SÍ",
+        "polite": "por favor|gracias|ya|ahora",
+    },
+    "fr": {
+        "revoke": "DÉSABONNER DÉSINSCRIRE DÉSINSCRIPTION DÉSABONNEMENT",
+        "opt_out": "ARRÊT|STOP SMS|STOPSMS",
+        "opt_in": "",
+        "help": "AIDE",
+        "confirm": "OUI",
+        "polite": "svp|stp|s'il vous plaît|s'il te plaît|merci",
+    },
+    "de": {
+        "revoke": "ABMELDEN ABBESTELLEN AUSTRAGEN",
+        "opt_out": "STOPP",
+        "opt_in": "ANMELDEN",
+        "help": "HILFE",
+        "confirm": "JA",
+        "polite": "bitte danke sofort jetzt",
+    },
+    "it": {
+        "revoke": "DISISCRIVI DISISCRIVIMI DISISCRIVERE CANCELLAMI",
+        "opt_out": "BASTA",
+        "opt_in": "ISCRIVIMI",
+        "help": "AIUTO",
+        "confirm": "SÌ",
+        "polite": "per favore|grazie|subito",
+    },
+    "pt": {
+        "revoke": "DESCADASTRAR DESCADASTRE DESCADASTRA",
+        "opt_out": "SAIR PARAR CANCELAR",
+        "opt_in": "VOLTAR",
+        "help": "AJUDA",
+        "confirm": "SIM",
+        "polite": "por favor|obrigado|obrigada",
+    },
+    "nl": {
+        "revoke": "AFMELDEN UITSCHRIJVEN",
+        "opt_out": "",
+        "opt_in": "AANMELDEN",
+        "help": "HULP",
+        "confirm": "JA",
+        "polite": "aub alstublieft alsjeblieft graag bedankt",
+    },
+    "ja": {
+        "revoke": "配信停止 配信解除 受信拒否",
+        "opt_out": "停止 ストップ",
+        "opt_in": "配信再開",
+        "help": "ヘルプ",
+        "confirm": "はい",
+        "polite": "してください して下さい ください お願いします おねがいします",
+    },
+    "zh": {
+        "revoke": "退订 退訂 取消订阅 取消訂閱",
+        "opt_out": "停止 TD",
+        "opt_in": "订阅",
+        "help": "帮助",
+        "confirm": "是",
+        "polite": "请 請 谢谢 謝謝",
+    },
+    "ko": {
+        "revoke": "수신거부 구독취소",
+        "opt_out": "중지 거부",
+        "opt_in": "수신동의",
+        "help": "도움말",
+        "confirm": "네 예",
+        "polite": "해주세요 주세요 해줘 요",
+    },
+}
+KINDS = {"revoke": OPT_OUT, "opt_out": OPT_OUT, "opt_in": InboundKind.OPT_IN, "help": HELP}
+KINDS["confirm"] = InboundKind.CONFIRM
+
+
+def _words(text: str) -> list[str]:
+    """Words apart by spaces, or by bars when some hold a space."""
+    return [w.strip() for w in text.split("|")] if "|" in text else text.split()
+
+
+@pytest.mark.parametrize("code", sorted(WRITTEN))
+def test_word_lists_are_the_written_ones(code: str) -> None:
+    """Each language's lists hold exactly the words written out here (normalised)."""
+    lang = LANGUAGES[code]
+    for attribute, text in WRITTEN[code].items():
+        expected = [normalise(w) for w in _words(text)]
+        assert list(getattr(lang, attribute)) == expected, (code, attribute)
+
+
+@pytest.mark.parametrize(
+    ("word", "kind"),
+    [
+        (w, KINDS[attribute])
+        for lists in WRITTEN.values()
+        for attribute, text in lists.items()
+        if attribute != "polite"
+        for w in _words(text)
+    ],
+)
+def test_each_written_word_is_read_as_its_action(word: str, kind: InboundKind) -> None:
+    """Each written word, as typed, is read as its action."""
+    assert classify(word).kind is kind
+
+
+@pytest.mark.parametrize(
+    "polite", [w for lists in WRITTEN.values() for w in _words(lists["polite"])]
+)
+def test_each_written_polite_word_leaves_a_keyword_alone(polite: str) -> None:
+    """Each polite word, before or after a keyword, leaves it standing alone."""
+    if polite[0].isascii():
+        assert classify(f"{polite} help").kind is HELP
+        assert classify(f"help {polite}").kind is HELP
+        assert classify(f"sair {polite}").kind is OPT_OUT
+    else:
+        assert classify(f"\u505c\u6b62{polite}").kind is OPT_OUT
+        assert classify(f"{polite}\u505c\u6b62").kind is OPT_OUT
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("ne plus m'envoyer de SMS", OPT_OUT),
+        ("ne pas me contacter", OPT_OUT),
+        ("\u9001\u4fe1\u3057\u306a\u3044\u3067", OPT_OUT),
+        ("\u522b\u518d\u53d1\u4e86", OPT_OUT),
+        ("\u4e0d\u8981\u518d\u767c", OPT_OUT),
+        ("\u8981\u3089\u306a\u3044", UNCLEAR),
+        ("please no", UNCLEAR),
+        ("too many", UNCLEAR),
+        ("nah thx", UNCLEAR),
+        ("no ty", UNCLEAR),
+        ("you are spamming me", UNCLEAR),
+        ("i didnt sign up", UNCLEAR),
+        ("delete me from your list", OPT_OUT),
+        ("erase me", OPT_OUT),
+        ("no more msgs", OPT_OUT),
+        ("never call me", OPT_OUT),
+        ("leave us alone", OPT_OUT),
+        ("forget this number", OPT_OUT),
+        ("I do not need any more texts", OPT_OUT),
+        ("eliminarme de esta lista", OPT_OUT),
+        ("no me escriban m\u00e1s", OPT_OUT),
+        ("je ne souhaite plus", OPT_OUT),
+        ("arr\u00eater de m'envoyer", OPT_OUT),
+        ("keine Werbung mehr", OPT_OUT),
+        ("nicht mehr kontaktieren", OPT_OUT),
+        ("non scrivetemi pi\u00f9", OPT_OUT),
+        ("non desidero pi\u00f9", OPT_OUT),
+        ("basta sms", OPT_OUT),
+        ("remova da lista", OPT_OUT),
+        ("parar de enviar", OPT_OUT),
+        ("n\u00e3o envie mais", OPT_OUT),
+        ("geen berichten meer", OPT_OUT),
+        ("meld mij af", OPT_OUT),
+    ],
+)
+def test_each_phrase_pattern(text: str, kind: InboundKind) -> None:
+    """Each affirmative and unclear phrase pattern reads its example."""
+    assert classify(text).kind is kind
