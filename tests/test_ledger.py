@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smspolicy import ConsentEvent, ConsentKind, Engine, Message, Policy, Program, Purpose
+from smspolicy import Basis, ConsentEvent, ConsentKind, Engine, Message, Policy, Program, Purpose
 from smspolicy import rules as R
 from smspolicy._inbound import REPLY_TOPIC
 from smspolicy.cli import main
@@ -29,7 +29,7 @@ from smspolicy.consent import (
     verify_chain,
     verify_proof,
 )
-from smspolicy.errors import InvalidInputError, LedgerIntegrityError
+from smspolicy.errors import ConfigurationError, InvalidInputError, LedgerIntegrityError
 from smspolicy.store import ComposedStore, MemoryStore, SQLiteStore
 from smspolicy.testing import FrozenClock
 
@@ -1154,3 +1154,180 @@ def test_implied_after_a_stop_and_after_a_confirmation() -> None:
     assert fold([stop, purchase], T0 + dt.timedelta(days=1)) is ConsentStatus.REVOKED
     again = event("confirmed", T0 + dt.timedelta(minutes=1), topic="deals", purpose="marketing")
     assert fold([stop, again, purchase], T0 + dt.timedelta(days=1)) is ConsentStatus.EXPRESS
+
+
+# --- the consent rule's reasons and options ------------------------------------------------
+
+
+def _decide(
+    rule: object, events: list[ConsentEvent], now: dt.datetime, **message: object
+) -> object:
+    store = MemoryStore()
+    for e in events:
+        store.append_consent(e)
+    engine = Engine(Policy(rule, name="p"), store, FrozenClock(now))  # type: ignore[arg-type]
+    fields = {"to": NUMBER, "topic": "deals", "purpose": "marketing", **message}
+    return engine.evaluate(Message(**fields))  # type: ignore[arg-type]
+
+
+def test_reasons_carry_status_topic_purpose_and_instants() -> None:
+    """Each denial names its status, topic, purpose and the instants of the event that settled
+    it, in data and in words."""
+    later = T0 + dt.timedelta(days=400)
+    missing = _decide(R.consent(), [], T0)
+    reason = missing.reasons[0]  # type: ignore[attr-defined]
+    assert (reason.code, reason.rule, reason.citation) == ("consent.missing", "consent", None)
+    assert dict(reason.data) == {
+        "status": "missing",
+        "topic": "deals",
+        "purpose": "marketing",
+        "at": "",
+        "expires": "",
+    }
+    assert reason.message == "there is no consent for topic deals (marketing)"
+    expired = _decide(
+        R.consent(), [event("implied", T0, basis="inquiry", purpose="marketing")], later
+    )
+    reason = expired.reasons[0]  # type: ignore[attr-defined]
+    assert dict(reason.data) == {
+        "status": "expired",
+        "topic": "deals",
+        "purpose": "marketing",
+        "at": "2025-01-15T15:00:00+00:00",
+        "expires": "2025-07-15T15:00:00+00:00",
+    }
+    assert reason.message == (
+        "the implied consent of 2025-01-15T15:00:00+00:00 expired on 2025-07-15T15:00:00+00:00"
+    )
+    revoked = _decide(R.consent(), [event("revoked", T0)], later, purpose="transactional")
+    reason = revoked.reasons[0]  # type: ignore[attr-defined]
+    assert (reason.data["status"], reason.data["purpose"], reason.data["at"]) == (
+        "revoked",
+        "transactional",
+        "2025-01-15T15:00:00+00:00",
+    )
+    assert reason.message == "the recipient opted out on 2025-01-15T15:00:00+00:00"
+
+
+def test_code_citation_and_name_of_a_jurisdictions_consent_rule() -> None:
+    """With code and citation the denial names them and the jurisdiction's standard; the
+    rule's name is the reason's rule, and its repr."""
+    rule = R.consent(code="us.tcpa.written_consent", citation="47 CFR 64.1200(a)(2)", name="tcpa")
+    reason = _decide(rule, [], T0).reasons[0]  # type: ignore[attr-defined]
+    assert (reason.code, reason.rule, reason.citation) == (
+        "us.tcpa.written_consent",
+        "tcpa",
+        "47 CFR 64.1200(a)(2)",
+    )
+    assert (
+        reason.message
+        == "the consent on record (missing) does not meet this jurisdiction's standard"
+    )
+    assert repr(rule) == "tcpa"
+    assert repr(R.consent(stop_scope="topic")) == "consent(stop_scope='topic')"
+    with pytest.raises(
+        ConfigurationError, match="stop_scope must be 'brand' or 'topic', got 'all'"
+    ):
+        R.consent(stop_scope="all")  # type: ignore[arg-type]
+
+
+def test_erased_number_reason_uses_the_rules_code(clock: FrozenClock) -> None:
+    """A number erased after opting out is denied with the rule's code, name and citation."""
+    store = MemoryStore()
+    engine = Engine(
+        Policy(R.consent(code="x.consent", citation="Act s. 1", name="x"), name="p"), store, clock
+    )
+    engine.consent.revoke(NUMBER, source="api")
+    engine.forget(NUMBER)
+    reason = engine.evaluate(Message(NUMBER, "deals", "marketing")).reasons[0]
+    assert (reason.code, reason.rule, reason.citation, reason.message) == (
+        "x.consent",
+        "x",
+        "Act s. 1",
+        "the number was erased after opting out",
+    )
+    plain = Engine(Policy(R.consent(), name="p"), store, clock)
+    assert (
+        plain.evaluate(Message(NUMBER, "deals", "marketing")).reasons[0].code == "consent.revoked"
+    )
+
+
+@pytest.mark.parametrize(
+    ("bases", "basis", "allowed"),
+    [
+        ((), "purchase", False),
+        ((), "soft_opt_in", False),
+        (("soft_opt_in",), "soft_opt_in", True),
+        (("soft_opt_in",), "purchase", False),
+        (None, "purchase", True),
+        ({"purchase", "inquiry"}, "inquiry", True),
+    ],
+)
+def test_implied_bases_limit_what_implied_consent_counts(
+    bases: object, basis: str, allowed: bool
+) -> None:
+    """Only the implied bases a rule accepts allow; the rest count as missing consent, and
+    express consent always counts."""
+    rule = R.consent(implied_bases=bases)  # type: ignore[arg-type]
+    decision = _decide(rule, [event("implied", T0, basis=basis, purpose="marketing")], T0)
+    assert decision.allowed is allowed  # type: ignore[attr-defined]
+    if not allowed:
+        assert decision.codes == ("consent.missing",)  # type: ignore[attr-defined]
+    express = [event("confirmed", T0, topic="deals", purpose="marketing")]
+    assert _decide(rule, express, T0).allowed  # type: ignore[attr-defined]
+
+
+def test_implied_bases_are_checked() -> None:
+    """An unknown basis or a value that is not a collection is a clear ConfigurationError."""
+    with pytest.raises(ConfigurationError):
+        R.consent(implied_bases=["sometimes"])
+    with pytest.raises(
+        ConfigurationError, match="implied_bases must be a collection of Basis, got 3"
+    ):
+        R.consent(implied_bases=3)  # type: ignore[arg-type]
+
+
+def test_two_consent_rules_fold_with_their_own_terms() -> None:
+    """Two consent rules with different implied terms in one policy each fold with their own
+    terms (their shared work is kept apart)."""
+    purchase = [event("implied", T0, basis="purchase", purpose="marketing")]
+    short = R.consent(implied_terms={Basis.PURCHASE: 1}, name="short")
+    both = Policy(short, R.consent(), name="both")
+    decision = _decide(both, purchase, T0 + dt.timedelta(days=60))
+    assert [(r.rule, r.code) for r in decision.reasons] == [("short", "consent.expired")]  # type: ignore[attr-defined]
+    reverse = Policy(R.consent(), short, name="reverse")
+    decision = _decide(reverse, purchase, T0 + dt.timedelta(days=60))
+    assert [(r.rule, r.code) for r in decision.reasons] == [("short", "consent.expired")]  # type: ignore[attr-defined]
+
+
+def test_shared_denials_keep_each_messages_facts(clock: FrozenClock) -> None:
+    """Denials are shared only between messages with the same facts: each names its own topic,
+    purpose and the instant of its own STOP."""
+    engine = make_engine(clock)
+    first = engine.evaluate(Message(NUMBER, "deals", "marketing")).reasons[0]
+    second = engine.evaluate(Message(NUMBER, "alerts", "transactional")).reasons[0]
+    assert (first.data["topic"], first.data["purpose"]) == ("deals", "marketing")
+    assert (second.data["topic"], second.data["purpose"]) == ("alerts", "transactional")
+    engine.consent.revoke(NUMBER, source="api")
+    clock.advance(dt.timedelta(hours=1))
+    engine.consent.revoke("+12125550124", source="api")
+    a = engine.evaluate(Message(NUMBER, "deals", "marketing")).reasons[0]
+    b = engine.evaluate(Message("+12125550124", "deals", "marketing")).reasons[0]
+    assert (a.data["at"], b.data["at"]) == (
+        "2025-01-15T15:00:00+00:00",
+        "2025-01-15T16:00:00+00:00",
+    )
+
+
+def test_tampered_reason_names_the_rule(clock: FrozenClock) -> None:
+    """The tamper denial is given by the rule that found it."""
+    store = MemoryStore()
+    engine = Engine(Policy(R.consent(name="tcpa"), name="p"), store, clock)
+    engine.consent.confirm(NUMBER, topic="deals", purpose="marketing", source="api")
+    _edit_memory(store)(0, lambda data: data.update(source="edited"))
+    reason = engine.evaluate(Message(NUMBER, "deals", "marketing")).reasons[0]
+    assert (reason.code, reason.rule, reason.citation) == ("consent.tampered", "tcpa", None)
+    assert reason.message == (
+        f"the consent records of {NUMBER} fail their integrity check at event 0 (was altered: "
+        "its hash does not match its fields), so no decision is taken from them"
+    )
