@@ -24,7 +24,7 @@ listed in each language's ``unconfirmed``.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 
 import attrs
 
@@ -285,70 +285,57 @@ LANGUAGES: Mapping[str, Language] = {
 """Every language's reply words, by language code."""
 
 
-def _table(attribute: str) -> dict[str, str]:
-    table: dict[str, str] = {}
-    for lang in LANGUAGES.values():
-        for word in getattr(lang, attribute):
-            table.setdefault(word, lang.code)  # the first language listing a word names it
-    return table
-
-
-_REVOKE = _table("revoke")
-OPT_OUT = {**_REVOKE, **{w: c for w, c in _table("opt_out").items() if w not in _REVOKE}}
+# The tables below are built once, at import, from LANGUAGES: plain expressions rather than
+# helper functions. A word listed by several languages is named by the first.
+_LISTS = {
+    attribute: {
+        word: lang.code
+        for lang in reversed(list(LANGUAGES.values()))
+        for word in getattr(lang, attribute)
+    }
+    for attribute in ("revoke", "opt_out", "weak", "opt_in", "help", "confirm", "polite")
+}
+_REVOKE = _LISTS["revoke"]
+OPT_OUT = {**_LISTS["opt_out"], **_REVOKE}
 """Every opt-out word, with the language that lists it first."""
-OPT_IN = _table("opt_in")
+OPT_IN = _LISTS["opt_in"]
 """Every opt-in word (rejoin the programs), with its language."""
-HELP = _table("help")
+HELP = _LISTS["help"]
 """Every help word, with its language."""
-YES = _table("confirm")
+YES = _LISTS["confirm"]
 """Every double opt-in confirmation word, with its language."""
-_WEAK = frozenset(_table("weak"))
-_POLITE = _table("polite")
+_POLITE = _LISTS["polite"]
+_INSIDE = [w for w in _LISTS["opt_out"] if w not in _LISTS["weak"]]
 
-
-def _spaced(word: str) -> bool:
-    return word.isascii()
-
-
-def _words_pattern(words: Iterable[str]) -> re.Pattern[str]:
-    ordered = sorted(words, key=len, reverse=True)
-    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in ordered) + r")\b")
-
-
-def _strings_pattern(words: Iterable[str]) -> re.Pattern[str]:
-    ordered = sorted(words, key=len, reverse=True)
-    return re.compile("|".join(re.escape(w) for w in ordered))
-
-
-_REVOKE_WORDS = _words_pattern(w for w in _REVOKE if _spaced(w))
-_REVOKE_STRINGS = _strings_pattern(compact(w) for w in _REVOKE if not _spaced(w))
-_INSIDE_WORDS = _words_pattern(w for w in _table("opt_out") if _spaced(w) and w not in _WEAK)
-_INSIDE_STRINGS = _strings_pattern(
-    w for w in _table("opt_out") if not _spaced(w) and w not in _WEAK
+# Words of Latin script match as whole words; Japanese, Chinese and Korean words, written
+# without spaces, match anywhere in the text without its spaces. Longer words first.
+_REVOKE_WORDS = re.compile(
+    r"\b(?:"
+    + "|".join(re.escape(w) for w in sorted(filter(str.isascii, _REVOKE), key=len, reverse=True))
+    + r")\b"
 )
-
-
-def _patterns(attribute: str) -> tuple[tuple[re.Pattern[str], str, bool], ...]:
-    return tuple(
-        (re.compile(p), lang.code, lang.code in ("ja", "zh", "ko"))
-        for lang in LANGUAGES.values()
-        for p in getattr(lang, attribute)
-    )
-
-
-_PHRASES = _patterns("phrases")
-_UNCLEAR = _patterns("unclear")
+_REVOKE_STRINGS = re.compile(
+    "|".join(re.escape(w) for w in sorted(_REVOKE, key=len, reverse=True) if not w.isascii())
+)
+_INSIDE_WORDS = re.compile(
+    r"\b(?:" + "|".join(re.escape(w) for w in _INSIDE if w.isascii()) + r")\b"
+)
+_INSIDE_STRINGS = re.compile("|".join(re.escape(w) for w in _INSIDE if not w.isascii()))
+_PHRASES = tuple(
+    (re.compile(pattern), lang.code, lang.code in ("ja", "zh", "ko"))
+    for lang in LANGUAGES.values()
+    for pattern in lang.phrases
+)
+_UNCLEAR = tuple(
+    (re.compile(pattern), lang.code, lang.code in ("ja", "zh", "ko"))
+    for lang in LANGUAGES.values()
+    for pattern in lang.unclear
+)
 
 _POLITE_WORDS = "|".join(re.escape(w) for w in sorted(_POLITE, key=len, reverse=True))
 _POLITE_EDGES = re.compile(rf"^(?:(?:{_POLITE_WORDS})(?: |$))+|(?:(?:^| )(?:{_POLITE_WORDS}))+$")
-_CJK_POLITE = [w for w in _POLITE if not _spaced(w)]
-_CJK_EDGES = re.compile(
-    "^(?:"
-    + "|".join(map(re.escape, _CJK_POLITE))
-    + ")+|(?:"
-    + "|".join(map(re.escape, _CJK_POLITE))
-    + ")+$"
-)
+_CJK_POLITE = "|".join(re.escape(w) for w in _POLITE if not w.isascii())
+_CJK_EDGES = re.compile(f"^(?:{_CJK_POLITE})+|(?:{_CJK_POLITE})+$")
 
 # Contexts in which an English revocation word is not one. Negated: "don't stop the deals",
 # "I don't want to cancel". Ordinary: "stop by", "bus stop", "the end of the movie", "quit my
@@ -409,8 +396,8 @@ _MAX_WORD = 64
 def _bare(clause: str) -> str:
     """A clause without the polite words around it ("stop please" -> "stop")."""
     words = _POLITE_EDGES.sub("", clause).strip()
-    if words and not words.isascii():
-        words = _CJK_EDGES.sub("", compact(words)) if " " not in words else words
+    if words and not words.isascii() and " " not in words:
+        words = _CJK_EDGES.sub("", words)
     return words
 
 
