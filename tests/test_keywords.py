@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from smspolicy import Program
@@ -275,7 +275,6 @@ def surrounded(draw: st.DrawFn, word: str, inline: bool) -> str:
     return joint.join([*before, core, *after])
 
 
-@settings(max_examples=400)
 @given(st.data(), st.sampled_from(KEYWORDS))
 def test_disguised_keyword_reads_as_the_bare_one(
     data: st.DataObject, keyword: tuple[str, InboundKind, str]
@@ -287,7 +286,6 @@ def test_disguised_keyword_reads_as_the_bare_one(
     assert classify(text).kind is kind, (text, normalise(text))
 
 
-@settings(max_examples=400)
 @given(st.data(), st.sampled_from(KEYWORDS))
 def test_keyword_among_other_sentences(
     data: st.DataObject, keyword: tuple[str, InboundKind, str]
@@ -304,7 +302,6 @@ def test_keyword_among_other_sentences(
         assert found in (OTHER, kind), (text, normalise(text))
 
 
-@settings(max_examples=300)
 @given(st.data(), st.sampled_from(sorted(REVOKE_WORDS)))
 def test_revocation_word_anywhere_in_a_reply(data: st.DataObject, word: str) -> None:
     """A revocation word (the FCC's per-se words and each language's unsubscribe words) is an

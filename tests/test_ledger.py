@@ -11,7 +11,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from smspolicy import Basis, ConsentEvent, ConsentKind, Engine, Message, Policy, Program, Purpose
@@ -149,7 +149,6 @@ def reference_allows(
     return allowed and not held
 
 
-@settings(max_examples=300)
 @given(
     specs,
     st.randoms(use_true_random=False),
@@ -173,7 +172,6 @@ def test_status_does_not_depend_on_append_order(
                 assert (a.status, a.expires) == (b.status, b.expires) == (c.status, c.expires)
 
 
-@settings(max_examples=300)
 @given(specs, st.sampled_from([*INSTANTS, T0 + dt.timedelta(days=91)]))
 def test_fold_matches_the_reference_model(
     items: list[tuple[object, ...]], now: dt.datetime
@@ -187,7 +185,6 @@ def test_fold_matches_the_reference_model(
             assert status.status.allows == reference_allows(events, topic, purpose, now)
 
 
-@settings(max_examples=300)
 @given(
     specs,
     st.sampled_from(INSTANTS),
