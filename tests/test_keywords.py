@@ -67,6 +67,12 @@ CORPUS = [
         ("\u041f\u0440\u0438\u0432\u0435\u0442", "\u043f\u0440\u0438\u0432\u0435\u0442"),
         ("", ""),
         ("?!...", ""),
+        ("\u00d8K", "ok"),  # a capital without a look-alike of its own folds in lower case
+        ("0:00O", "oo"),  # read digits, shorten, join: until nothing changes
+        ("\u024f\u043e", "\u024fo"),  # the last Latin letter before IPA: the word folds
+        ("\u0250\u043e", "\u0250\u043e"),  # an IPA letter: the word keeps its letters
+        ("ab\u0301c", "abc"),
+        ("\u4e00\u0301", "\u4e00"),  # a stray mark is no letter: dropped with punctuation
     ],
 )
 def test_normalise_undoes_each_disguise(text: str, expected: str) -> None:

@@ -96,8 +96,6 @@ def sanitise(text: str) -> str:
 
 def _fold_word(match: re.Match[str]) -> str:
     word = match.group()
-    if word.isascii():
-        return word
     # Fold only a word written entirely in Latin letters and look-alikes (STOP in Cyrillic
     # letters, or half Cyrillic): a Russian or Greek word keeps its letters.
     if all(ch < "\u0250" or ch in _LOOK_ALIKES for ch in word):
