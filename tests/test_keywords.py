@@ -780,3 +780,47 @@ def test_each_written_polite_word_leaves_a_keyword_alone(polite: str) -> None:
 def test_each_phrase_pattern(text: str, kind: InboundKind) -> None:
     """Each affirmative and unclear phrase pattern reads its example."""
     assert classify(text).kind is kind
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "language", "word"),
+    [
+        ("Sair", OPT_OUT, "pt", "sair"),
+        ("please stop texting me now", OPT_OUT, "en", "stop"),
+        ("vielen Dank, bitte abmelden", OPT_OUT, "de", "abmelden"),
+        ("\u8bf7\u9000\u8ba2\u8c22\u8c22", OPT_OUT, "zh", "\u9000\u8ba2"),
+        ("remove me", OPT_OUT, "en", "remove me"),
+        ("no me manden m\u00e1s", OPT_OUT, "es", "no me manden mas"),
+        ("\u9001\u3089\u306a\u3044\u3067", OPT_OUT, "ja", "\u9001\u3089\u306a\u3044\u3067"),
+        ("please cancel my appointment", UNCLEAR, "en", "cancel my appointment"),
+        ("Vou sair agora", UNCLEAR, "pt", "sair"),
+        ("pas int\u00e9ress\u00e9", UNCLEAR, "fr", "pas interesse"),
+        ("\u6211\u4e0d\u9700\u8981", UNCLEAR, "zh", "\u4e0d\u9700\u8981"),
+        ("AYUDA por favor", HELP, "es", "ayuda"),
+        ("Anmelden", InboundKind.OPT_IN, "de", "anmelden"),
+        ("Sim", InboundKind.CONFIRM, "pt", "sim"),
+        ("\u306f\u3044", InboundKind.CONFIRM, "ja", "\u306f\u3044"),
+        ("\u4e2d\u6b62 \u8981", OTHER, None, None),
+        ("stop \uc694", OPT_OUT, "en", "stop"),
+    ],
+)
+def test_language_and_word_of_each_reading(
+    text: str, kind: InboundKind, language: str | None, word: str | None
+) -> None:
+    """Each way of reading a reply names its language (the reply's) and the word or phrase
+    that settled it (the ledger event's source)."""
+    keyword = classify(text)
+    assert (keyword.kind, keyword.language, keyword.word) == (kind, language, word)
+
+
+def test_targeted_opt_out_names_language_and_word() -> None:
+    """A targeted opt-out names the language and the word that opened it."""
+    keyword = classify("BASTA alerts", frozenset({"alerts"}))
+    assert (keyword.kind, keyword.language, keyword.topic, keyword.word) == (
+        OPT_OUT,
+        "es",
+        "alerts",
+        "basta",
+    )
+    keyword = classify("stop alerts", frozenset({"alerts"}))
+    assert (keyword.language, keyword.word) == ("en", "stop")

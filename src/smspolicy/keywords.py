@@ -396,9 +396,9 @@ _MAX_WORD = 64
 def _bare(clause: str) -> str:
     """A clause without the polite words around it ("stop please" -> "stop")."""
     words = _POLITE_EDGES.sub("", clause).strip()
-    if words and not words.isascii() and " " not in words:
-        words = _CJK_EDGES.sub("", words)
-    return words
+    if words.isascii():
+        return words
+    return _CJK_EDGES.sub("", compact(words))  # Japanese, Chinese, Korean: no spaces
 
 
 def _masked(clause: str) -> tuple[str, str | None]:
@@ -464,18 +464,18 @@ def classify(
     targeted = _targeted(bare, topics)
     if targeted is not None:
         return targeted
-    masked = [_masked(part) for part in parts]
-    for (clause, _ambiguous), alone in zip(masked, bare, strict=True):
+    readings = [(*_masked(part), _bare(part)) for part in parts]
+    for clause, _ambiguous, alone in readings:
         found = _revocation(clause, alone)
         if found is not None:
             return found
-    for (clause, ambiguous), alone in zip(masked, bare, strict=True):
+    for clause, ambiguous, alone in readings:
         found = _unclear(clause, alone, ambiguous)
         if found is not None:
             return found
-    if any(alone in HELP for alone in bare):
-        word = next(alone for alone in bare if alone in HELP)
-        return Keyword(InboundKind.HELP, HELP[word], word=word)
+    for alone in bare:
+        if alone in HELP:
+            return Keyword(InboundKind.HELP, HELP[alone], word=alone)
     if message in OPT_IN:
         return Keyword(InboundKind.OPT_IN, OPT_IN[message], word=message)
     if message in YES:
