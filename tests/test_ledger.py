@@ -1270,13 +1270,15 @@ def test_implied_bases_limit_what_implied_consent_counts(
     assert decision.allowed is allowed  # type: ignore[attr-defined]
     if not allowed:
         assert decision.codes == ("consent.missing",)  # type: ignore[attr-defined]
+        at = decision.reasons[0].data["at"]  # type: ignore[attr-defined]
+        assert at == "2025-01-15T15:00:00+00:00"  # the implied consent it did not accept
     express = [event("confirmed", T0, topic="deals", purpose="marketing")]
     assert _decide(rule, express, T0).allowed  # type: ignore[attr-defined]
 
 
 def test_implied_bases_are_checked() -> None:
     """An unknown basis or a value that is not a collection is a clear ConfigurationError."""
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(ConfigurationError, match="sometimes"):
         R.consent(implied_bases=["sometimes"])
     with pytest.raises(
         ConfigurationError, match="implied_bases must be a collection of Basis, got 3"
