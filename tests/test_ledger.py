@@ -1016,7 +1016,7 @@ def test_proof_format_must_be_json_or_csv(clock: FrozenClock) -> None:
         engine.consent.proof(NUMBER, format="xml")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="format must be 'json' or 'csv', got 'xml'"):
         engine.consent.verify("{}", format="xml")  # type: ignore[arg-type]
-    with pytest.raises(InvalidInputError, match="^a proof must be text$"):
+    with pytest.raises(InvalidInputError, match=r"^a proof must be text$"):
         engine.consent.verify(b"{}")  # type: ignore[arg-type]
 
 
@@ -1029,7 +1029,7 @@ def test_unreadable_proofs_say_why(clock: FrozenClock) -> None:
         engine.consent.verify("{")
     data["head"] = "f" * 64
     with pytest.raises(
-        LedgerIntegrityError, match="^the proof's head does not match its last event$"
+        LedgerIntegrityError, match=r"^the proof's head does not match its last event$"
     ):
         engine.consent.verify(json.dumps(data))
     empty = {"number": NUMBER, "events": []}
