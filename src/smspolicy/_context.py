@@ -12,16 +12,21 @@ from ._recipients import Profile, Recipient
 from ._records import ConsentEvent, SendRecord
 from ._time import ensure_aware, to_local, zone
 from ._values import Purpose
+from .consent import ChainBreak, chain_break
 
 __all__ = ["ConsentView", "Context", "HistoryView"]
 
 T = TypeVar("T")
 
 
-class ConsentView:
-    """The recipient's consent events, read from the store on first use."""
+_UNCHECKED = ChainBreak("", -1, "not checked yet")
 
-    __slots__ = ("_events", "_load", "_suppressed")
+
+class ConsentView:
+    """The recipient's consent events, read from the store on first use, and whether their
+    hash chain holds (checked once per view, when a rule first asks)."""
+
+    __slots__ = ("_break", "_events", "_load", "_suppressed")
 
     def __init__(
         self,
@@ -33,6 +38,7 @@ class ConsentView:
         self._load = load
         self._events: tuple[ConsentEvent, ...] | None = None if load else tuple(events)
         self._suppressed = suppressed
+        self._break: ChainBreak | None = _UNCHECKED
 
     def _ensure(self) -> tuple[ConsentEvent, ...]:
         if self._events is None:
@@ -45,6 +51,14 @@ class ConsentView:
     def events(self) -> tuple[ConsentEvent, ...]:
         """Every consent event for this recipient, oldest first."""
         return self._ensure()
+
+    @property
+    def broken(self) -> ChainBreak | None:
+        """The first event whose hash or link does not verify, or None when the chain is
+        intact: decisions trust only an intact ledger."""
+        if self._break is _UNCHECKED:
+            self._break = chain_break(self.events)
+        return self._break
 
     @property
     def suppressed(self) -> bool:

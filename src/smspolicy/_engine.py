@@ -42,7 +42,7 @@ from .errors import (
     RuleError,
     StoreUnavailableError,
 )
-from .programs import Program
+from .programs import Program, check_keywords
 from .rules._caps import program_frequency
 from .store import MemoryStore, Store, person_key
 from .typing import Rule
@@ -146,6 +146,7 @@ class Engine:
         store_retry: dt.timedelta = dt.timedelta(minutes=5),
         programs: Iterable[Program] = (),
         pending_expiry: dt.timedelta = DEFAULT_PENDING_EXPIRY,
+        unclear_hold: dt.timedelta | None = None,
     ) -> None:
         if not callable(policy):
             raise ConfigurationError(f"policy must be a rule (a callable), got {policy!r}")
@@ -170,6 +171,7 @@ class Engine:
         for program in self.programs:
             if not isinstance(program, Program):
                 raise ConfigurationError(f"programs must be Program values, got {program!r}")
+        check_keywords(self.programs)
         senders: dict[tuple[str | None, Purpose], set[str]] = {}
         for program in self.programs:
             senders.setdefault((program.brand, program.purpose), set()).update(program.senders)
@@ -183,7 +185,11 @@ class Engine:
         # rule ever counts over sends it was not given.
         self.history = max(ensure_duration(history, "history"), required_history(self._rule))
         self._fast = FastPath(self._rule)
-        self.consent = Ledger(self, pending_expiry=ensure_duration(pending_expiry))
+        self.consent = Ledger(
+            self,
+            pending_expiry=ensure_duration(pending_expiry),
+            unclear_hold=None if unclear_hold is None else ensure_duration(unclear_hold),
+        )
 
     def address_of(self, number: str | PhoneNumber) -> str:
         """The E.164 form of a phone number (raises InvalidNumberError when it is not one)."""

@@ -33,6 +33,9 @@ class ConsentKind(_enum.Enum):
     CONFIRMED = "confirmed"
     REVOKED = "revoked"
     IMPLIED = "implied"
+    UNCLEAR = "unclear"
+    """A reply that may be a revocation but is not clear: marketing is held until the
+    recipient answers (a later confirmation or revocation) or until ``expires``."""
 
 
 class Basis(_enum.Enum):
@@ -45,11 +48,21 @@ class Basis(_enum.Enum):
     NON_BUSINESS = "non_business"
 
 
+def _encodable(name: str, text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError(
+            f"{name} holds a lone surrogate and cannot be stored as UTF-8"
+        ) from None
+
+
 def _text(name: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(f"{name} must be a non-empty string, got {value!r}")
     if len(value) > _MAX_TEXT or "\x00" in value:
         raise InvalidInputError(f"{name} is too long or holds a NUL character")
+    _encodable(name, value)
     return value.strip()
 
 
@@ -80,6 +93,7 @@ def _evidence(value: object) -> Mapping[str, object]:
         raise InvalidInputError(f"evidence must be JSON-serialisable: {error}") from None
     if len(text) > _MAX_EVIDENCE:
         raise InvalidInputError(f"evidence is {len(text)} characters (at most {_MAX_EVIDENCE})")
+    _encodable("evidence", text)
     return types.MappingProxyType(json.loads(text))
 
 
@@ -156,10 +170,14 @@ class ConsentEvent:
 
     def compute_hash(self) -> str:
         """The SHA-256 of the canonical JSON payload (which includes ``prev_hash``)."""
-        canonical = json.dumps(
-            self.payload(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return _digest(self.payload())
+
+    def fingerprint(self) -> str:
+        """The SHA-256 of what the event records, without its place in a chain (``seq`` and
+        ``prev_hash``): two events with the same fingerprint record the same consent."""
+        payload = self.payload()
+        del payload["seq"], payload["prev_hash"]
+        return _digest(payload)
 
     def chained(self, seq: int, prev_hash: str) -> ConsentEvent:
         """This event as the ``seq``-th of its recipient, after the event hashed ``prev_hash``."""
@@ -191,6 +209,11 @@ class ConsentEvent:
             )
         except (KeyError, TypeError, ValueError) as error:
             raise InvalidInputError(f"not a consent event record: {error}") from None
+
+
+def _digest(payload: Mapping[str, object]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class SendStatus(_enum.Enum):

@@ -20,10 +20,11 @@ from . import jurisdictions
 from ._clock import Clock, SystemClock
 from ._engine import Engine
 from ._recipients import Profile
-from ._records import ConsentEvent
+from ._records import ConsentEvent, ConsentKind
 from ._time import ensure_aware, to_local, zone
 from ._values import Decision, Message, Reason, deny
 from .config import load_config, parse_duration
+from .consent import superseded_by
 from .errors import InvalidNumberError, SmsPolicyError
 from .store import SQLiteStore
 from .testing import FrozenClock
@@ -316,17 +317,32 @@ def check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inbound_text(text: str) -> str:
+    """The text argument as the bytes it was typed as, decoded as UTF-8 (undecodable bytes
+    become U+FFFD), or read from standard input for ``-``."""
+    if text == "-":
+        return sys.stdin.buffer.read().decode("utf-8", "replace")
+    try:
+        return os.fsencode(text).decode("utf-8", "replace")
+    except UnicodeEncodeError:  # not from the command line's bytes: the engine sanitises it
+        return text
+
+
 def inbound(args: argparse.Namespace) -> int:
     """Handle an inbound text and print the reply."""
-    result = _engine(args).inbound(args.text, args.number, to=args.to)
+    result = _engine(args).inbound(_inbound_text(args.text), args.number, to=args.to)
     print(f"{result.kind.value}: {result.reply or '(no reply)'}")
     return 0
 
 
 def consent_import(args: argparse.Namespace) -> int:
-    """Append consent events from a CSV, keeping their original time, source and evidence."""
+    """Append consent events from a CSV, keeping their original time, source and evidence.
+
+    A row is skipped when the ledger already holds the same event (every field equal); grants
+    that a revocation dated at or after them ends are kept as history and counted."""
     engine = _engine(args)
     added = skipped = 0
+    grants: list[ConsentEvent] = []
     try:
         handle = open(args.csv, newline="", encoding="utf-8-sig")  # noqa: SIM115
     except OSError as error:
@@ -340,10 +356,13 @@ def consent_import(args: argparse.Namespace) -> int:
         for line, row in enumerate(reader, start=2):
             batch.append((line, _consent_event(args.csv, line, row, engine)))
             if len(batch) == BATCH:
-                a, s = _append_new(engine, batch)
+                a, s = _append_new(engine, batch, grants)
                 added, skipped, batch = added + a, skipped + s, []
-        a, s = _append_new(engine, batch)
+        a, s = _append_new(engine, batch, grants)
     print(f"{added + a} consent events imported, {skipped + s} already present")
+    overridden = _overridden(engine, grants)
+    if overridden:
+        print(f"{overridden} rows older than a later STOP: kept as history, not effective")
     return 0
 
 
@@ -361,26 +380,45 @@ def _consent_event(path: str, line: int, row: dict[str, str], engine: Engine) ->
             brand=row.get("brand") or None,
             basis=row.get("basis") or None,
             evidence=evidence,
+            expires=_instant(row.get("expires") or None),
         )
     except (SmsPolicyError, UsageError, ValueError) as error:
         raise UsageError(f"{path}: line {line}: {error}") from None
 
 
-def _append_new(engine: Engine, batch: Sequence[tuple[int, ConsentEvent]]) -> tuple[int, int]:
+def _append_new(
+    engine: Engine, batch: Sequence[tuple[int, ConsentEvent]], grants: list[ConsentEvent]
+) -> tuple[int, int]:
     existing = engine.store.consent_events(sorted({e.number for _, e in batch}))
-    seen = {
-        (e.number, e.kind, e.at, e.topic, e.source) for events in existing.values() for e in events
-    }
+    # Idempotent on everything an event records (its fingerprint): a transactional and a
+    # marketing row at the same instant are two consents, not one.
+    seen = {e.fingerprint() for events in existing.values() for e in events}
     added = skipped = 0
     for _, event in sorted(batch, key=lambda item: (item[1].number, item[1].at)):
-        key = (event.number, event.kind, event.at, event.topic, event.source)
+        key = event.fingerprint()
         if key in seen:
             skipped += 1
             continue
-        engine.store.append_consent(event)
+        stored = engine.store.append_consent(event)
         seen.add(key)
         added += 1
+        if stored.kind is not ConsentKind.REVOKED and stored.kind is not ConsentKind.UNCLEAR:
+            grants.append(stored)
     return added, skipped
+
+
+def _overridden(engine: Engine, grants: Sequence[ConsentEvent]) -> int:
+    """How many imported grants a revocation dated at or after them ends."""
+    by_number: dict[str, list[ConsentEvent]] = collections.defaultdict(list)
+    for grant in grants:
+        by_number[grant.number].append(grant)
+    numbers = sorted(by_number)
+    count = 0
+    for start in range(0, len(numbers), BATCH):
+        ledger = engine.store.consent_events(numbers[start : start + BATCH])
+        for number, events in ledger.items():
+            count += sum(1 for g in by_number[number] if superseded_by(g, events) is not None)
+    return count
 
 
 def consent_export(args: argparse.Namespace) -> int:
@@ -443,7 +481,7 @@ def _parser() -> argparse.ArgumentParser:
 
     i = commands.add_parser("inbound", help="process an inbound text and print the reply")
     i.add_argument("number")
-    i.add_argument("text")
+    i.add_argument("text", help="the text received, or - to read it from standard input")
     i.add_argument("--to", help="the number the text was sent to")
     common(i)
     i.set_defaults(run=inbound)

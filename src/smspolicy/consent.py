@@ -1,17 +1,22 @@
 """Consent: folding the ledger into a verdict, the ledger API and proof of consent.
 
-State is a fold of the append-only events (see :func:`consent_status`). Each event hashes its
-predecessor for that recipient; :meth:`Ledger.proof` exports the chain and
-:meth:`Ledger.verify` detects any edited, dropped or reordered event.
+State is a fold of the append-only events in the order they take effect (see
+:func:`effective_order` and :func:`consent_status`), whatever order they were appended in. Each
+event hashes its predecessor for that recipient: :func:`chain_break` finds the first event that
+fails the check (decisions deny on it), :meth:`Ledger.proof` exports the chain and
+:meth:`Ledger.verify` detects any edited, dropped or reordered event, in the proof and in the
+ledger.
 """
 
 from __future__ import annotations
 
+import calendar
 import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Mapping, Sequence
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -27,12 +32,17 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_IMPLIED_TERMS",
     "DEFAULT_PENDING_EXPIRY",
+    "ChainBreak",
     "ConsentStatus",
     "Ledger",
     "StatusDetail",
     "add_months",
+    "chain_break",
     "consent_status",
+    "effective_order",
+    "superseded_by",
     "verify_chain",
+    "verify_proof",
 ]
 
 DEFAULT_PENDING_EXPIRY = dt.timedelta(days=30)
@@ -70,12 +80,8 @@ def add_months(instant: dt.datetime, months: int) -> dt.datetime:
     """``instant`` plus whole calendar months (the 31st becomes the month's last day)."""
     month_index = instant.month - 1 + months
     year, month = instant.year + month_index // 12, month_index % 12 + 1
-    for day in range(instant.day, 27, -1):
-        try:
-            return instant.replace(year=year, month=month, day=day)
-        except ValueError:
-            continue
-    return instant.replace(year=year, month=month, day=min(instant.day, 28))
+    last = calendar.monthrange(year, month)[1]
+    return instant.replace(year=year, month=month, day=min(instant.day, last))
 
 
 class ConsentStatus(_enum.Enum):
@@ -87,6 +93,9 @@ class ConsentStatus(_enum.Enum):
     EXPIRED = "expired"
     REVOKED = "revoked"
     MISSING = "missing"
+    HELD = "held"
+    """Marketing is held after an unclear reply (``unclear`` event) until the recipient
+    answers or the hold expires."""
 
     @property
     def allows(self) -> bool:
@@ -98,6 +107,31 @@ ALLOWING = frozenset({ConsentStatus.EXPRESS, ConsentStatus.IMPLIED})
 """The statuses that allow a message."""
 
 
+_RANK = {
+    ConsentKind.REQUESTED: 0,
+    ConsentKind.IMPLIED: 0,
+    ConsentKind.CONFIRMED: 0,
+    ConsentKind.UNCLEAR: 1,
+    ConsentKind.REVOKED: 2,
+}
+"""Order of events dated at the same instant: grants, then unclear replies, then revocations,
+so that a revocation (or a hold) dated at a grant's instant is not undone by it."""
+
+_NEVER = dt.datetime.max.replace(tzinfo=dt.UTC)
+_CONFIRMED, _REVOKED, _UNCLEAR = ConsentKind.CONFIRMED, ConsentKind.REVOKED, ConsentKind.UNCLEAR
+
+
+def _effect(event: ConsentEvent) -> tuple[dt.datetime, int]:
+    return event.at, _RANK[event.kind]
+
+
+def effective_order(events: Iterable[ConsentEvent]) -> list[ConsentEvent]:
+    """``events`` in the order they take effect: by ``at``; at one instant grants first, then
+    unclear replies, then revocations, so a revocation wins a tie. Append order does not count:
+    a grant dated before a revocation never undoes it, however late it was recorded."""
+    return sorted(events, key=_effect)
+
+
 def _grant_covers(event: ConsentEvent, topic: str, purpose: Purpose, brand: str | None) -> bool:
     if event.topic is not None and event.topic != topic:
         return False
@@ -107,13 +141,42 @@ def _grant_covers(event: ConsentEvent, topic: str, purpose: Purpose, brand: str 
     return event.purpose is None or event.purpose is purpose or event.purpose is Purpose.MARKETING
 
 
+def _brands_meet(revoked: str | None, brand: str | None) -> bool:
+    # Fail closed: a revoke naming no brand covers every brand, and a revoke from any brand
+    # covers a message that names none.
+    return revoked is None or brand is None or revoked == brand
+
+
 def _revoke_covers(
     event: ConsentEvent, topic: str, brand: str | None, *, topic_scoped: bool
 ) -> bool:
-    # Fail closed: a revoke from any brand covers a message that names no brand.
-    if event.brand is not None and brand is not None and event.brand != brand:
+    if not _brands_meet(event.brand, brand):
         return False
     return not (topic_scoped and event.topic is not None and event.topic != topic)
+
+
+_GRANTS = frozenset({ConsentKind.REQUESTED, ConsentKind.IMPLIED, ConsentKind.CONFIRMED})
+
+
+def superseded_by(event: ConsentEvent, events: Iterable[ConsentEvent]) -> ConsentEvent | None:
+    """The revocation among ``events`` dated at or after the grant ``event`` that ends it (as
+    the default ``stop_scope="brand"`` reads them), or None: such a grant is kept as history
+    but is not in effect, whenever it was recorded."""
+    if event.kind not in _GRANTS:
+        return None
+    for later in effective_order(events):
+        if (
+            later.kind is ConsentKind.REVOKED
+            and later.at >= event.at
+            and later.number == event.number
+            and _brands_meet(later.brand, event.brand)
+        ):
+            return later
+    return None
+
+
+def _request_key(event: ConsentEvent) -> tuple[dt.datetime, dt.datetime]:
+    return event.at, event.expires or _NEVER
 
 
 @attrs.frozen
@@ -138,48 +201,68 @@ def consent_status(
     stop_scope: Literal["brand", "topic"] = "brand",
     implied_terms: Mapping[Basis, int | None] = DEFAULT_IMPLIED_TERMS,
 ) -> StatusDetail:
-    """Fold ``events`` (oldest first) into the consent status for one message at ``now``.
+    """Fold ``events`` into the consent status for one message at ``now``.
 
-    Later events win. A revoke ends every grant it covers (with ``stop_scope="brand"`` any revoke
-    ends everything from the brand; with ``"topic"`` a topic revoke ends only that topic). After
-    a revoke only a later *explicit* confirmation restores consent: an implied basis does not.
-    Pending requests never allow; implied consent expires after its term; events dated after
-    ``now`` are skipped.
+    The events are taken in :func:`effective_order` (by ``at``, a revocation winning a tie),
+    whatever order they come in; events dated after ``now`` do not count yet. A revoke ends
+    every grant it covers (with ``stop_scope="brand"`` any revoke ends everything from the
+    brand; with ``"topic"`` a topic revoke ends only that topic). After a revoke only a later
+    *explicit* confirmation restores consent: an implied basis does not. Pending requests never
+    allow; implied consent expires after its term. An ``unclear`` reply holds marketing
+    (status ``held``) until a later confirmation or revocation covering the message, or until
+    the hold expires.
     """
     state = _MISSING
-    revoked = False
     pending: ConsentEvent | None = None
-    for event in events:
-        if event.at > now:  # not yet, at this instant (events are in ledger order)
-            continue
-        if event.kind is ConsentKind.REVOKED:
-            if _revoke_covers(event, topic, brand, topic_scoped=stop_scope == "topic"):
-                state, revoked, pending = (
-                    StatusDetail(ConsentStatus.REVOKED, None, event),
-                    True,
-                    None,
-                )
+    hold: ConsentEvent | None = None
+    topic_scoped = stop_scope == "topic"
+    for event in events if len(events) < 2 else effective_order(events):
+        if event.at > now:  # in effect order, so every event after this one is later too
+            break
+        kind = event.kind
+        if kind is _CONFIRMED:
+            if _grant_covers(event, topic, purpose, brand):
+                state = StatusDetail(ConsentStatus.EXPRESS, None, event)
+                pending, hold = None, None
+        elif kind is _REVOKED or kind is _UNCLEAR:
+            if not _revoke_covers(event, topic, brand, topic_scoped=topic_scoped):
+                continue
+            if kind is _UNCLEAR:
+                if hold is None or _request_key(event) >= _request_key(hold):
+                    hold = event  # of two at one instant, the one that runs longer
+            else:
+                state = StatusDetail(ConsentStatus.REVOKED, None, event)
+                pending, hold = None, None
         elif not _grant_covers(event, topic, purpose, brand):
             continue
-        elif event.kind is ConsentKind.CONFIRMED:
-            state, revoked, pending = StatusDetail(ConsentStatus.EXPRESS, None, event), False, None
-        elif event.kind is ConsentKind.IMPLIED and not revoked:
+        elif kind is ConsentKind.IMPLIED:
             state = _implied(state, event, implied_terms)
-        elif event.kind is ConsentKind.REQUESTED:
-            pending = event
+        elif pending is None or _request_key(event) >= _request_key(pending):
+            pending = event  # a request: of two at one instant, the one that runs longer
     if state.status is ConsentStatus.IMPLIED and state.expires is not None and state.expires <= now:
         state = StatusDetail(ConsentStatus.EXPIRED, state.expires, state.event)
-    waiting = pending is not None and (pending.expires is None or pending.expires > now)
-    if waiting and not state.status.allows and state.status is not ConsentStatus.REVOKED:
-        return StatusDetail(ConsentStatus.PENDING, pending.expires, pending)  # type: ignore[union-attr]
+    if (
+        hold is not None
+        and purpose is Purpose.MARKETING
+        and state.status.allows
+        and (hold.expires is None or now < hold.expires)
+    ):
+        return StatusDetail(ConsentStatus.HELD, hold.expires, hold)
+    if (
+        pending is not None
+        and (pending.expires is None or now < pending.expires)
+        and not state.status.allows
+        and state.status is not ConsentStatus.REVOKED
+    ):
+        return StatusDetail(ConsentStatus.PENDING, pending.expires, pending)
     return state
 
 
 def _implied(
     state: StatusDetail, event: ConsentEvent, terms: Mapping[Basis, int | None]
 ) -> StatusDetail:
-    if state.status is ConsentStatus.EXPRESS:
-        return state
+    if state.status is ConsentStatus.EXPRESS or state.status is ConsentStatus.REVOKED:
+        return state  # after a revocation only an explicit confirmation restores consent
     months = terms.get(event.basis or Basis.EXPRESS)
     expires = None if months is None else add_months(event.at, months)
     if state.status is ConsentStatus.IMPLIED and (
@@ -189,28 +272,86 @@ def _implied(
     return StatusDetail(ConsentStatus.IMPLIED, expires, event)
 
 
+@attrs.frozen
+class ChainBreak:
+    """Where a recipient's hash chain stops verifying: the event at position ``seq`` (0 is the
+    first) and what is wrong with it."""
+
+    number: str
+    seq: int
+    problem: str
+
+    def __str__(self) -> str:
+        return f"event {self.seq} of {self.number} {self.problem}"
+
+
+_VERIFIED: dict[int, weakref.ref[ConsentEvent]] = {}
+_VERIFIED_LIMIT = 1 << 16
+
+
+def _hash_holds(event: ConsentEvent) -> bool:
+    # Events are frozen: one whose hash was recomputed once is remembered by identity (a weak
+    # reference, so a recycled id is never mistaken for it) and not hashed again. A store that
+    # decodes fresh objects on every read gets every event hashed on every read.
+    if event.compute_hash() != event.hash:
+        return False
+    if len(_VERIFIED) >= _VERIFIED_LIMIT:
+        _VERIFIED.clear()
+    _VERIFIED[id(event)] = weakref.ref(event)
+    return True
+
+
+def chain_break(events: Sequence[ConsentEvent]) -> ChainBreak | None:
+    """The first event of a recipient's chain (``events`` in ledger order) that does not
+    verify, or None when the chain is intact: each event's hash is recomputed from its fields,
+    so an event edited in the store with its hash left alone is caught, and a dropped,
+    reordered or foreign event breaks the links."""
+    prev = GENESIS
+    index = 0
+    for event in events:
+        seen = _VERIFIED.get(id(event))
+        if (
+            event.seq == index
+            and event.prev_hash == prev
+            and event.number == events[0].number
+            and ((seen is not None and seen() is event) or _hash_holds(event))
+        ):
+            prev = event.hash
+            index += 1
+            continue
+        if event.seq != index:
+            problem = f"has seq {event.seq}: an event was dropped or reordered"
+        elif event.prev_hash != prev:
+            problem = f"does not follow event {index - 1}"
+        elif event.number != events[0].number:
+            problem = "belongs to another recipient"
+        else:
+            problem = "was altered: its hash does not match its fields"
+        return ChainBreak(events[0].number, index, problem)
+    return None
+
+
 def verify_chain(events: Sequence[ConsentEvent]) -> None:
     """Raise :class:`LedgerIntegrityError` unless ``events`` form one intact hash chain."""
-    prev = GENESIS
-    for index, event in enumerate(events):
-        if event.seq != index:
-            raise LedgerIntegrityError(f"event {index} has seq {event.seq}: dropped or reordered")
-        if event.prev_hash != prev:
-            raise LedgerIntegrityError(f"event {index} does not follow event {index - 1}")
-        if event.compute_hash() != event.hash:
-            raise LedgerIntegrityError(f"event {index} was altered: its hash does not match")
-        if index and event.number != events[0].number:
-            raise LedgerIntegrityError(f"event {index} belongs to another recipient")
-        prev = event.hash
+    broken = chain_break(events)
+    if broken is not None:
+        raise LedgerIntegrityError(str(broken))
 
 
 class Ledger:
     """The consent ledger API of an engine (``engine.consent``). Each call is timestamped by
     the engine's clock and written durably before it returns."""
 
-    def __init__(self, engine: Engine, *, pending_expiry: dt.timedelta) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        pending_expiry: dt.timedelta,
+        unclear_hold: dt.timedelta | None = None,
+    ) -> None:
         self._engine = engine
         self.pending_expiry = pending_expiry
+        self.unclear_hold = unclear_hold
 
     def _number(self, number: str) -> str:
         return self._engine.address_of(number)
@@ -222,7 +363,8 @@ class Ledger:
             raise InvalidInputError(
                 f"unknown topic {topic!r}: the engine's programs have {sorted(topics)}"
             )
-        fields.setdefault("at", self._engine.now())
+        if "at" not in fields:
+            fields["at"] = self._engine.now()
         event = ConsentEvent(number=self._number(number), **fields)
         return self._engine.store.append_consent(event)
 
@@ -230,7 +372,7 @@ class Ledger:
         self,
         number: str,
         *,
-        topic: str,
+        topic: str | None,
         purpose: Purpose | str,
         source: str,
         brand: str | None = None,
@@ -314,8 +456,31 @@ class Ledger:
             evidence=evidence,
         )
 
+    def hold(
+        self,
+        number: str,
+        *,
+        source: str,
+        brand: str | None = None,
+        evidence: Mapping[str, object] | None = None,
+    ) -> ConsentEvent:
+        """Record an unclear reply (``unclear``): marketing to the number is held until the
+        recipient confirms or revokes, or until the engine's ``unclear_hold`` has passed
+        (47 CFR 64.1200(a)(10): a reply that may be a revocation is not ignored)."""
+        now = self._engine.now()
+        return self._append(
+            number,
+            kind=ConsentKind.UNCLEAR,
+            at=now,
+            brand=brand,
+            source=source,
+            evidence=evidence,
+            expires=None if self.unclear_hold is None else now + self.unclear_hold,
+        )
+
     def history(self, number: str) -> list[ConsentEvent]:
-        """Every consent event of the number, oldest first."""
+        """Every consent event of the number in ledger (append) order; see
+        :func:`effective_order` for the order in which they take effect."""
         address = self._number(number)
         return self._engine.store.consent_events([address])[address]
 
@@ -346,20 +511,54 @@ class Ledger:
         raise InvalidInputError(f"format must be 'json' or 'csv', got {format!r}")
 
     def verify(self, text: str, *, format: Literal["json", "csv"] = "json") -> bool:
-        """True when an exported proof is intact and matches the ledger; raises
-        :class:`LedgerIntegrityError` saying what was altered, dropped or reordered."""
-        events = _read_proof(text, format)
-        verify_chain(events)
-        if events:
-            stored = self.history(events[0].number)
-            if len(stored) < len(events) or stored[len(events) - 1].hash != events[-1].hash:
-                raise LedgerIntegrityError("the proof does not match the ledger's records")
-            if len(stored) != len(events):
-                raise LedgerIntegrityError(
-                    f"the proof holds {len(events)} events, the ledger {len(stored)}: "
-                    "events were dropped from the end"
-                )
-        return True
+        """True when an exported proof is intact and matches this ledger event for event;
+        raises :class:`LedgerIntegrityError` saying what was altered, dropped or reordered, in
+        the proof or in the ledger since it was exported (see :func:`verify_proof`)."""
+        return verify_proof(text, format=format, ledger=self)
+
+
+def verify_proof(
+    text: str, *, format: Literal["json", "csv"] = "json", ledger: Ledger | None = None
+) -> bool:
+    """True when an exported proof is one intact hash chain; with ``ledger``, also when the
+    ledger's current records of that number are the same events, each field equal and each
+    stored hash recomputed. Raises :class:`LedgerIntegrityError` naming the events that
+    differ."""
+    events = _read_proof(text, format)
+    verify_chain(events)
+    if ledger is not None and events:
+        _compare(events, ledger.history(events[0].number))
+    return True
+
+
+def _compare(proof: Sequence[ConsentEvent], stored: Sequence[ConsentEvent]) -> None:
+    problems: list[str] = []
+    for event, kept in zip(proof, stored, strict=False):
+        mine, theirs = event.to_json(), kept.to_json()
+        fields = [name for name in mine if mine[name] != theirs.get(name)]
+        if fields:
+            changes = ", ".join(
+                f"{name} {mine[name]!r} in the proof, {theirs.get(name)!r} in the ledger"
+                for name in fields
+            )
+            problems.append(f"event {event.seq} differs ({changes})")
+    if len(stored) < len(proof):
+        problems.append(
+            f"the ledger lacks events {len(stored)} to {len(proof) - 1} of the proof: "
+            "they were dropped"
+        )
+    elif len(stored) > len(proof):
+        problems.append(
+            f"the ledger holds {len(stored) - len(proof)} event(s) after the proof's last "
+            f"(event {len(proof) - 1}): the proof is not the whole record"
+        )
+    broken = chain_break(stored)
+    if broken is not None:
+        problems.append(f"the ledger's own chain is broken: {broken}")
+    if problems:
+        raise LedgerIntegrityError(
+            "the proof does not match the ledger's records: " + "; ".join(problems)
+        )
 
 
 def _read_proof(text: str, format: str) -> list[ConsentEvent]:

@@ -19,6 +19,7 @@ from ._time import to_local, zone
 from ._values import Decision, Reason, Verdict
 
 __all__ = [
+    "REPLY_LANGUAGES",
     "SUPPORTED_LANGUAGES",
     "explain",
     "format_instant",
@@ -27,11 +28,15 @@ __all__ = [
     "reason",
     "reason_text",
     "register_template",
+    "reply_language",
+    "reply_text",
 ]
 
 _LOCALES = Path(__file__).parent / "locales"
 SUPPORTED_LANGUAGES = ("en", "es", "fr")
 """Languages with a full catalog; anything else falls back to English."""
+REPLY_LANGUAGES = (*SUPPORTED_LANGUAGES, "de", "it", "pt", "nl", "ja", "zh", "ko")
+"""Languages the keyword replies (HELP, STOP, confirmations) are translated into."""
 
 REASON_TEMPLATES: dict[str, str] = {}
 """English message templates by reason code, filled from ``Reason.data`` and translated."""
@@ -63,6 +68,26 @@ def language(locale: str | None) -> str:
     except (ValueError, TypeError, babel.UnknownLocaleError):
         return "en"
     return parsed.language if parsed.language in SUPPORTED_LANGUAGES else "en"
+
+
+@functools.cache
+def reply_language(locale: str | None) -> str:
+    """The reply language for a locale tag ("pt_BR" -> "pt", "zh-Hant" -> "zh", "sv" -> "en")."""
+    if not locale:
+        return "en"
+    try:
+        parsed = babel.Locale.parse(locale.replace("-", "_"))
+    except (ValueError, TypeError, babel.UnknownLocaleError):
+        return "en"
+    return parsed.language if parsed.language in REPLY_LANGUAGES else "en"
+
+
+def reply_text(message: str, locale: str | None = "en") -> str:
+    """Translate an English reply template into the locale's reply language."""
+    lang = reply_language(locale)
+    if lang == "en":
+        return message
+    return _catalog(lang).get(message, message)
 
 
 def gettext(message: str, locale: str | None = "en") -> str:

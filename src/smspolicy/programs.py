@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -11,8 +12,9 @@ import attrs
 from . import i18n
 from ._values import Purpose, to_enum
 from .errors import ConfigurationError
+from .keywords import InboundKind, classify, normalise
 
-__all__ = ["Frequency", "Program", "parse_frequency"]
+__all__ = ["Frequency", "Program", "check_keywords", "parse_frequency"]
 
 _PERIODS = {
     "day": dt.timedelta(days=1),
@@ -66,6 +68,72 @@ def _senders(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+_ACTIONS = (InboundKind.OPT_OUT, InboundKind.OPT_IN, InboundKind.HELP, InboundKind.CONFIRM)
+_MAX_KEYWORD = 64
+
+
+def _keywords(value: object) -> tuple[tuple[InboundKind, tuple[str, ...]], ...]:
+    if isinstance(value, tuple):  # already converted (attrs.evolve passes it back)
+        value = dict(value)
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"keywords must map an action (opt_out, opt_in, help, confirm) to words, got {value!r}"
+        )
+    table: dict[str, InboundKind] = {}
+    pairs: list[tuple[InboundKind, tuple[str, ...]]] = []
+    for key, words in value.items():
+        action = to_enum(InboundKind, key, ConfigurationError)
+        if action not in _ACTIONS:
+            raise ConfigurationError(
+                f"keywords may name opt_out, opt_in, help or confirm, not {action.value!r}"
+            )
+        if isinstance(words, str) or not isinstance(words, Iterable):
+            raise ConfigurationError(
+                f"keywords[{action.value!r}] must be a list of words, got {words!r}"
+            )
+        kept = tuple(words)
+        for word in kept:
+            _check_word(action, word, table)
+        pairs.append((action, kept))
+    return tuple(sorted(pairs, key=lambda pair: _ACTIONS.index(pair[0])))
+
+
+def _check_word(action: InboundKind, word: object, table: dict[str, InboundKind]) -> None:
+    if not isinstance(word, str) or not normalise(word) or len(word) > _MAX_KEYWORD:
+        raise ConfigurationError(
+            f"keyword {word!r} for {action.value} must be a word or short phrase "
+            f"(at most {_MAX_KEYWORD} characters)"
+        )
+    key = normalise(word)
+    if table.get(key, action) is not action:
+        raise ConfigurationError(
+            f"keyword {word!r} is given for both {table[key].value} and {action.value}"
+        )
+    built_in = classify(word).kind
+    if built_in not in (InboundKind.OTHER, action):
+        raise ConfigurationError(
+            f"keyword {word!r} for {action.value} collides with the built-in words: "
+            f"a reply {word!r} already means {built_in.value}"
+        )
+    table[key] = action
+
+
+def check_keywords(programs: Iterable[Program]) -> dict[str, InboundKind]:
+    """The programs' own words (normalised) and their actions, checked together: a word that
+    two programs give to different actions raises :class:`ConfigurationError`."""
+    table: dict[str, InboundKind] = {}
+    owner: dict[str, str] = {}
+    for program in programs:
+        for word, action in program.keyword_table().items():
+            if table.get(word, action) is not action:
+                raise ConfigurationError(
+                    f"keyword {word!r} means {table[word].value} for program {owner[word]!r} "
+                    f"and {action.value} for program {program.name!r}"
+                )
+            table[word], owner[word] = action, program.name
+    return table
+
+
 def _frequency(value: object) -> Frequency:
     return value if isinstance(value, Frequency) else parse_frequency(value)  # type: ignore[arg-type]
 
@@ -83,6 +151,17 @@ class Program:
     senders: tuple[str, ...] = attrs.field(default=(), converter=_senders, kw_only=True)
     help_contact: str = attrs.field(validator=_required_text, kw_only=True)
     frequency: Frequency = attrs.field(converter=_frequency, kw_only=True)
+    keywords: tuple[tuple[InboundKind, tuple[str, ...]], ...] = attrs.field(
+        factory=dict, converter=_keywords, kw_only=True
+    )
+    """The program's own reply words per action (``{"opt_out": ["NO"]}``: an Australian
+    program's refusal word, a brand word for HELP...). They count when they are the whole
+    reply; a word that the built-in lists, or another action, already claims is refused with
+    :class:`ConfigurationError`."""
+
+    def keyword_table(self) -> dict[str, InboundKind]:
+        """The program's own words, normalised, and their actions."""
+        return {normalise(word): action for action, words in self.keywords for word in words}
 
     @property
     def topic_name(self) -> str:
@@ -90,7 +169,7 @@ class Program:
         return self.topic or self.name
 
     def _fill(self, template: str, locale: str | None) -> str:
-        return i18n.gettext(template, locale).format(
+        return i18n.reply_text(template, locale).format(
             program=self.name,
             brand=self.brand,
             contact=self.help_contact,
@@ -118,6 +197,21 @@ class Program:
         """The periodic list-audit reminder."""
         return self._fill(REMINDER, locale)
 
+    def renewal_text(self, locale: str | None = "en") -> str:
+        """The reply to a YES that came after the double opt-in request expired: a fresh
+        request."""
+        return self._fill(RENEWAL, locale)
+
+    def clarification_text(self, locale: str | None = "en") -> str:
+        """The one clarification text after an unclear reply: no marketing content
+        (47 CFR 64.1200(a)(10))."""
+        return self._fill(CLARIFY, locale)
+
+    def kept_text(self, locale: str | None = "en") -> str:
+        """The reply when the recipient answers a clarification by keeping their
+        subscription."""
+        return self._fill(KEPT, locale)
+
 
 HELP = (
     "{program}: Help at {contact}. {frequency}. Msg & data rates may apply. Reply STOP to cancel."
@@ -138,6 +232,21 @@ REMINDER = (
     "{program}: You're subscribed to {topic}. {frequency}. Msg & data rates may apply. "
     "Reply HELP for help, STOP to unsubscribe."
 )
+RENEWAL = (
+    "{program}: Your earlier request expired. Reply YES to get {topic} messages. {frequency}. "
+    "Msg & data rates may apply. Reply HELP for help, STOP to cancel."
+)
+CLARIFY = (
+    "{program}: Do you want to stop all messages from {brand}? Reply STOP to unsubscribe or "
+    "YES to keep them. Help: {contact}"
+)
+KEPT = "{program}: Thanks, you will keep getting our messages. Reply STOP to unsubscribe."
 GENERIC_STOP = "You are unsubscribed and will receive no more messages. Reply START to resubscribe."
 GENERIC_HELP = "Reply STOP to unsubscribe. Msg & data rates may apply."
 GENERIC_WELCOME = "You are subscribed again. Msg & data rates may apply. Reply STOP to cancel."
+GENERIC_RENEWAL = (
+    "Your earlier request expired. Reply YES to confirm it again. Msg & data rates may apply. "
+    "Reply STOP to cancel."
+)
+GENERIC_CLARIFY = "Do you want to stop all messages? Reply STOP to unsubscribe or YES to keep them."
+GENERIC_KEPT = "Thanks, you will keep getting our messages. Reply STOP to unsubscribe."

@@ -17,9 +17,11 @@ from .._values import Decision, Message, Purpose, allow, deny, to_enum
 from ..consent import (
     ALLOWING,
     DEFAULT_IMPLIED_TERMS,
+    ChainBreak,
     ConsentStatus,
     StatusDetail,
     consent_status,
+    effective_order,
 )
 from ..errors import ConfigurationError
 
@@ -33,19 +35,35 @@ _MESSAGES = {
     ConsentStatus.REVOKED: "the recipient opted out on {at}",
     ConsentStatus.PENDING: "the double opt-in request of {at} has not been confirmed",
     ConsentStatus.EXPIRED: "the implied consent of {at} expired on {expires}",
+    ConsentStatus.HELD: (
+        "the recipient's reply of {at} may be an opt-out: marketing is held until they answer"
+    ),
 }
+
+_TAMPERED = i18n.register_template(
+    "consent.tampered",
+    "the consent records of {number} fail their integrity check at event {seq} ({problem}), "
+    "so no decision is taken from them",
+)
+_ERASED = "the number was erased after opting out"
 
 
 OPT_OUT_REPLY_WINDOW = dt.timedelta(minutes=5)
 """How long after a STOP its one confirmation may go out (47 CFR 64.1200(a)(12))."""
 
 
+_ANSWERED = frozenset({ConsentKind.REVOKED, ConsentKind.UNCLEAR})
+
+
 def _opt_out_confirmation_due(context: Context) -> bool:
-    events = context.consent.events
-    if not events or events[-1].kind is not ConsentKind.REVOKED:
+    """True when the latest event in effect is a STOP (or an unclear reply) less than five
+    minutes old and no reply went out since: its one confirmation (or clarification) text."""
+    now = context.now
+    events = [e for e in effective_order(context.consent.events) if e.at <= now]
+    if not events or events[-1].kind not in _ANSWERED:
         return False
     stopped = events[-1].at
-    if not stopped <= context.now < stopped + OPT_OUT_REPLY_WINDOW:
+    if now >= stopped + OPT_OUT_REPLY_WINDOW:
         return False
     return not any(s.topic == REPLY_TOPIC and s.at >= stopped for s in context.history.sends)
 
@@ -106,15 +124,15 @@ class _Consent:
         )
 
     def __call__(self, message: Message, context: Context) -> Decision:
+        broken = context.consent.broken
+        if broken is not None:
+            return self._tampered(broken)
         if message.topic == REPLY_TOPIC and _opt_out_confirmation_due(context):
             return allow()
         if context.consent.suppressed:
             return deny(
                 i18n.reason(
-                    self.code or "consent.revoked",
-                    self.name,
-                    "the number was erased after opting out",
-                    citation=self.citation,
+                    self.code or "consent.revoked", self.name, _ERASED, citation=self.citation
                 )
             )
         detail = self.status(message, context)
@@ -138,6 +156,18 @@ class _Consent:
                 purpose=message.purpose.value,
                 at=detail.event.at.isoformat() if detail.event else "",
                 expires=detail.expires.isoformat() if detail.expires else "",
+            )
+        )
+
+    def _tampered(self, broken: ChainBreak) -> Decision:
+        return deny(
+            i18n.reason(
+                "consent.tampered",
+                self.name,
+                _TAMPERED,
+                number=broken.number,
+                seq=broken.seq,
+                problem=broken.problem,
             )
         )
 
