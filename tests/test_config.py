@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from smspolicy import Engine, Message, Verdict
-from smspolicy.config import PolicyFileError, load_config, load_policy, parse_duration
+from smspolicy.config import (
+    PolicyFileError,
+    byte_position,
+    load_config,
+    load_policy,
+    parse_duration,
+    shown_path,
+)
+from smspolicy.errors import ConfigurationError
 from smspolicy.testing import FrozenClock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,3 +164,122 @@ def test_missing_and_binary_files(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(PolicyFileError, match="not UTF-8"):
         load_config(binary)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("36600d", dt.timedelta(days=36_600)),
+        ("5228w", dt.timedelta(days=36_596)),
+        ("878400h", dt.timedelta(days=36_600)),
+        ("52704000m", dt.timedelta(days=36_600)),
+        ("3162240000s", dt.timedelta(days=36_600)),
+        ("0d", dt.timedelta(0)),
+        ("00000000000000000007d", dt.timedelta(days=7)),
+        ("\t45 s\n", dt.timedelta(seconds=45)),
+    ],
+    ids=["days", "weeks", "hours", "minutes", "seconds", "zero", "leading-zeros", "spaces"],
+)
+def test_parse_duration_up_to_the_longest(text: str, expected: dt.timedelta) -> None:
+    """Durations up to 36,600 days parse in every unit (hand-computed values)."""
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["36601d", "5229w", "878401h", "52704001m", "3162240001s", "9999999999999d", "9" * 5000 + "d"],
+    ids=["days", "weeks", "hours", "minutes", "seconds", "thirteen-digits", "five-thousand"],
+)
+def test_parse_duration_past_the_longest(text: str) -> None:
+    """One unit past 36,600 days, and any number too long to read, is a ConfigurationError."""
+    with pytest.raises(ConfigurationError, match="is longer than 36600 days"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("\uff13\uff10d", "'\uff13\uff10d'"),
+        ("1y", "'1y'"),
+        (30, "int"),
+        (["30d"], "list"),
+        ("", "''"),
+    ],
+    ids=["fullwidth-digits", "years", "int", "list", "empty"],
+)
+def test_parse_duration_refusals(value: object, shown: str) -> None:
+    """Anything but ASCII digits and a unit is refused, showing the text or the type."""
+    with pytest.raises(ConfigurationError) as info:
+        parse_duration(value)  # type: ignore[arg-type]
+    assert str(info.value) == f"{shown} is not a duration like '30d', '24h' or '15m'"
+
+
+def test_policy_file_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """A UTF-8 byte-order mark (as Windows editors write) is skipped."""
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b'\xef\xbb\xbfname = "bom"\n')
+    assert load_config(path).name == "bom"
+
+
+def test_non_utf8_policy_names_line_and_column(tmp_path: Path) -> None:
+    """A byte that is not UTF-8 is reported with its line and column."""
+    path = tmp_path / "latin.toml"
+    path.write_bytes(b'name = "p"\n# caf\xe9\n')
+    with pytest.raises(PolicyFileError) as info:
+        load_config(path)
+    assert info.value.line == 2
+    assert "byte 0xe9 at column 6" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "problem"),
+    [
+        ("x = " + "[" * 5000 + "]" * 5000 + "\n", None, None, "nested too deeply"),
+        ('[[rules]]\ntype = ["frequency_cap"]\n', 2, "rules[0].type", "type must name"),
+        ("[[rules]]\ntype = 7\n", 2, "rules[0].type", "type must name"),
+        ('[[rules]]\ntype = "origination"\ntable = [1]\n', 1, "rules[0]", "array of tables"),
+        ('horizon = "99999999999999d"\n', 1, "horizon", "longer than 36600 days"),
+        (
+            '[[rules]]\ntype = "dedupe"\nwindow = "99999999999999d"\n',
+            1,
+            "rules[0]",
+            "longer than 36600 days",
+        ),
+    ],
+    ids=["nested-5000", "type-list", "type-int", "table-rows", "horizon", "window"],
+)
+def test_malformed_values_are_policy_file_errors(
+    tmp_path: Path, text: str, line: int | None, key: str | None, problem: str
+) -> None:
+    """Values that used to crash the loader are reported with the file, line and key."""
+    path = write(tmp_path, text)
+    with pytest.raises(PolicyFileError) as info:
+        load_config(path)
+    assert (info.value.line, info.value.key) == (line, key)
+    assert problem in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        (7, "a policy file path must be text, got int"),
+        ("a\x00b.toml", "a\\x00b.toml: cannot read the file: embedded null byte"),
+    ],
+    ids=["int", "nul"],
+)
+def test_unreadable_paths(path: object, problem: str) -> None:
+    """A path that is not text, or that no file can have, is a ConfigurationError."""
+    with pytest.raises(ConfigurationError) as info:
+        load_config(path)  # type: ignore[arg-type]
+    assert str(info.value) == problem
+
+
+def test_helpers_for_messages() -> None:
+    """byte_position counts lines and columns from 1; shown_path escapes what cannot print."""
+    assert byte_position(b"ab\ncd\xff", 5) == (2, 3)
+    assert byte_position(b"\xff", 0) == (1, 1)
+    assert shown_path("caf\udce9.toml") == "caf\\xe9.toml"
+    assert shown_path(b"caf\xe9.toml") == "caf\\xe9.toml"
+    assert shown_path(Path("a\tb")) == "a\\tb"
+    assert shown_path("bad\ud800") == "bad\\ud800"
+    assert shown_path("plain/é.toml") == "plain/é.toml"

@@ -90,3 +90,33 @@ def test_estimate_cost() -> None:
         estimate_cost("hi", "FR", prices)
     with pytest.raises(InvalidInputError):
         count(b"bytes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("country", "prices", "problem"),
+    [
+        (None, {"US": "0.01"}, "country must be an ISO alpha-2 code, got NoneType"),
+        ("US", [("US", "0.01")], "prices must be a mapping, got list"),
+        ("US", {"US": "NaN"}, "the price for US is not a price: 'NaN'"),
+        ("US", {"US": float("inf")}, "the price for US is not a price: inf"),
+        ("US", {"US": "-0.01"}, "the price for US is not a price: '-0.01'"),
+        ("US", {"US": True}, "the price for US is not a price: True"),
+        ("US", {"US": [1]}, "the price for US is not a price: [1]"),
+        ("US", {"US": decimal.Decimal("sNaN")}, "the price for US is not a price: Decimal('sNaN')"),
+    ],
+    ids=["country-none", "prices-list", "nan", "infinity", "negative", "bool", "list", "snan"],
+)
+def test_estimate_cost_refusals(country: object, prices: object, problem: str) -> None:
+    """A country that is not text, a table that is not a mapping or a price that is not a
+    finite, non-negative number is an InvalidInputError saying which."""
+    with pytest.raises(InvalidInputError) as info:
+        estimate_cost("hi", country, prices)  # type: ignore[arg-type]
+    assert str(info.value) == problem
+
+
+def test_estimate_cost_accepts_zero_and_decimals() -> None:
+    """A free country costs nothing; a Decimal price is used as given."""
+    assert estimate_cost("a" * 161, "US", {"US": 0}) == decimal.Decimal(0)
+    assert estimate_cost("a" * 161, "US", {"US": decimal.Decimal("0.005")}) == decimal.Decimal(
+        "0.010"
+    )

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import phonenumbers
 import pytest
 
 from smspolicy import Channel, Decision, Message, Purpose, Reason, Verdict, allow, defer, deny
-from smspolicy.errors import InvalidMessageError, NaiveDatetimeError, RuleError
+from smspolicy._values import check_address, check_text, iterate
+from smspolicy.errors import (
+    InvalidInputError,
+    InvalidMessageError,
+    InvalidNumberError,
+    NaiveDatetimeError,
+    RuleError,
+)
 
 NOW = dt.datetime(2025, 1, 15, 15, 0, tzinfo=dt.UTC)
 
@@ -125,3 +133,111 @@ def test_explain_in_three_languages() -> None:
     assert d.explain("fr").startswith("Reporté au 15 janv. 2025, 09:00 CST (America/Chicago)")
     assert d.explain("de") == d.explain("en")
     assert allow().explain("fr") == "Autorisé."
+
+
+@pytest.mark.parametrize(
+    ("value", "options", "problem"),
+    [
+        (None, {}, "x must be a non-empty string, got NoneType"),
+        (5, {"optional": True}, "x must be None or a non-empty string, got int"),
+        (b"ab", {"blank": True}, "x must be a string, got bytes"),
+        ("  ", {}, "x must be a non-empty string, got '  '"),
+        ("ab\x00", {}, "x holds a NUL character (at position 2)"),
+        ("é\x00", {}, "x holds a NUL character (at position 1)"),
+        ("ab\ud800", {}, "x holds a lone surrogate (U+D800 at position 2)"),
+        ("\udce9", {"nul": False}, "x holds a lone surrogate (U+DCE9 at position 0)"),
+    ],
+    ids=["none", "int", "bytes", "blank", "nul", "nul-after-accent", "surrogate", "escape"],
+)
+def test_check_text_refusals(value: object, options: dict[str, bool], problem: str) -> None:
+    """check_text refuses non-strings, blanks, NULs and lone surrogates, naming the argument and
+    the position."""
+    with pytest.raises(InvalidInputError) as info:
+        check_text(value, "x", **options)
+    assert str(info.value) == problem
+
+
+@pytest.mark.parametrize(
+    ("value", "options"),
+    [
+        (None, {"optional": True}),
+        ("", {"blank": True}),
+        ("a\x00b", {"nul": False}),
+        ("café 😀", {}),
+        (" x ", {}),
+    ],
+    ids=["none-optional", "empty-blank", "nul-allowed", "accents-and-emoji", "padded"],
+)
+def test_check_text_accepts(value: object, options: dict[str, bool]) -> None:
+    """check_text returns what it accepts unchanged."""
+    assert check_text(value, "x", **options) == value
+
+
+def test_check_text_raises_the_given_error() -> None:
+    """The error class is the caller's."""
+    with pytest.raises(InvalidMessageError):
+        check_text("", "topic", error=InvalidMessageError)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (["+12125550123"], "number must be a phone number string, a phonenumbers.PhoneNumber"),
+        ({"n": 1}, "number must be a phone number string, a phonenumbers.PhoneNumber"),
+        ((1, 2125550123, None), "number must be a phone number string"),
+        (phonenumbers.PhoneNumber(), "number is a phonenumbers.PhoneNumber without a country"),
+        (phonenumbers.PhoneNumber(country_code=1), "without a country code or number"),
+        (phonenumbers.PhoneNumber(national_number=2125550123), "without a country code"),
+        (phonenumbers.PhoneNumber(country_code=-1, national_number=2125550123), "without"),
+        (phonenumbers.PhoneNumber(country_code=1, national_number=-1), "without"),
+        ("+1212555\udc80", "number holds a lone surrogate (U+DC80 at position 8)"),
+    ],
+    ids=[
+        "list",
+        "dict",
+        "tuple",
+        "empty-phonenumber",
+        "no-national-number",
+        "no-country-code",
+        "negative-country-code",
+        "negative-number",
+        "surrogate",
+    ],
+)
+def test_check_address_refusals(value: object, problem: str) -> None:
+    """check_address refuses anything a parser or cache key would choke on."""
+    with pytest.raises(InvalidNumberError, match=re.escape(problem)):
+        check_address(value)
+
+
+def test_check_address_accepts() -> None:
+    """Strings (even empty: the engine denies those) and complete PhoneNumbers pass unchanged."""
+    number = phonenumbers.PhoneNumber(country_code=1, national_number=2125550123)
+    assert check_address(number) is number
+    zero = phonenumbers.PhoneNumber(country_code=0, national_number=0)
+    assert check_address(zero) is zero
+    assert check_address("") == ""
+    assert check_address("bob@example.com", "to") == "bob@example.com"
+
+
+def test_iterate() -> None:
+    """iterate gives an iterator over any iterable and refuses the rest, naming the argument."""
+    assert list(iterate((1, 2), "messages")) == [1, 2]
+    with pytest.raises(InvalidInputError, match=r"^messages must be an iterable of messages"):
+        iterate(3, "messages")
+
+
+def test_a_deferral_may_end_past_the_input_range() -> None:
+    """A rule's deferral, computed from an instant in range, may end past 3000-01-01: it is
+    converted to UTC, not refused."""
+    until = dt.datetime(3000, 1, 2, 1, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    decision = defer(until, Reason("x.y", "r", "later"))
+    assert decision.until == dt.datetime(3000, 1, 2, tzinfo=dt.UTC)
+
+
+def test_default_key_leaves_surrogates_to_the_validator() -> None:
+    """A body with a lone surrogate is refused by the body check, not by the fingerprint."""
+    with pytest.raises(InvalidMessageError, match=r"^body holds a lone surrogate"):
+        Message("+12125550123", "news", "marketing", body="\udce9")
+    with pytest.raises(InvalidMessageError, match=r"^topic holds a lone surrogate"):
+        Message("+12125550123", "n\udce9", "marketing")

@@ -156,7 +156,7 @@ def check_text(
 
 
 def _whole(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, int) and value >= 0
 
 
 def check_address(
