@@ -453,3 +453,57 @@ def test_db_naming_a_folder(folder: Path) -> None:
     """--db naming a folder is refused."""
     line = error_line(smspolicy("preflight", str(folder / "r.csv"), "--db", str(folder)))
     assert line == f"smspolicy: error: --db {folder} is a folder: name a database file"
+
+
+def test_nul_names_its_line_and_column(folder: Path) -> None:
+    """A NUL (a UTF-16 file read as UTF-8) is refused at its line and column, with a hint."""
+    path = folder / "nul.csv"
+    path.write_bytes(b"number,topic,purpose\n+12125550123,t,marketing\n+1212\x00,t,marketing\n")
+    line = error_line(in_process("preflight", str(path), "--db", str(folder / "s.db")))
+    assert line == (
+        f"smspolicy: error: {path}: line 3, column 6: a NUL character, so this is not a text "
+        "file in this encoding (for UTF-16, give --encoding utf-16)"
+    )
+
+
+def test_truncated_character_at_the_end(folder: Path) -> None:
+    """A file cut in the middle of a character is refused at its last line, showing the bytes."""
+    path = folder / "cut.csv"
+    path.write_bytes(b"number,topic,purpose\n+12125550123,t,marketing \xe2\x82")
+    line = error_line(in_process("preflight", str(path), "--db", str(folder / "s.db")))
+    assert f"{path}: line 2, column 26: 0xe2 0x82 is not valid utf-8" in line
+
+
+@pytest.mark.parametrize("encoding", ["klingon", "base64", ""])
+def test_unknown_encodings(folder: Path, encoding: str) -> None:
+    """--encoding names a text encoding Python knows, or the run is refused."""
+    done = in_process("preflight", str(folder / "r.csv"), "--db", str(folder / "s.db"),
+                      "--encoding", encoding)  # fmt: skip
+    assert error_line(done) == (
+        f"smspolicy: error: --encoding {encoding!r} is not a text encoding "
+        "(try utf-8, cp1252 or latin-1)"
+    )
+
+
+def test_smspolicy_db_variable_creates_no_folder(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$SMSPOLICY_DB is held to the same rule as --db, and named as such."""
+    db = folder / "missing" / "s.db"
+    monkeypatch.setenv("SMSPOLICY_DB", str(db))
+    line = error_line(in_process("preflight", str(folder / "r.csv")))
+    assert line == (
+        f"smspolicy: error: $SMSPOLICY_DB {db}: the folder {db.parent} does not exist "
+        "(create it first)"
+    )
+    assert not db.parent.exists()
+
+
+def test_default_store_folder_is_created(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --db or $SMSPOLICY_DB the user's data directory is created when missing."""
+    monkeypatch.delenv("SMSPOLICY_DB", raising=False)
+    monkeypatch.setenv("HOME", str(folder))
+    monkeypatch.setenv("XDG_DATA_HOME", str(folder / "data"))
+    done = in_process("preflight", str(folder / "r.csv"), "--at", AT)
+    assert done.returncode == 0, done.stderr
+    assert (folder / "data" / "smspolicy" / "smspolicy.sqlite3").exists()

@@ -14,6 +14,7 @@ from smspolicy._time import (
     ensure_duration,
     first_instant_at_or_after,
     local_instants,
+    to_local,
     zone,
     zone_name,
 )
@@ -171,3 +172,53 @@ def test_duration_messages() -> None:
         InvalidInputError, match=r"^hold must be at most 36600 days, got 36601 days"
     ):
         ensure_duration(dt.timedelta(days=36_601), "hold")
+
+
+def test_default_names_and_hints_in_messages() -> None:
+    """Without a name the messages say "datetime" or "duration", and a naive datetime's message
+    shows how to make an aware one."""
+    with pytest.raises(NaiveDatetimeError) as naive:
+        ensure_aware(dt.datetime(2025, 1, 15))
+    assert str(naive.value) == (
+        "datetime 2025-01-15T00:00:00 is naive: give an aware datetime "
+        "(for example datetime.now(timezone.utc))"
+    )
+    with pytest.raises(InvalidInputError, match=r"^datetime must be a datetime, got str$"):
+        as_utc("2025-01-15")
+    with pytest.raises(InvalidInputError, match=r"^duration must be a timedelta, got int$"):
+        ensure_duration(5)
+    with pytest.raises(InvalidInputError) as early:
+        ensure_aware(dt.datetime(1899, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), "at")
+    assert str(early.value) == (
+        "at 1899-12-31T23:59:59.999999+00:00 is outside the supported range "
+        "(from 1900-01-01 up to 3000-01-01, UTC)"
+    )
+
+
+def test_conversions_end_in_utc() -> None:
+    """Converted instants carry datetime.UTC itself, whatever zone they came in."""
+    paris = dt.datetime(2025, 7, 1, 12, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
+    assert ensure_aware(paris).tzinfo is UTC
+    assert as_utc(paris).tzinfo is UTC
+    assert as_utc(paris) == dt.datetime(2025, 7, 1, 10, tzinfo=UTC)
+
+
+def test_zone_by_name_and_its_errors() -> None:
+    """A zone name gives that pytz zone; anything else is refused with a clear message."""
+    assert zone_name(zone("Asia/Tokyo")) == "Asia/Tokyo"
+    with pytest.raises(InvalidInputError) as info:
+        zone(5)  # type: ignore[arg-type]
+    assert str(info.value) == "a time zone must be an IANA name or tzinfo, got 5"
+    fixed = dt.timezone(dt.timedelta(hours=3))
+    with pytest.raises(UnknownZoneError) as unnamed:
+        zone_name(fixed)
+    assert str(unnamed.value) == (
+        f"{fixed!r} does not name an IANA zone: use zoneinfo.ZoneInfo or pytz.timezone"
+    )
+
+
+def test_to_local() -> None:
+    """to_local reads a UTC instant on the zone's wall clock (15:00 UTC is 10:00 in New York)."""
+    local = to_local(dt.datetime(2025, 1, 15, 15, tzinfo=UTC), NY)
+    assert local.replace(tzinfo=None) == dt.datetime(2025, 1, 15, 10)
+    assert zone_name(local.tzinfo) == "America/New_York"  # type: ignore[arg-type]

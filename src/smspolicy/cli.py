@@ -60,14 +60,15 @@ def _db_path(chosen: str | None) -> Path:
     """The store file to open. A file the user named (``--db`` or ``$SMSPOLICY_DB``) must be in
     a folder that exists: no folder is created that the user did not ask for. Only the user's
     data directory, the default, is created when missing."""
-    if chosen or os.environ.get("SMSPOLICY_DB"):
-        path = Path(chosen or os.environ["SMSPOLICY_DB"])
+    named = chosen or os.environ.get("SMSPOLICY_DB")
+    if named:
+        path, label = Path(named), "--db" if chosen else "$SMSPOLICY_DB"
         if path.is_dir():
-            raise UsageError(f"--db {shown_path(path)} is a folder: name a database file")
+            raise UsageError(f"{label} {shown_path(path)} is a folder: name a database file")
         if not path.parent.is_dir():
             raise UsageError(
-                f"--db {shown_path(path)}: the folder {shown_path(path.parent)} does not exist "
-                "(create it first)"
+                f"{label} {shown_path(path)}: the folder {shown_path(path.parent)} does not "
+                "exist (create it first)"
             )
         return path
     path = default_db()
@@ -138,12 +139,15 @@ def _decoded_lines(handle: BinaryIO, path: str, encoding: str) -> Iterator[str]:
     or a NUL (a binary or UTF-16 file read as UTF-8), is a UsageError naming the line and
     column."""
     decoder = codecs.getincrementaldecoder(encoding)()
-    line, pending = 1, ""
+    line, pending, fed = 1, "", 0  # fed: bytes of the current line given to the decoder
     for raw in itertools.chain(handle, [b""]):
+        # The error's offset counts from the bytes the decoder still held, which end the line.
+        held = len(decoder.getstate()[0])
         try:
             text = pending + decoder.decode(raw, final=not raw)
         except UnicodeDecodeError as error:
             _, column = byte_position(error.object, error.start)
+            column += fed - held if error.object.rfind(b"\n", 0, error.start) < 0 else 0
             bad = " ".join(f"0x{byte:02x}" for byte in error.object[error.start : error.end][:4])
             raise UsageError(
                 f"{shown_path(path)}: line {line}, column {column}: {bad} is not valid "
@@ -152,11 +156,13 @@ def _decoded_lines(handle: BinaryIO, path: str, encoding: str) -> Iterator[str]:
             ) from None
         if "\x00" in text:
             where = text.index("\x00")
+            at_line = line + text.count("\n", 0, where)
+            column = where - text.rfind("\n", 0, where)
             raise UsageError(
-                f"{shown_path(path)}: line {line + text.count(chr(10), 0, where)}, column "
-                f"{where - text.rfind(chr(10), 0, where)}: a NUL character, so this is not a "
-                "text file in this encoding (for UTF-16, give --encoding utf-16)"
+                f"{shown_path(path)}: line {at_line}, column {column}: a NUL character, so this "
+                "is not a text file in this encoding (for UTF-16, give --encoding utf-16)"
             )
+        fed = 0 if raw.endswith(b"\n") else fed + len(raw)
         *complete, pending = text.split("\n")
         for piece in complete:
             line += 1

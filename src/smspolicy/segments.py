@@ -78,9 +78,9 @@ def estimate_cost(
         raise InvalidInputError(f"no price for {code} in the price table")
     value = prices[code]
     try:
-        price = decimal.Decimal(value if isinstance(value, decimal.Decimal) else str(value))
+        price: decimal.Decimal | None = decimal.Decimal(str(value))
     except (decimal.InvalidOperation, ValueError):
-        price = decimal.Decimal("NaN")
-    if isinstance(value, bool) or not price.is_finite() or price < 0:
+        price = None
+    if price is None or isinstance(value, bool) or not price.is_finite() or price < 0:
         raise InvalidInputError(f"the price for {code} is not a price: {reprlib.repr(value)}")
     return price * count(body).parts
