@@ -9,7 +9,7 @@ import phonenumbers
 import pytest
 
 from smspolicy import Channel, Decision, Message, Purpose, Reason, Verdict, allow, defer, deny
-from smspolicy._values import check_address, check_text, iterate
+from smspolicy._values import check_address, check_text, checked_parts, iterate
 from smspolicy.errors import (
     InvalidInputError,
     InvalidMessageError,
@@ -241,3 +241,85 @@ def test_default_key_leaves_surrogates_to_the_validator() -> None:
         Message("+12125550123", "news", "marketing", body="\udce9")
     with pytest.raises(InvalidMessageError, match=r"^topic holds a lone surrogate"):
         Message("+12125550123", "n\udce9", "marketing")
+
+
+def test_nul_positions_and_the_nul_option() -> None:
+    """The first NUL is named, at position 0 too; with nul=False NUL passes, ASCII or not."""
+    with pytest.raises(InvalidInputError, match=r"^x holds a NUL character \(at position 0\)$"):
+        check_text("\x00a\x00", "x")
+    with pytest.raises(InvalidInputError, match=r"^x holds a NUL character \(at position 1\)$"):
+        check_text("é\x00\x00", "x")
+    assert check_text("é\x00", "x", nul=False) == "é\x00"
+    assert Message("+12125550123", "news", "marketing", body="a\x00b").body == "a\x00b"
+
+
+def test_enum_values_in_any_case() -> None:
+    """Purpose and channel values are read in any case; a wrong one lists the allowed values."""
+    assert Message("+12125550123", "news", "MarKeting", channel="EMAIL").purpose is (
+        Purpose.MARKETING
+    )
+    with pytest.raises(InvalidMessageError) as info:
+        Message("+12125550123", "news", 5)  # type: ignore[arg-type]
+    assert str(info.value) == "Purpose must be one of 'transactional', 'marketing', got 5"
+
+
+def test_messages_name_the_field_and_type() -> None:
+    """Each refusal names the field and what it was given."""
+    cases: list[tuple[dict[str, object], str]] = [
+        ({"to": 5}, "to must be a phone number string, a phonenumbers.PhoneNumber or an address, "
+         "got int"),
+        ({"topic": 5}, "topic must be a non-empty string, got int"),
+        ({"content_key": " "}, "content_key must be a non-empty string, got ' '"),
+        ({"locale": 5}, "locale must be None or a non-empty string, got int"),
+        ({"person": "a\x00"}, "person holds a NUL character (at position 1)"),
+        ({"body": 5}, "body must be a string, got int"),
+    ]  # fmt: skip
+    for kwargs, problem in cases:
+        fields: dict[str, object] = {"to": "+12125550123", "topic": "news", "purpose": "marketing"}
+        fields.update(kwargs)
+        with pytest.raises(InvalidMessageError) as info:
+            Message(**fields)  # type: ignore[arg-type]
+        assert str(info.value) == problem
+    with pytest.raises(NaiveDatetimeError, match=r"^not_after 2025-01-01T00:00:00 is naive"):
+        Message("+12125550123", "news", "marketing", not_after=dt.datetime(2025, 1, 1))
+    with pytest.raises(InvalidNumberError) as number:
+        check_address(5)
+    assert str(number.value).endswith("got int")
+    with pytest.raises(InvalidInputError) as items:
+        iterate(5, "messages")
+    assert str(items.value) == "messages must be an iterable of messages, got int"
+
+
+def test_decision_messages() -> None:
+    """Malformed decisions and reasons say what is wrong."""
+    with pytest.raises(NaiveDatetimeError, match=r"^until 2025-01-01T00:00:00 is naive"):
+        defer(dt.datetime(2025, 1, 1))
+    with pytest.raises(RuleError) as info:
+        Decision(Verdict.ALLOW, NOW)
+    assert str(info.value) == "a Decision has `until` exactly when its verdict is DEFER"
+    with pytest.raises(InvalidInputError) as data:
+        Reason("x.y", "r", "m", data=[1])  # type: ignore[arg-type]
+    assert str(data.value) == "Reason.data must be a mapping, got list"
+    with pytest.raises(RuleError, match=r"^Verdict must be one of"):
+        Decision("maybe")  # type: ignore[arg-type]
+
+
+def test_allow_shares_the_plain_allow() -> None:
+    """allow() is one shared value; allow(reason) is a new ALLOW carrying the reason."""
+    reason = Reason("info.x", "r", "for the record")
+    assert allow() is allow()
+    assert allow().reasons == ()
+    informed = allow(reason)
+    assert (informed.verdict, informed.until, informed.reasons) == (Verdict.ALLOW, None, (reason,))
+
+
+def test_checked_parts_keeps_every_part() -> None:
+    """checked_parts builds the decision from the parts as given, zone included."""
+    reason = Reason("hours.outside_window", "r", "later")
+    decision = checked_parts(Verdict.DEFER, NOW, (reason,), "Europe/Paris")
+    assert (decision.verdict, decision.until, decision.reasons, decision.zone) == (
+        Verdict.DEFER,
+        NOW,
+        (reason,),
+        "Europe/Paris",
+    )

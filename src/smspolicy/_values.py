@@ -191,18 +191,12 @@ def iterate(value: object, name: str) -> Iterator[Any]:
         ) from None
 
 
-def _non_empty_text(name: str) -> Any:
-    def check(_instance: object, _attribute: object, value: object) -> None:
-        check_text(value, name, error=InvalidMessageError)
-
-    return check
+def _required_text(_instance: object, attribute: Any, value: Any) -> None:
+    check_text(value, attribute.name, error=InvalidMessageError)
 
 
-def _optional_text(name: str) -> Any:
-    def check(_instance: object, _attribute: object, value: object) -> None:
-        check_text(value, name, optional=True, error=InvalidMessageError)
-
-    return check
+def _optional_text(_instance: object, attribute: Any, value: Any) -> None:
+    check_text(value, attribute.name, optional=True, error=InvalidMessageError)
 
 
 def _recipient_address(_instance: object, _attribute: object, value: Any) -> None:
@@ -248,19 +242,19 @@ class Message:
     """
 
     to: str | phonenumbers.PhoneNumber = attrs.field(validator=_recipient_address)
-    topic: str = attrs.field(validator=_non_empty_text("topic"))
+    topic: str = attrs.field(validator=_required_text)
     purpose: Purpose = attrs.field(converter=_message_purpose)
     channel: Channel = attrs.field(default=Channel.SMS, converter=_message_channel)
     body: str = attrs.field(default="", validator=_body)
-    brand: str | None = attrs.field(default=None, validator=_optional_text("brand"))
-    sender: str | None = attrs.field(default=None, validator=_optional_text("sender"))
-    person: str | None = attrs.field(default=None, validator=_optional_text("person"))
+    brand: str | None = attrs.field(default=None, validator=_optional_text)
+    sender: str | None = attrs.field(default=None, validator=_optional_text)
+    person: str | None = attrs.field(default=None, validator=_optional_text)
     content_key: str = attrs.field(
         default=attrs.Factory(lambda self: _default_key(self), takes_self=True),
-        validator=_non_empty_text("content_key"),
+        validator=_required_text,
     )
     not_after: dt.datetime | None = attrs.field(default=None, converter=_aware_or_none)
-    locale: str | None = attrs.field(default=None, validator=_optional_text("locale"))
+    locale: str | None = attrs.field(default=None, validator=_optional_text)
 
     @property
     def address(self) -> str:
