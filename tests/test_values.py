@@ -9,8 +9,9 @@ import phonenumbers
 import pytest
 
 from smspolicy import Channel, Decision, Message, Purpose, Reason, Verdict, allow, defer, deny
-from smspolicy._values import check_address, check_text, checked_parts, iterate
+from smspolicy._values import check_address, check_text, checked_parts, enum_converter, iterate
 from smspolicy.errors import (
+    ConfigurationError,
     InvalidInputError,
     InvalidMessageError,
     InvalidNumberError,
@@ -323,3 +324,20 @@ def test_checked_parts_keeps_every_part() -> None:
         (reason,),
         "Europe/Paris",
     )
+
+
+def test_enum_converter_and_unhashable_values() -> None:
+    """enum_converter reads a member or its value in any case and raises the given error; an
+    unhashable value is refused like any other."""
+    convert = enum_converter(Purpose, ConfigurationError)
+    assert convert("MARKETING") is Purpose.MARKETING
+    assert convert(Purpose.TRANSACTIONAL) is Purpose.TRANSACTIONAL
+    with pytest.raises(ConfigurationError, match=r"^Purpose must be one of"):
+        convert("spam")
+    with pytest.raises(InvalidMessageError, match=r"^Purpose must be one of .*, got \[1\]$"):
+        Message("+12125550123", "news", [1])  # type: ignore[arg-type]
+
+
+def test_reason_data_defaults_to_empty() -> None:
+    """Reason data given as None reads as an empty mapping."""
+    assert dict(Reason("x.y", "r", "m", data=None).data) == {}  # type: ignore[arg-type]

@@ -51,7 +51,9 @@ __all__ = ["Config", "PolicyFileError", "load_config", "load_policy", "parse_dur
 
 _DURATION = re.compile(r"^\s*([0-9]+)\s*(w|d|h|m|s)\s*$", re.ASCII)
 _UNIT_SECONDS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
-_MAX_DIGITS = 12  # more than MAX_DURATION in seconds: longer numbers are refused unread
+# MAX_DURATION in seconds has 10 digits: a longer number is refused without converting it (a
+# string of thousands of digits is slow to convert, and int() refuses past 4,300).
+_MAX_DIGITS = 12
 _DURATION_PARAMETERS = {"per", "window", "unengaged_after", "remove_after", "horizon", "hold"}
 _TOP_KEYS = {
     "name",
@@ -82,8 +84,8 @@ class PolicyFileError(ConfigurationError):
 
 
 def parse_duration(text: str) -> dt.timedelta:
-    """Parse "30d", "24h", "15m", "45s" or "2w" (at most :data:`smspolicy._time.MAX_DURATION`,
-    about 100 years)."""
+    """Parse "30d", "24h", "15m", "45s" or "2w": ASCII digits and a unit, at most 36,600 days
+    (about 100 years, the longest duration smspolicy accepts)."""
     match = _DURATION.match(text) if isinstance(text, str) else None
     if match is None:
         shown = reprlib.repr(text) if isinstance(text, str) else type(text).__name__
