@@ -472,8 +472,7 @@ class Engine:
 
     def record_engagement(self, number: str, *, kind: str = "reply") -> None:
         """Note that the recipient engaged (replied, clicked...) now."""
-        if not isinstance(kind, str) or not kind.strip():
-            raise InvalidInputError(f"kind must be non-empty text, got {kind!r}")
+        check_text(kind, "kind")
         self.store.record_engagement(self.address_of(number), at=self.now(), kind=kind)
 
     def audit(
