@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from smspolicy import Engine, Message, Verdict
+from smspolicy import Engine, Message, Policy, Purpose, Verdict, jurisdictions, rules, when
 from smspolicy.config import (
     PolicyFileError,
     byte_position,
@@ -17,6 +17,7 @@ from smspolicy.config import (
     shown_path,
 )
 from smspolicy.errors import ConfigurationError
+from smspolicy.predicates import channel_is, purpose_is, topic_is
 from smspolicy.testing import FrozenClock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -283,3 +284,210 @@ def test_helpers_for_messages() -> None:
     assert shown_path(Path("a\tb")) == "a\\tb"
     assert shown_path("bad\ud800") == "bad\\ud800"
     assert shown_path("plain/é.toml") == "plain/é.toml"
+
+
+def test_longer_than_message() -> None:
+    """The refusal of a long duration quotes it and names the limit."""
+    with pytest.raises(ConfigurationError) as info:
+        parse_duration(" 99999999999999d ")
+    assert str(info.value) == (
+        "'99999999999999d' is longer than 36600 days, the longest duration smspolicy accepts"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "offset", "expected"),
+    [
+        (b"a\nb\ncX", 5, (3, 2)),
+        (b"\nX", 1, (2, 1)),
+        (b"\n\nX", 2, (3, 1)),
+        (b"abX", 2, (1, 3)),
+    ],
+    ids=["third-line", "after-leading-newline", "two-leading-newlines", "first-line"],
+)
+def test_byte_position(data: bytes, offset: int, expected: tuple[int, int]) -> None:
+    """byte_position counts lines and columns from 1, hand-counted."""
+    assert byte_position(data, offset) == expected
+
+
+def test_messages_of_unreadable_policy_files(tmp_path: Path) -> None:
+    """The not-UTF-8 and nested-too-deeply refusals read in full."""
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(b"name = 'caf\xe9'\n")
+    with pytest.raises(PolicyFileError) as info:
+        load_config(latin)
+    assert str(info.value) == (
+        f"{latin}:1: not UTF-8 text: byte 0xe9 at column 12 "
+        "(TOML files are UTF-8: save the file as UTF-8)"
+    )
+    deep = write(tmp_path, "x = " + "[" * 3000 + "]" * 3000)
+    with pytest.raises(PolicyFileError) as nested:
+        load_config(deep)
+    assert str(nested.value) == f"{deep}: not valid TOML: arrays or tables nested too deeply"
+
+
+def test_name_programs_and_policy_name(tmp_path: Path) -> None:
+    """Without a name the file's stem names the config and its policy; without programs there
+    are none."""
+    path = tmp_path / "spring-sale.toml"
+    path.write_text("jurisdictions = []\n")
+    config = load_config(path)
+    assert config.name == "spring-sale"
+    assert config.policy.name == "spring-sale"
+    assert config.programs == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "problem"),
+    [
+        ('jurisdictions = []\nname = ""\n', 2, "name", "must be non-empty text"),
+        ("name = 5\n", 1, "name", "must be non-empty text"),
+        ("programs = 5\n", None, "programs", "must be an array of tables: write [[programs]]"),
+        ("rules = [1]\n", None, "rules", "must be an array of tables: write [[rules]]"),
+        (
+            'jurisdictions = "us"\n',
+            1,
+            "jurisdictions",
+            'jurisdictions must be a list such as ["standard"]',
+        ),
+        (
+            "jurisdictions = [1]\n",
+            1,
+            "jurisdictions",
+            'jurisdictions must be a list such as ["standard"]',
+        ),
+        (
+            'jurisdictions = ["us"]\nenable = "us.al.window"\n',
+            1,
+            "jurisdictions",
+            "enable must be a list of ids, include_unconfirmed true/false",
+        ),
+        (
+            'jurisdictions = ["us"]\ninclude_unconfirmed = "yes"\n',
+            1,
+            "jurisdictions",
+            "enable must be a list of ids, include_unconfirmed true/false",
+        ),
+        (
+            'jurisdictions = ["standard", "us"]\n',
+            1,
+            "jurisdictions",
+            '"standard" already includes every pack: use it alone',
+        ),
+        (
+            '[[programs]]\nname = "A"\nbrand = "B"\nhelp_contact = "c"\nfrequency = "2 msgs/week"\n'
+            '[[programs]]\nname = "C"\ncolour = "red"\n',
+            8,
+            "programs[1].colour",
+            "unknown program field",
+        ),
+        (
+            '[[rules]]\ntype = "dedupe"\nwindow = "1d"\nwhen = 5\n',
+            4,
+            "rules[0].when",
+            "when takes a table with keys from ['channel', 'jurisdiction', 'purpose', 'topic']",
+        ),
+        (
+            '[[rules]]\ntype = "dedupe"\nwindow = "1d"\nwhen = {}\n',
+            4,
+            "rules[0].when",
+            "when takes a table",
+        ),
+        (
+            '[[rules]]\ntype = "dedupe"\nwindow = "1d"\nwhen = { purpose = "spam" }\n',
+            4,
+            "rules[0].when",
+            "Purpose must be one of",
+        ),
+        (
+            '[[rules]]\ntype = "frequency_cap"\nlimit = 1\nper = "1d"\nscope = "5d"\n',
+            1,
+            "rules[0]",
+            "'5d'",
+        ),
+    ],
+    ids=[
+        "empty-name",
+        "int-name",
+        "programs-not-tables",
+        "rules-not-tables",
+        "jurisdictions-text",
+        "jurisdictions-ints",
+        "enable-text",
+        "unconfirmed-text",
+        "standard-and-more",
+        "second-program-key",
+        "when-int",
+        "when-empty",
+        "when-bad-purpose",
+        "duration-like-scope",
+    ],
+)
+def test_more_errors_name_file_line_key_and_problem(
+    tmp_path: Path, text: str, line: int | None, key: str | None, problem: str
+) -> None:
+    """Each remaining refusal names the file, line, key and problem."""
+    path = write(tmp_path, text)
+    with pytest.raises(PolicyFileError) as info:
+        load_config(path)
+    assert (info.value.path, info.value.line, info.value.key) == (str(path), line, key)
+    assert problem in str(info.value)
+
+
+def test_jurisdiction_settings_reach_the_packs(tmp_path: Path) -> None:
+    """include_unconfirmed, enable and stop_scope are passed to jurisdictions.standard."""
+    path = write(
+        tmp_path,
+        'name = "p"\njurisdictions = ["us"]\ninclude_unconfirmed = true\nstop_scope = "topic"\n',
+    )
+    expected = jurisdictions.standard(["us"], include_unconfirmed=True, stop_scope="topic")
+    assert repr(load_policy(path)) == f"Policy({expected!r}, name='p')"
+    enabled = write(tmp_path, 'name = "p"\njurisdictions = ["us"]\nenable = ["us.al.window"]\n')
+    chosen = jurisdictions.standard(["us"], enable=["us.al.window"])
+    assert repr(load_policy(enabled)) == f"Policy({chosen!r}, name='p')"
+    alone = write(tmp_path, 'name = "p"\nstop_scope = "topic"\n')
+    assert repr(load_policy(alone)) == "Policy(consent(stop_scope='topic'), name='p')"
+
+
+def test_when_and_arguments_build_the_rules(tmp_path: Path) -> None:
+    """A when table of three keys joins them all; durations, reduced tiers, weekday windows and
+    origination tables become the factories' arguments."""
+    path = write(
+        tmp_path,
+        """
+name = "p"
+[[rules]]
+type = "dedupe"
+window = "1d"
+when = { purpose = "marketing", topic = "a", channel = "sms" }
+[[rules]]
+type = "engagement"
+unengaged_after = "30d"
+reduced = [1, "7d"]
+remove_after = "90d"
+[[rules]]
+type = "sending_window"
+start = "09:00"
+end = "17:00"
+days = {6 = ["12:00", "17:00"]}
+[[rules]]
+type = "origination"
+table = [{brand = "Acme", purpose = "marketing", senders = ["+18885550100"]}]
+""",
+    )
+    expected = Policy(
+        rules.consent(),
+        when(
+            purpose_is("marketing") & topic_is("a") & channel_is("sms"),
+            rules.dedupe(dt.timedelta(days=1)),
+        ),
+        rules.engagement(
+            unengaged_after=dt.timedelta(days=30),
+            reduced=(1, dt.timedelta(days=7)),
+            remove_after=dt.timedelta(days=90),
+        ),
+        rules.sending_window("09:00", "17:00", days={6: ("12:00", "17:00")}),  # type: ignore[arg-type]
+        rules.origination({("Acme", Purpose.MARKETING): ["+18885550100"]}),
+        name="p",
+    )
+    assert repr(load_policy(path)) == repr(expected)
