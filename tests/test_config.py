@@ -491,3 +491,34 @@ table = [{brand = "Acme", purpose = "marketing", senders = ["+18885550100"]}]
         name="p",
     )
     assert repr(load_policy(path)) == repr(expected)
+
+
+def test_list_arguments_pass_through_and_tables_keep_brands(tmp_path: Path) -> None:
+    """A list argument reaches its factory as written, and an origination table keeps each
+    row's brand, purpose and senders."""
+    path = write(
+        tmp_path,
+        'name = "p"\n[[rules]]\ntype = "valid_number"\ncountries = ["US", "CA"]\n'
+        '[[rules]]\ntype = "origination"\n'
+        'table = [{brand = "Acme", purpose = "marketing", senders = ["+18885550100"]},'
+        ' {purpose = "transactional", senders = ["+18885550111"]}]\n',
+    )
+    policy = load_policy(path)
+    numbers, origination = policy.rules[1:]
+    assert repr(numbers) == repr(rules.valid_number(countries=["US", "CA"]))
+    assert origination.table == {
+        ("Acme", Purpose.MARKETING): frozenset({"+18885550100"}),
+        (None, Purpose.TRANSACTIONAL): frozenset({"+18885550111"}),
+    }
+
+
+def test_reduced_tier_with_a_number_is_a_policy_file_error(tmp_path: Path) -> None:
+    """reduced = [1, 5] (no unit) is reported, not an IndexError."""
+    path = write(
+        tmp_path,
+        '[[rules]]\ntype = "engagement"\nunengaged_after = "30d"\nreduced = [1, 5]\n'
+        'remove_after = "90d"\n',
+    )
+    with pytest.raises(PolicyFileError) as info:
+        load_config(path)
+    assert (info.value.key, info.value.line) == ("rules[0]", 1)

@@ -326,11 +326,9 @@ def _rule(path: str, lines: _Lines, index: int, table: Mapping[str, Any]) -> Rul
                 key=f"{where}.{key}",
                 line=lines.key(key, start),
             )
-    positional = [p for p in accepted.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
     try:
-        args = [_argument(p.name, arguments.pop(p.name)) for p in positional if p.name in arguments]
-        kwargs = {k: _argument(k, v) for k, v in arguments.items()}
-        rule: Rule = factory(*args, **kwargs)
+        # By keyword: a later parameter given without an earlier one must not take its place.
+        rule: Rule = factory(**{k: _argument(k, v) for k, v in arguments.items()})
     except (SmsPolicyError, TypeError, ValueError, KeyError) as error:
         raise PolicyFileError(path, f"{kind}: {error}", key=where, line=start) from None
     if "when" in table:
