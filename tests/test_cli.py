@@ -243,3 +243,57 @@ def test_readme_first_command_works_verbatim(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert "3100 recipients (decisions in decisions.csv)" in done.stdout
     assert (copy / "decisions.csv").exists()
+
+
+def test_encoding_reads_a_file_saved_by_excel(tmp_path: Path) -> None:
+    """With --encoding cp1252 a consent file saved by Excel imports with its accents intact."""
+    path = tmp_path / "excel.csv"
+    path.write_bytes(
+        b"number,kind,at,source\r\n+12125550100,confirmed,2026-01-01T00:00Z,caf\xe9\r\n"
+    )
+    db = str(tmp_path / "s.db")
+    out = run("consent", "import", str(path), "--db", db, "--encoding", "cp1252").stdout
+    assert out.startswith("1 consent events imported")
+    proof = json.loads(run("consent", "export", "+12125550100", "--db", db).stdout)
+    assert [e["source"] for e in proof["events"]] == ["café"]
+
+
+@pytest.mark.parametrize(
+    ("content", "encoding", "topic"),
+    [
+        (b"\xef\xbb\xbfnumber,topic,purpose\n+12125550100,deals,marketing\n", None, "deals"),
+        ("number,topic,purpose\n+12125550100,tea,marketing\n".encode("utf-16"), "utf-16", "tea"),
+        (b"number,topic,purpose\n+12125550100,d\xe9als,marketing\n", "latin-1", "d\u00e9als"),
+    ],
+    ids=["utf-8-bom", "utf-16", "latin-1"],
+)
+def test_preflight_reads_the_named_encoding(
+    tmp_path: Path, content: bytes, encoding: str | None, topic: str
+) -> None:
+    """preflight reads UTF-8 with a byte-order mark by default and any encoding by name."""
+    path = tmp_path / "list.csv"
+    path.write_bytes(content)
+    args = ["preflight", str(path), "--db", str(tmp_path / "s.db"), "--show-numbers"]
+    done = run(*args, "--format", "json", *(["--encoding", encoding] if encoding else []))
+    records = json.loads(done.stdout)
+    assert [(r["line"], r["number"], r["topic"]) for r in records] == [("2", "+12125550100", topic)]
+
+
+def test_record_lines_are_where_records_start(tmp_path: Path) -> None:
+    """A record's line is the line it starts on, past blank lines and quoted line breaks."""
+    path = tmp_path / "list.csv"
+    path.write_text(
+        'number,topic,purpose,body\n+12125550100,deals,marketing,"two\nlines"\n\n'
+        "+12125550101,deals,marketing,one\n"
+    )
+    done = run("preflight", str(path), "--db", str(tmp_path / "s.db"), "--format", "json")
+    assert [r["line"] for r in json.loads(done.stdout)] == ["2", "5"]
+
+
+def test_short_rows_read_as_empty_fields(tmp_path: Path) -> None:
+    """A row with fewer fields than the header is decided (a row.invalid deny), not a crash."""
+    path = tmp_path / "list.csv"
+    path.write_text("topic,purpose,number\ndeals\n")
+    done = run("preflight", str(path), "--db", str(tmp_path / "s.db"), "--format", "json")
+    records = json.loads(done.stdout)
+    assert [(r["number"], r["verdict"]) for r in records] == [("", "deny")]

@@ -7,8 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from smspolicy import Engine, Message, Verdict
-from smspolicy.config import PolicyFileError, load_config, load_policy, parse_duration
+from smspolicy import Engine, Message, Policy, Purpose, Verdict, jurisdictions, rules, when
+from smspolicy.config import (
+    PolicyFileError,
+    byte_position,
+    load_config,
+    load_policy,
+    parse_duration,
+    shown_path,
+)
+from smspolicy.errors import ConfigurationError
+from smspolicy.predicates import channel_is, purpose_is, topic_is
 from smspolicy.testing import FrozenClock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,3 +165,360 @@ def test_missing_and_binary_files(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(PolicyFileError, match="not UTF-8"):
         load_config(binary)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("36600d", dt.timedelta(days=36_600)),
+        ("5228w", dt.timedelta(days=36_596)),
+        ("878400h", dt.timedelta(days=36_600)),
+        ("52704000m", dt.timedelta(days=36_600)),
+        ("3162240000s", dt.timedelta(days=36_600)),
+        ("0d", dt.timedelta(0)),
+        ("00000000000000000007d", dt.timedelta(days=7)),
+        ("\t45 s\n", dt.timedelta(seconds=45)),
+    ],
+    ids=["days", "weeks", "hours", "minutes", "seconds", "zero", "leading-zeros", "spaces"],
+)
+def test_parse_duration_up_to_the_longest(text: str, expected: dt.timedelta) -> None:
+    """Durations up to 36,600 days parse in every unit (hand-computed values)."""
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["36601d", "5229w", "878401h", "52704001m", "3162240001s", "9999999999999d", "9" * 5000 + "d"],
+    ids=["days", "weeks", "hours", "minutes", "seconds", "thirteen-digits", "five-thousand"],
+)
+def test_parse_duration_past_the_longest(text: str) -> None:
+    """One unit past 36,600 days, and any number too long to read, is a ConfigurationError."""
+    with pytest.raises(ConfigurationError, match="is longer than 36600 days"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("\uff13\uff10d", "'\uff13\uff10d'"),
+        ("1y", "'1y'"),
+        (30, "int"),
+        (["30d"], "list"),
+        ("", "''"),
+    ],
+    ids=["fullwidth-digits", "years", "int", "list", "empty"],
+)
+def test_parse_duration_refusals(value: object, shown: str) -> None:
+    """Anything but ASCII digits and a unit is refused, showing the text or the type."""
+    with pytest.raises(ConfigurationError) as info:
+        parse_duration(value)  # type: ignore[arg-type]
+    assert str(info.value) == f"{shown} is not a duration like '30d', '24h' or '15m'"
+
+
+def test_policy_file_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """A UTF-8 byte-order mark (as Windows editors write) is skipped."""
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b'\xef\xbb\xbfname = "bom"\n')
+    assert load_config(path).name == "bom"
+
+
+def test_non_utf8_policy_names_line_and_column(tmp_path: Path) -> None:
+    """A byte that is not UTF-8 is reported with its line and column."""
+    path = tmp_path / "latin.toml"
+    path.write_bytes(b'name = "p"\n# caf\xe9\n')
+    with pytest.raises(PolicyFileError) as info:
+        load_config(path)
+    assert info.value.line == 2
+    assert "byte 0xe9 at column 6" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "problem"),
+    [
+        ("x = " + "[" * 5000 + "]" * 5000 + "\n", None, None, "nested too deeply"),
+        ('[[rules]]\ntype = ["frequency_cap"]\n', 2, "rules[0].type", "type must name"),
+        ("[[rules]]\ntype = 7\n", 2, "rules[0].type", "type must name"),
+        ('[[rules]]\ntype = "origination"\ntable = [1]\n', 1, "rules[0]", "array of tables"),
+        ('horizon = "99999999999999d"\n', 1, "horizon", "longer than 36600 days"),
+        (
+            '[[rules]]\ntype = "dedupe"\nwindow = "99999999999999d"\n',
+            1,
+            "rules[0]",
+            "longer than 36600 days",
+        ),
+    ],
+    ids=["nested-5000", "type-list", "type-int", "table-rows", "horizon", "window"],
+)
+def test_malformed_values_are_policy_file_errors(
+    tmp_path: Path, text: str, line: int | None, key: str | None, problem: str
+) -> None:
+    """Values that used to crash the loader are reported with the file, line and key."""
+    path = write(tmp_path, text)
+    with pytest.raises(PolicyFileError) as info:
+        load_config(path)
+    assert (info.value.line, info.value.key) == (line, key)
+    assert problem in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        (7, "a policy file path must be text, got int"),
+        ("a\x00b.toml", "a\\x00b.toml: cannot read the file: embedded null byte"),
+    ],
+    ids=["int", "nul"],
+)
+def test_unreadable_paths(path: object, problem: str) -> None:
+    """A path that is not text, or that no file can have, is a ConfigurationError."""
+    with pytest.raises(ConfigurationError) as info:
+        load_config(path)  # type: ignore[arg-type]
+    assert str(info.value) == problem
+
+
+def test_helpers_for_messages() -> None:
+    """byte_position counts lines and columns from 1; shown_path escapes what cannot print."""
+    assert byte_position(b"ab\ncd\xff", 5) == (2, 3)
+    assert byte_position(b"\xff", 0) == (1, 1)
+    assert shown_path("caf\udce9.toml") == "caf\\xe9.toml"
+    assert shown_path(b"caf\xe9.toml") == "caf\\xe9.toml"
+    assert shown_path(Path("a\tb")) == "a\\tb"
+    assert shown_path("bad\ud800") == "bad\\ud800"
+    assert shown_path("plain/é.toml") == "plain/é.toml"
+
+
+def test_longer_than_message() -> None:
+    """The refusal of a long duration quotes it and names the limit."""
+    with pytest.raises(ConfigurationError) as info:
+        parse_duration(" 99999999999999d ")
+    assert str(info.value) == (
+        "'99999999999999d' is longer than 36600 days, the longest duration smspolicy accepts"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "offset", "expected"),
+    [
+        (b"a\nb\ncX", 5, (3, 2)),
+        (b"\nX", 1, (2, 1)),
+        (b"\n\nX", 2, (3, 1)),
+        (b"abX", 2, (1, 3)),
+    ],
+    ids=["third-line", "after-leading-newline", "two-leading-newlines", "first-line"],
+)
+def test_byte_position(data: bytes, offset: int, expected: tuple[int, int]) -> None:
+    """byte_position counts lines and columns from 1, hand-counted."""
+    assert byte_position(data, offset) == expected
+
+
+def test_messages_of_unreadable_policy_files(tmp_path: Path) -> None:
+    """The not-UTF-8 and nested-too-deeply refusals read in full."""
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(b"name = 'caf\xe9'\n")
+    with pytest.raises(PolicyFileError) as info:
+        load_config(latin)
+    assert str(info.value) == (
+        f"{latin}:1: not UTF-8 text: byte 0xe9 at column 12 "
+        "(TOML files are UTF-8: save the file as UTF-8)"
+    )
+    deep = write(tmp_path, "x = " + "[" * 3000 + "]" * 3000)
+    with pytest.raises(PolicyFileError) as nested:
+        load_config(deep)
+    assert str(nested.value) == f"{deep}: not valid TOML: arrays or tables nested too deeply"
+
+
+def test_name_programs_and_policy_name(tmp_path: Path) -> None:
+    """Without a name the file's stem names the config and its policy; without programs there
+    are none."""
+    path = tmp_path / "spring-sale.toml"
+    path.write_text("jurisdictions = []\n")
+    config = load_config(path)
+    assert config.name == "spring-sale"
+    assert config.policy.name == "spring-sale"
+    assert config.programs == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "problem"),
+    [
+        ('jurisdictions = []\nname = ""\n', 2, "name", "must be non-empty text"),
+        ("name = 5\n", 1, "name", "must be non-empty text"),
+        ("programs = 5\n", None, "programs", "must be an array of tables: write [[programs]]"),
+        ("rules = [1]\n", None, "rules", "must be an array of tables: write [[rules]]"),
+        (
+            'jurisdictions = "us"\n',
+            1,
+            "jurisdictions",
+            'jurisdictions must be a list such as ["standard"]',
+        ),
+        (
+            "jurisdictions = [1]\n",
+            1,
+            "jurisdictions",
+            'jurisdictions must be a list such as ["standard"]',
+        ),
+        (
+            'jurisdictions = ["us"]\nenable = "us.al.window"\n',
+            1,
+            "jurisdictions",
+            "enable must be a list of ids, include_unconfirmed true/false",
+        ),
+        (
+            'jurisdictions = ["us"]\ninclude_unconfirmed = "yes"\n',
+            1,
+            "jurisdictions",
+            "enable must be a list of ids, include_unconfirmed true/false",
+        ),
+        (
+            'jurisdictions = ["standard", "us"]\n',
+            1,
+            "jurisdictions",
+            '"standard" already includes every pack: use it alone',
+        ),
+        (
+            '[[programs]]\nname = "A"\nbrand = "B"\nhelp_contact = "c"\nfrequency = "2 msgs/week"\n'
+            '[[programs]]\nname = "C"\ncolour = "red"\n',
+            8,
+            "programs[1].colour",
+            "unknown program field",
+        ),
+        (
+            '[[rules]]\ntype = "dedupe"\nwindow = "1d"\nwhen = 5\n',
+            4,
+            "rules[0].when",
+            "when takes a table with keys from ['channel', 'jurisdiction', 'purpose', 'topic']",
+        ),
+        (
+            '[[rules]]\ntype = "dedupe"\nwindow = "1d"\nwhen = {}\n',
+            4,
+            "rules[0].when",
+            "when takes a table",
+        ),
+        (
+            '[[rules]]\ntype = "dedupe"\nwindow = "1d"\nwhen = { purpose = "spam" }\n',
+            4,
+            "rules[0].when",
+            "Purpose must be one of",
+        ),
+        (
+            '[[rules]]\ntype = "frequency_cap"\nlimit = 1\nper = "1d"\nscope = "5d"\n',
+            1,
+            "rules[0]",
+            "'5d'",
+        ),
+    ],
+    ids=[
+        "empty-name",
+        "int-name",
+        "programs-not-tables",
+        "rules-not-tables",
+        "jurisdictions-text",
+        "jurisdictions-ints",
+        "enable-text",
+        "unconfirmed-text",
+        "standard-and-more",
+        "second-program-key",
+        "when-int",
+        "when-empty",
+        "when-bad-purpose",
+        "duration-like-scope",
+    ],
+)
+def test_more_errors_name_file_line_key_and_problem(
+    tmp_path: Path, text: str, line: int | None, key: str | None, problem: str
+) -> None:
+    """Each remaining refusal names the file, line, key and problem."""
+    path = write(tmp_path, text)
+    with pytest.raises(PolicyFileError) as info:
+        load_config(path)
+    assert (info.value.path, info.value.line, info.value.key) == (str(path), line, key)
+    assert problem in str(info.value)
+
+
+def test_jurisdiction_settings_reach_the_packs(tmp_path: Path) -> None:
+    """include_unconfirmed, enable and stop_scope are passed to jurisdictions.standard."""
+    path = write(
+        tmp_path,
+        'name = "p"\njurisdictions = ["us"]\ninclude_unconfirmed = true\nstop_scope = "topic"\n',
+    )
+    expected = jurisdictions.standard(["us"], include_unconfirmed=True, stop_scope="topic")
+    assert repr(load_policy(path)) == f"Policy({expected!r}, name='p')"
+    enabled = write(tmp_path, 'name = "p"\njurisdictions = ["us"]\nenable = ["us.al.window"]\n')
+    chosen = jurisdictions.standard(["us"], enable=["us.al.window"])
+    assert repr(load_policy(enabled)) == f"Policy({chosen!r}, name='p')"
+    alone = write(tmp_path, 'name = "p"\nstop_scope = "topic"\n')
+    assert repr(load_policy(alone)) == "Policy(consent(stop_scope='topic'), name='p')"
+
+
+def test_when_and_arguments_build_the_rules(tmp_path: Path) -> None:
+    """A when table of three keys joins them all; durations, reduced tiers, weekday windows and
+    origination tables become the factories' arguments."""
+    path = write(
+        tmp_path,
+        """
+name = "p"
+[[rules]]
+type = "dedupe"
+window = "1d"
+when = { purpose = "marketing", topic = "a", channel = "sms" }
+[[rules]]
+type = "engagement"
+unengaged_after = "30d"
+reduced = [1, "7d"]
+remove_after = "90d"
+[[rules]]
+type = "sending_window"
+start = "09:00"
+end = "17:00"
+days = {6 = ["12:00", "17:00"]}
+[[rules]]
+type = "origination"
+table = [{brand = "Acme", purpose = "marketing", senders = ["+18885550100"]}]
+""",
+    )
+    expected = Policy(
+        rules.consent(),
+        when(
+            purpose_is("marketing") & topic_is("a") & channel_is("sms"),
+            rules.dedupe(dt.timedelta(days=1)),
+        ),
+        rules.engagement(
+            unengaged_after=dt.timedelta(days=30),
+            reduced=(1, dt.timedelta(days=7)),
+            remove_after=dt.timedelta(days=90),
+        ),
+        rules.sending_window("09:00", "17:00", days={6: ("12:00", "17:00")}),  # type: ignore[arg-type]
+        rules.origination({("Acme", Purpose.MARKETING): ["+18885550100"]}),
+        name="p",
+    )
+    assert repr(load_policy(path)) == repr(expected)
+
+
+def test_list_arguments_pass_through_and_tables_keep_brands(tmp_path: Path) -> None:
+    """A list argument reaches its factory as written, and an origination table keeps each
+    row's brand, purpose and senders."""
+    path = write(
+        tmp_path,
+        'name = "p"\n[[rules]]\ntype = "valid_number"\ncountries = ["US", "CA"]\n'
+        '[[rules]]\ntype = "origination"\n'
+        'table = [{brand = "Acme", purpose = "marketing", senders = ["+18885550100"]},'
+        ' {purpose = "transactional", senders = ["+18885550111"]}]\n',
+    )
+    policy = load_policy(path)
+    numbers, origination = policy.rules[1:]
+    assert repr(numbers) == repr(rules.valid_number(countries=["US", "CA"]))
+    assert origination.table == {
+        ("Acme", Purpose.MARKETING): frozenset({"+18885550100"}),
+        (None, Purpose.TRANSACTIONAL): frozenset({"+18885550111"}),
+    }
+
+
+def test_reduced_tier_with_a_number_is_a_policy_file_error(tmp_path: Path) -> None:
+    """reduced = [1, 5] (no unit) is reported, not an IndexError."""
+    path = write(
+        tmp_path,
+        '[[rules]]\ntype = "engagement"\nunengaged_after = "30d"\nreduced = [1, 5]\n'
+        'remove_after = "90d"\n',
+    )
+    with pytest.raises(PolicyFileError) as info:
+        load_config(path)
+    assert (info.value.key, info.value.line) == ("rules[0]", 1)

@@ -90,3 +90,68 @@ def test_estimate_cost() -> None:
         estimate_cost("hi", "FR", prices)
     with pytest.raises(InvalidInputError):
         count(b"bytes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("country", "prices", "problem"),
+    [
+        (None, {"US": "0.01"}, "country must be an ISO alpha-2 code, got NoneType"),
+        ("US", [("US", "0.01")], "prices must be a mapping, got list"),
+        ("US", {"US": "NaN"}, "the price for US is not a price: 'NaN'"),
+        ("US", {"US": float("inf")}, "the price for US is not a price: inf"),
+        ("US", {"US": "-0.01"}, "the price for US is not a price: '-0.01'"),
+        ("US", {"US": True}, "the price for US is not a price: True"),
+        ("US", {"US": [1]}, "the price for US is not a price: [1]"),
+        ("US", {"US": decimal.Decimal("sNaN")}, "the price for US is not a price: Decimal('sNaN')"),
+    ],
+    ids=["country-none", "prices-list", "nan", "infinity", "negative", "bool", "list", "snan"],
+)
+def test_estimate_cost_refusals(country: object, prices: object, problem: str) -> None:
+    """A country that is not text, a table that is not a mapping or a price that is not a
+    finite, non-negative number is an InvalidInputError saying which."""
+    with pytest.raises(InvalidInputError) as info:
+        estimate_cost("hi", country, prices)  # type: ignore[arg-type]
+    assert str(info.value) == problem
+
+
+def test_estimate_cost_accepts_zero_and_decimals() -> None:
+    """A free country costs nothing; a Decimal price is used as given."""
+    assert estimate_cost("a" * 161, "US", {"US": 0}) == decimal.Decimal(0)
+    assert estimate_cost("a" * 161, "US", {"US": decimal.Decimal("0.005")}) == decimal.Decimal(
+        "0.010"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding", "parts", "characters", "units"),
+    [
+        ("\uffff", "ucs2", 1, 1, 1),
+        ("\U00010000", "ucs2", 1, 1, 2),
+        ("ж" * 134, "ucs2", 2, 134, 134),
+        ("ж" * 135, "ucs2", 3, 135, 135),
+        ("é€" * 3, "gsm7", 1, 6, 9),
+    ],
+    ids=["last-bmp", "first-astral", "two-full-ucs2-parts", "one-past", "gsm7-with-escape"],
+)
+def test_counts_at_the_boundaries(
+    body: str, encoding: str, parts: int, characters: int, units: int
+) -> None:
+    """Characters, units and parts, hand-counted: U+FFFF is one UTF-16 unit and U+10000 two;
+    a split UCS-2 body holds 67 units a part; € takes two GSM-7 septets."""
+    info = count(body)
+    assert (info.encoding, info.parts, info.characters, info.units) == (
+        encoding,
+        parts,
+        characters,
+        units,
+    )
+
+
+def test_count_and_cost_messages_name_the_type() -> None:
+    """A body or country of the wrong type is named in the message."""
+    with pytest.raises(InvalidInputError) as body:
+        count(b"bytes")  # type: ignore[arg-type]
+    assert str(body.value) == "an SMS body must be str, got bytes"
+    with pytest.raises(InvalidInputError) as country:
+        estimate_cost("hi", 5, {"US": "0.01"})  # type: ignore[arg-type]
+    assert str(country.value) == "country must be an ISO alpha-2 code, got int"

@@ -10,7 +10,7 @@ import attrs
 
 from ._recipients import Profile, Recipient
 from ._records import ConsentEvent, SendRecord
-from ._time import ensure_aware, to_local, zone
+from ._time import as_utc, ensure_aware, to_local, zone
 from ._values import Purpose
 from .consent import ChainBreak, chain_break
 
@@ -142,7 +142,9 @@ class Context:
         later = object.__new__(Context)
         for name in _CARRIED:
             object.__setattr__(later, name, getattr(self, name))
-        object.__setattr__(later, "now", _now(instant))
+        # A deferral's instant, computed from a checked one, may lie a little past the range
+        # the API accepts as input: it is converted, not range-checked.
+        object.__setattr__(later, "now", as_utc(instant, "now"))
         object.__setattr__(later, "_memo", {})
         return later
 

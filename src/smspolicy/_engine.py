@@ -32,7 +32,18 @@ from ._recipients import (
 from ._records import ConsentEvent, SendRecord
 from ._reserve import DEFAULT_HOLD, Reservation, held_record, send_record, settle_all
 from ._time import ensure_aware, ensure_duration
-from ._values import Decision, Message, Purpose, Verdict, checked_parts, defer, deny
+from ._values import (
+    Decision,
+    Message,
+    Purpose,
+    Verdict,
+    check_address,
+    check_text,
+    checked_parts,
+    defer,
+    deny,
+    iterate,
+)
 from .consent import DEFAULT_PENDING_EXPIRY, Ledger
 from .errors import (
     ConfigurationError,
@@ -183,7 +194,9 @@ class Engine:
         )
         # Read at least as far back as the policy's longest cap, dedupe or tier window, so no
         # rule ever counts over sends it was not given.
-        self.history = max(ensure_duration(history, "history"), required_history(self._rule))
+        self.history = ensure_duration(
+            max(ensure_duration(history, "history"), required_history(self._rule)), "history"
+        )
         self._fast = FastPath(self._rule)
         self.consent = Ledger(
             self,
@@ -193,7 +206,7 @@ class Engine:
 
     def address_of(self, number: str | PhoneNumber) -> str:
         """The E.164 form of a phone number (raises InvalidNumberError when it is not one)."""
-        return self.resolver.number_facts(number).e164
+        return self.resolver.number_facts(check_address(number)).e164
 
     def profile(self, address: str) -> Profile | None:
         """The recipient's profile, if the engine has one."""
@@ -220,7 +233,7 @@ class Engine:
     def inbound(self, text: str, from_: str, *, to: str | None = None) -> InboundResult:
         """Handle an inbound text: classify it, write the ledger event durably *before*
         returning, and return the reply to send (the STOP confirmation always goes out)."""
-        return handle_inbound(self, text, from_, to)
+        return handle_inbound(self, text, from_, check_text(to, "to", optional=True))
 
     def forget(self, number: str) -> None:
         """Erase the number's personal data, keeping a hashed suppression when it had opted
@@ -232,6 +245,7 @@ class Engine:
         """Log a send that went out (for caps, dedupe and records)."""
         if not isinstance(message, Message):
             raise InvalidInputError(f"expected a smspolicy.Message, got {message!r}")
+        check_text(provider_id, "provider_id", optional=True)
         address = self.address_of(message.to) if message.channel.is_phone else message.address
         return self.store.record_send(
             send_record(message, address, self.now(), provider_id=provider_id)
@@ -257,7 +271,7 @@ class Engine:
 
     def evaluate_many(self, messages: Iterable[Message]) -> Iterator[Decision]:
         """Decide many messages, reading the store in batches; yields in input order."""
-        iterator = iter(messages)
+        iterator = iterate(messages, "messages")
         while batch := list(itertools.islice(iterator, _BATCH)):
             yield from self._evaluate_batch(batch, self.now())
 
@@ -377,7 +391,7 @@ class Engine:
         before it stop counting when they expire.
         """
         ensure_duration(hold, "hold")
-        batch = list(messages)
+        batch = list(iterate(messages, "messages"))
         now = self.now()
         resolved = [self._resolve_or_deny(message) for message in batch]
         out = [
@@ -464,8 +478,7 @@ class Engine:
 
     def record_engagement(self, number: str, *, kind: str = "reply") -> None:
         """Note that the recipient engaged (replied, clicked...) now."""
-        if not isinstance(kind, str) or not kind.strip():
-            raise InvalidInputError(f"kind must be non-empty text, got {kind!r}")
+        check_text(kind, "kind")
         self.store.record_engagement(self.address_of(number), at=self.now(), kind=kind)
 
     def audit(

@@ -14,7 +14,7 @@ import attrs
 
 from . import _enum
 from ._time import ensure_aware
-from ._values import Channel, Purpose, to_enum
+from ._values import Channel, Purpose, check_text, to_enum
 from .errors import InvalidInputError
 
 __all__ = ["GENESIS", "Basis", "ConsentEvent", "ConsentKind", "SendRecord", "SendStatus"]
@@ -48,22 +48,11 @@ class Basis(_enum.Enum):
     NON_BUSINESS = "non_business"
 
 
-def _encodable(name: str, text: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInputError(
-            f"{name} holds a lone surrogate and cannot be stored as UTF-8"
-        ) from None
-
-
 def _text(name: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{name} must be a non-empty string, got {value!r}")
-    if len(value) > _MAX_TEXT or "\x00" in value:
-        raise InvalidInputError(f"{name} is too long or holds a NUL character")
-    _encodable(name, value)
-    return value.strip()
+    text: str = check_text(value, name)  # a string, not blank, without lone surrogate or NUL
+    if len(text) > _MAX_TEXT:
+        raise InvalidInputError(f"{name} is {len(text)} characters long (at most {_MAX_TEXT})")
+    return text.strip()
 
 
 def _number(value: object) -> str:
@@ -91,9 +80,9 @@ def _evidence(value: object) -> Mapping[str, object]:
         text = json.dumps(dict(value), sort_keys=True, ensure_ascii=False)
     except (TypeError, ValueError) as error:
         raise InvalidInputError(f"evidence must be JSON-serialisable: {error}") from None
+    check_text(text, "evidence", blank=True, nul=False)  # NUL is escaped in JSON
     if len(text) > _MAX_EVIDENCE:
         raise InvalidInputError(f"evidence is {len(text)} characters (at most {_MAX_EVIDENCE})")
-    _encodable("evidence", text)
     return types.MappingProxyType(json.loads(text))
 
 

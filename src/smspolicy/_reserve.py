@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._records import SendRecord, SendStatus
-from ._values import Decision, Message
+from ._values import Decision, Message, check_text
 from .errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -102,6 +102,7 @@ def settle_all(store: Store, items: Sequence[tuple[Reservation, str | None, bool
                 raise InvalidInputError(f"expected a Reservation, got {reservation!r}")
             if reservation._store is not store:
                 raise InvalidInputError(f"{reservation!r} was made by another store")
+            check_text(provider_id, "provider_id", optional=True)
             settlements.append((reservation._claim(), provider_id, bool(sent)))
             claimed.append(reservation)
         many = getattr(store, "settle_many", None)

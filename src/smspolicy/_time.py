@@ -21,30 +21,73 @@ UTC = dt.UTC
 Zone = dt.tzinfo
 
 
-def ensure_aware(value: object, name: str = "datetime") -> dt.datetime:
-    """Return ``value`` as an aware datetime in UTC, or raise a clear error.
+MIN_INSTANT = dt.datetime(1900, 1, 1, tzinfo=UTC)
+"""The earliest instant the API accepts."""
 
-    Raises :class:`~smspolicy.errors.NaiveDatetimeError` for a naive datetime and
-    :class:`~smspolicy.errors.InvalidInputError` for anything that is not a datetime.
+MAX_INSTANT = dt.datetime(3000, 1, 1, tzinfo=UTC)
+"""The first instant past the range the API accepts: every window, cap and expiry computed from
+an instant in range, with durations up to :data:`MAX_DURATION`, stays inside ``datetime``'s
+own range."""
+
+MAX_DURATION = dt.timedelta(days=36_600)
+"""The longest duration the API accepts (about 100 years)."""
+
+
+def as_utc(value: object, name: str = "datetime") -> dt.datetime:
+    """Return ``value`` as an aware datetime in UTC, or raise a clear error; no range check.
+
+    For instants the library computes itself from checked ones (a deferral's ``until``, a
+    re-evaluation's ``now``), which may lie a little past :data:`MAX_INSTANT`.
     """
     if not isinstance(value, dt.datetime):
         raise InvalidInputError(f"{name} must be a datetime, got {type(value).__name__}")
     if value.tzinfo is UTC:  # already what is asked for
         return value
-    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+    try:
+        offset = value.utcoffset()
+    except (ValueError, OverflowError) as error:  # a tzinfo that fails at this instant
+        raise InvalidInputError(f"{name} {value!r} has no usable UTC offset: {error}") from None
+    if offset is None:
         raise NaiveDatetimeError(
             f"{name} {value.isoformat()} is naive: give an aware datetime "
             "(for example datetime.now(timezone.utc))"
         )
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. year 1 at +05:00 is before datetime.min in UTC
+        raise _out_of_range(name, value) from None
+
+
+def _out_of_range(name: str, value: dt.datetime) -> InvalidInputError:
+    return InvalidInputError(
+        f"{name} {value.isoformat()} is outside the supported range "
+        f"(from {MIN_INSTANT.date()} up to {MAX_INSTANT.date()}, UTC)"
+    )
+
+
+def ensure_aware(value: object, name: str = "datetime") -> dt.datetime:
+    """Return ``value`` as an aware datetime in UTC, or raise a clear error.
+
+    Every instant given to the API passes here. Raises
+    :class:`~smspolicy.errors.NaiveDatetimeError` for a naive datetime and
+    :class:`~smspolicy.errors.InvalidInputError` for anything that is not a datetime or lies
+    outside [:data:`MIN_INSTANT`, :data:`MAX_INSTANT`).
+    """
+    instant = as_utc(value, name)
+    if not MIN_INSTANT <= instant < MAX_INSTANT:
+        raise _out_of_range(name, instant)
+    return instant
 
 
 def ensure_duration(value: object, name: str = "duration") -> dt.timedelta:
-    """Return ``value`` if it is a positive timedelta, else raise a clear error."""
+    """Return ``value`` if it is a positive timedelta of at most :data:`MAX_DURATION`, else raise
+    a clear error."""
     if not isinstance(value, dt.timedelta):
         raise InvalidInputError(f"{name} must be a timedelta, got {type(value).__name__}")
     if value <= dt.timedelta(0):
         raise InvalidInputError(f"{name} must be positive, got {value}")
+    if value > MAX_DURATION:
+        raise InvalidInputError(f"{name} must be at most {MAX_DURATION.days} days, got {value}")
     return value
 
 

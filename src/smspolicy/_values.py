@@ -6,17 +6,18 @@ import datetime as dt
 import enum
 import hashlib
 import re
+import reprlib
 import types
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import attrs
 import phonenumbers
 
 from . import _enum
-from ._time import ensure_aware
-from .errors import InvalidInputError, InvalidMessageError, RuleError
+from ._time import as_utc, ensure_aware
+from .errors import InvalidInputError, InvalidMessageError, InvalidNumberError, RuleError
 
 __all__ = [
     "Channel",
@@ -112,35 +113,98 @@ def _aware_or_none(value: object) -> dt.datetime | None:
     return None if value is None else ensure_aware(value, "not_after")
 
 
-def _non_empty_text(name: str) -> Any:
-    def check(_instance: object, _attribute: object, value: object) -> None:
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidMessageError(f"{name} must be a non-empty string, got {value!r}")
+def _unstorable(value: str, *, nul: bool) -> str | None:
+    """What makes ``value`` impossible to store or send, or None: a lone surrogate (not valid
+    Unicode, so no store or provider can encode it) or, with ``nul``, a NUL character."""
+    if value.isascii():  # the common case: no surrogate possible
+        position = value.find("\x00") if nul else -1
+    else:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            code = ord(value[error.start])
+            return f"holds a lone surrogate (U+{code:04X} at position {error.start})"
+        position = value.find("\x00") if nul else -1
+    return f"holds a NUL character (at position {position})" if position >= 0 else None
 
-    return check
+
+def check_text(
+    value: object,
+    name: str,
+    *,
+    optional: bool = False,
+    blank: bool = False,
+    nul: bool = True,
+    error: type[InvalidInputError] = InvalidInputError,
+) -> Any:
+    """Return ``value`` when it is text the library can store and send, else raise ``error``.
+
+    The one check for text arguments: a ``str`` (or None when ``optional``), not blank unless
+    ``blank``, valid Unicode (no lone surrogate) and, unless ``nul`` is False, without NUL.
+    """
+    if value is None and optional:
+        return None
+    kind = ("None or " if optional else "") + ("a string" if blank else "a non-empty string")
+    if not isinstance(value, str):
+        raise error(f"{name} must be {kind}, got {type(value).__name__}")
+    if not blank and not value.strip():
+        raise error(f"{name} must be {kind}, got {reprlib.repr(value)}")
+    problem = _unstorable(value, nul=nul)
+    if problem is not None:
+        raise error(f"{name} {problem}")
+    return value
 
 
-def _optional_text(name: str) -> Any:
-    def check(_instance: object, _attribute: object, value: object) -> None:
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise InvalidMessageError(f"{name} must be None or a non-empty string, got {value!r}")
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and value >= 0
 
-    return check
+
+def check_address(
+    value: object, name: str = "number", error: type[InvalidInputError] = InvalidNumberError
+) -> str | phonenumbers.PhoneNumber:
+    """Return ``value`` when it can be a recipient: a ``phonenumbers.PhoneNumber`` with a
+    country code and a national number, or text (checked by :func:`check_text`); else raise
+    ``error``.
+
+    The one type check for every number or address argument of the API, so a list, a dict or a
+    tuple never reaches a parser or a cache key.
+    """
+    if isinstance(value, phonenumbers.PhoneNumber):
+        if not (_whole(value.country_code) and _whole(value.national_number)):
+            raise error(f"{name} is a phonenumbers.PhoneNumber without a country code or number")
+        return value
+    if not isinstance(value, str):
+        raise error(
+            f"{name} must be a phone number string, a phonenumbers.PhoneNumber or an address, "
+            f"got {type(value).__name__}"
+        )
+    return check_text(value, name, blank=True, error=error)  # type: ignore[no-any-return]
+
+
+def iterate(value: object, name: str) -> Iterator[Any]:
+    """An iterator over ``value``, or :class:`InvalidInputError` when it is not iterable."""
+    try:
+        return iter(value)  # type: ignore[call-overload, no-any-return]
+    except TypeError:
+        raise InvalidInputError(
+            f"{name} must be an iterable of messages, got {type(value).__name__}"
+        ) from None
+
+
+def _required_text(_instance: object, attribute: Any, value: Any) -> None:
+    check_text(value, attribute.name, error=InvalidMessageError)
+
+
+def _optional_text(_instance: object, attribute: Any, value: Any) -> None:
+    check_text(value, attribute.name, optional=True, error=InvalidMessageError)
 
 
 def _recipient_address(_instance: object, _attribute: object, value: Any) -> None:
-    if isinstance(value, phonenumbers.PhoneNumber):
-        return
-    if not isinstance(value, str):
-        raise InvalidMessageError(
-            f"to must be a phone number string, a phonenumbers.PhoneNumber or an address, "
-            f"got {type(value).__name__}"
-        )
+    check_address(value, "to", InvalidMessageError)
 
 
 def _body(_instance: object, _attribute: object, value: object) -> None:
-    if not isinstance(value, str):
-        raise InvalidMessageError(f"body must be a string, got {type(value).__name__}")
+    check_text(value, "body", blank=True, nul=False, error=InvalidMessageError)
 
 
 _SPACES = re.compile(r"\s+")
@@ -158,9 +222,12 @@ def fingerprint(topic: str, body: str) -> str:
 
 
 def _default_key(message: Message) -> str:
-    # Runs before the validators: leave type errors to them.
+    # Runs before the validators: leave type errors and unencodable text to them.
     if isinstance(message.topic, str) and isinstance(message.body, str):
-        return fingerprint(message.topic, message.body)
+        try:
+            return fingerprint(message.topic, message.body)
+        except UnicodeEncodeError:
+            return "-"
     return "-"
 
 
@@ -175,19 +242,19 @@ class Message:
     """
 
     to: str | phonenumbers.PhoneNumber = attrs.field(validator=_recipient_address)
-    topic: str = attrs.field(validator=_non_empty_text("topic"))
+    topic: str = attrs.field(validator=_required_text)
     purpose: Purpose = attrs.field(converter=_message_purpose)
     channel: Channel = attrs.field(default=Channel.SMS, converter=_message_channel)
     body: str = attrs.field(default="", validator=_body)
-    brand: str | None = attrs.field(default=None, validator=_optional_text("brand"))
-    sender: str | None = attrs.field(default=None, validator=_optional_text("sender"))
-    person: str | None = attrs.field(default=None, validator=_optional_text("person"))
+    brand: str | None = attrs.field(default=None, validator=_optional_text)
+    sender: str | None = attrs.field(default=None, validator=_optional_text)
+    person: str | None = attrs.field(default=None, validator=_optional_text)
     content_key: str = attrs.field(
         default=attrs.Factory(lambda self: _default_key(self), takes_self=True),
-        validator=_non_empty_text("content_key"),
+        validator=_required_text,
     )
     not_after: dt.datetime | None = attrs.field(default=None, converter=_aware_or_none)
-    locale: str | None = attrs.field(default=None, validator=_optional_text("locale"))
+    locale: str | None = attrs.field(default=None, validator=_optional_text)
 
     @property
     def address(self) -> str:
@@ -228,7 +295,9 @@ def _reasons(value: Iterable[Reason]) -> tuple[Reason, ...]:
 
 
 def _until(value: object) -> dt.datetime | None:
-    return None if value is None else ensure_aware(value, "until")
+    # A rule's deferral is computed from a checked instant: it may lie a little past the range
+    # the API accepts as input.
+    return None if value is None else as_utc(value, "until")
 
 
 @attrs.frozen

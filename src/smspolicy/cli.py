@@ -4,17 +4,19 @@ text, import and export consent, audit the lists."""
 from __future__ import annotations
 
 import argparse
+import codecs
 import collections
 import contextlib
 import csv
 import datetime as dt
 import io
+import itertools
 import json
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 from . import jurisdictions
 from ._clock import Clock, SystemClock
@@ -23,7 +25,7 @@ from ._recipients import Profile
 from ._records import ConsentEvent, ConsentKind
 from ._time import ensure_aware, to_local, zone
 from ._values import Decision, Message, Reason, deny
-from .config import load_config, parse_duration
+from .config import byte_position, load_config, parse_duration, shown_path
 from .consent import superseded_by
 from .errors import InvalidNumberError, SmsPolicyError
 from .store import SQLiteStore
@@ -36,6 +38,8 @@ OPTIONAL_COLUMNS = ("brand", "channel", "body", "person", "timezone", "locale", 
 CONSENT_COLUMNS = ("number", "kind", "at", "source")
 BATCH = 1000
 PREFLIGHT_CACHE = 4096
+PATH_ARGUMENTS = frozenset({"recipients", "csv", "db", "out", "policy"})
+"""Arguments that name files: they may hold any bytes a file name can (other text may not)."""
 
 
 class UsageError(Exception):
@@ -53,16 +57,39 @@ def default_db() -> Path:
     return Path(platformdirs.user_data_dir("smspolicy")) / "smspolicy.sqlite3"
 
 
-def _instant(text: str | None) -> dt.datetime | None:
+def _db_path(chosen: str | None) -> Path:
+    """The store file to open. A file the user named (``--db`` or ``$SMSPOLICY_DB``) must be in
+    a folder that exists: no folder is created that the user did not ask for. Only the user's
+    data directory, the default, is created when missing."""
+    named = chosen or os.environ.get("SMSPOLICY_DB")
+    if named:
+        path, label = Path(named), "--db" if chosen else "$SMSPOLICY_DB"
+        if path.is_dir():
+            raise UsageError(f"{label} {shown_path(path)} is a folder: name a database file")
+        if not path.parent.is_dir():
+            raise UsageError(
+                f"{label} {shown_path(path)}: the folder {shown_path(path.parent)} does not "
+                "exist (create it first)"
+            )
+        return path
+    path = default_db()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create {shown_path(path.parent)}: {error.strerror}") from None
+    return path
+
+
+def _instant(text: str | None, name: str = "--at") -> dt.datetime | None:
     if text is None:
         return None
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"--at {text!r} is not an ISO 8601 date and time") from None
+        raise UsageError(f"{name} {text!r} is not an ISO 8601 date and time") from None
     if parsed.tzinfo is None:
-        raise UsageError(f"--at {text!r} has no time zone: add Z or an offset such as +00:00")
-    return ensure_aware(parsed, "--at")
+        raise UsageError(f"{name} {text!r} has no time zone: add Z or an offset such as +00:00")
+    return ensure_aware(parsed, name)
 
 
 def _engine(args: argparse.Namespace, profiles: dict[str, Profile] | None = None) -> Engine:
@@ -73,7 +100,7 @@ def _engine(args: argparse.Namespace, profiles: dict[str, Profile] | None = None
         policy, programs = config.policy, config.programs
     else:
         policy, programs = jurisdictions.standard(), ()
-    store = SQLiteStore(args.db or default_db())
+    store = SQLiteStore(_db_path(args.db))
     # A campaign list visits each number about once: a small resolution cache keeps memory flat
     # in the list's length.
     return Engine(
@@ -96,30 +123,112 @@ def mask(number: str) -> str:
 # --- preflight -----------------------------------------------------------------------------
 
 
-def _rows(path: str) -> Iterator[tuple[int, dict[str, str]]]:
+def _checked_encoding(name: str) -> str:
+    """The codec to read CSV files with: a text encoding Python knows; UTF-8 skips a BOM."""
     try:
-        handle = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed below
-    except OSError as error:
-        raise UsageError(f"cannot read {path}: {error.strerror}") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise UsageError(
-                f"{path}: missing column(s) {', '.join(missing)} "
-                f"(required: {', '.join(REQUIRED_COLUMNS)})"
-            )
-        unknown = [c for c in header if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
-        if unknown:
-            raise UsageError(
-                f"{path}: unknown column(s) {', '.join(unknown)} "
-                f"(optional: {', '.join(OPTIONAL_COLUMNS)})"
-            )
+        io.TextIOWrapper(io.BytesIO(), encoding=name)  # refuses unknown and non-text codecs
+        info = codecs.lookup(name)
+    except LookupError:
+        raise UsageError(
+            f"--encoding {name!r} is not a text encoding (try utf-8, cp1252 or latin-1)"
+        ) from None
+    return "utf-8-sig" if info.name in ("utf-8", "utf-8-sig") else info.name
+
+
+def _decoded_lines(handle: BinaryIO, path: str, encoding: str) -> Iterator[str]:
+    """The file's lines, decoded, each with its line ending. A byte the encoding cannot decode,
+    or a NUL (a binary or UTF-16 file read as UTF-8), is a UsageError naming the line and
+    column."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line, pending, fed = 1, "", 0  # fed: bytes of the current line given to the decoder
+    for raw in itertools.chain(handle, [b""]):
+        # The error's offset counts from the bytes the decoder still held, which end the line.
+        held = len(decoder.getstate()[0])
         try:
-            yield from enumerate(reader, start=2)
-        except (csv.Error, UnicodeDecodeError) as error:
-            raise UsageError(f"{path}: cannot read line {reader.line_num}: {error}") from None
+            text = pending + decoder.decode(raw, final=not raw)
+        except UnicodeDecodeError as error:
+            _, column = byte_position(error.object, error.start)
+            column += fed - held if error.object.rfind(b"\n", 0, error.start) < 0 else 0
+            bad = " ".join(f"0x{byte:02x}" for byte in error.object[error.start : error.end][:4])
+            raise UsageError(
+                f"{shown_path(path)}: line {line}, column {column}: {bad} is not valid "
+                f"{encoding.removesuffix('-sig')} (save the file as UTF-8, or name its encoding "
+                "with --encoding, e.g. --encoding cp1252 for a CSV saved by Excel)"
+            ) from None
+        if "\x00" in text:
+            where = text.index("\x00")
+            at_line = line + text.count("\n", 0, where)
+            column = where - text.rfind("\n", 0, where)
+            raise UsageError(
+                f"{shown_path(path)}: line {at_line}, column {column}: a NUL character, so this "
+                "is not a text file in this encoding (for UTF-16, give --encoding utf-16)"
+            )
+        fed = 0 if raw.endswith(b"\n") else fed + len(raw)
+        *complete, pending = text.split("\n")
+        for piece in complete:
+            line += 1
+            yield piece + "\n"
+    if pending:
+        yield pending
+
+
+def _csv_rows(
+    path: str, encoding: str, required: Sequence[str], optional: Sequence[str] | None = None
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """``(line, row)`` for every record of a CSV with a header holding the ``required`` columns
+    (and, when ``optional`` is given, no others); ``line`` is where the record starts. Every
+    problem with the file is a UsageError naming the file (and the line)."""
+    codec = _checked_encoding(encoding)
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as error:
+        raise UsageError(f"cannot read {shown_path(path)}: {error.strerror}") from None
+    except ValueError as error:  # a NUL in the path
+        raise UsageError(f"cannot read {shown_path(path)}: {error}") from None
+    with handle:
+        reader = csv.reader(_decoded_lines(handle, path, codec))
+        try:
+            header = next(reader, [])
+            _check_header(path, header, required, optional)
+            while True:
+                line = reader.line_num + 1
+                values = next(reader, None)
+                if values is None:
+                    return
+                if values:  # blank lines are skipped; a short row's missing fields are empty
+                    yield (
+                        line,
+                        dict(itertools.zip_longest(header, values[: len(header)], fillvalue="")),
+                    )
+        except csv.Error as error:
+            raise UsageError(
+                f"{shown_path(path)}: line {reader.line_num}: not a readable CSV record: {error}"
+            ) from None
+        except OSError as error:
+            raise UsageError(f"cannot read {shown_path(path)}: {error.strerror}") from None
+
+
+def _check_header(
+    path: str, header: Sequence[str], required: Sequence[str], optional: Sequence[str] | None
+) -> None:
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise UsageError(
+            f"{shown_path(path)}: missing column(s) {', '.join(missing)} "
+            f"(required: {', '.join(required)})"
+        )
+    if optional is None:
+        return
+    unknown = [c for c in header if c not in (*required, *optional)]
+    if unknown:
+        raise UsageError(
+            f"{shown_path(path)}: unknown column(s) {', '.join(unknown)} "
+            f"(optional: {', '.join(optional)})"
+        )
+
+
+def _rows(path: str, encoding: str = "utf-8") -> Iterator[tuple[int, dict[str, str]]]:
+    return _csv_rows(path, encoding, REQUIRED_COLUMNS, OPTIONAL_COLUMNS)
 
 
 def _row_error(line: int, problem: str) -> Decision:
@@ -253,12 +362,12 @@ def preflight(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         out: IO[str] = sys.stdout
         if args.out:
-            out = stack.enter_context(open(args.out, "w", newline="", encoding="utf-8"))
+            out = stack.enter_context(_output(args.out))
         writer = _Writer(out, fmt, masked=not args.out and not args.show_numbers)
         bar = _progress(sys.stderr.isatty() and not args.quiet)
         if bar is not None:
             stack.callback(bar.close)
-        for batch in _batches(_rows(args.recipients)):
+        for batch in _batches(_rows(args.recipients, args.encoding)):
             profiles.clear()
             messages: list[tuple[int, dict[str, str], Message | Decision]] = []
             for line, row in batch:
@@ -282,6 +391,17 @@ def preflight(args: argparse.Namespace) -> int:
     return 0
 
 
+def _output(path: str) -> IO[str]:
+    """The decisions file, opened for writing; its folder must exist."""
+    try:
+        return open(path, "w", newline="", encoding="utf-8")
+    except OSError as error:
+        reason = "it is a folder" if os.path.isdir(path) else error.strerror
+        raise UsageError(f"cannot write --out {shown_path(path)}: {reason}") from None
+    except ValueError as error:  # a NUL in the path
+        raise UsageError(f"cannot write --out {shown_path(path)}: {error}") from None
+
+
 def _summary(
     verdicts: collections.Counter[str],
     reasons: collections.Counter[str],
@@ -290,7 +410,7 @@ def _summary(
 ) -> None:
     total = sum(verdicts.values())
     out.write(f"\n{total} recipients")
-    out.write(f" (decisions in {path})\n" if path else "\n")
+    out.write(f" (decisions in {shown_path(path)})\n" if path else "\n")
     for verdict in ("allow", "defer", "deny"):
         share = 100 * verdicts[verdict] / total if total else 0
         out.write(f"  {verdict:<6} {verdicts[verdict]:>8}  {share:5.1f}%\n")
@@ -343,22 +463,13 @@ def consent_import(args: argparse.Namespace) -> int:
     engine = _engine(args)
     added = skipped = 0
     grants: list[ConsentEvent] = []
-    try:
-        handle = open(args.csv, newline="", encoding="utf-8-sig")  # noqa: SIM115
-    except OSError as error:
-        raise UsageError(f"cannot read {args.csv}: {error.strerror}") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in CONSENT_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise UsageError(f"{args.csv}: missing column(s) {', '.join(missing)}")
-        batch: list[tuple[int, ConsentEvent]] = []
-        for line, row in enumerate(reader, start=2):
-            batch.append((line, _consent_event(args.csv, line, row, engine)))
-            if len(batch) == BATCH:
-                a, s = _append_new(engine, batch, grants)
-                added, skipped, batch = added + a, skipped + s, []
-        a, s = _append_new(engine, batch, grants)
+    batch: list[tuple[int, ConsentEvent]] = []
+    for line, row in _csv_rows(args.csv, args.encoding, CONSENT_COLUMNS):
+        batch.append((line, _consent_event(args.csv, line, row, engine)))
+        if len(batch) == BATCH:
+            a, s = _append_new(engine, batch, grants)
+            added, skipped, batch = added + a, skipped + s, []
+    a, s = _append_new(engine, batch, grants)
     print(f"{added + a} consent events imported, {skipped + s} already present")
     overridden = _overridden(engine, grants)
     if overridden:
@@ -369,7 +480,7 @@ def consent_import(args: argparse.Namespace) -> int:
 def _consent_event(path: str, line: int, row: dict[str, str], engine: Engine) -> ConsentEvent:
     try:
         evidence = json.loads(row["evidence"]) if row.get("evidence") else {}
-        at = _instant(row["at"])
+        at = _instant(row["at"], "at")
         return ConsentEvent(
             kind=row["kind"],
             number=engine.address_of(row["number"]),
@@ -382,8 +493,8 @@ def _consent_event(path: str, line: int, row: dict[str, str], engine: Engine) ->
             evidence=evidence,
             expires=_instant(row.get("expires") or None),
         )
-    except (SmsPolicyError, UsageError, ValueError) as error:
-        raise UsageError(f"{path}: line {line}: {error}") from None
+    except (SmsPolicyError, UsageError, ValueError, RecursionError) as error:
+        raise UsageError(f"{shown_path(path)}: line {line}: {error}") from None
 
 
 def _append_new(
@@ -459,9 +570,18 @@ def _parser() -> argparse.ArgumentParser:
                 "--policy", help="TOML policy file (default: jurisdictions.standard())"
             )
 
+    def encoding(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--encoding",
+            default="utf-8",
+            help="the CSV file's text encoding (default utf-8, with or without a byte-order "
+            "mark; e.g. cp1252 for a CSV saved by Excel)",
+        )
+
     p = commands.add_parser("preflight", help="decide a whole recipients list")
     p.add_argument("recipients", help="CSV with number, topic, purpose columns")
     common(p)
+    encoding(p)
     p.add_argument("--out", help="write per-recipient decisions to this file")
     p.add_argument("--format", choices=("table", "csv", "json"))
     p.add_argument("--show-numbers", action="store_true", help="do not mask numbers on screen")
@@ -491,6 +611,7 @@ def _parser() -> argparse.ArgumentParser:
     imp = actions.add_parser("import", help="import consent events from a CSV")
     imp.add_argument("csv")
     common(imp)
+    encoding(imp)
     imp.set_defaults(run=consent_import)
     exp = actions.add_parser("export", help="print a number's proof of consent")
     exp.add_argument("number")
@@ -507,11 +628,31 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_text_arguments(args: argparse.Namespace) -> None:
+    """Refuse arguments that are not valid UTF-8 text. Python hands over undecodable bytes of
+    the command line as lone surrogates; file names may hold them (the system opens them as
+    given), but a number, topic or text cannot be stored or printed."""
+    for name, value in vars(args).items():
+        if name in PATH_ARGUMENTS or not isinstance(value, str) or value.isascii():
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            option = name if name in ("number", "text") else "--" + name.replace("_", "-")
+            code = ord(value[error.start])
+            # An undecodable byte B arrives as the surrogate U+DC00 + B (PEP 383).
+            what = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+            raise UsageError(
+                f"{option} is not valid UTF-8 text: {what} at position {error.start + 1}"
+            ) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (2 for bad input)."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        _check_text_arguments(args)
         return int(args.run(args))
     except (UsageError, SmsPolicyError) as error:
         print(f"smspolicy: error: {error}", file=sys.stderr)

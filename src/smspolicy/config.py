@@ -30,6 +30,7 @@ import datetime as dt
 import inspect
 import os
 import re
+import reprlib
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -40,6 +41,7 @@ import attrs
 from . import jurisdictions as packs
 from . import rules as rule_factories
 from ._compose import Policy, when
+from ._time import MAX_DURATION
 from .errors import ConfigurationError, SmsPolicyError
 from .predicates import Predicate, channel_is, in_jurisdiction, purpose_is, topic_is
 from .programs import Program
@@ -47,8 +49,11 @@ from .typing import Rule
 
 __all__ = ["Config", "PolicyFileError", "load_config", "load_policy", "parse_duration"]
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(w|d|h|m|s)\s*$")
-_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+_DURATION = re.compile(r"^\s*([0-9]+)\s*(w|d|h|m|s)\s*$", re.ASCII)
+_UNIT_SECONDS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
+# MAX_DURATION in seconds has 10 digits: a longer number is refused without converting it (a
+# string of thousands of digits is slow to convert, and int() refuses past 4,300).
+_MAX_DIGITS = 12
 _DURATION_PARAMETERS = {"per", "window", "unengaged_after", "remove_after", "horizon", "hold"}
 _TOP_KEYS = {
     "name",
@@ -79,11 +84,39 @@ class PolicyFileError(ConfigurationError):
 
 
 def parse_duration(text: str) -> dt.timedelta:
-    """Parse "30d", "24h", "15m", "45s" or "2w"."""
+    """Parse "30d", "24h", "15m", "45s" or "2w": ASCII digits and a unit, at most 36,600 days
+    (about 100 years, the longest duration smspolicy accepts)."""
     match = _DURATION.match(text) if isinstance(text, str) else None
     if match is None:
-        raise ConfigurationError(f"{text!r} is not a duration like '30d', '24h' or '15m'")
-    return dt.timedelta(**{_UNITS[match[2]]: int(match[1])})
+        shown = reprlib.repr(text) if isinstance(text, str) else type(text).__name__
+        raise ConfigurationError(f"{shown} is not a duration like '30d', '24h' or '15m'")
+    digits = match[1].lstrip("0") or "0"
+    seconds = int(digits) * _UNIT_SECONDS[match[2]] if len(digits) <= _MAX_DIGITS else None
+    if seconds is None or seconds > MAX_DURATION.total_seconds():
+        raise ConfigurationError(
+            f"{reprlib.repr(text.strip())} is longer than {MAX_DURATION.days} days, "
+            "the longest duration smspolicy accepts"
+        )
+    return dt.timedelta(seconds=seconds)
+
+
+def byte_position(data: bytes, offset: int) -> tuple[int, int]:
+    """The 1-based line and column (in bytes) of ``offset`` in ``data``."""
+    start = data.rfind(b"\n", 0, offset) + 1
+    return data.count(b"\n", 0, offset) + 1, offset - start + 1
+
+
+def shown_path(path: str | os.PathLike[str]) -> str:
+    """A path as printable text: bytes that are not UTF-8 (undecodable in a POSIX file name)
+    are shown as escapes instead of failing on output."""
+    text = os.fspath(path)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "backslashreplace")
+    try:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that no file name can hold
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 @attrs.frozen
@@ -130,17 +163,31 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
 
 def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and validate a TOML policy file."""
-    name = str(path)
+    if not isinstance(path, str | os.PathLike):
+        raise ConfigurationError(f"a policy file path must be text, got {type(path).__name__}")
+    name = shown_path(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except OSError as error:
         raise PolicyFileError(name, f"cannot read the file: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise PolicyFileError(name, "the file is not UTF-8 text") from None
+    except ValueError as error:  # a NUL in the path
+        raise PolicyFileError(name, f"cannot read the file: {error}") from None
+    try:
+        text = raw.decode("utf-8-sig")  # TOML is UTF-8; a BOM from a Windows editor is dropped
+    except UnicodeDecodeError as error:
+        line, column = byte_position(raw, error.start)
+        raise PolicyFileError(
+            name,
+            f"not UTF-8 text: byte 0x{raw[error.start]:02x} at column {column} "
+            "(TOML files are UTF-8: save the file as UTF-8)",
+            line=line,
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise PolicyFileError(name, f"not valid TOML: {error}") from None
+    except RecursionError:
+        raise PolicyFileError(name, "not valid TOML: arrays or tables nested too deeply") from None
     lines = _Lines(text)
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
@@ -251,6 +298,8 @@ def _argument(name: str, value: Any) -> Any:
     if name == "days" and isinstance(value, Mapping):
         return {int(k): (tuple(v) if isinstance(v, list) else v) for k, v in value.items()}
     if name == "table" and isinstance(value, list):  # origination: [{brand, purpose, senders}]
+        if not all(isinstance(row, Mapping) for row in value):
+            raise ConfigurationError("table must be an array of tables {brand, purpose, senders}")
         return {(row.get("brand"), row["purpose"]): row["senders"] for row in value}
     return value
 
@@ -259,7 +308,7 @@ def _rule(path: str, lines: _Lines, index: int, table: Mapping[str, Any]) -> Rul
     start = lines.table("rules", index)
     where = f"rules[{index}]"
     kind = table.get("type")
-    if kind not in _RULES:
+    if not isinstance(kind, str) or kind not in _RULES:
         raise PolicyFileError(
             path,
             f"type must name a rule factory: one of {sorted(_RULES)}",
@@ -277,11 +326,9 @@ def _rule(path: str, lines: _Lines, index: int, table: Mapping[str, Any]) -> Rul
                 key=f"{where}.{key}",
                 line=lines.key(key, start),
             )
-    positional = [p for p in accepted.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
     try:
-        args = [_argument(p.name, arguments.pop(p.name)) for p in positional if p.name in arguments]
-        kwargs = {k: _argument(k, v) for k, v in arguments.items()}
-        rule: Rule = factory(*args, **kwargs)
+        # By keyword: a later parameter given without an earlier one must not take its place.
+        rule: Rule = factory(**{k: _argument(k, v) for k, v in arguments.items()})
     except (SmsPolicyError, TypeError, ValueError, KeyError) as error:
         raise PolicyFileError(path, f"{kind}: {error}", key=where, line=start) from None
     if "when" in table:

@@ -357,15 +357,14 @@ class Ledger:
         return self._engine.address_of(number)
 
     def _append(self, number: str, **fields: Any) -> ConsentEvent:
-        topics = self._engine.topics()
-        topic = fields.get("topic")
-        if topics and topic is not None and topic not in topics:
-            raise InvalidInputError(
-                f"unknown topic {topic!r}: the engine's programs have {sorted(topics)}"
-            )
         if "at" not in fields:
             fields["at"] = self._engine.now()
         event = ConsentEvent(number=self._number(number), **fields)
+        topics = self._engine.topics()  # checked once the event has checked the topic's type
+        if topics and event.topic is not None and event.topic not in topics:
+            raise InvalidInputError(
+                f"unknown topic {event.topic!r}: the engine's programs have {sorted(topics)}"
+            )
         return self._engine.store.append_consent(event)
 
     def opt_in(
@@ -583,6 +582,6 @@ def _read_proof(text: str, format: str) -> list[ConsentEvent]:
                 )
                 for row in rows
             ]
-    except (ValueError, KeyError, TypeError) as error:
+    except (ValueError, KeyError, TypeError, RecursionError, csv.Error) as error:
         raise LedgerIntegrityError(f"the proof cannot be read: {error}") from None
     raise InvalidInputError(f"format must be 'json' or 'csv', got {format!r}")

@@ -3,6 +3,11 @@
 Normal outcomes (allow, defer, deny) are returned as :class:`smspolicy.Decision` values.
 Exceptions mean bad input or misconfiguration, and every one of them derives from
 :class:`SmsPolicyError`, so ``except smspolicy.errors.SmsPolicyError`` catches them all.
+
+Arguments are checked where they enter the API, and a rejected call records nothing: instants
+must be aware and from 1900-01-01 up to 3000-01-01 UTC, durations at most 36,600 days, numbers
+and addresses text or a complete ``phonenumbers.PhoneNumber``, and text valid Unicode (no lone
+surrogates) without NUL characters.
 """
 
 from __future__ import annotations

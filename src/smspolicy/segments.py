@@ -9,6 +9,7 @@ surrogate pair.
 from __future__ import annotations
 
 import decimal
+import reprlib
 from collections.abc import Mapping
 from typing import Literal
 
@@ -66,11 +67,20 @@ def estimate_cost(
 ) -> decimal.Decimal:
     """The cost of sending ``body`` to ``country`` (ISO alpha-2) from a user-supplied price
     table of prices per part; a missing country is an error, never a guess."""
+    if not isinstance(country, str):
+        raise InvalidInputError(
+            f"country must be an ISO alpha-2 code, got {type(country).__name__}"
+        )
+    if not isinstance(prices, Mapping):
+        raise InvalidInputError(f"prices must be a mapping, got {type(prices).__name__}")
     code = country.upper()
     if code not in prices:
         raise InvalidInputError(f"no price for {code} in the price table")
+    value = prices[code]
     try:
-        price = decimal.Decimal(str(prices[code]))
-    except decimal.InvalidOperation:
-        raise InvalidInputError(f"the price for {code} is not a number: {prices[code]!r}") from None
+        price: decimal.Decimal | None = decimal.Decimal(str(value))
+    except (decimal.InvalidOperation, ValueError):
+        price = None
+    if price is None or isinstance(value, bool) or not price.is_finite() or price < 0:
+        raise InvalidInputError(f"the price for {code} is not a price: {reprlib.repr(value)}")
     return price * count(body).parts
