@@ -66,9 +66,13 @@ FUZZ = settings(
 ODD = st.sampled_from(["\ud800", "\udfff", "\udcff", "\x00", "\ufeff", "\u200b", "\u202e", "\n"])
 CHARACTERS = st.one_of(ODD.map(str), st.characters(codec=None, exclude_categories=()))
 TEXT = st.lists(CHARACTERS, max_size=24).map("".join)
-# Inbound texts carry no lone surrogates here: how keywords treat them is the keyword module's
-# (tests/test_keywords.py); everything else about the call is fuzzed.
-INBOUND_TEXT = st.text(st.characters(codec="utf-8"), max_size=40)
+# Inbound texts may carry anything a provider hands over, lone surrogates included: the reply is
+# sanitised and recorded (tests/test_inbound.py checks what is recorded).
+INBOUND_TEXT = st.one_of(
+    st.text(st.characters(codec="utf-8"), max_size=40),
+    st.lists(CHARACTERS, max_size=40).map("".join),
+    st.binary(max_size=40),
+)
 
 EDGE_INSTANTS = st.sampled_from(
     [

@@ -242,7 +242,6 @@ def broken_argv(draw: st.DrawFn, folder: str) -> list[str | bytes]:
                 [*CHECK, "--at", bad, *db],
                 [*CHECK, "--at", at, *db],
                 [*CHECK, "--channel", "carrier-pigeon", *db],
-                ["inbound", "+12125550123", bad, *db],
                 ["inbound", "+12125550123", "STOP", "--to", bad, *db],
                 ["audit", "--every", bad, *db],
                 ["audit", "--every", every, *db],
@@ -412,15 +411,11 @@ def test_year_one_in_a_consent_file(folder: Path) -> None:
             "--topic is not valid UTF-8 text: byte 0xe9 at position 4",
         ),
         (
-            [b"inbound", b"+12125550123", b"ST\xffOP"],
-            "text is not valid UTF-8 text: byte 0xff at position 3",
-        ),
-        (
             [b"check", b"+1212\x80", b"--topic", b"t", b"--purpose", b"marketing"],
             "number is not valid UTF-8 text: byte 0x80 at position 6",
         ),
     ],
-    ids=["topic", "inbound-text", "number"],
+    ids=["topic", "number"],
 )
 def test_non_utf8_bytes_in_argv(folder: Path, argv: Sequence[bytes], message: str) -> None:
     """Bytes that are not UTF-8 in a text argument are refused, naming the argument and byte."""

@@ -631,9 +631,13 @@ def _parser() -> argparse.ArgumentParser:
 def _check_text_arguments(args: argparse.Namespace) -> None:
     """Refuse arguments that are not valid UTF-8 text. Python hands over undecodable bytes of
     the command line as lone surrogates; file names may hold them (the system opens them as
-    given), but a number, topic or text cannot be stored or printed."""
+    given), but a number or topic cannot be stored or printed. An inbound text is the
+    exception: it is the recipient's words, and a STOP in it must never be lost, so
+    ``smspolicy inbound`` recovers its bytes and records them sanitised."""
     for name, value in vars(args).items():
         if name in PATH_ARGUMENTS or not isinstance(value, str) or value.isascii():
+            continue
+        if name == "text" and args.run is inbound:
             continue
         try:
             value.encode("utf-8")
