@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
+import attrs
 import pytest
 import pytz
 from hypothesis import given
@@ -111,11 +112,13 @@ def test_repeated_hour_judged_per_pass() -> None:
 
 
 def test_split_area_code_uses_exchange_zone() -> None:
-    """850-434 (Chicago) at 08:30 New York time defers to 09:00 New York time."""
-    decision = decide(TCPA, "+18504341234", local("America/New_York", 2025, 1, 15, 8, 30))
-    assert decision.until == local("America/New_York", 2025, 1, 15, 9, 0)
-    assert decision.zone == "America/Chicago"
-    assert decide(TCPA, "+18506441234", local("America/New_York", 2025, 1, 15, 8, 30)).allowed
+    """850-434 (Chicago) at 08:30 New York time defers to 09:00 New York time; so does 850-644,
+    whose exchange has no entry: the panhandle's Central zone stays a candidate."""
+    for number in ("+18504341234", "+18506441234"):
+        decision = decide(TCPA, number, local("America/New_York", 2025, 1, 15, 8, 30))
+        assert decision.until == local("America/New_York", 2025, 1, 15, 9, 0)
+        assert decision.zone == "America/Chicago"
+    assert decide(TCPA, "+18504341234", local("America/New_York", 2025, 1, 15, 9, 0)).allowed
 
 
 @pytest.mark.parametrize(
@@ -148,12 +151,121 @@ def test_toll_free_is_never_silently_allowed() -> None:
     )
 
 
-def test_profile_zone_wins() -> None:
-    """A profile's known zone replaces the number's zones."""
+def test_profile_zone_adds_to_the_numbers() -> None:
+    """A New York number with a Los Angeles profile is not texted at 21:30 New York time: it
+    waits until 08:00 in Los Angeles (16:00 UTC), when both zones are open."""
+    profile = Profile(timezone="America/Los_Angeles")
+    at = local("America/New_York", 2025, 1, 15, 21, 30)
+    decision = decide(TCPA, "+12125550123", at, profile=profile)
+    assert decision.until == utc(2025, 1, 16, 16)
+    assert decision.zone == "America/Los_Angeles"
+    assert decision.explain().startswith(
+        "Deferred until Jan 16, 2025, 8:00\u202fAM PST (America/Los_Angeles) because it is "
+        "Wed 21:30 EST in America/New_York, outside"
+    )
+
+
+def test_trusted_profile_zone_replaces_the_numbers() -> None:
+    """With trust_profile_zone=True only the profile's zone counts: 21:30 in New York is 18:30
+    in Los Angeles, inside the window; a London profile defers to 08:00 London."""
+    at = local("America/New_York", 2025, 1, 15, 21, 30)
+    engine = Engine(
+        Policy(TCPA, name="hours"),
+        clock=FrozenClock(at),
+        profiles={
+            "+12125550123": Profile(timezone="America/Los_Angeles"),
+            "+12125550124": Profile(timezone="Europe/London"),
+        },
+        trust_profile_zone=True,
+    )
+    assert engine.evaluate(Message("+12125550123", "news", "marketing")).allowed
+    london = engine.evaluate(Message("+12125550124", "news", "marketing"))
+    assert london.until == local("Europe/London", 2025, 1, 16, 8)
+
+
+def test_untrusted_london_profile_waits_for_new_york_too() -> None:
+    """A New York number with a London profile at 16:30 New York (21:30 London) waits until
+    08:00 New York (13:00 UTC), not 08:00 London (03:00 New York)."""
     profile = Profile(timezone="Europe/London")
     at = local("America/New_York", 2025, 1, 15, 16, 30)
     decision = decide(TCPA, "+12125550123", at, profile=profile)
-    assert decision.until == local("Europe/London", 2025, 1, 16, 8)
+    assert decision.until == utc(2025, 1, 16, 13)
+    assert decision.zone == "America/New_York"
+
+
+AU_MOBILE = "+61412345678"
+BEST = R.sending_window("08:00", "21:00", zones="principal")
+
+
+def test_best_practice_window_uses_australias_principal_zones() -> None:
+    """An Australian mobile at 13:30 UTC in January (21:30 Perth, 00:30 Sydney) waits for
+    08:00 in Perth, 00:00 UTC, and the explanation speaks of Perth only."""
+    decision = decide(BEST, AU_MOBILE, utc(2025, 1, 15, 13, 30))
+    assert decision.until == utc(2025, 1, 16, 0, 0)
+    assert decision.zone == "Australia/Perth"
+    assert decision.explain() == (
+        "Deferred until Jan 16, 2025, 8:00\u202fAM AWST (Australia/Perth) because it is "
+        "Wed 21:30 AWST in Australia/Perth, outside the sending window (08:00-21:00)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("at", "allowed"),
+    [
+        (utc(2025, 1, 15, 23, 59), False),  # 07:59 Perth
+        (utc(2025, 1, 16, 0, 0), True),  # 08:00 Perth, 11:00 Sydney
+        (utc(2025, 1, 16, 9, 59), True),  # 20:59 Sydney
+        (utc(2025, 1, 16, 10, 0), False),  # 21:00 Sydney
+    ],
+    ids=["perth-0759", "perth-0800", "sydney-2059", "sydney-2100"],
+)
+def test_australian_best_practice_window_is_ten_hours(at: dt.datetime, allowed: bool) -> None:
+    """In January an Australian mobile's best-practice window runs from 08:00 Perth (00:00 UTC)
+    to 21:00 Sydney (10:00 UTC)."""
+    assert decide(BEST, AU_MOBILE, at).allowed is allowed
+
+
+def test_legal_window_keeps_every_australian_zone() -> None:
+    """A window with every candidate zone (the default, for windows a law sets) waits for
+    08:00 on the Cocos Islands (+06:30), 01:30 UTC."""
+    decision = decide(TCPA, AU_MOBILE, utc(2025, 1, 15, 13, 30))
+    assert decision.until == utc(2025, 1, 16, 1, 30)
+    assert decision.zone == "Indian/Cocos"
+    assert decide(TCPA, AU_MOBILE, utc(2025, 1, 16, 1, 29)).verdict is Verdict.DEFER
+    assert decide(BEST, AU_MOBILE, utc(2025, 1, 16, 1, 29)).allowed
+
+
+def test_principal_window_with_a_recipient_built_by_hand() -> None:
+    """A hand-built Recipient without principal zones is held in every candidate zone; one
+    with no zone at all uses the fallback zones."""
+    message = Message("+12125550123", "news", "marketing")
+    night = utc(2025, 1, 16, 3)  # 22:00 New York, 19:00 Los Angeles
+    both = Recipient(address="x", valid=True, zones=("America/Los_Angeles", "America/New_York"))
+    assert BEST(message, Context(now=night, recipient=both)).verdict is Verdict.DEFER
+    narrowed = attrs.evolve(both, principal_zones=("America/Los_Angeles",))
+    assert BEST(message, Context(now=night, recipient=narrowed)).allowed
+    assert TCPA(message, Context(now=night, recipient=narrowed)).verdict is Verdict.DEFER
+    fallback = R.sending_window("08:00", "21:00", zones="principal", fallback_zones=["UTC"])
+    nowhere = Recipient(address="x", valid=True, principal_zones=())
+    assert fallback(message, Context(now=utc(2025, 1, 16, 7), recipient=nowhere)).until == utc(
+        2025, 1, 16, 8
+    )
+    assert repr(fallback) == "sending_window('08:00', '21:00', zones='principal')"
+
+
+def test_reason_names_the_zone_that_opens_last_when_it_is_closed() -> None:
+    """With every zone closed the reason names the zone the deferral waits for (not the first
+    candidate): 00:30 in Chicago and 23:30 in Denver waits for 08:00 Denver."""
+    both = Recipient(address="x", valid=True, zones=("America/Chicago", "America/Denver"))
+    message = Message("+12125550123", "news", "marketing")
+    decision = TCPA(message, Context(now=utc(2025, 1, 15, 6, 30), recipient=both))
+    assert decision.until == utc(2025, 1, 15, 15)
+    assert decision.zone == "America/Denver"
+    assert decision.reasons[0].data["zone"] == "America/Denver"
+    assert decision.reasons[0].data["local"] == "Tue 23:30 MST"
+    strict = R.sending_window("08:00", "21:00", on_outside="deny")
+    denied = strict(message, Context(now=utc(2025, 1, 15, 6, 30), recipient=both))
+    assert denied.reasons[0].data["zone"] == "America/Chicago"
 
 
 def test_window_crossing_midnight() -> None:
@@ -203,6 +315,26 @@ def test_holiday_ban_defers_to_next_allowed_day() -> None:
     assert decision.until == local("America/Chicago", 2025, 3, 5, 8)
 
 
+def test_overnight_window_after_a_holiday() -> None:
+    """A 22:00-02:00 window belongs to the day it starts on, and a holiday closes its whole
+    date: New Year's Day 2025 (a Wednesday) is closed, and so is the after-midnight part of its
+    window on January 2; January 3's after-midnight part belongs to January 2, which is open."""
+    overnight = R.sending_window("22:00", "02:00", holidays="US")
+    new_york = "+12125550123"
+    reopens = local("America/New_York", 2025, 1, 2, 22)
+    assert decide(overnight, new_york, local("America/New_York", 2024, 12, 31, 23)).allowed
+    for at in (
+        local("America/New_York", 2025, 1, 1, 1),
+        local("America/New_York", 2025, 1, 1, 23),
+        local("America/New_York", 2025, 1, 2, 1),
+    ):
+        assert decide(overnight, new_york, at).until == reopens
+    assert decide(overnight, new_york, local("America/New_York", 2025, 1, 3, 1)).allowed
+    assert decide(overnight, new_york, local("America/New_York", 2025, 1, 3, 2)).until == local(
+        "America/New_York", 2025, 1, 3, 22
+    )
+
+
 def test_on_outside_deny() -> None:
     """on_outside='deny' denies instead of deferring."""
     strict = R.sending_window("08:00", "21:00", on_outside="deny")
@@ -234,6 +366,7 @@ def test_explain_shows_recipient_time() -> None:
         {"start": "08:00", "end": "21:00", "on_outside": "maybe"},
         {"start": "08:00", "end": "21:00", "fallback_zones": ["Mars/Base"]},
         {"start": dt.time(8, tzinfo=dt.UTC), "end": "21:00"},
+        {"start": "08:00", "end": "21:00", "zones": "some"},
     ],
     ids=[
         "bad-time",
@@ -243,6 +376,7 @@ def test_explain_shows_recipient_time() -> None:
         "bad-on-outside",
         "bad-zone",
         "aware-time",
+        "bad-zones",
     ],
 )
 def test_bad_window_arguments(kwargs: dict[str, object]) -> None:

@@ -3,7 +3,8 @@
 A local instant is inside a window when its wall-clock reading is in [start, end); a window
 whose end is before its start crosses midnight and belongs to the day it starts on. With several
 candidate zones an instant passes only if it is inside the window in every one of them, and a
-DEFER goes to the earliest instant that satisfies all of them.
+DEFER goes to the earliest instant that satisfies all of them. A window no law sets may use the
+recipient's principal zones instead (``zones="principal"``).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import holidays as holidays_lib
 
 from .. import i18n
 from .._context import Context
+from .._recipients import Recipient
 from .._time import Zone, day_switch_points, to_local, wall_instants, zone, zone_name
-from .._values import Decision, Message, Purpose, Verdict, allow, deny
+from .._values import Decision, Message, Purpose, Reason, Verdict, allow, deny
 from ..errors import ConfigurationError, InvalidInputError
 
 __all__ = ["Window", "quiet_hours", "sending_window"]
@@ -195,6 +197,9 @@ def _on_unknown(value: object) -> Literal["deny", "allow"] | None:
     return value
 
 
+ZoneChoice = Literal["all", "principal"]
+
+
 @attrs.frozen(repr=False)
 class _SendingWindow:
     window: Window
@@ -205,6 +210,7 @@ class _SendingWindow:
     citation: str | None
     name: str
     built: str = attrs.field(eq=False)
+    principal: bool = False
     # (instant, {zones: inside}) for the last instant seen: a batch decides many recipients at
     # one instant, and recipients share zones. Swapped whole, so readers see a consistent pair.
     _seen: tuple[dt.datetime | None, dict[tuple[str, ...], bool]] = attrs.field(
@@ -224,28 +230,22 @@ class _SendingWindow:
             )
         return inside
 
+    def _zones(self, recipient: Recipient) -> tuple[str, ...]:
+        if self.principal and recipient.principal_zones is not None:
+            return recipient.principal_zones or self.fallback_zones
+        return recipient.zones or self.fallback_zones
+
     def __call__(self, message: Message, context: Context) -> Decision:
-        names = context.recipient.zones or self.fallback_zones
+        names = self._zones(context.recipient)
         if not names:
             return self._unknown(message)
         if self._inside_all(names, context):
             return allow()
         zones = [zone(name) for name in names]
         now = context.now
-        outside = next(tz for tz in zones if not _inside(self.window, tz, now))
-        local = to_local(now, outside)
-        reason = i18n.reason(
-            self.code,
-            self.name,
-            _OUTSIDE,
-            citation=self.citation,
-            local=f"{local:%a %H:%M} {local.tzname()}",
-            zone=zone_name(outside),
-            window=self.window.describe(),
-            zones=list(names),
-        )
+        outside = [tz for tz in zones if not _inside(self.window, tz, now)]
         if self.on_outside == "deny":
-            return deny(reason)
+            return deny(self._outside(outside[0], now, names))
         found = next_open_everywhere(self.window, zones, now)
         if found is None:
             return deny(
@@ -259,7 +259,24 @@ class _SendingWindow:
                 )
             )
         until, setter = found
+        # The zone that opens last is the one the reader needs: the deferral is shown in it,
+        # and the reason names it too when it is closed now (else the first closed zone).
+        shown = setter if setter in outside else outside[0]
+        reason = self._outside(shown, now, names)
         return Decision(Verdict.DEFER, until, (reason,), zone_name(setter))
+
+    def _outside(self, tz: Zone, now: dt.datetime, names: tuple[str, ...]) -> Reason:
+        local = to_local(now, tz)
+        return i18n.reason(
+            self.code,
+            self.name,
+            _OUTSIDE,
+            citation=self.citation,
+            local=f"{local:%a %H:%M} {local.tzname()}",
+            zone=zone_name(tz),
+            window=self.window.describe(),
+            zones=list(names),
+        )
 
     def _unknown(self, message: Message) -> Decision:
         policy = self.on_unknown_zone
@@ -297,6 +314,7 @@ def sending_window(
     on_outside: Literal["defer", "deny"] = "defer",
     fallback_zones: Sequence[str | dt.tzinfo] = (),
     on_unknown_zone: Literal["deny", "allow"] | None = None,
+    zones: ZoneChoice = "all",
     code: str = "hours.outside_window",
     citation: str | None = None,
     name: str = "sending_window",
@@ -311,9 +329,16 @@ def sending_window(
     candidate zone (or denies, with ``on_outside="deny"``). With no known zone it uses
     ``fallback_zones``, else denies marketing and allows transactional messages with a note
     (``on_unknown_zone`` overrides that).
+
+    ``zones="principal"`` holds the window in the recipient's principal zones only (the number's
+    country without its sparsely populated outlying zones, plus the profile's zone): for windows
+    no law sets, so that a country spread over many zones stays reachable. A legal window keeps
+    the default, ``"all"``: every candidate zone.
     """
     if on_outside not in ("defer", "deny"):
         raise ConfigurationError(f"on_outside must be 'defer' or 'deny', got {on_outside!r}")
+    if zones not in ("all", "principal"):
+        raise ConfigurationError(f"zones must be 'all' or 'principal', got {zones!r}")
     start_time, end_time = _time(start, "start"), _time(end, "end")
     if holidays is not None and not isinstance(holidays, str):
         raise ConfigurationError(f"holidays must be a code like 'US' or 'US-LA', got {holidays!r}")
@@ -330,9 +355,19 @@ def sending_window(
         parts.append(f"holidays={holidays!r}")
     if on_outside != "defer":
         parts.append(f"on_outside={on_outside!r}")
+    if zones != "all":
+        parts.append(f"zones={zones!r}")
     built = f"{name}({', '.join(parts)})"
     return _SendingWindow(
-        window, on_outside, fallback, _on_unknown(on_unknown_zone), code, citation, name, built
+        window,
+        on_outside,
+        fallback,
+        _on_unknown(on_unknown_zone),
+        code,
+        citation,
+        name,
+        built,
+        principal=zones == "principal",
     )
 
 
