@@ -177,6 +177,114 @@ def test_all_of_future_deny_gives_window_none_with_reason() -> None:
     assert decision.codes == ("window.none", "test.deny")
 
 
+HOUR = dt.timedelta(hours=1)
+TINY = dt.timedelta(microseconds=1)
+
+
+@pytest.mark.parametrize(
+    ("not_after", "verdict"),
+    [(NOW + HOUR, Verdict.DEFER), (NOW + HOUR - TINY, Verdict.DENY)],
+    ids=["at-not_after", "just-before"],
+)
+def test_stale_boundary_is_exact(not_after: dt.datetime, verdict: Verdict) -> None:
+    """A deferral to exactly not_after is kept; a microsecond past it is DENY message.stale."""
+    message = Message("+12125550123", "news", "marketing", not_after=not_after)
+    decision = all_of(not_before(NOW + HOUR), always_allow)(message, ctx())  # type: ignore[arg-type]
+    assert decision.verdict is verdict
+    if verdict is Verdict.DEFER:
+        assert decision.until == NOW + HOUR
+    else:
+        assert decision.codes == ("message.stale",)
+        assert decision.reasons[0].data == {
+            "until": "2025-01-15T16:00:00+00:00",
+            "not_after": "2025-01-15T15:59:59.999999+00:00",
+        }
+
+
+@pytest.mark.parametrize(
+    ("until", "verdict"),
+    [
+        (NOW + dt.timedelta(days=1), Verdict.DEFER),
+        (NOW + dt.timedelta(days=1) + TINY, Verdict.DENY),
+    ],
+    ids=["at-horizon", "just-past"],
+)
+def test_horizon_boundary_is_exact(until: dt.datetime, verdict: Verdict) -> None:
+    """An instant exactly one horizon ahead is found; a microsecond later is DENY window.none."""
+    policy = all_of(not_before(until), always_allow, horizon=dt.timedelta(days=1))  # type: ignore[arg-type]
+    decision = policy(MSG, ctx())
+    assert decision.verdict is verdict
+    if verdict is Verdict.DEFER:
+        assert decision.until == until
+    else:
+        assert decision.codes == ("window.none",)
+        assert decision.reasons[0].data["horizon"] == "1 day, 0:00:00"
+
+
+def test_iteration_limit_gives_window_none() -> None:
+    """Rules that keep pushing each other past max_iterations end in DENY window.none."""
+    policy = all_of(utc_window(60, 60), utc_window(180, 60), max_iterations=1)  # type: ignore[arg-type]
+    decision = policy(MSG, ctx())
+    assert decision.codes == ("window.none",)
+    assert decision.reasons[0].data["why"] == "no agreement after 1 re-evaluations"
+
+
+def zoned(start: dt.datetime, end: dt.datetime, zone: str | None) -> object:
+    """A rule that defers, with ``zone``, from ``start`` until ``end``; it allows otherwise."""
+
+    @rule(name=f"zoned({zone})")
+    def check(_m: Message, c: Context) -> Decision:
+        if start <= c.now < end:
+            return Decision(Verdict.DEFER, end, (Reason("test.zoned", "zoned", "wait"),), zone)
+        return allow()
+
+    return check
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "zone"),
+    [
+        ((None, 1), ("America/Chicago", 2), "America/Chicago"),
+        (("America/Denver", 1), (None, 2), "America/Denver"),
+        (("America/Denver", 1), ("America/Chicago", 2), "America/Chicago"),
+        ((None, 1), (None, 2), None),
+    ],
+    ids=["found-later", "earlier-kept", "setter-wins", "none"],
+)
+def test_deferral_keeps_the_zone_of_the_rule_that_set_it(
+    first: tuple[str | None, int], second: tuple[str | None, int], zone: str | None
+) -> None:
+    """A DEFER found by re-evaluation is shown in the zone of the rule that set its instant:
+    the first rule defers from now (15:00) to 16:00, the second from 16:00 to 18:00."""
+    policy = all_of(
+        zoned(NOW, NOW + first[1] * HOUR, first[0]),  # type: ignore[arg-type]
+        zoned(NOW + HOUR, NOW + second[1] * HOUR + HOUR, second[0]),  # type: ignore[arg-type]
+    )
+    decision = policy(MSG, ctx())
+    assert decision.until == NOW + 3 * HOUR
+    assert decision.zone == zone
+
+
+def test_same_instant_from_two_rules_takes_the_named_zone() -> None:
+    """Two rules deferring to the same instant, the first without a zone: the second's zone."""
+    policy = all_of(
+        zoned(NOW, NOW + HOUR, None),  # type: ignore[arg-type]
+        zoned(NOW, NOW + HOUR, "America/Chicago"),  # type: ignore[arg-type]
+    )
+    decision = policy(MSG, ctx())
+    assert (decision.until, decision.zone) == (NOW + HOUR, "America/Chicago")
+
+
+def test_first_round_setter_zone_wins_over_an_earlier_deferral() -> None:
+    """In the first round the zone of the later deferral is shown, not the first rule's."""
+    policy = all_of(
+        zoned(NOW, NOW + HOUR, "America/Denver"),  # type: ignore[arg-type]
+        zoned(NOW, NOW + 2 * HOUR, "America/Chicago"),  # type: ignore[arg-type]
+    )
+    decision = policy(MSG, ctx())
+    assert (decision.until, decision.zone) == (NOW + 2 * HOUR, "America/Chicago")
+
+
 def test_rule_deferring_to_past_is_an_error() -> None:
     """A rule that defers to now or earlier breaks the contract and raises RuleError."""
 
