@@ -720,3 +720,179 @@ def test_rule_refuses_a_history_shorter_than_its_window(clock: FrozenClock) -> N
     decision = cap(msg(), Context(now=clock.now(), recipient=recipient, history=history))
     assert decision.codes == ("history.too_short",)
     assert not decision.allowed
+
+
+# --- calendar and stand-in boundaries, with expected instants written out -----------------
+
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
+TINY = dt.timedelta(microseconds=1)
+
+
+def ny(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=NEW_YORK)  # type: ignore[misc]
+
+
+def a_send(at: dt.datetime) -> SendRecord:
+    return SendRecord(
+        number=NUMBER,
+        at=at,
+        topic="deals",
+        purpose="marketing",
+        channel="sms",
+        content_key="k",
+        provider_id="p",
+    )
+
+
+def cap_decision(
+    rule: object,
+    now: dt.datetime,
+    *sends: dt.datetime,
+    zones: tuple[str, ...] = ("America/New_York",),
+    since: dt.datetime | None = None,
+) -> object:
+    recipient = Recipient(address=NUMBER, valid=True, e164=NUMBER, zones=zones)
+    history = HistoryView(sends=[a_send(at) for at in sends], since=since)
+    return rule(msg(), Context(now=now, recipient=recipient, history=history))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("per", "sent_ago", "until"),
+    [
+        ("day", dt.timedelta(hours=23), T0 + HOUR),
+        ("day", DAY - TINY, T0 + TINY),
+        ("day", DAY, None),
+        ("week", dt.timedelta(days=6), T0 + DAY),
+        ("week", dt.timedelta(days=7) - TINY, T0 + TINY),
+        ("week", dt.timedelta(days=7), None),
+        ("month", dt.timedelta(days=30, hours=12), T0 + dt.timedelta(hours=12)),
+        ("month", dt.timedelta(days=31) - TINY, T0 + TINY),
+        ("month", dt.timedelta(days=31), None),
+    ],
+    ids=[
+        "day-23h",
+        "day-just-inside",
+        "day-just-out",
+        "week-6d",
+        "week-just-inside",
+        "week-just-out",
+        "month-30.5d",
+        "month-just-inside",
+        "month-just-out",
+    ],
+)
+def test_calendar_cap_without_a_zone_rolls_one_period(
+    per: str, sent_ago: dt.timedelta, until: dt.datetime | None
+) -> None:
+    """With no known zone a calendar cap rolls: one day, seven days, 31 days, counting a send
+    made just inside the period and not one made exactly a period ago."""
+    rule = rules.frequency_cap(1, per, calendar=True)
+    decision = cap_decision(rule, T0, T0 - sent_ago, zones=())
+    assert decision.until == until  # type: ignore[attr-defined]
+    assert decision.allowed is (until is None)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("per", "lookback"),
+    [
+        ("day", dt.timedelta(days=2)),
+        ("week", dt.timedelta(days=8)),
+        ("month", dt.timedelta(days=32)),
+        (dt.timedelta(hours=5), dt.timedelta(hours=5)),
+    ],
+    ids=["day", "week", "month", "rolling-5h"],
+)
+def test_cap_needs_its_period_plus_a_day_of_history(
+    per: str | dt.timedelta, lookback: dt.timedelta
+) -> None:
+    """A calendar cap needs one period plus a day of history (a period starts at a local
+    midnight); a rolling cap its window: exactly that much is enough, a microsecond less is
+    DENY history.too_short."""
+    rule = rules.frequency_cap(1, per, calendar=isinstance(per, str))
+    assert rule.lookback == lookback
+    assert cap_decision(rule, T0, since=T0 - lookback).allowed  # type: ignore[attr-defined]
+    short = cap_decision(rule, T0, since=T0 - lookback + TINY)
+    assert short.codes == ("history.too_short",)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("per", "now", "first", "before", "until"),
+    [
+        ("day", ny(2025, 1, 15, 10), ny(2025, 1, 15), ny(2025, 1, 14, 23, 59), ny(2025, 1, 16)),
+        ("week", ny(2025, 1, 15, 10), ny(2025, 1, 13), ny(2025, 1, 12, 23, 59), ny(2025, 1, 20)),
+        ("month", ny(2025, 1, 15, 10), ny(2025, 1, 1), ny(2024, 12, 31, 23, 59), ny(2025, 2, 1)),
+        ("month", ny(2025, 2, 10, 10), ny(2025, 2, 1), ny(2025, 1, 31, 23, 59), ny(2025, 3, 1)),
+        ("month", ny(2024, 12, 15), ny(2024, 12, 1), ny(2024, 11, 30, 23, 59), ny(2025, 1, 1)),
+        ("month", ny(2025, 4, 30, 22), ny(2025, 4, 1), ny(2025, 3, 31, 23, 59), ny(2025, 5, 1)),
+    ],
+    ids=["day", "week-monday", "month-january", "month-february", "month-december", "month-april"],
+)
+def test_calendar_period_starts_at_its_first_local_midnight(
+    per: str, now: dt.datetime, first: dt.datetime, before: dt.datetime, until: dt.datetime
+) -> None:
+    """A send exactly at the local midnight that starts the day, the Monday or the 1st counts
+    for that period (the next opens at its own first midnight); one a moment before does not."""
+    rule = rules.frequency_cap(1, per, calendar=True)
+    decision = cap_decision(rule, now, first)
+    assert decision.until == until  # type: ignore[attr-defined]
+    assert decision.zone == "America/New_York"  # type: ignore[attr-defined]
+    last_moment = before + dt.timedelta(seconds=59, microseconds=999_999)
+    assert cap_decision(rule, now, last_moment).allowed  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("booked", "until"),
+    [
+        ((ny(2025, 1, 16),), ny(2025, 1, 17)),
+        ((ny(2025, 1, 16, 23, 59),), ny(2025, 1, 17)),
+        ((ny(2025, 1, 17),), ny(2025, 1, 16)),
+        ((ny(2025, 1, 16), ny(2025, 1, 17, 12)), ny(2025, 1, 18)),
+    ],
+    ids=["tomorrow-midnight", "tomorrow-late", "day-after", "two-days-full"],
+)
+def test_deferral_skips_periods_already_full_of_sends_booked_ahead(
+    booked: tuple[dt.datetime, ...], until: dt.datetime
+) -> None:
+    """With today full, the deferral goes to the first later local day with room: a send
+    booked for tomorrow (from its midnight on) fills it; one on the day after does not."""
+    rule = rules.frequency_cap(1, "day", calendar=True)
+    decision = cap_decision(rule, ny(2025, 1, 15, 10), ny(2025, 1, 15, 9), *booked)
+    assert decision.until == until  # type: ignore[attr-defined]
+
+
+def test_sends_booked_ahead_do_not_count_for_today() -> None:
+    """A send dated tomorrow does not fill today: with none today the cap allows."""
+    rule = rules.frequency_cap(1, "day", calendar=True)
+    assert cap_decision(rule, ny(2025, 1, 15, 10), ny(2025, 1, 16)).allowed  # type: ignore[attr-defined]
+    two = rules.frequency_cap(2, "day", calendar=True)
+    today_and_tomorrow = (ny(2025, 1, 15, 9), ny(2025, 1, 16, 9))
+    assert cap_decision(two, ny(2025, 1, 15, 10), *today_and_tomorrow).allowed  # type: ignore[attr-defined]
+
+
+def test_calendar_cap_counts_and_names_the_latest_zone() -> None:
+    """Over two zones the deferral goes to the later midnight, names that zone and counts the
+    sends of its day: at 00:30 New York (23:30 Chicago) a send at 23:45 New York the evening
+    before (22:45 Chicago) counts for Chicago's day only."""
+    rule = rules.frequency_cap(1, "day", calendar=True)
+    chicago = zoneinfo.ZoneInfo("America/Chicago")
+    now = ny(2025, 1, 16, 0, 30)
+    decision = cap_decision(
+        rule,
+        now,
+        ny(2025, 1, 15, 23, 45),
+        zones=("America/New_York", "America/Chicago"),
+    )
+    assert decision.until == dt.datetime(2025, 1, 16, tzinfo=chicago)  # type: ignore[attr-defined]
+    assert decision.zone == "America/Chicago"  # type: ignore[attr-defined]
+    assert decision.reasons[0].data["count"] == 1  # type: ignore[attr-defined]
+    assert decision.reasons[0].data["window"] == "this calendar day"  # type: ignore[attr-defined]
+
+
+def test_equal_midnights_name_the_first_zone() -> None:
+    """Two zones whose midnights coincide (New York, Detroit): the first one is named."""
+    rule = rules.frequency_cap(1, "day", calendar=True)
+    decision = cap_decision(
+        rule, ny(2025, 1, 15, 10), ny(2025, 1, 15, 9), zones=("America/Detroit", "America/New_York")
+    )
+    assert decision.until == ny(2025, 1, 16)  # type: ignore[attr-defined]
+    assert decision.zone == "America/Detroit"  # type: ignore[attr-defined]
