@@ -357,32 +357,144 @@ def test_explain_shows_recipient_time() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "error"),
     [
-        {"start": "8am", "end": "21:00"},
-        {"start": "08:00", "end": "25:00"},
-        {"start": "08:00", "end": "21:00", "days": {7: None}},
-        {"start": "08:00", "end": "21:00", "holidays": "XX"},
-        {"start": "08:00", "end": "21:00", "on_outside": "maybe"},
-        {"start": "08:00", "end": "21:00", "fallback_zones": ["Mars/Base"]},
-        {"start": dt.time(8, tzinfo=dt.UTC), "end": "21:00"},
-        {"start": "08:00", "end": "21:00", "zones": "some"},
+        ({"start": "8am", "end": "21:00"}, "start must be a time like '08:00', got '8am'"),
+        ({"start": "08:00", "end": "25:00"}, "end must be a time like '08:00', got '25:00'"),
+        ({"start": "08:00", "end": "21:00", "days": {7: None}}, "weekdays are 0 (Monday) to 6"),
+        ({"start": "08:00", "end": "21:00", "days": "0123"}, "days must be weekday numbers or"),
+        ({"start": "08:00", "end": "21:00", "days": 5}, "days must be weekday numbers or a"),
+        ({"start": "08:00", "end": "21:00", "days": {6: ("12:00",)}}, "days[6] must be a (start"),
+        ({"start": "08:00", "end": "21:00", "days": {6: ("noon", "21:00")}}, "days[6] start mus"),
+        ({"start": "08:00", "end": "21:00", "days": {6: ("12:00", "9pm")}}, "days[6] end must b"),
+        ({"start": "08:00", "end": "21:00", "holidays": "XX"}, "no holiday calendar for 'XX': "),
+        ({"start": "08:00", "end": "21:00", "holidays": 5}, "holidays must be a code like 'US'"),
+        ({"start": "08:00", "end": "21:00", "on_outside": "maybe"}, "on_outside must be 'defer'"),
+        ({"start": "08:00", "end": "21:00", "on_unknown_zone": "x"}, "on_unknown_zone must be 'd"),
+        ({"start": "08:00", "end": "21:00", "fallback_zones": ["Mars/Base"]}, "fallback_zones: u"),
+        ({"start": dt.time(8, tzinfo=dt.UTC), "end": "21:00"}, "start must be a naive datetime"),
+        ({"start": "08:00", "end": dt.time(21, tzinfo=dt.UTC)}, "end must be a naive datetime."),
+        ({"start": "08:00", "end": "21:00", "zones": "some"}, "zones must be 'all' or 'principa"),
     ],
     ids=[
         "bad-time",
         "bad-end",
         "bad-weekday",
+        "days-text",
+        "days-number",
+        "day-window-single",
+        "day-window-start",
+        "day-window-end",
         "bad-holidays",
+        "holidays-number",
         "bad-on-outside",
+        "bad-on-unknown-zone",
         "bad-zone",
         "aware-time",
+        "aware-end",
         "bad-zones",
     ],
 )
-def test_bad_window_arguments(kwargs: dict[str, object]) -> None:
-    """Bad window arguments raise ConfigurationError at construction."""
-    with pytest.raises(ConfigurationError):
+def test_bad_window_arguments(kwargs: dict[str, object], error: str) -> None:
+    """Bad window arguments raise ConfigurationError at construction, saying what is wrong."""
+    with pytest.raises(ConfigurationError) as raised:
         R.sending_window(**kwargs)  # type: ignore[arg-type]
+    assert str(raised.value).startswith(error)
+
+
+def test_bad_quiet_hours_arguments() -> None:
+    """quiet_hours names the bad argument as it was given."""
+    with pytest.raises(ConfigurationError, match="^start must be a time like '08:00', got 'x'$"):
+        R.quiet_hours("x", "08:00")
+    with pytest.raises(ConfigurationError, match="^end must be a time like '08:00', got 'y'$"):
+        R.quiet_hours("21:00", "y")
+
+
+def test_window_descriptions() -> None:
+    """describe() gives one window when every day shares it, else each weekday's, and the
+    holiday calendar that closes it."""
+    assert R.sending_window("08:00", "21:00").window.describe() == "08:00-21:00"
+    louisiana = R.sending_window("08:00", "20:00", days={0, 1, 2, 3, 4, 5}, holidays="US-LA")
+    assert louisiana.window.describe() == (
+        "Mon 08:00-20:00, Tue 08:00-20:00, Wed 08:00-20:00, Thu 08:00-20:00, Fri 08:00-20:00, "
+        "Sat 08:00-20:00, Sun closed, closed on US-LA holidays"
+    )
+    monday = R.sending_window("09:00", "17:00", days={0: ("10:00", "12:00")})
+    assert monday.window.describe().startswith("Mon 10:00-12:00, Tue 09:00-17:00, Wed")
+    assert monday.window.by_weekday == (
+        (dt.time(10), dt.time(12)),
+        *((dt.time(9), dt.time(17)),) * 6,
+    )
+    assert R.sending_window("08:00", "21:00").window.by_weekday == ((dt.time(8), dt.time(21)),) * 7
+
+
+def test_window_intervals_are_computed_once_per_date() -> None:
+    """A window answers each local date from what it computed the first time."""
+    window = R.sending_window("22:00", "02:00").window
+    day = dt.date(2025, 1, 15)
+    assert window.intervals(day) == ((dt.time(0), dt.time(2)), (dt.time(22), None))
+    assert window.intervals(day) is window.intervals(day)
+
+
+def test_window_opening_when_the_clock_falls_back_into_it() -> None:
+    """A window 00:30-01:30 is closed at 01:40 EDT on fall-back day and opens again when the
+    clock goes back to 01:00 EST (06:00 UTC), which is no window start."""
+    window = R.sending_window("00:30", "01:30")
+    decision = decide(window, "+12125550123", utc(2025, 11, 2, 5, 40))
+    assert decision.until == utc(2025, 11, 2, 6, 0)
+
+
+def test_windows_that_never_meet_deny_with_a_reason() -> None:
+    """An hour-long window in New York and Tokyo never opens in both: DENY hours.no_window with
+    the rule's name, citation and the window searched."""
+    rule = R.sending_window("08:00", "09:00", citation="Rule 1", name="morning")
+    recipient = Recipient(address="x", valid=True, zones=("America/New_York", "Asia/Tokyo"))
+    message = Message("+12125550123", "news", "marketing")
+    decision = rule(message, Context(now=utc(2025, 1, 15), recipient=recipient))
+    assert decision.verdict is Verdict.DENY
+    assert decision.codes == ("hours.no_window",)
+    (reason,) = decision.reasons
+    assert (reason.rule, reason.citation) == ("morning", "Rule 1")
+    assert reason.data == {"window": "08:00-09:00", "days": 400}
+
+
+def test_outside_reason_carries_rule_citation_and_zones() -> None:
+    """The outside-window reason names its rule, cites it and lists the zones checked."""
+    rule = R.sending_window("08:00", "21:00", citation="Rule 2", name="evening", code="x.y")
+    decision = decide(rule, "+18505550123", utc(2025, 1, 15, 13, 30))
+    (reason,) = decision.reasons
+    assert (reason.code, reason.rule, reason.citation) == ("x.y", "evening", "Rule 2")
+    assert reason.data["zones"] == ["America/Chicago", "America/New_York"]
+    assert reason.data["zone"] == "America/Chicago"
+    assert reason.data["window"] == "08:00-21:00"
+
+
+@pytest.mark.parametrize(
+    ("option", "purpose", "verdict"),
+    [
+        (None, "marketing", Verdict.DENY),
+        (None, "transactional", Verdict.ALLOW),
+        ("deny", "transactional", Verdict.DENY),
+        ("allow", "marketing", Verdict.ALLOW),
+    ],
+    ids=["default-marketing", "default-transactional", "deny", "allow"],
+)
+def test_unknown_zone_options(option: str | None, purpose: str, verdict: Verdict) -> None:
+    """With no zone, marketing is denied and transactional allowed unless on_unknown_zone says
+    otherwise; the reason names the rule and its citation either way."""
+    rule = R.sending_window("08:00", "21:00", on_unknown_zone=option, citation="C", name="n")  # type: ignore[arg-type]
+    decision = decide(rule, "+18005550123", local("America/New_York", 2025, 1, 15, 15), purpose)
+    assert decision.verdict is verdict
+    (reason,) = decision.reasons
+    assert (reason.code, reason.rule, reason.citation) == ("hours.zone_unknown", "n", "C")
+
+
+def test_principal_option_is_set_at_construction() -> None:
+    """zones="principal" is what narrows a window to the principal zones; "all" does not."""
+    at = utc(2025, 1, 16, 1, 29)  # 07:29 on the Cocos Islands, 09:29 in Perth
+    assert decide(R.sending_window("08:00", "21:00", zones="principal"), AU_MOBILE, at).allowed
+    everywhere = R.sending_window("08:00", "21:00", zones="all")
+    assert decide(everywhere, AU_MOBILE, at).verdict is Verdict.DEFER
 
 
 # --- brute force --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import attrs
 import holidays as holidays_lib
 
 from .. import i18n
+from .._cache import bounded
 from .._context import Context
 from .._recipients import Recipient
 from .._time import Zone, day_switch_points, to_local, wall_instants, zone, zone_name
@@ -107,16 +108,11 @@ class Window:
     def intervals(self, day: dt.date) -> tuple[tuple[dt.time, dt.time | None], ...]:
         """The wall-clock intervals [a, b) open on ``day`` (b None means until midnight),
         computed once per date."""
-        found = self._days.get(day)
-        if found is None:
-            if len(self._days) > 4096:
-                self._days.clear()
-            found = self._days[day] = tuple(self._compute(day))
-        return found
+        return bounded(self._days, day, _DAYS_KEPT, self._compute, day)
 
-    def _compute(self, day: dt.date) -> list[tuple[dt.time, dt.time | None]]:
+    def _compute(self, day: dt.date) -> tuple[tuple[dt.time, dt.time | None], ...]:
         if self.closed_on(day):
-            return []
+            return ()
         result: list[tuple[dt.time, dt.time | None]] = []
         before = self.by_weekday[(day.weekday() - 1) % 7]
         yesterday_open = not self.closed_on(day - dt.timedelta(days=1))
@@ -126,7 +122,7 @@ class Window:
         if today is not None:
             start, end = today
             result.append((start, None if end <= start else end))
-        return result
+        return tuple(result)
 
     def contains(self, local: dt.datetime) -> bool:
         """True when the local wall-clock reading is inside the window."""
@@ -135,16 +131,16 @@ class Window:
 
     def describe(self) -> str:
         """A short text such as "08:00-21:00" or "Mon 09:00-21:00, ..., Sun 12:00-21:00"."""
-        texts = [_text(w) for w in self.by_weekday]
-        base = (
-            texts[0]
-            if len(set(texts)) == 1
-            else ", ".join(f"{name} {text}" for name, text in zip(_DAYS, texts, strict=True))
-        )
+        first, *others = texts = [_text(w) for w in self.by_weekday]
+        if set(others) == {first}:
+            base = first
+        else:
+            base = ", ".join(f"{_DAYS[day]} {text}" for day, text in enumerate(texts))
         return f"{base}, closed on {self.holidays} holidays" if self.holidays else base
 
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_DAYS_KEPT = 4096  # local dates whose intervals a window remembers before starting over
 
 
 def _inside(window: Window, tz: Zone, instant: dt.datetime) -> bool:
@@ -280,10 +276,9 @@ class _SendingWindow:
 
     def _unknown(self, message: Message) -> Decision:
         policy = self.on_unknown_zone
-        if policy is None:
-            policy = "deny" if message.purpose is Purpose.MARKETING else "allow"
+        denied = message.purpose is Purpose.MARKETING if policy is None else policy == "deny"
         reason = i18n.reason("hours.zone_unknown", self.name, _NO_ZONE, citation=self.citation)
-        return deny(reason) if policy == "deny" else allow(reason)
+        return deny(reason) if denied else allow(reason)
 
     def __repr__(self) -> str:
         return self.built
@@ -292,7 +287,7 @@ class _SendingWindow:
 def _schedule(
     start: dt.time, end: dt.time, days: Collection[int] | Mapping[int, Any] | None
 ) -> tuple[DayWindow, ...]:
-    default = _window((start, end), "window")
+    default: DayWindow = (start, end)
     if days is None:
         return (default,) * 7
     if isinstance(days, str) or not isinstance(days, Collection):
