@@ -345,7 +345,7 @@ def test_any_of() -> None:
     assert mild.until == NOW + dt.timedelta(hours=1)
     assert mild.codes == ("test.not_before", "test.deny", "test.not_before")
     assert any_of(always_deny, always_deny)(MSG, ctx()).codes == ("test.deny", "test.deny")
-    with pytest.raises(ConfigurationError, match="^any_of needs at least one rule$"):
+    with pytest.raises(ConfigurationError, match=r"^any_of needs at least one rule$"):
         any_of()
 
 
@@ -440,14 +440,14 @@ def test_reasons_of_deferrals_found_later_are_kept() -> None:
 
 def test_bad_configuration_is_rejected() -> None:
     """Non-callables and bad horizons raise ConfigurationError at construction."""
-    with pytest.raises(ConfigurationError, match="^a rule must be callable .*'not a rule'"):
+    with pytest.raises(ConfigurationError, match=r"^a rule must be callable .*'not a rule'"):
         all_of("not a rule")  # type: ignore[arg-type]
-    with pytest.raises(ConfigurationError, match="^horizon must be a positive timedelta"):
+    with pytest.raises(ConfigurationError, match=r"^horizon must be a positive timedelta"):
         all_of(always_allow, horizon=dt.timedelta(0))
     for bad in (0, "3"):
-        with pytest.raises(ConfigurationError, match="^max_iterations must be a positive int"):
+        with pytest.raises(ConfigurationError, match=r"^max_iterations must be a positive int"):
             all_of(always_allow, max_iterations=bad)  # type: ignore[arg-type]
-    with pytest.raises(ConfigurationError, match="^a Policy needs a non-empty name, got ''"):
+    with pytest.raises(ConfigurationError, match=r"^a Policy needs a non-empty name, got ''"):
         Policy(always_allow, name="")
     with pytest.raises(ConfigurationError):
         when(is_marketing, 3)  # type: ignore[arg-type]

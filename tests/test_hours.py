@@ -404,9 +404,9 @@ def test_bad_window_arguments(kwargs: dict[str, object], error: str) -> None:
 
 def test_bad_quiet_hours_arguments() -> None:
     """quiet_hours names the bad argument as it was given."""
-    with pytest.raises(ConfigurationError, match="^start must be a time like '08:00', got 'x'$"):
+    with pytest.raises(ConfigurationError, match=r"^start must be a time like '08:00', got 'x'$"):
         R.quiet_hours("x", "08:00")
-    with pytest.raises(ConfigurationError, match="^end must be a time like '08:00', got 'y'$"):
+    with pytest.raises(ConfigurationError, match=r"^end must be a time like '08:00', got 'y'$"):
         R.quiet_hours("21:00", "y")
 
 
