@@ -483,30 +483,192 @@ def test_audit_lists_reminders_and_unengaged(clock: FrozenClock, store: object) 
 
 
 @pytest.mark.parametrize(
-    "call",
+    ("call", "error"),
     [
-        lambda: rules.frequency_cap(0, DAY),
-        lambda: rules.frequency_cap(1, "day"),
-        lambda: rules.frequency_cap(1, DAY, calendar=True),
-        lambda: rules.frequency_cap(1, DAY, scope="x"),
-        lambda: rules.dedupe(dt.timedelta(0)),
-        lambda: rules.engagement(unengaged_after=DAY, reduced=(1, DAY), remove_after=DAY),
-        lambda: rules.engagement(unengaged_after=DAY, reduced=(0, DAY), remove_after=2 * DAY),
+        (lambda: rules.frequency_cap(0, DAY), "limit must be a positive int, got 0"),
+        (lambda: rules.frequency_cap(True, DAY), "limit must be a positive int, got True"),
+        (lambda: rules.frequency_cap("3", DAY), "limit must be a positive int, got '3'"),
+        (lambda: rules.frequency_cap(1, "day"), "per must be a positive timedelta, got 'day'"),
+        (lambda: rules.frequency_cap(1, dt.timedelta(0)), "per must be a positive timedelta, g"),
+        (lambda: rules.frequency_cap(1, DAY, calendar=True), "a calendar cap's per is 'day', "),
+        (lambda: rules.frequency_cap(1, DAY, scope="x"), "scope must be one of ('topic', 'b"),
+        (
+            lambda: rules.dedupe(dt.timedelta(0)),
+            "window must be a positive timedelta, got datetime.timedelta(0)",
+        ),
+        (lambda: rules.program_frequency(["x"]), "programs must be Program values, got 'x'"),
+        (
+            lambda: rules.engagement(unengaged_after=DAY, reduced=(1, DAY), remove_after=DAY),
+            "",
+        ),
+        (
+            lambda: rules.engagement(unengaged_after=DAY, reduced=(0, DAY), remove_after=2 * DAY),
+            "",
+        ),
     ],
     ids=[
         "zero-limit",
+        "bool-limit",
+        "text-limit",
         "string-per",
+        "zero-per",
         "calendar-timedelta",
         "bad-scope",
         "zero-window",
+        "not-a-program",
         "remove-before-unengaged",
         "bad-reduced",
     ],
 )
-def test_bad_arguments(call: object) -> None:
-    """Bad cap, dedupe and engagement arguments raise ConfigurationError."""
-    with pytest.raises(ConfigurationError):
+def test_bad_arguments(call: object, error: str) -> None:
+    """Bad cap, dedupe and engagement arguments raise ConfigurationError saying what is wrong."""
+    with pytest.raises(ConfigurationError) as raised:
         call()  # type: ignore[operator]
+    assert str(raised.value).startswith(error)
+
+
+def test_cap_and_dedupe_reprs_read_like_code() -> None:
+    """Caps and dedupe print as the calls that built them, options only when not defaults."""
+    assert repr(rules.frequency_cap(3, DAY)) == "frequency_cap(3, '1 day, 0:00:00')"
+    assert repr(rules.frequency_cap(2, "week", scope="brand", calendar=True)) == (
+        "frequency_cap(2, 'week', scope='brand', calendar=True)"
+    )
+    assert repr(rules.frequency_cap(1, HOUR, name="mine")) == "mine(1, '1:00:00')"
+    assert repr(rules.dedupe(DAY)) == "dedupe('1 day, 0:00:00')"
+    assert repr(rules.dedupe(HOUR, across_channels=False)) == (
+        "dedupe('1:00:00', across_channels=False)"
+    )
+
+
+def rolling_decision(rule: object, message: Message, *sends: SendRecord) -> object:
+    recipient = Recipient(address=NUMBER, valid=True, e164=NUMBER, zones=("America/New_York",))
+    context = Context(now=T0, recipient=recipient, history=HistoryView(sends=sends))
+    return rule(message, context)  # type: ignore[operator]
+
+
+def record(ago: dt.timedelta, **fields: object) -> SendRecord:
+    values: dict[str, object] = {
+        "number": NUMBER,
+        "at": T0 - ago,
+        "topic": "deals",
+        "purpose": "marketing",
+        "channel": "sms",
+        "content_key": "k",
+    }
+    values.update(fields)
+    return SendRecord(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("scope", "fields", "value"),
+    [
+        ("topic", {}, "deals"),
+        ("brand", {"brand": "Acme"}, "Acme"),
+        ("brand", {}, "-"),
+        ("channel", {}, "sms"),
+        ("all", {}, "*"),
+    ],
+    ids=["topic", "brand", "no-brand", "channel", "all"],
+)
+def test_cap_reason_says_what_was_counted(
+    scope: str, fields: dict[str, object], value: str
+) -> None:
+    """A cap's reason names its rule, citation, the count, the window, the scope and the
+    message's value for it."""
+    rule = rules.frequency_cap(2, DAY, scope=scope, citation="Rule 3", name="three")  # type: ignore[arg-type]
+    message = msg(**fields)
+    decision = rolling_decision(rule, message, record(HOUR, **fields), record(2 * HOUR, **fields))
+    (reason,) = decision.reasons  # type: ignore[attr-defined]
+    assert (reason.code, reason.rule, reason.citation) == ("cap.exceeded", "three", "Rule 3")
+    assert reason.data == {
+        "count": 2,
+        "window": "1 day, 0:00:00",
+        "scope": scope,
+        "value": value,
+        "limit": 2,
+    }
+    assert reason.message == (
+        f"2 messages were already sent in 1 day, 0:00:00 ({scope} {value}); the limit is 2"
+    )
+
+
+def test_cap_reasons_differ_by_count() -> None:
+    """Reasons are shared between decisions only when they say the same thing."""
+    rule = rules.frequency_cap(1, DAY)
+    one = rolling_decision(rule, msg(), record(HOUR))
+    two = rolling_decision(rule, msg(), record(HOUR), record(2 * HOUR))
+    assert one.reasons[0].data["count"] == 1  # type: ignore[attr-defined]
+    assert two.reasons[0].data["count"] == 2  # type: ignore[attr-defined]
+    assert one.reasons[0].rule == "frequency_cap"  # type: ignore[attr-defined]
+
+
+def test_rolling_shortcut_answers_only_the_same_message() -> None:
+    """The re-check at a deferral's instant is answered at once only for the message that
+    deferred: another message on the same records is counted again."""
+    rule = rules.frequency_cap(1, 2 * HOUR)
+    sends = (record(HOUR), record(dt.timedelta(minutes=30), topic="news"))
+    recipient = Recipient(address=NUMBER, valid=True, e164=NUMBER)
+    history = HistoryView(sends=sends)
+    deals = rule(msg(), Context(now=T0, recipient=recipient, history=history))
+    assert deals.until == T0 + HOUR
+    later = Context(now=T0 + HOUR, recipient=recipient, history=history)
+    news = rule(msg("news"), later)
+    assert news.until == T0 + dt.timedelta(hours=1, minutes=30)
+
+
+@pytest.mark.parametrize(
+    ("rule", "lookback", "name"),
+    [
+        (rules.frequency_cap(1, DAY, name="capped"), DAY, "capped"),
+        (rules.dedupe(HOUR), HOUR, "dedupe"),
+    ],
+    ids=["cap", "dedupe"],
+)
+def test_history_gap_reason(rule: object, lookback: dt.timedelta, name: str) -> None:
+    """A history read shorter than the rule's look-back is DENY history.too_short, naming the
+    rule, what was read and what is needed."""
+    recipient = Recipient(address=NUMBER, valid=True, e164=NUMBER)
+    since = T0 - lookback + dt.timedelta(seconds=1)
+    context = Context(now=T0, recipient=recipient, history=HistoryView(since=since))
+    decision = rule(msg(), context)  # type: ignore[operator]
+    (reason,) = decision.reasons
+    assert (reason.code, reason.rule) == ("history.too_short", name)
+    assert reason.data == {
+        "covered": str(lookback - dt.timedelta(seconds=1)),
+        "needed": str(lookback),
+    }
+    enough = Context(now=T0, recipient=recipient, history=HistoryView(since=T0 - lookback))
+    assert rule(msg(), enough).allowed  # type: ignore[operator]
+
+
+def test_dedupe_window_boundary_and_reason() -> None:
+    """The same content exactly one window ago is no duplicate; a microsecond later it is, and
+    the reason says when and on which channel it went."""
+    rule = rules.dedupe(HOUR)
+    message = msg(body="Sale")
+    old = record(HOUR, content_key=message.content_key, channel="email")
+    assert rolling_decision(rule, message, old).allowed  # type: ignore[attr-defined]
+    recent = record(HOUR - TINY, content_key=message.content_key, channel="email")
+    decision = rolling_decision(rule, message, recent)
+    (reason,) = decision.reasons  # type: ignore[attr-defined]
+    assert (reason.code, reason.rule) == ("dedupe.duplicate", "dedupe")
+    assert reason.data == {
+        "at": "2025-01-15T14:00:00.000001+00:00",
+        "channel": "email",
+        "content_key": message.content_key,
+    }
+
+
+def test_program_frequency_picks_the_program_of_the_topic() -> None:
+    """Two programs of one brand: each topic gets its own program's cap, named after it."""
+    loose = Program("Deals", "Acme", topic="deals", help_contact="h", frequency="10 msgs/day")
+    tight = Program("News", "Acme", topic="news", help_contact="h", frequency="1 msgs/day")
+    rule = rules.program_frequency([loose, tight])
+    news = rolling_decision(rule, msg("news", brand="Acme"), record(HOUR, topic="news"))
+    assert news.verdict is Verdict.DEFER  # type: ignore[attr-defined]
+    assert news.reasons[0].rule == "program_frequency[News]"  # type: ignore[attr-defined]
+    other_brand = rolling_decision(rule, msg("news", brand="Other"), record(HOUR, topic="news"))
+    assert other_brand.allowed  # type: ignore[attr-defined]
 
 
 # --- the cap law against a brute-force model -----------------------------------------------
