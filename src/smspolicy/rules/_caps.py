@@ -235,8 +235,7 @@ class _FrequencyCap:
     def __repr__(self) -> str:
         options = "" if self.scope == "topic" else f", scope={self.scope!r}"
         options += ", calendar=True" if self.calendar else ""
-        per = self.per if isinstance(self.per, str) else str(self.per)
-        return f"{self.name}({self.limit}, {per!r}{options})"
+        return f"{self.name}({self.limit}, {str(self.per)!r}{options})"
 
 
 def frequency_cap(
