@@ -505,3 +505,182 @@ def test_canonical_nanp_numbers_parse_as_phonenumbers_does(text: str) -> None:
         slow.zones,
         slow.jurisdictions,
     )
+
+
+def test_parse_number_returns_the_parsed_number() -> None:
+    """parse_number returns the phonenumbers value, read in the default region when national,
+    and takes an already parsed number as it is."""
+    expected = phonenumbers.PhoneNumber(country_code=1, national_number=2125550123)
+    assert parse_number("(212) 555-0123", "US") == expected
+    assert parse_number(expected) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("", "the phone number is empty"),
+        ("+" + "1" * 64, "the phone number is 65 characters long (at most 64)"),
+        ("hello", "'hello' is not a phone number: "),
+        ("+1212555", "+1212555 is not a valid phone number"),
+        (12125550123, "a phone number must be a string or phonenumbers.PhoneNumber, got int"),
+    ],
+    ids=["empty", "too-long", "not-a-number", "invalid", "wrong-type"],
+)
+def test_invalid_numbers_say_why(value: object, error: str) -> None:
+    """Each way a number can be wrong has its own message."""
+    with pytest.raises(InvalidNumberError) as raised:
+        parse_number(value)  # type: ignore[arg-type]
+    assert str(raised.value).startswith(error)
+
+
+def test_sixty_four_characters_is_not_too_long() -> None:
+    """A number written in exactly 64 characters (spaces included) is read; 65 are refused."""
+    spaced = "+1" + " " * 52 + "2125550123"
+    assert len(spaced) == 64
+    assert parse_number(spaced).national_number == 2125550123
+    with pytest.raises(InvalidNumberError, match="65 characters"):
+        parse_number("+1 " + spaced[2:])
+
+
+def test_type_check_refuses_a_region_the_number_is_not_of() -> None:
+    """The one-pass type check agrees with phonenumbers for a region other than the number's
+    own (207-946-0958 is a US number whose digits also form a London one) and for none."""
+    number = phonenumbers.PhoneNumber(country_code=1, national_number=2079460958)
+    assert not phonenumbers.is_valid_number_for_region(number, "GB")
+    assert _recipients._valid_type(number, "GB") is None
+    assert _recipients._valid_type(number, None) is None
+    assert (
+        _recipients._valid_type(number, "US") == phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE
+    )
+
+
+def test_non_geographic_entity_numbers_resolve() -> None:
+    """An international freephone number (+800, region 001) is valid, toll-free, zoneless."""
+    recipient = Resolver().resolve("+80012345678")
+    assert (recipient.region, recipient.line_type, recipient.zones) == (
+        "001",
+        LineType.TOLL_FREE,
+        (),
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"timezone": 5}, "timezone must be an IANA name or tzinfo, got 5"),
+        ({"country": "XX"}, "country must be an ISO 3166-1 alpha-2 code, got 'XX'"),
+        ({"country": 1}, "country must be an ISO 3166-1 alpha-2 code, got 1"),
+        ({"locale": ""}, "expected None or a non-empty string, got ''"),
+        ({"state": "FL"}, "state 'FL' needs a country, or write it as 'US-FL'"),
+        ({"state": "ZZ", "country": "US"}, "state 'ZZ' is not an ISO 3166-2 subdivision"),
+    ],
+    ids=["zone-type", "country", "country-type", "empty-locale", "lone-state", "bad-state"],
+)
+def test_profile_errors_say_what_is_wrong(kwargs: dict[str, object], error: str) -> None:
+    """A bad profile field is refused with a message naming it and the value."""
+    with pytest.raises(InvalidInputError) as raised:
+        Profile(**kwargs)  # type: ignore[arg-type]
+    assert str(raised.value) == error
+
+
+def test_profile_normalises_country_and_state() -> None:
+    """A lower-case country is upper-cased and a bare state is qualified by the country."""
+    profile = Profile(country="us", state="fl")
+    assert profile.country == "US"
+    assert profile.subdivision() == "US-FL"
+    assert Profile().subdivision() is None
+
+
+@pytest.mark.parametrize(
+    ("description", "codes"),
+    [
+        ("Florida", ("US-FL",)),
+        ("Chicago, IL", ("US-IL",)),
+        ("Toronto, ON", ("CA-ON",)),
+        ("Fort Wayne, Allen, IN", ("US-IN",)),
+        ("Kansas/Missouri", ("US-KS", "US-MO")),
+        ("British Colombia", ("CA-BC",)),
+        ("Washington D.C.", ("US-DC",)),
+        ("Springfield, XX", ()),
+        ("Atlantis", ()),
+    ],
+    ids=[
+        "state",
+        "city-us",
+        "city-ca",
+        "two-commas",
+        "two-states",
+        "alias",
+        "alias-dc",
+        "unknown-suffix",
+        "unknown",
+    ],
+)
+def test_geocoder_descriptions_name_subdivisions(description: str, codes: tuple[str, ...]) -> None:
+    """phonenumbers' area-code descriptions are read as US states and Canadian provinces."""
+    assert _recipients._subdivisions_for_description(description) == codes
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"cache_size": 0}, "cache_size must be a positive int, got 0"),
+        ({"cache_size": "9"}, "cache_size must be a positive int, got '9'"),
+        ({"default_region": "XX"}, "default_region 'XX' is not a region code"),
+        ({"lookup_ttl": dt.timedelta(0)}, "lookup_ttl must be a positive timedelta, got"),
+        ({"line_type_lookup": object()}, "line_type_lookup must have a line_type(e164) method"),
+    ],
+    ids=["zero-cache", "text-cache", "region", "ttl", "lookup"],
+)
+def test_resolver_errors_say_what_is_wrong(kwargs: dict[str, object], error: str) -> None:
+    """A bad resolver argument is refused with a message naming it."""
+    with pytest.raises(ConfigurationError) as raised:
+        Resolver(**kwargs)  # type: ignore[arg-type]
+    assert str(raised.value).startswith(error)
+
+
+def test_smallest_resolver_settings_are_accepted() -> None:
+    """A cache of one number and a one-second lookup TTL are valid settings."""
+    resolver = Resolver(cache_size=1, lookup_ttl=dt.timedelta(seconds=1), default_region="gb")
+    assert resolver.default_region == "GB"
+    assert resolver.resolve("020 7946 0958").e164 == "+442079460958"
+
+
+def test_parsed_numbers_resolve_like_text() -> None:
+    """A phonenumbers value resolves like its text, the Italian leading zero included, and the
+    recipient carries the parsed number and its E.164 address."""
+    resolver = Resolver()
+    rome = resolver.resolve(phonenumbers.parse("+390612345678"))
+    assert (rome.e164, rome.address) == ("+390612345678", "+390612345678")
+    parsed = phonenumbers.parse("+12125550123")
+    recipient = resolver.resolve(parsed)
+    assert (recipient.e164, recipient.address) == ("+12125550123", "+12125550123")
+    assert recipient.number == parsed
+    profiled = resolver.resolve("+1 (212) 555-0123", Profile(country="US"))
+    assert profiled.address == "+12125550123"
+    assert profiled.number == parsed
+    with pytest.raises(InvalidNumberError):
+        resolver.resolve(phonenumbers.PhoneNumber(country_code=1, national_number=2125))
+
+
+def test_lookup_is_asked_with_the_e164_number() -> None:
+    """A line-type lookup is asked about the number in E.164 form."""
+    asked: list[str] = []
+
+    class Recording:
+        def line_type(self, e164: str) -> LineType | None:
+            asked.append(e164)
+            return None
+
+    Resolver(line_type_lookup=Recording()).resolve("+1 (212) 555-0123")
+    assert asked == ["+12125550123"]
+
+
+def test_profiled_recipients_are_cached() -> None:
+    """A number with the same profile resolves to the same recipient object."""
+    resolver = Resolver()
+    profile = Profile(timezone="America/Chicago")
+    first = resolver.resolve("+12125550123", profile)
+    assert resolver.resolve("+12125550123", profile) is first
+    resolver.clear()
+    assert resolver.resolve("+12125550123", profile) is not first

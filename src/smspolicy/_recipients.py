@@ -194,7 +194,7 @@ def _lookup_subdivision(code: str) -> object:
 def _country(value: object) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or _lookup_country(value.upper()) is None:
+    if not isinstance(value, str) or _lookup_country(value) is None:  # any case
         raise InvalidInputError(f"country must be an ISO 3166-1 alpha-2 code, got {value!r}")
     return value.upper()
 
@@ -419,7 +419,7 @@ class _NumberFacts:
 
     def __attrs_post_init__(self) -> None:
         # The recipient without a profile, the common case, is built once with the facts.
-        object.__setattr__(self, "plain", _recipient(self, None, trust_profile_zone=False))
+        object.__setattr__(self, "plain", _recipient(self, None))
 
 
 def _number_zones(number: phonenumbers.PhoneNumber, kind: int) -> tuple[str, ...]:
@@ -440,7 +440,7 @@ def _facts(
     number: phonenumbers.PhoneNumber, region: str, kind: int, line_type: LineType | None
 ) -> _NumberFacts:
     if line_type is None:
-        line_type = _FROM_PHONENUMBERS.get(kind, LineType.UNKNOWN)
+        line_type = _FROM_PHONENUMBERS[kind]  # a valid number's type is never UNKNOWN
     zones = _number_zones(number, kind) if line_type.geographic else ()
     area_code = str(number.national_number)[:3] if number.country_code == 1 else None
     return _NumberFacts(
@@ -609,7 +609,7 @@ def _overlay(
     jurisdictions: frozenset[str],
     profile: Profile | None,
     *,
-    trust_profile_zone: bool,
+    trust_profile_zone: bool = False,
 ) -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str], str]:
     """Lay a profile over facts from the number: its zone joins the candidates (or replaces
     them when trusted), its residence adds. Returns the zones, the principal zones, the
@@ -639,7 +639,7 @@ def _overlay(
 
 
 def _recipient(
-    facts: _NumberFacts, profile: Profile | None, *, trust_profile_zone: bool
+    facts: _NumberFacts, profile: Profile | None, *, trust_profile_zone: bool = False
 ) -> Recipient:
     zones, principal, jurisdictions, source = _overlay(
         facts.region,
@@ -664,9 +664,7 @@ def _recipient(
 
 def address_recipient(address: str, profile: Profile | None = None) -> Recipient:
     """A recipient on a non-phone channel (email, push, in-app): no number, profile facts only."""
-    zones, principal, jurisdictions, source = _overlay(
-        None, (), frozenset(), profile, trust_profile_zone=False
-    )
+    zones, principal, jurisdictions, source = _overlay(None, (), frozenset(), profile)
     return Recipient(
         address=address.strip(),
         valid=bool(address.strip()),
