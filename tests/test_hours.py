@@ -11,9 +11,10 @@ import pytz
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smspolicy import Context, Engine, Message, Policy, Profile, Recipient, Verdict
+from smspolicy import Context, Engine, Message, Policy, Profile, Recipient, Resolver, Verdict
 from smspolicy import rules as R
 from smspolicy.errors import ConfigurationError
+from smspolicy.strategies import phone_numbers
 from smspolicy.testing import FrozenClock
 
 NY = zoneinfo.ZoneInfo("America/New_York")
@@ -627,3 +628,30 @@ def test_window_answer_is_per_instant_and_per_zones() -> None:
     assert at(night, "America/Los_Angeles") is Verdict.ALLOW
     assert at(night, "America/Los_Angeles", "America/New_York") is Verdict.DEFER
     assert at(night, "America/Los_Angeles") is Verdict.ALLOW
+
+
+PROPERTY_REGIONS = ["US", "CA", "AU", "GB", "JE", "NZ", "RU", "PR", "AS", "BR", "MX", "PT"]
+
+
+@given(
+    phone_numbers(regions=PROPERTY_REGIONS),
+    st.sampled_from([None, "America/Los_Angeles", "Australia/Lord_Howe", "Europe/London"]),
+    instants,
+)
+def test_legal_window_never_opens_where_a_candidate_zone_is_closed(
+    number: str, profile_zone: str | None, now: dt.datetime
+) -> None:
+    """For any number and profile, a window over every candidate zone allows only inside the
+    window in each of them (the profile's zone among them), and then the principal window,
+    whose zones are a subset, allows too."""
+    recipient = Resolver().resolve(number, Profile(timezone=profile_zone))
+    assert set(recipient.principal_zones or ()) <= set(recipient.zones)
+    if profile_zone is not None:
+        assert profile_zone in recipient.zones
+        assert profile_zone in (recipient.principal_zones or ())
+    message = Message(number, "news", "marketing")
+    context = Context(now=now, recipient=recipient)
+    legal = R.sending_window("08:00", "21:00")(message, context)
+    if legal.allowed and recipient.zones:
+        assert all(inside(z, dt.time(8), dt.time(21), now) for z in recipient.zones)
+        assert R.sending_window("08:00", "21:00", zones="principal")(message, context).allowed
