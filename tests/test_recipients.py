@@ -111,6 +111,7 @@ def test_area_zone_table_recomputed_from_phonenumbers() -> None:
 
     areas = sorted({key[1:4] for key in TIMEZONE_DATA if key[:1] == "1" and len(key) >= 4})
     table = _recipients.nanp_area_zones()
+    assert table == _recipients.build_nanp_zone_data(TIMEZONE_DATA)[0]
     assert sorted(table) == areas
     narrower = []
     for area in areas:
@@ -165,6 +166,29 @@ def test_a_block_of_exchanges_counts_only_when_none_differs(
     """A block entry (208-41x: Boise and Los Angeles, but 208-412 is Denver) answers for an
     exchange missing from the data only when no exchange inside the block differs from it."""
     assert Resolver().resolve(number).zones == zones
+
+
+def test_covering_prefixes_are_those_no_entry_under_them_contradicts() -> None:
+    """Built from a small table: a prefix covers its exchanges when every longer entry under
+    it stays within its zones; an area code's union takes every entry of the area code."""
+    data = {
+        "1": ("America/New_York", "Pacific/Guam"),  # NANP-wide: not an area code's
+        "1850": ("America/New_York",),
+        "185043": ("America/Chicago",),
+        "1850434": ("America/Chicago",),
+        "1208": ("America/Boise", "America/Los_Angeles"),
+        "12085": ("America/Boise",),
+        "1208555": ("America/Boise",),
+        "1212": ("America/New_York", "Etc/Unknown"),
+        "44": ("Europe/London",),  # not NANP
+    }
+    unions, covering = _recipients.build_nanp_zone_data(data)
+    assert unions == {
+        "850": ("America/Chicago", "America/New_York"),
+        "208": ("America/Boise", "America/Los_Angeles"),
+        "212": ("America/New_York",),
+    }
+    assert covering == {"185043", "1850434", "1208", "12085", "1208555", "1212"}
 
 
 def test_multi_zone_numbers_keep_every_candidate() -> None:
@@ -349,16 +373,26 @@ def test_a_profile_brings_its_outlying_zone_back() -> None:
 
 
 def test_principal_zones_never_empty_out() -> None:
-    """When no candidate is of the number's own country, every candidate stays principal."""
-    assert _recipients._principal("CC", ("Australia/Perth", "Australia/Sydney")) == (
+    """Principal zones keep the country's own zones without outlying ones; when no candidate
+    is of the number's own country (or the region is unknown), every candidate stays."""
+    principal = _recipients.principal_zones
+    assert principal("AU", AUSTRALIAN_MOBILE_ZONES) == (
+        "Australia/Adelaide",
+        "Australia/Brisbane",
         "Australia/Perth",
         "Australia/Sydney",
     )
-    assert _recipients._principal(None, ("Australia/Perth", "Indian/Cocos")) == (
+    assert principal("NZ", ("Pacific/Auckland", "Pacific/Chatham")) == ("Pacific/Auckland",)
+    assert principal("CC", ("Australia/Perth", "Australia/Sydney")) == (
+        "Australia/Perth",
+        "Australia/Sydney",
+    )
+    assert principal(None, ("Australia/Perth", "Indian/Cocos")) == (
         "Australia/Perth",
         "Indian/Cocos",
     )
-    assert _recipients._principal("AU", ("Indian/Cocos",)) == ("Indian/Cocos",)
+    assert principal("AU", ("Australia/Lord_Howe",)) == ("Australia/Lord_Howe",)
+    assert principal("XX", ("Europe/Paris", "Europe/Berlin")) == ("Europe/Paris", "Europe/Berlin")
 
 
 def test_email_recipient_takes_profile_facts() -> None:

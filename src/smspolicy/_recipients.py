@@ -32,8 +32,10 @@ __all__ = [
     "Profile",
     "Recipient",
     "Resolver",
+    "build_nanp_zone_data",
     "nanp_area_zones",
     "parse_number",
+    "principal_zones",
 ]
 
 DEFAULT_CACHE_SIZE = 100_000
@@ -355,15 +357,23 @@ recipient's principal zones unless the profile names one. Legal windows keep the
 _AREA_PREFIX = 4  # "1" + area code: phonenumbers' NANP time-zone keys are 4 to 7 digits long
 
 
+NanpZoneData = tuple[Mapping[str, tuple[str, ...]], frozenset[str]]
+
+
 @functools.cache
-def _nanp_zone_data() -> tuple[Mapping[str, tuple[str, ...]], frozenset[str]]:
+def _nanp_zone_data() -> NanpZoneData:
+    """:func:`build_nanp_zone_data` of phonenumbers' data, built once."""
+    return build_nanp_zone_data(TIMEZONE_DATA)
+
+
+def build_nanp_zone_data(data: Mapping[str, tuple[str, ...]]) -> NanpZoneData:
     """Every area code's union of zones, and the prefixes that cover their exchanges: those
     whose more specific entries (exchanges, blocks of exchanges) all stay within their zones.
 
     phonenumbers' keys are compressed: a shorter prefix ("1850", "12085") holds the zone of most
     of its exchanges and longer ones the exceptions, so an exchange missing from the data says
     nothing about it, unless no exchange under its prefix differs from the prefix."""
-    entries = {p: frozenset(z) for p, z in TIMEZONE_DATA.items() if p[:1] == "1"}
+    entries = {p: frozenset(z) for p, z in data.items() if p[:1] == "1"}
     entries = {p: z for p, z in entries.items() if len(p) >= _AREA_PREFIX}
     found: dict[str, set[str]] = {}
     covering = set(entries)
@@ -485,6 +495,11 @@ def _jurisdictions(region: str, area_code: str | None) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=4096)
 def _principal(region: str | None, zones: tuple[str, ...]) -> tuple[str, ...]:
+    """:func:`principal_zones`, once per (region, zones): numbers share a few zone lists."""
+    return principal_zones(region, zones)
+
+
+def principal_zones(region: str | None, zones: tuple[str, ...]) -> tuple[str, ...]:
     """The candidate zones a best-practice window uses: those of the number's own country
     (IANA zone.tab) that are not outlying; every candidate when that leaves none."""
     if len(zones) < 2 or region is None:
