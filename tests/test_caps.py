@@ -483,30 +483,192 @@ def test_audit_lists_reminders_and_unengaged(clock: FrozenClock, store: object) 
 
 
 @pytest.mark.parametrize(
-    "call",
+    ("call", "error"),
     [
-        lambda: rules.frequency_cap(0, DAY),
-        lambda: rules.frequency_cap(1, "day"),
-        lambda: rules.frequency_cap(1, DAY, calendar=True),
-        lambda: rules.frequency_cap(1, DAY, scope="x"),
-        lambda: rules.dedupe(dt.timedelta(0)),
-        lambda: rules.engagement(unengaged_after=DAY, reduced=(1, DAY), remove_after=DAY),
-        lambda: rules.engagement(unengaged_after=DAY, reduced=(0, DAY), remove_after=2 * DAY),
+        (lambda: rules.frequency_cap(0, DAY), "limit must be a positive int, got 0"),
+        (lambda: rules.frequency_cap(True, DAY), "limit must be a positive int, got True"),
+        (lambda: rules.frequency_cap("3", DAY), "limit must be a positive int, got '3'"),
+        (lambda: rules.frequency_cap(1, "day"), "per must be a positive timedelta, got 'day'"),
+        (lambda: rules.frequency_cap(1, dt.timedelta(0)), "per must be a positive timedelta, g"),
+        (lambda: rules.frequency_cap(1, DAY, calendar=True), "a calendar cap's per is 'day', "),
+        (lambda: rules.frequency_cap(1, DAY, scope="x"), "scope must be one of ('topic', 'b"),
+        (
+            lambda: rules.dedupe(dt.timedelta(0)),
+            "window must be a positive timedelta, got datetime.timedelta(0)",
+        ),
+        (lambda: rules.program_frequency(["x"]), "programs must be Program values, got 'x'"),
+        (
+            lambda: rules.engagement(unengaged_after=DAY, reduced=(1, DAY), remove_after=DAY),
+            "",
+        ),
+        (
+            lambda: rules.engagement(unengaged_after=DAY, reduced=(0, DAY), remove_after=2 * DAY),
+            "",
+        ),
     ],
     ids=[
         "zero-limit",
+        "bool-limit",
+        "text-limit",
         "string-per",
+        "zero-per",
         "calendar-timedelta",
         "bad-scope",
         "zero-window",
+        "not-a-program",
         "remove-before-unengaged",
         "bad-reduced",
     ],
 )
-def test_bad_arguments(call: object) -> None:
-    """Bad cap, dedupe and engagement arguments raise ConfigurationError."""
-    with pytest.raises(ConfigurationError):
+def test_bad_arguments(call: object, error: str) -> None:
+    """Bad cap, dedupe and engagement arguments raise ConfigurationError saying what is wrong."""
+    with pytest.raises(ConfigurationError) as raised:
         call()  # type: ignore[operator]
+    assert str(raised.value).startswith(error)
+
+
+def test_cap_and_dedupe_reprs_read_like_code() -> None:
+    """Caps and dedupe print as the calls that built them, options only when not defaults."""
+    assert repr(rules.frequency_cap(3, DAY)) == "frequency_cap(3, '1 day, 0:00:00')"
+    assert repr(rules.frequency_cap(2, "week", scope="brand", calendar=True)) == (
+        "frequency_cap(2, 'week', scope='brand', calendar=True)"
+    )
+    assert repr(rules.frequency_cap(1, HOUR, name="mine")) == "mine(1, '1:00:00')"
+    assert repr(rules.dedupe(DAY)) == "dedupe('1 day, 0:00:00')"
+    assert repr(rules.dedupe(HOUR, across_channels=False)) == (
+        "dedupe('1:00:00', across_channels=False)"
+    )
+
+
+def rolling_decision(rule: object, message: Message, *sends: SendRecord) -> object:
+    recipient = Recipient(address=NUMBER, valid=True, e164=NUMBER, zones=("America/New_York",))
+    context = Context(now=T0, recipient=recipient, history=HistoryView(sends=sends))
+    return rule(message, context)  # type: ignore[operator]
+
+
+def record(ago: dt.timedelta, **fields: object) -> SendRecord:
+    values: dict[str, object] = {
+        "number": NUMBER,
+        "at": T0 - ago,
+        "topic": "deals",
+        "purpose": "marketing",
+        "channel": "sms",
+        "content_key": "k",
+    }
+    values.update(fields)
+    return SendRecord(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("scope", "fields", "value"),
+    [
+        ("topic", {}, "deals"),
+        ("brand", {"brand": "Acme"}, "Acme"),
+        ("brand", {}, "-"),
+        ("channel", {}, "sms"),
+        ("all", {}, "*"),
+    ],
+    ids=["topic", "brand", "no-brand", "channel", "all"],
+)
+def test_cap_reason_says_what_was_counted(
+    scope: str, fields: dict[str, object], value: str
+) -> None:
+    """A cap's reason names its rule, citation, the count, the window, the scope and the
+    message's value for it."""
+    rule = rules.frequency_cap(2, DAY, scope=scope, citation="Rule 3", name="three")  # type: ignore[arg-type]
+    message = msg(**fields)
+    decision = rolling_decision(rule, message, record(HOUR, **fields), record(2 * HOUR, **fields))
+    (reason,) = decision.reasons  # type: ignore[attr-defined]
+    assert (reason.code, reason.rule, reason.citation) == ("cap.exceeded", "three", "Rule 3")
+    assert reason.data == {
+        "count": 2,
+        "window": "1 day, 0:00:00",
+        "scope": scope,
+        "value": value,
+        "limit": 2,
+    }
+    assert reason.message == (
+        f"2 messages were already sent in 1 day, 0:00:00 ({scope} {value}); the limit is 2"
+    )
+
+
+def test_cap_reasons_differ_by_count() -> None:
+    """Reasons are shared between decisions only when they say the same thing."""
+    rule = rules.frequency_cap(1, DAY)
+    one = rolling_decision(rule, msg(), record(HOUR))
+    two = rolling_decision(rule, msg(), record(HOUR), record(2 * HOUR))
+    assert one.reasons[0].data["count"] == 1  # type: ignore[attr-defined]
+    assert two.reasons[0].data["count"] == 2  # type: ignore[attr-defined]
+    assert one.reasons[0].rule == "frequency_cap"  # type: ignore[attr-defined]
+
+
+def test_rolling_shortcut_answers_only_the_same_message() -> None:
+    """The re-check at a deferral's instant is answered at once only for the message that
+    deferred: another message on the same records is counted again."""
+    rule = rules.frequency_cap(1, 2 * HOUR)
+    sends = (record(HOUR), record(dt.timedelta(minutes=30), topic="news"))
+    recipient = Recipient(address=NUMBER, valid=True, e164=NUMBER)
+    history = HistoryView(sends=sends)
+    deals = rule(msg(), Context(now=T0, recipient=recipient, history=history))
+    assert deals.until == T0 + HOUR
+    later = Context(now=T0 + HOUR, recipient=recipient, history=history)
+    news = rule(msg("news"), later)
+    assert news.until == T0 + dt.timedelta(hours=1, minutes=30)
+
+
+@pytest.mark.parametrize(
+    ("rule", "lookback", "name"),
+    [
+        (rules.frequency_cap(1, DAY, name="capped"), DAY, "capped"),
+        (rules.dedupe(HOUR), HOUR, "dedupe"),
+    ],
+    ids=["cap", "dedupe"],
+)
+def test_history_gap_reason(rule: object, lookback: dt.timedelta, name: str) -> None:
+    """A history read shorter than the rule's look-back is DENY history.too_short, naming the
+    rule, what was read and what is needed."""
+    recipient = Recipient(address=NUMBER, valid=True, e164=NUMBER)
+    since = T0 - lookback + dt.timedelta(seconds=1)
+    context = Context(now=T0, recipient=recipient, history=HistoryView(since=since))
+    decision = rule(msg(), context)  # type: ignore[operator]
+    (reason,) = decision.reasons
+    assert (reason.code, reason.rule) == ("history.too_short", name)
+    assert reason.data == {
+        "covered": str(lookback - dt.timedelta(seconds=1)),
+        "needed": str(lookback),
+    }
+    enough = Context(now=T0, recipient=recipient, history=HistoryView(since=T0 - lookback))
+    assert rule(msg(), enough).allowed  # type: ignore[operator]
+
+
+def test_dedupe_window_boundary_and_reason() -> None:
+    """The same content exactly one window ago is no duplicate; a microsecond later it is, and
+    the reason says when and on which channel it went."""
+    rule = rules.dedupe(HOUR)
+    message = msg(body="Sale")
+    old = record(HOUR, content_key=message.content_key, channel="email")
+    assert rolling_decision(rule, message, old).allowed  # type: ignore[attr-defined]
+    recent = record(HOUR - TINY, content_key=message.content_key, channel="email")
+    decision = rolling_decision(rule, message, recent)
+    (reason,) = decision.reasons  # type: ignore[attr-defined]
+    assert (reason.code, reason.rule) == ("dedupe.duplicate", "dedupe")
+    assert reason.data == {
+        "at": "2025-01-15T14:00:00.000001+00:00",
+        "channel": "email",
+        "content_key": message.content_key,
+    }
+
+
+def test_program_frequency_picks_the_program_of_the_topic() -> None:
+    """Two programs of one brand: each topic gets its own program's cap, named after it."""
+    loose = Program("Deals", "Acme", topic="deals", help_contact="h", frequency="10 msgs/day")
+    tight = Program("News", "Acme", topic="news", help_contact="h", frequency="1 msgs/day")
+    rule = rules.program_frequency([loose, tight])
+    news = rolling_decision(rule, msg("news", brand="Acme"), record(HOUR, topic="news"))
+    assert news.verdict is Verdict.DEFER  # type: ignore[attr-defined]
+    assert news.reasons[0].rule == "program_frequency[News]"  # type: ignore[attr-defined]
+    other_brand = rolling_decision(rule, msg("news", brand="Other"), record(HOUR, topic="news"))
+    assert other_brand.allowed  # type: ignore[attr-defined]
 
 
 # --- the cap law against a brute-force model -----------------------------------------------
@@ -720,3 +882,179 @@ def test_rule_refuses_a_history_shorter_than_its_window(clock: FrozenClock) -> N
     decision = cap(msg(), Context(now=clock.now(), recipient=recipient, history=history))
     assert decision.codes == ("history.too_short",)
     assert not decision.allowed
+
+
+# --- calendar and stand-in boundaries, with expected instants written out -----------------
+
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
+TINY = dt.timedelta(microseconds=1)
+
+
+def ny(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=NEW_YORK)  # type: ignore[misc]
+
+
+def a_send(at: dt.datetime) -> SendRecord:
+    return SendRecord(
+        number=NUMBER,
+        at=at,
+        topic="deals",
+        purpose="marketing",
+        channel="sms",
+        content_key="k",
+        provider_id="p",
+    )
+
+
+def cap_decision(
+    rule: object,
+    now: dt.datetime,
+    *sends: dt.datetime,
+    zones: tuple[str, ...] = ("America/New_York",),
+    since: dt.datetime | None = None,
+) -> object:
+    recipient = Recipient(address=NUMBER, valid=True, e164=NUMBER, zones=zones)
+    history = HistoryView(sends=[a_send(at) for at in sends], since=since)
+    return rule(msg(), Context(now=now, recipient=recipient, history=history))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("per", "sent_ago", "until"),
+    [
+        ("day", dt.timedelta(hours=23), T0 + HOUR),
+        ("day", DAY - TINY, T0 + TINY),
+        ("day", DAY, None),
+        ("week", dt.timedelta(days=6), T0 + DAY),
+        ("week", dt.timedelta(days=7) - TINY, T0 + TINY),
+        ("week", dt.timedelta(days=7), None),
+        ("month", dt.timedelta(days=30, hours=12), T0 + dt.timedelta(hours=12)),
+        ("month", dt.timedelta(days=31) - TINY, T0 + TINY),
+        ("month", dt.timedelta(days=31), None),
+    ],
+    ids=[
+        "day-23h",
+        "day-just-inside",
+        "day-just-out",
+        "week-6d",
+        "week-just-inside",
+        "week-just-out",
+        "month-30.5d",
+        "month-just-inside",
+        "month-just-out",
+    ],
+)
+def test_calendar_cap_without_a_zone_rolls_one_period(
+    per: str, sent_ago: dt.timedelta, until: dt.datetime | None
+) -> None:
+    """With no known zone a calendar cap rolls: one day, seven days, 31 days, counting a send
+    made just inside the period and not one made exactly a period ago."""
+    rule = rules.frequency_cap(1, per, calendar=True)
+    decision = cap_decision(rule, T0, T0 - sent_ago, zones=())
+    assert decision.until == until  # type: ignore[attr-defined]
+    assert decision.allowed is (until is None)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("per", "lookback"),
+    [
+        ("day", dt.timedelta(days=2)),
+        ("week", dt.timedelta(days=8)),
+        ("month", dt.timedelta(days=32)),
+        (dt.timedelta(hours=5), dt.timedelta(hours=5)),
+    ],
+    ids=["day", "week", "month", "rolling-5h"],
+)
+def test_cap_needs_its_period_plus_a_day_of_history(
+    per: str | dt.timedelta, lookback: dt.timedelta
+) -> None:
+    """A calendar cap needs one period plus a day of history (a period starts at a local
+    midnight); a rolling cap its window: exactly that much is enough, a microsecond less is
+    DENY history.too_short."""
+    rule = rules.frequency_cap(1, per, calendar=isinstance(per, str))
+    assert rule.lookback == lookback
+    assert cap_decision(rule, T0, since=T0 - lookback).allowed  # type: ignore[attr-defined]
+    short = cap_decision(rule, T0, since=T0 - lookback + TINY)
+    assert short.codes == ("history.too_short",)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("per", "now", "first", "before", "until"),
+    [
+        ("day", ny(2025, 1, 15, 10), ny(2025, 1, 15), ny(2025, 1, 14, 23, 59), ny(2025, 1, 16)),
+        ("week", ny(2025, 1, 15, 10), ny(2025, 1, 13), ny(2025, 1, 12, 23, 59), ny(2025, 1, 20)),
+        ("month", ny(2025, 1, 15, 10), ny(2025, 1, 1), ny(2024, 12, 31, 23, 59), ny(2025, 2, 1)),
+        ("month", ny(2025, 2, 10, 10), ny(2025, 2, 1), ny(2025, 1, 31, 23, 59), ny(2025, 3, 1)),
+        ("month", ny(2024, 12, 15), ny(2024, 12, 1), ny(2024, 11, 30, 23, 59), ny(2025, 1, 1)),
+        ("month", ny(2025, 4, 30, 22), ny(2025, 4, 1), ny(2025, 3, 31, 23, 59), ny(2025, 5, 1)),
+    ],
+    ids=["day", "week-monday", "month-january", "month-february", "month-december", "month-april"],
+)
+def test_calendar_period_starts_at_its_first_local_midnight(
+    per: str, now: dt.datetime, first: dt.datetime, before: dt.datetime, until: dt.datetime
+) -> None:
+    """A send exactly at the local midnight that starts the day, the Monday or the 1st counts
+    for that period (the next opens at its own first midnight); one a moment before does not."""
+    rule = rules.frequency_cap(1, per, calendar=True)
+    decision = cap_decision(rule, now, first)
+    assert decision.until == until  # type: ignore[attr-defined]
+    assert decision.zone == "America/New_York"  # type: ignore[attr-defined]
+    last_moment = before + dt.timedelta(seconds=59, microseconds=999_999)
+    assert cap_decision(rule, now, last_moment).allowed  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("booked", "until"),
+    [
+        ((ny(2025, 1, 16),), ny(2025, 1, 17)),
+        ((ny(2025, 1, 16, 23, 59),), ny(2025, 1, 17)),
+        ((ny(2025, 1, 17),), ny(2025, 1, 16)),
+        ((ny(2025, 1, 16), ny(2025, 1, 17, 12)), ny(2025, 1, 18)),
+    ],
+    ids=["tomorrow-midnight", "tomorrow-late", "day-after", "two-days-full"],
+)
+def test_deferral_skips_periods_already_full_of_sends_booked_ahead(
+    booked: tuple[dt.datetime, ...], until: dt.datetime
+) -> None:
+    """With today full, the deferral goes to the first later local day with room: a send
+    booked for tomorrow (from its midnight on) fills it; one on the day after does not."""
+    rule = rules.frequency_cap(1, "day", calendar=True)
+    decision = cap_decision(rule, ny(2025, 1, 15, 10), ny(2025, 1, 15, 9), *booked)
+    assert decision.until == until  # type: ignore[attr-defined]
+
+
+def test_sends_booked_ahead_do_not_count_for_today() -> None:
+    """A send dated tomorrow does not fill today: with none today the cap allows."""
+    rule = rules.frequency_cap(1, "day", calendar=True)
+    assert cap_decision(rule, ny(2025, 1, 15, 10), ny(2025, 1, 16)).allowed  # type: ignore[attr-defined]
+    two = rules.frequency_cap(2, "day", calendar=True)
+    today_and_tomorrow = (ny(2025, 1, 15, 9), ny(2025, 1, 16, 9))
+    assert cap_decision(two, ny(2025, 1, 15, 10), *today_and_tomorrow).allowed  # type: ignore[attr-defined]
+
+
+def test_calendar_cap_counts_and_names_the_latest_zone() -> None:
+    """Over two zones the deferral goes to the later midnight, names that zone and counts the
+    sends of its day: at 00:30 New York (23:30 Chicago) a send at 23:45 New York the evening
+    before (22:45 Chicago) counts for Chicago's day only."""
+    rule = rules.frequency_cap(1, "day", calendar=True)
+    chicago = zoneinfo.ZoneInfo("America/Chicago")
+    now = ny(2025, 1, 16, 0, 30)
+    decision = cap_decision(
+        rule,
+        now,
+        ny(2025, 1, 15, 23, 45),
+        zones=("America/New_York", "America/Chicago"),
+    )
+    assert decision.until == dt.datetime(2025, 1, 16, tzinfo=chicago)  # type: ignore[attr-defined]
+    assert decision.zone == "America/Chicago"  # type: ignore[attr-defined]
+    assert decision.reasons[0].data["count"] == 1  # type: ignore[attr-defined]
+    assert decision.reasons[0].data["window"] == "this calendar day"  # type: ignore[attr-defined]
+
+
+def test_equal_midnights_name_the_first_zone() -> None:
+    """Two zones whose midnights coincide (New York, Detroit): the first one is named."""
+    rule = rules.frequency_cap(1, "day", calendar=True)
+    decision = cap_decision(
+        rule, ny(2025, 1, 15, 10), ny(2025, 1, 15, 9), zones=("America/Detroit", "America/New_York")
+    )
+    assert decision.until == ny(2025, 1, 16)  # type: ignore[attr-defined]
+    assert decision.zone == "America/Detroit"  # type: ignore[attr-defined]

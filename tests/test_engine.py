@@ -120,7 +120,7 @@ def test_profiles_are_found_by_e164(clock: FrozenClock) -> None:
     engine2 = Engine(Policy(spy, name="p"), clock=clock, profiles=profiles.get)
     engine2.evaluate(Message("+1 212 555 0123", "news", "marketing"))
     for context in seen:
-        assert context.recipient.zones == ("America/Chicago",)
+        assert context.recipient.zones == ("America/Chicago", "America/New_York")
         assert "US-FL" in context.recipient.jurisdictions
         assert context.profile == profiles["+12125550123"]
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
+import attrs
 import pytest
 import pytz
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smspolicy import Context, Engine, Message, Policy, Profile, Recipient, Verdict
+from smspolicy import Context, Engine, Message, Policy, Profile, Recipient, Resolver, Verdict
 from smspolicy import rules as R
 from smspolicy.errors import ConfigurationError
+from smspolicy.strategies import phone_numbers
 from smspolicy.testing import FrozenClock
 
 NY = zoneinfo.ZoneInfo("America/New_York")
@@ -111,11 +113,13 @@ def test_repeated_hour_judged_per_pass() -> None:
 
 
 def test_split_area_code_uses_exchange_zone() -> None:
-    """850-434 (Chicago) at 08:30 New York time defers to 09:00 New York time."""
-    decision = decide(TCPA, "+18504341234", local("America/New_York", 2025, 1, 15, 8, 30))
-    assert decision.until == local("America/New_York", 2025, 1, 15, 9, 0)
-    assert decision.zone == "America/Chicago"
-    assert decide(TCPA, "+18506441234", local("America/New_York", 2025, 1, 15, 8, 30)).allowed
+    """850-434 (Chicago) at 08:30 New York time defers to 09:00 New York time; so does 850-644,
+    whose exchange has no entry: the panhandle's Central zone stays a candidate."""
+    for number in ("+18504341234", "+18506441234"):
+        decision = decide(TCPA, number, local("America/New_York", 2025, 1, 15, 8, 30))
+        assert decision.until == local("America/New_York", 2025, 1, 15, 9, 0)
+        assert decision.zone == "America/Chicago"
+    assert decide(TCPA, "+18504341234", local("America/New_York", 2025, 1, 15, 9, 0)).allowed
 
 
 @pytest.mark.parametrize(
@@ -148,12 +152,121 @@ def test_toll_free_is_never_silently_allowed() -> None:
     )
 
 
-def test_profile_zone_wins() -> None:
-    """A profile's known zone replaces the number's zones."""
+def test_profile_zone_adds_to_the_numbers() -> None:
+    """A New York number with a Los Angeles profile is not texted at 21:30 New York time: it
+    waits until 08:00 in Los Angeles (16:00 UTC), when both zones are open."""
+    profile = Profile(timezone="America/Los_Angeles")
+    at = local("America/New_York", 2025, 1, 15, 21, 30)
+    decision = decide(TCPA, "+12125550123", at, profile=profile)
+    assert decision.until == utc(2025, 1, 16, 16)
+    assert decision.zone == "America/Los_Angeles"
+    assert decision.explain().startswith(
+        "Deferred until Jan 16, 2025, 8:00\u202fAM PST (America/Los_Angeles) because it is "
+        "Wed 21:30 EST in America/New_York, outside"
+    )
+
+
+def test_trusted_profile_zone_replaces_the_numbers() -> None:
+    """With trust_profile_zone=True only the profile's zone counts: 21:30 in New York is 18:30
+    in Los Angeles, inside the window; a London profile defers to 08:00 London."""
+    at = local("America/New_York", 2025, 1, 15, 21, 30)
+    engine = Engine(
+        Policy(TCPA, name="hours"),
+        clock=FrozenClock(at),
+        profiles={
+            "+12125550123": Profile(timezone="America/Los_Angeles"),
+            "+12125550124": Profile(timezone="Europe/London"),
+        },
+        trust_profile_zone=True,
+    )
+    assert engine.evaluate(Message("+12125550123", "news", "marketing")).allowed
+    london = engine.evaluate(Message("+12125550124", "news", "marketing"))
+    assert london.until == local("Europe/London", 2025, 1, 16, 8)
+
+
+def test_untrusted_london_profile_waits_for_new_york_too() -> None:
+    """A New York number with a London profile at 16:30 New York (21:30 London) waits until
+    08:00 New York (13:00 UTC), not 08:00 London (03:00 New York)."""
     profile = Profile(timezone="Europe/London")
     at = local("America/New_York", 2025, 1, 15, 16, 30)
     decision = decide(TCPA, "+12125550123", at, profile=profile)
-    assert decision.until == local("Europe/London", 2025, 1, 16, 8)
+    assert decision.until == utc(2025, 1, 16, 13)
+    assert decision.zone == "America/New_York"
+
+
+AU_MOBILE = "+61412345678"
+BEST = R.sending_window("08:00", "21:00", zones="principal")
+
+
+def test_best_practice_window_uses_australias_principal_zones() -> None:
+    """An Australian mobile at 13:30 UTC in January (21:30 Perth, 00:30 Sydney) waits for
+    08:00 in Perth, 00:00 UTC, and the explanation speaks of Perth only."""
+    decision = decide(BEST, AU_MOBILE, utc(2025, 1, 15, 13, 30))
+    assert decision.until == utc(2025, 1, 16, 0, 0)
+    assert decision.zone == "Australia/Perth"
+    assert decision.explain() == (
+        "Deferred until Jan 16, 2025, 8:00\u202fAM AWST (Australia/Perth) because it is "
+        "Wed 21:30 AWST in Australia/Perth, outside the sending window (08:00-21:00)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("at", "allowed"),
+    [
+        (utc(2025, 1, 15, 23, 59), False),  # 07:59 Perth
+        (utc(2025, 1, 16, 0, 0), True),  # 08:00 Perth, 11:00 Sydney
+        (utc(2025, 1, 16, 9, 59), True),  # 20:59 Sydney
+        (utc(2025, 1, 16, 10, 0), False),  # 21:00 Sydney
+    ],
+    ids=["perth-0759", "perth-0800", "sydney-2059", "sydney-2100"],
+)
+def test_australian_best_practice_window_is_ten_hours(at: dt.datetime, allowed: bool) -> None:
+    """In January an Australian mobile's best-practice window runs from 08:00 Perth (00:00 UTC)
+    to 21:00 Sydney (10:00 UTC)."""
+    assert decide(BEST, AU_MOBILE, at).allowed is allowed
+
+
+def test_legal_window_keeps_every_australian_zone() -> None:
+    """A window with every candidate zone (the default, for windows a law sets) waits for
+    08:00 on the Cocos Islands (+06:30), 01:30 UTC."""
+    decision = decide(TCPA, AU_MOBILE, utc(2025, 1, 15, 13, 30))
+    assert decision.until == utc(2025, 1, 16, 1, 30)
+    assert decision.zone == "Indian/Cocos"
+    assert decide(TCPA, AU_MOBILE, utc(2025, 1, 16, 1, 29)).verdict is Verdict.DEFER
+    assert decide(BEST, AU_MOBILE, utc(2025, 1, 16, 1, 29)).allowed
+
+
+def test_principal_window_with_a_recipient_built_by_hand() -> None:
+    """A hand-built Recipient without principal zones is held in every candidate zone; one
+    with no zone at all uses the fallback zones."""
+    message = Message("+12125550123", "news", "marketing")
+    night = utc(2025, 1, 16, 3)  # 22:00 New York, 19:00 Los Angeles
+    both = Recipient(address="x", valid=True, zones=("America/Los_Angeles", "America/New_York"))
+    assert BEST(message, Context(now=night, recipient=both)).verdict is Verdict.DEFER
+    narrowed = attrs.evolve(both, principal_zones=("America/Los_Angeles",))
+    assert BEST(message, Context(now=night, recipient=narrowed)).allowed
+    assert TCPA(message, Context(now=night, recipient=narrowed)).verdict is Verdict.DEFER
+    fallback = R.sending_window("08:00", "21:00", zones="principal", fallback_zones=["UTC"])
+    nowhere = Recipient(address="x", valid=True, principal_zones=())
+    assert fallback(message, Context(now=utc(2025, 1, 16, 7), recipient=nowhere)).until == utc(
+        2025, 1, 16, 8
+    )
+    assert repr(fallback) == "sending_window('08:00', '21:00', zones='principal')"
+
+
+def test_reason_names_the_zone_that_opens_last_when_it_is_closed() -> None:
+    """With every zone closed the reason names the zone the deferral waits for (not the first
+    candidate): 00:30 in Chicago and 23:30 in Denver waits for 08:00 Denver."""
+    both = Recipient(address="x", valid=True, zones=("America/Chicago", "America/Denver"))
+    message = Message("+12125550123", "news", "marketing")
+    decision = TCPA(message, Context(now=utc(2025, 1, 15, 6, 30), recipient=both))
+    assert decision.until == utc(2025, 1, 15, 15)
+    assert decision.zone == "America/Denver"
+    assert decision.reasons[0].data["zone"] == "America/Denver"
+    assert decision.reasons[0].data["local"] == "Tue 23:30 MST"
+    strict = R.sending_window("08:00", "21:00", on_outside="deny")
+    denied = strict(message, Context(now=utc(2025, 1, 15, 6, 30), recipient=both))
+    assert denied.reasons[0].data["zone"] == "America/Chicago"
 
 
 def test_window_crossing_midnight() -> None:
@@ -203,6 +316,26 @@ def test_holiday_ban_defers_to_next_allowed_day() -> None:
     assert decision.until == local("America/Chicago", 2025, 3, 5, 8)
 
 
+def test_overnight_window_after_a_holiday() -> None:
+    """A 22:00-02:00 window belongs to the day it starts on, and a holiday closes its whole
+    date: New Year's Day 2025 (a Wednesday) is closed, and so is the after-midnight part of its
+    window on January 2; January 3's after-midnight part belongs to January 2, which is open."""
+    overnight = R.sending_window("22:00", "02:00", holidays="US")
+    new_york = "+12125550123"
+    reopens = local("America/New_York", 2025, 1, 2, 22)
+    assert decide(overnight, new_york, local("America/New_York", 2024, 12, 31, 23)).allowed
+    for at in (
+        local("America/New_York", 2025, 1, 1, 1),
+        local("America/New_York", 2025, 1, 1, 23),
+        local("America/New_York", 2025, 1, 2, 1),
+    ):
+        assert decide(overnight, new_york, at).until == reopens
+    assert decide(overnight, new_york, local("America/New_York", 2025, 1, 3, 1)).allowed
+    assert decide(overnight, new_york, local("America/New_York", 2025, 1, 3, 2)).until == local(
+        "America/New_York", 2025, 1, 3, 22
+    )
+
+
 def test_on_outside_deny() -> None:
     """on_outside='deny' denies instead of deferring."""
     strict = R.sending_window("08:00", "21:00", on_outside="deny")
@@ -225,30 +358,144 @@ def test_explain_shows_recipient_time() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "error"),
     [
-        {"start": "8am", "end": "21:00"},
-        {"start": "08:00", "end": "25:00"},
-        {"start": "08:00", "end": "21:00", "days": {7: None}},
-        {"start": "08:00", "end": "21:00", "holidays": "XX"},
-        {"start": "08:00", "end": "21:00", "on_outside": "maybe"},
-        {"start": "08:00", "end": "21:00", "fallback_zones": ["Mars/Base"]},
-        {"start": dt.time(8, tzinfo=dt.UTC), "end": "21:00"},
+        ({"start": "8am", "end": "21:00"}, "start must be a time like '08:00', got '8am'"),
+        ({"start": "08:00", "end": "25:00"}, "end must be a time like '08:00', got '25:00'"),
+        ({"start": "08:00", "end": "21:00", "days": {7: None}}, "weekdays are 0 (Monday) to 6"),
+        ({"start": "08:00", "end": "21:00", "days": "0123"}, "days must be weekday numbers or"),
+        ({"start": "08:00", "end": "21:00", "days": 5}, "days must be weekday numbers or a"),
+        ({"start": "08:00", "end": "21:00", "days": {6: ("12:00",)}}, "days[6] must be a (start"),
+        ({"start": "08:00", "end": "21:00", "days": {6: ("noon", "21:00")}}, "days[6] start mus"),
+        ({"start": "08:00", "end": "21:00", "days": {6: ("12:00", "9pm")}}, "days[6] end must b"),
+        ({"start": "08:00", "end": "21:00", "holidays": "XX"}, "no holiday calendar for 'XX': "),
+        ({"start": "08:00", "end": "21:00", "holidays": 5}, "holidays must be a code like 'US'"),
+        ({"start": "08:00", "end": "21:00", "on_outside": "maybe"}, "on_outside must be 'defer'"),
+        ({"start": "08:00", "end": "21:00", "on_unknown_zone": "x"}, "on_unknown_zone must be 'd"),
+        ({"start": "08:00", "end": "21:00", "fallback_zones": ["Mars/Base"]}, "fallback_zones: u"),
+        ({"start": dt.time(8, tzinfo=dt.UTC), "end": "21:00"}, "start must be a naive datetime"),
+        ({"start": "08:00", "end": dt.time(21, tzinfo=dt.UTC)}, "end must be a naive datetime."),
+        ({"start": "08:00", "end": "21:00", "zones": "some"}, "zones must be 'all' or 'principa"),
     ],
     ids=[
         "bad-time",
         "bad-end",
         "bad-weekday",
+        "days-text",
+        "days-number",
+        "day-window-single",
+        "day-window-start",
+        "day-window-end",
         "bad-holidays",
+        "holidays-number",
         "bad-on-outside",
+        "bad-on-unknown-zone",
         "bad-zone",
         "aware-time",
+        "aware-end",
+        "bad-zones",
     ],
 )
-def test_bad_window_arguments(kwargs: dict[str, object]) -> None:
-    """Bad window arguments raise ConfigurationError at construction."""
-    with pytest.raises(ConfigurationError):
+def test_bad_window_arguments(kwargs: dict[str, object], error: str) -> None:
+    """Bad window arguments raise ConfigurationError at construction, saying what is wrong."""
+    with pytest.raises(ConfigurationError) as raised:
         R.sending_window(**kwargs)  # type: ignore[arg-type]
+    assert str(raised.value).startswith(error)
+
+
+def test_bad_quiet_hours_arguments() -> None:
+    """quiet_hours names the bad argument as it was given."""
+    with pytest.raises(ConfigurationError, match=r"^start must be a time like '08:00', got 'x'$"):
+        R.quiet_hours("x", "08:00")
+    with pytest.raises(ConfigurationError, match=r"^end must be a time like '08:00', got 'y'$"):
+        R.quiet_hours("21:00", "y")
+
+
+def test_window_descriptions() -> None:
+    """describe() gives one window when every day shares it, else each weekday's, and the
+    holiday calendar that closes it."""
+    assert R.sending_window("08:00", "21:00").window.describe() == "08:00-21:00"
+    louisiana = R.sending_window("08:00", "20:00", days={0, 1, 2, 3, 4, 5}, holidays="US-LA")
+    assert louisiana.window.describe() == (
+        "Mon 08:00-20:00, Tue 08:00-20:00, Wed 08:00-20:00, Thu 08:00-20:00, Fri 08:00-20:00, "
+        "Sat 08:00-20:00, Sun closed, closed on US-LA holidays"
+    )
+    monday = R.sending_window("09:00", "17:00", days={0: ("10:00", "12:00")})
+    assert monday.window.describe().startswith("Mon 10:00-12:00, Tue 09:00-17:00, Wed")
+    assert monday.window.by_weekday == (
+        (dt.time(10), dt.time(12)),
+        *((dt.time(9), dt.time(17)),) * 6,
+    )
+    assert R.sending_window("08:00", "21:00").window.by_weekday == ((dt.time(8), dt.time(21)),) * 7
+
+
+def test_window_intervals_are_computed_once_per_date() -> None:
+    """A window answers each local date from what it computed the first time."""
+    window = R.sending_window("22:00", "02:00").window
+    day = dt.date(2025, 1, 15)
+    assert window.intervals(day) == ((dt.time(0), dt.time(2)), (dt.time(22), None))
+    assert window.intervals(day) is window.intervals(day)
+
+
+def test_window_opening_when_the_clock_falls_back_into_it() -> None:
+    """A window 00:30-01:30 is closed at 01:40 EDT on fall-back day and opens again when the
+    clock goes back to 01:00 EST (06:00 UTC), which is no window start."""
+    window = R.sending_window("00:30", "01:30")
+    decision = decide(window, "+12125550123", utc(2025, 11, 2, 5, 40))
+    assert decision.until == utc(2025, 11, 2, 6, 0)
+
+
+def test_windows_that_never_meet_deny_with_a_reason() -> None:
+    """An hour-long window in New York and Tokyo never opens in both: DENY hours.no_window with
+    the rule's name, citation and the window searched."""
+    rule = R.sending_window("08:00", "09:00", citation="Rule 1", name="morning")
+    recipient = Recipient(address="x", valid=True, zones=("America/New_York", "Asia/Tokyo"))
+    message = Message("+12125550123", "news", "marketing")
+    decision = rule(message, Context(now=utc(2025, 1, 15), recipient=recipient))
+    assert decision.verdict is Verdict.DENY
+    assert decision.codes == ("hours.no_window",)
+    (reason,) = decision.reasons
+    assert (reason.rule, reason.citation) == ("morning", "Rule 1")
+    assert reason.data == {"window": "08:00-09:00", "days": 400}
+
+
+def test_outside_reason_carries_rule_citation_and_zones() -> None:
+    """The outside-window reason names its rule, cites it and lists the zones checked."""
+    rule = R.sending_window("08:00", "21:00", citation="Rule 2", name="evening", code="x.y")
+    decision = decide(rule, "+18505550123", utc(2025, 1, 15, 13, 30))
+    (reason,) = decision.reasons
+    assert (reason.code, reason.rule, reason.citation) == ("x.y", "evening", "Rule 2")
+    assert reason.data["zones"] == ["America/Chicago", "America/New_York"]
+    assert reason.data["zone"] == "America/Chicago"
+    assert reason.data["window"] == "08:00-21:00"
+
+
+@pytest.mark.parametrize(
+    ("option", "purpose", "verdict"),
+    [
+        (None, "marketing", Verdict.DENY),
+        (None, "transactional", Verdict.ALLOW),
+        ("deny", "transactional", Verdict.DENY),
+        ("allow", "marketing", Verdict.ALLOW),
+    ],
+    ids=["default-marketing", "default-transactional", "deny", "allow"],
+)
+def test_unknown_zone_options(option: str | None, purpose: str, verdict: Verdict) -> None:
+    """With no zone, marketing is denied and transactional allowed unless on_unknown_zone says
+    otherwise; the reason names the rule and its citation either way."""
+    rule = R.sending_window("08:00", "21:00", on_unknown_zone=option, citation="C", name="n")  # type: ignore[arg-type]
+    decision = decide(rule, "+18005550123", local("America/New_York", 2025, 1, 15, 15), purpose)
+    assert decision.verdict is verdict
+    (reason,) = decision.reasons
+    assert (reason.code, reason.rule, reason.citation) == ("hours.zone_unknown", "n", "C")
+
+
+def test_principal_option_is_set_at_construction() -> None:
+    """zones="principal" is what narrows a window to the principal zones; "all" does not."""
+    at = utc(2025, 1, 16, 1, 29)  # 07:29 on the Cocos Islands, 09:29 in Perth
+    assert decide(R.sending_window("08:00", "21:00", zones="principal"), AU_MOBILE, at).allowed
+    everywhere = R.sending_window("08:00", "21:00", zones="all")
+    assert decide(everywhere, AU_MOBILE, at).verdict is Verdict.DEFER
 
 
 # --- brute force --------------------------------------------------------------------------
@@ -381,3 +628,30 @@ def test_window_answer_is_per_instant_and_per_zones() -> None:
     assert at(night, "America/Los_Angeles") is Verdict.ALLOW
     assert at(night, "America/Los_Angeles", "America/New_York") is Verdict.DEFER
     assert at(night, "America/Los_Angeles") is Verdict.ALLOW
+
+
+PROPERTY_REGIONS = ["US", "CA", "AU", "GB", "JE", "NZ", "RU", "PR", "AS", "BR", "MX", "PT"]
+
+
+@given(
+    phone_numbers(regions=PROPERTY_REGIONS),
+    st.sampled_from([None, "America/Los_Angeles", "Australia/Lord_Howe", "Europe/London"]),
+    instants,
+)
+def test_legal_window_never_opens_where_a_candidate_zone_is_closed(
+    number: str, profile_zone: str | None, now: dt.datetime
+) -> None:
+    """For any number and profile, a window over every candidate zone allows only inside the
+    window in each of them (the profile's zone among them), and then the principal window,
+    whose zones are a subset, allows too."""
+    recipient = Resolver().resolve(number, Profile(timezone=profile_zone))
+    assert set(recipient.principal_zones or ()) <= set(recipient.zones)
+    if profile_zone is not None:
+        assert profile_zone in recipient.zones
+        assert profile_zone in (recipient.principal_zones or ())
+    message = Message(number, "news", "marketing")
+    context = Context(now=now, recipient=recipient)
+    legal = R.sending_window("08:00", "21:00")(message, context)
+    if legal.allowed and recipient.zones:
+        assert all(inside(z, dt.time(8), dt.time(21), now) for z in recipient.zones)
+        assert R.sending_window("08:00", "21:00", zones="principal")(message, context).allowed

@@ -231,3 +231,105 @@ def test_standard_repr_reads_like_code() -> None:
     text = repr(jurisdictions.standard(["us"]))
     assert text.startswith("Policy(valid_number(), consent(stop_scope='brand'), when(")
     assert "us.fl.window" in text
+
+
+TERRITORY_NUMBERS = {
+    "PR": "+17872345678",
+    "VI": "+13406421234",
+    "GU": "+16713001234",
+    "AS": "+16847331234",
+    "MP": "+16702345678",
+}
+
+
+@pytest.mark.parametrize("region", sorted(TERRITORY_NUMBERS))
+def test_territory_marketing_needs_written_consent_like_new_york(region: str) -> None:
+    """Marketing to a number of a US territory on purchase-implied consent is denied under
+    the TCPA exactly like the same message to New York."""
+    engine = engine_at(dt.datetime(2025, 1, 15, 17, tzinfo=dt.UTC))
+    decisions = []
+    for number in (TERRITORY_NUMBERS[region], NY):
+        engine.consent.imply(number, basis="purchase", purpose="marketing", source="pos")
+        decisions.append(engine.evaluate(marketing(number)))
+    territory, new_york = decisions
+    assert territory.verdict is Verdict.DENY
+    assert territory.codes == new_york.codes == ("jurisdiction.us.tcpa.written_consent",)
+    assert territory.reasons[0].citation == "47 CFR 64.1200(a)(2)"
+
+
+def test_puerto_rico_evening_is_held_by_the_tcpa_window() -> None:
+    """A consented marketing text to Puerto Rico at 21:30 local (Atlantic, no DST) waits for
+    08:00 local, 12:00 UTC, under 47 CFR 64.1200(c)(1)."""
+    engine = engine_at(dt.datetime(2025, 7, 16, 1, 30, tzinfo=dt.UTC))
+    consented(engine, TERRITORY_NUMBERS["PR"])
+    decision = engine.evaluate(marketing(TERRITORY_NUMBERS["PR"]))
+    assert decision.until == dt.datetime(2025, 7, 16, 12, tzinfo=dt.UTC)
+    assert "jurisdiction.us.tcpa.window" in decision.codes
+    assert decision.zone == "America/Puerto_Rico"
+
+
+JERSEY_MOBILE = "+447797712345"
+STAND_IN_NOTE = (
+    "Jersey (JE) has rules of its own that are not encoded yet; the GB rules are applied in "
+    "their place"
+)
+
+
+def test_crown_dependency_gets_the_uk_pack_and_says_so() -> None:
+    """A Jersey mobile gets PECR's rules, and every reason they give is followed by a note
+    that the UK's rules stand in for Jersey's own."""
+    engine = engine_at(dt.datetime(2025, 6, 2, 12, tzinfo=tz("Europe/London")))
+    engine.consent.imply(JERSEY_MOBILE, basis="inquiry", purpose="marketing", source="web")
+    inquiry = engine.evaluate(marketing(JERSEY_MOBILE))
+    assert inquiry.verdict is Verdict.DENY
+    assert inquiry.codes == ("jurisdiction.uk.pecr.consent", "jurisdiction.stand_in")
+    assert inquiry.reasons[1].rule == "uk.pecr.consent"
+    assert inquiry.reasons[1].data["region"] == "JE"
+    assert inquiry.reasons[1].data["stand_in"] == "GB"
+    assert inquiry.explain().endswith(f"(PECR reg. 22(2)-(3)); {STAND_IN_NOTE}.")
+    engine.consent.imply(JERSEY_MOBILE, basis="soft_opt_in", purpose="marketing", source="shop")
+    assert engine.evaluate(marketing(JERSEY_MOBILE)) == Decision(Verdict.ALLOW)
+    without = engine.evaluate(marketing(JERSEY_MOBILE, body="Acme: 20% off today"))
+    assert without.codes == ("jurisdiction.uk.pecr.content", "jurisdiction.stand_in")
+
+
+def test_a_british_number_gets_no_stand_in_note() -> None:
+    """A number of Great Britain itself is under the UK pack with no note."""
+    engine = engine_at(dt.datetime(2025, 6, 2, 12, tzinfo=tz("Europe/London")))
+    engine.consent.imply(UK, basis="inquiry", purpose="marketing", source="web")
+    assert engine.evaluate(marketing(UK)).codes == ("jurisdiction.uk.pecr.consent",)
+
+
+def test_stand_in_wraps_only_provisions_borrowed() -> None:
+    """Only provisions reached through a stand-in are wrapped; the wrapper reads like code and
+    passes a plain ALLOW through unchanged."""
+    from smspolicy import Purpose, allow
+    from smspolicy.jurisdictions._model import Provisions, StandIn
+
+    pack = Provisions(jurisdictions.provisions(["uk", "us"]), dt.timedelta(days=35))
+    jersey = pack.rule_for(frozenset({"JE", "GB"}), Purpose.MARKETING)
+    assert all(isinstance(rule, StandIn) for rule in jersey.rules)  # type: ignore[attr-defined]
+    assert [r.borrowed for r in jersey.rules] == [(("JE", "GB"),)] * 2  # type: ignore[attr-defined]
+    british = pack.rule_for(frozenset({"GB"}), Purpose.MARKETING)
+    assert not any(isinstance(rule, StandIn) for rule in british.rules)  # type: ignore[attr-defined]
+    wrapped = StandIn(lambda m, c: allow(), (("IM", "GB"),), "x")
+    assert repr(wrapped).endswith(", {'IM': 'GB'})")
+    from smspolicy import Context, Recipient
+
+    context = Context(now=dt.datetime(2025, 1, 1, tzinfo=dt.UTC), recipient=Recipient("x", True))
+    assert wrapped(marketing(UK), context) is allow()
+
+
+def test_australian_mobile_best_practice_waits_for_perth_only() -> None:
+    """Under the standard policy an Australian mobile at 13:30 UTC in January (21:30 Perth,
+    00:30 Sydney) waits for 08:00 Perth, 00:00 UTC, not 08:00 on the Cocos Islands."""
+    mobile = "+61412345678"
+    engine = engine_at(dt.datetime(2025, 1, 15, 13, 30, tzinfo=dt.UTC))
+    consented(engine, mobile)
+    decision = engine.evaluate(marketing(mobile))
+    assert decision.codes == ("hours.outside_window",)
+    assert decision.until == dt.datetime(2025, 1, 16, 0, 0, tzinfo=dt.UTC)
+    assert decision.explain().startswith(
+        "Deferred until Jan 16, 2025, 8:00\u202fAM AWST (Australia/Perth) because it is "
+        "Wed 21:30 AWST in Australia/Perth"
+    )

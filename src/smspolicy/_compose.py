@@ -189,6 +189,15 @@ def _merge(known: list[Reason], new: Iterable[Reason]) -> None:
             seen.add((reason.rule, reason.code))
 
 
+def _zone_for(
+    decisions: Sequence[Decision], candidate: dt.datetime, known: str | None
+) -> str | None:
+    """The zone to show ``candidate`` in: that of a rule deferring to it (the rule that set
+    it); else the one known from an earlier round; else any rule's."""
+    setting = next((d.zone for d in decisions if d.until == candidate and d.zone), None)
+    return setting or known or next((d.zone for d in decisions if d.zone), None)
+
+
 @attrs.frozen(repr=False)
 class _AllOf:
     rules: tuple[Rule, ...]
@@ -229,9 +238,10 @@ class _AllOf:
         reasons: list[Reason],
     ) -> Decision:
         limit = context.now + self.horizon
-        zone = next((d.zone for d in decisions if d.zone), None)
+        zone: str | None = None
         for _ in range(self.max_iterations):
             candidate = max(d.until for d in decisions if d.until is not None)
+            zone = _zone_for(decisions, candidate, zone)
             if message.not_after is not None and candidate > message.not_after:
                 return _stale(message, candidate, self.name)
             if candidate > limit:
@@ -249,7 +259,6 @@ class _AllOf:
             if all(d.verdict is Verdict.ALLOW for d in decisions):
                 return checked_parts(Verdict.DEFER, candidate, tuple(reasons), zone)
             _merge(reasons, (r for d in decisions if d.verdict is Verdict.DEFER for r in d.reasons))
-            zone = zone or next((d.zone for d in decisions if d.zone), None)
         return _no_window(
             self.name, self.horizon, f"no agreement after {self.max_iterations} re-evaluations"
         )

@@ -140,6 +140,8 @@ class Engine:
 
     Fail closed: a store error gives DENY ``store.unavailable`` (or DEFER with
     ``on_store_error="defer"``), never ALLOW; an invalid number gives DENY ``number.invalid``.
+    ``trust_profile_zone=True`` lets a profile's zone replace the number's zones instead of
+    joining them: a legal risk (see :class:`smspolicy.Resolver`).
     """
 
     def __init__(
@@ -158,6 +160,7 @@ class Engine:
         programs: Iterable[Program] = (),
         pending_expiry: dt.timedelta = DEFAULT_PENDING_EXPIRY,
         unclear_hold: dt.timedelta | None = None,
+        trust_profile_zone: bool = False,
     ) -> None:
         if not callable(policy):
             raise ConfigurationError(f"policy must be a rule (a callable), got {policy!r}")
@@ -174,6 +177,7 @@ class Engine:
             default_region=default_region,
             line_type_lookup=line_type_lookup,
             cache_size=cache_size,
+            trust_profile_zone=trust_profile_zone,
         )
         self._profile = _profiles(profiles)
         self.on_store_error = on_store_error

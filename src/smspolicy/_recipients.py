@@ -13,8 +13,10 @@ import attrs
 import cachetools
 import phonenumbers
 import pycountry
+import pytz
 from phonenumbers import geodata, phonenumberutil
 from phonenumbers import timezone as phone_timezone
+from phonenumbers.tzdata import TIMEZONE_DATA
 
 from . import _enum
 from ._time import zone, zone_name
@@ -22,12 +24,18 @@ from .errors import ConfigurationError, InvalidInputError, InvalidNumberError
 
 __all__ = [
     "DEFAULT_CACHE_SIZE",
+    "OUTLYING_ZONES",
+    "STAND_IN_JURISDICTIONS",
+    "TERRITORIES",
     "LineType",
     "LineTypeLookup",
     "Profile",
     "Recipient",
     "Resolver",
+    "build_nanp_zone_data",
+    "nanp_area_zones",
     "parse_number",
+    "principal_zones",
 ]
 
 DEFAULT_CACHE_SIZE = 100_000
@@ -188,7 +196,7 @@ def _lookup_subdivision(code: str) -> object:
 def _country(value: object) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or _lookup_country(value.upper()) is None:
+    if not isinstance(value, str) or _lookup_country(value) is None:  # any case
         raise InvalidInputError(f"country must be an ISO 3166-1 alpha-2 code, got {value!r}")
     return value.upper()
 
@@ -211,9 +219,10 @@ def _text_or_none(value: object) -> str | None:
 class Profile:
     """Facts the sender knows about a recipient, beyond the number itself.
 
-    ``timezone`` is the recipient's known zone (it wins over the number's zones); ``country``
-    (ISO alpha-2) and ``state`` ("FL" or "US-FL") declare residence, which adds that
-    jurisdiction to the number's own.
+    ``timezone`` is the recipient's known zone: it joins the number's candidate zones (it
+    replaces them only with ``Resolver(trust_profile_zone=True)``); ``country`` (ISO alpha-2)
+    and ``state`` ("FL" or "US-FL") declare residence, which adds that jurisdiction to the
+    number's own.
     """
 
     timezone: str | None = attrs.field(default=None, converter=_zone_name_or_none)
@@ -246,8 +255,11 @@ class Profile:
 class Recipient:
     """A resolved recipient: one per number, cached by the engine.
 
-    ``zones`` are the candidate IANA zones (empty when unknown); ``jurisdictions`` the candidate
-    ISO codes ("US", "US-FL", "CA-ON"...) whose rules may apply.
+    ``zones`` are the candidate IANA zones (empty when unknown): legal windows hold in every one
+    of them. ``principal_zones`` are the zones a best-practice window uses (None: every
+    candidate): the candidates of the number's own country without its sparsely populated
+    outlying zones, plus the profile's zone. ``jurisdictions`` are the candidate ISO codes
+    ("US", "US-FL", "CA-ON"...) whose rules may apply.
     """
 
     address: str
@@ -259,6 +271,7 @@ class Recipient:
     jurisdictions: frozenset[str] = frozenset()
     zone_source: str = "unknown"
     number: phonenumbers.PhoneNumber | None = attrs.field(default=None, eq=False, repr=False)
+    principal_zones: tuple[str, ...] | None = None
 
     @property
     def zone_known(self) -> bool:
@@ -326,6 +339,84 @@ def nanp_area_codes() -> Mapping[str, tuple[str, ...]]:
     return table
 
 
+TERRITORIES: Mapping[str, str] = {"AS": "US", "GU": "US", "MP": "US", "PR": "US", "VI": "US"}
+"""Regions inside another country's law, by region: the US territories are within the
+Communications Act's reach (47 U.S.C. 153), so their numbers are US numbers too and every US
+rule applies to them, as to their own code and the US subdivision ("US-PR")."""
+
+STAND_IN_JURISDICTIONS: Mapping[str, str] = {"GG": "GB", "IM": "GB", "JE": "GB"}
+"""Regions whose own laws are not encoded yet, and the jurisdiction whose rules stand in for
+them meanwhile: the Crown dependencies (Guernsey, the Isle of Man, Jersey) have PECR-like laws
+of their own (UNCONF) and get the UK's rules until those are encoded; reasons say so."""
+
+OUTLYING_ZONES = frozenset({"Australia/Eucla", "Australia/Lord_Howe", "Pacific/Chatham"})
+"""Zones of a few hundred people each (Eucla, Lord Howe Island, the Chatham Islands) that
+phonenumbers gives every mobile of their country: a best-practice window leaves them out of a
+recipient's principal zones unless the profile names one. Legal windows keep them."""
+
+_AREA_PREFIX = 4  # "1" + area code: phonenumbers' NANP time-zone keys are 4 to 7 digits long
+
+
+NanpZoneData = tuple[Mapping[str, tuple[str, ...]], frozenset[str]]
+
+
+@functools.cache
+def _nanp_zone_data() -> NanpZoneData:
+    """:func:`build_nanp_zone_data` of phonenumbers' data, built once."""
+    return build_nanp_zone_data(TIMEZONE_DATA)
+
+
+def build_nanp_zone_data(data: Mapping[str, tuple[str, ...]]) -> NanpZoneData:
+    """Every area code's union of zones, and the prefixes that cover their exchanges: those
+    whose more specific entries (exchanges, blocks of exchanges) all stay within their zones.
+
+    phonenumbers' keys are compressed: a shorter prefix ("1850", "12085") holds the zone of most
+    of its exchanges and longer ones the exceptions, so an exchange missing from the data says
+    nothing about it, unless no exchange under its prefix differs from the prefix."""
+    entries = {p: frozenset(z) for p, z in data.items() if p[:1] == "1"}
+    entries = {p: z for p, z in entries.items() if len(p) >= _AREA_PREFIX}
+    found: dict[str, set[str]] = {}
+    covering = set(entries)
+    for prefix, zones in entries.items():
+        found.setdefault(prefix[1:_AREA_PREFIX], set()).update(zones)
+        for length in range(_AREA_PREFIX, len(prefix)):
+            shorter = entries.get(prefix[:length])
+            if shorter is not None and not zones <= shorter:
+                covering.discard(prefix[:length])
+    unions = {
+        area: tuple(sorted(z for z in zones if z != phone_timezone.UNKNOWN_TIMEZONE))
+        for area, zones in found.items()
+    }
+    return unions, frozenset(covering)
+
+
+def nanp_area_zones() -> Mapping[str, tuple[str, ...]]:
+    """Map each NANP area code ("850") to every zone any of its exchanges maps to (sorted).
+
+    Built once from phonenumbers' own time-zone data, and the candidate zones of a number whose
+    exchange has no entry of its own: phonenumbers falls back to the area code's zone, narrower
+    than its exchanges' in split area codes (850-555 would be New York only, though the Florida
+    panhandle is Central; 928 would miss the Navajo Nation's Denver).
+    """
+    return _nanp_zone_data()[0]
+
+
+def _nanp_zones(number: phonenumbers.PhoneNumber) -> tuple[str, ...] | None:
+    """The zones of a NANP number: its exchange's entry (or that of a block of exchanges none
+    of which differs), else the union of its area code's (None when phonenumbers knows
+    nothing of the area code). Every line type is placed by its area code: mobiles of the
+    territories and the Caribbean too, which phonenumbers would give all 42 NANP zones."""
+    digits = f"1{number.national_number}"
+    unions, covering = _nanp_zone_data()
+    for length in range(len(digits), _AREA_PREFIX - 1, -1):
+        prefix = digits[:length]
+        if prefix in covering:
+            return tuple(TIMEZONE_DATA[prefix])
+        if prefix in TIMEZONE_DATA:
+            break
+    return unions.get(digits[1:_AREA_PREFIX])
+
+
 @attrs.frozen
 class _NumberFacts:
     e164: str
@@ -341,20 +432,26 @@ class _NumberFacts:
         object.__setattr__(self, "plain", _recipient(self, None))
 
 
+def _number_zones(number: phonenumbers.PhoneNumber, kind: int) -> tuple[str, ...]:
+    if number.country_code == 1:
+        nanp = _nanp_zones(number)
+        if nanp is not None:
+            return _known_zones(nanp)
+    if phonenumbers.is_number_type_geographical(kind, number.country_code or 0):
+        # The number is known valid and geographical: skip time_zones_for_number's own
+        # re-check of the type (and of the region behind it).
+        found = phone_timezone.time_zones_for_geographical_number(number)
+    else:
+        found = phone_timezone.time_zones_for_number(number)
+    return _known_zones(tuple(found))
+
+
 def _facts(
     number: phonenumbers.PhoneNumber, region: str, kind: int, line_type: LineType | None
 ) -> _NumberFacts:
     if line_type is None:
-        line_type = _FROM_PHONENUMBERS.get(kind, LineType.UNKNOWN)
-    zones: tuple[str, ...] = ()
-    if line_type.geographic:
-        if phonenumbers.is_number_type_geographical(kind, number.country_code or 0):
-            # The number is known valid and geographical: skip time_zones_for_number's own
-            # re-check of the type (and of the region behind it).
-            found = phone_timezone.time_zones_for_geographical_number(number)
-        else:
-            found = phone_timezone.time_zones_for_number(number)
-        zones = _known_zones(tuple(found))
+        line_type = _FROM_PHONENUMBERS[kind]  # a valid number's type is never UNKNOWN
+    zones = _number_zones(number, kind) if line_type.geographic else ()
     area_code = str(number.national_number)[:3] if number.country_code == 1 else None
     return _NumberFacts(
         e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
@@ -373,15 +470,43 @@ def _facts(
 
 @functools.lru_cache(maxsize=4096)
 def _known_zones(found: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(z for z in found if z != "Etc/Unknown")
+    return tuple(z for z in found if z != phone_timezone.UNKNOWN_TIMEZONE)
+
+
+def _country_codes(country: str) -> set[str]:
+    """A country's own code plus the jurisdictions it belongs to or borrows rules from."""
+    codes = {country}
+    parent = TERRITORIES.get(country)
+    if parent is not None:
+        codes.update({parent, f"{parent}-{country}"})
+    stand_in = STAND_IN_JURISDICTIONS.get(country)
+    if stand_in is not None:
+        codes.add(stand_in)
+    return codes
 
 
 @functools.lru_cache(maxsize=4096)
 def _jurisdictions(region: str, area_code: str | None) -> frozenset[str]:
-    codes = {region}
+    codes = _country_codes(region)
     if area_code is not None:
         codes.update(nanp_area_codes().get(area_code, ()))
     return frozenset(codes)
+
+
+@functools.lru_cache(maxsize=4096)
+def _principal(region: str | None, zones: tuple[str, ...]) -> tuple[str, ...]:
+    """:func:`principal_zones`, once per (region, zones): numbers share a few zone lists."""
+    return principal_zones(region, zones)
+
+
+def principal_zones(region: str | None, zones: tuple[str, ...]) -> tuple[str, ...]:
+    """The candidate zones a best-practice window uses: those of the number's own country
+    (IANA zone.tab) that are not outlying; every candidate when that leaves none."""
+    if len(zones) < 2 or region is None:
+        return zones
+    own = frozenset(pytz.country_timezones.get(region, ()))
+    kept = tuple(z for z in zones if z in own and z not in OUTLYING_ZONES)
+    return kept or zones
 
 
 ProfileSource = Mapping[str, Profile] | Callable[[str], Profile | None]
@@ -391,7 +516,10 @@ class Resolver:
     """Resolves numbers into :class:`Recipient` values, caching each number (bounded LRU).
 
     An optional :class:`LineTypeLookup` refines phonenumbers' line type; its answers are cached
-    for ``lookup_ttl``.
+    for ``lookup_ttl``. A profile's zone joins the number's candidate zones;
+    ``trust_profile_zone=True`` makes it replace them instead, which is a legal risk: a stale
+    profile then opens a window the number's own zone keeps closed (a New York number with a
+    Los Angeles profile texted at 21:30 New York time, outside 47 CFR 64.1200(c)(1)).
     """
 
     def __init__(
@@ -401,6 +529,7 @@ class Resolver:
         line_type_lookup: LineTypeLookup | None = None,
         cache_size: int = DEFAULT_CACHE_SIZE,
         lookup_ttl: dt.timedelta = dt.timedelta(days=30),
+        trust_profile_zone: bool = False,
     ) -> None:
         if not isinstance(cache_size, int) or cache_size < 1:
             raise ConfigurationError(f"cache_size must be a positive int, got {cache_size!r}")
@@ -412,6 +541,11 @@ class Resolver:
             raise ConfigurationError(f"lookup_ttl must be a positive timedelta, got {lookup_ttl!r}")
         if line_type_lookup is not None and not isinstance(line_type_lookup, LineTypeLookup):
             raise ConfigurationError("line_type_lookup must have a line_type(e164) method")
+        if not isinstance(trust_profile_zone, bool):
+            raise ConfigurationError(
+                f"trust_profile_zone must be True or False, got {trust_profile_zone!r}"
+            )
+        self.trust_profile_zone = trust_profile_zone
         self.default_region = default_region.upper() if default_region else None
         self.line_type_lookup = line_type_lookup
         # functools' LRU is implemented in C: a warm lookup costs one call, not several.
@@ -473,7 +607,7 @@ class Resolver:
         key = (facts.e164, profile)
         recipient = self._recipients.get(key)
         if recipient is None:
-            recipient = _recipient(facts, profile)
+            recipient = _recipient(facts, profile, trust_profile_zone=self.trust_profile_zone)
             self._recipients[key] = recipient
         return recipient
 
@@ -485,23 +619,50 @@ class Resolver:
 
 
 def _overlay(
-    zones: tuple[str, ...], jurisdictions: frozenset[str], profile: Profile | None
-) -> tuple[tuple[str, ...], frozenset[str], str]:
-    """Lay a profile over facts from the number: its zone wins, its residence adds."""
+    region: str | None,
+    zones: tuple[str, ...],
+    jurisdictions: frozenset[str],
+    profile: Profile | None,
+    *,
+    trust_profile_zone: bool = False,
+) -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str], str]:
+    """Lay a profile over facts from the number: its zone joins the candidates (or replaces
+    them when trusted), its residence adds. Returns the zones, the principal zones, the
+    jurisdictions and where the zones came from."""
+    principal = _principal(region, zones)
     source = "number" if zones else "unknown"
     if profile is None:
-        return zones, jurisdictions, source
-    if profile.timezone is not None:
-        zones, source = (profile.timezone,), "profile"
-    extra = {profile.country} if profile.country else set()
+        return zones, principal, jurisdictions, source
+    known = profile.timezone
+    if known is not None:
+        if trust_profile_zone or not zones:
+            zones = principal = (known,)
+            source = "profile"
+        else:
+            zones = (known, *(z for z in zones if z != known))
+            principal = (known, *(z for z in principal if z != known))
+            source = "number+profile"
+    extra = _country_codes(profile.country) if profile.country else set()
     subdivision = profile.subdivision()
     if subdivision is not None:
-        extra.update({subdivision.split("-")[0], subdivision})
-    return zones, jurisdictions | extra, source
+        country, _, part = subdivision.partition("-")
+        extra.update(_country_codes(country))
+        extra.add(subdivision)
+        if TERRITORIES.get(part) == country:  # "US-PR" is Puerto Rico's own code too
+            extra.update(_country_codes(part))
+    return zones, principal, jurisdictions | extra, source
 
 
-def _recipient(facts: _NumberFacts, profile: Profile | None) -> Recipient:
-    zones, jurisdictions, source = _overlay(facts.zones, facts.jurisdictions, profile)
+def _recipient(
+    facts: _NumberFacts, profile: Profile | None, *, trust_profile_zone: bool = False
+) -> Recipient:
+    zones, principal, jurisdictions, source = _overlay(
+        facts.region,
+        facts.zones,
+        facts.jurisdictions,
+        profile,
+        trust_profile_zone=trust_profile_zone,
+    )
     return Recipient(
         address=facts.e164,
         valid=True,
@@ -512,16 +673,18 @@ def _recipient(facts: _NumberFacts, profile: Profile | None) -> Recipient:
         jurisdictions=jurisdictions,
         zone_source=source,
         number=facts.number,
+        principal_zones=principal,
     )
 
 
 def address_recipient(address: str, profile: Profile | None = None) -> Recipient:
     """A recipient on a non-phone channel (email, push, in-app): no number, profile facts only."""
-    zones, jurisdictions, source = _overlay((), frozenset(), profile)
+    zones, principal, jurisdictions, source = _overlay(None, (), frozenset(), profile)
     return Recipient(
         address=address.strip(),
         valid=bool(address.strip()),
         zones=zones,
         jurisdictions=jurisdictions,
         zone_source=source,
+        principal_zones=principal,
     )

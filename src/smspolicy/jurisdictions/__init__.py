@@ -74,7 +74,11 @@ def provisions(
 
 def best_practices(*, stop_scope: Literal["brand", "topic"] = "brand") -> tuple[Rule, ...]:
     """The rules every recipient gets: a valid number, consent (with STOP handling), and
-    marketing only 08:00-21:00 in the recipient's time (CTIA Messaging Principles)."""
+    marketing only 08:00-21:00 in the recipient's time (CTIA Messaging Principles).
+
+    No law sets that window, so it holds in the recipient's principal zones (an Australian
+    mobile: Perth, Adelaide, Brisbane and Sydney, not Cocos, Christmas Island, Eucla or Lord
+    Howe); a legal window holds in every candidate zone."""
     return (
         rules.valid_number(),
         rules.consent(stop_scope=stop_scope),
@@ -83,6 +87,7 @@ def best_practices(*, stop_scope: Literal["brand", "topic"] = "brand") -> tuple[
             rules.sending_window(
                 "08:00",
                 "21:00",
+                zones="principal",
                 citation="CTIA Messaging Principles (best practice)",
                 name="best.quiet_hours",
             ),

@@ -10,6 +10,21 @@ with `jurisdictions.standard(include_unconfirmed=True)` or one by one with
 `jurisdictions.standard(enable={{"us.al.window"}})`. Every reason a provision gives has the code
 `jurisdiction.<id>` and carries the citation below.
 
+A provision applies to a recipient when one of its jurisdictions is among the recipient's
+candidates: the number's country, its US state or Canadian province from the area code, and the
+profile's declared residence.
+
+- **US territories.** Numbers of Puerto Rico (PR), the US Virgin Islands (VI), Guam (GU),
+  American Samoa (AS) and the Northern Mariana Islands (MP) are US numbers: their candidates are
+  their own code, `US` and `US-PR` (and so on), so every `US` provision applies to them. The
+  territories are within the Communications Act's reach (47 U.S.C. 153) and the TCPA is applied
+  to Puerto Rico numbers in practice.
+- **Crown dependencies.** Guernsey (GG), Jersey (JE) and the Isle of Man (IM) have PECR-like laws
+  of their own that are not encoded yet (UNCONF). Until they are, their numbers (many +44 7
+  mobiles among them) get `GB` too, so the `uk` provisions apply, and every reason such a
+  provision gives them is followed by one with the code `jurisdiction.stand_in` saying that the
+  GB rules stand in for their own.
+
 """
 
 print(HEADER + markdown_table(), end="")

@@ -7,14 +7,23 @@ from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
 import attrs
+import pycountry
 
-from .._compose import all_of, when
+from .. import i18n
+from .._compose import all_of, run_rule, when
 from .._context import Context
-from .._values import Decision, Message, Purpose
+from .._recipients import STAND_IN_JURISDICTIONS
+from .._values import Decision, Message, Purpose, Reason, checked_parts
 from ..predicates import JURISDICTIONS, PURPOSE, Predicate
 from ..typing import Rule
 
-__all__ = ["AS_OF", "Provision", "Provisions"]
+__all__ = ["AS_OF", "Provision", "Provisions", "StandIn"]
+
+_STAND_IN = i18n.register_template(
+    "jurisdiction.stand_in",
+    "{region_name} ({region}) has rules of its own that are not encoded yet; the {stand_in} "
+    "rules are applied in their place",
+)
 
 AS_OF = dt.date(2026, 11, 27)
 """The date the shipped parameters were checked against their sources."""
@@ -91,6 +100,57 @@ def provision(
     )
 
 
+def _country_name(code: str) -> str:
+    country = pycountry.countries.get(alpha_2=code)
+    return str(getattr(country, "common_name", None) or getattr(country, "name", code))
+
+
+@attrs.frozen(repr=False)
+class StandIn:
+    """A provision applied to regions through the jurisdiction that stands in for their own
+    law (the UK's for the Crown dependencies): whenever it gives reasons, one more says so."""
+
+    rule: Rule
+    borrowed: tuple[tuple[str, str], ...]
+    provision: str
+    notes: tuple[Reason, ...] = attrs.field(init=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        notes = tuple(
+            i18n.reason(
+                "jurisdiction.stand_in",
+                self.provision,
+                _STAND_IN,
+                region=region,
+                region_name=_country_name(region),
+                stand_in=stand_in,
+            )
+            for region, stand_in in self.borrowed
+        )
+        object.__setattr__(self, "notes", notes)
+
+    def __call__(self, message: Message, context: Context) -> Decision:
+        decision = run_rule(self.rule, message, context)
+        if not decision.reasons:
+            return decision
+        reasons = (*decision.reasons, *self.notes)
+        return checked_parts(decision.verdict, decision.until, reasons, decision.zone)
+
+    def __repr__(self) -> str:
+        return f"stand_in({self.rule!r}, {dict(self.borrowed)!r})"
+
+
+def _applied(item: Provision, jurisdictions: frozenset[str]) -> Rule:
+    """The provision's rule for a recipient, with a note when it applies only because the
+    jurisdiction stands in for one of the recipient's regions."""
+    borrowed = tuple(
+        (code, STAND_IN_JURISDICTIONS[code])
+        for code in sorted(jurisdictions)
+        if STAND_IN_JURISDICTIONS.get(code) in item.jurisdictions
+    )
+    return StandIn(item.rule, borrowed, item.id) if borrowed else item.rule
+
+
 @attrs.frozen(repr=False)
 class Provisions:
     """Applies, to each message, exactly the provisions of the recipient's candidate
@@ -123,7 +183,10 @@ class Provisions:
             chosen = sorted(
                 {i for code in jurisdictions for i in self._table.get((code, purpose), ())}
             )
-            combined = all_of(*(self.provisions[i].rule for i in chosen), horizon=self.horizon)
+            combined = all_of(
+                *(_applied(self.provisions[i], jurisdictions) for i in chosen),
+                horizon=self.horizon,
+            )
             self._combined[key] = combined
         return combined
 

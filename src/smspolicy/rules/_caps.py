@@ -186,8 +186,7 @@ class _FrequencyCap:
         for name in context.recipient.zones:
             tz = zone(name)
             start = _period_start(to_local(context.now, tz), self.per)
-            opened = _midnight(tz, start)
-            count = sum(1 for r in records if r.at >= opened)
+            count = self._count(tz, start, records)
             if count >= self.limit:
                 until = self._next_open(tz, start, records)
                 if latest is None or until > latest[0]:
@@ -198,15 +197,21 @@ class _FrequencyCap:
         reason = self._reason(message, count, f"this calendar {self.per}")
         return Decision(Verdict.DEFER, until, (reason,), zone_name(tz))
 
+    def _count(self, tz: Zone, start: dt.date, records: list[SendRecord]) -> int:
+        """How many sends fall in the local period that starts on ``start`` (its first
+        instant included, the next period's excluded: sends may be dated ahead)."""
+        assert isinstance(self.per, str)
+        opened = _midnight(tz, start)
+        closes = _midnight(tz, _next_period(start, self.per))
+        return sum(1 for r in records if opened <= r.at < closes)
+
     def _next_open(self, tz: Zone, start: dt.date, records: list[SendRecord]) -> dt.datetime:
-        """The start of the first later period with room (sends dated ahead are possible)."""
+        """The start of the first later period with room."""
         assert isinstance(self.per, str)
         while True:
             start = _next_period(start, self.per)
-            opened = _midnight(tz, start)
-            closes = _midnight(tz, _next_period(start, self.per))
-            if sum(1 for r in records if opened <= r.at < closes) < self.limit:
-                return opened
+            if self._count(tz, start, records) < self.limit:
+                return _midnight(tz, start)
 
     def _reason(self, message: Message, count: int, window: str) -> Reason:
         value = _scope_value(message, self.scope)
@@ -230,8 +235,7 @@ class _FrequencyCap:
     def __repr__(self) -> str:
         options = "" if self.scope == "topic" else f", scope={self.scope!r}"
         options += ", calendar=True" if self.calendar else ""
-        per = self.per if isinstance(self.per, str) else str(self.per)
-        return f"{self.name}({self.limit}, {per!r}{options})"
+        return f"{self.name}({self.limit}, {str(self.per)!r}{options})"
 
 
 def frequency_cap(

@@ -3,7 +3,8 @@
 A local instant is inside a window when its wall-clock reading is in [start, end); a window
 whose end is before its start crosses midnight and belongs to the day it starts on. With several
 candidate zones an instant passes only if it is inside the window in every one of them, and a
-DEFER goes to the earliest instant that satisfies all of them.
+DEFER goes to the earliest instant that satisfies all of them. A window no law sets may use the
+recipient's principal zones instead (``zones="principal"``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import attrs
 import holidays as holidays_lib
 
 from .. import i18n
+from .._cache import bounded
 from .._context import Context
+from .._recipients import Recipient
 from .._time import Zone, day_switch_points, to_local, wall_instants, zone, zone_name
-from .._values import Decision, Message, Purpose, Verdict, allow, deny
+from .._values import Decision, Message, Purpose, Reason, Verdict, allow, deny
 from ..errors import ConfigurationError, InvalidInputError
 
 __all__ = ["Window", "quiet_hours", "sending_window"]
@@ -105,16 +108,11 @@ class Window:
     def intervals(self, day: dt.date) -> tuple[tuple[dt.time, dt.time | None], ...]:
         """The wall-clock intervals [a, b) open on ``day`` (b None means until midnight),
         computed once per date."""
-        found = self._days.get(day)
-        if found is None:
-            if len(self._days) > 4096:
-                self._days.clear()
-            found = self._days[day] = tuple(self._compute(day))
-        return found
+        return bounded(self._days, day, _DAYS_KEPT, self._compute, day)
 
-    def _compute(self, day: dt.date) -> list[tuple[dt.time, dt.time | None]]:
+    def _compute(self, day: dt.date) -> tuple[tuple[dt.time, dt.time | None], ...]:
         if self.closed_on(day):
-            return []
+            return ()
         result: list[tuple[dt.time, dt.time | None]] = []
         before = self.by_weekday[(day.weekday() - 1) % 7]
         yesterday_open = not self.closed_on(day - dt.timedelta(days=1))
@@ -124,7 +122,7 @@ class Window:
         if today is not None:
             start, end = today
             result.append((start, None if end <= start else end))
-        return result
+        return tuple(result)
 
     def contains(self, local: dt.datetime) -> bool:
         """True when the local wall-clock reading is inside the window."""
@@ -133,16 +131,16 @@ class Window:
 
     def describe(self) -> str:
         """A short text such as "08:00-21:00" or "Mon 09:00-21:00, ..., Sun 12:00-21:00"."""
-        texts = [_text(w) for w in self.by_weekday]
-        base = (
-            texts[0]
-            if len(set(texts)) == 1
-            else ", ".join(f"{name} {text}" for name, text in zip(_DAYS, texts, strict=True))
-        )
+        first, *others = texts = [_text(w) for w in self.by_weekday]
+        if set(others) == {first}:
+            base = first
+        else:
+            base = ", ".join(f"{_DAYS[day]} {text}" for day, text in enumerate(texts))
         return f"{base}, closed on {self.holidays} holidays" if self.holidays else base
 
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_DAYS_KEPT = 4096  # local dates whose intervals a window remembers before starting over
 
 
 def _inside(window: Window, tz: Zone, instant: dt.datetime) -> bool:
@@ -195,6 +193,9 @@ def _on_unknown(value: object) -> Literal["deny", "allow"] | None:
     return value
 
 
+ZoneChoice = Literal["all", "principal"]
+
+
 @attrs.frozen(repr=False)
 class _SendingWindow:
     window: Window
@@ -205,6 +206,7 @@ class _SendingWindow:
     citation: str | None
     name: str
     built: str = attrs.field(eq=False)
+    principal: bool = False
     # (instant, {zones: inside}) for the last instant seen: a batch decides many recipients at
     # one instant, and recipients share zones. Swapped whole, so readers see a consistent pair.
     _seen: tuple[dt.datetime | None, dict[tuple[str, ...], bool]] = attrs.field(
@@ -224,28 +226,22 @@ class _SendingWindow:
             )
         return inside
 
+    def _zones(self, recipient: Recipient) -> tuple[str, ...]:
+        if self.principal and recipient.principal_zones is not None:
+            return recipient.principal_zones or self.fallback_zones
+        return recipient.zones or self.fallback_zones
+
     def __call__(self, message: Message, context: Context) -> Decision:
-        names = context.recipient.zones or self.fallback_zones
+        names = self._zones(context.recipient)
         if not names:
             return self._unknown(message)
         if self._inside_all(names, context):
             return allow()
         zones = [zone(name) for name in names]
         now = context.now
-        outside = next(tz for tz in zones if not _inside(self.window, tz, now))
-        local = to_local(now, outside)
-        reason = i18n.reason(
-            self.code,
-            self.name,
-            _OUTSIDE,
-            citation=self.citation,
-            local=f"{local:%a %H:%M} {local.tzname()}",
-            zone=zone_name(outside),
-            window=self.window.describe(),
-            zones=list(names),
-        )
+        outside = [tz for tz in zones if not _inside(self.window, tz, now)]
         if self.on_outside == "deny":
-            return deny(reason)
+            return deny(self._outside(outside[0], now, names))
         found = next_open_everywhere(self.window, zones, now)
         if found is None:
             return deny(
@@ -259,14 +255,30 @@ class _SendingWindow:
                 )
             )
         until, setter = found
+        # The zone that opens last is the one the reader needs: the deferral is shown in it,
+        # and the reason names it too when it is closed now (else the first closed zone).
+        shown = setter if setter in outside else outside[0]
+        reason = self._outside(shown, now, names)
         return Decision(Verdict.DEFER, until, (reason,), zone_name(setter))
+
+    def _outside(self, tz: Zone, now: dt.datetime, names: tuple[str, ...]) -> Reason:
+        local = to_local(now, tz)
+        return i18n.reason(
+            self.code,
+            self.name,
+            _OUTSIDE,
+            citation=self.citation,
+            local=f"{local:%a %H:%M} {local.tzname()}",
+            zone=zone_name(tz),
+            window=self.window.describe(),
+            zones=list(names),
+        )
 
     def _unknown(self, message: Message) -> Decision:
         policy = self.on_unknown_zone
-        if policy is None:
-            policy = "deny" if message.purpose is Purpose.MARKETING else "allow"
+        denied = message.purpose is Purpose.MARKETING if policy is None else policy == "deny"
         reason = i18n.reason("hours.zone_unknown", self.name, _NO_ZONE, citation=self.citation)
-        return deny(reason) if policy == "deny" else allow(reason)
+        return deny(reason) if denied else allow(reason)
 
     def __repr__(self) -> str:
         return self.built
@@ -275,7 +287,7 @@ class _SendingWindow:
 def _schedule(
     start: dt.time, end: dt.time, days: Collection[int] | Mapping[int, Any] | None
 ) -> tuple[DayWindow, ...]:
-    default = _window((start, end), "window")
+    default: DayWindow = (start, end)
     if days is None:
         return (default,) * 7
     if isinstance(days, str) or not isinstance(days, Collection):
@@ -297,6 +309,7 @@ def sending_window(
     on_outside: Literal["defer", "deny"] = "defer",
     fallback_zones: Sequence[str | dt.tzinfo] = (),
     on_unknown_zone: Literal["deny", "allow"] | None = None,
+    zones: ZoneChoice = "all",
     code: str = "hours.outside_window",
     citation: str | None = None,
     name: str = "sending_window",
@@ -311,9 +324,16 @@ def sending_window(
     candidate zone (or denies, with ``on_outside="deny"``). With no known zone it uses
     ``fallback_zones``, else denies marketing and allows transactional messages with a note
     (``on_unknown_zone`` overrides that).
+
+    ``zones="principal"`` holds the window in the recipient's principal zones only (the number's
+    country without its sparsely populated outlying zones, plus the profile's zone): for windows
+    no law sets, so that a country spread over many zones stays reachable. A legal window keeps
+    the default, ``"all"``: every candidate zone.
     """
     if on_outside not in ("defer", "deny"):
         raise ConfigurationError(f"on_outside must be 'defer' or 'deny', got {on_outside!r}")
+    if zones not in ("all", "principal"):
+        raise ConfigurationError(f"zones must be 'all' or 'principal', got {zones!r}")
     start_time, end_time = _time(start, "start"), _time(end, "end")
     if holidays is not None and not isinstance(holidays, str):
         raise ConfigurationError(f"holidays must be a code like 'US' or 'US-LA', got {holidays!r}")
@@ -330,9 +350,19 @@ def sending_window(
         parts.append(f"holidays={holidays!r}")
     if on_outside != "defer":
         parts.append(f"on_outside={on_outside!r}")
+    if zones != "all":
+        parts.append(f"zones={zones!r}")
     built = f"{name}({', '.join(parts)})"
     return _SendingWindow(
-        window, on_outside, fallback, _on_unknown(on_unknown_zone), code, citation, name, built
+        window,
+        on_outside,
+        fallback,
+        _on_unknown(on_unknown_zone),
+        code,
+        citation,
+        name,
+        built,
+        principal=zones == "principal",
     )
 
 
