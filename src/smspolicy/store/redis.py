@@ -469,7 +469,9 @@ class RedisStore(Counters):
                 # The write replaced exactly the state read: that state plus the holds, unless
                 # it also dropped records too old to keep from inside the window read.
                 kept = self._oldest(holds[0].at) <= floor
-                after = tuple(sorted([*own[number], *holds], key=send_order))
+                replaced = {hold.id for hold in holds}  # a hold may replace a record by id
+                before = [r for r in own[number] if r.id not in replaced]
+                after = tuple(sorted([*before, *holds], key=send_order))
                 self._remember(number, (new, floor, after) if kept else None)
         if todo:
             raise StoreUnavailableError("Redis: too much contention reserving sends")
