@@ -377,7 +377,7 @@ class RedisStore(Counters):
         self, persons: Sequence[str], *, since: dt.datetime
     ) -> dict[str, list[SendRecord]]:
         distinct = list(dict.fromkeys(persons))
-        read = self._read_many([], since, distinct)[len([]) :] if distinct else []
+        read = self._read_many([], since, distinct) if distinct else []
         return {p: records for p, (_v, records) in zip(distinct, read, strict=True)}
 
     def _read_many(
