@@ -373,3 +373,64 @@ def test_a_store_of_ones_own_gets_the_optional_methods(tmp_path: Path, clock: Fr
     engine.settle_many([(h, "x", True) for h in held if h.allowed])
     assert [r.status for r in inner.person_sends(["p"], since=SINCE)["p"]] == [SendStatus.SENT] * 2
     assert engine.reserve(msg(N3, person="p")).decision.verdict is Verdict.DEFER
+
+
+def test_refused_commits_are_named_in_the_error(clock: FrozenClock) -> None:
+    """The error of a settle_many whose two expired holds can no longer count names both
+    records, in order, and both reservations."""
+    engine = capped(MemoryStore(), clock)
+    late = [engine.reserve(msg(N1)), engine.reserve(msg(N2))]
+    clock.advance(HOLD)
+    for number in (N1, N2):
+        engine.reserve(msg(number)).commit("taken")
+    ids = [r.record.id for r in late if r.record is not None]
+    with pytest.raises(ReservationExpiredError) as raised:
+        engine.settle_many([(r, "late", True) for r in late])
+    assert str(raised.value) == (
+        "the hold of 2 reservation(s) expired and the policy no longer allows the send: "
+        f"nothing was counted ({ids[0]}, {ids[1]}); reserve again"
+    )
+    assert raised.value.reservations == tuple(late)
+
+
+def test_settling_what_is_not_a_reservation_says_so(clock: FrozenClock) -> None:
+    """settle_many refuses an item that is not a reservation, and one settled twice, with
+    errors that say which."""
+    engine = capped(MemoryStore(), clock)
+    with pytest.raises(InvalidInputError, match=r"^expected a Reservation, got 'x'$"):
+        engine.settle_many([("x", None, True)])  # type: ignore[list-item]
+    held = engine.reserve(msg())
+    held.release()
+    with pytest.raises(
+        InvalidInputError, match=r"^this reservation was already committed or released$"
+    ):
+        held.commit("a")
+    assert held.record is not None
+    assert repr(held) == f"Reservation(allow, record={held.record.id})"
+
+
+class _SteppingClock(FrozenClock):
+    """A clock that moves one minute forward each time it is read, once ``stepping`` is set."""
+
+    stepping = False
+
+    def now(self) -> dt.datetime:
+        instant = super().now()
+        if self.stepping:
+            self.advance(dt.timedelta(minutes=1))
+        return instant
+
+
+def test_one_settle_many_judges_every_hold_at_one_instant() -> None:
+    """Every item of one settle_many is judged live or expired at the same instant: with a
+    clock that moves on at each reading, two holds live at the first reading both settle
+    without a re-check."""
+    clock = _SteppingClock(T0)
+    store = _Locks()
+    engine = capped(store, clock, limit=5)
+    first = engine.reserve(msg())
+    clock.advance(HOLD - dt.timedelta(minutes=1))  # the first hold has one minute left
+    second = engine.reserve(msg())
+    clock.stepping = True
+    engine.settle_many([(second, "b", True), (first, "a", True)])
+    assert store.locked == [N1, N1]  # no re-check: both were live at the one reading
