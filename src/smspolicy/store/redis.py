@@ -191,10 +191,6 @@ def _new_version() -> int:
     return secrets.randbits(52) + 1
 
 
-def _send_order(record: SendRecord) -> tuple[dt.datetime, str]:
-    return (record.at, record.id)
-
-
 def _settled(
     seen: _Seen | None, before: int, new: int, record_id: str, settled: SendRecord | None
 ) -> _Seen | None:
@@ -606,7 +602,6 @@ class RedisStore(Counters):
                 pipe.zrem(old, f"{number}|{record.id}")
         self._call("forget", pipe.execute)
         tag = f"{self.prefix}:{{{number}}}"
-        self._remember(number, None)
         self._call(
             "forget",
             self._redis.delete,
@@ -616,7 +611,7 @@ class RedisStore(Counters):
         )
         self._remember(number, None)
         pattern = f"{_glob_escape(self.prefix)}:cache:*{_glob_escape(number)}*"
-        found = list(self._call("forget", self._redis.scan_iter, match=pattern, count=1000))
+        found = self._call("forget", lambda: list(self._redis.scan_iter(match=pattern, count=1000)))
         for first in range(0, len(found), 1000):
             self._call("forget", self._redis.delete, *found[first : first + 1000])
 
