@@ -242,6 +242,61 @@ def test_concurrent_batches_respect_the_cap(store: Store) -> None:
     assert {number: len(records) for number, records in held.items()} == dict.fromkeys(numbers, 3)
 
 
+def test_holds_read_and_hold_their_persons(store: Store) -> None:
+    """A hold for a person sees that person's sends on other addresses (and no other
+    person's); in a batch, an address sees the holds made earlier in it for its person, and
+    every hold lands in the person's sends."""
+    since = T0 - dt.timedelta(days=1)
+    theirs = store.record_send(send(A, minutes=-3, person="p"))
+    store.record_send(send(B, minutes=-2, person="q"))
+    seen: list[tuple[str, list[str]]] = []
+    C, D, E = "+12125550125", "+12125550126", "+12125550127"
+    hold = {"status": "reserved", "expires": T0 + dt.timedelta(minutes=5), "person": "p"}
+
+    def one(records: list[SendRecord]) -> list[SendRecord]:
+        seen.append((C, [r.id for r in records]))
+        return [send(C, minutes=-1, **hold)]
+
+    (first,) = store.hold(C, since=since, decide=one, persons=["p"])
+
+    def many(number: str, records: list[SendRecord]) -> list[SendRecord]:
+        seen.append((number, [r.id for r in records]))
+        return [send(number, minutes=len(seen), **hold)]
+
+    stored = store.reserve_many([D, E], since=since, decide=many, persons={D: ["p"], E: ["p"]})
+    assert seen == [
+        (C, [theirs.id]),
+        (D, [theirs.id, first.id]),
+        (E, [theirs.id, first.id, stored[D][0].id]),
+    ]
+    assert store.person_sends(["p"], since=since)["p"] == [
+        theirs,
+        first,
+        stored[D][0],
+        stored[E][0],
+    ]
+
+
+def test_concurrent_holds_respect_a_persons_cap(store: Store) -> None:
+    """Threads holding for one person on six addresses under a cap of 3 for the person never
+    hold more than 3 in all."""
+    numbers = [f"+121255502{i:02d}" for i in range(6)]
+
+    def worker(number: str) -> None:
+        def decide(records: list[SendRecord]) -> list[SendRecord]:
+            return [send(number, person="p")] if len(records) < 3 else []
+
+        for _ in range(2):
+            store.hold(number, since=T0 - dt.timedelta(days=1), decide=decide, persons=["p"])
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in numbers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(store.person_sends(["p"], since=T0 - dt.timedelta(days=1))["p"]) == 3
+
+
 def test_addresses_and_fields_of_any_text(store: Store) -> None:
     """Addresses and fields with quotes, braces, commas, backslashes and non-ASCII text reserve,
     read back and settle unchanged (SQL sends several statements at once with client-side
@@ -485,8 +540,10 @@ def test_redis_remembered_must_be_a_count() -> None:
         test_reserve_many_and_settle_many,
         test_concurrent_batches_respect_the_cap,
         test_engagement,
+        test_holds_read_and_hold_their_persons,
+        test_concurrent_holds_respect_a_persons_cap,
     ],
-    ids=["reserve", "reserve_many", "concurrent_batches", "engagement"],
+    ids=["reserve", "reserve_many", "concurrent_batches", "engagement", "persons", "person_cap"],
 )
 def test_redis_cluster_calls_per_number(check: object, tmp_path: Path) -> None:
     """On Redis Cluster each number's script runs on its own (one slot per call), in a
