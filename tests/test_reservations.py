@@ -311,8 +311,34 @@ def test_an_engine_needs_a_store_that_holds_a_ledger() -> None:
             Engine(Policy(name="p"), counters)  # type: ignore[arg-type]
     finally:
         drop(counters)
-    with pytest.raises(ConfigurationError, match="lacks: append_consent"):
+    with pytest.raises(ConfigurationError, match="lacks: append_consent, cache_get, "):
         Engine(Policy(name="p"), object())  # type: ignore[arg-type]
+
+    every = [
+        "append_consent",
+        "cache_get",
+        "cache_put",
+        "close",
+        "consent_events",
+        "forget",
+        "hold",
+        "last_engagement",
+        "numbers",
+        "person_sends",
+        "record_engagement",
+        "record_send",
+        "reserve",
+        "reserve_many",
+        "sends",
+        "settle",
+        "settle_many",
+        "snapshot",
+        "suppressed",
+    ]
+    methods = {name: lambda *args: None for name in every if name not in ("sends", "snapshot")}
+    partial = type("Partial", (), methods)()  # a store missing two methods
+    with pytest.raises(ConfigurationError, match=r"which lacks: sends, snapshot$"):
+        Engine(Policy(name="p"), partial)
 
 
 def test_a_store_of_ones_own_gets_the_optional_methods(tmp_path: Path, clock: FrozenClock) -> None:

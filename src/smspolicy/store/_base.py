@@ -102,16 +102,17 @@ def decide_in_order(
     decide: DecideMany,
 ) -> dict[str, list[SendRecord]]:
     """Call ``decide`` for each address in order, on its own sends and its persons' sends as
-    read under the batch's locks, plus the holds already decided in this batch for those
-    persons on other addresses; returns the holds by address. The shared middle of every
-    store's batch reservation."""
+    read under the batch's locks (``own`` and ``by_person`` hold every address and person of
+    the batch), plus the holds already decided in this batch for those persons on other
+    addresses; returns the holds by address. The shared middle of every store's batch
+    reservation."""
     stored: dict[str, list[SendRecord]] = {}
     decided: dict[str, list[SendRecord]] = {}  # holds of this batch, by person
     for address in addresses:
         wanted = persons.get(address, ())
         records = merged_sends(
-            own.get(address, ()),
-            *(by_person.get(p, ()) for p in wanted),
+            own[address],
+            *(by_person[p] for p in wanted),
             *(decided.get(p, ()) for p in wanted),
         )
         holds = stored[address] = list(decide(address, records))
@@ -323,12 +324,12 @@ class Store(ConsentLedger, SendLog, Reservations, Audience, LookupCache, Protoco
 
 
 def missing_methods(store: object, protocol: type) -> list[str]:
-    """The methods of ``protocol`` that ``store`` lacks, for a clear configuration error."""
-    names = sorted(
+    """The public methods of ``protocol`` (and of the protocols it extends) that ``store``
+    lacks, sorted: for a clear configuration error."""
+    names = {
         name
         for klass in protocol.__mro__
-        if klass not in (object, Protocol) and getattr(klass, "_is_protocol", False)
         for name, value in vars(klass).items()
         if callable(value) and not name.startswith("_")
-    )
-    return [name for name in dict.fromkeys(names) if not callable(getattr(store, name, None))]
+    }
+    return sorted(name for name in names if not callable(getattr(store, name, None)))
