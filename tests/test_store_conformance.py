@@ -525,6 +525,28 @@ def test_redis_remembers_within_its_bound() -> None:
         drop(store)
 
 
+def test_redis_cache_keys_outlive_a_clock_behind_the_servers() -> None:
+    """A lookup cached with an expiry that the caller's clock has not reached, but the Redis
+    server's clock has (a frozen clock in the past), is kept for at least an hour (it used to
+    be dropped after a millisecond); one expiring in two hours keeps its own expiry."""
+    import redis
+
+    from .services import REDIS_URL
+
+    store = redis_store()
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        store.cache_put("line:old", "mobile", expires=T0 + dt.timedelta(days=1))  # type: ignore[attr-defined]
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+        store.cache_put("line:new", "voip", expires=later)  # type: ignore[attr-defined]
+        assert 3_500_000 < client.pttl(f"{store.prefix}:cache:line:old") <= 3_600_000  # type: ignore[attr-defined]
+        assert 3_600_000 < client.pttl(f"{store.prefix}:cache:line:new") <= 7_200_000  # type: ignore[attr-defined]
+        assert store.cache_get("line:old", now=T0) == "mobile"  # type: ignore[attr-defined]
+    finally:
+        client.close()
+        drop(store)
+
+
 def test_redis_remembered_must_be_a_count() -> None:
     from smspolicy.errors import ConfigurationError
     from smspolicy.store.redis import RedisStore

@@ -156,6 +156,7 @@ return removed
 """
 
 _ERRORS = (redis_lib.RedisError, OSError)
+_CACHE_FLOOR_MS = 3_600_000
 
 _Seen = tuple[int, int, tuple[SendRecord, ...]]
 """A number's version, the oldest score read, and its sends from that score on (oldest first)."""
@@ -623,6 +624,10 @@ class RedisStore(Counters):
         return str(value) if dt.datetime.fromisoformat(expires) > now else None
 
     def cache_put(self, key: str, value: str, *, expires: dt.datetime) -> None:
-        ttl = max(1, int((expires - dt.datetime.now(dt.UTC)).total_seconds() * 1000))
+        # cache_get compares ``expires`` with the caller's clock; the key's own expiry only
+        # clears it away, by the server's clock, and never sooner than an hour: a caller whose
+        # clock is behind the server's (a frozen test clock) still reads what it just wrote.
+        ttl = int((expires - dt.datetime.now(dt.UTC)).total_seconds() * 1000)
+        ttl = max(_CACHE_FLOOR_MS, ttl)
         payload = json.dumps([value, expires.isoformat()])
         self._call("write", self._redis.set, f"{self.prefix}:cache:{key}", payload, px=ttl)
