@@ -1,5 +1,5 @@
-"""Caps shared by a person across numbers and channels: held under the same lock as the number,
-in one process and across several, on every store."""
+"""Caps shared by a person across numbers hold across processes on SQLite, PostgreSQL and Redis
+(threads in one process, on every store: tests/test_reservations.py)."""
 
 from __future__ import annotations
 
