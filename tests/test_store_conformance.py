@@ -134,6 +134,16 @@ def test_send_log(store: Store) -> None:
     assert everything == [old, new]
 
 
+def test_sends_from_since_on_exactly(store: Store) -> None:
+    """A send exactly at ``since`` is read, one a microsecond before is not, by address and by
+    person."""
+    since = T0 - dt.timedelta(minutes=10)
+    store.record_send(send(at=since - dt.timedelta(microseconds=1), person="p"))
+    at_since = store.record_send(send(at=since, person="p"))
+    assert store.sends([A], since=since) == {A: [at_since]}
+    assert store.person_sends(["p"], since=since) == {"p": [at_since]}
+
+
 def test_reserve_and_settle(store: Store) -> None:
     """reserve stores what decide returns under the lock; settle marks it sent or drops it."""
     seen: list[int] = []
@@ -335,6 +345,11 @@ def test_lookup_cache(store: Store) -> None:
     assert cache.cache_get("line:other", now=T0) is None
     cache.cache_put("line:+12125550123", "voip", expires=T0 + dt.timedelta(days=1))
     assert cache.cache_get("line:+12125550123", now=T0) == "voip"
+    expires = T0 + dt.timedelta(days=1)
+    assert (
+        cache.cache_get("line:+12125550123", now=expires - dt.timedelta(microseconds=1)) == "voip"
+    )
+    assert cache.cache_get("line:+12125550123", now=expires) is None  # gone at its expiry
 
 
 def test_snapshot_matches_separate_reads(store: Store) -> None:

@@ -183,7 +183,8 @@ class Reservations(Protocol):
         """Under an exclusive lock on ``number`` and on each of ``persons``, call ``decide``
         with the sends at or after ``since`` of the number and of those persons (on any
         address; each record once, oldest first), store the records it returns (a record with
-        the id of a stored one replaces it) and return them. A store may call ``decide`` again
+        the id of a stored one, for the same address, person and instant, replaces it) and
+        return them. A store may call ``decide`` again
         when the sends changed before its write could land; only the last call's records are
         stored."""
         ...
