@@ -460,3 +460,13 @@ def test_one_settle_many_judges_every_hold_at_one_instant() -> None:
     clock.stepping = True
     engine.settle_many([(second, "b", True), (first, "a", True)])
     assert store.locked == [N1, N1]  # no re-check: both were live at the one reading
+
+
+def test_stores_print_as_built(tmp_path: Path) -> None:
+    """A store's repr is the call that built it."""
+    sqlite = SQLiteStore(tmp_path / "s.db")
+    assert (repr(MemoryStore()), repr(sqlite)) == (
+        "MemoryStore()",
+        f"SQLiteStore('{tmp_path / 's.db'}')",
+    )
+    sqlite.close()
