@@ -109,12 +109,15 @@ def decide_in_order(
     stored: dict[str, list[SendRecord]] = {}
     decided: dict[str, list[SendRecord]] = {}  # holds of this batch, by person
     for address in addresses:
-        wanted = persons.get(address, ())
-        records = merged_sends(
-            own[address],
-            *(by_person[p] for p in wanted),
-            *(decided.get(p, ()) for p in wanted),
-        )
+        wanted = persons.get(address)
+        if wanted:
+            records = merged_sends(
+                own[address],
+                *(by_person[p] for p in wanted),
+                *(decided.get(p, ()) for p in wanted),
+            )
+        else:  # the common case, kept cheap: an address alone
+            records = list(own[address])
         holds = stored[address] = list(decide(address, records))
         for hold in holds:
             if hold.person is not None:
