@@ -253,14 +253,16 @@ def test_concurrent_batches_respect_the_cap(store: Store) -> None:
 
 
 def test_holds_read_and_hold_their_persons(store: Store) -> None:
-    """A hold for a person sees that person's sends on other addresses (and no other
-    person's); in a batch, an address sees the holds made earlier in it for its person, and
-    every hold lands in the person's sends."""
+    """A hold for a person sees the address's own sends (of any person or none) and that
+    person's sends on other addresses (and no other person's); in a batch, an address sees the
+    holds made earlier in it for its person, and every hold lands in the person's sends."""
     since = T0 - dt.timedelta(days=1)
+    C, D, E = "+12125550125", "+12125550126", "+12125550127"
     theirs = store.record_send(send(A, minutes=-3, person="p"))
     store.record_send(send(B, minutes=-2, person="q"))
+    own_c = store.record_send(send(C, minutes=-5))
+    own_d = store.record_send(send(D, minutes=-4, person="q"))
     seen: list[tuple[str, list[str]]] = []
-    C, D, E = "+12125550125", "+12125550126", "+12125550127"
     hold = {"status": "reserved", "expires": T0 + dt.timedelta(minutes=5), "person": "p"}
 
     def one(records: list[SendRecord]) -> list[SendRecord]:
@@ -275,8 +277,8 @@ def test_holds_read_and_hold_their_persons(store: Store) -> None:
 
     stored = store.reserve_many([D, E], since=since, decide=many, persons={D: ["p"], E: ["p"]})
     assert seen == [
-        (C, [theirs.id]),
-        (D, [theirs.id, first.id]),
+        (C, [own_c.id, theirs.id]),
+        (D, [own_d.id, theirs.id, first.id]),
         (E, [theirs.id, first.id, stored[D][0].id]),
     ]
     assert store.person_sends(["p"], since=since)["p"] == [
