@@ -14,6 +14,14 @@ Each configuration runs ROUNDS times (on a shared 2-core host one short race var
 either way) and reports the median rate and every round's.
 
 Run: python benchmarks/b3_shared_counters.py [PER_PROCESS] [BATCH] [ROUNDS]
+
+With ``--persons [RACES]`` it measures person caps instead: RACES races (default 250), each of
+the 4 processes reserving for one person on that person's 3 numbers (cap 2 per day for the
+person, every process starting at another number, one at a time in even races and as one batch
+in odd ones), and reports, per backend, the sends over the cap (must be zero), the persons who
+got fewer than 2 (a reservation deferred for a slot that turned out free), the copies a
+RedisStore wrote to a person's keys and took back because the address's write lost a race, and
+the rate.
 Needs PostgreSQL on 127.0.0.1:5432 (database test) and Redis on 127.0.0.1:6379 (or the servers
 named by SMSPOLICY_TEST_POSTGRES and SMSPOLICY_TEST_REDIS).
 """
@@ -170,7 +178,106 @@ def one_round(kind: str, size: int, per_process: int) -> tuple[float, float, int
     return rate, floor_rate, granted
 
 
+PERSON_CAP = 2
+
+
+def person_worker(
+    spec: dict[str, str], races: int, start: multiprocessing.Barrier, out: object
+) -> None:
+    from smspolicy import Engine, Message, Policy, rules
+    from smspolicy.store.redis import RedisStore
+
+    taken_back = [0]
+    unclaim = RedisStore._unclaim
+
+    def counting(self: RedisStore, claims: list[object]) -> None:
+        taken_back[0] += len(claims)
+        unclaim(self, claims)  # type: ignore[arg-type]
+
+    RedisStore._unclaim = counting  # type: ignore[method-assign]
+    store = _store(spec)
+    cap = rules.frequency_cap(PERSON_CAP, dt.timedelta(days=1), scope="all")
+    engine = Engine(Policy(cap, name="b3-persons"), store)  # type: ignore[arg-type]
+    index = int(spec["index"])
+    warm = engine.reserve_many([Message(OUTSIDE, "deals", "marketing", person="warm")])
+    engine.settle_many([(r, None, False) for r in warm if r.allowed])
+    granted: dict[int, int] = {}
+    elapsed = 0.0
+    for race in range(races):
+        numbers = [f"+1646555{race * 3 + k:04d}" for k in range(3)]  # up to 3,333 races
+        order = numbers[index % 3 :] + numbers[: index % 3]
+        messages = [Message(n, "deals", "marketing", person=f"p{race}") for n in order]
+        start.wait()
+        began = time.perf_counter()
+        held = engine.reserve_many(messages) if race % 2 else [engine.reserve(m) for m in messages]
+        engine.settle_many([(r, "x", True) for r in held if r.allowed])
+        elapsed += time.perf_counter() - began
+        granted[race] = sum(r.allowed for r in held)
+    out.put((granted, taken_back[0], elapsed))  # type: ignore[attr-defined]
+
+
+def persons_main(races: int) -> None:
+    print(
+        f"B3 persons on {machine()}: {races} races of {PROCESSES} processes x 3 numbers for "
+        f"one person, cap {PERSON_CAP} per day for the person"
+    )
+    context = multiprocessing.get_context("spawn")
+    for kind in ("redis", "postgres"):
+        with tempfile.TemporaryDirectory() as folder:
+            spec = {
+                "kind": kind,
+                "schema": "b3p_" + uuid.uuid4().hex[:12],
+                "prefix": "b3p" + uuid.uuid4().hex[:12],
+                "ledger": str(Path(folder) / "ledger.sqlite3"),
+            }
+            store = _store(spec)
+            try:
+                barrier, queue = context.Barrier(PROCESSES), context.Queue()
+                procs = [
+                    context.Process(
+                        target=person_worker,
+                        args=({**spec, "index": str(i)}, races, barrier, queue),
+                    )
+                    for i in range(PROCESSES)
+                ]
+                for proc in procs:
+                    proc.start()
+                results = [queue.get(timeout=3600) for _ in procs]
+                for proc in procs:
+                    proc.join()
+            finally:
+                if kind == "postgres":
+                    store.drop_schema()  # type: ignore[attr-defined]
+                else:
+                    _drop_keys(spec["prefix"])
+        totals = [sum(r[0][race] for r in results) for race in range(races)]
+        over = sum(max(0, t - PERSON_CAP) for t in totals)
+        under = sum(t < PERSON_CAP for t in totals)
+        taken_back = sum(r[1] for r in results)
+        rate = PROCESSES * 3 * races / max(r[2] for r in results)
+        print(
+            f"B3 persons {kind}: {PROCESSES * 3 * races} reservations in {races} races: "
+            f"{over} over cap, {under} persons granted fewer than {PERSON_CAP}, "
+            f"{taken_back} person copies taken back; {rate:,.0f} reservations/s"
+        )
+        print(
+            json.dumps(
+                {
+                    "kind": f"{kind}-persons",
+                    "reservations": PROCESSES * 3 * races,
+                    "over_cap": over,
+                    "under_cap": under,
+                    "taken_back": taken_back,
+                    "rate": round(rate),
+                }
+            )
+        )
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--persons":
+        persons_main(int(sys.argv[2]) if len(sys.argv) > 2 else 250)
+        return
     per_process = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     batch = int(sys.argv[2]) if len(sys.argv) > 2 else BATCH
     rounds = int(sys.argv[3]) if len(sys.argv) > 3 else ROUNDS

@@ -20,6 +20,7 @@ from smspolicy.store import (
     MemoryStore,
     SendRecord,
     SendStatus,
+    Snapshot,
     SQLiteStore,
     Store,
 )
@@ -126,13 +127,21 @@ def test_send_log(store: Store) -> None:
     old = store.record_send(send(minutes=-120, person="p"))
     new = store.record_send(send(minutes=0, person="p", provider_id="x"))
     other = store.record_send(send(B, minutes=5, person="p"))
-    got = store.sends([A, B, "person:p", "person:q"], since=T0 - dt.timedelta(minutes=60))
-    assert got[A] == [new]
-    assert got[B] == [other]
-    assert got["person:p"] == [new, other]
-    assert got["person:q"] == []
+    since = T0 - dt.timedelta(minutes=60)
+    assert store.sends([A, B], since=since) == {A: [new], B: [other]}
+    assert store.person_sends(["p", "q"], since=since) == {"p": [new, other], "q": []}
     everything = store.sends([A], since=T0 - dt.timedelta(days=1))[A]
     assert everything == [old, new]
+
+
+def test_sends_from_since_on_exactly(store: Store) -> None:
+    """A send exactly at ``since`` is read, one a microsecond before is not, by address and by
+    person."""
+    since = T0 - dt.timedelta(minutes=10)
+    store.record_send(send(at=since - dt.timedelta(microseconds=1), person="p"))
+    at_since = store.record_send(send(at=since, person="p"))
+    assert store.sends([A], since=since) == {A: [at_since]}
+    assert store.person_sends(["p"], since=since) == {"p": [at_since]}
 
 
 def test_reserve_and_settle(store: Store) -> None:
@@ -243,6 +252,63 @@ def test_concurrent_batches_respect_the_cap(store: Store) -> None:
     assert {number: len(records) for number, records in held.items()} == dict.fromkeys(numbers, 3)
 
 
+def test_holds_read_and_hold_their_persons(store: Store) -> None:
+    """A hold for a person sees the address's own sends (of any person or none) and that
+    person's sends on other addresses (and no other person's); in a batch, an address sees the
+    holds made earlier in it for its person, and every hold lands in the person's sends."""
+    since = T0 - dt.timedelta(days=1)
+    C, D, E = "+12125550125", "+12125550126", "+12125550127"
+    theirs = store.record_send(send(A, minutes=-3, person="p"))
+    store.record_send(send(B, minutes=-2, person="q"))
+    own_c = store.record_send(send(C, minutes=-5))
+    own_d = store.record_send(send(D, minutes=-4, person="q"))
+    seen: list[tuple[str, list[str]]] = []
+    hold = {"status": "reserved", "expires": T0 + dt.timedelta(minutes=5), "person": "p"}
+
+    def one(records: list[SendRecord]) -> list[SendRecord]:
+        seen.append((C, [r.id for r in records]))
+        return [send(C, minutes=-1, **hold)]
+
+    (first,) = store.hold(C, since=since, decide=one, persons=["p"])
+
+    def many(number: str, records: list[SendRecord]) -> list[SendRecord]:
+        seen.append((number, [r.id for r in records]))
+        return [send(number, minutes=len(seen), **hold)]
+
+    stored = store.reserve_many([D, E], since=since, decide=many, persons={D: ["p"], E: ["p"]})
+    assert seen == [
+        (C, [own_c.id, theirs.id]),
+        (D, [own_d.id, theirs.id, first.id]),
+        (E, [theirs.id, first.id, stored[D][0].id]),
+    ]
+    assert store.person_sends(["p"], since=since)["p"] == [
+        theirs,
+        first,
+        stored[D][0],
+        stored[E][0],
+    ]
+
+
+def test_concurrent_holds_respect_a_persons_cap(store: Store) -> None:
+    """Threads holding for one person on six addresses under a cap of 3 for the person never
+    hold more than 3 in all."""
+    numbers = [f"+121255502{i:02d}" for i in range(6)]
+
+    def worker(number: str) -> None:
+        def decide(records: list[SendRecord]) -> list[SendRecord]:
+            return [send(number, person="p")] if len(records) < 3 else []
+
+        for _ in range(2):
+            store.hold(number, since=T0 - dt.timedelta(days=1), decide=decide, persons=["p"])
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in numbers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(store.person_sends(["p"], since=T0 - dt.timedelta(days=1))["p"]) == 3
+
+
 def test_addresses_and_fields_of_any_text(store: Store) -> None:
     """Addresses and fields with quotes, braces, commas, backslashes and non-ASCII text reserve,
     read back and settle unchanged (SQL sends several statements at once with client-side
@@ -281,30 +347,32 @@ def test_lookup_cache(store: Store) -> None:
     assert cache.cache_get("line:other", now=T0) is None
     cache.cache_put("line:+12125550123", "voip", expires=T0 + dt.timedelta(days=1))
     assert cache.cache_get("line:+12125550123", now=T0) == "voip"
+    expires = T0 + dt.timedelta(days=1)
+    assert (
+        cache.cache_get("line:+12125550123", now=expires - dt.timedelta(microseconds=1)) == "voip"
+    )
+    assert cache.cache_get("line:+12125550123", now=expires) is None  # gone at its expiry
 
 
-def test_postgres_snapshot_matches_separate_reads(tmp_path: Path) -> None:
-    """PostgresStore.snapshot reads in one transaction exactly what the four reads return."""
-    store = make_store("postgres", tmp_path)
-    try:
-        store.append_consent(event())
-        store.append_consent(event(kind="revoked", minutes=1))
-        store.forget(A)
-        store.append_consent(event(B))
-        store.record_send(send(B, person="p"))
-        store.record_engagement(B, at=T0, kind="reply")
-        since = T0 - dt.timedelta(days=1)
-        together = store.snapshot([A, B], [B, "person:p"], since=since)  # type: ignore[attr-defined]
-        apart = (
-            store.consent_events([A, B]),
-            store.suppressed([A, B]),
-            store.sends([B, "person:p"], since=since),
-            store.last_engagement([A, B]),
-        )
-        assert together == apart
-        assert together[1] == {A}
-    finally:
-        drop(store)
+def test_snapshot_matches_separate_reads(store: Store) -> None:
+    """A store's snapshot (one statement on PostgreSQL, the protocol's default elsewhere) holds
+    exactly what the five separate reads return."""
+    store.append_consent(event())
+    store.append_consent(event(kind="revoked", minutes=1))
+    store.forget(A)
+    store.append_consent(event(B))
+    first = store.record_send(send(B, person="p"))
+    store.record_engagement(B, at=T0, kind="reply")
+    since = T0 - dt.timedelta(days=1)
+    together = store.snapshot([A, B], persons=["p", "q"], since=since)
+    assert together == Snapshot(
+        consent={A: [], B: store.consent_events([B])[B]},
+        suppressed=frozenset({A}),
+        sends={A: [], B: [first]},
+        person_sends={"p": [first], "q": []},
+        engagement={A: None, B: T0},
+    )
+    assert len(together.consent[B]) == 1
 
 
 def test_redis_index_without_record_fails_closed(tmp_path: Path) -> None:
@@ -474,6 +542,28 @@ def test_redis_remembers_within_its_bound() -> None:
         drop(store)
 
 
+def test_redis_cache_keys_outlive_a_clock_behind_the_servers() -> None:
+    """A lookup cached with an expiry that the caller's clock has not reached, but the Redis
+    server's clock has (a frozen clock in the past), is kept for at least an hour (it used to
+    be dropped after a millisecond); one expiring in two hours keeps its own expiry."""
+    import redis
+
+    from .services import REDIS_URL
+
+    store = redis_store()
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        store.cache_put("line:old", "mobile", expires=T0 + dt.timedelta(days=1))  # type: ignore[attr-defined]
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=2)
+        store.cache_put("line:new", "voip", expires=later)  # type: ignore[attr-defined]
+        assert 3_500_000 < client.pttl(f"{store.prefix}:cache:line:old") <= 3_600_000  # type: ignore[attr-defined]
+        assert 3_600_000 < client.pttl(f"{store.prefix}:cache:line:new") <= 7_200_000  # type: ignore[attr-defined]
+        assert store.cache_get("line:old", now=T0) == "mobile"  # type: ignore[attr-defined]
+    finally:
+        client.close()
+        drop(store)
+
+
 def test_redis_remembered_must_be_a_count() -> None:
     from smspolicy.errors import ConfigurationError
     from smspolicy.store.redis import RedisStore
@@ -489,8 +579,10 @@ def test_redis_remembered_must_be_a_count() -> None:
         test_reserve_many_and_settle_many,
         test_concurrent_batches_respect_the_cap,
         test_engagement,
+        test_holds_read_and_hold_their_persons,
+        test_concurrent_holds_respect_a_persons_cap,
     ],
-    ids=["reserve", "reserve_many", "concurrent_batches", "engagement"],
+    ids=["reserve", "reserve_many", "concurrent_batches", "engagement", "persons", "person_cap"],
 )
 def test_redis_cluster_calls_per_number(check: object, tmp_path: Path) -> None:
     """On Redis Cluster each number's script runs on its own (one slot per call), in a

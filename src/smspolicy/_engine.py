@@ -9,7 +9,6 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Literal, cast
 
-import attrs
 from phonenumbers import PhoneNumber
 
 from . import i18n
@@ -29,8 +28,8 @@ from ._recipients import (
     Resolver,
     address_recipient,
 )
-from ._records import ConsentEvent, SendRecord
-from ._reserve import DEFAULT_HOLD, Reservation, held_record, send_record, settle_all
+from ._records import SendRecord
+from ._reserve import DEFAULT_HOLD, Reservation, Settler, held_record, send_record, settle_all
 from ._time import ensure_aware, ensure_duration
 from ._values import (
     Decision,
@@ -55,7 +54,8 @@ from .errors import (
 )
 from .programs import Program, check_keywords
 from .rules._caps import program_frequency
-from .store import MemoryStore, Store, person_key
+from .store import Counters, MemoryStore, Snapshot, Store
+from .store._base import merged_sends, missing_methods, send_order
 from .typing import Rule
 
 __all__ = ["DEFAULT_HISTORY", "Engine"]
@@ -121,6 +121,21 @@ def required_history(rule: object, seen: set[int] | None = None) -> dt.timedelta
     return needed
 
 
+def _not_a_store(store: object) -> str:
+    """Why ``store`` cannot be an engine's store."""
+    if isinstance(store, Counters):
+        return (
+            f"{store!r} holds sends and counters but no consent ledger, so the engine could "
+            "decide nothing: pair it with a ledger, e.g. "
+            "ComposedStore(PostgresStore(dsn), RedisStore(url))"
+        )
+    missing = ", ".join(missing_methods(store, Store))
+    return (
+        f"store must be a smspolicy.store.Store (subclass it to get the optional methods), "
+        f"got {store!r}, which lacks: {missing}"
+    )
+
+
 def _store_failure(
     error: Exception, on_error: str, now: dt.datetime, retry: dt.timedelta
 ) -> Decision:
@@ -170,9 +185,12 @@ class Engine:
             )
         if clock is not None and not isinstance(clock, Clock):
             raise ConfigurationError(f"clock must have a now() method, got {clock!r}")
+        if store is not None and not isinstance(store, Store):
+            raise ConfigurationError(_not_a_store(store))
         self.policy = policy
         self.store: Store = MemoryStore() if store is None else store
         self.clock: Clock = SystemClock() if clock is None else clock
+        self._settler = Settler(self.store, self.now, self._recount)
         self.resolver = Resolver(
             default_region=default_region,
             line_type_lookup=line_type_lookup,
@@ -290,7 +308,7 @@ class Engine:
         return [
             item
             if isinstance(item, Decision)
-            else self._decide(message, snapshot.context(self, message, item, now))
+            else self._decide(message, self._context(snapshot, message, item, now))
             for message, item in zip(batch, resolved, strict=True)
         ]
 
@@ -327,38 +345,58 @@ class Engine:
         batch: Sequence[Message],
         recipients: Sequence[Recipient],
         now: dt.datetime,
-    ) -> _Snapshot:
+    ) -> Snapshot:
         numbers = sorted({r.address for r in recipients})
-        keys = {person_key(m.person) for m in batch if m.person} | set(numbers)
+        persons = sorted({m.person for m in batch if m.person})
         try:
-            at_once = getattr(self.store, "snapshot", None)
-            if at_once is not None:
-                consent, suppressed, sends, engaged = at_once(
-                    numbers, sorted(keys), since=now - self.history
-                )
-                return _Snapshot(consent, suppressed, sends, engaged)
-            return _Snapshot(
-                consent=self.store.consent_events(numbers),
-                suppressed=self.store.suppressed(numbers),
-                sends=self.store.sends(sorted(keys), since=now - self.history),
-                engagement=self.store.last_engagement(numbers),
-            )
+            return self.store.snapshot(numbers, persons=persons, since=now - self.history)
         except StoreUnavailableError:
             raise
         except Exception as error:  # any backend failure must fail closed
             raise StoreUnavailableError(f"{type(error).__name__}: {error}") from error
 
+    def _context(
+        self,
+        snapshot: Snapshot,
+        message: Message,
+        recipient: Recipient,
+        now: dt.datetime,
+        locked: Sequence[SendRecord] | None = None,
+    ) -> Context:
+        """The context for one message: its recipient's records from ``snapshot``, and as its
+        history the sends of its address and of its person, or ``locked``, those read under a
+        reservation's lock (which already hold both)."""
+        if locked is not None:
+            sends: Sequence[SendRecord] = locked
+        else:
+            sends = snapshot.sends.get(recipient.address, ())
+            if message.person:
+                sends = merged_sends(sends, snapshot.person_sends.get(message.person, ()))
+        return Context(
+            now=now,
+            recipient=recipient,
+            consent=ConsentView(
+                events=snapshot.consent.get(recipient.address, ()),
+                suppressed=recipient.address in snapshot.suppressed,
+            ),
+            history=HistoryView(sends=sends, since=now - self.history),
+            profile=self.profile(recipient.address),
+            engagement=snapshot.engagement.get(recipient.address),
+            senders=self.senders,
+        )
+
     def reserve(self, message: Message, *, hold: dt.timedelta = DEFAULT_HOLD) -> Reservation:
         """Decide ``message`` and, when allowed, count it in the send log atomically: under the
-        store's per-recipient lock the policy is re-run on fresh sends, so two workers can never
-        both take the last slot of a cap. A message the policy does not allow on the sends read
-        first is answered without the lock (a no takes no slot). Commit or release the
-        returned reservation."""
+        store's lock on the recipient's address and on its person (``Message.person``: every
+        address and channel of that person) the policy is re-run on fresh sends, so two workers
+        can never both take the last slot of a cap. A message the policy does not allow on the
+        sends read first is answered without the lock (a no takes no slot). Commit or release
+        the returned reservation."""
         ensure_duration(hold, "hold")
         now = self.now()
         item = self._resolve_or_deny(message)
         if isinstance(item, Decision):
-            return Reservation(item, None, self.store)
+            return Reservation(item, None, self._settler)
         return self._reserve_one(message, item, now, hold)
 
     def _reserve_one(
@@ -367,29 +405,35 @@ class Engine:
         decided: list[Decision] = []
 
         def decide(locked: list[SendRecord]) -> SendRecord | None:
-            context = snapshot.context(self, message, item, now, locked)
+            context = self._context(snapshot, message, item, now, locked)
             decided.append(self._decide(message, context))
             return held_record(message, item.address, now, hold) if decided[-1].allowed else None
 
         try:
             snapshot = self._prefetch([message], [item], now)
-            first = self._decide(message, snapshot.context(self, message, item, now))
+            first = self._decide(message, self._context(snapshot, message, item, now))
             if not first.allowed:  # a no needs no lock (see _without_lock)
-                return Reservation(first, None, self.store)
-            record = self.store.reserve(item.address, since=now - self.history, decide=decide)
+                return Reservation(first, None, self._settler)
+            record = self.store.reserve(
+                item.address,
+                since=now - self.history,
+                decide=decide,
+                persons=(message.person,) if message.person else (),
+            )
         except RuleError:
             raise  # a broken rule is a bug to see, not a store outage
         except Exception as error:  # any backend failure must fail closed
-            return Reservation(self._failed(error, now), None, self.store)
-        return Reservation(decided[-1], record, self.store)
+            return Reservation(self._failed(error, now), None, self._settler)
+        return Reservation(decided[-1], record, self._settler, message=message, recipient=item)
 
     def reserve_many(
         self, messages: Iterable[Message], *, hold: dt.timedelta = DEFAULT_HOLD
     ) -> list[Reservation]:
         """:meth:`reserve` for many messages at once, in input order, with the same guarantee
-        for each: the store reads, locks and writes the whole batch in a few round trips when it
-        can (:class:`smspolicy.store.BatchReservations`), and messages to the same number see
-        each other's holds. Settle the results with :meth:`settle_many` (or one by one).
+        for each: the store reads, locks and writes the whole batch in a few round trips
+        (:meth:`smspolicy.store.Reservations.reserve_many`), and messages to the same address,
+        or to the same person on any address, see each other's holds. Settle the results with
+        :meth:`settle_many` (or one by one).
 
         A store failure fails the whole batch closed (``store.unavailable``); holds that landed
         before it stop counting when they expire.
@@ -399,7 +443,7 @@ class Engine:
         now = self.now()
         resolved = [self._resolve_or_deny(message) for message in batch]
         out = [
-            Reservation(item, None, self.store) if isinstance(item, Decision) else None
+            Reservation(item, None, self._settler) if isinstance(item, Decision) else None
             for item in resolved
         ]
         pending = [
@@ -407,13 +451,8 @@ class Engine:
             for index, (message, item) in enumerate(zip(batch, resolved, strict=True))
             if isinstance(item, Recipient)
         ]
-        many = getattr(self.store, "reserve_many", None)
-        if many is None:  # a store without batches: one locked reservation per message
-            for index, message, item in pending:
-                out[index] = self._reserve_one(message, item, now, hold)
-            return cast("list[Reservation]", out)
         if pending:
-            self._reserve_batch(pending, out, now, hold, many)
+            self._reserve_batch(pending, out, now, hold)
         return cast("list[Reservation]", out)
 
     def _reserve_batch(
@@ -422,63 +461,143 @@ class Engine:
         out: list[Reservation | None],
         now: dt.datetime,
         hold: dt.timedelta,
-        many: Callable[..., dict[str, list[SendRecord]]],
     ) -> None:
         by_number: dict[str, list[tuple[int, Message, Recipient]]] = {}
         for entry in pending:
             by_number.setdefault(entry[2].address, []).append(entry)
         decided: dict[int, Decision] = {}
         held: dict[int, SendRecord] = {}
-        by_person: dict[str, list[int]] = {}
-        for index, message, _item in pending:
+        persons: dict[str, set[str]] = {}
+        for _index, message, item in pending:
             if message.person:
-                by_person.setdefault(message.person, []).append(index)
+                persons.setdefault(item.address, set()).add(message.person)
 
         def decide(number: str, locked: list[SendRecord]) -> list[SendRecord]:
             sends, holds = list(locked), []
             for index, _message, _item in by_number[number]:
                 held.pop(index, None)  # a store may ask again after a conflict
             for index, message, item in by_number[number]:
-                # The holds this batch has made for the same person, on any number (the
-                # person's index in the store was read before the batch).
-                also = [held[i] for i in by_person.get(message.person or "", ()) if i in held]
-                context = snapshot.context(self, message, item, now, sends, also)
+                view = sends
+                if number in persons:  # only this address's sends and this message's person's
+                    view = [
+                        r
+                        for r in sends
+                        if r.number == number or (r.person and r.person == message.person)
+                    ]
+                context = self._context(snapshot, message, item, now, view)
                 decision = decided[index] = self._decide(message, context)
                 if decision.allowed:
                     record = held[index] = held_record(message, number, now, hold)
                     holds.append(record)
-                    bisect.insort(sends, record, key=_send_order)  # later messages count it
+                    bisect.insort(sends, record, key=send_order)  # later messages count it
             return holds
 
         try:
             snapshot = self._prefetch([m for _, m, _ in pending], [r for _, _, r in pending], now)
-            for number in _without_lock(self, snapshot, by_number, decided, now):
+            for number in self._without_lock(snapshot, by_number, decided, now):
                 del by_number[number]
             stored = (
-                many(list(by_number), since=now - self.history, decide=decide) if by_number else {}
+                self.store.reserve_many(
+                    list(by_number), since=now - self.history, decide=decide, persons=persons
+                )
+                if by_number
+                else {}
             )
         except RuleError:
             raise
         except Exception as error:  # any backend failure must fail closed
             failed = self._failed(error, now)
             for index, _, _ in pending:
-                out[index] = Reservation(failed, None, self.store)
+                out[index] = Reservation(failed, None, self._settler)
             return
-        for index, _, item in pending:
+        for index, message, item in pending:
             record, decision = held.get(index), decided.get(index)
             kept = {r.id for r in stored.get(item.address, ())}
             if decision is None or (record is not None and record.id not in kept):
                 # A store that skipped a number, or dropped its hold, must not pass as allowed.
                 lost = StoreUnavailableError(f"the store did not keep the hold for {item.address}")
-                out[index] = Reservation(self._failed(lost, now), None, self.store)
+                out[index] = Reservation(self._failed(lost, now), None, self._settler)
             else:
-                out[index] = Reservation(decision, record, self.store)
+                out[index] = Reservation(
+                    decision, record, self._settler, message=message, recipient=item
+                )
+
+    def _without_lock(
+        self,
+        snapshot: Snapshot,
+        by_number: Mapping[str, list[tuple[int, Message, Recipient]]],
+        decided: dict[int, Decision],
+        now: dt.datetime,
+    ) -> list[str]:
+        """The numbers of a batch answered from the snapshot alone: those with one message,
+        which the policy does not allow on the sends read with the rest of the batch's records.
+        A no decided on what the store held at that read is as true as one decided under the
+        lock a moment later (the lock only guards a slot being taken), so it holds nothing and
+        takes no lock. A yes, and numbers with several messages (which see each other's
+        holds), are decided again under the lock."""
+        answered: list[str] = []
+        for number, entries in by_number.items():
+            if len(entries) != 1:
+                continue
+            index, message, item = entries[0]
+            decision = self._decide(message, self._context(snapshot, message, item, now))
+            if not decision.allowed:
+                decided[index] = decision
+                answered.append(number)
+        return answered
+
+    def _recount(
+        self, items: Sequence[tuple[Reservation, str | None]], now: dt.datetime
+    ) -> list[Reservation]:
+        """Commit holds that expired before their commit: each is decided again, under the
+        store's lock on its address and person, on the sends there now (a hold that expired no
+        longer counts, so another message may have taken its slot). Those the policy still
+        allows are counted as sent; the others' holds are dropped and they are returned."""
+        refused: list[Reservation] = []
+        for reservation, provider_id in items:
+            record, message, item = reservation.record, reservation.message, reservation._recipient
+            if record is None or message is None or item is None:
+                raise InvalidInputError(f"{reservation!r} holds nothing to commit")
+            if not self._recount_one(record, message, item, provider_id, now):
+                refused.append(reservation)
+        return refused
+
+    def _recount_one(
+        self,
+        record: SendRecord,
+        message: Message,
+        item: Recipient,
+        provider_id: str | None,
+        now: dt.datetime,
+    ) -> bool:
+        decided: list[Decision | None] = []
+
+        def decide(locked: list[SendRecord]) -> SendRecord | None:
+            if all(r.id != record.id for r in locked):
+                decided.append(None)  # forgotten meanwhile, or older than the history read
+                return None
+            others = [r for r in locked if r.id != record.id]
+            decision = self._decide(message, self._context(snapshot, message, item, now, others))
+            decided.append(decision)
+            return record.as_sent(provider_id) if decision.allowed else None
+
+        snapshot = self._prefetch([message], [item], now)
+        persons = (message.person,) if message.person else ()
+        self.store.reserve(item.address, since=now - self.history, decide=decide, persons=persons)
+        last = decided[-1]
+        if last is None:  # nothing to count against: settle it as any commit
+            self.store.settle(record, provider_id=provider_id, sent=True)
+            return True
+        if last.allowed:
+            return True
+        self.store.settle(record, provider_id=None, sent=False)
+        return False
 
     def settle_many(self, settlements: Iterable[tuple[Reservation, str | None, bool]]) -> None:
         """Settle many reservations in one store call: each item is ``(reservation,
         provider_id, sent)``, as :meth:`Reservation.commit` (sent) or
         :meth:`Reservation.release` (not sent). Nothing is settled if any item cannot be."""
-        settle_all(self.store, list(settlements))
+        settle_all(self._settler, list(settlements))
 
     def record_engagement(self, number: str, *, kind: str = "reply") -> None:
         """Note that the recipient engaged (replied, clicked...) now."""
@@ -505,78 +624,6 @@ class Engine:
 
     def _failed(self, error: Exception, now: dt.datetime) -> Decision:
         return _store_failure(error, self.on_store_error, now, self.store_retry)
-
-
-def _without_lock(
-    engine: Engine,
-    snapshot: _Snapshot,
-    by_number: Mapping[str, list[tuple[int, Message, Recipient]]],
-    decided: dict[int, Decision],
-    now: dt.datetime,
-) -> list[str]:
-    """The numbers of a batch answered from the snapshot alone: those with one message, which
-    the policy does not allow on the sends read with the rest of the batch's records. A no
-    decided on what the store held at that read is as true as one decided under the lock a
-    moment later (the lock only guards a slot being taken), so it holds nothing and takes no
-    lock. A yes, and numbers with several messages (which see each other's holds), are decided
-    again under the lock."""
-    answered: list[str] = []
-    for number, entries in by_number.items():
-        if len(entries) != 1:
-            continue
-        index, message, item = entries[0]
-        decision = engine._decide(message, snapshot.context(engine, message, item, now))
-        if not decision.allowed:
-            decided[index] = decision
-            answered.append(number)
-    return answered
-
-
-@attrs.frozen
-class _Snapshot:
-    """What the store said about a batch of recipients, read in one go."""
-
-    consent: Mapping[str, list[ConsentEvent]]
-    suppressed: set[str]
-    sends: Mapping[str, list[SendRecord]]
-    engagement: Mapping[str, dt.datetime | None]
-
-    def context(
-        self,
-        engine: Engine,
-        message: Message,
-        recipient: Recipient,
-        now: dt.datetime,
-        locked_sends: Sequence[SendRecord] | None = None,
-        also: Sequence[SendRecord] = (),
-    ) -> Context:
-        """The context for one message; ``locked_sends`` replaces the number's own sends with
-        those read under a reservation's lock, and ``also`` adds the person's holds made since
-        the snapshot was read."""
-        own = self.sends.get(recipient.address, ()) if locked_sends is None else locked_sends
-        sends: Sequence[SendRecord] = own
-        if message.person:
-            records = {r.id: r for r in own}
-            records.update({r.id: r for r in self.sends.get(person_key(message.person), ())})
-            records.update({r.id: r for r in also})
-            # Two sorted lists merged: keep the view's promise of oldest first.
-            sends = sorted(records.values(), key=lambda r: (r.at, r.id))
-        return Context(
-            now=now,
-            recipient=recipient,
-            consent=ConsentView(
-                events=self.consent.get(recipient.address, ()),
-                suppressed=recipient.address in self.suppressed,
-            ),
-            history=HistoryView(sends=sends, since=now - engine.history),
-            profile=engine.profile(recipient.address),
-            engagement=self.engagement.get(recipient.address),
-            senders=engine.senders,
-        )
-
-
-def _send_order(record: SendRecord) -> tuple[dt.datetime, str]:
-    return (record.at, record.id)
 
 
 def _with_zone(decision: Decision, recipient: Recipient) -> Decision:

@@ -12,6 +12,8 @@ surrogates) without NUL characters.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
     "ConfigurationError",
     "InvalidInputError",
@@ -21,6 +23,7 @@ __all__ = [
     "LineTypeLookupError",
     "NaiveDatetimeError",
     "RequestValidationError",
+    "ReservationExpiredError",
     "RuleError",
     "SmsPolicyError",
     "StoreUnavailableError",
@@ -82,3 +85,17 @@ class LineTypeLookupError(SmsPolicyError):
 
 class LedgerIntegrityError(SmsPolicyError):
     """A consent record or proof does not verify: something was altered, dropped or reordered."""
+
+
+class ReservationExpiredError(SmsPolicyError):
+    """A reservation was committed after its hold expired, and the policy, re-checked under the
+    store's lock at the commit, no longer allows the send (another message took the slot
+    meanwhile): nothing was counted. Reserve again before sending; if the message already went
+    out, record it with :meth:`smspolicy.Engine.record_sent` so the send log stays true.
+
+    ``reservations`` lists the reservations that could not be committed.
+    """
+
+    def __init__(self, message: str, reservations: Sequence[object] = ()) -> None:
+        self.reservations = tuple(reservations)
+        super().__init__(message)

@@ -10,14 +10,20 @@ from ._base import (
     Audience,
     BatchReservations,
     ConsentLedger,
+    Counters,
+    Decide,
+    DecideHolds,
+    DecideMany,
     LookupCache,
     Reservations,
     SendLog,
+    Settlement,
+    Snapshot,
     Store,
     suppression_key,
 )
 from .composed import ComposedStore
-from .memory import MemoryStore, person_key
+from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
 __all__ = [
@@ -29,6 +35,10 @@ __all__ = [
     "ConsentEvent",
     "ConsentKind",
     "ConsentLedger",
+    "Counters",
+    "Decide",
+    "DecideHolds",
+    "DecideMany",
     "LookupCache",
     "MemoryStore",
     "PostgresStore",
@@ -38,8 +48,9 @@ __all__ = [
     "SendLog",
     "SendRecord",
     "SendStatus",
+    "Settlement",
+    "Snapshot",
     "Store",
-    "person_key",
     "suppression_key",
 ]
 

@@ -3,45 +3,40 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Collection, Sequence
 
 from .._records import ConsentEvent, SendRecord
 from ..errors import ConfigurationError
 from ._base import (
-    Audience,
-    ConsentLedger,
-    Decide,
-    LookupCache,
-    Reservations,
-    SendLog,
+    Counters,
+    DecideHolds,
+    DecideMany,
+    PersonsOf,
     Settlement,
+    Store,
+    missing_methods,
 )
 
 __all__ = ["ComposedStore"]
 
 
-@runtime_checkable
-class _CounterStore(SendLog, Reservations, LookupCache, Protocol):
-    def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None: ...
-
-    def last_engagement(self, numbers: Sequence[str]) -> dict[str, dt.datetime | None]: ...
-
-    def forget_sends(self, number: str) -> None: ...
-
-
-class ComposedStore:
+class ComposedStore(Store):
     """The consent ledger (and list of numbers) from ``ledger``, sends, reservations and
     engagement from ``counters``: e.g. ``ComposedStore(PostgresStore(dsn), RedisStore(url))``.
     ``forget`` erases from both."""
 
-    def __init__(self, ledger: ConsentLedger, counters: _CounterStore) -> None:
-        if not isinstance(ledger, ConsentLedger) or not isinstance(ledger, Audience):
+    def __init__(self, ledger: Store, counters: Counters) -> None:
+        if not isinstance(ledger, Store):
+            missing = ", ".join(missing_methods(ledger, Store))
             raise ConfigurationError(
-                "ledger must be a full store such as PostgresStore or SQLiteStore"
+                "ledger must be a full store such as PostgresStore or SQLiteStore "
+                f"(missing: {missing})"
             )
-        if not isinstance(counters, _CounterStore):
-            raise ConfigurationError("counters must be a counter store such as RedisStore")
+        if not isinstance(counters, Counters):
+            missing = ", ".join(missing_methods(counters, Counters))
+            raise ConfigurationError(
+                f"counters must be a counter store such as RedisStore (missing: {missing})"
+            )
         self.ledger = ledger
         self.counters = counters
 
@@ -50,10 +45,8 @@ class ComposedStore:
 
     def close(self) -> None:
         """Close both stores."""
-        for store in (self.ledger, self.counters):
-            close = getattr(store, "close", None)
-            if close is not None:
-                close()
+        self.ledger.close()
+        self.counters.close()
 
     def append_consent(self, event: ConsentEvent) -> ConsentEvent:
         return self.ledger.append_consent(event)
@@ -77,28 +70,36 @@ class ComposedStore:
     def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
         return self.counters.sends(numbers, since=since)
 
-    def reserve(self, number: str, *, since: dt.datetime, decide: Decide) -> SendRecord | None:
-        return self.counters.reserve(number, since=since, decide=decide)
+    def person_sends(
+        self, persons: Sequence[str], *, since: dt.datetime
+    ) -> dict[str, list[SendRecord]]:
+        return self.counters.person_sends(persons, since=since)
+
+    def hold(
+        self,
+        number: str,
+        *,
+        since: dt.datetime,
+        decide: DecideHolds,
+        persons: Collection[str] = (),
+    ) -> list[SendRecord]:
+        return self.counters.hold(number, since=since, decide=decide, persons=persons)
+
+    def reserve_many(
+        self,
+        numbers: Sequence[str],
+        *,
+        since: dt.datetime,
+        decide: DecideMany,
+        persons: PersonsOf | None = None,
+    ) -> dict[str, list[SendRecord]]:
+        return self.counters.reserve_many(numbers, since=since, decide=decide, persons=persons)
 
     def settle(self, record: SendRecord, *, provider_id: str | None, sent: bool) -> None:
         self.counters.settle(record, provider_id=provider_id, sent=sent)
 
-    @property
-    def reserve_many(self) -> Callable[..., dict[str, list[SendRecord]]] | None:
-        """The counters store's batch reservation, or None when it has none (the engine then
-        reserves one message at a time)."""
-        many: Callable[..., dict[str, list[SendRecord]]] | None = getattr(
-            self.counters, "reserve_many", None
-        )
-        return many
-
     def settle_many(self, settlements: Sequence[Settlement]) -> None:
-        many = getattr(self.counters, "settle_many", None)
-        if many is not None:
-            many(settlements)
-            return
-        for record, provider_id, sent in settlements:
-            self.counters.settle(record, provider_id=provider_id, sent=sent)
+        self.counters.settle_many(settlements)
 
     def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:
         self.counters.record_engagement(number, at=at, kind=kind)

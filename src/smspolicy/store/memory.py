@@ -5,28 +5,34 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord
-from ._base import BatchBacked, DecideMany, Settlement, suppression_key
+from ._base import (
+    DecideHolds,
+    DecideMany,
+    PersonsOf,
+    Settlement,
+    Store,
+    merged_sends,
+    send_order,
+    suppression_key,
+)
 
 __all__ = ["MemoryStore"]
 
 
-def person_key(person: str) -> str:
-    """The send-log key that links one person's addresses."""
-    return f"person:{person}"
-
-
-class MemoryStore(BatchBacked):
+class MemoryStore(Store):
     """Keeps everything in process memory; the reference every other store is tested against."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._events: dict[str, list[ConsentEvent]] = defaultdict(list)
         self._sends: dict[str, SendRecord] = {}
-        # Record ids by number and by person key, so reads touch only the asked-for records.
-        self._keyed: defaultdict[str, set[str]] = defaultdict(set)
+        # Record ids by address and by person (two namespaces), so reads touch only the
+        # asked-for records.
+        self._by_number: defaultdict[str, set[str]] = defaultdict(set)
+        self._by_person: defaultdict[str, set[str]] = defaultdict(set)
         self._suppressed: set[str] = set()
         self._engaged: dict[str, dt.datetime] = {}
         self._cache: dict[str, tuple[str, dt.datetime]] = {}
@@ -51,77 +57,101 @@ class MemoryStore(BatchBacked):
             events = self._events.pop(number, [])
             if any(e.kind is ConsentKind.REVOKED for e in events):
                 self._suppressed.add(suppression_key(number))
-            for record_id in list(self._keyed.get(number, ())):
+            for record_id in list(self._by_number.get(number, ())):
                 self._drop(record_id)
             self._engaged.pop(number, None)
+            for key in [key for key in self._cache if number in key]:
+                del self._cache[key]
 
     def suppressed(self, numbers: Sequence[str]) -> set[str]:
         with self._lock:
             return {n for n in numbers if suppression_key(n) in self._suppressed}
-
-    @staticmethod
-    def _keys(record: SendRecord) -> tuple[str, ...]:
-        if record.person is None:
-            return (record.number,)
-        return (record.number, person_key(record.person))
 
     def _add(self, record: SendRecord) -> None:
         old = self._sends.get(record.id)
         if old is not None:
             self._drop(old.id)
         self._sends[record.id] = record
-        for key in self._keys(record):
-            self._keyed[key].add(record.id)
+        self._by_number[record.number].add(record.id)
+        if record.person is not None:
+            self._by_person[record.person].add(record.id)
 
     def _drop(self, record_id: str) -> None:
         record = self._sends.pop(record_id)
-        for key in self._keys(record):
-            ids = self._keyed[key]
+        for index, key in ((self._by_number, record.number), (self._by_person, record.person)):
+            if key is None:
+                continue
+            ids = index[key]
             ids.discard(record_id)
             if not ids:
-                del self._keyed[key]
+                del index[key]
 
     def record_send(self, record: SendRecord) -> SendRecord:
         with self._lock:
             self._add(record)
             return record
 
-    def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
-        with self._lock:
-            result: dict[str, list[SendRecord]] = {}
-            for key in numbers:
-                found = [self._sends[i] for i in self._keyed.get(key, ())]
-                found = [r for r in found if r.at >= since]
-                found.sort(key=lambda r: (r.at, r.id))
-                result[key] = found
-            return result
-
-    def _reserve_batch(
-        self, numbers: Sequence[str], *, since: dt.datetime, decide: DecideMany
+    def _read(
+        self, index: dict[str, set[str]], keys: Sequence[str], since: dt.datetime
     ) -> dict[str, list[SendRecord]]:
         with self._lock:
-            stored: dict[str, list[SendRecord]] = {}
-            for number in dict.fromkeys(numbers):
-                stored[number] = decide(number, self.sends([number], since=since)[number])
-                for record in stored[number]:
-                    self._add(record)
-            return stored
+            result: dict[str, list[SendRecord]] = {}
+            for key in keys:
+                found = [self._sends[i] for i in index.get(key, ())]
+                result[key] = sorted((r for r in found if r.at >= since), key=send_order)
+            return result
+
+    def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
+        return self._read(self._by_number, numbers, since)
+
+    def person_sends(
+        self, persons: Sequence[str], *, since: dt.datetime
+    ) -> dict[str, list[SendRecord]]:
+        return self._read(self._by_person, persons, since)
+
+    def hold(
+        self,
+        number: str,
+        *,
+        since: dt.datetime,
+        decide: DecideHolds,
+        persons: Collection[str] = (),
+    ) -> list[SendRecord]:
+        with self._lock:
+            wanted = list(dict.fromkeys(persons))
+            records = merged_sends(
+                self.sends([number], since=since)[number],
+                *self.person_sends(wanted, since=since).values(),
+            )
+            held = list(decide(records))
+            for record in held:
+                self._add(record)
+            return held
+
+    def reserve_many(
+        self,
+        numbers: Sequence[str],
+        *,
+        since: dt.datetime,
+        decide: DecideMany,
+        persons: PersonsOf | None = None,
+    ) -> dict[str, list[SendRecord]]:
+        with self._lock:  # one hold after another, the whole batch under the lock
+            return super().reserve_many(numbers, since=since, decide=decide, persons=persons)
 
     def settle_many(self, settlements: Sequence[Settlement]) -> None:
         with self._lock:
-            for record, provider_id, sent in settlements:
-                self.settle(record, provider_id=provider_id, sent=sent)
+            super().settle_many(settlements)
 
     def settle(self, record: SendRecord, *, provider_id: str | None, sent: bool) -> None:
-        record_id = record.id
         with self._lock:
-            held = self._sends.get(record_id)
+            held = self._sends.get(record.id)
             if held is None:
                 return
             if sent:
-                self._sends[record_id] = held.as_sent(provider_id)  # same id, number and person
+                self._sends[record.id] = held.as_sent(provider_id)  # same id, number and person
             else:
-                self._drop(record_id)
+                self._drop(record.id)
 
     def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:
         with self._lock:

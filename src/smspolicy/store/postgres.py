@@ -2,7 +2,8 @@
 
 Install with ``pip install smspolicy[postgres]``. The schema is created and migrated by the
 library, recorded in a version table. Writes for one recipient are serialised with
-transaction-scoped advisory locks, so hash chains never fork and caps hold across processes.
+transaction-scoped advisory locks (one space for addresses, another for persons), so hash chains
+never fork and caps, a person's included, hold across processes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import datetime as dt
 import re
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -22,7 +23,16 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord
 from ..errors import ConfigurationError, StoreUnavailableError
-from ._base import BatchBacked, DecideMany, Settlement, suppression_key
+from ._base import (
+    DecideHolds,
+    DecideMany,
+    PersonsOf,
+    Settlement,
+    Snapshot,
+    Store,
+    decide_in_order,
+    suppression_key,
+)
 from ._codec import decode_event, decode_send, encode_event, encode_send, micros
 
 __all__ = ["MIGRATIONS", "PostgresStore"]
@@ -32,6 +42,7 @@ RECHECK_AFTER = 1.0
 """Seconds a pooled connection may sit idle before the pool checks it with a round trip."""
 _CONSENT_LOCK = 1
 _SENDS_LOCK = 2
+_PERSON_LOCK = 3  # persons lock in a space of their own: no address shares a person's lock
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -85,7 +96,7 @@ MIGRATIONS: tuple[str, ...] = (
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
-class PostgresStore(BatchBacked):
+class PostgresStore(Store):
     """Consent ledger, send log, reservations and audience in PostgreSQL.
 
     Give a ``dsn`` (the store opens its own pool) or a ``psycopg_pool.ConnectionPool``. Tables
@@ -271,35 +282,42 @@ class PostgresStore(BatchBacked):
             return stored
 
     def consent_events(self, numbers: Sequence[str]) -> dict[str, list[ConsentEvent]]:
-        return self.snapshot(numbers, [], since=_EPOCH, parts=("consent",))[0]
+        return dict(self._select(consent=numbers).consent)
 
     def snapshot(
+        self, numbers: Sequence[str], *, persons: Sequence[str] = (), since: dt.datetime
+    ) -> Snapshot:
+        """Consent, suppression, sends (of ``numbers`` and of ``persons``) and engagement, in
+        one statement: one round trip."""
+        return self._select(
+            consent=numbers,
+            suppressed=numbers,
+            numbers=numbers,
+            persons=persons,
+            engaged=numbers,
+            since=since,
+        )
+
+    def _select(
         self,
-        numbers: Sequence[str],
-        keys: Sequence[str],
         *,
-        since: dt.datetime,
-        parts: Sequence[str] = ("consent", "suppressed", "sends", "engagement"),
-    ) -> tuple[
-        dict[str, list[ConsentEvent]],
-        set[str],
-        dict[str, list[SendRecord]],
-        dict[str, dt.datetime | None],
-    ]:
-        """Consent, suppression, sends (for ``keys``: numbers or ``person:<id>``) and engagement,
-        in one statement: one round trip. ``parts`` limits what is read."""
-        consent: dict[str, list[ConsentEvent]] = {number: [] for number in numbers}
-        suppressed: set[str] = set()
-        sends: dict[str, list[SendRecord]] = {key: [] for key in keys}
-        engaged: dict[str, dt.datetime | None] = dict.fromkeys(numbers)
-        hashed = {suppression_key(n): n for n in numbers} if "suppressed" in parts else {}
-        plain = [k for k in sends if not k.startswith("person:")] if "sends" in parts else []
-        persons = [k.removeprefix("person:") for k in sends if k.startswith("person:")]
-        persons = persons if "sends" in parts else []
-        wanted = list(consent) if "consent" in parts else []
+        consent: Sequence[str] = (),
+        suppressed: Sequence[str] = (),
+        numbers: Sequence[str] = (),
+        persons: Sequence[str] = (),
+        engaged: Sequence[str] = (),
+        since: dt.datetime = _EPOCH,
+    ) -> Snapshot:
+        """The asked-for parts of a snapshot, in one statement."""
+        events: dict[str, list[ConsentEvent]] = {number: [] for number in consent}
+        found: set[str] = set()
+        sends: dict[str, list[SendRecord]] = {number: [] for number in numbers}
+        by_person: dict[str, list[SendRecord]] = {person: [] for person in persons}
+        engagement: dict[str, dt.datetime | None] = dict.fromkeys(engaged)
+        hashed = {suppression_key(n): n for n in suppressed}
         queries = [
             (
-                wanted,
+                events,
                 "SELECT 0, number, seq::bigint, '', record FROM {schema}.consent_events "
                 "WHERE number = ANY(%(consent)s)",
             ),
@@ -309,48 +327,53 @@ class PostgresStore(BatchBacked):
                 "WHERE key = ANY(%(suppressed)s)",
             ),
             (
-                plain,
+                sends,
                 "SELECT 2, number, at_us, id, record FROM {schema}.sends "
-                "WHERE number = ANY(%(plain)s) AND at_us >= %(since)s",
+                "WHERE number = ANY(%(numbers)s) AND at_us >= %(since)s",
             ),
             (
-                persons,
+                by_person,
                 "SELECT 3, person, at_us, id, record FROM {schema}.sends "
                 "WHERE person = ANY(%(persons)s) AND at_us >= %(since)s",
             ),
             (
-                list(engaged) if "engagement" in parts else [],
+                engagement,
                 "SELECT 4, number, 0::bigint, '', at "
                 "FROM {schema}.engagement WHERE number = ANY(%(engaged)s)",
             ),
         ]
         chosen = [query for values, query in queries if values]
-        if not chosen:
-            return consent, suppressed, sends, engaged
-        params = {
-            "consent": wanted,
-            "suppressed": list(hashed),
-            "plain": plain,
-            "persons": persons,
-            "engaged": list(engaged),
-            "since": micros(since),
-        }
-        with self._one() as conn:
-            rows = conn.execute(
-                self._q(" UNION ALL ".join(chosen) + " ORDER BY 1, 3, 4"), params
-            ).fetchall()
-        for kind, key, _order, _id, text in rows:
-            if kind == 0:
-                consent[key].append(decode_event(text))
-            elif kind == 1:
-                suppressed.add(hashed[key])
-            elif kind == 2:
-                sends[key].append(decode_send(text))
-            elif kind == 3:
-                sends[f"person:{key}"].append(decode_send(text))
-            else:
-                engaged[key] = dt.datetime.fromisoformat(text)
-        return consent, suppressed, sends, engaged
+        if chosen:
+            params = {
+                "consent": list(events),
+                "suppressed": list(hashed),
+                "numbers": list(sends),
+                "persons": list(by_person),
+                "engaged": list(engagement),
+                "since": micros(since),
+            }
+            with self._one() as conn:
+                rows = conn.execute(
+                    self._q(" UNION ALL ".join(chosen) + " ORDER BY 1, 3, 4"), params
+                ).fetchall()
+            for kind, key, _order, _id, text in rows:
+                if kind == 0:
+                    events[key].append(decode_event(text))
+                elif kind == 1:
+                    found.add(hashed[key])
+                elif kind == 2:
+                    sends[key].append(decode_send(text))
+                elif kind == 3:
+                    by_person[key].append(decode_send(text))
+                else:
+                    engagement[key] = dt.datetime.fromisoformat(text)
+        return Snapshot(
+            consent=events,
+            suppressed=frozenset(found),
+            sends=sends,
+            person_sends=by_person,
+            engagement=engagement,
+        )
 
     def forget(self, number: str) -> None:
         with self._tx() as conn:
@@ -367,9 +390,12 @@ class PostgresStore(BatchBacked):
                 conn.execute(
                     self._q(f"DELETE FROM {{schema}}.{table} WHERE number = %s"), (number,)
                 )
+            conn.execute(
+                self._q("DELETE FROM {schema}.lookup_cache WHERE strpos(key, %s) > 0"), (number,)
+            )
 
     def suppressed(self, numbers: Sequence[str]) -> set[str]:
-        return self.snapshot(numbers, [], since=_EPOCH, parts=("suppressed",))[1]
+        return set(self._select(suppressed=numbers).suppressed)
 
     @property
     def _insert_sql(self) -> sql.Composed:
@@ -396,40 +422,86 @@ class PostgresStore(BatchBacked):
         return record
 
     def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
-        return self.snapshot([], numbers, since=since, parts=("sends",))[2]
+        return dict(self._select(numbers=numbers, since=since).sends)
 
-    def _reserve_batch(
-        self, numbers: Sequence[str], *, since: dt.datetime, decide: DecideMany
+    def person_sends(
+        self, persons: Sequence[str], *, since: dt.datetime
+    ) -> dict[str, list[SendRecord]]:
+        return dict(self._select(persons=persons, since=since).person_sends)
+
+    def hold(
+        self,
+        number: str,
+        *,
+        since: dt.datetime,
+        decide: DecideHolds,
+        persons: Collection[str] = (),
+    ) -> list[SendRecord]:
+        return self.reserve_many(
+            [number], since=since, decide=lambda _n, r: decide(r), persons={number: persons}
+        )[number]
+
+    def reserve_many(
+        self,
+        numbers: Sequence[str],
+        *,
+        since: dt.datetime,
+        decide: DecideMany,
+        persons: PersonsOf | None = None,
     ) -> dict[str, list[SendRecord]]:
         distinct = list(dict.fromkeys(numbers))
-        stored: dict[str, list[SendRecord]] = {}
+        linked = {n: list(dict.fromkeys(persons[n])) for n in distinct if persons and n in persons}
+        wanted = sorted({person for group in linked.values() for person in group})
         if not distinct:
-            return stored
+            return {}
         # Two round trips: the transaction opens, locks and reads in one, and writes the holds
         # and commits in the other (client-side binding sends several statements at once).
         # BEGIN names READ COMMITTED: only it gives the read a snapshot taken after the lock
         # was granted (a server default of REPEATABLE READ would count too few sends).
         begin = "BEGIN ISOLATION LEVEL READ COMMITTED; "
-        if len(distinct) == 1:  # lock and read in one call
-            query = begin + "SELECT %s, * FROM {schema}.locked_sends(%s, %s, %s)"
+        if len(distinct) == 1 and not wanted:  # lock and read in one call
+            query = begin + "SELECT %s, NULL, * FROM {schema}.locked_sends(%s, %s, %s)"
             params: tuple[Any, ...] = (distinct[0], _SENDS_LOCK, distinct[0], micros(since))
-        else:  # every lock in lock-key order, so overlapping batches never deadlock
+        elif not wanted:  # every lock in lock-key order, so overlapping batches never deadlock
             query = begin + (
                 "SELECT pg_advisory_xact_lock(%s, key) FROM (SELECT DISTINCT hashtext(n) "
                 "AS key FROM unnest(%s::text[]) AS n ORDER BY key) AS keys; "
-                "SELECT number, record FROM {schema}.sends WHERE number = ANY(%s::text[]) "
+                "SELECT number, NULL, record FROM {schema}.sends WHERE number = ANY(%s::text[]) "
                 "AND at_us >= %s ORDER BY at_us, id"
             )
             params = (_SENDS_LOCK, distinct, distinct, micros(since))
+        else:  # addresses' locks, then persons' (each in lock-key order), then one read
+            query = begin + (
+                "SELECT pg_advisory_xact_lock(space, key) FROM ("
+                "SELECT DISTINCT %s::int AS space, hashtext(n) AS key FROM unnest(%s::text[]) AS n "
+                "UNION SELECT DISTINCT %s::int, hashtext(p) FROM unnest(%s::text[]) AS p "
+                "ORDER BY space, key) AS keys; "
+                "SELECT number, person, record FROM {schema}.sends "
+                "WHERE (number = ANY(%s::text[]) OR person = ANY(%s::text[])) AND at_us >= %s "
+                "ORDER BY at_us, id"
+            )
+            params = (
+                _SENDS_LOCK,
+                distinct,
+                _PERSON_LOCK,
+                wanted,
+                distinct,
+                wanted,
+                micros(since),
+            )
         with self._statements() as cursor:
             cursor.execute(self._q(query), params)
             while cursor.nextset():  # the last statement's rows are the sends
                 pass
-            found: dict[str, list[SendRecord]] = {number: [] for number in distinct}
-            for number, text in cursor.fetchall():
-                found[number].append(decode_send(text))
-            for number in distinct:
-                stored[number] = decide(number, found[number])
+            own: dict[str, list[SendRecord]] = {number: [] for number in distinct}
+            by_person: dict[str, list[SendRecord]] = {person: [] for person in wanted}
+            for number, person, text in cursor.fetchall():
+                record = decode_send(text)
+                if number in own:
+                    own[number].append(record)
+                if person in by_person:
+                    by_person[person].append(record)
+            stored = decide_in_order(distinct, linked, own, by_person, decide)
             held = [record for records in stored.values() for record in records]
             if held:  # the write and the COMMIT in one round trip
                 cursor.execute(self._insert_sql + sql.SQL("; COMMIT"), self._send_columns(held))
@@ -471,7 +543,7 @@ class PostgresStore(BatchBacked):
             )
 
     def last_engagement(self, numbers: Sequence[str]) -> dict[str, dt.datetime | None]:
-        return self.snapshot(numbers, [], since=_EPOCH, parts=("engagement",))[3]
+        return dict(self._select(engaged=numbers).engagement)
 
     def numbers(self) -> list[str]:
         with self._one() as conn:

@@ -10,6 +10,15 @@ Every write gives the recipient a new random version, so a version names one sta
 the store remembers the sends it last saw of each recipient (bounded), and a read of a recipient
 whose version has not moved brings back only the version.
 
+A person (``Message.person``) has keys of the same shape in a namespace of its own
+(``smspolicy:person:{ID}:...``: an address's keys always begin ``smspolicy:{``), holding a copy
+of each of the person's sends. A reservation for a person writes the person's copies first, on
+condition that the person's version is the one its decision read, then the address's records on
+the same condition; if the second write loses a race, the copies are taken back and the
+reservation is decided again. Every writer of a person's sends goes through the person's
+version, so a person's cap holds across numbers and processes, also on Redis Cluster, where the
+person's keys live in another slot than the address's.
+
 The consent ledger stays on SQL: pair ``RedisStore`` with :class:`PostgresStore` or
 :class:`SQLiteStore` through :class:`ComposedStore`.
 """
@@ -21,14 +30,22 @@ import functools
 import json
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import redis as redis_lib
 
 from .._records import SendRecord
 from ..errors import ConfigurationError, StoreUnavailableError
-from ._base import BatchBacked, DecideMany, Settlement
+from ._base import (
+    Counters,
+    DecideHolds,
+    DecideMany,
+    PersonsOf,
+    Settlement,
+    decide_in_order,
+    send_order,
+)
 from ._codec import decode_send, encode_send, micros
 
 __all__ = ["RedisStore"]
@@ -119,27 +136,60 @@ end
 return result
 """
 
+_FORGET_PERSON = """
+-- KEYS: a person's sends, records and version keys. ARGV: an address, the person's new version,
+-- retention ms. Removes the person's copies of that address's sends; returns how many.
+local removed, all = 0, redis.call('HGETALL', KEYS[2])
+for i = 1, #all, 2 do
+  local ok, record = pcall(cjson.decode, all[i + 1])
+  if ok and type(record) == 'table' and record['number'] == ARGV[1] then
+    redis.call('ZREM', KEYS[1], all[i])
+    redis.call('HDEL', KEYS[2], all[i])
+    removed = removed + 1
+  end
+end
+if removed > 0 then
+  redis.call('SET', KEYS[3], ARGV[2])
+  for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+end
+return removed
+"""
+
 _ERRORS = (redis_lib.RedisError, OSError)
+_CACHE_FLOOR_MS = 3_600_000
 
 _Seen = tuple[int, int, tuple[SendRecord, ...]]
 """A number's version, the oldest score read, and its sends from that score on (oldest first)."""
 
 
+_Keys = tuple[str, str, str]
+"""The sends (sorted set), records (hash) and version keys of an address or a person."""
+
+
 @functools.lru_cache(maxsize=65_536)  # every read of a batch names every number's keys
-def _number_keys(prefix: str, number: str) -> tuple[str, str, str]:
-    """A number's sends, records and version keys, under one hash tag."""
+def _number_keys(prefix: str, number: str) -> _Keys:
+    """A number's sends, records and version keys, under one hash tag (``prefix:{number}``)."""
     tag = f"{prefix}:{{{number}}}"
     return (f"{tag}:sends", f"{tag}:records", f"{tag}:version")
+
+
+@functools.lru_cache(maxsize=4096)
+def _person_keys(prefix: str, person: str) -> _Keys:
+    """A person's keys: ``prefix:person:{id}:...``, never the keys of an address (those begin
+    ``prefix:{``), whatever the address and the id."""
+    tag = f"{prefix}:person:{{{person}}}"
+    return (f"{tag}:sends", f"{tag}:records", f"{tag}:version")
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` matched literally in a Redis glob pattern."""
+    return "".join("\\" + c if c in "\\*?[]^" else c for c in text)
 
 
 def _new_version() -> int:
     """A fresh version: random (52 bits, exact in Lua's numbers), so that no two states of a
     recipient's sends share one, even across a forget, an expiry or a failover."""
     return secrets.randbits(52) + 1
-
-
-def _send_order(record: SendRecord) -> tuple[dt.datetime, str]:
-    return (record.at, record.id)
 
 
 def _settled(
@@ -158,8 +208,12 @@ def _settled(
     return (new, seen[1], tuple(records))
 
 
-class RedisStore(BatchBacked):
-    """Send log, reservations and engagement in Redis (standalone or Cluster)."""
+class RedisStore(Counters):
+    """Send log, reservations, engagement and lookup cache in Redis (standalone or Cluster).
+
+    It holds no consent ledger, so it is not a store an :class:`smspolicy.Engine` can use alone:
+    pair it with one through :class:`smspolicy.store.ComposedStore`.
+    """
 
     def __init__(
         self,
@@ -191,6 +245,7 @@ class RedisStore(BatchBacked):
         self._reserve = self._redis.register_script(_RESERVE)
         self._settle = self._redis.register_script(_SETTLE)
         self._read_script = self._redis.register_script(_READ)
+        self._forget_person = self._redis.register_script(_FORGET_PERSON)
         if not isinstance(remembered, int) or remembered < 0:
             raise ConfigurationError(f"remembered must be a whole number >= 0: {remembered!r}")
         self.remembered = remembered
@@ -207,11 +262,17 @@ class RedisStore(BatchBacked):
         """Close the client's connections."""
         self._redis.close()
 
-    def _keys(self, number: str) -> tuple[str, str, str]:
+    def _keys(self, number: str) -> _Keys:
         return _number_keys(self.prefix, number)
 
-    def _person_key(self, person: str) -> str:
-        return f"{self.prefix}:{{person:{person}}}:sends"
+    def _person_keys(self, person: str) -> _Keys:
+        return _person_keys(self.prefix, person)
+
+    def _persons_key(self, number: str) -> str:
+        """The set of persons whose keys hold copies of ``number``'s sends (for forget). It
+        lives twice the retention: a person's copy outlives its address's keys by at most one
+        retention."""
+        return f"{self.prefix}:{{{number}}}:persons"
 
     @property
     def _retention_ms(self) -> int:
@@ -247,79 +308,90 @@ class RedisStore(BatchBacked):
 
     def record_send(self, record: SendRecord) -> SendRecord:
         # A send that happened is logged whatever the version: nothing was decided on it.
-        self._reserve_groups([(record.number, "*", [record])])
+        groups = [(self._keys(record.number), self._write_args("*", [record])[0])]
+        if record.person is None:
+            self._groups(self._reserve, "reserve", [self._retention_ms], groups)
+        else:
+            person = (self._person_keys(record.person), self._write_args("*", [record])[0])
+            pipe = self._redis.pipeline(transaction=False)
+            self._note_persons(pipe, {record.number: {record.person}})
+            self._groups(self._reserve, "reserve", [self._retention_ms], [person, *groups], pipe)
         self._remember(record.number, None)
-        if record.person:
-            self._index_persons([record])
         return record
 
+    def _note_persons(self, pipe: Any, persons: dict[str, set[str]]) -> None:
+        """Queue on ``pipe`` the notes of which persons will hold copies of which numbers'
+        sends, before the copies are written."""
+        for number, names in persons.items():
+            pipe.sadd(self._persons_key(number), *sorted(names))
+            pipe.pexpire(self._persons_key(number), 2 * self._retention_ms)
+
     def _groups(
-        self, script: Any, what: str, shared: list[Any], groups: list[tuple[str, list[Any]]]
+        self,
+        script: Any,
+        what: str,
+        shared: list[Any],
+        groups: list[tuple[_Keys, list[Any]]],
+        pipe: Any = None,
     ) -> list[Any]:
-        """Run ``script`` over ``groups`` of (number, that number's arguments): one call on
-        standalone Redis, one call per number in a pipeline on Redis Cluster. Returns the
-        script's answer for each number, in order."""
+        """Run ``script`` over ``groups`` of (keys, their arguments): one call on standalone
+        Redis, one call per group in a pipeline on Redis Cluster. Returns the script's answer
+        for each group, in order. With ``pipe``, the calls join the commands already queued on
+        it (their answers are not returned)."""
         if not groups:
             return []
-        if not self._cluster:
-            keys = [key for number, _args in groups for key in _number_keys(self.prefix, number)]
-            args = shared + [arg for _number, group in groups for arg in group]
+        queued = 0 if pipe is None else len(pipe)
+        if not self._cluster and pipe is None:
+            keys = [key for group_keys, _args in groups for key in group_keys]
+            args = shared + [arg for _keys, group in groups for arg in group]
             return list(self._call(what, script, keys=keys, args=args))
-        pipe = self._redis.pipeline(transaction=False)
-        for number, group in groups:
-            script(keys=list(self._keys(number)), args=shared + group, client=pipe)
-        return [answer for answers in self._call(what, pipe.execute) for answer in answers]
+        pipe = self._redis.pipeline(transaction=False) if pipe is None else pipe
+        if not self._cluster:
+            keys = [key for group_keys, _args in groups for key in group_keys]
+            args = shared + [arg for _keys, group in groups for arg in group]
+            script(keys=keys, args=args, client=pipe)
+        else:
+            for group_keys, group in groups:
+                script(keys=list(group_keys), args=shared + group, client=pipe)
+        answers = self._call(what, pipe.execute)[queued:]
+        return [answer for each in answers for answer in each]
 
-    def _reserve_groups(
-        self, writes: list[tuple[str, int | str, list[SendRecord]]]
-    ) -> list[int | None]:
-        """Store each number's records if its version is still the one given ('*': any);
-        returns each number's new version, or None where the version had moved."""
-        groups: list[tuple[str, list[Any]]] = []
-        versions = [_new_version() for _ in writes]
-        for (number, version, records), new in zip(writes, versions, strict=True):
-            group: list[Any] = [version, new, self._oldest(records[0].at), len(records)]
-            for record in records:
-                group += [record.id, micros(record.at), encode_send(record)]
-            groups.append((number, group))
-        answers = self._groups(self._reserve, "reserve", [self._retention_ms], groups)
-        return [new if answer else None for new, answer in zip(versions, answers, strict=True)]
-
-    def _index_persons(self, records: Sequence[SendRecord]) -> None:
-        pipe = self._redis.pipeline(transaction=False)
+    def _write_args(self, version: int | str, records: list[SendRecord]) -> tuple[list[Any], int]:
+        """The reserve script's arguments for storing ``records`` if the keys' version is still
+        ``version`` ('*': any), and the new version they get."""
+        new = _new_version()
+        group: list[Any] = [version, new, self._oldest(records[0].at), len(records)]
         for record in records:
-            key = self._person_key(record.person or "")
-            pipe.zadd(key, {f"{record.number}|{record.id}": micros(record.at)})
-            pipe.pexpire(key, self._retention_ms)
-        self._call("person index", pipe.execute)
+            group += [record.id, micros(record.at), encode_send(record)]
+        return group, new
 
     def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
-        plain = [key for key in numbers if not key.startswith("person:")]
-        result = {
-            number: records
-            for number, (_version, records) in zip(
-                plain, self._read_many(plain, since) if plain else [], strict=True
-            )
-        }
-        for key in numbers:
-            if key.startswith("person:"):
-                result[key] = self._person_sends(key.removeprefix("person:"), since)
-        return result
+        distinct = list(dict.fromkeys(numbers))
+        read = self._read_many(distinct, since) if distinct else []
+        return {n: records for n, (_v, records) in zip(distinct, read, strict=True)}
+
+    def person_sends(
+        self, persons: Sequence[str], *, since: dt.datetime
+    ) -> dict[str, list[SendRecord]]:
+        distinct = list(dict.fromkeys(persons))
+        read = self._read_many([], since, distinct) if distinct else []
+        return {p: records for p, (_v, records) in zip(distinct, read, strict=True)}
 
     def _read_many(
-        self, numbers: Sequence[str], since: dt.datetime
+        self, numbers: Sequence[str], since: dt.datetime, persons: Sequence[str] = ()
     ) -> list[tuple[int, list[SendRecord]]]:
-        """Each number's version and sends (oldest first) in one round trip; a script runs
-        atomically, so version and sends agree. A number whose version is the one this store
-        last saw comes back as the version alone, and its sends from what was seen."""
+        """Each number's, then each person's, version and sends (oldest first) in one round
+        trip; a script runs atomically, so version and sends agree. A number whose version is
+        the one this store last saw comes back as the version alone, and its sends from what
+        was seen. (Persons are read whole.)"""
         floor = micros(since)
         seen = [self._seen.get(number) for number in numbers]
         known = [[str(s[0]) if s is not None and s[1] <= floor else ""] for s in seen]
-        replies = self._groups(
-            self._read_script, "read", [floor], list(zip(numbers, known, strict=True))
-        )
+        groups = [(self._keys(n), k) for n, k in zip(numbers, known, strict=True)]
+        groups += [(self._person_keys(person), [""]) for person in persons]
+        replies = self._groups(self._read_script, "read", [floor], groups)
         out: list[tuple[int, list[SendRecord]]] = []
-        for number, was, reply in zip(numbers, seen, replies, strict=True):
+        for number, was, reply in zip(numbers, seen, replies, strict=False):
             if not isinstance(reply, list):  # unchanged: what was seen still holds
                 if was is None:
                     raise StoreUnavailableError(f"Redis: {number} unchanged from no version")
@@ -329,6 +401,8 @@ class RedisStore(BatchBacked):
             records = self._decode(number, reply[1:])
             self._remember(number, (version, floor, tuple(records)))
             out.append((version, records))
+        for person, reply in zip(persons, replies[len(numbers) :], strict=True):
+            out.append((int(reply[0]), self._decode(f"person {person}", reply[1:])))
         return out
 
     @staticmethod
@@ -339,40 +413,52 @@ class RedisStore(BatchBacked):
             raise StoreUnavailableError(f"Redis: sends {missing[:3]} of {number} have no record")
         return [decode_send(text) for text in texts]
 
-    def _person_sends(self, person: str, since: dt.datetime) -> list[SendRecord]:
-        members = self._call(
-            "read", self._redis.zrangebyscore, self._person_key(person), micros(since), "+inf"
-        )
-        found: list[SendRecord] = []
-        for member in members:
-            number, _, record_id = member.rpartition("|")
-            text = self._call("read", self._redis.hget, self._keys(number)[1], record_id)
-            if text is not None:
-                found.append(decode_send(text))
-        return sorted(found, key=lambda r: (r.at, r.id))
+    def hold(
+        self,
+        number: str,
+        *,
+        since: dt.datetime,
+        decide: DecideHolds,
+        persons: Collection[str] = (),
+    ) -> list[SendRecord]:
+        return self.reserve_many(
+            [number], since=since, decide=lambda _n, r: decide(r), persons={number: persons}
+        )[number]
 
-    def _reserve_batch(
-        self, numbers: Sequence[str], *, since: dt.datetime, decide: DecideMany
+    def reserve_many(
+        self,
+        numbers: Sequence[str],
+        *,
+        since: dt.datetime,
+        decide: DecideMany,
+        persons: PersonsOf | None = None,
     ) -> dict[str, list[SendRecord]]:
         todo = list(dict.fromkeys(numbers))
+        linked = {n: list(dict.fromkeys(persons[n])) for n in todo if persons and n in persons}
         stored: dict[str, list[SendRecord]] = {}
         floor = micros(since)
         for _ in range(self.max_attempts):
             if not todo:
                 return stored
-            writes: list[tuple[str, int | str, list[SendRecord]]] = []
-            read: dict[str, list[SendRecord]] = {}
-            for number, (version, records) in zip(todo, self._read_many(todo, since), strict=True):
-                holds = decide(number, list(records))  # decide may change its list
-                if holds:
-                    writes.append((number, version, holds))
-                    read[number] = records
-                else:
-                    stored[number] = []
+            wanted = sorted({person for n in todo for person in linked.get(n, ())})
+            read = self._read_many(todo, since, wanted)
+            own = {n: records for n, (_v, records) in zip(todo, read, strict=False)}
+            versions = {n: version for n, (version, _r) in zip(todo, read, strict=False)}
+            theirs = dict(zip(wanted, read[len(todo) :], strict=True))
+            decided = decide_in_order(
+                todo, linked, own, {p: records for p, (_v, records) in theirs.items()}, decide
+            )
+            writes = [(n, versions[n], holds) for n, holds in decided.items() if holds]
+            for n, holds in decided.items():
+                if not holds:
+                    stored[n] = []
+            claimed, lost = self._claim_persons(writes, {p: v for p, (v, _r) in theirs.items()})
+            free = [write for write in writes if write[0] not in lost]
+            done = dict(zip([w[0] for w in free], self._reserve_groups(free), strict=True))
+            self._unclaim([c for c in claimed if done.get(c[0]) is None])
             todo = []
-            for (number, _version, holds), new in zip(
-                writes, self._reserve_groups(writes), strict=True
-            ):
+            for number, _version, holds in writes:
+                new = done.get(number)
                 if new is None:  # another writer got there first: read again and decide again
                     todo.append(number)
                     continue
@@ -380,31 +466,96 @@ class RedisStore(BatchBacked):
                 # The write replaced exactly the state read: that state plus the holds, unless
                 # it also dropped records too old to keep from inside the window read.
                 kept = self._oldest(holds[0].at) <= floor
-                after = tuple(sorted([*read[number], *holds], key=_send_order))
+                replaced = {hold.id for hold in holds}  # a hold may replace a record by id
+                before = [r for r in own[number] if r.id not in replaced]
+                after = tuple(sorted([*before, *holds], key=send_order))
                 self._remember(number, (new, floor, after) if kept else None)
-            persons = [r for n, _v, holds in writes if n in stored for r in holds if r.person]
-            if persons:
-                self._index_persons(persons)
         if todo:
             raise StoreUnavailableError("Redis: too much contention reserving sends")
         return stored
+
+    def _claim_persons(
+        self,
+        writes: list[tuple[str, int, list[SendRecord]]],
+        versions: dict[str, int],
+    ) -> tuple[list[tuple[str, str, list[SendRecord]]], set[str]]:
+        """Write the copies of the holds of ``writes`` to their persons' keys, each on condition
+        that the person's version is the one read (or the one an earlier claim of this batch
+        left: the batch's decisions saw those holds). Returns the claims that landed, as
+        (number, person, records), and the numbers with a claim that did not."""
+        claims: list[tuple[str, str, list[SendRecord]]] = []
+        groups: list[tuple[_Keys, list[Any]]] = []
+        current: dict[str, int | str] = dict(versions)
+        notes: dict[str, set[str]] = {}
+        for number, _version, holds in writes:
+            by_person: dict[str, list[SendRecord]] = {}
+            for hold in holds:
+                if hold.person is not None:
+                    by_person.setdefault(hold.person, []).append(hold)
+            for person, records in by_person.items():
+                # A person the decision did not read (not in ``persons``) is written whatever
+                # its version, as a send is: nothing was decided on its sends.
+                args, written = self._write_args(current.get(person, "*"), records)
+                if person in current:
+                    current[person] = written
+                claims.append((number, person, records))
+                groups.append((self._person_keys(person), args))
+                notes.setdefault(number, set()).add(person)
+        if not claims:
+            return [], set()
+        pipe = self._redis.pipeline(transaction=False)
+        self._note_persons(pipe, notes)
+        answers = self._groups(self._reserve, "reserve", [self._retention_ms], groups, pipe)
+        landed = [claim for claim, ok in zip(claims, answers, strict=True) if ok]
+        lost = {claim[0] for claim, ok in zip(claims, answers, strict=True) if not ok}
+        self._unclaim([claim for claim in landed if claim[0] in lost])
+        return [claim for claim in landed if claim[0] not in lost], lost
+
+    def _unclaim(self, claims: list[tuple[str, str, list[SendRecord]]]) -> None:
+        """Take back copies written to persons' keys for holds that were not stored."""
+        groups = [
+            (self._person_keys(person), [record.id, "", _new_version()])
+            for _number, person, records in claims
+            for record in records
+        ]
+        self._groups(self._settle, "release", [self._retention_ms], groups)
+
+    def _reserve_groups(
+        self, writes: Sequence[tuple[str, int | str, list[SendRecord]]]
+    ) -> list[int | None]:
+        """Store each number's records if its version is still the one given ('*': any);
+        returns each number's new version, or None where the version had moved."""
+        groups: list[tuple[_Keys, list[Any]]] = []
+        versions: list[int] = []
+        for number, version, records in writes:
+            args, new = self._write_args(version, records)
+            groups.append((self._keys(number), args))
+            versions.append(new)
+        answers = self._groups(self._reserve, "reserve", [self._retention_ms], groups)
+        return [new if answer else None for new, answer in zip(versions, answers, strict=True)]
 
     def settle(self, record: SendRecord, *, provider_id: str | None, sent: bool) -> None:
         self.settle_many([(record, provider_id, sent)])
 
     def settle_many(self, settlements: Sequence[Settlement]) -> None:
         # The held record is the one this store wrote, so the settled one is built here; the
-        # script only applies it if the hold is still there (it may have been forgotten).
-        groups: list[tuple[str, list[Any]]] = []
+        # script only applies it if the hold is still there (it may have been forgotten). A
+        # person's copy is settled in the same call (on Cluster: the same pipeline).
+        groups: list[tuple[_Keys, list[Any]]] = []
+        copies: list[tuple[_Keys, list[Any]]] = []
         changes: list[tuple[str, str, SendRecord | None, int]] = []
         for record, pid, sent in settlements:
             settled = record.as_sent(pid) if sent else None
             new = _new_version()
             text = "" if settled is None else encode_send(settled)
-            groups.append((record.number, [record.id, text, new]))
+            groups.append((self._keys(record.number), [record.id, text, new]))
             changes.append((record.number, record.id, settled, new))
-        answers = self._groups(self._settle, "settle", [self._retention_ms], groups)
-        for (number, record_id, settled, new), before in zip(changes, answers, strict=True):
+            if record.person is not None:
+                copies.append((self._person_keys(record.person), [record.id, text, _new_version()]))
+        answers = self._groups(self._settle, "settle", [self._retention_ms], copies + groups)
+        for (number, record_id, settled, new), before in zip(
+            changes, answers[len(copies) :], strict=True
+        ):
             if before is not None:  # settled: what was seen at the version before moves on
                 self._remember(
                     number, _settled(self._seen.get(number), int(before), new, record_id, settled)
@@ -433,10 +584,37 @@ class RedisStore(BatchBacked):
         }
 
     def forget_sends(self, number: str) -> None:
-        """Delete every send and the engagement of ``number``."""
+        """Delete every send of ``number`` (its own keys and the copies in its persons' keys),
+        its engagement and every lookup cache entry naming it."""
+        persons = self._call("forget", self._redis.smembers, self._persons_key(number))
+        texts = self._call("forget", self._redis.hvals, self._keys(number)[1])
+        # Person indexes of earlier versions (prefix:{person:ID}:sends, members number|id).
+        legacy = [decode_send(text) for text in texts]
+        pipe = self._redis.pipeline(transaction=False)
+        for person in sorted(persons):
+            self._forget_person(
+                keys=list(self._person_keys(person)),
+                args=[number, _new_version(), self._retention_ms],
+                client=pipe,
+            )
+        for record in legacy:
+            if record.person is not None:
+                old = f"{self.prefix}:{{person:{record.person}}}:sends"
+                pipe.zrem(old, f"{number}|{record.id}")
+        self._call("forget", pipe.execute)
         tag = f"{self.prefix}:{{{number}}}"
+        self._call(
+            "forget",
+            self._redis.delete,
+            *self._keys(number),
+            f"{tag}:engagement",
+            self._persons_key(number),
+        )
         self._remember(number, None)
-        self._call("forget", self._redis.delete, *self._keys(number), f"{tag}:engagement")
+        pattern = f"{_glob_escape(self.prefix)}:cache:*{_glob_escape(number)}*"
+        found = self._call("forget", lambda: list(self._redis.scan_iter(match=pattern, count=1000)))
+        for first in range(0, len(found), 1000):
+            self._call("forget", self._redis.delete, *found[first : first + 1000])
 
     def cache_get(self, key: str, *, now: dt.datetime) -> str | None:
         text = self._call("read", self._redis.get, f"{self.prefix}:cache:{key}")
@@ -446,6 +624,10 @@ class RedisStore(BatchBacked):
         return str(value) if dt.datetime.fromisoformat(expires) > now else None
 
     def cache_put(self, key: str, value: str, *, expires: dt.datetime) -> None:
-        ttl = max(1, int((expires - dt.datetime.now(dt.UTC)).total_seconds() * 1000))
+        # cache_get compares ``expires`` with the caller's clock; the key's own expiry only
+        # clears it away, by the server's clock, and never sooner than an hour: a caller whose
+        # clock is behind the server's (a frozen test clock) still reads what it just wrote.
+        ttl = int((expires - dt.datetime.now(dt.UTC)).total_seconds() * 1000)
+        ttl = max(_CACHE_FLOOR_MS, ttl)
         payload = json.dumps([value, expires.isoformat()])
         self._call("write", self._redis.set, f"{self.prefix}:cache:{key}", payload, px=ttl)

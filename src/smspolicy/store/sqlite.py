@@ -7,12 +7,20 @@ import datetime as dt
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
 from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord
 from ..errors import ConfigurationError, StoreUnavailableError
-from ._base import BatchBacked, DecideMany, Settlement, suppression_key
+from ._base import (
+    DecideHolds,
+    DecideMany,
+    PersonsOf,
+    Settlement,
+    Store,
+    merged_sends,
+    suppression_key,
+)
 from ._codec import decode_event, decode_send, encode_event, encode_send, micros
 
 __all__ = ["SQLiteStore"]
@@ -57,11 +65,13 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
-class SQLiteStore(BatchBacked):
+class SQLiteStore(Store):
     """Consent ledger, send log and reservations in one SQLite file.
 
     Safe across threads and processes: every write is one ``BEGIN IMMEDIATE`` transaction, so
-    reservations for the same recipient never race, and every commit is fsynced.
+    reservations for the same recipient (or person) never race, and every commit is fsynced.
+    Deleted content is overwritten with zeros (``secure_delete``), and :meth:`forget`
+    checkpoints and truncates the write-ahead log, so a forgotten number leaves no bytes behind.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
@@ -75,6 +85,7 @@ class SQLiteStore(BatchBacked):
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA secure_delete=ON")
             with self._write() as db:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
@@ -164,6 +175,22 @@ class SQLiteStore(BatchBacked):
             db.execute("DELETE FROM consent_events WHERE number = ?", (number,))
             db.execute("DELETE FROM sends WHERE number = ?", (number,))
             db.execute("DELETE FROM engagement WHERE number = ?", (number,))
+            db.execute("DELETE FROM lookup_cache WHERE instr(key, ?) > 0", (number,))
+        self._truncate_wal()
+
+    def _truncate_wal(self) -> None:
+        """Copy the write-ahead log into the database file and empty it: the deleted rows'
+        old pages (with the number in them) live in the log until then."""
+        with self._lock:
+            try:
+                busy, _pages, _done = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.Error as error:
+                raise StoreUnavailableError(f"SQLite checkpoint failed: {error}") from error
+        if busy and str(self.path) != ":memory:":
+            raise StoreUnavailableError(
+                f"{self.path}: the number was erased, but another connection kept the "
+                "write-ahead log from being truncated; forget again when it is idle"
+            )
 
     def suppressed(self, numbers: Sequence[str]) -> set[str]:
         keys = {suppression_key(n): n for n in numbers}
@@ -187,36 +214,68 @@ class SQLiteStore(BatchBacked):
             (record.id, record.number, record.person, micros(record.at), encode_send(record)),
         )
 
-    def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
-        result: dict[str, list[SendRecord]] = {key: [] for key in numbers}
-        plain = [k for k in result if not k.startswith("person:")]
-        persons = {k.removeprefix("person:"): k for k in result if k.startswith("person:")}
-        start = micros(since)
-        for column, keys in (("number", plain), ("person", list(persons))):
-            for chunk in _chunks(keys):
-                marks = ",".join("?" * len(chunk))
-                rows = self._read(
-                    f"SELECT record FROM sends WHERE {column} IN ({marks}) "
-                    "AND at_us >= ? ORDER BY at_us, id",
-                    [*chunk, start],
-                )
-                for (text,) in rows:
-                    record = decode_send(str(text))
-                    key = record.number if column == "number" else persons[record.person or ""]
-                    result[key].append(record)
+    def _select_sends(
+        self, column: str, keys: Sequence[str], since: dt.datetime
+    ) -> dict[str, list[SendRecord]]:
+        result: dict[str, list[SendRecord]] = {key: [] for key in keys}
+        for chunk in _chunks(list(result)):
+            marks = ",".join("?" * len(chunk))
+            rows = self._read(
+                f"SELECT {column}, record FROM sends WHERE {column} IN ({marks}) "
+                "AND at_us >= ? ORDER BY at_us, id",
+                [*chunk, micros(since)],
+            )
+            for key, text in rows:
+                result[str(key)].append(decode_send(str(text)))
         return result
 
-    def _reserve_batch(
-        self, numbers: Sequence[str], *, since: dt.datetime, decide: DecideMany
+    def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
+        return self._select_sends("number", numbers, since)
+
+    def person_sends(
+        self, persons: Sequence[str], *, since: dt.datetime
     ) -> dict[str, list[SendRecord]]:
+        return self._select_sends("person", persons, since)
+
+    def hold(
+        self,
+        number: str,
+        *,
+        since: dt.datetime,
+        decide: DecideHolds,
+        persons: Collection[str] = (),
+    ) -> list[SendRecord]:
+        return self.reserve_many(
+            [number], since=since, decide=lambda _n, r: decide(r), persons={number: persons}
+        )[number]
+
+    def reserve_many(
+        self,
+        numbers: Sequence[str],
+        *,
+        since: dt.datetime,
+        decide: DecideMany,
+        persons: PersonsOf | None = None,
+    ) -> dict[str, list[SendRecord]]:
+        persons = persons or {}
         stored: dict[str, list[SendRecord]] = {}
-        with self._write() as db:  # one write transaction holds every number at once
+        start = micros(since)
+        with self._write() as db:  # one write transaction holds every number and person
             for number in dict.fromkeys(numbers):
                 rows = db.execute(
                     "SELECT record FROM sends WHERE number = ? AND at_us >= ? ORDER BY at_us, id",
-                    (number, micros(since)),
+                    (number, start),
                 ).fetchall()
-                stored[number] = decide(number, [decode_send(text) for (text,) in rows])
+                records = [decode_send(text) for (text,) in rows]
+                wanted = list(dict.fromkeys(persons.get(number, ())))
+                if wanted:  # the holds written earlier in this transaction are read too
+                    marks = ",".join("?" * len(wanted))
+                    rows = db.execute(
+                        f"SELECT record FROM sends WHERE person IN ({marks}) AND at_us >= ?",
+                        [*wanted, start],
+                    ).fetchall()
+                    records = merged_sends(records, [decode_send(text) for (text,) in rows])
+                stored[number] = list(decide(number, records))
                 for record in stored[number]:
                     self._insert_send(db, record)
         return stored
