@@ -28,6 +28,7 @@ from smspolicy import (
     Profile,
     Program,
     Purpose,
+    Resolver,
     jurisdictions,
     rules,
     segments,
@@ -262,6 +263,22 @@ def test_profile_fields(timezone: Any, country: Any, state: Any, postal: Any, lo
     assert profile.country is None or (len(profile.country) == 2 and profile.country.isupper())
     subdivision = profile.subdivision()
     assert subdivision is None or subdivision.split("-")[0].isupper()
+
+
+@FUZZ
+@given(st.one_of(ADDRESSES, JUNK), st.one_of(st.none(), JUNK), st.one_of(st.none(), TEXT, JUNK))
+def test_resolver(number: Any, profile: Any, region: Any) -> None:
+    """A Resolver is built and resolves a number (with or without a profile) into a recipient
+    whose number reads back as E.164, or rejects the input with an SmsPolicyError."""
+    try:
+        resolver = Resolver(default_region=region)
+        recipient = resolver.resolve(number, profile)
+    except SmsPolicyError:
+        return
+    assert recipient.valid
+    assert recipient.e164 is not None
+    assert recipient.e164.startswith("+")
+    assert recipient.e164[1:].isdigit()
 
 
 @FUZZ

@@ -533,8 +533,9 @@ class Resolver:
     ) -> None:
         if not isinstance(cache_size, int) or cache_size < 1:
             raise ConfigurationError(f"cache_size must be a positive int, got {cache_size!r}")
-        if default_region is not None and default_region.upper() not in (
-            phonenumbers.SUPPORTED_REGIONS
+        if default_region is not None and (
+            not isinstance(default_region, str)
+            or default_region.upper() not in phonenumbers.SUPPORTED_REGIONS
         ):
             raise ConfigurationError(f"default_region {default_region!r} is not a region code")
         if not isinstance(lookup_ttl, dt.timedelta) or lookup_ttl <= dt.timedelta(0):
@@ -563,8 +564,11 @@ class Resolver:
             cached = self._facts_of(
                 (value.country_code, value.national_number, value.italian_leading_zero)
             )
-        else:
+        elif isinstance(value, str):
             cached = self._facts_of(value)
+        else:  # unhashable or of another type: _parse_checked names the type
+            _parse_checked(value, self.default_region)
+            raise AssertionError("unreachable: _parse_checked refuses other types")
         if isinstance(cached, InvalidNumberError):
             raise InvalidNumberError(*cached.args)
         return cached
@@ -604,6 +608,10 @@ class Resolver:
         """The recipient for already parsed facts, with the profile's facts laid over them."""
         if profile is None:
             return facts.plain
+        if not isinstance(profile, Profile):
+            raise InvalidInputError(
+                f"profile must be a smspolicy.Profile or None, got {type(profile).__name__}"
+            )
         key = (facts.e164, profile)
         recipient = self._recipients.get(key)
         if recipient is None:
