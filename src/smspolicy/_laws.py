@@ -1127,6 +1127,9 @@ def check_rule_laws(
             raise fail("no naive or local datetimes", f"reason data {key}={value!r}", first, now)
         if _records(engine, first) != records:
             raise fail("purity", "the rule changed the records", first, now)
+        repeated = ask(engine, first, now)
+        if repeated != decision:
+            raise fail("determinism", f"{decision} then, asked again, {repeated}", first, now)
         for other in others:
             with contextlib.suppress(*allowed):
                 ask(engine, other, now)
