@@ -140,3 +140,12 @@ def test_testing_extra_brings_hypothesis_and_pytest() -> None:
     ]
     names = {re.split(r"[<>=\[]", spec)[0] for spec in extras["testing"]}
     assert names == {"hypothesis", "pytest"}
+
+
+def test_zones_module_all_lists_its_names() -> None:
+    """smspolicy.zones exports exactly its public helpers."""
+    import smspolicy.zones
+
+    assert sorted(smspolicy.zones.__all__) == ["Zone", "local_time", "zone", "zone_name"]
+    for name in smspolicy.zones.__all__:
+        assert hasattr(smspolicy.zones, name)
