@@ -54,10 +54,9 @@ def senders_clock(_m: Message, c: Context) -> Decision:
     local = c.now.astimezone(NEW_YORK)
     if 8 <= local.hour < 21:
         return allow()
-    opening = local.replace(hour=8, minute=0, second=0, microsecond=0)
-    if local.hour >= 21:
-        opening += DAY
-    return defer(NEW_YORK.normalize(opening).astimezone(dt.UTC), _reason("senders_clock"))
+    day = local.date() + (DAY if local.hour >= 21 else dt.timedelta(0))
+    opening = NEW_YORK.localize(dt.datetime.combine(day, dt.time(8)))
+    return defer(opening.astimezone(dt.UTC), _reason("senders_clock"))
 
 
 def _sends(c: Context, m: Message) -> list[dt.datetime]:
@@ -124,6 +123,31 @@ class _RemembersInstant:
         return "remembers_instant"
 
 
+@rule
+def short_dedupe(m: Message, c: Context) -> Decision:
+    """Meant to hold the same content back for a day, but looks back one hour only."""
+    if any(
+        r.content_key == m.content_key and r.at > c.now - dt.timedelta(hours=1)
+        for r in c.history.sends
+    ):
+        return deny(_reason("short_dedupe"))
+    return allow()
+
+
+@rule
+def night_block(_m: Message, c: Context) -> Decision:
+    """Denies at night with a lasting reason code, so the DENY lifts in the morning."""
+    if c.now.hour < 6:
+        return deny(Reason("number.night", "night_block", "not at night"))
+    return allow()
+
+
+@rule
+def endless_deferral(_m: Message, c: Context) -> Decision:
+    """Always defers an hour ahead: its deferral never reaches an allow."""
+    return defer(c.now + dt.timedelta(hours=1), _reason("endless_deferral"))
+
+
 @pytest.mark.parametrize(
     ("policy", "declares", "law"),
     [
@@ -133,6 +157,9 @@ class _RemembersInstant:
         (topic_only_stop, [declare_consent()], "never allow after STOP"),
         (minute_late, [], "deferral is the earliest"),
         (_RemembersInstant(), [], "batch"),
+        (short_dedupe, [declare_dedupe(DAY)], "dedupe never allows the same content twice"),
+        (night_block, [], "deny is stable"),
+        (endless_deferral, [], "deferral reaches an allow"),
     ],
     ids=[
         "senders-clock",
@@ -141,6 +168,9 @@ class _RemembersInstant:
         "topic-only-stop",
         "deferral-one-minute-late",
         "batch-single-disagreement",
+        "dedupe-too-short",
+        "lasting-deny-lifts",
+        "deferral-never-allows",
     ],
 )
 def test_each_law_catches_its_mutant(policy: Any, declares: list[Any], law: str) -> None:

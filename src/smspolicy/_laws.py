@@ -19,6 +19,7 @@ import attrs
 from ._compose import all_of, any_of, unless, when
 from ._context import Context
 from ._engine import Engine
+from ._recipients import Profile
 from ._time import to_local, zone
 from ._values import Decision, Message, Purpose, Reason, Verdict, deny
 from .errors import ConfigurationError, InvalidInputError, RuleError, SmsPolicyError
@@ -373,15 +374,21 @@ class _Rig:
     policy: Rule
     programs: Sequence[Program]
     at: dt.datetime
+    profile: Profile | None = None
     engine: Engine = attrs.field(init=False)
     _guards: dict[int, Engine] = attrs.field(init=False, factory=dict)
 
     def __attrs_post_init__(self) -> None:
         from .testing import FrozenClock
 
+        clock = FrozenClock(self.at)
         self.engine = Engine(
-            self.policy, MemoryStore(), FrozenClock(self.at), programs=self.programs
+            self.policy, MemoryStore(), clock, programs=self.programs, profiles=self._profile
         )
+
+    def _profile(self, address: str) -> Profile | None:
+        """Every recipient of the example has its profile (None: nothing known)."""
+        return self.profile
 
     @property
     def clock(self) -> FrozenClock:
@@ -403,7 +410,9 @@ class _Rig:
             probe: Rule = _PROBE
             for predicate, negate in reversed(found.guards):
                 probe = unless(predicate, probe) if negate else when(predicate, probe)
-            self._guards[key] = Engine(probe, self.engine.store, self.engine.clock)
+            self._guards[key] = Engine(
+                probe, self.engine.store, self.engine.clock, profiles=self._profile
+            )
         return self._guards[key].evaluate(m).verdict is Verdict.DENY
 
     def consent(self, message: Message) -> None:
@@ -462,11 +471,18 @@ def _law_decisions(
         spans,
         st.lists(st.sampled_from(["confirm", "imply", "request", "stop"]), max_size=3),
         st.lists(st.integers(1, 60 * 24 * 3), max_size=3),
+        strategies.profiles(),
+        st.integers(1, 60 * 24 * 40),
     )
     def decisions_law(
-        batch: list[Message], now: dt.datetime, history: list[str], sent: list[int]
+        batch: list[Message],
+        now: dt.datetime,
+        history: list[str],
+        sent: list[int],
+        profile: Profile | None,
+        later: int,
     ) -> None:
-        rig = _Rig(policy, programs, now - dt.timedelta(days=4))
+        rig = _Rig(policy, programs, now - dt.timedelta(days=4), profile)
         for message in batch:
             for step in history:
                 _apply(rig.engine, message, step)
@@ -497,14 +513,20 @@ def _law_decisions(
                 "batch equals one at a time", f"batch {decisions} vs single {singles}", batch, now
             )
         for message, decision in zip(batch, decisions, strict=True):
-            _check_one(rig, policy, deny_all, message, decision, now)
+            steps = (*_LATER, dt.timedelta(minutes=later))
+            _check_one(rig, policy, deny_all, message, decision, now, steps)
 
-    _ = strategies
     _run("decisions", decisions_law)
 
 
 def _check_one(
-    rig: _Rig, policy: Rule, deny_all: Rule, message: Message, decision: Decision, now: dt.datetime
+    rig: _Rig,
+    policy: Rule,
+    deny_all: Rule,
+    message: Message,
+    decision: Decision,
+    now: dt.datetime,
+    steps: Sequence[dt.timedelta],
 ) -> None:
     engine = rig.engine
     if decision.until is not None:
@@ -530,7 +552,7 @@ def _check_one(
                     now,
                 )
     if _stable_denial(decision):
-        for step in _LATER:
+        for step in steps:
             rig.at_instant(now + step)
             later = _evaluate(engine, message, "deny is stable", now)
             if later.verdict is not Verdict.DENY:
@@ -593,10 +615,14 @@ def _law_window(
     from hypothesis import given
     from hypothesis import strategies as st
 
+    from . import strategies
+
     @_settings(examples)
-    @given(messages, spans, st.integers(0, 59))
-    def window_law(message: Message, day: dt.datetime, minute: int) -> None:
-        rig = _Rig(policy, programs, day - dt.timedelta(days=1))
+    @given(messages, spans, st.integers(0, 59), strategies.profiles())
+    def window_law(
+        message: Message, day: dt.datetime, minute: int, profile: Profile | None
+    ) -> None:
+        rig = _Rig(policy, programs, day - dt.timedelta(days=1), profile)
         rig.consent(message)
         zones = rig.zones(message, promise.principal)
         if not zones:
