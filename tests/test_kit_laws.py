@@ -257,7 +257,10 @@ def test_standard_policy_obeys_the_laws() -> None:
     assert {"consent", "windows", "jurisdictions"} <= set(report.families)
     assert any(name.startswith("never allowed outside the window") for name in report.ran)
     assert any(name.startswith("nothing without consent") for name in report.ran)
-    assert "jurisdiction provisions" in report.skipped
+    provisions = [n for n in report.ran if "jurisdiction provisions" in n]
+    assert any(n.startswith("never allowed outside the window") for n in provisions)
+    assert any(n.startswith("a cap of N") for n in provisions)
+    assert any(n.startswith("nothing without consent") for n in provisions)
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -428,3 +431,31 @@ def test_rule_laws_pass_good_rules(name: str) -> None:
 def test_rule_laws_accept_documented_exceptions() -> None:
     """An exception the caller lists in ``raises`` is not a broken law."""
     check_rule_laws(crashes, raises=(KeyError,), max_examples=20)
+
+
+def test_jurisdiction_provisions_are_checked_in_their_jurisdiction() -> None:
+    """A pack's provisions get the laws of their family, each example sent to a recipient
+    the provision applies to: a pack whose dispatch forgets a state's window is caught, and
+    the US pack passes."""
+    import attrs
+
+    from smspolicy import Policy
+    from smspolicy.jurisdictions import pack
+    from smspolicy.jurisdictions._model import Provisions
+
+    @attrs.frozen(repr=False)
+    class ForgetsStates(Provisions):
+        def __call__(self, message: Message, context: Context) -> Decision:
+            national = frozenset(j for j in context.recipient.jurisdictions if "-" not in j)
+            return self.rule_for(national, message.purpose)(message, context)
+
+    florida = [p for p in pack("us") if p.id in ("us.tcpa.window", "us.fl.window")]
+    forgetful = ForgetsStates(tuple(florida), dt.timedelta(days=35))
+    with pytest.raises(PolicyLawError, match=r"never allowed outside the window") as info:
+        check_policy_laws(Policy(rules.consent(), forgetful, name="forgetful"))
+    assert "us.fl.window" in str(info.value)
+    report = check_policy_laws(
+        Policy(rules.consent(), Provisions(tuple(florida), dt.timedelta(days=35)), name="fl"),
+        max_examples=30,
+    )
+    assert any("jurisdiction provisions: us.tcpa.window, us.fl.window" in n for n in report.ran)

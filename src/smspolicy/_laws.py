@@ -23,6 +23,7 @@ from ._recipients import Profile
 from ._time import to_local, zone
 from ._values import Decision, Message, Purpose, Reason, Verdict, deny
 from .errors import ConfigurationError, InvalidInputError, RuleError, SmsPolicyError
+from .jurisdictions import Provision
 from .keywords import InboundKind
 from .programs import Program
 from .store import MemoryStore
@@ -231,6 +232,7 @@ class Found:
     promise: Promise | object | None
     guards: tuple[tuple[Predicate, bool], ...] = ()
     alternative: bool = False
+    provision: Provision | None = None
 
 
 def _promise(family: str, rule: Any) -> Promise | object | None:
@@ -245,7 +247,8 @@ def _promise(family: str, rule: Any) -> Promise | object | None:
     if family == "caps":
         if not hasattr(rule, "limit"):
             return None  # the programs' own caps: each program's topic, limit and period
-        return CapPromise(rule.limit, rule.per, rule.calendar) if rule.scope == "topic" else None
+        # Any scope: the laws send one topic, brand and channel, which every scope counts.
+        return CapPromise(rule.limit, rule.per, rule.calendar)
     if family == "dedupe":
         return DedupePromise(rule.window)
     if family == "consent":
@@ -256,30 +259,44 @@ def _promise(family: str, rule: Any) -> Promise | object | None:
     return None
 
 
+def _pack(rule: object) -> bool:
+    """True for the rule of jurisdiction packs: it applies its provisions."""
+    provisions = getattr(rule, "provisions", None)
+    return isinstance(provisions, tuple) and all(isinstance(p, Provision) for p in provisions)
+
+
 def families(policy: Rule) -> list[Found]:
     """Every rule of a known family in ``policy``, walking all_of/Policy, any_of and
     when/unless (whose guards it keeps)."""
     known = _builtin_types()
     found: list[Found] = []
 
-    def walk(rule: Any, guards: tuple[tuple[Predicate, bool], ...], alternative: bool) -> None:
+    def walk(
+        rule: Any,
+        guards: tuple[tuple[Predicate, bool], ...],
+        alternative: bool,
+        source: Provision | None,
+    ) -> None:
         if isinstance(rule, _ALL_OF):
             for inner in rule.rules:
-                walk(inner, guards, alternative)
+                walk(inner, guards, alternative, source)
         elif isinstance(rule, _ANY_OF):
             for inner in rule.rules:
-                walk(inner, guards, True)
+                walk(inner, guards, True, source)
         elif isinstance(rule, _WHEN):
-            walk(rule.rule, (*guards, (rule.predicate, bool(rule.negate))), alternative)
+            walk(rule.rule, (*guards, (rule.predicate, bool(rule.negate))), alternative, source)
         elif type(rule) in known:
             family = known[type(rule)]
-            found.append(Found(family, repr(rule), _promise(family, rule), guards, alternative))
-        elif isinstance(getattr(rule, "provisions", None), tuple):
+            promise = _promise(family, rule)
+            found.append(Found(family, repr(rule), promise, guards, alternative, source))
+        elif _pack(rule):
             found.append(Found("jurisdictions", repr(rule)[:80], None, guards, alternative))
+            for item in rule.provisions:
+                walk(item.as_rule(), guards, alternative, item)
         else:
-            found.append(Found("custom", repr(rule)[:80], None, guards, alternative))
+            found.append(Found("custom", repr(rule)[:80], None, guards, alternative, source))
 
-    walk(policy, (), False)
+    walk(policy, (), False, None)
     return found
 
 
@@ -602,26 +619,60 @@ class _DenyAll:
         return "deny_all"
 
 
+Case = tuple["Found", Message, Profile | None]
+
+
+def _cases(items: Sequence[Found], messages: Any) -> SearchStrategy[Case]:
+    """(family member, message, profile) triples: any message for a rule of the policy's own,
+    and for a jurisdiction's provision a number of that country with a profile placing the
+    recipient in the jurisdiction, so that the provision applies."""
+    from hypothesis import strategies as st
+
+    from . import strategies
+
+    plain = [f for f in items if f.provision is None]
+    targeted = [f for f in items if f.provision is not None]
+    parts: list[SearchStrategy[Case]] = []
+    if plain:
+        parts.append(st.tuples(st.sampled_from(plain), messages, strategies.profiles()))
+    if targeted:
+        parts.append(st.sampled_from(targeted).flatmap(_targeted))
+    return st.one_of(parts)
+
+
+def _targeted(found: Found) -> SearchStrategy[Case]:
+    import phonenumbers
+    from hypothesis import strategies as st
+
+    from . import strategies
+
+    provision = found.provision
+    assert provision is not None
+    codes = sorted(c for c in provision.jurisdictions if c[:2] in phonenumbers.SUPPORTED_REGIONS)
+    purposes = sorted(provision.purposes, key=lambda p: p.value)
+
+    def at(code: str) -> SearchStrategy[Case]:
+        profile = Profile(country=code[:2], state=code if "-" in code else None)
+        numbers = strategies.phone_numbers(regions=[code[:2]])
+        chosen = strategies.messages(numbers, purposes=st.sampled_from(purposes))
+        return st.tuples(st.just(found), chosen, st.just(profile))
+
+    return st.sampled_from(codes).flatmap(at)
+
+
 def _law_window(
-    policy: Rule,
-    programs: Sequence[Program],
-    examples: int,
-    messages: Any,
-    spans: Any,
-    found: Found,
-    promise: WindowPromise,
+    policy: Rule, programs: Sequence[Program], examples: int, cases: Any, spans: Any
 ) -> None:
     """Allowed only inside the window, on the recipient's wall clock, in every zone."""
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from . import strategies
-
     @_settings(examples)
-    @given(messages, spans, st.integers(0, 59), strategies.profiles())
-    def window_law(
-        message: Message, day: dt.datetime, minute: int, profile: Profile | None
-    ) -> None:
+    @given(cases, spans, st.integers(0, 59))
+    def window_law(case: Case, day: dt.datetime, minute: int) -> None:
+        found, message, profile = case
+        promise = found.promise
+        assert isinstance(promise, WindowPromise)
         rig = _Rig(policy, programs, day - dt.timedelta(days=1), profile)
         rig.consent(message)
         zones = rig.zones(message, promise.principal)
@@ -685,29 +736,25 @@ def _follow(
 
 
 def _law_cap(
-    policy: Rule,
-    programs: Sequence[Program],
-    examples: int,
-    messages: Any,
-    spans: Any,
-    found: Found,
-    promise: CapPromise,
+    policy: Rule, programs: Sequence[Program], examples: int, cases: Any, spans: Any
 ) -> None:
     """A cap of N never allows N + 1 in any window (rolling) or local period (calendar)."""
     from hypothesis import assume, given
     from hypothesis import strategies as st
 
-    rolling = promise.per if isinstance(promise.per, dt.timedelta) else None
-    span = int((rolling or dt.timedelta(days=_PERIOD_DAYS[str(promise.per)])).total_seconds() // 60)
-
     @_settings(examples)
-    @given(
-        messages,
-        spans,
-        st.lists(st.integers(0, span), min_size=promise.limit + 1, max_size=promise.limit + 3),
-    )
-    def cap_law(message: Message, start: dt.datetime, gaps: list[int]) -> None:
-        rig = _Rig(policy, programs, start - dt.timedelta(days=1))
+    @given(cases, spans, st.data())
+    def cap_law(case: Case, start: dt.datetime, data: st.DataObject) -> None:
+        found, message, profile = case
+        promise = found.promise
+        assert isinstance(promise, CapPromise)
+        rolling = promise.per if isinstance(promise.per, dt.timedelta) else None
+        length = rolling or dt.timedelta(days=_PERIOD_DAYS[str(promise.per)])
+        span = int(length.total_seconds() // 60)
+        gaps = data.draw(
+            st.lists(st.integers(0, span), min_size=promise.limit + 1, max_size=promise.limit + 3)
+        )
+        rig = _Rig(policy, programs, start - dt.timedelta(days=1), profile)
         rig.consent(message)
         assume(rig.applies(found, promise.purposes, message))
         sent = _follow(rig, message, start, gaps, vary=True)
@@ -725,9 +772,8 @@ def _law_cap(
         for name in rig.zones(message, principal=False):
             counts: dict[tuple[int, ...], list[dt.datetime]] = {}
             for instant in sent:
-                counts.setdefault(
-                    _period(to_local(instant, zone(name)), str(promise.per)), []
-                ).append(instant)
+                key = _period(to_local(instant, zone(name)), str(promise.per))
+                counts.setdefault(key, []).append(instant)
             for instants in counts.values():
                 if len(instants) > promise.limit:
                     shown = ", ".join(
@@ -745,24 +791,21 @@ def _law_cap(
 
 
 def _law_dedupe(
-    policy: Rule,
-    programs: Sequence[Program],
-    examples: int,
-    messages: Any,
-    spans: Any,
-    found: Found,
-    promise: DedupePromise,
+    policy: Rule, programs: Sequence[Program], examples: int, cases: Any, spans: Any
 ) -> None:
     """The same content is never allowed twice within the dedupe window."""
     from hypothesis import assume, given
     from hypothesis import strategies as st
 
-    span = int(promise.window.total_seconds() // 60) + 1
-
     @_settings(examples)
-    @given(messages, spans, st.lists(st.integers(0, span), min_size=2, max_size=4))
-    def dedupe_law(message: Message, start: dt.datetime, gaps: list[int]) -> None:
-        rig = _Rig(policy, programs, start - dt.timedelta(days=1))
+    @given(cases, spans, st.data())
+    def dedupe_law(case: Case, start: dt.datetime, data: st.DataObject) -> None:
+        found, message, profile = case
+        promise = found.promise
+        assert isinstance(promise, DedupePromise)
+        span = int(promise.window.total_seconds() // 60) + 1
+        gaps = data.draw(st.lists(st.integers(0, span), min_size=2, max_size=4))
+        rig = _Rig(policy, programs, start - dt.timedelta(days=1), profile)
         rig.consent(message)
         assume(rig.applies(found, promise.purposes, message))
         sent = _follow(rig, message, start, gaps, vary=False)
@@ -780,13 +823,7 @@ def _law_dedupe(
 
 
 def _law_consent(
-    policy: Rule,
-    programs: Sequence[Program],
-    examples: int,
-    messages: Any,
-    spans: Any,
-    found: Found,
-    promise: ConsentPromise,
+    policy: Rule, programs: Sequence[Program], examples: int, cases: Any, spans: Any
 ) -> None:
     """Nothing without consent (a pending opt-in is none); nothing after a plain STOP, in
     any topic, however the STOP is typed."""
@@ -797,18 +834,20 @@ def _law_consent(
 
     @_settings(examples)
     @given(
-        st.lists(messages, min_size=1, max_size=3),
+        cases,
         spans,
         strategies.inbound_texts(["opt_out"], disguised=True),
         st.booleans(),
         st.integers(1, 60 * 24 * 60),
+        st.lists(st.sampled_from(["deals", "alerts", "news"]), max_size=2),
     )
     def consent_law(
-        batch: list[Message], now: dt.datetime, stop: str, pending: bool, after: int
+        case: Case, now: dt.datetime, stop: str, pending: bool, after: int, topics: list[str]
     ) -> None:
-        rig = _Rig(policy, programs, now - dt.timedelta(days=1))
-        phone = [m for m in batch if m.channel.is_phone]
-        first = batch[0]
+        found, first, profile = case
+        promise = found.promise
+        assert isinstance(promise, ConsentPromise)
+        rig = _Rig(policy, programs, now - dt.timedelta(days=1), profile)
         if pending:
             _apply(rig.engine, first, "request")
         rig.at_instant(now)
@@ -822,14 +861,13 @@ def _law_consent(
                 first,
                 now,
             )
-        if not phone:
+        if not first.channel.is_phone:
             return
-        number = phone[0].address
-        same = [attrs.evolve(m, to=number) for m in phone]
+        same = [first, *(attrs.evolve(first, topic=t, content_key=t) for t in topics)]
         rig.at_instant(now - dt.timedelta(hours=1))
         for message in same:
             rig.consent(message)
-        result = rig.engine.inbound(stop, number)
+        result = rig.engine.inbound(stop, first.address)
         if result.kind is not InboundKind.OPT_OUT:
             return
         later = now + dt.timedelta(minutes=after)
@@ -850,22 +888,18 @@ def _law_consent(
 
 
 def _law_engagement(
-    policy: Rule,
-    programs: Sequence[Program],
-    examples: int,
-    messages: Any,
-    spans: Any,
-    found: Found,
-    rule: Any,
+    policy: Rule, programs: Sequence[Program], examples: int, cases: Any, spans: Any
 ) -> None:
     """After ``remove_after`` of silence since the last grant or engagement, nothing goes."""
     from hypothesis import given
     from hypothesis import strategies as st
 
     @_settings(examples)
-    @given(messages, spans, st.integers(0, 60 * 24 * 30))
-    def engagement_law(message: Message, start: dt.datetime, extra: int) -> None:
-        rig = _Rig(policy, programs, start)
+    @given(cases, spans, st.integers(0, 60 * 24 * 30))
+    def engagement_law(case: Case, start: dt.datetime, extra: int) -> None:
+        found, message, profile = case
+        rule: Any = found.promise
+        rig = _Rig(policy, programs, start, profile)
         rig.consent(message)
         later = start + rule.remove_after + dt.timedelta(minutes=extra)
         rig.at_instant(later)
@@ -967,6 +1001,7 @@ def check_policy_laws(
         "consent": ("nothing without consent; never allow after STOP", _law_consent),
         "engagement": ("silence ends sending", _law_engagement),
     }
+    by_provision: dict[str, list[Found]] = {}
     for item in found:
         if item.family not in laws:
             continue
@@ -978,20 +1013,30 @@ def check_policy_laws(
             )
             continue
         if item.promise is None:
-            why = (
-                "counted over a scope wider than the topic: not checked"
-                if item.family == "caps" and "program" not in item.rule
-                else "the programs' own caps: checked by the laws every policy obeys"
-            )
+            why = "the programs' own caps: checked by the laws every policy obeys"
             outcomes.append(LawOutcome(label, False, why))
             continue
-        law(policy, programs, max_examples, chosen, spans, item, item.promise)
+        if item.provision is not None:
+            by_provision.setdefault(item.family, []).append(item)
+            continue
+        law(policy, programs, max_examples, _cases([item], chosen), spans)
         guarded = " where its when/unless guards apply" if item.guards else ""
         outcomes.append(
             LawOutcome(
                 label,
                 True,
                 f"{max_examples} examples{guarded}{_purposes_note(item.promise)}",
+            )
+        )
+    for family, items in by_provision.items():
+        name, law = laws[family]
+        ids = ", ".join(i.provision.id for i in items if i.provision is not None)
+        law(policy, programs, max_examples, _cases(items, chosen), spans)
+        outcomes.append(
+            LawOutcome(
+                f"{name} [jurisdiction provisions: {ids}]",
+                True,
+                f"{max_examples} examples, each to a recipient in one provision's jurisdiction",
             )
         )
     present = {f.family for f in found}
@@ -1011,15 +1056,6 @@ def check_policy_laws(
     ):
         if family not in present:
             outcomes.append(LawOutcome(name, False, f"the policy has no {family} rule"))
-    if "jurisdictions" in present:
-        outcomes.append(
-            LawOutcome(
-                "jurisdiction provisions",
-                False,
-                "provisions apply per candidate jurisdiction: checked by the laws every "
-                "policy obeys, not by family laws",
-            )
-        )
     custom = [f.rule for f in found if f.family == "custom"]
     if custom:
         outcomes.append(
