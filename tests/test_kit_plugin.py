@@ -114,3 +114,15 @@ def test_uses_file_policy(sms_engine_factory):
     pytester.makeini("[pytest]\nsmspolicy_policy = policy.toml\n")
     result = pytester.runpytest_inprocess("-p", "no:randomly", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+@pytest.mark.smspolicy_policy(WINDOW)
+def test_policy_survives_an_inner_pytest_run(
+    pytester: pytest.Pytester, sms_engine_factory: EngineFactory
+) -> None:
+    """A test that runs pytest inside itself still gets its own policy afterwards."""
+    pytester.makepyfile(test_inner="def test_nothing():\n    pass\n")
+    pytester.runpytest_inprocess("-p", "no:randomly", "-p", "no:cacheprovider").assert_outcomes(
+        passed=1
+    )
+    assert sms_engine_factory().policy is WINDOW

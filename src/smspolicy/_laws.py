@@ -947,8 +947,9 @@ def check_policy_laws(
     or declared for custom ones with ``declares``: a window never allows outside it in any
     candidate zone; consent: nothing without it and nothing after a plain STOP (typed any way);
     a cap of N never allows N + 1 in any window; dedupe never allows the same content twice in
-    its window; engagement stops after the silence it allows. ``max_examples`` is the budget of
-    each law.
+    its window; engagement stops after the silence it allows. The provisions of jurisdiction
+    packs get the laws of their family, each example sent to a recipient in the provision's
+    jurisdiction. ``max_examples`` is the budget of each law.
     """
     from hypothesis import strategies as st
 

@@ -97,11 +97,11 @@ _CURRENT = _CurrentPolicy()
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
     """Point the session-scoped factory at this test's policy while the test runs."""
-    _CURRENT.item = item
+    outer, _CURRENT.item = _CURRENT.item, item
     try:
         return (yield)
     finally:
-        _CURRENT.item = None
+        _CURRENT.item = outer  # a test that runs pytest inside itself gets its own back
 
 
 @pytest.fixture(scope="session")
