@@ -79,7 +79,7 @@ def test_zones_helpers() -> None:
     assert local_time(noon.replace(month=1), "America/Los_Angeles").hour == 4  # PST, UTC-8
     assert local_time(noon, zone("Asia/Kolkata")).minute == 30
     assert zone_name(zone("Europe/Paris")) == "Europe/Paris"
-    with pytest.raises(NaiveDatetimeError):
+    with pytest.raises(NaiveDatetimeError, match=r"^instant 2025-07-01T12:00:00 is naive"):
         local_time(dt.datetime(2025, 7, 1, 12), "Europe/Paris")
     with pytest.raises(UnknownZoneError):
         zone("Mars/Olympus")
@@ -98,9 +98,9 @@ def test_every_channel_is_reachable() -> None:
     for channel in Channel:
         assert find(channels(), lambda c, ch=channel: c is ch) is channel
     assert find(channels(["email"]), lambda _c: True) is Channel.EMAIL
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(InvalidInputError, match="channels: 'fax' is not a valid Channel"):
         channels(["fax"])
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(InvalidInputError, match="channels: give at least one channel"):
         channels([])
 
 
@@ -127,10 +127,17 @@ def test_disguises_are_generated() -> None:
     from hypothesis import find
 
     strategy = inbound_texts(["opt_out"], disguised=True)
-    assert find(strategy, lambda t: t == "S T O P") == "S T O P"
-    assert "\u200b" in find(strategy, lambda t: "\u200b" in t)
-    assert find(strategy, lambda t: "\u0422" in t)  # Cyrillic TE
-    assert find(strategy, lambda t: "\uff33" in t)  # full-width S
+    for disguised in (
+        "S T O P",
+        "S\u200bT\u200bO\u200bP",
+        "\u0405\u0422\u041e\u0420",  # Cyrillic DZE, TE, O, ER
+        "\uff33\uff34\uff2f\uff30",  # full width
+        "\u0405to\u0070".replace("o", "\u043e"),  # "Stop" with Cyrillic S and o
+    ):
+        assert find(strategy, lambda t, d=disguised: t == d) == disguised
+    plain = inbound_texts(["opt_out"])
+    assert not [t for t in (find(plain, lambda t: True),) if "\u200b" in t]
+    assert find(inbound_texts(["help"], disguised=True), lambda t: True).strip().lower() != "stop"
 
 
 def test_testing_extra_brings_hypothesis_and_pytest() -> None:
