@@ -24,7 +24,6 @@ from smspolicy import (
     rule,
     rules,
 )
-from smspolicy._time import zone
 from smspolicy.consent import Ledger
 from smspolicy.errors import InvalidInputError
 from smspolicy.keywords import classify
@@ -44,8 +43,10 @@ from smspolicy.testing import (
     assert_deferred_until,
     assert_denied,
     check_policy_laws,
+    declare_consent,
     make_engine,
 )
+from smspolicy.zones import zone
 
 
 @given(phone_numbers())
@@ -188,16 +189,17 @@ def coin_flip(_m: Message, _c: Context) -> Decision:
 @pytest.mark.parametrize(
     ("broken", "law"),
     [
-        (allows_after_stop, "never allow after STOP"),
+        (allows_after_stop, "nothing without consent"),
         (defers_to_the_past, "rules keep"),
         (coin_flip, "determinism"),
     ],
     ids=["allows-after-stop", "defers-to-past", "non-deterministic"],
 )
 def test_laws_catch_broken_rules(broken: object, law: str) -> None:
-    """check_policy_laws reports each deliberately broken rule with the law it breaks."""
+    """check_policy_laws reports each deliberately broken rule with the law it breaks (the
+    consent laws once the rule is declared to enforce consent)."""
     with pytest.raises(PolicyLawError, match=law) as info:
-        check_policy_laws(broken, max_examples=40)  # type: ignore[arg-type]
+        check_policy_laws(broken, declares=[declare_consent()], max_examples=40)  # type: ignore[arg-type]
     assert "Message(" in str(info.value)
 
 

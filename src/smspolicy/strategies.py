@@ -4,7 +4,7 @@ They follow Hypothesis' own style: plural names, strategies as arguments, ``min_
 bounds, and clear errors on bad arguments. Everything generated is valid (numbers pass
 ``phonenumbers.is_valid_number``, datetimes are aware) and shrinks toward simple values.
 
-Requires ``hypothesis`` (``pip install smspolicy[test]``).
+Requires ``hypothesis`` (``pip install 'smspolicy[testing]'``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytz
 from hypothesis import strategies as st
 
 from ._compose import all_of, any_of, when
-from ._recipients import LineType
+from ._recipients import LineType, Profile
 from ._records import Basis, ConsentEvent, ConsentKind
 from ._time import UTC
 from ._values import Channel, Message, Purpose
@@ -29,6 +29,8 @@ from .typing import Rule
 
 __all__ = [
     "DEFAULT_REGIONS",
+    "addresses",
+    "channels",
     "consent_events",
     "consent_histories",
     "inbound_texts",
@@ -36,6 +38,7 @@ __all__ = [
     "messages",
     "phone_numbers",
     "policies",
+    "profiles",
 ]
 
 DEFAULT_REGIONS = ("US", "CA", "GB", "JP", "AU", "FR", "DE", "IN", "BR")
@@ -183,6 +186,28 @@ def instants(
     return st.one_of(plain, around)
 
 
+def channels(only: Collection[Channel | str] | None = None) -> st.SearchStrategy[Channel]:
+    """Every channel (SMS, MMS, voice, email, push, in-app), or those in ``only``; shrinks
+    toward SMS."""
+    try:
+        chosen = [Channel(c) for c in (only if only is not None else list(Channel))]
+    except ValueError as error:
+        raise InvalidInputError(f"channels: {error}") from None
+    if not chosen:
+        raise InvalidInputError("channels: give at least one channel")
+    return st.sampled_from(chosen)
+
+
+def addresses() -> st.SearchStrategy[str]:
+    """Addresses for the channels that are not phones: e-mail addresses (some in unusual but
+    valid forms) and push or in-app device tokens."""
+    return st.one_of(
+        st.sampled_from(["ann@example.com", "Bob.Smith+news@example.co.uk", "o'neil@example.org"]),
+        st.from_regex(r"[a-z]{1,8}@example\.(com|net)", fullmatch=True),
+        st.from_regex(r"device-[0-9a-f]{8,16}", fullmatch=True),
+    )
+
+
 def messages(
     to: st.SearchStrategy[str] | None = None,
     *,
@@ -191,18 +216,47 @@ def messages(
     channels: st.SearchStrategy[Channel] = _SMS,
     bodies: st.SearchStrategy[str] = _BODIES,
     brands: st.SearchStrategy[str | None] = _BRANDS,
+    others: st.SearchStrategy[str] | None = None,
 ) -> st.SearchStrategy[Message]:
-    """Messages to ``to`` (default :func:`phone_numbers`), built from the given strategies."""
-    return st.builds(
-        lambda number, topic, purpose, channel, body, brand: Message(
-            number, topic, purpose, channel, body=body, brand=brand
+    """Messages to ``to`` (default :func:`phone_numbers`) on phone channels and to ``others``
+    (default :func:`addresses`) on the rest, built from the given strategies. Only SMS by
+    default: pass ``channels=channels()`` for every channel."""
+    phones = to if to is not None else phone_numbers()
+    elsewhere = others if others is not None else addresses()
+
+    @st.composite
+    def build(draw: st.DrawFn) -> Message:
+        channel = draw(channels)
+        address = draw(phones if channel.is_phone else elsewhere)
+        return Message(
+            address,
+            draw(topics),
+            draw(purposes),
+            channel,
+            body=draw(bodies),
+            brand=draw(brands),
+        )
+
+    return build()
+
+
+_ZONE_NAMES = st.sampled_from(
+    ["America/New_York", "America/Los_Angeles", "Europe/London", "Asia/Tokyo", "Pacific/Chatham"]
+)
+
+
+def profiles() -> st.SearchStrategy[Profile | None]:
+    """What a sender may know of a recipient: nothing (None), or a :class:`smspolicy.Profile`
+    with some of a time zone, a country, a US state and a locale."""
+    return st.one_of(
+        st.none(),
+        st.builds(
+            Profile,
+            timezone=st.one_of(st.none(), _ZONE_NAMES),
+            country=st.sampled_from([None, "US", "CA", "GB", "FR"]),
+            state=st.sampled_from([None, "US-CA", "US-FL", "US-NY"]),
+            locale=st.sampled_from([None, "en", "es", "fr"]),
         ),
-        to if to is not None else phone_numbers(),
-        topics,
-        purposes,
-        channels,
-        bodies,
-        brands,
     )
 
 
@@ -276,10 +330,29 @@ def _decorate(word: str, upper: int, space: str, punct: str, accent: bool) -> st
     return f"{space}{text}{punct}{space}"
 
 
-def inbound_texts(kinds: Collection[str] | None = None) -> st.SearchStrategy[str]:
+# Look-alike letters from other scripts that people (and spam filters' victims) send.
+_CONFUSABLES = {"S": "\u0405", "T": "\u0422", "O": "\u041e", "P": "\u0420", "o": "\u043e"}
+
+
+def _disguise(word: str, how: int) -> str:
+    if how == 1:
+        return " ".join(word)  # S T O P
+    if how == 2:
+        return "\u200b".join(word)  # zero-width spaces between the letters
+    if how == 3:
+        return "".join(_CONFUSABLES.get(c, c) for c in word)  # Cyrillic look-alikes
+    if how == 4:
+        return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in word)  # full width
+    return word
+
+
+def inbound_texts(
+    kinds: Collection[str] | None = None, *, disguised: bool = False
+) -> st.SearchStrategy[str]:
     """Inbound keywords as people type them: any case, white space, punctuation, accents, and
     opt-out phrases ("please stop", "remove me"). ``kinds``: some of "opt_out", "opt_in",
-    "help", "confirm"."""
+    "help", "confirm". With ``disguised``, opt-out keywords also come spaced ("S T O P"), with
+    zero-width characters, in look-alike letters (Cyrillic S, T, O and P) or full width."""
     tables = {"opt_out": OPT_OUT, "opt_in": OPT_IN, "help": HELP, "confirm": YES}
     chosen = list(kinds or tables)
     unknown = set(chosen) - set(tables)
@@ -288,7 +361,7 @@ def inbound_texts(kinds: Collection[str] | None = None) -> st.SearchStrategy[str
     words = sorted({w for k in chosen for w in tables[k]})
     if "opt_out" in chosen:
         words += ["please stop", "stop please", "remove me", "take me off this list"]
-    return st.builds(
+    plain = st.builds(
         _decorate,
         st.sampled_from(words),
         st.integers(0, 2),
@@ -296,6 +369,12 @@ def inbound_texts(kinds: Collection[str] | None = None) -> st.SearchStrategy[str
         st.sampled_from(["", ".", "!"]),
         st.booleans(),
     )
+    if not (disguised and "opt_out" in chosen):
+        return plain
+    hidden = st.builds(
+        _disguise, st.sampled_from(["STOP", "Stop", "stop", "UNSUBSCRIBE"]), st.integers(1, 4)
+    )
+    return st.one_of(plain, hidden)
 
 
 def _leaf_rules() -> st.SearchStrategy[Rule]:

@@ -1,35 +1,68 @@
-"""Helpers for testing code that uses smspolicy: a frozen clock, an in-memory engine,
-assertions, and a property-based check of the laws every policy must obey."""
+"""Helpers for testing code that uses smspolicy: a frozen clock, in-memory engines and an
+engine factory, assertions, and property-based checks of the laws a policy (or one custom
+rule) must obey.
+
+Requires ``hypothesis`` for the law checks (``pip install 'smspolicy[testing]'``).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import inspect
+import os
+import pathlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import attrs
-
-from ._compose import all_of
-from ._context import Context
 from ._engine import Engine
-from ._records import ConsentKind
+from ._laws import (
+    CapPromise,
+    ConsentPromise,
+    DedupePromise,
+    LawOutcome,
+    LawReport,
+    PolicyLawError,
+    RuleLawError,
+    WindowPromise,
+    check_policy_laws,
+    check_rule_laws,
+    declare_cap,
+    declare_consent,
+    declare_dedupe,
+    declare_window,
+)
 from ._time import ensure_aware, ensure_duration
-from ._values import Decision, Message, Reason, Verdict, deny
-from .errors import InvalidNumberError, RuleError
+from ._values import Decision, Verdict
+from .errors import ConfigurationError
 from .programs import Program
 from .store import MemoryStore
 from .typing import Rule
 
 __all__ = [
     "DEFAULT_INSTANT",
+    "CapPromise",
+    "ConsentPromise",
+    "DedupePromise",
+    "EngineFactory",
     "FrozenClock",
+    "LawOutcome",
+    "LawReport",
     "PolicyLawError",
+    "RuleLawError",
+    "WindowPromise",
     "assert_allowed",
     "assert_deferred_until",
     "assert_denied",
     "check_policy_laws",
+    "check_rule_laws",
+    "declare_cap",
+    "declare_consent",
+    "declare_dedupe",
+    "declare_window",
     "make_engine",
+    "resolve_policy",
 ]
 
 
@@ -116,152 +149,73 @@ def assert_denied(decision: Decision, *, code: str | None = None) -> None:
         raise AssertionError(f"expected DENY {code}, got {', '.join(decision.codes)}")
 
 
-# --- policy laws ----------------------------------------------------------------------------
+# --- policies and engine factories ----------------------------------------------------------
 
 
-_REPEATS = 8
+def resolve_policy(value: object, *, root: str | os.PathLike[str] | None = None) -> Rule:
+    """The policy ``value`` names: a rule; a callable without arguments that returns one;
+    ``"standard"`` (:func:`smspolicy.jurisdictions.standard`); ``"package.module:name"`` (a
+    rule or such a callable); or the path of a policy TOML file (relative to ``root``)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "standard":
+            from .jurisdictions import standard
 
+            return standard()
+        if text.endswith(".toml"):
+            from .config import load_policy
 
-class PolicyLawError(AssertionError):
-    """A policy broke one of the laws; the message names the law and the counterexample."""
-
-
-def _law(name: str, detail: str, message: object, now: dt.datetime) -> PolicyLawError:
-    return PolicyLawError(f"law {name!r} broken at {now.isoformat()} for {message!r}: {detail}")
-
-
-def check_policy_laws(
-    policy: Rule,
-    *,
-    programs: Sequence[Program] = (),
-    max_examples: int = 100,
-    numbers: Any = None,
-    messages: Any = None,
-) -> None:
-    """Property-test a policy against the laws every policy must obey, and raise
-    :class:`PolicyLawError` with a minimal counterexample (found and shrunk by Hypothesis).
-
-    The laws: deny dominates (composed with a denying rule it denies); a DEFER's ``until`` is
-    aware, in UTC and after now, and evaluating there with unchanged records allows; nothing is
-    allowed after a STOP but its one confirmation; the same question always gets the same
-    answer; and decisions do not depend on their order within a batch.
-    """
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import strategies as st
-    from hypothesis.errors import Flaky
-
-    from . import strategies
-
-    if messages is None:
-        to = numbers if numbers is not None else strategies.phone_numbers()
-        messages = strategies.messages(to)
-    deny_all = _DenyAll()
-
-    @settings(
-        max_examples=max_examples,
-        deadline=None,
-        database=None,
-        report_multiple_bugs=False,
-        # No explain phase: it replays the failure many times for comments nobody reads here.
-        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-    )
-    @given(
-        st.lists(messages, min_size=1, max_size=4),
-        strategies.instants(
-            dt.datetime(2024, 1, 1, tzinfo=dt.UTC), dt.datetime(2027, 12, 31, tzinfo=dt.UTC)
-        ),
-        st.lists(st.sampled_from(["confirm", "imply", "stop"]), max_size=3),
-    )
-    def laws(batch: list[Message], now: dt.datetime, history: list[str]) -> None:
-        engine = make_engine(policy, at=now - dt.timedelta(days=1), programs=programs)
-        for message in batch:
-            for step in history:
-                _apply(engine, message, step)
-        engine.clock.set(now)  # type: ignore[attr-defined]
+            path = pathlib.Path(text)
+            return load_policy(
+                path if root is None or path.is_absolute() else pathlib.Path(root) / path
+            )
+        module_name, _, attribute = text.partition(":")
+        if not module_name or not attribute:
+            raise ConfigurationError(
+                f"a policy is 'standard', 'package.module:name' or a .toml path, got {value!r}"
+            )
         try:
-            decisions = list(engine.evaluate_many(batch))
-        except RuleError as error:
-            raise _law("rules keep their contract", str(error), batch, now) from None
-        for _ in range(_REPEATS):  # several asks, so a coin-flipping rule fails every replay
-            again = list(engine.evaluate_many(batch))
-            if decisions != again:
-                raise _law("determinism", f"{decisions} then {again}", batch, now)
-        backwards = list(engine.evaluate_many(batch[::-1]))[::-1]
-        if decisions != backwards:
-            raise _law("batch order independence", f"{decisions} vs {backwards}", batch, now)
-        for message, decision in zip(batch, decisions, strict=True):
-            _check_one(engine, policy, deny_all, message, decision, now)
+            found = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as error:
+            raise ConfigurationError(f"cannot load the policy {value!r}: {error}") from None
+        return resolve_policy(found)
+    if not callable(value):
+        raise ConfigurationError(f"a policy must be a rule or a callable returning one: {value!r}")
+    if _takes_no_arguments(value):
+        return resolve_policy(value())
+    return value
 
+
+def _takes_no_arguments(value: Callable[..., object]) -> bool:
     try:
-        laws()
-    except PolicyLawError:
-        raise
-    except BaseExceptionGroup as group:
-        broken = [e for e in group.exceptions if isinstance(e, PolicyLawError)]
-        if not broken:
-            raise
-        raise PolicyLawError(
-            "law 'determinism' broken: the same example failed differently when replayed: "
-            + "; ".join(str(e) for e in broken)
-        ) from group
-    except Flaky as error:
-        raise PolicyLawError(
-            "law 'determinism' broken: the policy gave different answers to the same question "
-            f"({error})"
-        ) from error
+        signature = inspect.signature(value)
+    except (TypeError, ValueError):
+        return False
+    return not any(
+        p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        for p in signature.parameters.values()
+    )
 
 
-def _apply(engine: Engine, message: Message, step: str) -> None:
-    try:
-        if step == "confirm":
-            engine.consent.confirm(
-                message.address, topic=message.topic, purpose=message.purpose, source="laws"
-            )
-        elif step == "imply":
-            engine.consent.imply(
-                message.address,
-                basis="purchase",
-                purpose=message.purpose,
-                topic=message.topic,
-                source="laws",
-            )
-        else:
-            engine.consent.revoke(message.address, source="laws")
-    except InvalidNumberError:
-        return
+class EngineFactory:
+    """Builds a fresh engine (new in-memory store, own :class:`FrozenClock`) on each call, for
+    ``policy()`` unless a call names another: nothing is shared between calls, so one factory
+    serves every Hypothesis example."""
 
+    def __init__(self, policy: Callable[[], Rule]) -> None:
+        self._policy = policy
 
-def _check_one(
-    engine: Engine,
-    policy: Rule,
-    deny_all: Rule,
-    message: Message,
-    decision: Decision,
-    now: dt.datetime,
-) -> None:
-    if decision.until is not None:
-        if decision.until.utcoffset() != dt.timedelta(0) or decision.until <= now:
-            raise _law("defer goes forward", f"until {decision.until}", message, now)
-        engine.clock.set(decision.until)  # type: ignore[attr-defined]
-        later = engine.evaluate(message)
-        engine.clock.set(now)  # type: ignore[attr-defined]
-        if not later.allowed:
-            raise _law(
-                "deferral reaches an allow", f"at {decision.until} got {later}", message, now
-            )
-    combined = Engine(all_of(policy, deny_all), engine.store, engine.clock).evaluate(message)
-    if combined.verdict is not Verdict.DENY:
-        raise _law("deny dominates", f"with a denying rule got {combined}", message, now)
-    events = engine.consent.history(message.address) if message.channel.is_phone else []
-    if events and events[-1].kind is ConsentKind.REVOKED and decision.allowed:
-        raise _law("never allow after STOP", f"allowed after {events[-1]}", message, now)
-
-
-@attrs.frozen
-class _DenyAll:
-    def __call__(self, message: Message, context: Context) -> Decision:
-        return deny(Reason("laws.deny", "deny_all", "the law check's denying rule"))
+    def __call__(
+        self,
+        *,
+        policy: Rule | None = None,
+        at: dt.datetime = DEFAULT_INSTANT,
+        programs: Sequence[Program] = (),
+        **options: Any,
+    ) -> Engine:
+        """A new engine at ``at``; ``options`` go to :class:`smspolicy.Engine`."""
+        chosen = policy if policy is not None else self._policy()
+        return make_engine(chosen, at=at, programs=programs, **options)
 
     def __repr__(self) -> str:
-        return "deny_all"
+        return f"EngineFactory({self._policy!r})"
