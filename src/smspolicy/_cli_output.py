@@ -188,15 +188,17 @@ class Progress:
             from tqdm import tqdm
         except ImportError:  # the cli extra is not installed: no bar
             return
-        # A terminal that reports 0 columns (some CI consoles) gets a standard width.
-        columns = shutil.get_terminal_size((80, 24)).columns or 80
+        # A terminal that reports 0 columns and rows (a fresh pseudo-terminal, some CI consoles)
+        # gets a standard size: tqdm would otherwise hide the bar.
+        size = shutil.get_terminal_size((80, 24))
         self.bar = tqdm(
             total=total or None,
             unit="B",
             unit_scale=True,
             unit_divisor=1024,
             file=sys.stderr,
-            ncols=columns,
+            ncols=size.columns or 80,
+            nrows=size.lines or 24,
             desc="reading",
         )
 
