@@ -18,6 +18,7 @@ PUBLIC_MODULES = [
     "smspolicy.keywords",
     "smspolicy.predicates",
     "smspolicy.programs",
+    "smspolicy.reasons",
     "smspolicy.rules",
     "smspolicy.segments",
     "smspolicy.strategies",

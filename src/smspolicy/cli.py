@@ -674,6 +674,30 @@ def audit(args: argparse.Namespace) -> int:
     return 0
 
 
+REASON_FIELDS = ("code", "rule", "meaning", "citation")
+REASON_COLUMNS = (("code", "code", 0),)
+
+
+def reasons(args: argparse.Namespace) -> int:
+    """Print the reason catalogue: every code smspolicy gives, its rule, meaning and citation."""
+    from .reasons import catalogue
+
+    fmt = _format(args)
+    with _opened(args) as out:
+        if fmt == "table":
+            entries = catalogue()
+            width = max(len(r.code) for r in entries)
+            for r in entries:
+                cite = f" [{r.citation}]" if r.citation else ""
+                out.write(f"{r.code:<{width}}  {r.rule}: {r.meaning}{cite}\n")
+            return 0
+        writer = RecordWriter(out, fmt, REASON_FIELDS, REASON_COLUMNS, excel=args.excel)
+        for r in catalogue():
+            writer.write(attrs.asdict(r))
+        writer.close()
+    return 0
+
+
 # --- parser --------------------------------------------------------------------------------
 
 
@@ -846,6 +870,25 @@ def _parser() -> argparse.ArgumentParser:
     output(a, "the lists")
     common(a)
     a.set_defaults(run=audit)
+
+    r = commands.add_parser(
+        "reasons",
+        help="list every reason code, its rule, meaning and citation",
+        description="The reason catalogue: every reason code smspolicy can give.",
+    )
+    r.add_argument("--out", help="write the catalogue to this file instead of the screen")
+    r.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="table (default on screen), csv (default with --out) or json: an array of "
+        "{code, rule, meaning, citation} objects",
+    )
+    r.add_argument(
+        "--excel",
+        action="store_true",
+        help="CSV for spreadsheets: a UTF-8 byte-order mark, CRLF line ends, plain spaces",
+    )
+    r.set_defaults(run=reasons)
     return parser
 
 
