@@ -507,3 +507,11 @@ def test_progress_shows_total_and_eta_on_a_terminal_only(folder: Path) -> None:
     assert re.search(rf"reading: 100%\|.*\| {size}/{size} \[\d\d:\d\d<\d\d:\d\d", text), text
     quiet = smspolicy_run("preflight", str(listing), "--db", db(folder), "--at", AT)
     assert quiet.stderr == ""
+
+
+def test_readme_shows_json_output_and_exit_statuses() -> None:
+    """README shows `--format json` and the exit statuses scripts branch on."""
+    readme = (ROOT / "README.md").read_text()
+    assert "--format json" in readme
+    for text in ("0 for allow, 3 for defer and 4 for deny", "--fail-on deny", "exits 2"):
+        assert text in readme
