@@ -437,6 +437,8 @@ def test_consent_import_reports_every_bad_row_and_imports_nothing(tmp_path: Path
         *lines[1:3],
         "  ... and 4 more (raise --max-errors to see them)",
     ]
+    exact = smspolicy_run("consent", "import", str(path), "--db", store, "--max-errors", "6")
+    assert exact.stderr.splitlines() == lines
     refused = smspolicy_run("consent", "import", str(path), "--db", store, "--max-errors", "0")
     assert refused.returncode == 2
     assert "--max-errors: '0' is not 1 or more" in refused.stderr

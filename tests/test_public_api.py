@@ -17,6 +17,7 @@ PUBLIC_MODULES = [
     "smspolicy.jurisdictions",
     "smspolicy.keywords",
     "smspolicy.predicates",
+    "smspolicy.otel",
     "smspolicy.programs",
     "smspolicy.reasons",
     "smspolicy.rules",

@@ -4,8 +4,7 @@ Every message comes out ALLOW, DEFER until an exact instant, or DENY, with reaso
 citations.
 """
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
+from importlib import metadata as _metadata
 
 from ._clock import Clock, SystemClock
 from ._compose import Policy, all_of, any_of, rule, unless, when
@@ -30,9 +29,9 @@ from .keywords import InboundKind
 from .programs import Program
 
 try:
-    __version__ = _version("smspolicy")
+    __version__ = _metadata.version("smspolicy")
     """The installed distribution's version (PEP 440), read from its metadata."""
-except PackageNotFoundError:  # imported from a source tree that was never installed
+except _metadata.PackageNotFoundError:  # imported from a source tree that was never installed
     __version__ = "0+unknown"
 
 __all__ = [
