@@ -190,7 +190,7 @@ def test_check_inbound_export_audit(db: str) -> None:
         AT,
     ).stdout
     assert reply.startswith("opt_out: Acme Deals: You are unsubscribed")
-    again = run(
+    denied = run(
         "check",
         "+12125550100",
         "--topic",
@@ -201,7 +201,10 @@ def test_check_inbound_export_audit(db: str) -> None:
         db,
         "--at",
         AT,
-    ).stdout
+        check=False,
+    )
+    assert denied.returncode == 4
+    again = denied.stdout
     assert again.startswith("DENY")
     assert "consent.revoked" in again
     proof = json.loads(run("consent", "export", "+12125550100", "--db", db).stdout)
@@ -253,7 +256,7 @@ def test_encoding_reads_a_file_saved_by_excel(tmp_path: Path) -> None:
     )
     db = str(tmp_path / "s.db")
     out = run("consent", "import", str(path), "--db", db, "--encoding", "cp1252").stdout
-    assert out.startswith("1 consent events imported")
+    assert out.startswith("1 consent event imported")
     proof = json.loads(run("consent", "export", "+12125550100", "--db", db).stdout)
     assert [e["source"] for e in proof["events"]] == ["café"]
 
@@ -276,7 +279,7 @@ def test_preflight_reads_the_named_encoding(
     args = ["preflight", str(path), "--db", str(tmp_path / "s.db"), "--show-numbers"]
     done = run(*args, "--format", "json", *(["--encoding", encoding] if encoding else []))
     records = json.loads(done.stdout)
-    assert [(r["line"], r["number"], r["topic"]) for r in records] == [("2", "+12125550100", topic)]
+    assert [(r["line"], r["number"], r["topic"]) for r in records] == [(2, "+12125550100", topic)]
 
 
 def test_record_lines_are_where_records_start(tmp_path: Path) -> None:
@@ -287,7 +290,7 @@ def test_record_lines_are_where_records_start(tmp_path: Path) -> None:
         "+12125550101,deals,marketing,one\n"
     )
     done = run("preflight", str(path), "--db", str(tmp_path / "s.db"), "--format", "json")
-    assert [r["line"] for r in json.loads(done.stdout)] == ["2", "5"]
+    assert [r["line"] for r in json.loads(done.stdout)] == [2, 5]
 
 
 def test_short_rows_read_as_empty_fields(tmp_path: Path) -> None:

@@ -429,7 +429,7 @@ def test_non_utf8_file_name_is_read(folder: Path) -> None:
     Path(os.fsdecode(name)).write_text("number,topic,purpose\n+12125550123,t,marketing\n")
     done = smspolicy(b"preflight", name, "--db", str(folder / "s.db"), "--at", AT)
     assert done.returncode == 0, done.stderr
-    assert b"1 recipients" in done.stdout
+    assert b"\n1 recipient\n" in done.stdout
 
 
 @pytest.mark.parametrize("where", ["missing/parent", "missing"])

@@ -161,7 +161,7 @@ def test_profile_zone_adds_to_the_numbers() -> None:
     assert decision.until == utc(2025, 1, 16, 16)
     assert decision.zone == "America/Los_Angeles"
     assert decision.explain().startswith(
-        "Deferred until Jan 16, 2025, 8:00\u202fAM PST (America/Los_Angeles) because it is "
+        "Deferred until Jan 16, 2025, 8:00 AM PST (America/Los_Angeles) because it is "
         "Wed 21:30 EST in America/New_York, outside"
     )
 
@@ -205,7 +205,7 @@ def test_best_practice_window_uses_australias_principal_zones() -> None:
     assert decision.until == utc(2025, 1, 16, 0, 0)
     assert decision.zone == "Australia/Perth"
     assert decision.explain() == (
-        "Deferred until Jan 16, 2025, 8:00\u202fAM AWST (Australia/Perth) because it is "
+        "Deferred until Jan 16, 2025, 8:00 AM AWST (Australia/Perth) because it is "
         "Wed 21:30 AWST in Australia/Perth, outside the sending window (08:00-21:00)."
     )
 
@@ -348,7 +348,7 @@ def test_explain_shows_recipient_time() -> None:
     """explain() shows the deferral in the recipient's zone, in three languages."""
     decision = decide(TCPA, "+18504341234", local("America/New_York", 2025, 1, 15, 8, 30))
     assert decision.explain().startswith(
-        "Deferred until Jan 15, 2025, 8:00\u202fAM CST (America/Chicago) because it is "
+        "Deferred until Jan 15, 2025, 8:00 AM CST (America/Chicago) because it is "
         "Wed 07:30 CST in America/Chicago, outside the sending window (08:00-21:00)"
     )
     assert decision.explain("es").startswith("Aplazado hasta 15 ene 2025, 8:00 CST")

@@ -330,6 +330,6 @@ def test_australian_mobile_best_practice_waits_for_perth_only() -> None:
     assert decision.codes == ("hours.outside_window",)
     assert decision.until == dt.datetime(2025, 1, 16, 0, 0, tzinfo=dt.UTC)
     assert decision.explain().startswith(
-        "Deferred until Jan 16, 2025, 8:00\u202fAM AWST (Australia/Perth) because it is "
+        "Deferred until Jan 16, 2025, 8:00 AM AWST (Australia/Perth) because it is "
         "Wed 21:30 AWST in Australia/Perth"
     )

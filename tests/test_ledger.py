@@ -832,7 +832,7 @@ def test_import_without_a_stop_reports_nothing(
     """An import no revocation overrides prints only the count."""
     rows = "+12125550123,confirmed,2025-01-10T12:00Z,deals,marketing,,,crm,\n"
     out = _import(tmp_path, rows, tmp_path / "l.db", capsys)
-    assert out == "1 consent events imported, 0 already present\n"
+    assert out == "1 consent event imported, 0 already present\n"
 
 
 def test_superseded_by_follows_the_brand_scope() -> None:

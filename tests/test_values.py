@@ -127,8 +127,7 @@ def test_explain_in_three_languages() -> None:
     d = defer(NOW, Reason("custom.code", "r", "a custom rule says so"))
     d = Decision(d.verdict, d.until, d.reasons, zone="America/Chicago")
     assert d.explain() == (
-        "Deferred until Jan 15, 2025, 9:00\u202fAM CST (America/Chicago) "
-        "because a custom rule says so."
+        "Deferred until Jan 15, 2025, 9:00 AM CST (America/Chicago) because a custom rule says so."
     )
     assert d.explain("es").startswith("Aplazado hasta 15 ene 2025, 9:00 CST (America/Chicago)")
     assert d.explain("fr").startswith("Reporté au 15 janv. 2025, 09:00 CST (America/Chicago)")

@@ -4,6 +4,8 @@ Every message comes out ALLOW, DEFER until an exact instant, or DENY, with reaso
 citations.
 """
 
+from importlib import metadata as _metadata
+
 from ._clock import Clock, SystemClock
 from ._compose import Policy, all_of, any_of, rule, unless, when
 from ._context import ConsentView, Context, HistoryView
@@ -25,6 +27,12 @@ from ._values import (
 from .consent import ConsentStatus, Ledger
 from .keywords import InboundKind
 from .programs import Program
+
+try:
+    __version__ = _metadata.version("smspolicy")
+    """The installed distribution's version (PEP 440), read from its metadata."""
+except _metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "Basis",

@@ -18,12 +18,24 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from . import jurisdictions
+import attrs
+import phonenumbers
+
+from . import __version__, jurisdictions
+from ._cli_output import (
+    FORMATS,
+    OUTPUT_FIELDS,
+    Progress,
+    RecordWriter,
+    decision_json,
+    plural,
+    summary,
+)
 from ._clock import Clock, SystemClock
 from ._engine import Engine
 from ._recipients import Profile
 from ._records import ConsentEvent, ConsentKind
-from ._time import ensure_aware, to_local, zone
+from ._time import ensure_aware
 from ._values import Decision, Message, Reason, deny
 from .config import byte_position, load_config, parse_duration, shown_path
 from .consent import superseded_by
@@ -31,7 +43,17 @@ from .errors import InvalidNumberError, SmsPolicyError
 from .store import SQLiteStore
 from .testing import FrozenClock
 
-__all__ = ["main"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_DEFER", "EXIT_DENY", "EXIT_OK", "main"]
+
+EXIT_OK = 0
+"""Success; for ``check``, the message is allowed."""
+EXIT_BAD_INPUT = 2
+"""Bad input: a file, an argument or a policy that cannot be used (one line on stderr)."""
+EXIT_DEFER = 3
+"""``check``: the message is deferred; ``preflight --fail-on defer``: a row was deferred."""
+EXIT_DENY = 4
+"""``check``: the message is denied; ``preflight --fail-on deny|defer``: a row was denied."""
+MAX_ERRORS = 20
 
 REQUIRED_COLUMNS = ("number", "topic", "purpose")
 OPTIONAL_COLUMNS = ("brand", "channel", "body", "person", "timezone", "locale", "state")
@@ -100,6 +122,9 @@ def _engine(args: argparse.Namespace, profiles: dict[str, Profile] | None = None
         policy, programs = config.policy, config.programs
     else:
         policy, programs = jurisdictions.standard(), ()
+    region = getattr(args, "region", None)
+    if region is not None and region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise UsageError(f"--region {region!r} is not a region code (e.g. US, GB, FR)")
     store = SQLiteStore(_db_path(args.db))
     # A campaign list visits each number about once: a small resolution cache keeps memory flat
     # in the list's length.
@@ -110,6 +135,7 @@ def _engine(args: argparse.Namespace, profiles: dict[str, Profile] | None = None
         programs=programs,
         profiles=(profiles or {}).get,
         cache_size=PREFLIGHT_CACHE,
+        default_region=region.upper() if region else None,
     )
 
 
@@ -135,7 +161,16 @@ def _checked_encoding(name: str) -> str:
     return "utf-8-sig" if info.name in ("utf-8", "utf-8-sig") else info.name
 
 
-def _decoded_lines(handle: BinaryIO, path: str, encoding: str) -> Iterator[str]:
+@attrs.define
+class _Read:
+    """How many bytes of a file have been read so far (for the progress bar)."""
+
+    bytes: int = 0
+
+
+def _decoded_lines(
+    handle: BinaryIO, path: str, encoding: str, read: _Read | None = None
+) -> Iterator[str]:
     """The file's lines, decoded, each with its line ending. A byte the encoding cannot decode,
     or a NUL (a binary or UTF-16 file read as UTF-8), is a UsageError naming the line and
     column."""
@@ -164,6 +199,8 @@ def _decoded_lines(handle: BinaryIO, path: str, encoding: str) -> Iterator[str]:
                 "is not a text file in this encoding (for UTF-16, give --encoding utf-16)"
             )
         fed = 0 if raw.endswith(b"\n") else fed + len(raw)
+        if read is not None:
+            read.bytes += len(raw)
         *complete, pending = text.split("\n")
         for piece in complete:
             line += 1
@@ -173,7 +210,11 @@ def _decoded_lines(handle: BinaryIO, path: str, encoding: str) -> Iterator[str]:
 
 
 def _csv_rows(
-    path: str, encoding: str, required: Sequence[str], optional: Sequence[str] | None = None
+    path: str,
+    encoding: str,
+    required: Sequence[str],
+    optional: Sequence[str] | None = None,
+    read: _Read | None = None,
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """``(line, row)`` for every record of a CSV with a header holding the ``required`` columns
     (and, when ``optional`` is given, no others); ``line`` is where the record starts. Every
@@ -186,7 +227,7 @@ def _csv_rows(
     except ValueError as error:  # a NUL in the path
         raise UsageError(f"cannot read {shown_path(path)}: {error}") from None
     with handle:
-        reader = csv.reader(_decoded_lines(handle, path, codec))
+        reader = csv.reader(_decoded_lines(handle, path, codec, read))
         try:
             header = next(reader, [])
             _check_header(path, header, required, optional)
@@ -227,8 +268,10 @@ def _check_header(
         )
 
 
-def _rows(path: str, encoding: str = "utf-8") -> Iterator[tuple[int, dict[str, str]]]:
-    return _csv_rows(path, encoding, REQUIRED_COLUMNS, OPTIONAL_COLUMNS)
+def _rows(
+    path: str, encoding: str = "utf-8", read: _Read | None = None
+) -> Iterator[tuple[int, dict[str, str]]]:
+    return _csv_rows(path, encoding, REQUIRED_COLUMNS, OPTIONAL_COLUMNS, read)
 
 
 def _row_error(line: int, problem: str) -> Decision:
@@ -275,81 +318,47 @@ def _batches(
         yield batch
 
 
-OUTPUT_FIELDS = (
-    "line",
-    "number",
-    "topic",
-    "purpose",
-    "verdict",
-    "until_utc",
-    "until_local",
-    "zone",
-    "reasons",
-    "explanation",
-)
-
-
-def _record(line: int, row: dict[str, str], decision: Decision) -> dict[str, str]:
-    until_local = ""
-    if decision.until is not None and decision.zone:
-        until_local = to_local(decision.until, zone(decision.zone)).isoformat()
+def _record(line: int, row: dict[str, str], decision: Decision) -> dict[str, Any]:
     return {
-        "line": str(line),
+        "line": line,
         "number": row.get("number", ""),
         "topic": row.get("topic", ""),
         "purpose": row.get("purpose", ""),
-        "verdict": decision.verdict.value,
-        "until_utc": decision.until.isoformat() if decision.until else "",
-        "until_local": until_local,
-        "zone": decision.zone or "",
-        "reasons": ";".join(decision.codes),
-        "explanation": decision.explain(),
+        **decision_json(decision),
     }
 
 
-class _Writer:
-    """Streams decisions as a table, CSV or a JSON array."""
-
-    def __init__(self, out: IO[str], fmt: str, masked: bool) -> None:
-        self.out, self.fmt, self.masked, self.count = out, fmt, masked, 0
-        if fmt == "csv":
-            self.csv = csv.DictWriter(out, fieldnames=OUTPUT_FIELDS, lineterminator="\n")
-            self.csv.writeheader()
-        elif fmt == "json":
-            out.write("[")
-        else:
-            out.write(f"{'line':>6}  {'number':<16} {'verdict':<6} {'until (local)':<26} reasons\n")
-
-    def write(self, record: dict[str, str]) -> None:
-        if self.masked:
-            record = {**record, "number": mask(record["number"])}
-        if self.fmt == "csv":
-            self.csv.writerow(record)
-        elif self.fmt == "json":
-            self.out.write(
-                ("," if self.count else "") + "\n" + json.dumps(record, ensure_ascii=False)
-            )
-        else:
-            when = record["until_local"] or record["until_utc"]
-            self.out.write(
-                f"{record['line']:>6}  {record['number']:<16} {record['verdict']:<6} "
-                f"{when[:25]:<26} {record['reasons']}\n"
-            )
-        self.count += 1
-
-    def close(self) -> None:
-        if self.fmt == "json":
-            self.out.write("\n]\n")
+TABLE_COLUMNS = (
+    ("line", "line", 6),
+    ("number", "number", 16),
+    ("verdict", "verdict", 7),
+    ("until", "until (local)", 25),
+    ("reasons", "reasons", 0),
+)
 
 
-def _progress(enabled: bool) -> Any:
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(unit=" rows", file=sys.stderr, dynamic_ncols=True)
+def _table_cells(record: dict[str, Any]) -> dict[str, Any]:
+    """The table shows the earliest send time in the recipient's time, else in UTC."""
+    return {**record, "until": record["until_local"] or record["until_utc"]}
+
+
+def _format(args: argparse.Namespace) -> str:
+    """The output format: as chosen, else CSV into a file and a table on screen."""
+    return str(args.format or ("csv" if args.out else "table"))
+
+
+@contextlib.contextmanager
+def _opened(args: argparse.Namespace) -> Iterator[IO[str]]:
+    """Where results go: ``--out`` (its folder must exist) or standard output. ``--excel``
+    starts the text with a byte-order mark so a spreadsheet reads it as UTF-8."""
+    excel = getattr(args, "excel", False)
+    if not args.out:
+        if excel:
+            sys.stdout.write("\ufeff")
+        yield sys.stdout
+        return
+    with _output(args.out, "utf-8-sig" if excel else "utf-8") as out:
+        yield out
 
 
 def preflight(args: argparse.Namespace) -> int:
@@ -358,16 +367,19 @@ def preflight(args: argparse.Namespace) -> int:
     engine = _engine(args, profiles)
     verdicts: collections.Counter[str] = collections.Counter()
     reasons: collections.Counter[str] = collections.Counter()
-    fmt = args.format or ("csv" if args.out else "table")
+    fmt = _format(args)
+    masked = not args.out and not args.show_numbers
+    read = _Read()
+    try:
+        size: int | None = os.stat(args.recipients).st_size
+    except (OSError, ValueError):
+        size = None  # reading it reports the problem
     with contextlib.ExitStack() as stack:
-        out: IO[str] = sys.stdout
-        if args.out:
-            out = stack.enter_context(_output(args.out))
-        writer = _Writer(out, fmt, masked=not args.out and not args.show_numbers)
-        bar = _progress(sys.stderr.isatty() and not args.quiet)
-        if bar is not None:
-            stack.callback(bar.close)
-        for batch in _batches(_rows(args.recipients, args.encoding)):
+        out = stack.enter_context(_opened(args))
+        writer = RecordWriter(out, fmt, OUTPUT_FIELDS, TABLE_COLUMNS, excel=args.excel)
+        bar = Progress(size, enabled=not args.quiet)
+        stack.callback(bar.close)
+        for batch in _batches(_rows(args.recipients, args.encoding, read)):
             profiles.clear()
             messages: list[tuple[int, dict[str, str], Message | Decision]] = []
             for line, row in batch:
@@ -382,19 +394,25 @@ def preflight(args: argparse.Namespace) -> int:
                 decision = next(decided) if isinstance(item, Message) else item
                 verdicts[decision.verdict.value] += 1
                 reasons.update(decision.codes)
-                writer.write(_record(line, row, decision))
-            if bar is not None:
-                bar.update(len(batch))
+                record = _record(line, row, decision)
+                if masked:
+                    record["number"] = mask(record["number"])
+                writer.write(_table_cells(record) if fmt == "table" else record)
+            bar.to(read.bytes)
         writer.close()
     summary_out = sys.stdout if args.out or fmt == "table" else sys.stderr
-    _summary(verdicts, reasons, summary_out, args.out)
-    return 0
+    summary(verdicts, reasons, summary_out, shown_path(args.out) if args.out else None)
+    if args.fail_on and verdicts["deny"]:
+        return EXIT_DENY
+    if args.fail_on == "defer" and verdicts["defer"]:
+        return EXIT_DEFER
+    return EXIT_OK
 
 
-def _output(path: str) -> IO[str]:
-    """The decisions file, opened for writing; its folder must exist."""
+def _output(path: str, encoding: str = "utf-8") -> IO[str]:
+    """A results file, opened for writing; its folder must exist."""
     try:
-        return open(path, "w", newline="", encoding="utf-8")
+        return open(path, "w", newline="", encoding=encoding)
     except OSError as error:
         reason = "it is a folder" if os.path.isdir(path) else error.strerror
         raise UsageError(f"cannot write --out {shown_path(path)}: {reason}") from None
@@ -402,39 +420,29 @@ def _output(path: str) -> IO[str]:
         raise UsageError(f"cannot write --out {shown_path(path)}: {error}") from None
 
 
-def _summary(
-    verdicts: collections.Counter[str],
-    reasons: collections.Counter[str],
-    out: IO[str],
-    path: str | None,
-) -> None:
-    total = sum(verdicts.values())
-    out.write(f"\n{total} recipients")
-    out.write(f" (decisions in {shown_path(path)})\n" if path else "\n")
-    for verdict in ("allow", "defer", "deny"):
-        share = 100 * verdicts[verdict] / total if total else 0
-        out.write(f"  {verdict:<6} {verdicts[verdict]:>8}  {share:5.1f}%\n")
-    if reasons:
-        out.write("by reason:\n")
-        for code, count in reasons.most_common():
-            out.write(f"  {code:<40} {count:>8}\n")
-
-
 # --- other commands ------------------------------------------------------------------------
 
 
+VERDICT_EXIT = {"allow": EXIT_OK, "defer": EXIT_DEFER, "deny": EXIT_DENY}
+
+
 def check(args: argparse.Namespace) -> int:
-    """Decide one message and explain it."""
+    """Decide one message and explain it; the exit status says the verdict (0 allow, 3 defer,
+    4 deny)."""
     engine = _engine(args)
     message = Message(
         args.number, args.topic, args.purpose, args.channel, body=args.body, brand=args.brand
     )
     decision = engine.evaluate(message)
-    print(f"{decision.verdict.value.upper()}: {decision.explain(args.locale)}")
-    for reason in decision.reasons:
-        cite = f" [{reason.citation}]" if reason.citation else ""
-        print(f"  - {reason.code}{cite}")
-    return 0
+    if args.format == "json":
+        record = {"number": args.number, **decision_json(decision, args.locale)}
+        print(json.dumps(record, ensure_ascii=False, indent=2))
+    else:
+        print(f"{decision.verdict.value.upper()}: {decision.explain(args.locale)}")
+        for reason in decision.reasons:
+            cite = f" [{reason.citation}]" if reason.citation else ""
+            print(f"  - {reason.code}{cite}")
+    return VERDICT_EXIT[decision.verdict.value]
 
 
 def _inbound_text(text: str) -> str:
@@ -451,50 +459,130 @@ def _inbound_text(text: str) -> str:
 def inbound(args: argparse.Namespace) -> int:
     """Handle an inbound text and print the reply."""
     result = _engine(args).inbound(_inbound_text(args.text), args.number, to=args.to)
-    print(f"{result.kind.value}: {result.reply or '(no reply)'}")
+    if args.format == "json":
+        print(json.dumps({"kind": result.kind.value, "reply": result.reply}, ensure_ascii=False))
+    else:
+        print(f"{result.kind.value}: {result.reply or '(no reply)'}")
     return 0
+
+
+@attrs.frozen
+class _BadField:
+    """One problem with one field of a consent file."""
+
+    line: int
+    column: str | None
+    problem: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.problem}"
 
 
 def consent_import(args: argparse.Namespace) -> int:
     """Append consent events from a CSV, keeping their original time, source and evidence.
 
-    A row is skipped when the ledger already holds the same event (every field equal); grants
-    that a revocation dated at or after them ends are kept as history and counted."""
+    The whole file is checked first: when any row is bad, every problem is reported (up to
+    ``--max-errors``) and nothing is imported. A row is skipped when the ledger already holds
+    the same event (every field equal); grants that a revocation dated at or after them ends
+    are kept as history and counted."""
     engine = _engine(args)
+    bad: list[_BadField] = []
+    # Two passes keep memory flat in the file's length: check every row, then import.
+    for line, row in _csv_rows(args.csv, args.encoding, CONSENT_COLUMNS):
+        _consent_event(line, row, engine, bad)
+    if bad:
+        raise UsageError(_bad_rows_report(shown_path(args.csv), bad, args.max_errors))
     added = skipped = 0
     grants: list[ConsentEvent] = []
     batch: list[tuple[int, ConsentEvent]] = []
     for line, row in _csv_rows(args.csv, args.encoding, CONSENT_COLUMNS):
-        batch.append((line, _consent_event(args.csv, line, row, engine)))
+        event = _consent_event(line, row, engine, bad)
+        if event is None:  # the file changed between the passes
+            raise UsageError(_bad_rows_report(shown_path(args.csv), bad, args.max_errors))
+        batch.append((line, event))
         if len(batch) == BATCH:
             a, s = _append_new(engine, batch, grants)
             added, skipped, batch = added + a, skipped + s, []
     a, s = _append_new(engine, batch, grants)
-    print(f"{added + a} consent events imported, {skipped + s} already present")
+    added, skipped = added + a, skipped + s
     overridden = _overridden(engine, grants)
+    if args.format == "json":
+        counts = {"imported": added, "already_present": skipped, "superseded": overridden}
+        print(json.dumps(counts))
+        return 0
+    print(f"{plural(added, 'consent event')} imported, {skipped} already present")
     if overridden:
-        print(f"{overridden} rows older than a later STOP: kept as history, not effective")
+        rows = plural(overridden, "row")
+        print(f"{rows} older than a later STOP: kept as history, not effective")
     return 0
 
 
-def _consent_event(path: str, line: int, row: dict[str, str], engine: Engine) -> ConsentEvent:
-    try:
-        evidence = json.loads(row["evidence"]) if row.get("evidence") else {}
-        at = _instant(row["at"], "at")
-        return ConsentEvent(
-            kind=row["kind"],
-            number=engine.address_of(row["number"]),
-            at=at,
-            source=row["source"],
-            topic=row.get("topic") or None,
-            purpose=row.get("purpose") or None,
-            brand=row.get("brand") or None,
-            basis=row.get("basis") or None,
-            evidence=evidence,
-            expires=_instant(row.get("expires") or None),
-        )
-    except (SmsPolicyError, UsageError, ValueError, RecursionError) as error:
-        raise UsageError(f"{shown_path(path)}: line {line}: {error}") from None
+def _bad_rows_report(path: str, bad: Sequence[_BadField], limit: int) -> str:
+    """One line for one problem; else a count, then a line per problem up to ``limit``."""
+    if len(bad) == 1:
+        return f"{path}: {bad[0]} (nothing imported)"
+    rows = len({b.line for b in bad})
+    lines = [f"{path}: {plural(len(bad), 'problem')} in {plural(rows, 'row')}, nothing imported:"]
+    lines += [f"  {path}: {b}" for b in bad[:limit]]
+    if len(bad) > limit:
+        lines.append(f"  ... and {len(bad) - limit} more (raise --max-errors to see them)")
+    return "\n".join(lines)
+
+
+_EXAMPLE_FIELDS: dict[str, object] = {
+    "kind": "confirmed",
+    "number": "+12025550100",
+    "at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    "source": "import",
+}
+"""Valid values to try one column at a time against, to find which column is bad."""
+
+
+def _consent_event(
+    line: int, row: dict[str, str], engine: Engine, bad: list[_BadField]
+) -> ConsentEvent | None:
+    """The row's consent event; None when a field is bad, each problem added to ``bad``."""
+    fields: dict[str, object] = {}
+    problems: list[_BadField] = []
+
+    def parse(column: str, value: Any) -> None:
+        try:
+            fields[column] = value()
+        except (SmsPolicyError, UsageError, ValueError, RecursionError) as error:
+            problems.append(_BadField(line, column, _named(column, str(error))))
+
+    parse("number", lambda: engine.address_of(row["number"]))
+    parse("at", lambda: _instant(row["at"], "at"))
+    parse("evidence", lambda: json.loads(row["evidence"]) if row.get("evidence") else {})
+    parse("expires", lambda: _instant(row.get("expires") or None, "expires"))
+    fields.update(kind=row["kind"], source=row["source"])
+    for column in ("topic", "purpose", "brand", "basis"):
+        fields[column] = row.get(column) or None
+    if not problems:
+        try:
+            return ConsentEvent(**fields)  # type: ignore[arg-type]
+        except (SmsPolicyError, ValueError, RecursionError):
+            pass  # find the column below
+    # A problem the event itself finds is named by trying each column alone with valid others.
+    for column in ("kind", "source", "topic", "purpose", "brand", "basis", "evidence", "expires"):
+        if column not in fields or any(p.column == column for p in problems):
+            continue
+        try:
+            ConsentEvent(**{**_EXAMPLE_FIELDS, column: fields[column]})  # type: ignore[arg-type]
+        except (SmsPolicyError, ValueError, RecursionError) as error:
+            problems.append(_BadField(line, column, _named(column, str(error))))
+    if not problems:  # only the combination is wrong
+        try:
+            ConsentEvent(**fields)  # type: ignore[arg-type]
+        except (SmsPolicyError, ValueError, RecursionError) as error:
+            problems.append(_BadField(line, None, str(error)))
+    bad.extend(sorted(problems, key=lambda p: list(row).index(p.column) if p.column in row else 99))
+    return None
+
+
+def _named(column: str, problem: str) -> str:
+    """The problem, starting with the column's name."""
+    return problem if problem.startswith(column) else f"{column}: {problem}"
 
 
 def _append_new(
@@ -534,8 +622,20 @@ def _overridden(engine: Engine, grants: Sequence[ConsentEvent]) -> int:
 
 def consent_export(args: argparse.Namespace) -> int:
     """Print a number's proof of consent."""
-    print(_engine(args).consent.proof(args.number, format=args.format), end="")
+    proof = _engine(args).consent.proof(args.number, format=args.format)
+    with _opened(args) as out:
+        out.write(proof)
     return 0
+
+
+AUDIT_FIELDS = ("list", "number", "topic", "brand", "since", "text")
+AUDIT_COLUMNS = (
+    ("list", "list", 9),
+    ("number", "number", 16),
+    ("topic", "topic", 16),
+    ("since", "since", 10),
+    ("text", "text", 0),
+)
 
 
 def audit(args: argparse.Namespace) -> int:
@@ -543,23 +643,93 @@ def audit(args: argparse.Namespace) -> int:
     engine = _engine(args)
     unengaged = parse_duration(args.unengaged_after) if args.unengaged_after else None
     result = engine.audit(engine.now(), every=parse_duration(args.every), unengaged_after=unengaged)
-    print(f"{len(result.reminders)} reminders due")
-    for item in result.reminders:
-        shown = item.number if args.show_numbers else mask(item.number)
-        print(f"  {shown}  {item.topic}: {item.text}")
+    lists = [("reminder", result.reminders)]
     if unengaged is not None:
-        print(f"{len(result.unengaged)} unengaged")
-        for item in result.unengaged:
-            shown = item.number if args.show_numbers else mask(item.number)
-            print(f"  {shown}  {item.topic} (silent since {item.since.date().isoformat()})")
+        lists.append(("unengaged", result.unengaged))
+    fmt = _format(args)
+    masked = not args.out and not args.show_numbers
+    counts = [plural(len(result.reminders), "reminder") + " due"]
+    if unengaged is not None:
+        counts.append(f"{plural(len(result.unengaged), 'subscriber')} unengaged")
+    line = ", ".join(counts) + (f" (list in {shown_path(args.out)})" if args.out else "")
+    print(line, file=sys.stdout if args.out or fmt == "table" else sys.stderr)
+    with _opened(args) as out:
+        writer = RecordWriter(out, fmt, AUDIT_FIELDS, AUDIT_COLUMNS, excel=args.excel)
+        for name, items in lists:
+            for item in items:
+                writer.write(
+                    {
+                        "list": name,
+                        "number": mask(item.number) if masked else item.number,
+                        "topic": item.topic,
+                        "brand": item.program.brand,
+                        # the table is read by people: the day is enough there
+                        "since": item.since.date().isoformat()
+                        if fmt == "table"
+                        else item.since.isoformat(),
+                        "text": item.text,
+                    }
+                )
+        writer.close()
+    return 0
+
+
+REASON_FIELDS = ("code", "rule", "meaning", "citation")
+REASON_COLUMNS = (("code", "code", 0),)
+
+
+def reasons(args: argparse.Namespace) -> int:
+    """Print the reason catalogue: every code smspolicy gives, its rule, meaning and citation."""
+    from .reasons import catalogue
+
+    fmt = _format(args)
+    with _opened(args) as out:
+        if fmt == "table":
+            entries = catalogue()
+            width = max(len(r.code) for r in entries)
+            for r in entries:
+                cite = f" [{r.citation}]" if r.citation else ""
+                out.write(f"{r.code:<{width}}  {r.rule}: {r.meaning}{cite}\n")
+            return 0
+        writer = RecordWriter(out, fmt, REASON_FIELDS, REASON_COLUMNS, excel=args.excel)
+        for r in catalogue():
+            writer.write(attrs.asdict(r))
+        writer.close()
     return 0
 
 
 # --- parser --------------------------------------------------------------------------------
 
 
+def _positive(text: str) -> int:
+    """A whole number of at least 1 (an argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not 1 or more")
+    return value
+
+
+EPILOG = """exit status:
+  0  success (check: the message is allowed)
+  2  bad input: a file, an argument or a policy that cannot be used
+  3  check: deferred; preflight --fail-on defer: some row was deferred (and none denied)
+  4  check: denied; preflight --fail-on deny|defer: some row was denied
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="smspolicy", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="smspolicy",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}", help="print the version"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     def common(sub: argparse.ArgumentParser, policy: bool = True) -> None:
@@ -578,53 +748,147 @@ def _parser() -> argparse.ArgumentParser:
             "mark; e.g. cp1252 for a CSV saved by Excel)",
         )
 
-    p = commands.add_parser("preflight", help="decide a whole recipients list")
+    def output(sub: argparse.ArgumentParser, what: str) -> None:
+        sub.add_argument(
+            "--out", help=f"write {what} to this file (its folder must exist) instead of the screen"
+        )
+        sub.add_argument(
+            "--format",
+            choices=FORMATS,
+            help="table (default on screen), csv (default with --out) or json: an array of "
+            "objects with integers, null and ISO 8601 instants",
+        )
+        sub.add_argument(
+            "--excel",
+            action="store_true",
+            help="CSV for spreadsheets: a UTF-8 byte-order mark, CRLF line ends, plain spaces",
+        )
+        sub.add_argument(
+            "--show-numbers",
+            action="store_true",
+            help="do not mask numbers on screen (files always hold them in full)",
+        )
+
+    def region(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--region",
+            help="country of numbers written in national format, e.g. US for (212) 555-0123 "
+            "(default: numbers must start with + and the country code)",
+        )
+
+    p = commands.add_parser(
+        "preflight",
+        help="decide a whole recipients list",
+        description="Decide every row of a recipients CSV and summarise the verdicts.",
+    )
     p.add_argument("recipients", help="CSV with number, topic, purpose columns")
     common(p)
     encoding(p)
-    p.add_argument("--out", help="write per-recipient decisions to this file")
-    p.add_argument("--format", choices=("table", "csv", "json"))
-    p.add_argument("--show-numbers", action="store_true", help="do not mask numbers on screen")
+    region(p)
+    output(p, "one decision per recipient")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--fail-on",
+        choices=("deny", "defer"),
+        help="exit 4 when a row is denied; with defer, also exit 3 when a row is deferred",
+    )
     p.set_defaults(run=preflight)
 
-    c = commands.add_parser("check", help="decide one message and explain it")
-    c.add_argument("number")
-    c.add_argument("--topic", required=True)
-    c.add_argument("--purpose", required=True, choices=("marketing", "transactional"))
-    c.add_argument("--channel", default="sms")
-    c.add_argument("--brand")
-    c.add_argument("--body", default="")
-    c.add_argument("--locale", default="en")
+    c = commands.add_parser(
+        "check",
+        help="decide one message and explain it",
+        description="Decide one message and explain it. Exit status: 0 allow, 3 defer, 4 deny.",
+    )
+    c.add_argument("number", help="the recipient's number, e.g. +12125550123")
+    c.add_argument("--topic", required=True, help="the message's topic, e.g. deals")
+    c.add_argument(
+        "--purpose",
+        required=True,
+        choices=("marketing", "transactional"),
+        help="why the message is sent",
+    )
+    c.add_argument(
+        "--channel", default="sms", help="sms (default), mms, voice, email, push or in_app"
+    )
+    c.add_argument("--brand", help="the brand sending the message")
+    c.add_argument("--body", default="", help="the message text (some rules read it)")
+    c.add_argument("--locale", default="en", help="language of the explanation (default en)")
+    c.add_argument(
+        "--format", choices=("table", "json"), help="table (default) or json: the typed decision"
+    )
+    region(c)
     common(c)
     c.set_defaults(run=check)
 
     i = commands.add_parser("inbound", help="process an inbound text and print the reply")
-    i.add_argument("number")
+    i.add_argument("number", help="the number the text came from")
     i.add_argument("text", help="the text received, or - to read it from standard input")
     i.add_argument("--to", help="the number the text was sent to")
+    i.add_argument(
+        "--format", choices=("table", "json"), help="table (default) or json: kind and reply"
+    )
+    region(i)
     common(i)
     i.set_defaults(run=inbound)
 
     consent = commands.add_parser("consent", help="import or export consent records")
     actions = consent.add_subparsers(dest="action", required=True)
-    imp = actions.add_parser("import", help="import consent events from a CSV")
-    imp.add_argument("csv")
+    imp = actions.add_parser(
+        "import",
+        help="import consent events from a CSV",
+        description="Check every row of a consent CSV, then import it; when any row is bad, "
+        "report every problem and import nothing.",
+    )
+    imp.add_argument(
+        "csv", help="CSV with number, kind, at, source (optional: topic, purpose, brand, ...)"
+    )
+    imp.add_argument(
+        "--max-errors",
+        type=_positive,
+        default=MAX_ERRORS,
+        help=f"report at most this many problems (default {MAX_ERRORS})",
+    )
+    imp.add_argument(
+        "--format", choices=("table", "json"), help="table (default) or json: the counts"
+    )
+    region(imp)
     common(imp)
     encoding(imp)
     imp.set_defaults(run=consent_import)
     exp = actions.add_parser("export", help="print a number's proof of consent")
-    exp.add_argument("number")
-    exp.add_argument("--format", choices=("json", "csv"), default="json")
+    exp.add_argument("number", help="the number whose consent to prove")
+    exp.add_argument(
+        "--format", choices=("json", "csv"), default="json", help="json (default) or csv"
+    )
+    exp.add_argument("--out", help="write the proof to this file instead of the screen")
     common(exp)
     exp.set_defaults(run=consent_export)
 
     a = commands.add_parser("audit", help="reminders due and unengaged subscribers")
     a.add_argument("--every", default="30d", help="remind subscribers this often (default 30d)")
-    a.add_argument("--unengaged-after", help="also list subscribers silent this long")
-    a.add_argument("--show-numbers", action="store_true")
+    a.add_argument("--unengaged-after", help="also list subscribers silent this long, e.g. 90d")
+    output(a, "the lists")
     common(a)
     a.set_defaults(run=audit)
+
+    r = commands.add_parser(
+        "reasons",
+        help="list every reason code, its rule, meaning and citation",
+        description="The reason catalogue: every reason code smspolicy can give.",
+    )
+    r.add_argument("--out", help="write the catalogue to this file instead of the screen")
+    r.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="table (default on screen), csv (default with --out) or json: an array of "
+        "{code, rule, meaning, citation} objects",
+    )
+    r.add_argument(
+        "--excel",
+        action="store_true",
+        help="CSV for spreadsheets: a UTF-8 byte-order mark, CRLF line ends, plain spaces",
+    )
+    r.set_defaults(run=reasons)
     return parser
 
 

@@ -109,7 +109,11 @@ def format_instant(instant: dt.datetime, zone_name: str | None, locale: str | No
     text = (
         f"{format_date(local, 'medium', locale=lang)}, {format_time(local, 'short', locale=lang)}"
     )
-    return f"{text} {local.tzname()} ({zone_name or 'UTC'})"
+    # CLDR puts a narrow no-break space before AM/PM: plain spaces survive CSV and spreadsheets.
+    return f"{text} {local.tzname()} ({zone_name or 'UTC'})".translate(_PLAIN_SPACES)
+
+
+_PLAIN_SPACES = str.maketrans({"\u202f": " ", "\u00a0": " "})
 
 
 class _Defaults(dict[str, object]):
@@ -117,19 +121,37 @@ class _Defaults(dict[str, object]):
         return "{" + key + "}"
 
 
-def reason_text(reason: Reason, locale: str | None = "en") -> str:
-    """A reason's sentence in the locale's language, with its citation when it has one."""
+def _sentence(reason: Reason, locale: str | None) -> str:
     template = REASON_TEMPLATES.get(reason.code)
     if template is None:
-        text = reason.message
-    else:
-        text = gettext(template, locale).format_map(_Defaults(reason.data))
+        return reason.message
+    return gettext(template, locale).format_map(_Defaults(reason.data))
+
+
+def reason_text(reason: Reason, locale: str | None = "en") -> str:
+    """A reason's sentence in the locale's language, with its citation when it has one."""
+    text = _sentence(reason, locale)
     return f"{text} ({reason.citation})" if reason.citation else text
 
 
+def _families(reasons: tuple[Reason, ...], locale: str | None) -> str:
+    """Each distinct sentence once, in order, followed by the citations of every reason that
+    says it: two rules deferring for the same window read as one sentence citing both."""
+    cited: dict[str, dict[str, None]] = {}
+    for reason in reasons:
+        citations = cited.setdefault(_sentence(reason, locale), {})
+        if reason.citation:
+            citations[reason.citation] = None
+    return "; ".join(
+        f"{text} ({'; '.join(citations)})" if citations else text
+        for text, citations in cited.items()
+    )
+
+
 def explain(decision: Decision, locale: str | None = "en") -> str:
-    """Say in words what was decided and why; times are shown in the recipient's zone."""
-    reasons = "; ".join(dict.fromkeys(reason_text(r, locale) for r in decision.reasons))
+    """Say in words what was decided and why, one sentence per reason with the citations of
+    every rule that gave it; times are shown in the recipient's zone, with plain spaces."""
+    reasons = _families(decision.reasons, locale)
     if decision.verdict is Verdict.ALLOW:
         head = gettext("Allowed.", locale)
         return f"{head} {reasons}" if reasons else head

@@ -1,0 +1,260 @@
+"""The reason catalogue: every reason code smspolicy can give, what it means, which rule gives
+it and the law it cites.
+
+``python -m smspolicy.reasons`` prints ``docs/reasons.md``; ``smspolicy reasons`` prints the
+catalogue as a table, CSV or JSON. Codes of jurisdiction provisions (``jurisdiction.<id>``) are
+read from the provisions themselves, so a provision added to a pack is catalogued with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+__all__ = ["ReasonCode", "catalogue", "describe", "markdown"]
+
+
+@attrs.frozen
+class ReasonCode:
+    """One reason code: the ``rule`` that gives it (the factory or component, as named in
+    the API), its ``meaning`` in one sentence and the ``citation`` it carries (None when none
+    applies or the policy author supplies one)."""
+
+    code: str
+    rule: str
+    meaning: str
+    citation: str | None = None
+
+
+_AS_CONFIGURED = "the citation given to the rule (the standard policy: CTIA Messaging Principles)"
+
+_LIBRARY = (
+    ReasonCode("address.invalid", "Engine", "The message has an empty destination address."),
+    ReasonCode(
+        "cap.exceeded",
+        "rules.frequency_cap",
+        "The recipient (or topic, brand, person) already got the cap's number of messages in "
+        "its window; deferred until the oldest one leaves it, or denied when that is too late.",
+    ),
+    ReasonCode(
+        "cap.program",
+        "rules.program_frequency",
+        'A program\'s declared frequency ("up to 4 msgs/week") is used up for this recipient.',
+    ),
+    ReasonCode(
+        "consent.expired",
+        "rules.consent",
+        "The implied consent on record (e.g. from a purchase) has passed its expiry.",
+    ),
+    ReasonCode(
+        "consent.held",
+        "rules.consent",
+        "The recipient's last reply may be an opt-out: marketing is held until they answer.",
+    ),
+    ReasonCode(
+        "consent.missing",
+        "rules.consent",
+        "There is no consent on record for this topic, purpose and brand.",
+    ),
+    ReasonCode(
+        "consent.pending",
+        "rules.consent",
+        "A double opt-in request has not been confirmed yet.",
+    ),
+    ReasonCode(
+        "consent.revoked",
+        "rules.consent",
+        "The recipient opted out (STOP, or their records were erased).",
+    ),
+    ReasonCode(
+        "consent.tampered",
+        "rules.consent",
+        "The recipient's consent records fail their hash-chain integrity check, so no decision "
+        "is taken from them.",
+    ),
+    ReasonCode(
+        "content.identification_missing",
+        "rules.required_content",
+        "The message body does not name its sender (the brand).",
+    ),
+    ReasonCode(
+        "content.opt_out_missing",
+        "rules.required_content",
+        "The message body does not say how to opt out (e.g. 'Reply STOP to opt out').",
+    ),
+    ReasonCode(
+        "content.too_long",
+        "rules.max_segments",
+        "The message needs more SMS parts than the limit.",
+    ),
+    ReasonCode(
+        "dedupe.duplicate",
+        "rules.dedupe",
+        "The same content was already sent to the recipient within the dedupe window.",
+    ),
+    ReasonCode(
+        "engagement.reduced",
+        "rules.engagement",
+        "The recipient has not engaged for a while: the reduced frequency tier applies and is "
+        "used up.",
+    ),
+    ReasonCode(
+        "engagement.unengaged",
+        "rules.engagement",
+        "The recipient has not engaged for longer than the removal threshold.",
+    ),
+    ReasonCode(
+        "history.too_short",
+        "rules.frequency_cap",
+        "The send history the engine loaded is shorter than the cap's window, so the cap "
+        "cannot be counted (raise Engine(history=...)).",
+    ),
+    ReasonCode(
+        "hours.no_window",
+        "rules.sending_window",
+        "The sending window never opens in every candidate zone of the recipient within the "
+        "look-ahead.",
+        _AS_CONFIGURED,
+    ),
+    ReasonCode(
+        "hours.outside_window",
+        "rules.sending_window",
+        "It is outside the sending window in the recipient's time; deferred until it opens.",
+        _AS_CONFIGURED,
+    ),
+    ReasonCode(
+        "hours.zone_unknown",
+        "rules.sending_window",
+        "The recipient's time zone is unknown, so the window cannot be checked "
+        "(on_unknown='deny').",
+        _AS_CONFIGURED,
+    ),
+    ReasonCode(
+        "jurisdiction.stand_in",
+        "jurisdictions.standard",
+        "The recipient's territory has rules of its own that are not encoded yet; another "
+        "jurisdiction's rules were applied in their place (given with that rule's reason).",
+    ),
+    ReasonCode(
+        "laws.deny",
+        "testing.deny_all",
+        "The testing kit's rule that denies everything (used to check that a law applies).",
+    ),
+    ReasonCode(
+        "lookup.unavailable",
+        "Engine",
+        "The line-type lookup failed, so the message is held back (fail closed).",
+    ),
+    ReasonCode(
+        "message.stale",
+        "Policy",
+        "The earliest allowed time is after the message's not_after.",
+    ),
+    ReasonCode(
+        "number.country",
+        "rules.valid_number",
+        "The number's country is not one the policy sends to.",
+    ),
+    ReasonCode(
+        "number.invalid",
+        "Engine",
+        "The destination is not a valid phone number.",
+    ),
+    ReasonCode(
+        "number.line_type",
+        "rules.valid_number",
+        "The number's line type (landline, VoIP, ...) is not one the policy sends to.",
+    ),
+    ReasonCode(
+        "origination.mismatch",
+        "rules.origination",
+        "The sender is not registered for this brand and purpose.",
+    ),
+    ReasonCode(
+        "origination.missing",
+        "rules.origination",
+        "The message names no origination identity (sender) to check.",
+    ),
+    ReasonCode(
+        "origination.unlisted",
+        "rules.origination",
+        "No sender is registered for this brand and purpose.",
+    ),
+    ReasonCode(
+        "row.invalid",
+        "smspolicy preflight",
+        "A row of the recipients file cannot be made into a message (the line is named).",
+    ),
+    ReasonCode(
+        "store.unavailable",
+        "Engine",
+        "The store could not be read, so the message is held back (fail closed; "
+        "Engine(on_store_error=...) picks deny or defer).",
+    ),
+    ReasonCode(
+        "window.none",
+        "Policy",
+        "No instant within the policy's horizon satisfies every rule at once.",
+    ),
+)
+
+
+def _provisions() -> Iterable[ReasonCode]:
+    from .jurisdictions import PACKS  # the packs import the rules, which import this module's users
+
+    seen: set[str] = set()
+    for provisions in PACKS.values():
+        for p in provisions:
+            if p.code in seen:
+                continue
+            seen.add(p.code)
+            where = ", ".join(sorted(p.jurisdictions))
+            if len(p.jurisdictions) > 6:
+                where = f"{len(p.jurisdictions)} EU member states"
+            state = "" if p.confirmed else " Unconfirmed: off unless enabled."
+            yield ReasonCode(
+                p.code,
+                p.id,
+                f"{p.title} ({where}).{state}",
+                p.citation,
+            )
+
+
+def catalogue() -> tuple[ReasonCode, ...]:
+    """Every reason code smspolicy can give, sorted by code."""
+    return tuple(sorted((*_LIBRARY, *_provisions()), key=lambda r: r.code))
+
+
+def describe(code: str) -> ReasonCode | None:
+    """The catalogue entry of ``code``, or None for a code smspolicy does not give (a custom
+    rule's own code)."""
+    return next((r for r in catalogue() if r.code == code), None)
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown() -> str:
+    """The catalogue as the docs page ``docs/reasons.md``."""
+    lines = [
+        "# Reason codes",
+        "",
+        "Generated by `python -m smspolicy.reasons > docs/reasons.md`; do not edit by hand.",
+        "The same catalogue is printed by `smspolicy reasons` (add `--format json` for scripts)",
+        "and returned by `smspolicy.reasons.catalogue()`. Custom rules give codes of their own,",
+        "which are not listed here.",
+        "",
+        "| code | rule | meaning | citation |",
+        "|---|---|---|---|",
+    ]
+    for r in catalogue():
+        lines.append(
+            f"| `{r.code}` | `{r.rule}` | {_cell(r.meaning)} | {_cell(r.citation or '-')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised by tests through runpy
+    print(markdown(), end="")
