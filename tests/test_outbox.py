@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from smspolicy import Engine, Message, Policy, Verdict, allow, defer, deny, rules
+from smspolicy import Engine, Message, Policy, Reason, Verdict, allow, defer, deny, rules
 from smspolicy.errors import ConfigurationError, InvalidInputError, StoreUnavailableError
 from smspolicy.outbox import (
     HoldState,
@@ -427,13 +427,14 @@ def test_completion_is_idempotent(store: OutboxStore, clock: FrozenClock) -> Non
     assert token is not None
     store.record_sends([(held.id, "p-a", T0)])
     store.record_sends([(held.id, "p-b", T0 + US)])
-    done = Finish(held.id, token, HoldState.SENT, T0, provider_id="p-c")
+    done = Finish(held.id, token, HoldState.SENT, T0 + VIS, provider_id="p-c")
     assert store.finish([done]) == [True]
     assert store.finish([done]) == [False]
     assert store.finish([Finish(held.id, token, HoldState.HELD, T0, due=T0)]) == [False]
     got = outbox.get(held.id)
     assert got is not None
     assert (got.state, got.provider_id, got.sent_at) == (HoldState.SENT, "p-a", T0)
+    assert got.finished_at == T0 + VIS
     assert outbox.claim(T0 + 10 * DAY) == []
     assert outbox.counts()[HoldState.SENT] == 1
     assert outbox.counts()[HoldState.CLAIMED] == 0
@@ -571,3 +572,24 @@ def test_json_payloads_round_trip(store: OutboxStore, clock: FrozenClock) -> Non
     got = outbox.get(held.id)
     assert got is not None
     assert json.dumps(got.payload, sort_keys=True) == json.dumps(payload, sort_keys=True)
+
+
+def test_holding_again_replaces_the_reasons(store: OutboxStore, clock: FrozenClock) -> None:
+    """A message held again keeps only the reasons of its latest hold (none clears them)."""
+    from smspolicy.outbox._model import Finish
+
+    outbox = Outbox(store, engine_for(clock))
+    held = outbox.hold(msg(), T0)
+    why = (Reason("cap.exceeded", "cap", "full"),)
+    [first] = outbox.claim()
+    assert store.finish(
+        [Finish(held.id, first.token or "", HoldState.HELD, T0, due=T0, reasons=why)]
+    )
+    got = outbox.get(held.id)
+    assert got is not None
+    assert got.reasons == why
+    [second] = outbox.claim()
+    assert store.finish([Finish(held.id, second.token or "", HoldState.HELD, T0, due=T0)]) == [True]
+    got = outbox.get(held.id)
+    assert got is not None
+    assert got.reasons == ()
