@@ -117,8 +117,20 @@ def test_sigterm_finishes_the_batch_in_hand(tmp_path: Path) -> None:
         outbox.hold(Message(N1, "news", "transactional", body=str(i)), now, key=f"k{i}")
     policy.write_text(POLICY.replace("limit = 2", "limit = 100"))
     process = subprocess.Popen(
-        [sys.executable, "-m", "smspolicy.cli", "worker", "--send", f"{name}:send"]
-        + ["--db", str(db), "--policy", str(policy), "--batch", "3"],
+        [
+            sys.executable,
+            "-m",
+            "smspolicy.cli",
+            "worker",
+            "--send",
+            f"{name}:send",
+            "--db",
+            str(db),
+            "--policy",
+            str(policy),
+            "--batch",
+            "3",
+        ],
         cwd=tmp_path,
         stderr=subprocess.PIPE,
         text=True,
