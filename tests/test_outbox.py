@@ -593,3 +593,26 @@ def test_holding_again_replaces_the_reasons(store: OutboxStore, clock: FrozenClo
     got = outbox.get(held.id)
     assert got is not None
     assert got.reasons == ()
+
+
+def test_a_send_whose_hold_expired_is_still_recorded(
+    store: OutboxStore, clock: FrozenClock
+) -> None:
+    """The sender took longer than the reservation's hold and another send filled the cap
+    meanwhile: the engine refuses the late commit, and the outbox records the send anyway
+    (it went out), so the send log shows both."""
+    engine = engine_for(clock, limit=1)
+    outbox = Outbox(store, engine)
+    held = outbox.hold(msg(), T0)
+
+    def slow(release: Release) -> str:
+        clock.advance(VIS + US)  # the hold (one visibility timeout) expires
+        engine.record_sent(msg(), provider_id="direct")
+        return "p-slow"
+
+    [result] = outbox.release_due(slow)
+    assert result.status is ReleaseStatus.SENT
+    assert sorted(p or "" for p in sends(engine)) == ["direct", "p-slow"]
+    got = outbox.get(held.id)
+    assert got is not None
+    assert got.provider_id == "p-slow"

@@ -387,56 +387,59 @@ class Outbox:
             ]
         )
         results = []
+        settlements: list[tuple[Reservation, str | None, bool]] = []
         for (held, reservation), (provider_id, error) in zip(items, outcomes, strict=True):
             token = held.token or ""
-            if error is not None:
-                self._settle(reservation, None, sent=False)
-                final = held.attempts >= self.max_attempts
-                reason = _send_failed(error, final)
-                if final:
-                    finishes.append(
-                        Finish(held.id, token, HoldState.DROPPED, now, reasons=(reason,))
+            settlements.append((reservation, provider_id, error is None))
+            if error is None:
+                finishes.append(
+                    Finish(held.id, token, HoldState.SENT, sent_at, provider_id=provider_id)
+                )
+                results.append(
+                    Released(
+                        held, ReleaseStatus.SENT, reservation.decision, provider_id=provider_id
                     )
-                    results.append(
-                        Released(
-                            held, ReleaseStatus.DROPPED, reservation.decision, reasons=(reason,)
-                        )
-                    )
-                else:
-                    until = now + self.retry
-                    finishes.append(
-                        Finish(held.id, token, HoldState.HELD, now, due=until, reasons=(reason,))
-                    )
-                    results.append(
-                        Released(
-                            held,
-                            ReleaseStatus.HELD,
-                            reservation.decision,
-                            reasons=(reason,),
-                            until=until,
-                        )
-                    )
+                )
                 continue
-            self._settle(reservation, provider_id, sent=True)
-            finishes.append(
-                Finish(held.id, token, HoldState.SENT, sent_at, provider_id=provider_id)
-            )
-            results.append(
-                Released(held, ReleaseStatus.SENT, reservation.decision, provider_id=provider_id)
-            )
+            final = held.attempts >= self.max_attempts
+            reason = _send_failed(error, final)
+            if final:
+                finishes.append(Finish(held.id, token, HoldState.DROPPED, now, reasons=(reason,)))
+                results.append(
+                    Released(held, ReleaseStatus.DROPPED, reservation.decision, reasons=(reason,))
+                )
+            else:
+                until = now + self.retry
+                finishes.append(
+                    Finish(held.id, token, HoldState.HELD, now, due=until, reasons=(reason,))
+                )
+                results.append(
+                    Released(
+                        held,
+                        ReleaseStatus.HELD,
+                        reservation.decision,
+                        reasons=(reason,),
+                        until=until,
+                    )
+                )
+        self._settle(engine, settlements)
         return results
 
-    def _settle(self, reservation: Reservation, provider_id: str | None, *, sent: bool) -> None:
-        """Commit (or release) the engine's reservation. The message has gone out whatever
-        the engine's store says, so a refused late commit records the send anyway."""
+    def _settle(
+        self, engine: Engine, settlements: list[tuple[Reservation, str | None, bool]]
+    ) -> None:
+        """Commit the engine's reservations of what went out, release the others. A send
+        happened whatever the engine's store says, so a late commit the policy refuses is
+        recorded anyway, to keep the send log true."""
         try:
-            if sent:
-                reservation.commit(provider_id)
-            else:
-                reservation.release()
-        except ReservationExpiredError:
-            if reservation.message is not None:
-                self._engine().record_sent(reservation.message, provider_id=provider_id)
+            engine.settle_many(settlements)
+        except ReservationExpiredError as error:
+            provider_ids = {id(r): provider_id for r, provider_id, _sent in settlements}
+            for reservation in error.reservations:
+                if isinstance(reservation, Reservation) and reservation.message is not None:
+                    engine.record_sent(
+                        reservation.message, provider_id=provider_ids.get(id(reservation))
+                    )
         except Exception as error:
             log.warning("the engine could not settle a release (%r); the outbox has it", error)
 
