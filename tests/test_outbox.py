@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import multiprocessing
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -616,3 +617,63 @@ def test_a_send_whose_hold_expired_is_still_recorded(
     got = outbox.get(held.id)
     assert got is not None
     assert got.provider_id == "p-slow"
+
+
+def test_outbox_all_lists_its_public_names() -> None:
+    """``smspolicy.outbox.__all__`` is sorted and names exactly the package's public values."""
+    import types
+
+    import smspolicy.outbox as package
+
+    public = {
+        name
+        for name in dir(package)
+        if not name.startswith("_")
+        and name != "annotations"
+        and not isinstance(getattr(package, name), types.ModuleType)
+    }
+    assert package.__all__ == sorted(package.__all__)
+    assert set(package.__all__) == public
+
+
+def test_run_waits_out_a_store_outage(clock: FrozenClock) -> None:
+    """A claim that fails because the outbox store is down does not end the loop: it counts
+    the failed batch, waits ``poll`` and releases once the store answers again."""
+
+    class Flaky(MemoryOutbox):
+        failures = 2
+
+        def claim(self, *args: Any, **kwargs: Any) -> Any:
+            if self.failures:
+                self.failures -= 1
+                raise StoreUnavailableError("connection refused")
+            return super().claim(*args, **kwargs)
+
+    outbox = Outbox(Flaky(), engine_for(clock))
+    outbox.hold(msg(), T0)
+    stats = outbox.run(Sender(), once=True, poll=0.01)
+    assert (stats.errors, stats.sent, stats.batches) == (2, 1, 1)
+
+
+def test_postgres_outbox_reconnects_after_a_lost_connection(tmp_path: Path) -> None:
+    """A PostgreSQL outbox whose connection was cut fails that call with StoreUnavailableError
+    and works again on the next call once the server answers."""
+    from smspolicy.outbox.postgres import PostgresOutbox
+
+    from .services import POSTGRES_DSN, proxy
+
+    remove(open_store(spec_for("postgres", tmp_path)))  # skip, or fail under CI, when down
+    schema = "ob_" + uuid.uuid4().hex[:12]
+    with proxy(5432) as gate:
+        dsn = POSTGRES_DSN.replace("port=5432", f"port={gate.port}")
+        store = PostgresOutbox(dsn, schema=schema)
+        try:
+            outbox = Outbox(store)
+            held = outbox.hold(msg(), T0)
+            gate.cut()
+            with pytest.raises(StoreUnavailableError):
+                outbox.claim(T0)
+            gate.restore()
+            assert [h.id for h in outbox.claim(T0)] == [held.id]
+        finally:
+            remove(store)

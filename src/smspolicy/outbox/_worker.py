@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import signal
 import threading
 from collections.abc import Iterator
@@ -12,18 +13,21 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, StoreUnavailableError
 
 if TYPE_CHECKING:
     from ._outbox import Outbox, Released, Send
 
 __all__ = ["RunStats", "run_worker"]
 
+log = logging.getLogger("smspolicy.outbox")
+
 
 @attrs.define
 class RunStats:
     """What a worker did: messages claimed, sent (``recovered`` of them completed from a send
-    an earlier claim recorded), held again, dropped, lost to another worker; batches run."""
+    an earlier claim recorded), held again, dropped, lost to another worker; batches run and
+    batches failed on a store outage."""
 
     claimed: int = 0
     sent: int = 0
@@ -32,6 +36,8 @@ class RunStats:
     dropped: int = 0
     lost: int = 0
     batches: int = 0
+    errors: int = 0
+    """Batches that failed because a store was down (the loop waited ``poll`` and went on)."""
 
     def add(self, results: list[Released]) -> None:
         """Count one batch's outcomes."""
@@ -89,9 +95,15 @@ def run_worker(
     try:
         with _signals(stop, handle_signals):
             while not stop.is_set():
-                results = outbox.release(
-                    outbox.claim(limit=batch), send, concurrency=concurrency, executor=pool
-                )
+                try:
+                    results = outbox.release(
+                        outbox.claim(limit=batch), send, concurrency=concurrency, executor=pool
+                    )
+                except StoreUnavailableError as error:  # claimed messages come back later
+                    log.warning("the outbox store failed (%s); trying again", error)
+                    stats.errors += 1
+                    stop.wait(poll)
+                    continue
                 if results:
                     stats.add(results)
                     continue

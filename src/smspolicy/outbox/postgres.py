@@ -35,8 +35,9 @@ class PostgresOutbox:
         self._lock = threading.RLock()
         if not isinstance(dsn, str):
             raise ConfigurationError(f"dsn must be a connection string, got {dsn!r}")
+        self._dsn = dsn
+        self._db: psycopg.Connection[Any] | None = None
         try:
-            self._db = psycopg.connect(dsn, autocommit=False)
             with self._tx() as cur:
                 if self.schema:
                     cur.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
@@ -63,8 +64,11 @@ class PostgresOutbox:
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[psycopg.Cursor[Any]]:
+        """One transaction; a connection lost on the way is opened again on the next call."""
         with self._lock:
             try:
+                if self._db is None or self._db.closed or self._db.broken:
+                    self._db = psycopg.connect(self._dsn, autocommit=False, connect_timeout=10)
                 with self._db.transaction(), self._db.cursor() as cur:
                     yield cur
             except psycopg.Error as error:
@@ -197,4 +201,5 @@ class PostgresOutbox:
 
     def close(self) -> None:
         """Close the connection."""
-        self._db.close()
+        if self._db is not None:
+            self._db.close()
