@@ -102,6 +102,16 @@ def test_hold_keeps_the_message_until_the_deferral(store: OutboxStore, clock: Fr
     assert outbox.counts()[HoldState.HELD] == 1
 
 
+def test_a_hold_keeps_the_deferral_s_reasons(store: OutboxStore, clock: FrozenClock) -> None:
+    """The reasons of the DEFER a message was held for are kept with it."""
+    outbox = Outbox(store, engine_for(clock))
+    why = Reason("hours.outside_window", "sending_window", "quiet hours", "47 CFR 64.1200")
+    held = outbox.hold(msg(), defer(T0 + DAY, why))
+    got = outbox.get(held.id)
+    assert got is not None
+    assert got.reasons == (why,)
+
+
 def test_holding_a_key_twice_keeps_one_message(store: OutboxStore, clock: FrozenClock) -> None:
     """A second hold with the same key stores nothing and returns the first message."""
     outbox = Outbox(store, engine_for(clock))

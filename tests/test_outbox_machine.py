@@ -56,8 +56,12 @@ def machine_for(kind: str) -> type[RuleBasedStateMachine]:
             self.serial += 1
             return f"{prefix}{self.serial:06x}"
 
-        @rule(key=KEYS, minutes=MINUTES, micros=st.integers(0, 2), payload=PAYLOADS)
-        def hold(self, key: str, minutes: int, micros: int, payload: object) -> None:
+        @rule(
+            key=KEYS, minutes=MINUTES, micros=st.integers(0, 2), payload=PAYLOADS, reasons=REASONS
+        )
+        def hold(
+            self, key: str, minutes: int, micros: int, payload: object, reasons: tuple[Reason, ...]
+        ) -> None:
             due = self.now + dt.timedelta(minutes=minutes) + micros * US
             held = Held(
                 id=self._fresh("i"),
@@ -66,6 +70,7 @@ def machine_for(kind: str) -> type[RuleBasedStateMachine]:
                 payload=payload,
                 due=due,
                 held_at=self.now,
+                reasons=reasons,
             )
             got, expected = self.store.add(held), self.model.add(held)
             assert got == expected

@@ -6,9 +6,9 @@ import re
 from typing import Any
 
 from ..errors import ConfigurationError
-from ._model import Held, HoldState, decode_reasons, decode_record, from_micros
+from ._model import Held, HoldState, decode_reasons, decode_record, encode_reasons, from_micros
 
-__all__ = ["COLUMNS", "check_table", "held_from_row"]
+__all__ = ["COLUMNS", "check_table", "held_from_row", "reasons_of"]
 
 COLUMNS = (
     "record, state, due_us, ready_us, token, attempts, provider_id, sent_us, reasons, finished_us"
@@ -41,3 +41,8 @@ def held_from_row(row: tuple[Any, ...]) -> Held:
         reasons=decode_reasons(reasons),
         finished_at=None if finished is None else from_micros(finished),
     )
+
+
+def reasons_of(held: Held) -> str | None:
+    """The reasons column of a message being held: None when it has none."""
+    return encode_reasons(held.reasons) if held.reasons else None

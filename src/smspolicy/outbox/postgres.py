@@ -17,7 +17,7 @@ import psycopg
 
 from ..errors import ConfigurationError, StoreUnavailableError
 from ._model import Finish, Held, HoldState, encode_reasons, encode_record, micros
-from ._sql import COLUMNS, check_table, held_from_row
+from ._sql import COLUMNS, check_table, held_from_row, reasons_of
 
 __all__ = ["PostgresOutbox"]
 
@@ -78,9 +78,9 @@ class PostgresOutbox:
         due = micros(held.due)
         with self._tx() as cur:
             cur.execute(
-                f"INSERT INTO {self._name} (id, key, state, due_us, ready_us, record) "
-                "VALUES (%s, %s, 'held', %s, %s, %s) ON CONFLICT (key) DO NOTHING",
-                (held.id, held.key, due, due, encode_record(held)),
+                f"INSERT INTO {self._name} (id, key, state, due_us, ready_us, reasons, record) "
+                "VALUES (%s, %s, 'held', %s, %s, %s, %s) ON CONFLICT (key) DO NOTHING",
+                (held.id, held.key, due, due, reasons_of(held), encode_record(held)),
             )
             if cur.rowcount == 1:
                 return held

@@ -36,6 +36,7 @@ if existing then return existing end
 redis.call('SET', p .. ':k:' .. ARGV[3], ARGV[2])
 redis.call('HSET', p .. ':m:' .. ARGV[2], 'record', ARGV[5], 'state', 'held', 'due', ARGV[4],
     'attempts', 0)
+if ARGV[6] ~= '' then redis.call('HSET', p .. ':m:' .. ARGV[2], 'reasons', ARGV[6]) end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[2])
 redis.call('HINCRBY', p .. ':counts', 'held', 1)
 return ARGV[2]
@@ -171,7 +172,10 @@ class RedisOutbox:
 
     def add(self, held: Held) -> Held:
         due = micros(held.due)
-        stored = self._call(self._add, [self._ready], [held.id, held.key, due, encode_record(held)])
+        reasons = encode_reasons(held.reasons) if held.reasons else ""
+        stored = self._call(
+            self._add, [self._ready], [held.id, held.key, due, encode_record(held), reasons]
+        )
         if stored.decode() == held.id:
             return held
         existing = self.get(stored.decode())

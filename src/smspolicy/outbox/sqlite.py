@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import StoreUnavailableError
 from ._model import Finish, Held, HoldState, encode_reasons, encode_record, micros
 from ._sql import COLUMNS, check_table, held_from_row
+from ._sql import reasons_of as _reasons
 
 __all__ = ["SQLiteOutbox"]
 
@@ -90,9 +91,9 @@ class SQLiteOutbox:
             if row is not None:
                 return held_from_row(row)
             db.execute(
-                f"INSERT INTO {self.table} (id, key, state, due_us, ready_us, record) "
-                "VALUES (?, ?, 'held', ?, ?, ?)",
-                (held.id, held.key, due, due, encode_record(held)),
+                f"INSERT INTO {self.table} (id, key, state, due_us, ready_us, reasons, record) "
+                "VALUES (?, ?, 'held', ?, ?, ?, ?)",
+                (held.id, held.key, due, due, _reasons(held), encode_record(held)),
             )
         return held
 
