@@ -687,3 +687,74 @@ def test_postgres_outbox_reconnects_after_a_lost_connection(tmp_path: Path) -> N
             assert [h.id for h in outbox.claim(T0)] == [held.id]
         finally:
             remove(store)
+
+
+def test_an_outbox_opens_a_store_from_a_path_or_url(tmp_path: Path) -> None:
+    """A path (text or Path) opens a SQLite outbox; ``postgresql://`` and ``redis://`` URLs
+    open those stores; defaults are five minutes' visibility, one minute's retry, 10 attempts."""
+    from smspolicy.outbox import SQLiteOutbox
+    from smspolicy.outbox.postgres import PostgresOutbox
+    from smspolicy.outbox.redis import RedisOutbox
+
+    from .services import REDIS_URL
+
+    for target in (str(tmp_path / "a.sqlite3"), tmp_path / "b.sqlite3"):
+        outbox = Outbox(target)
+        assert isinstance(outbox.store, SQLiteOutbox)
+        assert outbox.store.path == Path(target)
+        assert (outbox.visibility, outbox.retry, outbox.max_attempts) == (
+            dt.timedelta(minutes=5),
+            dt.timedelta(minutes=1),
+            10,
+        )
+        outbox.close()
+    remove(open_store(spec_for("postgres", tmp_path)))  # skip, or fail under CI, when down
+    for url in ("postgresql://postgres@127.0.0.1:5432/test", "postgres://postgres@127.0.0.1/test"):
+        outbox = Outbox(url)
+        assert isinstance(outbox.store, PostgresOutbox)
+        outbox.close()
+    outbox = Outbox(REDIS_URL)
+    assert isinstance(outbox.store, RedisOutbox)
+    outbox.close()
+    with pytest.raises(ConfigurationError, match="not both"):
+        Outbox(MemoryOutbox(), Engine(Policy(name="x")), clock=FrozenClock(T0))
+
+
+def test_an_outbox_without_an_engine_holds_on_its_own_clock() -> None:
+    """Holding needs no engine: the hold is stamped with the given clock's now."""
+    outbox = Outbox(MemoryOutbox(), clock=FrozenClock(T0))
+    held = outbox.hold(msg(), T0 + DAY)
+    assert held.held_at == T0
+    assert outbox.now() == T0
+
+
+def test_a_claim_of_one_takes_one(store: OutboxStore, clock: FrozenClock) -> None:
+    """``limit=1`` is the smallest batch: it claims exactly one message."""
+    outbox = Outbox(store, engine_for(clock))
+    for _ in range(2):
+        outbox.hold(msg(), T0)
+    assert len(outbox.claim(limit=1)) == 1
+    assert len(outbox.release_due(Sender(), limit=1)) == 1
+
+
+def test_drop_reasons_carry_their_details(clock: FrozenClock) -> None:
+    """A stale drop names ``not_after`` and the release instant; a send failure names the
+    error, and says it will retry or gave up."""
+    engine = engine_for(clock)
+    outbox = Outbox(MemoryOutbox(), engine, max_attempts=2)
+    not_after = T0 + dt.timedelta(hours=1)
+    outbox.hold(msg(not_after=not_after), T0)
+    clock.set(not_after + US)
+    [stale] = outbox.release_due(Sender())
+    [reason] = stale.reasons
+    assert (reason.code, reason.rule) == ("message.stale", "outbox")
+    assert dict(reason.data) == {"not_after": str(not_after), "now": str(not_after + US)}
+    assert str(not_after) in reason.message
+    outbox.hold(msg(), engine.now())
+    [first] = outbox.release_due(Sender(fail=True))
+    assert (first.reasons[0].code, first.reasons[0].rule) == ("send.failed", "outbox")
+    assert dict(first.reasons[0].data) == {"error": "ConnectionError('provider down')"}
+    assert "ConnectionError: provider down (will retry)" in first.reasons[0].message
+    clock.advance(dt.timedelta(minutes=1))
+    [last] = outbox.release_due(Sender(fail=True))
+    assert "(gave up after repeated failures)" in last.reasons[0].message
