@@ -241,6 +241,7 @@ def test_an_allowed_release_is_sent_and_committed_with_the_provider_id(
     assert result.decision is not None
     assert result.decision.verdict is Verdict.ALLOW
     [call] = sender.calls
+    assert call.message == msg()
     assert (call.id, call.key, call.payload, call.attempt) == (
         held.id,
         "order-7",
@@ -273,10 +274,13 @@ def test_a_cap_filled_meanwhile_holds_the_message_again(
     assert result.status is ReleaseStatus.HELD
     assert result.until == T0 + DAY  # the direct send leaves the rolling day at T0 + 1 day
     assert [r.code for r in result.reasons] == ["cap.exceeded"]
+    assert result.decision is not None
+    assert result.decision.verdict is Verdict.DEFER
     assert sender.calls == []
     got = outbox.get(held.id)
     assert got is not None
     assert (got.state, got.due, got.token) == (HoldState.HELD, T0 + DAY, None)
+    assert [r.code for r in got.reasons] == ["cap.exceeded"]
     assert outbox.claim(T0 + DAY - US) == []
     clock.set(T0 + DAY)
     [later] = outbox.release_due(sender)
@@ -297,6 +301,8 @@ def test_a_stop_in_between_drops_the_message_with_its_reason(
     sender = Sender()
     [result] = outbox.release_due(sender)
     assert result.status is ReleaseStatus.DROPPED
+    assert result.decision is not None
+    assert result.decision.verdict is Verdict.DENY
     assert sender.calls == []
     assert sends(engine) == []
     [dead] = outbox.dropped()
@@ -395,6 +401,9 @@ def test_a_failed_send_is_retried_then_dropped_after_max_attempts(
     clock.set(T0 + retry)
     [second] = outbox.release_due(sender)
     assert second.status is ReleaseStatus.DROPPED
+    assert [r.code for r in second.reasons] == ["send.failed"]
+    assert second.decision is not None
+    assert second.decision.verdict is Verdict.ALLOW
     assert len(sender.calls) == 2
     [dead] = outbox.dropped()
     assert (dead.id, dead.attempts, dead.reasons[0].code) == (held.id, 2, "send.failed")
@@ -424,6 +433,10 @@ def test_a_reclaimed_message_whose_send_was_recorded_is_completed_not_resent(
     got = outbox.get(held.id)
     assert got is not None
     assert (got.state, got.provider_id, got.sent_at) == (HoldState.SENT, "p-first", T0)
+    assert got.finished_at == T0 + VIS
+    stats_engine = engine_for(clock)
+    again = Outbox(store, stats_engine)
+    assert again.run(sender, once=True).recovered == 0  # nothing left to recover
 
 
 def test_completion_is_idempotent(store: OutboxStore, clock: FrozenClock) -> None:
@@ -613,11 +626,12 @@ def test_a_send_whose_hold_expired_is_still_recorded(
     meanwhile: the engine refuses the late commit, and the outbox records the send anyway
     (it went out), so the send log shows both."""
     engine = engine_for(clock, limit=1)
-    outbox = Outbox(store, engine)
+    visibility = dt.timedelta(minutes=2)  # shorter than the engine's default hold
+    outbox = Outbox(store, engine, visibility=visibility)
     held = outbox.hold(msg(), T0)
 
     def slow(release: Release) -> str:
-        clock.advance(VIS + US)  # the hold (one visibility timeout) expires
+        clock.advance(visibility + US)  # the reservation's hold (one visibility) expires
         engine.record_sent(msg(), provider_id="direct")
         return "p-slow"
 
@@ -758,3 +772,119 @@ def test_drop_reasons_carry_their_details(clock: FrozenClock) -> None:
     clock.advance(dt.timedelta(minutes=1))
     [last] = outbox.release_due(Sender(fail=True))
     assert "(gave up after repeated failures)" in last.reasons[0].message
+
+
+def test_a_finish_as_sent_without_a_recorded_send_records_it(
+    store: OutboxStore, clock: FrozenClock
+) -> None:
+    """Completing as sent a claim whose send was not recorded records the provider id and
+    the instant with the completion."""
+    from smspolicy.outbox._model import Finish
+
+    outbox = Outbox(store, engine_for(clock))
+    held = outbox.hold(msg(), T0)
+    [claimed] = outbox.claim()
+    at = T0 + dt.timedelta(minutes=1)
+    done = Finish(held.id, claimed.token or "", HoldState.SENT, at, provider_id="p-c")
+    assert store.finish([done]) == [True]
+    got = outbox.get(held.id)
+    assert got is not None
+    assert (got.provider_id, got.sent_at, got.finished_at) == ("p-c", at, at)
+
+
+def test_a_provider_id_that_is_not_text_is_kept_as_text(clock: FrozenClock) -> None:
+    """A sender returning a number gives the provider id as text; None stays None."""
+    outbox = Outbox(MemoryOutbox(), engine_for(clock))
+    outbox.hold(msg(body="a"), T0)
+    [numbered] = outbox.release_due(lambda release: 42)  # type: ignore[arg-type,return-value]
+    assert numbered.provider_id == "42"
+    outbox.hold(msg(body="b"), T0)
+    [anonymous] = outbox.release_due(lambda release: None)
+    assert anonymous.provider_id is None
+
+
+@pytest.mark.parametrize("via", ["release", "run"])
+def test_concurrency_sends_from_that_many_threads(clock: FrozenClock, via: str) -> None:
+    """With ``concurrency=4`` four sends are in flight at once (a barrier of four passes)."""
+    outbox = Outbox(MemoryOutbox(), engine_for(clock, limit=100))
+    for i in range(8):
+        outbox.hold(msg(body=str(i)), T0)
+    barrier = threading.Barrier(4, timeout=30)
+    threads: set[int] = set()
+
+    def send(release: Release) -> str:
+        threads.add(threading.get_ident())
+        barrier.wait()
+        return "ok"
+
+    if via == "release":
+        results = outbox.release_due(send, concurrency=4)
+        assert [r.status for r in results] == [ReleaseStatus.SENT] * 8
+    else:
+        assert outbox.run(send, batch=8, concurrency=4, once=True).sent == 8
+    assert len(threads) == 4
+
+
+def test_sigterm_stops_the_loop_and_the_handler_is_restored(clock: FrozenClock) -> None:
+    """SIGTERM while ``run`` waits for work ends the loop (the loop's own handler takes it,
+    not the one installed before), and the previous handler is back afterwards."""
+    import os
+    import signal
+
+    calls: list[int] = []
+
+    def previous(signum: int, frame: object) -> None:
+        calls.append(signum)
+
+    old = signal.signal(signal.SIGTERM, previous)
+    try:
+        outbox = Outbox(MemoryOutbox(), engine_for(clock))
+        timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM))
+        timer.start()
+        stats = outbox.run(Sender(), poll=0.05)
+        timer.join()
+        assert stats.batches == 0
+        assert calls == []
+        assert signal.getsignal(signal.SIGTERM) is previous
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def test_a_recovered_send_the_engine_cannot_record_yet_is_held_for_a_retry(
+    store: OutboxStore, clock: FrozenClock
+) -> None:
+    """A claim finds a send recorded by a worker that died, but the engine's store is down:
+    the message is held again for ``retry`` with its send still recorded, never sent again,
+    and completed once the store answers."""
+
+    class Down(MemoryStore):
+        down = True
+
+        def record_send(self, *args: Any, **kwargs: Any) -> Any:
+            if self.down:
+                raise StoreUnavailableError("down")
+            return super().record_send(*args, **kwargs)
+
+    engine_store = Down()
+    engine = Engine(Policy(name="t"), engine_store, clock)
+    retry = dt.timedelta(minutes=3)
+    outbox = Outbox(store, engine, retry=retry)
+    held = outbox.hold(msg(), T0)
+    [claimed] = outbox.claim()
+    store.record_sends([(claimed.id, "p-first", T0)])
+    clock.set(T0 + VIS)
+    sender = Sender()
+    [result] = outbox.release_due(sender)
+    assert (result.status, result.recovered, result.until) == (
+        ReleaseStatus.HELD,
+        True,
+        T0 + VIS + retry,
+    )
+    got = outbox.get(held.id)
+    assert got is not None
+    assert (got.state, got.due, got.sent_at) == (HoldState.HELD, T0 + VIS + retry, T0)
+    engine_store.down = False
+    clock.set(T0 + VIS + retry)
+    [done] = outbox.release_due(sender)
+    assert (done.status, done.recovered, done.provider_id) == (ReleaseStatus.SENT, True, "p-first")
+    assert sender.calls == []
