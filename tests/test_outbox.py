@@ -888,3 +888,21 @@ def test_a_recovered_send_the_engine_cannot_record_yet_is_held_for_a_retry(
     [done] = outbox.release_due(sender)
     assert (done.status, done.recovered, done.provider_id) == (ReleaseStatus.SENT, True, "p-first")
     assert sender.calls == []
+
+
+def test_release_and_dropped_refuse_what_they_cannot_use(clock: FrozenClock) -> None:
+    """``release`` takes only claimed messages (a held one, or anything else, is refused
+    before anything is sent); ``dropped`` takes a positive limit."""
+    outbox = Outbox(MemoryOutbox(), engine_for(clock))
+    held = outbox.hold(msg(), T0)
+    sender = Sender()
+    for bad in ([held], ["not a message"]):
+        with pytest.raises(InvalidInputError, match="claim"):
+            outbox.release(bad, sender)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        outbox.release(outbox.claim(), "send")  # type: ignore[arg-type]
+    assert sender.calls == []
+    for limit in (0, True, "1"):
+        with pytest.raises(InvalidInputError):
+            outbox.dropped(limit)  # type: ignore[arg-type]
+    assert outbox.dropped(1) == []

@@ -256,6 +256,10 @@ class Outbox:
         engine = self._engine()
         if not callable(send):
             raise ConfigurationError(f"send must be callable, got {send!r}")
+        claimed = list(claimed)
+        for item in claimed:
+            if not isinstance(item, Held) or item.state is not HoldState.CLAIMED:
+                raise InvalidInputError(f"release takes what claim() returned, got {item!r}")
         now = self.now()
         finishes: list[Finish] = []
         results: list[Released] = []
@@ -478,6 +482,8 @@ class Outbox:
 
     def dropped(self, limit: int = 100) -> list[Held]:
         """The dead letters: dropped messages with their reasons, oldest drop first."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidInputError(f"limit must be an integer >= 1, got {limit!r}")
         return self.store.dropped(limit)
 
     def counts(self) -> Mapping[HoldState, int]:
