@@ -60,7 +60,7 @@ OPTIONAL_COLUMNS = ("brand", "channel", "body", "person", "timezone", "locale", 
 CONSENT_COLUMNS = ("number", "kind", "at", "source")
 BATCH = 1000
 PREFLIGHT_CACHE = 4096
-PATH_ARGUMENTS = frozenset({"recipients", "csv", "db", "out", "policy"})
+PATH_ARGUMENTS = frozenset({"recipients", "csv", "db", "out", "policy", "outbox"})
 """Arguments that name files: they may hold any bytes a file name can (other text may not)."""
 
 
@@ -698,6 +698,71 @@ def reasons(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- worker --------------------------------------------------------------------------------
+
+
+def _callback(spec: str) -> Any:
+    """The function ``module:function`` names (the current folder is importable)."""
+    import importlib
+
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise UsageError(f"--send {spec!r}: give module:function, e.g. myapp.sms:send")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        target: Any = importlib.import_module(module_name)
+    except Exception as error:  # an import runs user code: any failure is the user's to see
+        raise UsageError(f"--send {spec!r}: cannot import {module_name}: {error!r}") from None
+    for part in attribute.split("."):
+        target = getattr(target, part, None)
+        if target is None:
+            raise UsageError(f"--send {spec!r}: {module_name} has no {attribute}")
+    if not callable(target):
+        raise UsageError(f"--send {spec!r} is not callable")
+    return target
+
+
+def worker(args: argparse.Namespace) -> int:
+    """Release held messages at their instant through a user callback until SIGTERM."""
+    import time
+
+    from .outbox import Outbox, Released, RunStats
+
+    send = _callback(args.send)
+    if args.batch < 1 or args.concurrency < 1 or not args.poll > 0:
+        raise UsageError("--batch and --concurrency must be at least 1, --poll above 0")
+    engine = _engine(args)
+    seen: collections.Counter[str] = collections.Counter()
+    shown = [time.monotonic()]
+
+    def progress(result: Released) -> None:
+        seen[result.status.value] += 1
+        if not args.quiet and time.monotonic() - shown[0] >= 1.0:
+            shown[0] = time.monotonic()
+            counts = ", ".join(f"{name} {count}" for name, count in sorted(seen.items()))
+            print(f"released {sum(seen.values())}: {counts}", file=sys.stderr)
+
+    outbox = Outbox(
+        args.outbox or _db_path(args.db),
+        engine,
+        visibility=parse_duration(args.visibility),
+        on_release=progress,
+    )
+    try:
+        stats: RunStats = outbox.run(
+            send, batch=args.batch, concurrency=args.concurrency, poll=args.poll, once=args.once
+        )
+    finally:
+        outbox.close()
+    print(
+        f"claimed {stats.claimed}: sent {stats.sent} (recovered {stats.recovered}), "
+        f"held again {stats.held}, dropped {stats.dropped}, lost {stats.lost}",
+        file=sys.stderr,
+    )
+    return 0
+
+
 # --- parser --------------------------------------------------------------------------------
 
 
@@ -889,6 +954,21 @@ def _parser() -> argparse.ArgumentParser:
         help="CSV for spreadsheets: a UTF-8 byte-order mark, CRLF line ends, plain spaces",
     )
     r.set_defaults(run=reasons)
+    w = commands.add_parser("worker", help="release held messages at their instant")
+    w.add_argument("--send", required=True, help="the sender, as module:function")
+    w.add_argument(
+        "--outbox",
+        help="outbox: SQLite path or postgresql:// or redis:// URL (default: the --db file)",
+    )
+    w.add_argument("--batch", type=int, default=100, help="messages claimed at a time")
+    w.add_argument("--concurrency", type=int, default=1, help="sends at once (threads)")
+    w.add_argument("--poll", type=float, default=1.0, help="seconds between empty claims")
+    w.add_argument("--visibility", default="5m", help="how long a claim lasts (default 5m)")
+    w.add_argument("--once", action="store_true", help="stop when nothing is due")
+    w.add_argument("--quiet", action="store_true", help="no progress lines")
+    w.add_argument("--db", help="SQLite store (default: the user's data directory)")
+    w.add_argument("--policy", help="TOML policy file (default: jurisdictions.standard())")
+    w.set_defaults(run=worker)
     return parser
 
 
