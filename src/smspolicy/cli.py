@@ -38,7 +38,7 @@ OPTIONAL_COLUMNS = ("brand", "channel", "body", "person", "timezone", "locale", 
 CONSENT_COLUMNS = ("number", "kind", "at", "source")
 BATCH = 1000
 PREFLIGHT_CACHE = 4096
-PATH_ARGUMENTS = frozenset({"recipients", "csv", "db", "out", "policy"})
+PATH_ARGUMENTS = frozenset({"recipients", "csv", "db", "out", "policy", "file"})
 """Arguments that name files: they may hold any bytes a file name can (other text may not)."""
 
 
@@ -477,6 +477,34 @@ def consent_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def dnc_import(args: argparse.Namespace) -> int:
+    """Replace the stored copy of a do-not-call registry with a file's numbers and ranges."""
+    from . import dnc
+
+    try:
+        as_of = dt.date.fromisoformat(args.date)
+    except ValueError:
+        raise UsageError(f"--date {args.date!r} is not an ISO 8601 date (YYYY-MM-DD)") from None
+    try:
+        handle = Path(args.file).open("rb")  # noqa: SIM115 - closed below, after the import
+    except OSError as error:
+        raise UsageError(f"cannot read {shown_path(args.file)}: {error.strerror}") from None
+    registry = dnc.SQLiteRegistry(_db_path(args.db), args.name)
+    try:
+        with handle:
+            lines = _decoded_lines(handle, args.file, _checked_encoding(args.encoding))
+            ranges = list(
+                dnc.parse_entries(lines, region=args.region, source=shown_path(args.file))
+            )
+        count = registry.replace(
+            ranges, as_of=as_of, source=shown_path(args.file), now=dt.datetime.now(dt.UTC)
+        )
+    finally:
+        registry.close()
+    print(f"do-not-call registry {args.name!r}: {count} ranges imported, copy of {as_of}")
+    return 0
+
+
 def _consent_event(path: str, line: int, row: dict[str, str], engine: Engine) -> ConsentEvent:
     try:
         evidence = json.loads(row["evidence"]) if row.get("evidence") else {}
@@ -618,6 +646,17 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", choices=("json", "csv"), default="json")
     common(exp)
     exp.set_defaults(run=consent_export)
+
+    d = commands.add_parser("dnc", help="do-not-call registries")
+    dnc_actions = d.add_subparsers(dest="action", required=True)
+    di = dnc_actions.add_parser("import", help="import a registry copy (numbers or ranges)")
+    di.add_argument("file", help="one number or FIRST..LAST range a line (FTC download format)")
+    di.add_argument("--name", required=True, help="the registry's name, e.g. us.national")
+    di.add_argument("--date", required=True, help="the date the copy was obtained (YYYY-MM-DD)")
+    di.add_argument("--region", default="US", help="region of numbers without + (default US)")
+    common(di, policy=False)
+    encoding(di)
+    di.set_defaults(run=dnc_import)
 
     a = commands.add_parser("audit", help="reminders due and unengaged subscribers")
     a.add_argument("--every", default="30d", help="remind subscribers this often (default 30d)")

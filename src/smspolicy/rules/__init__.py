@@ -4,6 +4,7 @@ readable repr; build them with the factory functions here."""
 from ._caps import dedupe, frequency_cap, program_frequency
 from ._consent import consent
 from ._content import has_opt_out, required_content
+from ._dnc import do_not_call
 from ._engagement import engagement
 from ._hours import quiet_hours, sending_window
 from ._numbers import valid_number
@@ -13,6 +14,7 @@ from ._senders import origination
 __all__ = [
     "consent",
     "dedupe",
+    "do_not_call",
     "engagement",
     "frequency_cap",
     "has_opt_out",
