@@ -2,6 +2,7 @@
 readable repr; build them with the factory functions here."""
 
 from ._caps import dedupe, frequency_cap, program_frequency
+from ._closed_days import closed_days, pennsylvania_extra_holidays
 from ._consent import consent
 from ._content import has_opt_out, required_content
 from ._dnc import do_not_call
@@ -12,6 +13,7 @@ from ._segments import max_segments
 from ._senders import origination
 
 __all__ = [
+    "closed_days",
     "consent",
     "dedupe",
     "do_not_call",
@@ -20,6 +22,7 @@ __all__ = [
     "has_opt_out",
     "max_segments",
     "origination",
+    "pennsylvania_extra_holidays",
     "program_frequency",
     "quiet_hours",
     "required_content",
