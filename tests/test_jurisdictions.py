@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smspolicy import Decision, Engine, Message, Profile, Verdict, jurisdictions
-from smspolicy.consent import add_months
+from smspolicy.consent import WrittenConsent, add_months
 from smspolicy.errors import ConfigurationError
 from smspolicy.testing import FrozenClock
 
@@ -35,7 +35,10 @@ def engine_at(at: dt.datetime, **kwargs: object) -> Engine:
 
 
 def consented(engine: Engine, number: str, topic: str = "deals") -> None:
-    engine.consent.confirm(number, topic=topic, purpose="marketing", source="web:form")
+    written = WrittenConsent("web:form v3, 203.0.113.7", "Acme marketing texts", number)
+    engine.consent.confirm(
+        number, topic=topic, purpose="marketing", source="web:form", evidence=written.evidence()
+    )
 
 
 def marketing(number: str, body: str = "Acme: 20% off today. Reply STOP to opt out.") -> Message:
@@ -364,8 +367,8 @@ def test_texas_sb_140_applies_from_2025_09_01(at: dt.datetime, until: dt.datetim
 
 
 def _stop_alerts(engine: Engine, number: str) -> None:
-    engine.consent.confirm(number, topic="deals", purpose="marketing", source="web:form")
-    engine.consent.confirm(number, topic="alerts", purpose="marketing", source="web:form")
+    consented(engine, number, "deals")
+    consented(engine, number, "alerts")
     engine.consent.revoke(number, topic="alerts", source="keyword:STOP ALERTS")
 
 

@@ -26,7 +26,7 @@ from ._records import ConsentEvent, ConsentKind
 from ._time import ensure_aware, to_local, zone
 from ._values import Decision, Message, Reason, deny
 from .config import byte_position, load_config, parse_duration, shown_path
-from .consent import superseded_by
+from .consent import WrittenConsent, superseded_by
 from .errors import InvalidNumberError, SmsPolicyError
 from .store import SQLiteStore
 from .testing import FrozenClock
@@ -509,9 +509,17 @@ def _consent_event(path: str, line: int, row: dict[str, str], engine: Engine) ->
     try:
         evidence = json.loads(row["evidence"]) if row.get("evidence") else {}
         at = _instant(row["at"], "at")
+        number = engine.address_of(row["number"])
+        if row.get("signature") or row.get("disclosure"):
+            if row["kind"] != "confirmed":
+                raise UsageError("signature and disclosure belong to confirmed rows")
+            if not isinstance(evidence, dict):
+                raise UsageError("evidence must be a JSON object")
+            written = WrittenConsent(row.get("signature", ""), row.get("disclosure", ""), number)
+            evidence = written.evidence(**evidence)
         return ConsentEvent(
             kind=row["kind"],
-            number=engine.address_of(row["number"]),
+            number=number,
             at=at,
             source=row["source"],
             topic=row.get("topic") or None,

@@ -16,6 +16,7 @@ from ._engine import Engine
 from ._records import ConsentKind
 from ._time import ensure_aware, ensure_duration
 from ._values import Decision, Message, Reason, Verdict, deny
+from .consent import WrittenConsent
 from .errors import InvalidNumberError, RuleError
 from .programs import Program
 from .store import MemoryStore
@@ -212,11 +213,24 @@ def check_policy_laws(
         ) from error
 
 
+def _ledger_address(engine: Engine, address: str) -> str:
+    try:
+        return engine.address_of(address)
+    except InvalidNumberError:  # an email address or an invalid number: kept as given
+        return address
+
+
 def _apply(engine: Engine, message: Message, step: str) -> None:
     try:
         if step == "confirm":
+            # A signed agreement, as US marketing requires (47 CFR 64.1200(f)(9)).
+            written = WrittenConsent("laws", "laws", _ledger_address(engine, message.address))
             engine.consent.confirm(
-                message.address, topic=message.topic, purpose=message.purpose, source="laws"
+                message.address,
+                topic=message.topic,
+                purpose=message.purpose,
+                source="laws",
+                evidence=written.evidence(),
             )
         elif step == "imply":
             engine.consent.imply(

@@ -11,6 +11,8 @@ import datetime as dt
 from collections.abc import Collection, Iterable
 from typing import Literal
 
+import attrs
+
 from .. import rules
 from .._compose import Policy, when
 from ..predicates import is_marketing
@@ -59,6 +61,7 @@ def provisions(
     *,
     include_unconfirmed: bool = False,
     enable: Collection[str] = (),
+    relax: Collection[str] = (),
 ) -> tuple[Provision, ...]:
     """The provisions of ``packs`` (all by default) that are switched on: every confirmed one
     and every one shipped on because it is stricter (:attr:`Provision.on_by_default`), and the
@@ -70,7 +73,17 @@ def provisions(
     unknown = set(enable) - known
     if unknown:
         raise ConfigurationError(f"enable names unknown provisions: {sorted(unknown)}")
-    return tuple(p for p in chosen if p.on_by_default or include_unconfirmed or p.id in enable)
+    relaxable = {p.id for p in chosen if p.relaxed is not None}
+    if set(relax) - relaxable:
+        raise ConfigurationError(
+            f"relax names provisions without a relaxed form: {sorted(set(relax) - relaxable)} "
+            f"(relaxable: {sorted(relaxable)})"
+        )
+    on = [p for p in chosen if p.on_by_default or include_unconfirmed or p.id in enable]
+    return tuple(
+        attrs.evolve(p, rule=p.relaxed) if p.id in relax and p.relaxed is not None else p
+        for p in on
+    )
 
 
 def best_practices(*, stop_scope: Literal["brand", "topic"] = "brand") -> tuple[Rule, ...]:
@@ -103,10 +116,13 @@ def standard(
     enable: Collection[str] = (),
     stop_scope: Literal["brand", "topic"] = "brand",
     horizon: dt.timedelta = dt.timedelta(days=35),
+    relax: Collection[str] = (),
 ) -> Policy:
     """One Policy with the best practices and every switched-on provision of every pack, each
-    applied where the recipient may be (strictest wins)."""
-    chosen = provisions(packs, include_unconfirmed=include_unconfirmed, enable=enable)
+    applied where the recipient may be (strictest wins). ``relax`` names provisions to apply in
+    their milder form (``{"us.tcpa.written_consent_evidence"}``: a warning instead of a DENY, for
+    senders who keep that evidence elsewhere)."""
+    chosen = provisions(packs, include_unconfirmed=include_unconfirmed, enable=enable, relax=relax)
     return Policy(
         *best_practices(stop_scope=stop_scope),
         Provisions(chosen, horizon),

@@ -61,6 +61,9 @@ class Provision:
     """The URL of the primary text read (``confirmed``) or of the summary used."""
     default_on: bool = False
     """Shipped switched on although unconfirmed, because applying it is the stricter choice."""
+    relaxed: Rule | None = attrs.field(default=None, eq=False)
+    """A milder rule a sender may choose instead (``standard(relax={id})``), e.g. a warning
+    attached to the decision in place of a denial."""
 
     @property
     def on_by_default(self) -> bool:
@@ -167,6 +170,7 @@ def provision(
     source: str = "",
     default_on: bool = False,
     as_of: dt.date = AS_OF,
+    relaxed: Rule | None = None,
 ) -> Provision:
     """Build a provision (a helper for the pack modules)."""
     codes = frozenset([jurisdictions] if isinstance(jurisdictions, str) else jurisdictions)
@@ -185,6 +189,7 @@ def provision(
         until,
         source,
         default_on,
+        relaxed,
     )
 
 

@@ -24,6 +24,7 @@ REVOKE_ALL = dt.date(2027, 1, 31)
 VA_OPT_OUT = dt.date(2026, 1, 1)
 """Virginia: an opt-out is honoured for at least 10 years."""
 _REVOCATION = "47 CFR 64.1200(a)(10)"
+_WRITTEN = "47 CFR 64.1200(a)(2), (f)(9)"
 _ALL = frozenset(Purpose)
 DAY = dt.timedelta(hours=24)
 _SUMMARY_SOURCE = "law-firm summary, 2026-11-27"
@@ -133,6 +134,27 @@ PROVISIONS: tuple[Provision, ...] = (
         consent("us.tcpa.written_consent", "47 CFR 64.1200(a)(2)", (), "topic"),
         parameters={"implied consent": "not accepted"},
         source=_ECFR,
+    ),
+    provision(
+        "us.tcpa.written_consent_evidence",
+        "US",
+        "Marketing consent is shown by a signed written agreement: the e-sign record, the "
+        "disclosure shown and the number",
+        _WRITTEN,
+        rules.written_consent_evidence(
+            code="jurisdiction.us.tcpa.written_consent_evidence",
+            citation=_WRITTEN,
+            name="us.tcpa.written_consent_evidence",
+        ),
+        parameters={"evidence": "signature, disclosure, number", "relaxable": "to a warning"},
+        source=_ECFR,
+        as_of=AUDIT,
+        relaxed=rules.written_consent_evidence(
+            on_missing="warn",
+            code="jurisdiction.us.tcpa.written_consent_evidence",
+            citation=_WRITTEN,
+            name="us.tcpa.written_consent_evidence",
+        ),
     ),
     provision(
         "us.fcc.revocation",

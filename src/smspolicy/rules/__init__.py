@@ -11,6 +11,7 @@ from ._hours import quiet_hours, sending_window
 from ._numbers import valid_number
 from ._segments import max_segments
 from ._senders import origination
+from ._written import written_consent_evidence
 
 __all__ = [
     "closed_days",
@@ -28,4 +29,5 @@ __all__ = [
     "required_content",
     "sending_window",
     "valid_number",
+    "written_consent_evidence",
 ]
