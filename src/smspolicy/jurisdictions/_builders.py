@@ -57,6 +57,13 @@ def consent(
     )
 
 
-def content(pid: str, citation: str) -> Rule:
-    """Sender identification and opt-out instructions for provision ``pid``."""
-    return rules.required_content(code=f"jurisdiction.{pid}", citation=citation, name=pid)
+def content(pid: str, citation: str, *, contact: bool = False, opt_out: bool = True) -> Rule:
+    """Sender identification and opt-out instructions (and, with ``contact``, a way to reach
+    the sender) for provision ``pid``."""
+    return rules.required_content(
+        opt_out=opt_out,
+        contact=contact,
+        code=f"jurisdiction.{pid}",
+        citation=citation,
+        name=pid,
+    )

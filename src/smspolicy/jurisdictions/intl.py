@@ -75,10 +75,12 @@ PROVISIONS: tuple[Provision, ...] = (
     provision(
         "ca.casl.content",
         "CA",
-        "Every commercial message identifies the sender and offers a free unsubscribe",
+        "Every commercial message identifies the sender, gives a mailing address and a contact "
+        "(in a text, a link to them) and offers a free unsubscribe, valid 60 days",
         _CASL_CONTENT,
-        content("ca.casl.content", _CASL_CONTENT),
-        parameters={"identification": True, "opt_out": True},
+        content("ca.casl.content", _CASL_CONTENT, contact=True),
+        parameters={"identification": True, "contact": "link, email or phone", "opt_out": True},
+        note="CRTC 2012-548: the address and contact may be on a page the message links to.",
     ),
     provision(
         "uk.pecr.consent",
@@ -144,10 +146,14 @@ PROVISIONS: tuple[Provision, ...] = (
     provision(
         "jp.content",
         "JP",
-        "Each message shows the sender's name and how to refuse",
+        "Each message shows the sender's name, postal address (or a link to it) and how to refuse",
         f"{_JP} art. 4",
-        content("jp.content", f"{_JP} art. 4"),
-        parameters={"identification": True, "opt_out": True},
+        content("jp.content", f"{_JP} art. 4", contact=True),
+        parameters={
+            "identification": True,
+            "contact": "link to the postal address",
+            "opt_out": True,
+        },
     ),
     provision(
         "au.consent",

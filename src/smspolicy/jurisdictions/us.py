@@ -9,7 +9,7 @@ from .._compose import any_of
 from .._values import Purpose
 from ..rules._caps import Scope
 from ..typing import Rule
-from ._builders import Days, cap, consent, window
+from ._builders import Days, cap, consent, content, window
 from ._model import AS_OF, AUDIT, Provision, provision
 
 __all__ = ["PROVISIONS"]
@@ -155,6 +155,24 @@ PROVISIONS: tuple[Provision, ...] = (
             citation=_WRITTEN,
             name="us.tcpa.written_consent_evidence",
         ),
+    ),
+    provision(
+        "us.tcpa.identification",
+        "US",
+        "Telephone solicitations give the seller's name and a telephone number or address",
+        "47 CFR 64.1200(d)(4) (UNCONF for texts)",
+        content(
+            "us.tcpa.identification",
+            "47 CFR 64.1200(d)(4) (UNCONF for texts)",
+            contact=True,
+            opt_out=False,
+        ),
+        parameters={"identification": True, "contact": "link, email or phone"},
+        confirmed=False,
+        note="Applied to texts by at least one court (Dawson v. Porch, 2024); not confirmed as "
+        "a general rule.",
+        source=_ECFR,
+        as_of=AUDIT,
     ),
     provision(
         "us.fcc.revocation",
