@@ -9,11 +9,13 @@ from ._dnc import do_not_call
 from ._engagement import engagement
 from ._hours import quiet_hours, sending_window
 from ._numbers import valid_number
+from ._reassigned import Reassignment, mark_reassigned, reassigned_numbers
 from ._segments import max_segments
 from ._senders import origination
 from ._written import written_consent_evidence
 
 __all__ = [
+    "Reassignment",
     "closed_days",
     "consent",
     "dedupe",
@@ -21,11 +23,13 @@ __all__ = [
     "engagement",
     "frequency_cap",
     "has_opt_out",
+    "mark_reassigned",
     "max_segments",
     "origination",
     "pennsylvania_extra_holidays",
     "program_frequency",
     "quiet_hours",
+    "reassigned_numbers",
     "required_content",
     "sending_window",
     "valid_number",
