@@ -464,3 +464,58 @@ def test_postgres_registry() -> None:
         with psycopg.connect(POSTGRES_DSN, autocommit=True) as admin:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')  # type: ignore[arg-type]
         copy.close()
+
+
+def test_reasons_carry_the_rule_registry_and_citation() -> None:
+    """Every reason names the rule and the registry and cites the regulation; a failure says
+    what went wrong; a live registry's copy reads "live"."""
+    stale = rules.do_not_call(registry())
+    late = dt.datetime(2026, 12, 1, tzinfo=UTC)
+    (reason,) = engine_at(late, stale)[0].evaluate(marketing(UNLISTED)).reasons
+    assert (reason.rule, reason.citation) == ("do_not_call", "47 CFR 64.1200(c)(2)")
+    assert reason.data["registry"] == "us.national"
+    failing = dnc.CallableRegistry(lambda n: 1 / 0, name="state", as_of=COPY)
+    (reason,) = engine_at(NOW, rules.do_not_call(failing))[0].evaluate(marketing()).reasons
+    assert (reason.rule, reason.citation) == ("do_not_call", "47 CFR 64.1200(c)(2)")
+    assert reason.data["error"] == "ZeroDivisionError: division by zero"
+    live = rules.do_not_call(registry(None), citation="Tex. Bus. & Com. Code § 304", name="tx")
+    (reason,) = engine_at(NOW, live)[0].evaluate(marketing()).reasons
+    assert (reason.rule, reason.citation) == ("tx", "Tex. Bus. & Com. Code § 304")
+    assert reason.data["as_of"] == "live"
+
+
+def test_an_address_that_is_not_a_number_fails_closed() -> None:
+    """An email recipient cannot be looked up: marketing to it is DENY dnc.unavailable."""
+    from smspolicy._context import Context
+    from smspolicy._recipients import Recipient
+
+    message = Message("a@example.com", "deals", "marketing", channel="email")
+    context = Context(now=NOW, recipient=Recipient("a@example.com", True))
+    decision = rules.do_not_call(registry())(message, context)
+    assert decision.codes == ("dnc.unavailable",)
+    assert "not a phone number" in str(decision.reasons[0].data["error"])
+
+
+def test_max_age_of_zero_days_means_todays_copy() -> None:
+    """``max_age=timedelta(0)``: a copy of today is fresh, of yesterday stale."""
+    today = rules.do_not_call(registry(NOW.date()), max_age=dt.timedelta(0))
+    assert engine_at(NOW, today)[0].evaluate(marketing(UNLISTED)).allowed
+    yesterday = rules.do_not_call(
+        registry(NOW.date() - dt.timedelta(days=1)), max_age=dt.timedelta(0)
+    )
+    assert engine_at(NOW, yesterday)[0].evaluate(marketing(UNLISTED)).codes == ("dnc.stale",)
+    assert "max_age=datetime.timedelta(0)" in repr(today)
+
+
+def test_a_registry_needs_a_text_name() -> None:
+    """An object with ``listed`` but no text ``name`` is no registry."""
+
+    class Nameless:
+        name = 5
+        as_of = None
+
+        def listed(self, number: str) -> bool:
+            return False
+
+    with pytest.raises(ConfigurationError, match="not a registry"):
+        rules.do_not_call(Nameless())  # type: ignore[arg-type]

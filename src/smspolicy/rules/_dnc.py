@@ -14,7 +14,7 @@ from .._records import Basis, ConsentKind
 from .._values import Decision, Message, Purpose, allow, deny
 from ..consent import ConsentStatus, consent_status
 from ..dnc import Registry
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, InvalidInputError
 
 __all__ = ["EBR_TERMS", "EXEMPTIONS", "MAX_AGE", "do_not_call"]
 
@@ -55,8 +55,10 @@ class _DoNotCall:
         if message.purpose is not Purpose.MARKETING:
             return allow()  # the registries bar solicitations only
         registry = self.registry
-        number = context.recipient.e164 or context.recipient.address
+        number = context.recipient.e164
         try:
+            if number is None:
+                raise InvalidInputError(f"{context.recipient.address!r} is not a phone number")
             as_of = registry.as_of
             if (
                 self.max_age is not None
