@@ -22,7 +22,7 @@ DISCLOSURE = (
     "By replying YES you agree to receive recurring automated marketing texts from Acme at "
     "this number. Consent is not a condition of purchase. Reply STOP to cancel."
 )
-BODY = "Acme: 20% off today. Reply STOP to opt out."
+BODY = "Acme acme.example/about: 20% off today. Reply STOP to opt out."
 
 
 def engine(**kwargs: object) -> Engine:
