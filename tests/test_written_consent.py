@@ -202,3 +202,24 @@ def test_consent_import_maps_signature_and_disclosure(
     capsys.readouterr()
     assert main(["consent", "import", str(bad), "--db", str(db)]) == 2
     assert "line 2: signature and disclosure belong to confirmed rows" in capsys.readouterr().err
+
+
+def test_the_evidence_is_that_of_the_brands_own_consent_per_topic() -> None:
+    """The check reads the consent in effect for the message's brand and topic: another
+    brand's signed consent does not stand in, and a STOP for another topic leaves this topic's
+    unsigned consent to be judged (denied), with the rule, date and topic in the reason."""
+    clock = FrozenClock(NOON)
+    e = Engine(Policy(rules.written_consent_evidence()), clock=clock)
+    e.consent.confirm(NY, topic="deals", purpose="marketing", source="web", brand="Acme")
+    clock.advance(dt.timedelta(minutes=1))
+    other = WrittenConsent("sig", DISCLOSURE, NY).evidence()
+    e.consent.confirm(
+        NY, topic="deals", purpose="marketing", source="web", brand="Other", evidence=other
+    )
+    clock.advance(dt.timedelta(minutes=1))
+    e.consent.revoke(NY, topic="alerts", source="keyword:STOP ALERTS", brand="Acme")
+    decision = e.evaluate(deals())
+    assert decision.codes == ("consent.written_evidence_missing",)
+    (reason,) = decision.reasons
+    assert reason.rule == "written_consent_evidence"
+    assert reason.data == {"at": NOON.isoformat(), "topic": "deals"}
