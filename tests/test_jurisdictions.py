@@ -41,6 +41,9 @@ def consented(engine: Engine, number: str, topic: str = "deals") -> None:
     )
 
 
+CASL_BODY = "Acme (acme.example/about): 20% off today. Reply STOP to opt out."
+
+
 def marketing(number: str, body: str = "Acme: 20% off today. Reply STOP to opt out.") -> Message:
     return Message(number, "deals", "marketing", body=body, brand="Acme")
 
@@ -134,7 +137,7 @@ def test_canadian_implied_consent_clock(age: str, allowed: bool) -> None:
     engine = Engine(jurisdictions.standard(), clock=clock)
     engine.consent.imply(CA, basis="purchase", purpose="marketing", source="pos")
     clock.set(now)
-    decision = engine.evaluate(marketing(CA))
+    decision = engine.evaluate(marketing(CA, body=CASL_BODY))
     assert decision.allowed is allowed
     if not allowed:
         assert "jurisdiction.ca.casl.consent" in decision.codes
@@ -146,8 +149,10 @@ def test_casl_requires_identification_and_unsubscribe() -> None:
     engine = engine_at(dt.datetime(2026, 6, 1, 12, tzinfo=tz("America/Toronto")))
     consented(engine, CA)
     decision = engine.evaluate(marketing(CA, body="20% off today!"))
-    assert decision.codes == ("jurisdiction.ca.casl.content", "jurisdiction.ca.casl.content")
+    # No name, no way to reach the sender, no unsubscribe: three reasons.
+    assert decision.codes == ("jurisdiction.ca.casl.content",) * 3
     assert_cited(decision)
+    assert engine.evaluate(marketing(CA, body=CASL_BODY)).allowed
 
 
 def test_uk_consent_and_soft_opt_in() -> None:
