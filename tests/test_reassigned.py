@@ -167,3 +167,74 @@ def test_bad_arguments_are_refused(kwargs: dict[str, object], problem: str) -> N
         rules.reassigned_numbers(Database(), **kwargs)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="callable"):
         rules.reassigned_numbers("fcc")  # type: ignore[arg-type]
+
+
+def test_answers_are_cached_per_number_and_date_and_the_callback_runs_once() -> None:
+    """Each number and consent date has its own cached answer; the ledger callback runs for a
+    fresh "reassigned" answer only, not for the cached one."""
+    answers = {NUMBER: "reassigned", "+12125550124": "not_reassigned"}
+    asked: list[str] = []
+
+    def database(number: str, since: dt.date) -> str:
+        asked.append(number)
+        return answers[number]
+
+    told: list[str] = []
+    clock = FrozenClock(CONSENTED)
+    store = MemoryStore()
+    rule = rules.reassigned_numbers(
+        database, cache=store, on_reassigned=lambda n, e: told.append(n)
+    )
+    engine = Engine(Policy(rule), store, clock)
+    for number in answers:
+        engine.consent.confirm(number, topic="deals", purpose="marketing", source="web")
+    clock.set(CONSENTED + dt.timedelta(days=400))
+    first = [engine.evaluate(Message(n, "deals", "marketing")).allowed for n in answers]
+    again = [engine.evaluate(Message(n, "deals", "marketing")).allowed for n in answers]
+    assert first == again == [False, True]
+    assert asked == [NUMBER, "+12125550124"]
+    assert told == [NUMBER]
+
+
+def test_a_failing_cache_is_a_miss_and_a_failing_callback_does_not_lift_the_deny() -> None:
+    """A cache that raises is bypassed (the database answers); a callback that raises leaves
+    the DENY in place."""
+
+    class Broken:
+        def cache_get(self, key: str, *, now: dt.datetime) -> str | None:
+            raise OSError("cache down")
+
+        def cache_put(self, key: str, value: str, *, expires: dt.datetime) -> None:
+            raise OSError("cache down")
+
+    def explode(number: str, event: object) -> None:
+        raise RuntimeError("ledger down")
+
+    for answer, allowed in (("not_reassigned", True), ("reassigned", False)):
+        database = Database(answer)
+        rule = rules.reassigned_numbers(database, cache=Broken(), on_reassigned=explode)  # type: ignore[arg-type]
+        clock = FrozenClock(CONSENTED)
+        engine = Engine(Policy(rule), clock=clock)
+        engine.consent.confirm(NUMBER, topic="deals", purpose="marketing", source="web")
+        clock.set(CONSENTED + AGE)
+        assert engine.evaluate(offer()).allowed is allowed
+        assert len(database.asked) == 1
+
+
+def test_consent_of_another_brand_is_not_checked() -> None:
+    """The consent checked is the message brand's: another brand's grant does not count."""
+    database = Database("reassigned")
+    clock = FrozenClock(CONSENTED)
+    engine = Engine(Policy(rules.reassigned_numbers(database)), clock=clock)
+    engine.consent.confirm(NUMBER, topic="deals", purpose="marketing", source="w", brand="Other")
+    clock.set(CONSENTED + AGE)
+    assert engine.evaluate(offer()).allowed
+    assert database.asked == []
+
+
+def test_reasons_name_the_rule_and_the_error() -> None:
+    """A failed lookup's reason names the rule, the consent's date and the error."""
+    engine, _ = setup(Database(TimeoutError("no answer")), at=CONSENTED + AGE, name="rnd")
+    (reason,) = engine.evaluate(offer()).reasons
+    assert reason.rule == "rnd"
+    assert reason.data == {"since": "2025-01-15", "error": "TimeoutError: no answer"}
