@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from pathlib import Path
 
@@ -519,3 +520,54 @@ def test_a_registry_needs_a_text_name() -> None:
 
     with pytest.raises(ConfigurationError, match="not a registry"):
         rules.do_not_call(Nameless())  # type: ignore[arg-type]
+
+
+def test_numbers_are_read_in_the_region_given() -> None:
+    """National numbers, single ones and ranges (a range of one included), are read in the
+    region given: London numbers with region GB; ten digits are US numbers only for US."""
+    london = dnc.NumberList.of(
+        ["020 7946 0000..020 7946 0099", "2079460500..2079460500", "202 555 0123"],
+        name="uk.tps",
+        as_of=COPY,
+        region="GB",
+    )
+    assert london.ranges == ((442025550123, 442025550123), (442079460000, 442079460099),
+                             (442079460500, 442079460500))  # fmt: skip
+    us = dnc.NumberList.of(["202 555 0123", "12025550124"], name="us", as_of=COPY)
+    assert us.ranges == ((12025550123, 12025550124),)
+
+
+@pytest.mark.parametrize(
+    ("number", "listed"),
+    [
+        pytest.param("12025550123", True, id="without-plus"),
+        pytest.param("+12025550123", True, id="with-plus"),
+        pytest.param("+123456789012345", False, id="15-digits"),
+        pytest.param("+1", False, id="1-digit"),
+    ],
+)
+def test_lookups_take_e164_digits(number: str, listed: bool) -> None:
+    """A lookup takes E.164 with or without the plus, from 1 to 15 digits."""
+    assert registry().listed(number) is listed
+
+
+@pytest.mark.parametrize("number", ["+1234567890123456", "+", "", "+1202555O123"])
+def test_lookups_refuse_what_is_not_e164(number: str) -> None:
+    """More than 15 digits, no digits or a letter is an InvalidInputError naming the input."""
+    with pytest.raises(InvalidInputError, match=r"not an E\.164 number"):
+        registry().listed(number)
+
+
+def test_read_file_keeps_date_region_and_names_the_file(tmp_path: Path) -> None:
+    """read_file skips a byte-order mark, keeps the copy's date, reads in the region given and
+    names the file in errors."""
+    path = tmp_path / "tps.txt"
+    path.write_bytes("\ufeff020 7946 0000\n".encode())
+    copy = dnc.read_file(path, name="uk.tps", as_of=COPY, region="GB")
+    assert copy.as_of == COPY
+    assert copy.listed("+442079460000")
+    path.write_text("2025550123\nnonsense\n")
+    with pytest.raises(InvalidInputError, match="^" + re.escape(f"{tmp_path / 'tps.txt'}:2: ")):
+        dnc.read_file(path, name="x", as_of=COPY)
+    with pytest.raises(InvalidInputError, match=r"^line:1: "):
+        list(dnc.parse_entries(["nonsense"]))
