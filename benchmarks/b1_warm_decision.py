@@ -14,6 +14,7 @@ import pytz
 from _common import machine, per_item_paired, report
 
 from smspolicy import Engine, Message, Policy, jurisdictions, rules
+from smspolicy.consent import WrittenConsent
 from smspolicy.store import MemoryStore, SendRecord
 from smspolicy.testing import FrozenClock
 
@@ -35,7 +36,11 @@ def setup() -> tuple[Engine, list[Message]]:
     numbers = [f"+1{rng.choice(AREAS)}55501{i % 100:02d}" for i in range(N)]
     numbers = sorted(set(numbers))
     for number in numbers:
-        engine.consent.confirm(number, topic="deals", purpose="marketing", source="bench")
+        # Signed consent, as US marketing requires: the decisions measured are ALLOWs.
+        signed = WrittenConsent("bench", "Acme marketing texts", number).evidence()
+        engine.consent.confirm(
+            number, topic="deals", purpose="marketing", source="bench", evidence=signed
+        )
         store.record_send(
             SendRecord(
                 number=number,

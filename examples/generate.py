@@ -22,6 +22,11 @@ NANP = ["212", "718", "305", "407", "813", "850", "214", "512", "310", "415", "2
         "410", "206", "504", "205", "928", "208", "605", "416", "604", "514"]  # fmt: skip
 BODY = "Acme: 20% off this weekend. Reply STOP to opt out."
 ALERT = "Acme: your order has shipped."
+DISCLOSURE = (
+    "By replying YES you agree to receive recurring automated marketing texts from Acme at this "
+    "number. Consent is not a condition of purchase. Msg & data rates may apply. Reply STOP to "
+    "cancel."
+)
 
 
 def international(rng: random.Random, prefix: str, digits: int, count: int) -> list[str]:
@@ -61,8 +66,12 @@ def main() -> None:
             if roll < 0.70:
                 rows.append(["requested", signed_up, "deals", "marketing", "", "web:signup",
                              evidence])  # fmt: skip
+                # The YES to a request that showed the disclosure: written consent (TCPA).
+                written = {"signature": "sms-reply:yes", "disclosure": DISCLOSURE,
+                           "number": number}  # fmt: skip
                 rows.append(["confirmed", signed_up + dt.timedelta(minutes=2), "deals",
-                             "marketing", "express", "keyword:yes", "{}"])  # fmt: skip
+                             "marketing", "express", "keyword:yes",
+                             json.dumps({"written_consent": written})])  # fmt: skip
                 if rng.random() < 0.08:
                     rows.append(["revoked", signed_up + dt.timedelta(days=rng.randrange(1, 60)),
                                  "", "", "", "keyword:stop", "{}"])  # fmt: skip

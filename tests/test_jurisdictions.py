@@ -9,9 +9,11 @@ import zoneinfo
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smspolicy import Decision, Engine, Message, Profile, Verdict, jurisdictions
-from smspolicy.consent import add_months
+from smspolicy.consent import WrittenConsent, add_months
 from smspolicy.errors import ConfigurationError
 from smspolicy.testing import FrozenClock
 
@@ -33,7 +35,13 @@ def engine_at(at: dt.datetime, **kwargs: object) -> Engine:
 
 
 def consented(engine: Engine, number: str, topic: str = "deals") -> None:
-    engine.consent.confirm(number, topic=topic, purpose="marketing", source="web:form")
+    written = WrittenConsent("web:form v3, 203.0.113.7", "Acme marketing texts", number)
+    engine.consent.confirm(
+        number, topic=topic, purpose="marketing", source="web:form", evidence=written.evidence()
+    )
+
+
+CASL_BODY = "Acme (acme.example/about): 20% off today. Reply STOP to opt out."
 
 
 def marketing(number: str, body: str = "Acme: 20% off today. Reply STOP to opt out.") -> Message:
@@ -83,11 +91,11 @@ def test_florida_fourth_text_in_24h_is_held() -> None:
 
 
 def test_texas_sunday_morning() -> None:
-    """Texas Sunday 10:00 defers to 12:00."""
-    engine = engine_at(dt.datetime(2025, 1, 19, 10, tzinfo=tz("America/Chicago")))
+    """Texas Sunday 10:00 (SB 140 in force) defers to 12:00."""
+    engine = engine_at(dt.datetime(2025, 9, 7, 10, tzinfo=tz("America/Chicago")))
     consented(engine, TX)
     decision = engine.evaluate(marketing(TX))
-    assert decision.until == dt.datetime(2025, 1, 19, 12, tzinfo=tz("America/Chicago"))
+    assert decision.until == dt.datetime(2025, 9, 7, 12, tzinfo=tz("America/Chicago"))
     assert "jurisdiction.us.tx.window" in decision.codes
     assert_cited(decision)
 
@@ -129,7 +137,7 @@ def test_canadian_implied_consent_clock(age: str, allowed: bool) -> None:
     engine = Engine(jurisdictions.standard(), clock=clock)
     engine.consent.imply(CA, basis="purchase", purpose="marketing", source="pos")
     clock.set(now)
-    decision = engine.evaluate(marketing(CA))
+    decision = engine.evaluate(marketing(CA, body=CASL_BODY))
     assert decision.allowed is allowed
     if not allowed:
         assert "jurisdiction.ca.casl.consent" in decision.codes
@@ -141,8 +149,10 @@ def test_casl_requires_identification_and_unsubscribe() -> None:
     engine = engine_at(dt.datetime(2026, 6, 1, 12, tzinfo=tz("America/Toronto")))
     consented(engine, CA)
     decision = engine.evaluate(marketing(CA, body="20% off today!"))
-    assert decision.codes == ("jurisdiction.ca.casl.content", "jurisdiction.ca.casl.content")
+    # No name, no way to reach the sender, no unsubscribe: three reasons.
+    assert decision.codes == ("jurisdiction.ca.casl.content",) * 3
     assert_cited(decision)
+    assert engine.evaluate(marketing(CA, body=CASL_BODY)).allowed
 
 
 def test_uk_consent_and_soft_opt_in() -> None:
@@ -186,9 +196,11 @@ def test_unconfirmed_provisions_are_off_until_enabled() -> None:
     assert "us.fl.window" in ids
     enabled = {p.id for p in jurisdictions.provisions(enable={"us.al.window"})}
     assert "us.al.window" in enabled
-    assert "us.nj.window" not in enabled
+    assert "us.ms.holidays" not in enabled
     everything = {p.id for p in jurisdictions.provisions(include_unconfirmed=True)}
-    assert {"us.al.window", "us.nj.window", "fr.sms.hours"} <= everything
+    assert {"us.al.window", "us.ms.holidays", "fr.sms.hours"} <= everything
+    # Confirmed, and unconfirmed but stricter: on by default.
+    assert {"us.nj.window", "in.promotional_hours"} <= ids
     with pytest.raises(ConfigurationError, match="unknown provisions"):
         jurisdictions.provisions(enable={"us.zz.nothing"})
     with pytest.raises(ConfigurationError, match="unknown jurisdiction pack"):
@@ -211,7 +223,7 @@ def test_every_provision_has_citation_and_date() -> None:
     assert len({p.id for p in all_provisions}) == len(all_provisions)
     for p in all_provisions:
         assert p.citation
-        assert p.as_of == jurisdictions.AS_OF
+        assert p.as_of in (jurisdictions.AS_OF, dt.date(2026, 11, 29))
         assert p.confirmed or "UNCONF" in p.citation or p.note
 
 
@@ -333,3 +345,274 @@ def test_australian_mobile_best_practice_waits_for_perth_only() -> None:
         "Deferred until Jan 16, 2025, 8:00 AM AWST (Australia/Perth) because it is "
         "Wed 21:30 AWST in Australia/Perth"
     )
+
+
+# --- the law in force at the send's instant ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("at", "until"),
+    [
+        pytest.param(dt.datetime(2025, 8, 31, 8, 30), None, id="day-before"),
+        pytest.param(dt.datetime(2025, 9, 1, 8, 30), dt.datetime(2025, 9, 1, 9), id="day-of"),
+    ],
+)
+def test_texas_sb_140_applies_from_2025_09_01(at: dt.datetime, until: dt.datetime | None) -> None:
+    """At 08:30 in Dallas on 2025-08-31 only the TCPA window applies (allowed); on 2025-09-01
+    SB 140 makes Texas's 09:00 start apply (defer to 09:00)."""
+    chicago = tz("America/Chicago")
+    engine = engine_at(at.replace(tzinfo=chicago))
+    consented(engine, TX)
+    decision = engine.evaluate(marketing(TX))
+    if until is None:
+        assert decision.allowed, decision.codes
+    else:
+        assert decision.until == until.replace(tzinfo=chicago)
+        assert decision.codes == ("jurisdiction.us.tx.window",)
+
+
+def _stop_alerts(engine: Engine, number: str) -> None:
+    consented(engine, number, "deals")
+    consented(engine, number, "alerts")
+    engine.consent.revoke(number, topic="alerts", source="keyword:STOP ALERTS")
+
+
+@pytest.mark.parametrize(
+    ("day", "revoked_all"),
+    [
+        pytest.param(dt.date(2027, 1, 30), False, id="day-before"),
+        pytest.param(dt.date(2027, 1, 31), True, id="day-of"),
+    ],
+)
+def test_revoke_all_switches_on_2027_01_31(day: dt.date, revoked_all: bool) -> None:
+    """With topic-scoped STOPs, "STOP ALERTS" ends only alerts until 2027-01-30; from
+    2027-01-31 (New York time for a New York number) it ends every topic of the brand."""
+    at = dt.datetime.combine(day, dt.time(12), tz("America/New_York"))
+    engine = Engine(jurisdictions.standard(stop_scope="topic"), clock=FrozenClock(at))
+    _stop_alerts(engine, NY)
+    decision = engine.evaluate(Message(NY, "deals", "marketing", body="Acme: hi. Reply STOP"))
+    if revoked_all:
+        assert decision.codes == ("jurisdiction.us.fcc.revoke_all",)
+        assert decision.reasons[0].citation == "47 CFR 64.1200(a)(10)"
+    else:
+        assert decision.allowed, decision.codes
+
+
+def test_revoke_all_boundary_is_local_midnight() -> None:
+    """The revoke-all rule starts at 00:00 on 2027-01-31 in the recipient's zone: 23:59:59 the
+    day before in Los Angeles is before it, 00:00 is in it (08:00 UTC)."""
+    la = "+13105550123"
+    before = dt.datetime(2027, 1, 31, 7, 59, 59, tzinfo=dt.UTC)
+    provision = next(p for p in jurisdictions.pack("us") if p.id == "us.fcc.revoke_all")
+    rule = provision.rule_in_force
+    from smspolicy._context import ConsentView, Context
+    from smspolicy._recipients import Resolver
+    from smspolicy._records import ConsentEvent
+
+    revoke = ConsentEvent(
+        number=la, kind="revoked", at=before - dt.timedelta(days=1), topic="alerts", source="x"
+    )
+    grant = ConsentEvent(
+        number=la,
+        kind="confirmed",
+        at=before - dt.timedelta(days=2),
+        topic="deals",
+        purpose="marketing",
+        source="x",
+    )
+    recipient = Resolver().resolve(la)
+    message = Message(la, "deals", "marketing")
+    for now, allowed in ((before, True), (before + dt.timedelta(seconds=1), False)):
+        context = Context(now=now, recipient=recipient, consent=ConsentView(events=[grant, revoke]))
+        assert rule(message, context).allowed is allowed, now
+
+
+def test_in_force_cuts_a_deferral_at_the_end_and_unknown_zones_are_everywhere() -> None:
+    """A provision ending on a date defers at most to its end (the latest zone's midnight), and
+    a recipient without a known zone gets it from the date's first start on Earth (UTC+14) to
+    its last end (UTC-12)."""
+    from smspolicy import defer, rule
+    from smspolicy._context import Context
+    from smspolicy._recipients import Recipient, Resolver
+    from smspolicy.jurisdictions._model import InForce
+
+    far = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+
+    @rule
+    def waits(message: Message, context: Context) -> Decision:
+        return defer(far)
+
+    bounded = InForce(waits, dt.date(2026, 3, 1), dt.date(2026, 4, 1))
+    ny = Resolver().resolve(NY)
+    message = Message(NY, "deals", "marketing")
+    end = dt.datetime(2026, 4, 1, 4, tzinfo=dt.UTC)  # 00:00 EDT
+    inside = Context(now=dt.datetime(2026, 3, 15, tzinfo=dt.UTC), recipient=ny)
+    assert bounded(message, inside).until == end
+    assert bounded(message, Context(now=end, recipient=ny)).allowed
+    just_before = Context(now=end - dt.timedelta(seconds=1), recipient=ny)
+    assert bounded(message, just_before).until == end
+    start = dt.datetime(2026, 3, 1, 5, tzinfo=dt.UTC)  # 00:00 EST
+    assert bounded(message, Context(now=start - dt.timedelta(seconds=1), recipient=ny)).allowed
+    assert not bounded(message, Context(now=start, recipient=ny)).allowed
+    nowhere = Recipient("x", False)
+    first = dt.datetime(2026, 2, 28, 10, tzinfo=dt.UTC)  # 00:00 on 1 March at UTC+14
+    last = dt.datetime(2026, 4, 1, 12, tzinfo=dt.UTC)  # 00:00 on 1 April at UTC-12
+    checks = {
+        first - dt.timedelta(seconds=1): True,
+        first: False,
+        last - dt.timedelta(seconds=1): False,
+        last: True,
+    }
+    for now, allowed in checks.items():
+        assert bounded(message, Context(now=now, recipient=nowhere)).allowed is allowed, now
+    assert "effective=2026-03-01, until=2026-04-01" in repr(bounded)
+
+
+def test_until_must_follow_effective() -> None:
+    """A provision ending on or before its start is a ConfigurationError."""
+    from smspolicy.jurisdictions._model import provision
+
+    with pytest.raises(ConfigurationError, match="not after"):
+        provision(
+            "x",
+            "US",
+            "t",
+            "c",
+            jurisdictions.best_practices()[0],
+            effective=dt.date(2026, 1, 1),
+            until=dt.date(2026, 1, 1),
+        )
+
+
+# --- corrections of 2026-11-29 -----------------------------------------------------------------
+
+NJ = "+12015550123"  # Jersey City
+IN = "+919812345678"
+
+
+@pytest.mark.parametrize(
+    ("local", "deferred"),
+    [
+        pytest.param(dt.time(20, 59, 59), False, id="20:59:59"),
+        pytest.param(dt.time(21, 0), True, id="21:00"),
+        pytest.param(dt.time(20, 0), False, id="20:00-not-a-limit"),
+    ],
+)
+def test_new_jersey_window_ends_at_2100(local: dt.time, deferred: bool) -> None:
+    """New Jersey bans telemarketing 21:00-08:00 (N.J.S.A. 56:8-128): 20:00 and 20:59:59 are
+    allowed, 21:00 defers to 08:00 the next day."""
+    ny = tz("America/New_York")
+    engine = engine_at(dt.datetime.combine(dt.date(2026, 3, 10), local, ny))
+    consented(engine, NJ)
+    decision = engine.evaluate(marketing(NJ))
+    if deferred:
+        assert decision.until == dt.datetime(2026, 3, 11, 8, tzinfo=ny)
+        nj = [r for r in decision.reasons if r.code == "jurisdiction.us.nj.window"]
+        assert nj[0].citation == "N.J.S.A. 56:8-128"
+    else:
+        assert decision.allowed, decision.codes
+
+
+def test_oklahoma_cap_cites_775c4_and_counts_per_subject() -> None:
+    """Oklahoma's cap cites 15 O.S. § 775C.4 and counts the same subject only: the any-subject
+    reading is gone."""
+    ids = {p.id for p in jurisdictions.provisions(include_unconfirmed=True)}
+    assert "us.ok.cap_any_subject" not in ids
+    cap = next(p for p in jurisdictions.pack("us") if p.id == "us.ok.cap")
+    assert cap.citation == "15 O.S. § 775C.4"
+    assert cap.parameters["scope"] == "topic"
+
+
+@pytest.mark.parametrize(
+    ("local", "until"),
+    [
+        pytest.param(dt.time(8, 59, 59), dt.datetime(2026, 3, 10, 9), id="08:59:59"),
+        pytest.param(dt.time(9, 0), None, id="09:00"),
+        pytest.param(dt.time(20, 59, 59), None, id="20:59:59"),
+        pytest.param(dt.time(21, 0), dt.datetime(2026, 3, 11, 9), id="21:00"),
+    ],
+)
+def test_india_promotional_hours_are_on_by_default(
+    local: dt.time, until: dt.datetime | None
+) -> None:
+    """India's promotional window 09:00-21:00 IST applies without being enabled."""
+    kolkata = tz("Asia/Kolkata")
+    engine = engine_at(dt.datetime.combine(dt.date(2026, 3, 10), local, kolkata))
+    consented(engine, IN)
+    decision = engine.evaluate(marketing(IN))
+    if until is None:
+        assert decision.allowed, decision.codes
+    else:
+        assert decision.until == until.replace(tzinfo=kolkata)
+        assert "jurisdiction.in.promotional_hours" in decision.codes
+
+
+def test_every_provision_names_its_source_and_unconfirmed_ones_say_so() -> None:
+    """Each provision has a source; an unconfirmed one's citation says UNCONF or its note says
+    why it is not confirmed."""
+    for p in jurisdictions.provisions(include_unconfirmed=True):
+        assert p.source, p.id
+        if not p.confirmed:
+            assert "UNCONF" in p.citation or "not confirmed" in p.note, p.id
+
+
+@pytest.mark.parametrize(
+    ("year", "expected"),
+    [
+        pytest.param(2026, {(4, 3), (6, 14), (11, 3)}, id="2026"),
+        pytest.param(2024, {(3, 29), (6, 14), (11, 5)}, id="2024"),
+        pytest.param(2027, {(3, 26), (6, 14), (11, 2)}, id="2027"),
+    ],
+)
+def test_pennsylvania_extra_holidays(year: int, expected: set[tuple[int, int]]) -> None:
+    """Good Friday, Flag Day and Election Day (dates read off a calendar)."""
+    from smspolicy import rules
+
+    days = rules.pennsylvania_extra_holidays(year)
+    assert {(d.month, d.day) for d in days} == expected
+    assert all(d.year == year for d in days)
+
+
+def test_pennsylvania_flag_day_closes_when_enabled() -> None:
+    """With us.pa.extra_holidays on, Flag Day 2027 (a Monday) holds a Philadelphia text to
+    Tuesday 08:00 (the TCPA window opens then)."""
+    ny = tz("America/New_York")
+    at = dt.datetime(2027, 6, 14, 12, tzinfo=ny)
+    engine = Engine(jurisdictions.standard(enable={"us.pa.extra_holidays"}), clock=FrozenClock(at))
+    consented(engine, "+12155550123")
+    decision = engine.evaluate(marketing("+12155550123"))
+    assert decision.until == dt.datetime(2027, 6, 15, 8, tzinfo=ny)
+    assert "jurisdiction.us.pa.extra_holidays" in decision.codes
+
+
+ALL_PROVISIONS = jurisdictions.provisions(include_unconfirmed=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_adding_a_provision_never_allows_what_was_held(data: st.DataObject) -> None:
+    """Packs only restrict: for random provision sets, recipients, instants and consent
+    histories, adding one more provision never turns a DENY or a DEFER into an ALLOW."""
+    from smspolicy._context import ConsentView, Context
+    from smspolicy._recipients import Resolver
+    from smspolicy.jurisdictions._model import Provisions
+    from smspolicy.strategies import consent_histories, instants, messages, phone_numbers
+
+    chosen = data.draw(st.lists(st.sampled_from(ALL_PROVISIONS), max_size=6, unique_by=id))
+    extra = data.draw(st.sampled_from(ALL_PROVISIONS))
+    horizon = dt.timedelta(days=35)
+    base = Provisions(tuple(chosen), horizon)
+    more = Provisions((*chosen, extra), horizon)
+    regions = ["US", "CA", "GB", "FR", "JP", "AU", "IN", "BR"]
+    message = data.draw(messages(phone_numbers(regions=regions)))
+    now = data.draw(instants(dt.datetime(2024, 1, 1, tzinfo=dt.UTC)))
+    events = data.draw(consent_histories(message.to, before=now, topics=st.just(message.topic)))
+    recipient = Resolver().resolve(message.to)
+
+    def decide(rule: Provisions) -> Decision:
+        return rule(
+            message, Context(now=now, recipient=recipient, consent=ConsentView(events=events))
+        )
+
+    if not decide(base).allowed:
+        assert not decide(more).allowed, (extra.id, [p.id for p in chosen])

@@ -12,6 +12,7 @@ PUBLIC_MODULES = [
     "smspolicy",
     "smspolicy.aws",
     "smspolicy.consent",
+    "smspolicy.dnc",
     "smspolicy.errors",
     "smspolicy.i18n",
     "smspolicy.jurisdictions",

@@ -24,7 +24,7 @@ from smspolicy import (
     rule,
     rules,
 )
-from smspolicy.consent import Ledger
+from smspolicy.consent import Ledger, WrittenConsent
 from smspolicy.errors import InvalidInputError
 from smspolicy.keywords import classify
 from smspolicy.strategies import (
@@ -276,7 +276,10 @@ def test_plugin_fixtures(
     """The pytest plugin provides an engine on the frozen clock and its consent ledger."""
     assert sms_engine.clock is frozen_clock
     assert consent_ledger is sms_engine.consent
-    consent_ledger.confirm("+12125550123", topic="deals", purpose="marketing", source="test")
+    signed = WrittenConsent("test", "Acme marketing texts", "+12125550123").evidence()
+    consent_ledger.confirm(
+        "+12125550123", topic="deals", purpose="marketing", source="test", evidence=signed
+    )
     decision = sms_engine.evaluate(Message("+12125550123", "deals", "marketing"))
     assert_allowed(decision)
     frozen_clock.set(dt.datetime(2025, 1, 16, 3, tzinfo=dt.UTC))

@@ -19,7 +19,7 @@ from . import i18n
 from ._normalise import sanitise
 from ._records import ConsentEvent, ConsentKind
 from ._values import Message, Purpose
-from .consent import chain_break, effective_order
+from .consent import WrittenConsent, chain_break, effective_order
 from .errors import InvalidInputError, StoreUnavailableError
 from .keywords import InboundKind, classify
 from .programs import (
@@ -236,7 +236,7 @@ def _confirm(
                 purpose=p.purpose or Purpose.MARKETING,
                 brand=p.brand,
                 source=source,
-                evidence={**evidence, "request": p.hash},
+                evidence=_answer_evidence(evidence, p, source),
             )
             for p in live
         ]
@@ -271,6 +271,16 @@ def _confirm(
         reply = program.kept_text(locale) if program else i18n.reply_text(GENERIC_KEPT, locale)
         return InboundResult(InboundKind.CONFIRM, reply, tuple(events))
     return InboundResult(InboundKind.CONFIRM, None)
+
+
+def _answer_evidence(
+    evidence: dict[str, object], request: ConsentEvent, source: str
+) -> dict[str, object]:
+    """A YES's evidence: the request it answers and, when the request carried the disclosure
+    text, the written consent it completes (47 CFR 64.1200(f)(9))."""
+    written = WrittenConsent.of_request(request, source.removeprefix("keyword:") or "YES")
+    answer = {**evidence, "request": request.hash}
+    return written.evidence(**answer) if written else answer
 
 
 def _program_for(programs: Sequence[Program], topic: str | None) -> Program | None:

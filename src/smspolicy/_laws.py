@@ -22,6 +22,7 @@ from ._engine import Engine
 from ._recipients import Profile
 from ._time import to_local, zone
 from ._values import Decision, Message, Purpose, Reason, Verdict, deny
+from .consent import WrittenConsent
 from .errors import ConfigurationError, InvalidInputError, RuleError, SmsPolicyError
 from .jurisdictions import Provision
 from .keywords import InboundKind
@@ -435,7 +436,11 @@ class _Rig:
     def consent(self, message: Message) -> None:
         try:
             self.engine.consent.confirm(
-                message.address, topic=message.topic, purpose=message.purpose, source="laws"
+                message.address,
+                topic=message.topic,
+                purpose=message.purpose,
+                source="laws",
+                evidence=_signed(self.engine, message.address),
             )
         except InvalidInputError:
             return
@@ -585,12 +590,28 @@ def _check_one(
         raise _failure("deny dominates", f"with a denying rule got {combined}", message, now)
 
 
+def _signed(engine: Engine, address: str) -> dict[str, object]:
+    """Evidence of a signed agreement for ``address``, as US marketing requires
+    (47 CFR 64.1200(f)(9)): the laws' confirmations are written consent."""
+    try:
+        number = engine.address_of(address)
+    except InvalidInputError:  # an email address or an invalid number: kept as given
+        number = address
+    return WrittenConsent("laws", "laws", number).evidence()
+
+
 def _apply(engine: Engine, message: Message, step: str) -> None:
     ledger = engine.consent
     address = message.address
     try:
         if step == "confirm":
-            ledger.confirm(address, topic=message.topic, purpose=message.purpose, source="laws")
+            ledger.confirm(
+                address,
+                topic=message.topic,
+                purpose=message.purpose,
+                source="laws",
+                evidence=_signed(engine, address),
+            )
         elif step == "imply":
             ledger.imply(
                 address,

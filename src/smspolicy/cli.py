@@ -38,7 +38,7 @@ from ._records import ConsentEvent, ConsentKind
 from ._time import ensure_aware
 from ._values import Decision, Message, Reason, deny
 from .config import byte_position, load_config, parse_duration, shown_path
-from .consent import superseded_by
+from .consent import WrittenConsent, superseded_by
 from .errors import InvalidNumberError, SmsPolicyError
 from .store import SQLiteStore
 from .testing import FrozenClock
@@ -60,7 +60,7 @@ OPTIONAL_COLUMNS = ("brand", "channel", "body", "person", "timezone", "locale", 
 CONSENT_COLUMNS = ("number", "kind", "at", "source")
 BATCH = 1000
 PREFLIGHT_CACHE = 4096
-PATH_ARGUMENTS = frozenset({"recipients", "csv", "db", "out", "policy", "outbox"})
+PATH_ARGUMENTS = frozenset({"recipients", "csv", "db", "out", "policy", "outbox", "file"})
 """Arguments that name files: they may hold any bytes a file name can (other text may not)."""
 
 
@@ -555,6 +555,10 @@ def _consent_event(
     parse("at", lambda: _instant(row["at"], "at"))
     parse("evidence", lambda: json.loads(row["evidence"]) if row.get("evidence") else {})
     parse("expires", lambda: _instant(row.get("expires") or None, "expires"))
+    if (row.get("signature") or row.get("disclosure")) and not problems:
+        parse("signature", lambda: _written_evidence(row, fields))
+        if "signature" in fields:
+            fields["evidence"] = fields.pop("signature")
     fields.update(kind=row["kind"], source=row["source"])
     for column in ("topic", "purpose", "brand", "basis"):
         fields[column] = row.get(column) or None
@@ -580,9 +584,50 @@ def _consent_event(
     return None
 
 
+def _written_evidence(row: dict[str, str], fields: dict[str, object]) -> dict[str, Any]:
+    """The row's evidence with its signed agreement (``signature`` and ``disclosure``
+    columns), as US marketing requires (47 CFR 64.1200(f)(9))."""
+    if row["kind"] != "confirmed":
+        raise UsageError("signature and disclosure belong to confirmed rows")
+    evidence = fields["evidence"]
+    if not isinstance(evidence, dict):
+        raise UsageError("evidence must be a JSON object")
+    number = str(fields["number"])
+    written = WrittenConsent(row.get("signature", ""), row.get("disclosure", ""), number)
+    return written.evidence(**evidence)
+
+
 def _named(column: str, problem: str) -> str:
     """The problem, starting with the column's name."""
     return problem if problem.startswith(column) else f"{column}: {problem}"
+
+
+def dnc_import(args: argparse.Namespace) -> int:
+    """Replace the stored copy of a do-not-call registry with a file's numbers and ranges."""
+    from . import dnc
+
+    try:
+        as_of = dt.date.fromisoformat(args.date)
+    except ValueError:
+        raise UsageError(f"--date {args.date!r} is not an ISO 8601 date (YYYY-MM-DD)") from None
+    try:
+        handle = Path(args.file).open("rb")  # noqa: SIM115 - closed below, after the import
+    except OSError as error:
+        raise UsageError(f"cannot read {shown_path(args.file)}: {error.strerror}") from None
+    registry = dnc.SQLiteRegistry(_db_path(args.db), args.name)
+    try:
+        with handle:
+            lines = _decoded_lines(handle, args.file, _checked_encoding(args.encoding))
+            ranges = list(
+                dnc.parse_entries(lines, region=args.region, source=shown_path(args.file))
+            )
+        count = registry.replace(
+            ranges, as_of=as_of, source=shown_path(args.file), now=dt.datetime.now(dt.UTC)
+        )
+    finally:
+        registry.close()
+    print(f"do-not-call registry {args.name!r}: {count} ranges imported, copy of {as_of}")
+    return 0
 
 
 def _append_new(
@@ -928,6 +973,17 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--out", help="write the proof to this file instead of the screen")
     common(exp)
     exp.set_defaults(run=consent_export)
+
+    d = commands.add_parser("dnc", help="do-not-call registries")
+    dnc_actions = d.add_subparsers(dest="action", required=True)
+    di = dnc_actions.add_parser("import", help="import a registry copy (numbers or ranges)")
+    di.add_argument("file", help="one number or FIRST..LAST range a line (FTC download format)")
+    di.add_argument("--name", required=True, help="the registry's name, e.g. us.national")
+    di.add_argument("--date", required=True, help="the date the copy was obtained (YYYY-MM-DD)")
+    di.add_argument("--region", default="US", help="region of numbers without + (default US)")
+    common(di, policy=False)
+    encoding(di)
+    di.set_defaults(run=dnc_import)
 
     a = commands.add_parser("audit", help="reminders due and unengaged subscribers")
     a.add_argument("--every", default="30d", help="remind subscribers this often (default 30d)")

@@ -36,6 +36,7 @@ __all__ = [
     "ConsentStatus",
     "Ledger",
     "StatusDetail",
+    "WrittenConsent",
     "add_months",
     "chain_break",
     "consent_status",
@@ -43,6 +44,7 @@ __all__ = [
     "superseded_by",
     "verify_chain",
     "verify_proof",
+    "written_consent_of",
 ]
 
 DEFAULT_PENDING_EXPIRY = dt.timedelta(days=30)
@@ -585,3 +587,73 @@ def _read_proof(text: str, format: str) -> list[ConsentEvent]:
     except (ValueError, KeyError, TypeError, RecursionError, csv.Error) as error:
         raise LedgerIntegrityError(f"the proof cannot be read: {error}") from None
     raise InvalidInputError(f"format must be 'json' or 'csv', got {format!r}")
+
+
+WRITTEN_CONSENT = "written_consent"
+"""The evidence key of a written agreement (:class:`WrittenConsent`)."""
+
+
+def _required_text(name: str) -> Any:
+    def check(_instance: object, _attribute: object, value: object) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidInputError(f"written consent needs its {name} (a non-empty text)")
+
+    return check
+
+
+@attrs.frozen
+class WrittenConsent:
+    """The evidence of prior express written consent (47 CFR 64.1200(f)(9)): an agreement
+    signed by the recipient (``signature``: the e-sign record under the E-SIGN Act, e.g. an
+    e-signature envelope id, a form submission with its IP, or "sms-reply:YES"), the disclosure
+    text shown (``disclosure``) and the number it covers (``number``, E.164).
+
+    Record it as a confirmation's evidence with :meth:`evidence`; a double opt-in completed
+    through the library (a ``requested`` event whose evidence has a ``disclosure``, then the
+    recipient's YES from that number) is recorded with this evidence by itself."""
+
+    signature: str = attrs.field(validator=_required_text("signature"))
+    disclosure: str = attrs.field(validator=_required_text("disclosure"))
+    number: str = attrs.field(validator=_required_text("number"))
+
+    def evidence(self, **more: object) -> dict[str, object]:
+        """The evidence mapping to pass to :meth:`Ledger.confirm` (with ``more`` keys)."""
+        return {**more, WRITTEN_CONSENT: attrs.asdict(self)}
+
+    @classmethod
+    def of_request(cls, request: ConsentEvent, reply: str) -> WrittenConsent | None:
+        """The written consent a YES to ``request`` gives, when the request carried the
+        disclosure text; None otherwise."""
+        disclosure = request.evidence.get("disclosure")
+        if not isinstance(disclosure, str) or not disclosure.strip():
+            return None
+        return cls(f"sms-reply:{reply}", disclosure, request.number)
+
+
+def written_consent_of(
+    event: ConsentEvent, history: Sequence[ConsentEvent] = ()
+) -> WrittenConsent | None:
+    """The written consent a ``confirmed`` event proves, or None: its own evidence (for this
+    event's number), or, for a YES to a double opt-in request or a reaffirmation, that of the
+    event it names in ``history`` (``request`` with a disclosure, ``reaffirms``)."""
+    if event.kind is not ConsentKind.CONFIRMED:
+        return None
+    found = event.evidence.get(WRITTEN_CONSENT)
+    if isinstance(found, Mapping):
+        try:
+            written = WrittenConsent(
+                found.get("signature"),  # type: ignore[arg-type]
+                found.get("disclosure"),  # type: ignore[arg-type]
+                found.get("number"),  # type: ignore[arg-type]
+            )
+        except InvalidInputError:
+            return None
+        return written if written.number == event.number else None
+    by_hash = {e.hash: e for e in history if e.number == event.number}
+    request = by_hash.get(str(event.evidence.get("request", "")))
+    if request is not None and request.kind is ConsentKind.REQUESTED:
+        return WrittenConsent.of_request(request, "YES")
+    earlier = by_hash.get(str(event.evidence.get("reaffirms", "")))
+    if earlier is not None and earlier.at <= event.at and earlier is not event:
+        return written_consent_of(earlier, [e for e in history if e is not event])
+    return None

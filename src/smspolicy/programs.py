@@ -62,6 +62,11 @@ def _required_text(_instance: object, attribute: Any, value: Any) -> None:
         raise ConfigurationError(f"Program.{attribute.name} must be non-empty text, got {value!r}")
 
 
+def _optional_text(_instance: object, attribute: Any, value: Any) -> None:
+    if value is not None:
+        _required_text(_instance, attribute, value)
+
+
 def _senders(value: Any) -> tuple[str, ...]:
     if isinstance(value, str) or not all(isinstance(s, str) and s for s in value):
         raise ConfigurationError(f"senders must be a list of origination identities: {value!r}")
@@ -158,6 +163,20 @@ class Program:
     program's refusal word, a brand word for HELP...). They count when they are the whole
     reply; a word that the built-in lists, or another action, already claims is refused with
     :class:`ConfigurationError`."""
+    legal_name: str | None = attrs.field(default=None, validator=_optional_text, kw_only=True)
+    """The seller's legal name, when it differs from the brand (64.1200(d)(4), CASL s.6(2))."""
+    postal_address: str | None = attrs.field(default=None, validator=_optional_text, kw_only=True)
+    """The seller's mailing address (CASL, Japan's Act art. 4, CAN-SPAM)."""
+    contact: str | None = attrs.field(default=None, validator=_optional_text, kw_only=True)
+    """A way to reach the seller: a web page, an email address or a telephone number (CASL
+    asks for one; a link to a page with the name and address serves Japan and CASL in a text)."""
+
+    def sender_details(self) -> str:
+        """The identification line for commercial messages: legal name (or brand), postal
+        address and contact, those that are declared, e.g. "Acme Corp, 1 Main St, Toronto ON;
+        acme.example/contact"."""
+        who = ", ".join(p for p in (self.legal_name or self.brand, self.postal_address) if p)
+        return f"{who}; {self.contact}" if self.contact else who
 
     def keyword_table(self) -> dict[str, InboundKind]:
         """The program's own words, normalised, and their actions."""

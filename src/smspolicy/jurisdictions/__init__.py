@@ -11,6 +11,8 @@ import datetime as dt
 from collections.abc import Collection, Iterable
 from typing import Literal
 
+import attrs
+
 from .. import rules
 from .._compose import Policy, when
 from ..predicates import is_marketing
@@ -59,9 +61,11 @@ def provisions(
     *,
     include_unconfirmed: bool = False,
     enable: Collection[str] = (),
+    relax: Collection[str] = (),
 ) -> tuple[Provision, ...]:
-    """The provisions of ``packs`` (all by default) that are switched on: every confirmed one,
-    and the unconfirmed ones named in ``enable`` (or all with ``include_unconfirmed``)."""
+    """The provisions of ``packs`` (all by default) that are switched on: every confirmed one
+    and every one shipped on because it is stricter (:attr:`Provision.on_by_default`), and the
+    other unconfirmed ones named in ``enable`` (or all with ``include_unconfirmed``)."""
     from ..errors import ConfigurationError
 
     chosen = [p for name in (packs or PACKS) for p in pack(name)]
@@ -69,7 +73,17 @@ def provisions(
     unknown = set(enable) - known
     if unknown:
         raise ConfigurationError(f"enable names unknown provisions: {sorted(unknown)}")
-    return tuple(p for p in chosen if p.confirmed or include_unconfirmed or p.id in enable)
+    relaxable = {p.id for p in chosen if p.relaxed is not None}
+    if set(relax) - relaxable:
+        raise ConfigurationError(
+            f"relax names provisions without a relaxed form: {sorted(set(relax) - relaxable)} "
+            f"(relaxable: {sorted(relaxable)})"
+        )
+    on = [p for p in chosen if p.on_by_default or include_unconfirmed or p.id in enable]
+    return tuple(
+        attrs.evolve(p, rule=p.relaxed) if p.id in relax and p.relaxed is not None else p
+        for p in on
+    )
 
 
 def best_practices(*, stop_scope: Literal["brand", "topic"] = "brand") -> tuple[Rule, ...]:
@@ -102,10 +116,13 @@ def standard(
     enable: Collection[str] = (),
     stop_scope: Literal["brand", "topic"] = "brand",
     horizon: dt.timedelta = dt.timedelta(days=35),
+    relax: Collection[str] = (),
 ) -> Policy:
     """One Policy with the best practices and every switched-on provision of every pack, each
-    applied where the recipient may be (strictest wins)."""
-    chosen = provisions(packs, include_unconfirmed=include_unconfirmed, enable=enable)
+    applied where the recipient may be (strictest wins). ``relax`` names provisions to apply in
+    their milder form (``{"us.tcpa.written_consent_evidence"}``: a warning instead of a DENY, for
+    senders who keep that evidence elsewhere)."""
+    chosen = provisions(packs, include_unconfirmed=include_unconfirmed, enable=enable, relax=relax)
     return Policy(
         *best_practices(stop_scope=stop_scope),
         Provisions(chosen, horizon),
@@ -118,12 +135,21 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _in_force(p: Provision) -> str:
+    if p.effective is None and p.until is None:
+        return "-"
+    start = f"from {p.effective.isoformat()}" if p.effective else ""
+    end = f"until {p.until.isoformat()} (excluded)" if p.until else ""
+    return " ".join(part for part in (start, end) if part)
+
+
 def markdown_table(packs: Iterable[str] | None = None) -> str:
-    """The docs table of every provision: id, jurisdictions, rule, parameters, citation,
-    as-of date, confidence and default state."""
+    """The docs table of every provision: id, jurisdictions, rule, parameters, citation and
+    source, dates in force, as-of date, confidence and default state."""
     lines = [
-        "| id | where | rule | parameters | citation | as of | confirmed | default |",
-        "|---|---|---|---|---|---|---|---|",
+        "| id | where | rule | parameters | citation | source | in force | as of | confirmed "
+        "| default |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in packs or PACKS:
         for p in pack(name):
@@ -133,7 +159,8 @@ def markdown_table(packs: Iterable[str] | None = None) -> str:
             params = "; ".join(f"{k}: {v}" for k, v in p.parameters.items()) or "-"
             lines.append(
                 f"| `{p.id}` | {_cell(where)} | {_cell(p.title)} | {_cell(params)} | "
-                f"{_cell(p.citation)} | {p.as_of.isoformat()} | {'yes' if p.confirmed else 'no'} | "
-                f"{'on' if p.confirmed else 'off'} |"
+                f"{_cell(p.citation)} | {_cell(p.source or '-')} | {_in_force(p)} | "
+                f"{p.as_of.isoformat()} | {'yes' if p.confirmed else 'no'} | "
+                f"{'on' if p.on_by_default else 'off'} |"
             )
     return "\n".join(lines) + "\n"

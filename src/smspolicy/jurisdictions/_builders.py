@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Mapping
+from typing import Literal
 
 from .. import rules
 from .._records import Basis
@@ -38,14 +39,31 @@ def cap(pid: str, limit: int, per: dt.timedelta, citation: str, scope: Scope = "
     )
 
 
-def consent(pid: str, citation: str, bases: Collection[Basis] | None) -> Rule:
+def consent(
+    pid: str,
+    citation: str,
+    bases: Collection[Basis] | None,
+    stop_scope: Literal["brand", "topic"] = "brand",
+) -> Rule:
     """A consent standard for provision ``pid``: ``bases`` are the implied bases it accepts
-    (None: all, empty: express consent only)."""
+    (None: all, empty: express consent only); ``stop_scope`` how far a revocation reaches
+    (the policy's own consent rule may reach further)."""
     return rules.consent(
-        implied_bases=bases, code=f"jurisdiction.{pid}", citation=citation, name=pid
+        stop_scope=stop_scope,
+        implied_bases=bases,
+        code=f"jurisdiction.{pid}",
+        citation=citation,
+        name=pid,
     )
 
 
-def content(pid: str, citation: str) -> Rule:
-    """Sender identification and opt-out instructions for provision ``pid``."""
-    return rules.required_content(code=f"jurisdiction.{pid}", citation=citation, name=pid)
+def content(pid: str, citation: str, *, contact: bool = False, opt_out: bool = True) -> Rule:
+    """Sender identification and opt-out instructions (and, with ``contact``, a way to reach
+    the sender) for provision ``pid``."""
+    return rules.required_content(
+        opt_out=opt_out,
+        contact=contact,
+        code=f"jurisdiction.{pid}",
+        citation=citation,
+        name=pid,
+    )

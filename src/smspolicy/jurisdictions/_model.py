@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
@@ -13,11 +14,12 @@ from .. import i18n
 from .._compose import all_of, run_rule, when
 from .._context import Context
 from .._recipients import STAND_IN_JURISDICTIONS
-from .._values import Decision, Message, Purpose, Reason, checked_parts
+from .._time import first_instant_at_or_after, zone
+from .._values import Decision, Message, Purpose, Reason, Verdict, allow, checked_parts
 from ..predicates import JURISDICTIONS, PURPOSE, Predicate
 from ..typing import Rule
 
-__all__ = ["AS_OF", "Provision", "Provisions", "StandIn"]
+__all__ = ["AS_OF", "InForce", "Provision", "Provisions", "StandIn"]
 
 _STAND_IN = i18n.register_template(
     "jurisdiction.stand_in",
@@ -27,6 +29,8 @@ _STAND_IN = i18n.register_template(
 
 AS_OF = dt.date(2026, 11, 27)
 """The date the shipped parameters were checked against their sources."""
+AUDIT = dt.date(2026, 11, 29)
+"""The date of the audit that corrected and added provisions."""
 
 MARKETING = frozenset({Purpose.MARKETING})
 ALL_PURPOSES = frozenset(Purpose)
@@ -51,6 +55,28 @@ class Provision:
     confirmed: bool = True
     as_of: dt.date = AS_OF
     note: str = ""
+    effective: dt.date | None = None
+    until: dt.date | None = None
+    source: str = ""
+    """The URL of the primary text read (``confirmed``) or of the summary used."""
+    default_on: bool = False
+    """Shipped switched on although unconfirmed, because applying it is the stricter choice."""
+    relaxed: Rule | None = attrs.field(default=None, eq=False)
+    """A milder rule a sender may choose instead (``standard(relax={id})``), e.g. a warning
+    attached to the decision in place of a denial."""
+
+    @property
+    def on_by_default(self) -> bool:
+        """True when :func:`~smspolicy.jurisdictions.standard` applies it without being asked."""
+        return self.confirmed or self.default_on
+
+    def __attrs_post_init__(self) -> None:
+        if self.effective is not None and self.until is not None and self.until <= self.effective:
+            from ..errors import ConfigurationError
+
+            raise ConfigurationError(
+                f"provision {self.id!r}: until {self.until} is not after effective {self.effective}"
+            )
 
     @property
     def code(self) -> str:
@@ -64,12 +90,68 @@ class Provision:
             context.recipient.jurisdictions
         )
 
+    @property
+    def rule_in_force(self) -> Rule:
+        """The provision's rule, applied only while the provision is in force."""
+        if self.effective is None and self.until is None:
+            return self.rule
+        return InForce(self.rule, self.effective, self.until)
+
     def as_rule(self) -> Rule:
-        """The provision's rule, applied only where the provision applies."""
+        """The provision's rule, applied only where and while the provision applies."""
         return when(
             Predicate(self.applies, f"applies({self.id!r})", reads=PURPOSE | JURISDICTIONS),
-            self.rule,
+            self.rule_in_force,
         )
+
+
+# Where the recipient's zones are unknown, a date begins in the earliest zone on Earth and ends
+# in the latest: a provision is taken as in force for as long as it is anywhere.
+_EARLIEST, _LATEST = ("Etc/GMT-14",), ("Etc/GMT+12",)
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_starts(day: dt.date, zones: tuple[str, ...]) -> tuple[dt.datetime, dt.datetime]:
+    """The first and the last instant at which ``day`` begins in one of ``zones``."""
+    midnight = dt.datetime.combine(day, dt.time())
+    starts = [first_instant_at_or_after(zone(name), midnight) for name in zones]
+    return min(starts), max(starts)
+
+
+@attrs.frozen(repr=False)
+class InForce:
+    """A provision's rule applied only while the law is in force: from 00:00 on ``effective``
+    to 00:00 on ``until`` (excluded), local time. A recipient with several candidate zones gets
+    the provision from the moment the date begins in the first of them until the moment
+    ``until`` begins in the last (strictest); unknown zones count as every zone on Earth.
+
+    A deferral the rule asks for past the end of the provision is cut to that end."""
+
+    rule: Rule
+    effective: dt.date | None
+    until: dt.date | None
+
+    def __call__(self, message: Message, context: Context) -> Decision:
+        zones = context.recipient.zones
+        now = context.now
+        if self.effective is not None and now < _day_starts(self.effective, zones or _EARLIEST)[0]:
+            return allow()
+        if self.until is None:
+            return run_rule(self.rule, message, context)
+        end = _day_starts(self.until, zones or _LATEST)[1]
+        if now >= end:
+            return allow()
+        decision = run_rule(self.rule, message, context)
+        if (
+            decision.verdict is Verdict.DEFER
+            and decision.until is not None
+            and decision.until > end
+        ):
+            return checked_parts(Verdict.DEFER, end, decision.reasons, decision.zone)
+        return decision
+
+    def __repr__(self) -> str:
+        return f"in_force({self.rule!r}, effective={self.effective}, until={self.until})"
 
 
 def provision(
@@ -83,6 +165,12 @@ def provision(
     purposes: frozenset[Purpose] = MARKETING,
     confirmed: bool = True,
     note: str = "",
+    effective: dt.date | None = None,
+    until: dt.date | None = None,
+    source: str = "",
+    default_on: bool = False,
+    as_of: dt.date = AS_OF,
+    relaxed: Rule | None = None,
 ) -> Provision:
     """Build a provision (a helper for the pack modules)."""
     codes = frozenset([jurisdictions] if isinstance(jurisdictions, str) else jurisdictions)
@@ -95,8 +183,13 @@ def provision(
         dict(parameters or {}),
         purposes,
         confirmed,
-        AS_OF,
+        as_of,
         note,
+        effective,
+        until,
+        source,
+        default_on,
+        relaxed,
     )
 
 
@@ -148,7 +241,8 @@ def _applied(item: Provision, jurisdictions: frozenset[str]) -> Rule:
         for code in sorted(jurisdictions)
         if STAND_IN_JURISDICTIONS.get(code) in item.jurisdictions
     )
-    return StandIn(item.rule, borrowed, item.id) if borrowed else item.rule
+    rule = item.rule_in_force
+    return StandIn(rule, borrowed, item.id) if borrowed else rule
 
 
 @attrs.frozen(repr=False)

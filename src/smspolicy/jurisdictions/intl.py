@@ -3,9 +3,11 @@ Brazil."""
 
 from __future__ import annotations
 
+import attrs
+
 from .._records import Basis
 from ._builders import consent, content, window
-from ._model import Provision, provision
+from ._model import AUDIT, Provision, provision
 
 __all__ = ["PROVISIONS"]
 
@@ -48,6 +50,16 @@ _PECR_CONTENT = "PECR reg. 23"
 _EPRIVACY_CONSENT = "Directive 2002/58/EC art. 13(1)-(2)"
 _EPRIVACY_CONTENT = "Directive 2002/58/EC art. 13(4)"
 _JP = "Act No. 26 of 2002"
+_SUMMARY = "law-firm or regulator summary, 2026-11-27"
+SOURCES = {
+    "ca.": "https://laws-lois.justice.gc.ca/eng/acts/E-1.6/",
+    "uk.": "https://www.legislation.gov.uk/uksi/2003/2426",
+    "eu.": "https://eur-lex.europa.eu/eli/dir/2002/58/oj",
+    "jp.": _SUMMARY,
+    "au.": "https://www.legislation.gov.au/C2004A01214/latest",
+    "br.": _SUMMARY,
+}
+"""Where each pack's text was read or summarised (by id prefix)."""
 _AU = "Spam Act 2003"
 
 PROVISIONS: tuple[Provision, ...] = (
@@ -63,10 +75,12 @@ PROVISIONS: tuple[Provision, ...] = (
     provision(
         "ca.casl.content",
         "CA",
-        "Every commercial message identifies the sender and offers a free unsubscribe",
+        "Every commercial message identifies the sender, gives a mailing address and a contact "
+        "(in a text, a link to them) and offers a free unsubscribe, valid 60 days",
         _CASL_CONTENT,
-        content("ca.casl.content", _CASL_CONTENT),
-        parameters={"identification": True, "opt_out": True},
+        content("ca.casl.content", _CASL_CONTENT, contact=True),
+        parameters={"identification": True, "contact": "link, email or phone", "opt_out": True},
+        note="CRTC 2012-548: the address and contact may be on a page the message links to.",
     ),
     provision(
         "uk.pecr.consent",
@@ -116,6 +130,10 @@ PROVISIONS: tuple[Provision, ...] = (
         ),
         parameters={"window": "08:00-20:00", "days": "Mon-Sat", "holidays": "FR"},
         confirmed=False,
+        note="The current AF2M code of conduct is reported to allow 08:00-21:30 including "
+        "Sundays and holidays; neither version was checked against the code's text or CNIL "
+        "guidance, so this stricter version stays off until it is.",
+        source=_SUMMARY,
     ),
     provision(
         "jp.consent",
@@ -128,10 +146,14 @@ PROVISIONS: tuple[Provision, ...] = (
     provision(
         "jp.content",
         "JP",
-        "Each message shows the sender's name and how to refuse",
+        "Each message shows the sender's name, postal address (or a link to it) and how to refuse",
         f"{_JP} art. 4",
-        content("jp.content", f"{_JP} art. 4"),
-        parameters={"identification": True, "opt_out": True},
+        content("jp.content", f"{_JP} art. 4", contact=True),
+        parameters={
+            "identification": True,
+            "contact": "link to the postal address",
+            "opt_out": True,
+        },
     ),
     provision(
         "au.consent",
@@ -158,6 +180,11 @@ PROVISIONS: tuple[Provision, ...] = (
         ),
         parameters={"window": "09:00-21:00"},
         confirmed=False,
+        default_on=True,
+        as_of=AUDIT,
+        note="Stated by every source found (vendor documents citing TRAI); the clause is not "
+        "confirmed, and the window ships on because it is the stricter choice.",
+        source=_SUMMARY,
     ),
     provision(
         "br.hours",
@@ -168,4 +195,11 @@ PROVISIONS: tuple[Provision, ...] = (
         parameters={"window": "09:00-21:00"},
         confirmed=False,
     ),
+)
+
+PROVISIONS = tuple(
+    p
+    if p.source
+    else attrs.evolve(p, source=next(v for k, v in SOURCES.items() if p.id.startswith(k)))
+    for p in PROVISIONS
 )

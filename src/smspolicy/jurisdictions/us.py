@@ -9,13 +9,25 @@ from .._compose import any_of
 from .._values import Purpose
 from ..rules._caps import Scope
 from ..typing import Rule
-from ._builders import Days, cap, consent, window
-from ._model import Provision, provision
+from ._builders import Days, cap, consent, content, window
+from ._model import AS_OF, AUDIT, Provision, provision
 
 __all__ = ["PROVISIONS"]
 
 TCPA_WINDOW = "47 CFR 64.1200(c)(1)"
+SB_140 = dt.date(2025, 9, 1)
+"""Texas SB 140 in force: texts are telephone solicitations."""
+FCC_REVOCATION = dt.date(2025, 4, 11)
+"""The FCC's revocation rules (FCC 24-24, 64.1200(a)(10)) in force."""
+REVOKE_ALL = dt.date(2027, 1, 31)
+"""The delayed "revoke-all" rule: a revocation on one topic covers every message."""
+VA_OPT_OUT = dt.date(2026, 1, 1)
+"""Virginia: an opt-out is honoured for at least 10 years."""
+_REVOCATION = "47 CFR 64.1200(a)(10)"
+_WRITTEN = "47 CFR 64.1200(a)(2), (f)(9)"
+_ALL = frozenset(Purpose)
 DAY = dt.timedelta(hours=24)
+_SUMMARY_SOURCE = "law-firm summary, 2026-11-27"
 NO_SUNDAYS = {0, 1, 2, 3, 4, 5}
 
 
@@ -40,6 +52,9 @@ def _state_window(
     holidays: str | None = None,
     confirmed: bool = True,
     note: str = "",
+    effective: dt.date | None = None,
+    source: str = _SUMMARY_SOURCE,
+    as_of: dt.date = AS_OF,
 ) -> Provision:
     start, end = window
     parameters: dict[str, object] = {"window": f"{start}-{end}" if start != end else "all day"}
@@ -56,10 +71,15 @@ def _state_window(
         parameters=parameters,
         confirmed=confirmed,
         note=note,
+        effective=effective,
+        source=source,
+        as_of=as_of,
     )
 
 
-def _cap_provision(state: str, pid: str, citation: str, title: str) -> Provision:
+def _cap_provision(
+    state: str, pid: str, citation: str, title: str, as_of: dt.date = AS_OF
+) -> Provision:
     return provision(
         pid,
         f"US-{state}",
@@ -67,6 +87,8 @@ def _cap_provision(state: str, pid: str, citation: str, title: str) -> Provision
         citation,
         _cap(pid, 3, citation),
         parameters={"limit": 3, "per": "24h", "scope": "topic"},
+        source=_SUMMARY_SOURCE,
+        as_of=as_of,
     )
 
 
@@ -84,9 +106,13 @@ def _holiday_ban(state: str, name: str) -> Provision:
 
 
 _VA = "Va. Code § 59.1-511"
+_ECFR = (
+    "https://www.ecfr.gov/current/title-47/chapter-I/subchapter-B/part-64/subpart-L/section-64.1200"
+)
+_SUMMARY = "law-firm summary, 2026-11-29"  # the audit of the shipped packs
 _FL_WINDOW = "Fla. Stat. § 501.616(6)(a)"
 _FL_CAP = "Fla. Stat. § 501.616(6)(b)"
-_OK = "Okla. Stat. tit. 15, § 775C"
+_OK = "15 O.S. § 775C.4"
 _MD = "Md. Code, Com. Law § 14-4502"
 
 PROVISIONS: tuple[Provision, ...] = (
@@ -98,22 +124,95 @@ PROVISIONS: tuple[Provision, ...] = (
         _window("us.tcpa.window", "08:00", "21:00", TCPA_WINDOW),
         parameters={"window": "08:00-21:00"},
         note="Enforced for marketing even with consent (litigation risk).",
+        source=_ECFR,
     ),
     provision(
         "us.tcpa.written_consent",
         "US",
         "Marketing texts need prior express written consent",
         "47 CFR 64.1200(a)(2)",
-        consent("us.tcpa.written_consent", "47 CFR 64.1200(a)(2)", ()),
+        consent("us.tcpa.written_consent", "47 CFR 64.1200(a)(2)", (), "topic"),
         parameters={"implied consent": "not accepted"},
+        source=_ECFR,
+    ),
+    provision(
+        "us.tcpa.written_consent_evidence",
+        "US",
+        "Marketing consent is shown by a signed written agreement: the e-sign record, the "
+        "disclosure shown and the number",
+        _WRITTEN,
+        rules.written_consent_evidence(
+            code="jurisdiction.us.tcpa.written_consent_evidence",
+            citation=_WRITTEN,
+            name="us.tcpa.written_consent_evidence",
+        ),
+        parameters={"evidence": "signature, disclosure, number", "relaxable": "to a warning"},
+        source=_ECFR,
+        as_of=AUDIT,
+        relaxed=rules.written_consent_evidence(
+            on_missing="warn",
+            code="jurisdiction.us.tcpa.written_consent_evidence",
+            citation=_WRITTEN,
+            name="us.tcpa.written_consent_evidence",
+        ),
+    ),
+    provision(
+        "us.tcpa.identification",
+        "US",
+        "Telephone solicitations give the seller's name and a telephone number or address",
+        "47 CFR 64.1200(d)(4) (UNCONF for texts)",
+        content(
+            "us.tcpa.identification",
+            "47 CFR 64.1200(d)(4) (UNCONF for texts)",
+            contact=True,
+            opt_out=False,
+        ),
+        parameters={"identification": True, "contact": "link, email or phone"},
+        confirmed=False,
+        note="Applied to texts by at least one court (Dawson v. Porch, 2024); not confirmed as "
+        "a general rule.",
+        source=_ECFR,
+        as_of=AUDIT,
+    ),
+    provision(
+        "us.fcc.revocation",
+        "US",
+        "A revocation by any reasonable means ends the consent it covers",
+        _REVOCATION,
+        rules.consent(stop_scope="topic", name="us.fcc.revocation", citation=_REVOCATION),
+        parameters={"honour within": "10 business days (honoured at once)"},
+        purposes=_ALL,
+        effective=FCC_REVOCATION,
+        note="FCC 24-24, 89 FR 15756.",
+        source=_ECFR,
+        as_of=AUDIT,
+    ),
+    provision(
+        "us.fcc.revoke_all",
+        "US",
+        "A revocation on one topic covers every message from the caller (revoke-all)",
+        _REVOCATION,
+        rules.consent(
+            stop_scope="brand",
+            code="jurisdiction.us.fcc.revoke_all",
+            citation=_REVOCATION,
+            name="us.fcc.revoke_all",
+        ),
+        parameters={"scope": "every topic of the brand"},
+        purposes=_ALL,
+        effective=REVOKE_ALL,
+        note="Delayed by the FCC to 2027-01-31: switched off until then, on from that day.",
+        source=_ECFR,
+        as_of=AUDIT,
     ),
     provision(
         "us.tcpa.prior_express_consent",
         "US",
         "Informational texts need prior express consent",
         "47 U.S.C. 227(b)(1)(A)",
-        consent("us.tcpa.prior_express_consent", "47 U.S.C. 227(b)(1)(A)", None),
+        consent("us.tcpa.prior_express_consent", "47 U.S.C. 227(b)(1)(A)", None, "topic"),
         purposes=frozenset({Purpose.TRANSACTIONAL}),
+        source="https://www.law.cornell.edu/uscode/text/47/227",
     ),
     _state_window(
         "FL",
@@ -126,20 +225,20 @@ PROVISIONS: tuple[Provision, ...] = (
         "FL", "us.fl.cap", _FL_CAP, "Florida: at most 3 sales texts per 24 h on the same subject"
     ),
     _state_window(
-        "OK", "us.ok.window", ("08:00", "20:00"), _OK, "Oklahoma: sales texts only 08:00-20:00"
+        "OK",
+        "us.ok.window",
+        ("08:00", "20:00"),
+        _OK,
+        "Oklahoma: sales texts only 08:00-20:00",
+        source=_SUMMARY,
+        as_of=AUDIT,
     ),
     _cap_provision(
-        "OK", "us.ok.cap", _OK, "Oklahoma: at most 3 sales texts per 24 h on the same subject"
-    ),
-    provision(
-        "us.ok.cap_any_subject",
-        "US-OK",
-        "Oklahoma: at most 3 sales texts per 24 h whatever the subject",
-        f"{_OK} (UNCONF)",
-        _cap("us.ok.cap_any_subject", 3, f"{_OK} (UNCONF)", "all"),
-        parameters={"limit": 3, "per": "24h", "scope": "all"},
-        confirmed=False,
-        note="Whether the cap is per subject is not confirmed; this stricter reading is opt-in.",
+        "OK",
+        "us.ok.cap",
+        _OK,
+        "Oklahoma: at most 3 sales texts per 24 h on the same subject",
+        as_of=AUDIT,
     ),
     _state_window(
         "MD",
@@ -168,6 +267,26 @@ PROVISIONS: tuple[Provision, ...] = (
             _window("us.va.window", "08:00", "21:00", _VA),
         ),
         parameters={"window": "08:00-21:00", "waived": "with prior express consent"},
+        source=_SUMMARY_SOURCE,
+    ),
+    provision(
+        "us.va.opt_out",
+        "US-VA",
+        "Virginia: an opt-out (STOP, UNSUBSCRIBE) is honoured for at least 10 years",
+        "Va. Code § 59.1-514",
+        rules.consent(
+            stop_scope="brand",
+            implied_bases=(),
+            code="jurisdiction.us.va.opt_out",
+            citation="Va. Code § 59.1-514",
+            name="us.va.opt_out",
+        ),
+        parameters={"opt-out honoured": "10 years (until a new express consent)"},
+        confirmed=False,
+        effective=VA_OPT_OUT,
+        note="Section number not confirmed from the statute.",
+        source=_SUMMARY_SOURCE,
+        as_of=AUDIT,
     ),
     _state_window(
         "TX",
@@ -176,6 +295,8 @@ PROVISIONS: tuple[Provision, ...] = (
         "Tex. Bus. & Com. Code § 301.051",
         "Texas: sales texts Mon-Sat 09:00-21:00, Sunday 12:00-21:00",
         days={6: ("12:00", "21:00")},
+        effective=SB_140,
+        note="SB 140 made texts telephone solicitations from 2025-09-01.",
     ),
     _state_window(
         "WA",
@@ -219,9 +340,27 @@ PROVISIONS: tuple[Provision, ...] = (
     _state_window(
         "NJ",
         "us.nj.window",
-        ("08:00", "20:00"),
-        "New Jersey (secondary source, UNCONF)",
-        "New Jersey: telemarketing ends at 20:00",
+        ("08:00", "21:00"),
+        "N.J.S.A. 56:8-128",
+        "New Jersey: no telemarketing 21:00-08:00",
+        source=_SUMMARY,
+        as_of=AUDIT,
+    ),
+    provision(
+        "us.pa.extra_holidays",
+        "US-PA",
+        "Pennsylvania: no marketing texts on Good Friday, Flag Day or Election Day",
+        "Pennsylvania telemarketing law (practitioners' holiday list, UNCONF)",
+        rules.closed_days(
+            rules.pennsylvania_extra_holidays,
+            code="jurisdiction.us.pa.extra_holidays",
+            citation="Pennsylvania telemarketing law (practitioners' holiday list, UNCONF)",
+            name="us.pa.extra_holidays",
+        ),
+        parameters={"closed": "Good Friday, Flag Day (14 June), Election Day"},
         confirmed=False,
+        note="Days the holidays package's US-PA calendar lacks; list not confirmed.",
+        source=_SUMMARY,
+        as_of=AUDIT,
     ),
 )

@@ -2,25 +2,36 @@
 readable repr; build them with the factory functions here."""
 
 from ._caps import dedupe, frequency_cap, program_frequency
+from ._closed_days import closed_days, pennsylvania_extra_holidays
 from ._consent import consent
 from ._content import has_opt_out, required_content
+from ._dnc import do_not_call
 from ._engagement import engagement
 from ._hours import quiet_hours, sending_window
 from ._numbers import valid_number
+from ._reassigned import Reassignment, mark_reassigned, reassigned_numbers
 from ._segments import max_segments
 from ._senders import origination
+from ._written import written_consent_evidence
 
 __all__ = [
+    "Reassignment",
+    "closed_days",
     "consent",
     "dedupe",
+    "do_not_call",
     "engagement",
     "frequency_cap",
     "has_opt_out",
+    "mark_reassigned",
     "max_segments",
     "origination",
+    "pennsylvania_extra_holidays",
     "program_frequency",
     "quiet_hours",
+    "reassigned_numbers",
     "required_content",
     "sending_window",
     "valid_number",
+    "written_consent_evidence",
 ]

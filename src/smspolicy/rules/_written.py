@@ -1,0 +1,82 @@
+"""Written-consent evidence: US marketing needs prior express *written* consent, and the sender
+must be able to show the signed agreement (47 CFR 64.1200(a)(2), (f)(9))."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+from .. import i18n
+from .._context import Context
+from .._values import Decision, Message, Purpose, allow, deny
+from ..consent import ConsentStatus, consent_status, written_consent_of
+from ..errors import ConfigurationError
+
+__all__ = ["written_consent_evidence"]
+
+CITATION = "47 CFR 64.1200(a)(2), (f)(9)"
+
+_MISSING = i18n.register_template(
+    "consent.written_evidence_missing",
+    "the consent of {at} for topic {topic} has no written-consent evidence on record (a signed "
+    "agreement with the disclosure shown and the number)",
+)
+
+
+@attrs.frozen(repr=False)
+class _WrittenConsentEvidence:
+    on_missing: Literal["deny", "warn"]
+    code: str
+    citation: str | None
+    name: str
+
+    def __call__(self, message: Message, context: Context) -> Decision:
+        if message.purpose is not Purpose.MARKETING:
+            return allow()
+        events = context.consent.events
+        detail = consent_status(
+            events,
+            topic=message.topic,
+            purpose=Purpose.MARKETING,
+            brand=message.brand,
+            now=context.now,
+            stop_scope="topic",
+        )
+        if detail.status is not ConsentStatus.EXPRESS or detail.event is None:
+            return allow()  # no express consent: the consent rules say so
+        if context.consent.broken is None and written_consent_of(detail.event, events):
+            return allow()
+        reason = i18n.reason(
+            self.code,
+            self.name,
+            _MISSING,
+            citation=self.citation,
+            at=detail.event.at.isoformat(),
+            topic=message.topic,
+        )
+        return deny(reason) if self.on_missing == "deny" else allow(reason)
+
+    def __repr__(self) -> str:
+        if self.on_missing == "deny":
+            return f"{self.name}()"
+        return f"{self.name}(on_missing={self.on_missing!r})"
+
+
+def written_consent_evidence(
+    *,
+    on_missing: Literal["deny", "warn"] = "deny",
+    code: str = "consent.written_evidence_missing",
+    citation: str | None = CITATION,
+    name: str = "written_consent_evidence",
+) -> _WrittenConsentEvidence:
+    """Require, for marketing, that the express consent in effect carries written-consent
+    evidence (:class:`smspolicy.consent.WrittenConsent`: the signature record, the disclosure
+    shown and the number), its own or that of the double opt-in request its YES answered.
+
+    Without it the message is denied, or, with ``on_missing="warn"`` (for senders who keep the
+    evidence elsewhere), allowed with the reason attached. Messages without express consent
+    are left to the consent rules."""
+    if on_missing not in ("deny", "warn"):
+        raise ConfigurationError(f"on_missing must be 'deny' or 'warn', got {on_missing!r}")
+    return _WrittenConsentEvidence(on_missing, code, citation, name)
