@@ -20,6 +20,7 @@ from phonenumbers.tzdata import TIMEZONE_DATA
 
 from . import _enum
 from ._time import zone, zone_name
+from ._values import check_address
 from .errors import ConfigurationError, InvalidInputError, InvalidNumberError
 
 __all__ = [
@@ -556,6 +557,10 @@ class Resolver:
         self._line_types: cachetools.TTLCache[str, LineType | None] = cachetools.TTLCache(
             maxsize=cache_size, ttl=lookup_ttl.total_seconds()
         )
+
+    def address_of(self, number: str | phonenumbers.PhoneNumber) -> str:
+        """The E.164 form of a phone number (raises InvalidNumberError when it is not one)."""
+        return self.number_facts(check_address(number)).e164
 
     def number_facts(self, value: str | phonenumbers.PhoneNumber) -> _NumberFacts:
         """Parse and describe a number, from the cache when possible."""

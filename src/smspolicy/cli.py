@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from . import jurisdictions
-from ._clock import Clock, SystemClock
+from ._clock import Clock, FrozenClock, SystemClock
 from ._engine import Engine
 from ._recipients import Profile
 from ._records import ConsentEvent, ConsentKind
@@ -29,7 +29,6 @@ from .config import byte_position, load_config, parse_duration, shown_path
 from .consent import superseded_by
 from .errors import InvalidNumberError, SmsPolicyError
 from .store import SQLiteStore
-from .testing import FrozenClock
 
 __all__ = ["main"]
 

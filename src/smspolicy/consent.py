@@ -16,7 +16,7 @@ import datetime as dt
 import io
 import json
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -27,7 +27,7 @@ from ._values import Purpose
 from .errors import InvalidInputError, LedgerIntegrityError
 
 if TYPE_CHECKING:
-    from ._engine import Engine
+    from .store import ConsentLedger
 
 __all__ = [
     "DEFAULT_IMPLIED_TERMS",
@@ -340,32 +340,42 @@ def verify_chain(events: Sequence[ConsentEvent]) -> None:
 
 class Ledger:
     """The consent ledger API of an engine (``engine.consent``). Each call is timestamped by
-    the engine's clock and written durably before it returns."""
+    the engine's clock and written durably before it returns.
+
+    It needs only the store's ledger, the clock, how to read an address, and the programs'
+    topics (an empty set accepts any topic).
+    """
 
     def __init__(
         self,
-        engine: Engine,
+        store: ConsentLedger,
+        now: Callable[[], dt.datetime],
+        address_of: Callable[[str], str],
+        topics: frozenset[str] = frozenset(),
         *,
         pending_expiry: dt.timedelta,
         unclear_hold: dt.timedelta | None = None,
     ) -> None:
-        self._engine = engine
+        self._store = store
+        self._now = now
+        self._address_of = address_of
+        self._topics = topics
         self.pending_expiry = pending_expiry
         self.unclear_hold = unclear_hold
 
     def _number(self, number: str) -> str:
-        return self._engine.address_of(number)
+        return self._address_of(number)
 
     def _append(self, number: str, **fields: Any) -> ConsentEvent:
         if "at" not in fields:
-            fields["at"] = self._engine.now()
+            fields["at"] = self._now()
         event = ConsentEvent(number=self._number(number), **fields)
-        topics = self._engine.topics()  # checked once the event has checked the topic's type
+        topics = self._topics  # checked once the event has checked the topic's type
         if topics and event.topic is not None and event.topic not in topics:
             raise InvalidInputError(
                 f"unknown topic {event.topic!r}: the engine's programs have {sorted(topics)}"
             )
-        return self._engine.store.append_consent(event)
+        return self._store.append_consent(event)
 
     def opt_in(
         self,
@@ -378,7 +388,7 @@ class Ledger:
         evidence: Mapping[str, object] | None = None,
     ) -> ConsentEvent:
         """Record a double opt-in request (``requested``); it allows nothing until confirmed."""
-        now = self._engine.now()
+        now = self._now()
         return self._append(
             number,
             kind=ConsentKind.REQUESTED,
@@ -466,7 +476,7 @@ class Ledger:
         """Record an unclear reply (``unclear``): marketing to the number is held until the
         recipient confirms or revokes, or until the engine's ``unclear_hold`` has passed
         (47 CFR 64.1200(a)(10): a reply that may be a revocation is not ignored)."""
-        now = self._engine.now()
+        now = self._now()
         return self._append(
             number,
             kind=ConsentKind.UNCLEAR,
@@ -481,7 +491,7 @@ class Ledger:
         """Every consent event of the number in ledger (append) order; see
         :func:`effective_order` for the order in which they take effect."""
         address = self._number(number)
-        return self._engine.store.consent_events([address])[address]
+        return self._store.consent_events([address])[address]
 
     def proof(self, number: str, *, format: Literal["json", "csv"] = "json") -> str:
         """Export the number's consent chain, with date, time and source of every event."""
@@ -491,7 +501,7 @@ class Ledger:
             return json.dumps(
                 {
                     "number": self._number(number),
-                    "exported_at": self._engine.now().isoformat(),
+                    "exported_at": self._now().isoformat(),
                     "head": events[-1].hash if events else GENESIS,
                     "events": [event.to_json() for event in events],
                 },

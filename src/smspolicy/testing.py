@@ -4,17 +4,17 @@ assertions, and a property-based check of the laws every policy must obey."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
+from ._clock import FrozenClock
 from ._compose import all_of
 from ._context import Context
 from ._engine import Engine
 from ._records import ConsentKind
-from ._time import ensure_aware, ensure_duration
+from ._time import ensure_aware
 from ._values import Decision, Message, Reason, Verdict, deny
 from .errors import InvalidNumberError, RuleError
 from .programs import Program
@@ -31,35 +31,6 @@ __all__ = [
     "check_policy_laws",
     "make_engine",
 ]
-
-
-class FrozenClock:
-    """A clock that stands still until told to move: ``now()``, ``set(at)``, ``advance(delta)``."""
-
-    def __init__(self, at: dt.datetime) -> None:
-        self._lock = threading.Lock()
-        self._now = ensure_aware(at, "at")
-
-    def now(self) -> dt.datetime:
-        """The frozen instant, in UTC."""
-        with self._lock:
-            return self._now
-
-    def set(self, at: dt.datetime) -> None:
-        """Move the clock to ``at`` (aware)."""
-        instant = ensure_aware(at, "at")
-        with self._lock:
-            self._now = instant
-
-    def advance(self, delta: dt.timedelta) -> dt.datetime:
-        """Move the clock forward by ``delta`` (positive) and return the new instant."""
-        step = ensure_duration(delta, "delta")
-        with self._lock:
-            self._now += step
-            return self._now
-
-    def __repr__(self) -> str:
-        return f"FrozenClock({self._now.isoformat()!r})"
 
 
 # --- engines and assertions -------------------------------------------------------------------

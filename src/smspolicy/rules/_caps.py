@@ -14,8 +14,8 @@ import attrs
 
 from .. import i18n
 from .._cache import bounded
+from .._constants import REPLY_TOPIC
 from .._context import Context
-from .._inbound import REPLY_TOPIC
 from .._records import SendRecord
 from .._time import Zone, first_instant_at_or_after, to_local, zone, zone_name
 from .._values import Decision, Message, Reason, Verdict, allow, defer, deny

@@ -10,8 +10,8 @@ import attrs
 
 from .. import i18n
 from .._cache import bounded
+from .._constants import REPLY_TOPIC
 from .._context import Context
-from .._inbound import REPLY_TOPIC
 from .._records import Basis, ConsentKind
 from .._values import Decision, Message, Purpose, allow, deny, to_enum
 from ..consent import (
