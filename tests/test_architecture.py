@@ -7,12 +7,14 @@ import ast
 import datetime as dt
 import pathlib
 
+import attrs
+
 import smspolicy
 import smspolicy._clock
 import smspolicy.testing
 from smspolicy import Engine, Message, Purpose, rules
 from smspolicy._constants import REPLY_TOPIC
-from smspolicy._decider import Decider
+from smspolicy._decider import Decider, required_history
 from smspolicy._inbound import InboundHandler
 from smspolicy._recipients import Resolver
 from smspolicy._reserve import Reserver
@@ -170,3 +172,190 @@ def test_engine_helpers_are_not_given_the_engine() -> None:
         for value in held:
             assert value is not engine, part
             assert getattr(value, "__self__", None) is not engine, (part, value)
+
+
+# --- caches --------------------------------------------------------------------------------
+
+KNOWN_BYPASSES = {"smspolicy.jurisdictions._model"}
+"""Modules outside this change's reach that still set fields of frozen values themselves."""
+
+
+def test_constructor_bypasses_live_in_the_memo_module() -> None:
+    """object.__setattr__ and object.__new__ appear only in smspolicy._memo."""
+    found = set()
+    for name, path in sources().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "object"
+                and node.attr in {"__setattr__", "__new__"}
+            ):
+                found.add(name)
+    assert found - KNOWN_BYPASSES == {"smspolicy._memo"}
+
+
+def _private_values(rule: object) -> list[tuple[str, object]]:
+    return [
+        (field.name, getattr(rule, field.name))
+        for field in attrs.fields(type(rule))
+        if field.name.startswith("_")
+    ]
+
+
+def test_frozen_rules_hold_no_mutable_caches() -> None:
+    """No built-in rule keeps a dict, list or set of its own to remember answers in."""
+    built = [
+        rules.sending_window(dt.time(8), dt.time(21)),
+        rules.quiet_hours(dt.time(21), dt.time(8)),
+        rules.frequency_cap(2, dt.timedelta(days=1)),
+        rules.frequency_cap(2, "week", calendar=True),
+        rules.consent(),
+        rules.dedupe(dt.timedelta(days=1)),
+        rules.valid_number(),
+    ]
+    for rule in built:
+        assert attrs.has(type(rule)), rule
+        for name, value in _private_values(rule):
+            assert not isinstance(value, dict | list | set), (rule, name)
+
+
+REGISTRIES = {("smspolicy.i18n", "REASON_TEMPLATES")}
+"""Module-level tables keyed by value that rules add their reason codes to (not caches)."""
+
+
+def _module_containers() -> dict[tuple[str, str], int]:
+    import importlib
+
+    sizes = {}
+    for name in sources():
+        if name.endswith("__main__"):
+            continue
+        module = importlib.import_module(name)
+        for attribute, value in vars(module).items():
+            if (name, attribute) in REGISTRIES:
+                continue
+            if isinstance(value, dict | list | set) and not attribute.startswith("__"):
+                sizes[(name, attribute)] = len(value)
+    return sizes
+
+
+def test_deciding_fills_no_module_global_cache() -> None:
+    """Deciding a batch leaves every module-level dict, list and set as it was: what is
+    remembered belongs to the engine that decided."""
+    from smspolicy import jurisdictions
+
+    engine = Engine(
+        smspolicy.Policy(jurisdictions.standard(), rules.consent(), name="p"),
+        MemoryStore(),
+        smspolicy.testing.FrozenClock(AT),
+    )
+    messages = [Message(f"+1212555{i:04d}", "news", Purpose.MARKETING) for i in range(50)]
+    engine.consent.confirm("+12125550199", topic="news", purpose="marketing", source="t")
+    warm = [*messages, Message("+12125550199", "news", Purpose.MARKETING)]
+    list(engine.evaluate_many(warm))  # warm anything filled once, at first use (imports)
+    before = _module_containers()
+    engine.consent.confirm(NUMBER, topic="news", purpose="marketing", source="t")
+    again = [Message(f"+1310555{i:04d}", "news", Purpose.MARKETING) for i in range(50)]
+    list(engine.evaluate_many([*again, Message(NUMBER, "news", Purpose.MARKETING)]))
+    assert _module_containers() == before
+
+
+def test_the_decider_owns_the_shared_memo() -> None:
+    """Contexts built by an engine share its decider's memo; a context built alone has its
+    own."""
+    engine = Engine(rules.valid_number(), MemoryStore())
+    message = Message(NUMBER, "news", Purpose.MARKETING)
+    recipient = engine.recipient(message)
+    snapshot = engine.store.snapshot([NUMBER], persons=[], since=AT)
+    context = engine._decider.context(snapshot, message, recipient, AT)
+    assert context.shared is engine._decider.memo
+    assert context.at(AT + dt.timedelta(hours=1)).shared is engine._decider.memo
+    alone = smspolicy.Context(now=AT, recipient=recipient)
+    assert alone.shared is not engine._decider.memo
+
+
+def test_no_cache_switch_turns_every_memo_off() -> None:
+    """With SMSPOLICY_NO_CACHE=1 a fresh interpreter computes every memoised value again
+    and decides exactly as with caches."""
+    import subprocess
+    import sys
+
+    script = (
+        "import datetime as dt, smspolicy._memo as m\n"
+        "calls = []\n"
+        "def rec(x):\n    calls.append(x)\n    return x\n"
+        "memo = m.Memo()\n"
+        "for _ in range(3): memo.get('k', rec, 1)\n"
+        "cached = {}\n"
+        "for _ in range(2): m.bounded(cached, 'k', 9, rec, 2)\n"
+        "f = m.lru(None)(rec)\n"
+        "f(3); f(3)\n"
+        "print(m.CACHES, calls)\n"
+    )
+    import os
+
+    for value, expected in (("1", "False [1, 1, 1, 2, 2, 3, 3]"), ("", "True [1, 2, 3]")):
+        env = {**os.environ, "SMSPOLICY_NO_CACHE": value}
+        out = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        ).stdout
+        assert out.startswith(expected), out
+
+
+# --- combinators ---------------------------------------------------------------------------
+
+
+def test_fast_path_asks_combinators_instead_of_looking_inside() -> None:
+    """_fastpath.py names no private combinator type and no duck-typed attribute."""
+    text = (SRC / "_fastpath.py").read_text(encoding="utf-8")
+    for name in ("_AllOf", "_When", "_ALLOW", "static_dispatch", "rule_for", "getattr"):
+        assert name not in text, name
+
+
+class _Both:
+    """A combinator written outside the library: both rules must allow."""
+
+    def __init__(self, first: object, second: object) -> None:
+        self.first, self.second = first, second
+
+    def __call__(self, message: Message, context: smspolicy.Context) -> smspolicy.Decision:
+        return smspolicy.all_of(self.first, self.second)(message, context)  # type: ignore[arg-type]
+
+    def leaves(self, purpose: Purpose, jurisdictions: frozenset[str]) -> tuple[object, ...]:
+        return (self.first, self.second)
+
+    def lookback(self) -> dt.timedelta:
+        return max(required_history(self.first), required_history(self.second))
+
+
+def test_a_new_combinator_is_one_class() -> None:
+    """A class with leaves() and lookback() is opened by the fast path and read for the
+    history the engine keeps, with no change to the library."""
+    from smspolicy._compose import leaves_of
+    from smspolicy._fastpath import FastPath
+
+    cap = rules.frequency_cap(1, dt.timedelta(days=40), scope="all")
+    both = _Both(rules.valid_number(), cap)
+    engine = Engine(smspolicy.Policy(both, name="p"), MemoryStore())  # type: ignore[arg-type]
+    assert engine.history == dt.timedelta(days=93)
+    longer = _Both(rules.valid_number(), rules.frequency_cap(1, dt.timedelta(days=100)))
+    assert required_history(longer) == dt.timedelta(days=100)
+    assert leaves_of(both, Purpose.MARKETING, frozenset()) == (both.first, both.second)
+    fast = FastPath(smspolicy.Policy(both, name="p"))  # type: ignore[arg-type]
+    leaves = fast._flatten(Purpose.MARKETING, frozenset({"US"}))[0]
+    assert leaves == (both.first, cap)
+
+
+def test_required_history_does_not_walk_attribute_names() -> None:
+    """A rule that merely has an attribute named ``rules`` is not looked inside."""
+
+    class Holder:
+        rules = (rules.frequency_cap(1, dt.timedelta(days=200)),)
+
+        def __call__(self, message: Message, context: object) -> smspolicy.Decision:
+            return smspolicy.allow()
+
+    assert required_history(Holder()) == dt.timedelta(0)
+    wrapped = smspolicy.when(smspolicy.predicates.is_marketing, Holder.rules[0])
+    assert required_history(smspolicy.Policy(wrapped, name="p")) == dt.timedelta(days=200)

@@ -453,6 +453,7 @@ def test_bad_configuration_is_rejected() -> None:
         when(is_marketing, 3)  # type: ignore[arg-type]
 
 
+@pytest.mark.caches
 def test_context_at_keeps_everything_but_the_instant() -> None:
     """A context moved to another instant keeps every other field and starts a fresh memo (a
     memo holds work done for one instant, such as local times)."""

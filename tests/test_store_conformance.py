@@ -491,6 +491,7 @@ def test_redis_never_trusts_a_reused_version() -> None:
         drop(store)
 
 
+@pytest.mark.caches
 def test_redis_remembers_its_own_writes_exactly() -> None:
     """After its own reservation and settlement a store answers from what it remembers; the
     answer equals a fresh store's whole read."""
@@ -520,6 +521,7 @@ def test_redis_remembers_its_own_writes_exactly() -> None:
         drop(store)
 
 
+@pytest.mark.caches
 def test_redis_remembers_within_its_bound() -> None:
     """What a store remembers counts each number and each of its sends; past ``remembered`` it
     starts over, a number with more sends than the bound is never kept, and every read stays

@@ -12,9 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from . import i18n
-from ._cache import bounded
+from ._compose import lookback_of
 from ._context import ConsentView, Context, HistoryView
 from ._fastpath import FastPath
+from ._memo import Memo
 from ._recipients import Profile, Recipient, Resolver, address_recipient
 from ._records import SendRecord
 from ._values import Decision, Message, Purpose, Verdict, checked_parts, defer, deny
@@ -48,26 +49,10 @@ _EMPTY_ADDRESS = i18n.register_template(
 )
 
 
-def required_history(rule: object, seen: set[int] | None = None) -> dt.timedelta:
-    """The longest send history any rule inside ``rule`` needs (its ``lookback``), found by
-    walking the combinators (``rules``, ``rule``, ``provisions``, ``caps``)."""
-    seen = set() if seen is None else seen
-    if id(rule) in seen:
-        return dt.timedelta(0)
-    seen.add(id(rule))
-    needed = getattr(rule, "lookback", dt.timedelta(0))
-    if not isinstance(needed, dt.timedelta):
-        needed = dt.timedelta(0)
-    for name in ("rules", "rule", "provisions", "caps"):
-        inner = getattr(rule, name, None)
-        if inner is None:
-            continue
-        for item in inner if isinstance(inner, tuple | list) else (inner,):
-            parts = item if isinstance(item, tuple) else (item,)
-            for part in parts:
-                if not isinstance(part, str):
-                    needed = max(needed, required_history(part, seen))
-    return needed
+def required_history(rule: object) -> dt.timedelta:
+    """The longest send history any rule inside ``rule`` needs, as the rule (and each
+    combinator, for the rules inside it) says through ``lookback()``."""
+    return lookback_of(rule)
 
 
 def read_snapshot(
@@ -95,7 +80,10 @@ class Decider:
 
     __slots__ = (
         "_fast",
+        "_verified",
+        "_zoned",
         "history",
+        "memo",
         "on_store_error",
         "profile",
         "resolver",
@@ -117,6 +105,10 @@ class Decider:
     ) -> None:
         self.rule = rule
         self._fast = FastPath(rule)
+        self.memo = Memo(65536)
+        """What the policy's rules share across decisions (``Context.shared``)."""
+        self._verified = Memo(65536)  # consent events whose hash was checked
+        self._zoned = Memo(4096)
         self.resolver = resolver
         self.profile = profile
         self.history = history
@@ -176,11 +168,13 @@ class Decider:
             consent=ConsentView(
                 events=snapshot.consent.get(recipient.address, ()),
                 suppressed=recipient.address in snapshot.suppressed,
+                verified=self._verified,
             ),
             history=HistoryView(sends=sends, since=now - self.history),
             profile=self.profile(recipient.address),
             engagement=snapshot.engagement.get(recipient.address),
             senders=self.senders,
+            shared=self.memo,
         )
 
     def decide(self, message: Message, context: Context) -> Decision:
@@ -190,7 +184,7 @@ class Decider:
             decision = self._fast(message, context)
         except StoreUnavailableError as error:
             return self.failed(error, context.now)
-        return with_zone(decision, context.recipient)
+        return self._with_zone(decision, context.recipient)
 
     def failed(self, error: Exception, now: dt.datetime) -> Decision:
         """The decision when the store failed: DENY ``store.unavailable``, or DEFER it by
@@ -205,26 +199,21 @@ class Decider:
             return defer(now + self.store_retry, reason)
         return deny(reason)
 
+    def _with_zone(self, decision: Decision, recipient: Recipient) -> Decision:
+        """``decision`` with the recipient's zone, when it has exactly one and none is set."""
+        if decision.zone is not None or len(recipient.zones) != 1:
+            return decision
+        zone = recipient.zones[0]
+        if decision.verdict is Verdict.DEFER:  # a deferral's instant is its own
+            return checked_parts(decision.verdict, decision.until, decision.reasons, zone)
+        # Shared decisions (the plain ALLOW, a combined DENY) get one zoned copy per zone; the
+        # decision is kept with its copy, so its id cannot be reused meanwhile.
+        _kept, zoned = self._zoned.get((id(decision), zone), _zoned, decision, zone)
+        return zoned
+
     def __repr__(self) -> str:
         return f"Decider({self.rule!r})"
 
 
-def with_zone(decision: Decision, recipient: Recipient) -> Decision:
-    """``decision`` with the recipient's zone, when it has exactly one and none is set."""
-    if decision.zone is not None or len(recipient.zones) != 1:
-        return decision
-    zone = recipient.zones[0]
-    if decision.verdict is Verdict.DEFER:  # a deferral's instant is its own: nothing to share
-        return checked_parts(decision.verdict, decision.until, decision.reasons, zone)
-    # Shared decisions (the plain ALLOW, a combined DENY) get one zoned copy per zone; the
-    # decision is kept with its copy, so its id cannot be reused meanwhile.
-    key = (id(decision), zone)
-    _kept, zoned = _ZONED.get(key) or bounded(_ZONED, key, 4096, _zoned, decision, zone)
-    return zoned
-
-
 def _zoned(decision: Decision, zone: str) -> tuple[Decision, Decision]:
     return decision, checked_parts(decision.verdict, decision.until, decision.reasons, zone)
-
-
-_ZONED: dict[tuple[int, str], tuple[Decision, Decision]] = {}

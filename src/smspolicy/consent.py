@@ -15,13 +15,13 @@ import csv
 import datetime as dt
 import io
 import json
-import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
 from . import _enum
+from ._memo import Memo
 from ._records import GENESIS, Basis, ConsentEvent, ConsentKind
 from ._values import Purpose
 from .errors import InvalidInputError, LedgerIntegrityError
@@ -285,23 +285,22 @@ class ChainBreak:
         return f"event {self.seq} of {self.number} {self.problem}"
 
 
-_VERIFIED: dict[int, weakref.ref[ConsentEvent]] = {}
-_VERIFIED_LIMIT = 1 << 16
-
-
-def _hash_holds(event: ConsentEvent) -> bool:
-    # Events are frozen: one whose hash was recomputed once is remembered by identity (a weak
-    # reference, so a recycled id is never mistaken for it) and not hashed again. A store that
-    # decodes fresh objects on every read gets every event hashed on every read.
+def _hash_holds(event: ConsentEvent, verified: Memo | None) -> bool:
+    # Events are frozen: one whose hash was recomputed once is remembered in the caller's memo
+    # by identity (the memo holds the event, so its id cannot be reused meanwhile) and not
+    # hashed again. A store that decodes fresh objects on every read gets every event hashed.
+    if verified is None:
+        return event.compute_hash() == event.hash
+    key = ("verified", id(event))
+    if verified.peek(key) is event:
+        return True
     if event.compute_hash() != event.hash:
         return False
-    if len(_VERIFIED) >= _VERIFIED_LIMIT:
-        _VERIFIED.clear()
-    _VERIFIED[id(event)] = weakref.ref(event)
+    verified.put(key, event)
     return True
 
 
-def chain_break(events: Sequence[ConsentEvent]) -> ChainBreak | None:
+def chain_break(events: Sequence[ConsentEvent], verified: Memo | None = None) -> ChainBreak | None:
     """The first event of a recipient's chain (``events`` in ledger order) that does not
     verify, or None when the chain is intact: each event's hash is recomputed from its fields,
     so an event edited in the store with its hash left alone is caught, and a dropped,
@@ -309,12 +308,11 @@ def chain_break(events: Sequence[ConsentEvent]) -> ChainBreak | None:
     prev = GENESIS
     index = 0
     for event in events:
-        seen = _VERIFIED.get(id(event))
         if (
             event.seq == index
             and event.prev_hash == prev
             and event.number == events[0].number
-            and ((seen is not None and seen() is event) or _hash_holds(event))
+            and _hash_holds(event, verified)
         ):
             prev = event.hash
             index += 1
