@@ -22,8 +22,8 @@ from ._values import (
     deny,
 )
 from .errors import ConfigurationError, RuleError
-from .predicates import Predicate as ComposablePredicate
-from .typing import Predicate, Rule
+from .predicates import Predicate
+from .typing import Condition, Rule
 
 __all__ = [
     "DEFAULT_HORIZON",
@@ -400,7 +400,7 @@ def any_of(*rules: Rule) -> Rule:
 
 @attrs.frozen(repr=False)
 class _When:
-    predicate: Predicate
+    predicate: Condition
     rule: Rule
     negate: bool = False
 
@@ -411,7 +411,7 @@ class _When:
 
     def leaves(self, purpose: Purpose, jurisdictions: frozenset[str]) -> tuple[Rule, ...] | None:
         """Its rule, or nothing, when its predicate is settled by the pair alone."""
-        if not isinstance(self.predicate, ComposablePredicate):
+        if not isinstance(self.predicate, Predicate):
             return None
         applies = self.predicate.settled(purpose, jurisdictions)
         if applies is None:
@@ -427,14 +427,14 @@ class _When:
         return f"{kind}({self.predicate!r}, {self.rule!r})"
 
 
-def when(predicate: Predicate, rule: Rule) -> Rule:
+def when(predicate: Condition, rule: Rule) -> Rule:
     """Apply ``rule`` only to messages for which ``predicate(message, context)`` is true."""
     _check_rule(predicate)
     _check_rule(rule)
     return _When(predicate, rule)
 
 
-def unless(predicate: Predicate, rule: Rule) -> Rule:
+def unless(predicate: Condition, rule: Rule) -> Rule:
     """Apply ``rule`` only to messages for which ``predicate(message, context)`` is false."""
     _check_rule(predicate)
     _check_rule(rule)

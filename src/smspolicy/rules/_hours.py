@@ -352,9 +352,33 @@ def sending_window(
     )
 
 
-def quiet_hours(start: dt.time | str, end: dt.time | str, **options: Any) -> _SendingWindow:
+def quiet_hours(
+    start: dt.time | str,
+    end: dt.time | str,
+    *,
+    days: Collection[int] | Mapping[int, tuple[dt.time | str, dt.time | str] | None] | None = None,
+    holidays: str | None = None,
+    on_outside: Literal["defer", "deny"] = "defer",
+    fallback_zones: Sequence[str | dt.tzinfo] = (),
+    on_unknown_zone: Literal["deny", "allow"] | None = None,
+    zones: ZoneChoice = "all",
+    code: str = "hours.outside_window",
+    citation: str | None = None,
+    name: str = "quiet_hours",
+) -> _SendingWindow:
     """Never send between ``start`` and ``end`` local time (e.g. 21:00 to 08:00): the
-    complement of :func:`sending_window` ``(end, start)``."""
+    complement of :func:`sending_window` ``(end, start)``, which takes the same options."""
     start_time, end_time = _time(start, "start"), _time(end, "end")
-    options.setdefault("name", "quiet_hours")
-    return sending_window(end_time, start_time, **options)
+    return sending_window(
+        end_time,
+        start_time,
+        days=days,
+        holidays=holidays,
+        on_outside=on_outside,
+        fallback_zones=fallback_zones,
+        on_unknown_zone=on_unknown_zone,
+        zones=zones,
+        code=code,
+        citation=citation,
+        name=name,
+    )
