@@ -34,25 +34,32 @@ def _module_name(path: pathlib.Path) -> str:
 
 def imports_of(path: pathlib.Path) -> set[str]:
     """The smspolicy modules ``path`` imports (absolute names), at run time or for types."""
-    module = _module_name(path)
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    text = path.read_text(encoding="utf-8")
+    return imports_in(text, _module_name(path), package=path.name == "__init__.py")
+
+
+def imports_in(text: str, module: str, *, package: bool) -> set[str]:
+    """The smspolicy modules the source ``text`` of ``module`` imports."""
+    base_package = module if package else module.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("smspolicy"))
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = package.split(".")
+                base = base_package.split(".")
                 base = base[: len(base) - node.level + 1]
                 target = ".".join([*base, node.module] if node.module else base)
             else:
                 target = node.module or ""
             if not target.startswith("smspolicy"):
                 continue
-            found.add(target)
-            for alias in node.names:  # ``from . import i18n`` imports a module
-                if (SRC.parent / target.replace(".", "/") / f"{alias.name}.py").exists():
+            for alias in node.names:  # ``from . import i18n`` imports a module, not the package
+                folder = SRC.parent / target.replace(".", "/") / alias.name
+                if folder.with_suffix(".py").exists() or (folder / "__init__.py").exists():
                     found.add(f"{target}.{alias.name}")
+                else:
+                    found.add(target)
     return found
 
 
@@ -359,3 +366,118 @@ def test_required_history_does_not_walk_attribute_names() -> None:
     assert required_history(Holder()) == dt.timedelta(0)
     wrapped = smspolicy.when(smspolicy.predicates.is_marketing, Holder.rules[0])
     assert required_history(smspolicy.Policy(wrapped, name="p")) == dt.timedelta(days=200)
+
+
+# --- layers --------------------------------------------------------------------------------
+
+LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
+    (
+        "values and records",
+        frozenset(
+            {
+                "smspolicy.errors",
+                "smspolicy._enum",
+                "smspolicy._constants",
+                "smspolicy._memo",
+                "smspolicy._annotate",
+                "smspolicy._normalise",
+                "smspolicy._time",
+                "smspolicy._values",
+                "smspolicy.i18n",
+                "smspolicy.segments",
+                "smspolicy.keywords",
+                "smspolicy._records",
+                "smspolicy.consent",
+                "smspolicy.store",
+            }
+        ),
+    ),
+    (
+        "recipients and time",
+        frozenset({"smspolicy._clock", "smspolicy._recipients", "smspolicy.programs"}),
+    ),
+    (
+        "rules and combinators",
+        frozenset(
+            {
+                "smspolicy._context",
+                "smspolicy.typing",
+                "smspolicy.predicates",
+                "smspolicy._compose",
+                "smspolicy.rules",
+                "smspolicy.jurisdictions",
+            }
+        ),
+    ),
+    ("decider", frozenset({"smspolicy._fastpath", "smspolicy._decider"})),
+    (
+        "reservations, ledger and inbound",
+        frozenset({"smspolicy._reserve", "smspolicy._inbound", "smspolicy._audit"}),
+    ),
+    ("engine facade", frozenset({"smspolicy._engine", "smspolicy"})),
+    (
+        "guards, command line and tools",
+        frozenset(
+            {
+                "smspolicy.aws",
+                "smspolicy.outbox",
+                "smspolicy.config",
+                "smspolicy.cli",
+                "smspolicy.testing",
+                "smspolicy.strategies",
+                "smspolicy.pytest_plugin",
+                "smspolicy.jurisdictions.__main__",
+            }
+        ),
+    ),
+)
+"""The layers of docs/explanation.md, lowest first; a module belongs to the layer of its
+longest listed prefix."""
+
+
+def layer_of(module: str) -> int:
+    """The index of ``module``'s layer."""
+    best: tuple[int, int] | None = None
+    for index, (_name, members) in enumerate(LAYERS):
+        for member in members:
+            inside = module == member or module.startswith(member + ".")
+            if inside and (best is None or len(member) > best[0]):
+                best = (len(member), index)
+    assert best is not None, f"{module} is in no layer: add it to LAYERS and the docs"
+    return best[1]
+
+
+def upward(module: str, targets: set[str]) -> list[str]:
+    """The imports among ``targets`` that point above ``module``'s layer."""
+    own = layer_of(module)
+    return sorted(t for t in targets if layer_of(t) > own)
+
+
+def test_no_module_imports_a_higher_layer() -> None:
+    """Every import of the package points to the importer's layer or one below it."""
+    found = {name: upward(name, imports_of(path)) for name, path in sources().items()}
+    assert {name: targets for name, targets in found.items() if targets} == {}
+
+
+def test_the_layer_check_sees_an_upward_import() -> None:
+    """The check finds a rule module that imports the engine, even for types only."""
+    path = SRC / "rules" / "_numbers.py"
+    text = path.read_text(encoding="utf-8")
+    assert (
+        upward(
+            "smspolicy.rules._numbers", imports_in(text, "smspolicy.rules._numbers", package=False)
+        )
+        == []
+    )
+    bad = text + "\nif TYPE_CHECKING:\n    from .._engine import Engine\n"
+    assert upward(
+        "smspolicy.rules._numbers", imports_in(bad, "smspolicy.rules._numbers", package=False)
+    ) == ["smspolicy._engine"]
+
+
+def test_the_docs_name_every_layer() -> None:
+    """docs/explanation.md's architecture section names each layer of this test."""
+    docs = (SRC.parent.parent / "docs" / "explanation.md").read_text(encoding="utf-8")
+    section = docs[docs.index("## Architecture") :]
+    for name, _members in LAYERS:
+        assert name in section, name

@@ -435,6 +435,7 @@ def test_redis_reads_a_long_history_whole() -> None:
         drop(store)
 
 
+@pytest.mark.caches
 def test_redis_reads_an_unchanged_number_as_its_version_alone() -> None:
     """A number whose version has not moved since this store read it comes back without its
     records (nothing to decode); a write by another store (another process) moves the version,
