@@ -4,10 +4,11 @@ Most decisions do not depend on how the rules are nested: an :func:`all_of` whos
 return the plain ALLOW returns the plain ALLOW, a :func:`when` whose predicate is false returns it
 too, and without deferrals a DENY carries the reasons of every denying rule, in order, however
 deep. So, for each (purpose, candidate jurisdictions) pair, the policy tree is flattened into its
-leaf rules: nested ``all_of`` and ``Policy`` are opened, a ``when`` whose predicate reads only
-the purpose and the jurisdictions is settled at once, and a jurisdiction pack is replaced by the
-provisions that apply. Deciding is then one loop over the leaves. A leaf that defers hands the
-message to the full tree, which finds the earliest instant at which its rules agree.
+leaf rules: each combinator says what it amounts to for the pair (``leaves``): nested ``all_of``
+and ``Policy`` give their rules, a ``when`` whose predicate is settled by the pair gives its rule
+or nothing, and a jurisdiction pack gives the provisions that apply. Deciding is then one loop
+over the leaves. A leaf that defers hands the message to the full tree, which finds the earliest
+instant at which its rules agree.
 """
 
 from __future__ import annotations
