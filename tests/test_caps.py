@@ -975,7 +975,7 @@ def test_cap_needs_its_period_plus_a_day_of_history(
     midnight); a rolling cap its window: exactly that much is enough, a microsecond less is
     DENY history.too_short."""
     rule = rules.frequency_cap(1, per, calendar=isinstance(per, str))
-    assert rule.lookback == lookback
+    assert rule.lookback() == lookback
     assert cap_decision(rule, T0, since=T0 - lookback).allowed  # type: ignore[attr-defined]
     short = cap_decision(rule, T0, since=T0 - lookback + TINY)
     assert short.codes == ("history.too_short",)  # type: ignore[attr-defined]

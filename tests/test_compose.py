@@ -453,6 +453,7 @@ def test_bad_configuration_is_rejected() -> None:
         when(is_marketing, 3)  # type: ignore[arg-type]
 
 
+@pytest.mark.caches
 def test_context_at_keeps_everything_but_the_instant() -> None:
     """A context moved to another instant keeps every other field and starts a fresh memo (a
     memo holds work done for one instant, such as local times)."""
@@ -475,3 +476,20 @@ def test_context_at_keeps_everything_but_the_instant() -> None:
             assert getattr(later, field.name) is getattr(context, field.name), field.name
     assert later.memo("k", lambda: 2) == 2
     assert context.memo("k", lambda: 3) == 1
+
+
+def test_predicates_flatten_like_all_of() -> None:
+    """``a & b & c`` is one conjunction of three (and ``|`` likewise), printed flat."""
+    import smspolicy.typing
+    from smspolicy.predicates import Predicate, channel_is, is_marketing, topic_is
+
+    both = is_marketing & topic_is("a") & channel_is("sms")
+    assert repr(both) == "(purpose_is('marketing') & topic_is('a') & channel_is('sms'))"
+    assert len(both.test.parts) == 3  # type: ignore[attr-defined]
+    either = (is_marketing | topic_is("a")) | (topic_is("b") | channel_is("sms"))
+    assert len(either.test.parts) == 4  # type: ignore[attr-defined]
+    assert repr(either).count("(") == 5  # the outer one and each factory's own
+    mixed = (is_marketing & topic_is("a")) | topic_is("b")
+    assert repr(mixed) == "((purpose_is('marketing') & topic_is('a')) | topic_is('b'))"
+    assert smspolicy.typing.Condition is smspolicy.typing.Predicate
+    assert smspolicy.typing.Condition is not Predicate

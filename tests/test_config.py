@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
+import typing
 from pathlib import Path
 
 import pytest
 
 from smspolicy import Engine, Message, Policy, Purpose, Verdict, jurisdictions, rules, when
+from smspolicy._annotate import Rows
 from smspolicy.config import (
     PolicyFileError,
     byte_position,
@@ -18,6 +21,7 @@ from smspolicy.config import (
 )
 from smspolicy.errors import ConfigurationError
 from smspolicy.predicates import channel_is, purpose_is, topic_is
+from smspolicy.programs import Program
 from smspolicy.testing import FrozenClock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -522,3 +526,91 @@ def test_reduced_tier_with_a_number_is_a_policy_file_error(tmp_path: Path) -> No
     with pytest.raises(PolicyFileError) as info:
         load_config(path)
     assert (info.value.key, info.value.line) == ("rules[0]", 1)
+
+
+def test_arguments_follow_the_factory_annotations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A factory's annotations alone turn TOML values into its arguments: a duration, a tuple
+    with a duration, a table keyed by weekday, and rows into a mapping."""
+    import smspolicy.config as config_module
+
+    seen: dict[str, object] = {}
+
+    def custom(
+        *,
+        gap: dt.timedelta,
+        pair: tuple[int, dt.timedelta],
+        by_day: typing.Mapping[int, tuple[str, str] | None],
+        rows: typing.Annotated[typing.Mapping[object, object], Rows(("a", "b"), "c")],
+        text: str = "30d",
+    ) -> object:
+        seen.update(gap=gap, pair=pair, by_day=by_day, rows=rows, text=text)
+        return rules.valid_number()
+
+    monkeypatch.setitem(config_module._RULES, "custom", custom)
+    path = write(
+        tmp_path,
+        """
+[[rules]]
+type = "custom"
+gap = "90m"
+pair = [3, "2d"]
+by_day = { "0" = ["09:00", "17:00"] }
+rows = [{ a = "x", b = "y", c = 1 }]
+text = "30d"
+""",
+    )
+    load_config(path)
+    assert seen == {
+        "gap": dt.timedelta(minutes=90),
+        "pair": (3, dt.timedelta(days=2)),
+        "by_day": {0: ("09:00", "17:00")},
+        "rows": {("x", "y"): 1},
+        "text": "30d",
+    }
+
+
+def test_every_rule_factory_has_readable_annotations() -> None:
+    """Every factory a policy file may name has annotations the loader can read."""
+    import smspolicy.config as config_module
+
+    for name, factory in config_module._RULES.items():
+        hints = typing.get_type_hints(factory, include_extras=True)
+        assert set(hints) - {"return"} == set(inspect.signature(factory).parameters), name
+
+
+def test_quiet_hours_is_typed() -> None:
+    """quiet_hours names its options instead of taking **options, and passes them on."""
+    parameters = inspect.signature(rules.quiet_hours).parameters
+    assert all(p.kind is not inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    quiet = rules.quiet_hours("21:00", "08:00", on_outside="deny", holidays="US")
+    assert quiet == rules.sending_window(
+        "08:00", "21:00", on_outside="deny", holidays="US", name="quiet_hours"
+    )
+
+
+def test_program_keywords_from_a_policy_file(tmp_path: Path) -> None:
+    """A program's own keywords are accepted from TOML, as by Program(keywords=...)."""
+    path = write(
+        tmp_path,
+        """
+[[programs]]
+name = "Acme"
+brand = "Acme"
+topic = "deals"
+help_contact = "help@acme.example"
+frequency = "2 msgs/week"
+keywords = { opt_out = ["HALT"], help = ["AIDEZ"] }
+""",
+    )
+    (program,) = load_config(path).programs
+    expected = Program(
+        "Acme",
+        "Acme",
+        topic="deals",
+        help_contact="help@acme.example",
+        frequency="2 msgs/week",
+        keywords={"opt_out": ["HALT"], "help": ["AIDEZ"]},
+    )
+    assert program == expected

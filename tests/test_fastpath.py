@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +26,7 @@ from smspolicy import (
 from smspolicy._compose import run_rule
 from smspolicy._context import ConsentView, HistoryView
 from smspolicy._fastpath import MAX_SHAPES, FastPath
-from smspolicy._values import Reason
+from smspolicy._values import Purpose, Reason
 from smspolicy.predicates import Predicate, is_marketing, predicate
 from smspolicy.store import SendRecord
 from smspolicy.strategies import consent_histories, instants, messages, phone_numbers, policies
@@ -60,7 +61,12 @@ def _sends(message: Message, now: dt.datetime, hours: list[int]) -> list[SendRec
 
 
 def _same(left: Decision, right: Decision) -> None:
-    assert (left.verdict, left.until, left.reasons) == (right.verdict, right.until, right.reasons)
+    assert (left.verdict, left.until, left.reasons, left.zone) == (
+        right.verdict,
+        right.until,
+        right.reasons,
+        right.zone,
+    )
 
 
 @settings(max_examples=150)
@@ -98,6 +104,7 @@ def test_fast_path_decides_like_a_flat_policy(policy: object, data: st.DataObjec
         )
 
 
+@pytest.mark.caches
 def test_static_predicates_are_settled_once_per_shape() -> None:
     """A predicate that reads only the purpose and jurisdictions is asked once per (purpose,
     jurisdictions); a user predicate that may read anything is asked on every decision."""
@@ -149,6 +156,7 @@ def test_a_non_plain_decision_goes_to_the_tree() -> None:
     assert decided.codes == ("test.no",)
 
 
+@pytest.mark.caches
 def test_shapes_are_bounded() -> None:
     """The remembered shapes never exceed their bound."""
     fast = FastPath(Policy(rules.valid_number(), name="p"))
@@ -165,6 +173,7 @@ def test_shapes_are_bounded() -> None:
     assert len(fast._shapes) <= MAX_SHAPES
 
 
+@pytest.mark.caches
 def test_only_marked_packs_are_opened() -> None:
     """A jurisdiction pack (marked static_dispatch) is replaced by its provisions; a rule that
     merely has a method of the same name is left whole and asked every time."""
@@ -188,3 +197,28 @@ def test_only_marked_packs_are_opened() -> None:
     assert not any(getattr(type(leaf), "static_dispatch", False) for leaf in leaves)
     assert any(isinstance(leaf, LooksLikeAPack) for leaf in leaves)
     assert LooksLikeAPack.asked == 2
+
+
+def test_a_predicate_that_reads_more_than_it_declares_is_asked_every_time() -> None:
+    """A user predicate declaring ``reads={"purpose"}`` that reads the topic is found out: the
+    fast path asks it on every decision instead of reusing a wrong answer."""
+    liar = Predicate(lambda m, _c: m.topic == "a", "liar", reads=frozenset({"purpose"}))
+    refuse = when(liar, rules.valid_number(line_types={"fixed_line"}))
+    fast = FastPath(Policy(refuse, name="p"))
+    first = Message("+12125550100", "a", "marketing")
+    second = Message("+12125550100", "b", "marketing")
+    for message in (first, second, first):
+        context = _context(message, NOW, [])
+        _same(fast(message, context), run_rule(fast.rule, message, context))
+    assert liar.settled(Purpose.MARKETING, frozenset({"US"})) is None
+
+
+def test_built_in_predicates_are_settled_from_the_pair() -> None:
+    """Built-in purpose and jurisdiction predicates, and their & | ~, answer from the pair."""
+    from smspolicy.predicates import in_jurisdiction
+
+    both = is_marketing & in_jurisdiction("US-FL")
+    assert both.settled(Purpose.MARKETING, frozenset({"US", "US-FL"})) is True
+    assert both.settled(Purpose.MARKETING, frozenset({"US"})) is False
+    assert (~both).settled(Purpose.TRANSACTIONAL, frozenset({"US-FL"})) is True
+    assert (both | predicate(lambda _m, _c: True)).settled(Purpose.MARKETING, frozenset()) is None

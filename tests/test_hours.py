@@ -429,6 +429,7 @@ def test_window_descriptions() -> None:
     assert R.sending_window("08:00", "21:00").window.by_weekday == ((dt.time(8), dt.time(21)),) * 7
 
 
+@pytest.mark.caches
 def test_window_intervals_are_computed_once_per_date() -> None:
     """A window answers each local date from what it computed the first time."""
     window = R.sending_window("22:00", "02:00").window

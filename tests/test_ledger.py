@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from smspolicy import Basis, ConsentEvent, ConsentKind, Engine, Message, Policy, Program, Purpose
 from smspolicy import rules as R
 from smspolicy._inbound import REPLY_TOPIC
+from smspolicy._memo import Memo
 from smspolicy.cli import main
 from smspolicy.consent import (
     ChainBreak,
@@ -1073,6 +1074,7 @@ def test_differences_are_listed_field_by_field(clock: FrozenClock) -> None:
 # --- each stored event is hashed once ------------------------------------------------------
 
 
+@pytest.mark.caches
 def test_each_event_object_is_hashed_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """An event object whose hash was checked is not hashed again; a fresh copy is."""
     a = event("confirmed", T0).chained(0, "0" * 64)
@@ -1085,28 +1087,27 @@ def test_each_event_object_is_hashed_once(monkeypatch: pytest.MonkeyPatch) -> No
         return real(self)
 
     monkeypatch.setattr(ConsentEvent, "compute_hash", counting)
+    verified = Memo()
     for _ in range(3):
-        assert chain_break([a, b]) is None
+        assert chain_break([a, b], verified) is None
     assert calls == [0, 1]
     copy = ConsentEvent.from_json(b.to_json())
-    assert chain_break([a, copy]) is None
+    assert chain_break([a, copy], verified) is None
     assert calls == [0, 1, 1]
 
 
-def test_memory_of_checked_events_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.caches
+def test_memory_of_checked_events_is_bounded() -> None:
     """The memory of checked events holds at most its limit, starting over when full."""
-    import smspolicy.consent as consent_module
-
-    monkeypatch.setattr(consent_module, "_VERIFIED", {})
-    monkeypatch.setattr(consent_module, "_VERIFIED_LIMIT", 2)
+    verified = Memo(2)
     events = [
         event("confirmed", T0 + dt.timedelta(seconds=i)).chained(0, "0" * 64) for i in range(3)
     ]
     for e in events:
-        assert chain_break([e]) is None
-    assert len(consent_module._VERIFIED) == 1
-    assert chain_break([events[1]]) is None
-    assert len(consent_module._VERIFIED) == 2
+        assert chain_break([e], verified) is None
+    assert len(verified) == 1
+    assert chain_break([events[1]], verified) is None
+    assert len(verified) == 2
 
 
 def test_each_status_names_the_event_that_settled_it() -> None:

@@ -442,6 +442,7 @@ class CountingLookup:
         return self.answer
 
 
+@pytest.mark.caches
 def test_line_type_lookup_refines_and_is_cached() -> None:
     """A LineTypeLookup refines the line type and is asked once per number."""
     lookup = CountingLookup(LineType.MOBILE)
@@ -710,6 +711,7 @@ def test_lookup_is_asked_with_the_e164_number() -> None:
     assert asked == ["+12125550123"]
 
 
+@pytest.mark.caches
 def test_profiled_recipients_are_cached() -> None:
     """A number with the same profile resolves to the same recipient object."""
     resolver = Resolver()

@@ -435,6 +435,7 @@ def test_redis_reads_a_long_history_whole() -> None:
         drop(store)
 
 
+@pytest.mark.caches
 def test_redis_reads_an_unchanged_number_as_its_version_alone() -> None:
     """A number whose version has not moved since this store read it comes back without its
     records (nothing to decode); a write by another store (another process) moves the version,
@@ -491,6 +492,7 @@ def test_redis_never_trusts_a_reused_version() -> None:
         drop(store)
 
 
+@pytest.mark.caches
 def test_redis_remembers_its_own_writes_exactly() -> None:
     """After its own reservation and settlement a store answers from what it remembers; the
     answer equals a fresh store's whole read."""
@@ -520,6 +522,7 @@ def test_redis_remembers_its_own_writes_exactly() -> None:
         drop(store)
 
 
+@pytest.mark.caches
 def test_redis_remembers_within_its_bound() -> None:
     """What a store remembers counts each number and each of its sends; past ``remembered`` it
     starts over, a number with more sends than the bound is never kept, and every read stays

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
@@ -14,7 +15,12 @@ from .consent import consent_status
 from .programs import Program
 
 if TYPE_CHECKING:
-    from ._engine import Engine
+    from ._recipients import Profile
+    from .store import Audience, ConsentLedger, SendLog
+
+    class AuditSource(ConsentLedger, SendLog, Audience, Protocol):
+        """What an audit reads: the ledger, the sends and the audience."""
+
 
 __all__ = ["REMINDER_KEY", "Audit", "AuditItem", "run_audit"]
 
@@ -64,7 +70,12 @@ def _granted_at(events: list[ConsentEvent], topic: str) -> dt.datetime | None:
 
 
 def run_audit(
-    engine: Engine, now: dt.datetime, every: dt.timedelta, unengaged_after: dt.timedelta | None
+    store: AuditSource,
+    profile_of: Callable[[str], Profile | None],
+    programs: Sequence[Program],
+    now: dt.datetime,
+    every: dt.timedelta,
+    unengaged_after: dt.timedelta | None,
 ) -> Audit:
     """Walk every number with consent records, in batches."""
     ensure_duration(every, "every")
@@ -72,16 +83,16 @@ def run_audit(
         ensure_duration(unengaged_after, "unengaged_after")
     reminders: list[AuditItem] = []
     unengaged: list[AuditItem] = []
-    numbers = engine.store.numbers()
+    numbers = store.numbers()
     for start in range(0, len(numbers), _BATCH):
         batch = numbers[start : start + _BATCH]
-        events = engine.store.consent_events(batch)
-        engaged = engine.store.last_engagement(batch)
-        sends = engine.store.sends(batch, since=now - every)
+        events = store.consent_events(batch)
+        engaged = store.last_engagement(batch)
+        sends = store.sends(batch, since=now - every)
         for number in batch:
-            profile = engine.profile(number)
+            profile = profile_of(number)
             locale = profile.locale if profile else None
-            for program in engine.programs:
+            for program in programs:
                 topic = program.topic_name
                 status = consent_status(
                     events[number],

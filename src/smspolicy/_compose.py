@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, overload
+from typing import Any, Protocol, overload, runtime_checkable
 
 import attrs
 
 from . import i18n
 from ._context import Context
-from ._values import _ALLOW, Decision, Message, Reason, Verdict, allow, checked_parts, deny
+from ._values import (
+    _ALLOW,
+    Decision,
+    Message,
+    Purpose,
+    Reason,
+    Verdict,
+    allow,
+    checked_parts,
+    deny,
+)
 from .errors import ConfigurationError, RuleError
-from .typing import Predicate, Rule
+from .predicates import Predicate
+from .typing import Condition, Rule
 
 __all__ = [
     "DEFAULT_HORIZON",
@@ -39,6 +50,58 @@ DEFAULT_HORIZON = dt.timedelta(days=35)
 
 DEFAULT_MAX_ITERATIONS = 64
 """How many re-evaluations :func:`all_of` makes before it gives up with ``window.none``."""
+
+
+@runtime_checkable
+class Combinator(Protocol):
+    """A rule made of rules, which says what it amounts to: the fast path and the engine ask
+    it instead of looking inside. Adding a combinator is one class with these two methods."""
+
+    def leaves(self, purpose: Purpose, jurisdictions: frozenset[str]) -> tuple[Rule, ...] | None:
+        """The rules this one amounts to, in order, for messages of ``purpose`` to recipients
+        with candidate ``jurisdictions``, when all of them must allow and their reasons
+        combine as :func:`all_of`'s; None when it cannot say from that pair alone."""
+        ...
+
+    def lookback(self) -> dt.timedelta:
+        """The longest send history any rule inside needs."""
+        ...
+
+
+@runtime_checkable
+class NeedsHistory(Protocol):
+    """A rule that counts sends, and says how far back it must see them."""
+
+    def lookback(self) -> dt.timedelta:
+        """How far back this rule must see sends."""
+        ...
+
+
+def lookback_of(rule: object) -> dt.timedelta:
+    """The longest send history ``rule`` needs: what it says, or nothing."""
+    if isinstance(rule, NeedsHistory):
+        needed = rule.lookback()
+        if isinstance(needed, dt.timedelta):
+            return needed
+    return dt.timedelta(0)
+
+
+def leaves_of(
+    rule: object, purpose: Purpose, jurisdictions: frozenset[str]
+) -> tuple[Rule, ...] | None:
+    """What ``rule`` amounts to for the pair, when it is a :class:`Combinator` that can say."""
+    if isinstance(rule, Combinator):
+        return rule.leaves(purpose, jurisdictions)
+    return None
+
+
+def _longest(rules: Iterable[object]) -> dt.timedelta:
+    return max((lookback_of(rule) for rule in rules), default=dt.timedelta(0))
+
+
+def combiner_of(rule: object) -> Callable[..., Decision] | None:
+    """How ``rule`` combines its leaves' decisions, when it is an :func:`all_of`."""
+    return rule.combine if isinstance(rule, _AllOf) else None
 
 
 def _name(value: object) -> str:
@@ -213,6 +276,14 @@ class _AllOf:
             return _ALLOW
         return self.combine(message, context, decisions, denied=denied, deferred=deferred)
 
+    def leaves(self, purpose: Purpose, jurisdictions: frozenset[str]) -> tuple[Rule, ...]:
+        """Its rules: every one must allow."""
+        return self.rules
+
+    def lookback(self) -> dt.timedelta:
+        """The longest history its rules need."""
+        return _longest(self.rules)
+
     def combine(
         self,
         message: Message,
@@ -307,6 +378,14 @@ class _AnyOf:
             return attrs.evolve(mildest, reasons=reasons)
         return deny(*reasons)
 
+    def leaves(self, purpose: Purpose, jurisdictions: frozenset[str]) -> None:
+        """Never opened: one allowing rule is enough."""
+        return
+
+    def lookback(self) -> dt.timedelta:
+        """The longest history its rules need."""
+        return _longest(self.rules)
+
     def __repr__(self) -> str:
         return f"any_of({_rules_repr(self.rules)})"
 
@@ -321,7 +400,7 @@ def any_of(*rules: Rule) -> Rule:
 
 @attrs.frozen(repr=False)
 class _When:
-    predicate: Predicate
+    predicate: Condition
     rule: Rule
     negate: bool = False
 
@@ -330,19 +409,32 @@ class _When:
             return _ALLOW
         return run_rule(self.rule, message, context)
 
+    def leaves(self, purpose: Purpose, jurisdictions: frozenset[str]) -> tuple[Rule, ...] | None:
+        """Its rule, or nothing, when its predicate is settled by the pair alone."""
+        if not isinstance(self.predicate, Predicate):
+            return None
+        applies = self.predicate.settled(purpose, jurisdictions)
+        if applies is None:
+            return None
+        return (self.rule,) if applies != self.negate else ()
+
+    def lookback(self) -> dt.timedelta:
+        """The history its rule needs."""
+        return lookback_of(self.rule)
+
     def __repr__(self) -> str:
         kind = "unless" if self.negate else "when"
         return f"{kind}({self.predicate!r}, {self.rule!r})"
 
 
-def when(predicate: Predicate, rule: Rule) -> Rule:
+def when(predicate: Condition, rule: Rule) -> Rule:
     """Apply ``rule`` only to messages for which ``predicate(message, context)`` is true."""
     _check_rule(predicate)
     _check_rule(rule)
     return _When(predicate, rule)
 
 
-def unless(predicate: Predicate, rule: Rule) -> Rule:
+def unless(predicate: Condition, rule: Rule) -> Rule:
     """Apply ``rule`` only to messages for which ``predicate(message, context)`` is false."""
     _check_rule(predicate)
     _check_rule(rule)

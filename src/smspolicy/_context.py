@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import attrs
 
+from ._memo import Memo, blank, set_field
 from ._recipients import Profile, Recipient
 from ._records import ConsentEvent, SendRecord
 from ._time import as_utc, ensure_aware, to_local, zone
@@ -26,7 +27,7 @@ class ConsentView:
     """The recipient's consent events, read from the store on first use, and whether their
     hash chain holds (checked once per view, when a rule first asks)."""
 
-    __slots__ = ("_break", "_events", "_load", "_suppressed")
+    __slots__ = ("_break", "_events", "_load", "_suppressed", "_verified")
 
     def __init__(
         self,
@@ -34,8 +35,10 @@ class ConsentView:
         *,
         events: Sequence[ConsentEvent] = (),
         suppressed: bool = False,
+        verified: Memo | None = None,
     ) -> None:
         self._load = load
+        self._verified = verified
         self._events: tuple[ConsentEvent, ...] | None = None if load else tuple(events)
         self._suppressed = suppressed
         self._break: ChainBreak | None = _UNCHECKED
@@ -57,7 +60,7 @@ class ConsentView:
         """The first event whose hash or link does not verify, or None when the chain is
         intact: decisions trust only an intact ledger."""
         if self._break is _UNCHECKED:
-            self._break = chain_break(self.events)
+            self._break = chain_break(self.events, self._verified)
         return self._break
 
     @property
@@ -99,9 +102,6 @@ class HistoryView:
         return f"HistoryView({len(self.sends)} sends)"
 
 
-_UNSET = object()
-
-
 def _now(value: object) -> dt.datetime:
     return ensure_aware(value, "now")
 
@@ -119,16 +119,17 @@ class Context:
     senders: Mapping[tuple[str | None, Purpose], frozenset[str]] = attrs.field(
         factory=dict, eq=False, repr=False
     )
-    _memo: dict[object, object] = attrs.field(factory=dict, init=False, eq=False, repr=False)
+    shared: Memo = attrs.field(factory=Memo, eq=False, repr=False)
+    """The memo of whoever decides (an engine's decider keeps one for all its decisions):
+    answers that hold for every recipient at one instant, or across instants, live here, keyed
+    by the rule's own key and everything the answer depends on."""
+    _memo: Memo = attrs.field(factory=Memo, init=False, eq=False, repr=False)
 
     def memo(self, key: object, compute: Callable[..., T], /, *args: object) -> T:
         """``compute(*args)``, once per context (the same instant): rules share work such as
         the recipient's local time or the folded consent state. Passing ``args`` apart spares
         the hot path a closure."""
-        value = self._memo.get(key, _UNSET)  # every context misses once: no exception for it
-        if value is _UNSET:
-            value = self._memo[key] = compute(*args)
-        return value  # type: ignore[return-value]
+        return self._memo.get(key, compute, *args)
 
     def local_time(self, zone_name: str) -> dt.datetime:
         """``now`` in the zone, computed once per context."""
@@ -139,13 +140,13 @@ class Context:
         # Every other field is carried over (read from the class, so none can be forgotten),
         # and only ``now`` is converted: deferrals call this in a loop, and attrs.evolve (or
         # the constructor) would convert and check every field again.
-        later = object.__new__(Context)
+        later = blank(Context)
         for name in _CARRIED:
-            object.__setattr__(later, name, getattr(self, name))
+            set_field(later, name, getattr(self, name))
         # A deferral's instant, computed from a checked one, may lie a little past the range
         # the API accepts as input: it is converted, not range-checked.
-        object.__setattr__(later, "now", as_utc(instant, "now"))
-        object.__setattr__(later, "_memo", {})
+        set_field(later, "now", as_utc(instant, "now"))
+        set_field(later, "_memo", Memo())
         return later
 
 

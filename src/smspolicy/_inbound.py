@@ -10,17 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
 
 from . import i18n
+from ._constants import REPLY_TOPIC
 from ._normalise import sanitise
 from ._records import ConsentEvent, ConsentKind
 from ._values import Message, Purpose
 from .consent import WrittenConsent, chain_break, effective_order
-from .errors import InvalidInputError, StoreUnavailableError
+from .errors import InvalidInputError, InvalidNumberError, StoreUnavailableError
 from .keywords import InboundKind, classify
 from .programs import (
     GENERIC_CLARIFY,
@@ -33,15 +34,14 @@ from .programs import (
 )
 
 if TYPE_CHECKING:
-    from ._engine import Engine
+    from ._recipients import Profile
+    from .consent import Ledger
+    from .store import Audience
 
-__all__ = ["InboundResult", "handle_inbound"]
+__all__ = ["InboundHandler", "InboundResult", "programs_for"]
 
 log = logging.getLogger("smspolicy")
 
-
-REPLY_TOPIC = "smspolicy.reply"
-"""The topic of keyword replies built by :meth:`InboundResult.reply_message`."""
 
 _EXCERPT = 160
 """How much of an inbound text its ledger event keeps (with the length and SHA-256 of the
@@ -87,20 +87,54 @@ def _evidence(text: str, to: str | None) -> dict[str, object]:
     return evidence
 
 
-def handle_inbound(engine: Engine, text: str, from_: str, to: str | None) -> InboundResult:
-    """Classify ``text``, write its ledger events durably, then return the reply."""
-    clean = _text(text)
-    sender = sanitise(to) if isinstance(to, str) else to
-    result = _handle(engine, clean, from_, sender)
-    number = engine.address_of(from_)
-    if clean.strip():
-        try:
-            engine.store.record_engagement(number, at=engine.now(), kind="reply")
-        except StoreUnavailableError as error:
-            # The ledger event is already durable: a lost engagement note must not cost the
-            # recipient their reply (the STOP confirmation above all).
-            log.warning("could not record engagement for an inbound text: %s", error)
-    return attrs.evolve(result, number=number, sender=sender)
+def programs_for(
+    programs: Sequence[Program], sender: str | None, address_of: Callable[[str], str]
+) -> tuple[Program, ...]:
+    """The programs sent from ``sender`` (all programs when it is unknown or None)."""
+    if sender is not None:
+        matched = tuple(p for p in programs if sender in p.senders)
+        if not matched:
+            try:
+                e164: str | None = address_of(sender)
+            except InvalidNumberError:
+                e164 = None
+            matched = tuple(p for p in programs if e164 in p.senders)
+        if matched:
+            return matched
+    return tuple(programs)
+
+
+@attrs.frozen
+class InboundHandler:
+    """Handles inbound texts with the few things it needs: the consent ledger, the store's
+    engagement notes, the clock, how to read an address, the profiles and the programs."""
+
+    ledger: Ledger
+    engagement: Audience
+    now: Callable[[], dt.datetime]
+    address_of: Callable[[str], str]
+    profile: Callable[[str], Profile | None]
+    programs: tuple[Program, ...]
+    topics: frozenset[str]
+
+    def programs_for(self, sender: str | None) -> tuple[Program, ...]:
+        """The programs sent from ``sender`` (all programs when it is unknown or None)."""
+        return programs_for(self.programs, sender, self.address_of)
+
+    def __call__(self, text: str, from_: str, to: str | None) -> InboundResult:
+        """Classify ``text``, write its ledger events durably, then return the reply."""
+        clean = _text(text)
+        sender = sanitise(to) if isinstance(to, str) else to
+        result = _handle(self, clean, from_, sender)
+        number = self.address_of(from_)
+        if clean.strip():
+            try:
+                self.engagement.record_engagement(number, at=self.now(), kind="reply")
+            except StoreUnavailableError as error:
+                # The ledger event is already durable: a lost engagement note must not cost
+                # the recipient their reply (the STOP confirmation above all).
+                log.warning("could not record engagement for an inbound text: %s", error)
+        return attrs.evolve(result, number=number, sender=sender)
 
 
 def _custom(programs: Sequence[Program]) -> dict[str, InboundKind]:
@@ -110,16 +144,16 @@ def _custom(programs: Sequence[Program]) -> dict[str, InboundKind]:
     return table
 
 
-def _handle(engine: Engine, text: str, from_: str, to: str | None) -> InboundResult:
-    number = engine.address_of(from_)
-    programs = engine.programs_for(to)
-    keyword = classify(text, engine.topics(), custom=_custom(programs))
-    profile = engine.profile(number)
+def _handle(handler: InboundHandler, text: str, from_: str, to: str | None) -> InboundResult:
+    number = handler.address_of(from_)
+    programs = handler.programs_for(to)
+    keyword = classify(text, handler.topics, custom=_custom(programs))
+    profile = handler.profile(number)
     locale = keyword.language or (profile.locale if profile else None) or "en"
     program = programs[0] if programs else None
     evidence = _evidence(text, to)
     source = f"keyword:{keyword.word}" if keyword.word else "keyword"
-    ledger = engine.consent
+    ledger = handler.ledger
     brands: list[str | None] = [*sorted({p.brand for p in programs})] or [None]
 
     if keyword.kind is InboundKind.OPT_OUT:
@@ -145,15 +179,15 @@ def _handle(engine: Engine, text: str, from_: str, to: str | None) -> InboundRes
         reply = program.help_text(locale) if program else i18n.reply_text(GENERIC_HELP, locale)
         return InboundResult(keyword.kind, reply)
     if keyword.kind is InboundKind.CONFIRM:
-        return _confirm(engine, number, programs, source, evidence, locale)
+        return _confirm(handler, number, programs, source, evidence, locale)
     if keyword.kind is InboundKind.OPT_IN:
-        return _rejoin(engine, number, programs, source, evidence, locale)
+        return _rejoin(handler, number, programs, source, evidence, locale)
     return InboundResult(InboundKind.OTHER, None)
 
 
-def _known(engine: Engine, events: Sequence[ConsentEvent]) -> list[ConsentEvent]:
-    """The events whose topic the engine still has (all of them when it has no programs)."""
-    topics = engine.topics()
+def _known(handler: InboundHandler, events: Sequence[ConsentEvent]) -> list[ConsentEvent]:
+    """The events whose topic the programs still have (all of them when it has no programs)."""
+    topics = handler.topics
     return [e for e in events if not topics or e.topic is None or e.topic in topics]
 
 
@@ -208,7 +242,7 @@ def _live_grants(ordered: Sequence[ConsentEvent]) -> list[ConsentEvent]:
 
 
 def _confirm(
-    engine: Engine,
+    handler: InboundHandler,
     number: str,
     programs: Sequence[Program],
     source: str,
@@ -218,8 +252,8 @@ def _confirm(
     """A YES confirms only the recipient's own pending requests; after they expired it starts
     fresh ones for the same topics; after an unclear reply it keeps what the recipient had.
     It never subscribes to anything new."""
-    ledger = engine.consent
-    now = engine.now()
+    ledger = handler.ledger
+    now = handler.now()
     history = ledger.history(number)
     broken = chain_break(history)
     if broken is not None:
@@ -228,7 +262,7 @@ def _confirm(
     ordered = [e for e in effective_order(history) if e.at <= now]
     live, expired = _requests(ordered, now, {p.brand for p in programs})
     program = programs[0] if programs else None
-    if live := _known(engine, live):
+    if live := _known(handler, live):
         events = [
             ledger.confirm(
                 number,
@@ -241,7 +275,7 @@ def _confirm(
             for p in live
         ]
         return InboundResult(InboundKind.CONFIRM, _welcome(program, locale), tuple(events))
-    if expired := _known(engine, expired):
+    if expired := _known(handler, expired):
         events = [
             ledger.opt_in(
                 number,
@@ -256,7 +290,7 @@ def _confirm(
         named = _program_for(programs, expired[0].topic)
         reply = named.renewal_text(locale) if named else i18n.reply_text(GENERIC_RENEWAL, locale)
         return InboundResult(InboundKind.CONFIRM, reply, tuple(events))
-    if _hold(ordered, now) is not None and (grants := _known(engine, _live_grants(ordered))):
+    if _hold(ordered, now) is not None and (grants := _known(handler, _live_grants(ordered))):
         events = [
             ledger.confirm(
                 number,
@@ -300,7 +334,7 @@ def _rejoin_scopes(events: Sequence[ConsentEvent]) -> list[ConsentEvent]:
 
 
 def _rejoin(
-    engine: Engine,
+    handler: InboundHandler,
     number: str,
     programs: Sequence[Program],
     source: str,
@@ -309,12 +343,12 @@ def _rejoin(
 ) -> InboundResult:
     """START (UNSTOP...): rejoin the programs sent from the number the text went to, or,
     without programs, every scope the recipient had confirmed before."""
-    ledger = engine.consent
+    ledger = handler.ledger
     scopes: list[tuple[str | None, Purpose | None, str | None]]
     if programs:
         scopes = [(p.topic_name, p.purpose, p.brand) for p in programs]
     else:
-        known = _known(engine, _rejoin_scopes(effective_order(ledger.history(number))))
+        known = _known(handler, _rejoin_scopes(effective_order(ledger.history(number))))
         scopes = [(e.topic, e.purpose, e.brand) for e in known]
     if not scopes:
         return InboundResult(InboundKind.OPT_IN, None)

@@ -33,7 +33,7 @@ from .typing import Predicate, Rule
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
 
-    from .testing import FrozenClock
+    from ._clock import FrozenClock
 
 __all__ = [
     "CapPromise",
@@ -397,7 +397,7 @@ class _Rig:
     _guards: dict[int, Engine] = attrs.field(init=False, factory=dict)
 
     def __attrs_post_init__(self) -> None:
-        from .testing import FrozenClock
+        from ._clock import FrozenClock
 
         clock = FrozenClock(self.at)
         self.engine = Engine(
@@ -1188,7 +1188,7 @@ def check_rule_laws(
         st.lists(st.sampled_from(["confirm", "stop", "sent"]), max_size=3),
     )
     def rule_law(batch: list[Message], now: dt.datetime, history: list[str]) -> None:
-        from .testing import FrozenClock
+        from ._clock import FrozenClock
 
         clock = FrozenClock(now - dt.timedelta(hours=2))
         engine = Engine(rule, MemoryStore(), clock)

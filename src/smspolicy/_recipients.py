@@ -19,7 +19,9 @@ from phonenumbers import timezone as phone_timezone
 from phonenumbers.tzdata import TIMEZONE_DATA
 
 from . import _enum
+from ._memo import CACHES, lru, set_field
 from ._time import zone, zone_name
+from ._values import check_address
 from .errors import ConfigurationError, InvalidInputError, InvalidNumberError
 
 __all__ = [
@@ -286,7 +288,7 @@ _NANP_SUBDIVISION_ALIASES = {
 }
 
 
-@functools.cache
+@functools.cache  # a data table loaded once, not an answer: kept with caches off
 def _subdivision_names() -> Mapping[str, str]:
     names: dict[str, str] = {}
     for country in ("US", "CA"):
@@ -314,7 +316,7 @@ def _subdivisions_for_description(description: str) -> tuple[str, ...]:
     return tuple(codes)
 
 
-@functools.cache
+@functools.cache  # a data table loaded once, not an answer: kept with caches off
 def nanp_area_codes() -> Mapping[str, tuple[str, ...]]:
     """Map each NANP area code ("850") to the US states / Canadian provinces it serves.
 
@@ -360,7 +362,7 @@ _AREA_PREFIX = 4  # "1" + area code: phonenumbers' NANP time-zone keys are 4 to 
 NanpZoneData = tuple[Mapping[str, tuple[str, ...]], frozenset[str]]
 
 
-@functools.cache
+@functools.cache  # a data table loaded once, not an answer: kept with caches off
 def _nanp_zone_data() -> NanpZoneData:
     """:func:`build_nanp_zone_data` of phonenumbers' data, built once."""
     return build_nanp_zone_data(TIMEZONE_DATA)
@@ -429,7 +431,7 @@ class _NumberFacts:
 
     def __attrs_post_init__(self) -> None:
         # The recipient without a profile, the common case, is built once with the facts.
-        object.__setattr__(self, "plain", _recipient(self, None))
+        set_field(self, "plain", _recipient(self, None))
 
 
 def _number_zones(number: phonenumbers.PhoneNumber, kind: int) -> tuple[str, ...]:
@@ -468,7 +470,7 @@ def _facts(
 # their hash).
 
 
-@functools.lru_cache(maxsize=4096)
+@lru(4096)
 def _known_zones(found: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(z for z in found if z != phone_timezone.UNKNOWN_TIMEZONE)
 
@@ -485,7 +487,7 @@ def _country_codes(country: str) -> set[str]:
     return codes
 
 
-@functools.lru_cache(maxsize=4096)
+@lru(4096)
 def _jurisdictions(region: str, area_code: str | None) -> frozenset[str]:
     codes = _country_codes(region)
     if area_code is not None:
@@ -493,7 +495,7 @@ def _jurisdictions(region: str, area_code: str | None) -> frozenset[str]:
     return frozenset(codes)
 
 
-@functools.lru_cache(maxsize=4096)
+@lru(4096)
 def _principal(region: str | None, zones: tuple[str, ...]) -> tuple[str, ...]:
     """:func:`principal_zones`, once per (region, zones): numbers share a few zone lists."""
     return principal_zones(region, zones)
@@ -550,13 +552,19 @@ class Resolver:
         self.default_region = default_region.upper() if default_region else None
         self.line_type_lookup = line_type_lookup
         # functools' LRU is implemented in C: a warm lookup costs one call, not several.
-        self._facts_of = functools.lru_cache(maxsize=cache_size)(self._compute_facts)
+        self._facts_of = functools.lru_cache(maxsize=cache_size if CACHES else 0)(
+            self._compute_facts
+        )
         self._recipients: cachetools.LRUCache[tuple[str, Profile | None], Recipient] = (
             cachetools.LRUCache(maxsize=cache_size)
         )
         self._line_types: cachetools.TTLCache[str, LineType | None] = cachetools.TTLCache(
             maxsize=cache_size, ttl=lookup_ttl.total_seconds()
         )
+
+    def address_of(self, number: str | phonenumbers.PhoneNumber) -> str:
+        """The E.164 form of a phone number (raises InvalidNumberError when it is not one)."""
+        return self.number_facts(check_address(number)).e164
 
     def number_facts(self, value: str | phonenumbers.PhoneNumber) -> _NumberFacts:
         """Parse and describe a number, from the cache when possible."""
@@ -594,9 +602,12 @@ class Resolver:
         if self.line_type_lookup is None:
             return None
         e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        if e164 not in self._line_types:
-            self._line_types[e164] = self.line_type_lookup.line_type(e164)
-        return self._line_types[e164]
+        if e164 in self._line_types:
+            return self._line_types[e164]
+        found = self.line_type_lookup.line_type(e164)
+        if CACHES:
+            self._line_types[e164] = found
+        return found
 
     def resolve(
         self, value: str | phonenumbers.PhoneNumber, profile: Profile | None = None
@@ -616,7 +627,8 @@ class Resolver:
         recipient = self._recipients.get(key)
         if recipient is None:
             recipient = _recipient(facts, profile, trust_profile_zone=self.trust_profile_zone)
-            self._recipients[key] = recipient
+            if CACHES:
+                self._recipients[key] = recipient
         return recipient
 
     def clear(self) -> None:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import threading
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
+from ._decider import Decider, read_snapshot
 from ._records import SendRecord, SendStatus
 from ._values import Decision, Message, check_text
-from .errors import InvalidInputError, ReservationExpiredError
+from .errors import (
+    InvalidInputError,
+    ReservationExpiredError,
+    RuleError,
+    StoreUnavailableError,
+)
+from .store import Snapshot
+from .store._base import send_order
 
 if TYPE_CHECKING:
     from ._recipients import Recipient
@@ -20,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_HOLD",
     "Reservation",
+    "Reserver",
     "Settler",
     "held_record",
     "send_record",
@@ -183,3 +193,221 @@ def settle_all(settler: Settler, items: Sequence[tuple[Reservation, str | None, 
             f"the send: nothing was counted ({ids}); reserve again",
             refused,
         )
+
+
+class Reserver:
+    """The reservation protocol over a decider, a store and a clock: decide, and when
+    allowed, count the send under the store's lock on the address and person, where the
+    policy is run again on fresh sends (so two workers never both take a cap's last slot)."""
+
+    def __init__(self, decider: Decider, store: Store, now: Callable[[], dt.datetime]) -> None:
+        self.decider = decider
+        self.store = store
+        self.settler = Settler(store, now, self._recount)
+        self._now = now
+
+    def _since(self, now: dt.datetime) -> dt.datetime:
+        return now - self.decider.history
+
+    def _snapshot(
+        self, messages: Sequence[Message], recipients: Sequence[Recipient], now: dt.datetime
+    ) -> Snapshot:
+        return read_snapshot(self.store, messages, recipients, self._since(now))
+
+    def reserve(self, message: Message, hold: dt.timedelta) -> Reservation:
+        """:meth:`smspolicy.Engine.reserve`."""
+        now = self._now()
+        item = self.decider.resolve(message)
+        if isinstance(item, Decision):
+            return Reservation(item, None, self.settler)
+        return self._reserve_one(message, item, now, hold)
+
+    def _reserve_one(
+        self, message: Message, item: Recipient, now: dt.datetime, hold: dt.timedelta
+    ) -> Reservation:
+        decider = self.decider
+        decided: list[Decision] = []
+
+        def decide(locked: list[SendRecord]) -> SendRecord | None:
+            context = decider.context(snapshot, message, item, now, locked)
+            decided.append(decider.decide(message, context))
+            return held_record(message, item.address, now, hold) if decided[-1].allowed else None
+
+        try:
+            snapshot = self._snapshot([message], [item], now)
+            first = decider.decide(message, decider.context(snapshot, message, item, now))
+            if not first.allowed:  # a no needs no lock (see _without_lock)
+                return Reservation(first, None, self.settler)
+            record = self.store.reserve(
+                item.address,
+                since=self._since(now),
+                decide=decide,
+                persons=(message.person,) if message.person else (),
+            )
+        except RuleError:
+            raise  # a broken rule is a bug to see, not a store outage
+        except Exception as error:  # any backend failure must fail closed
+            return Reservation(decider.failed(error, now), None, self.settler)
+        return Reservation(decided[-1], record, self.settler, message=message, recipient=item)
+
+    def reserve_many(self, batch: Sequence[Message], hold: dt.timedelta) -> list[Reservation]:
+        """:meth:`smspolicy.Engine.reserve_many`."""
+        now = self._now()
+        resolved = [self.decider.resolve(message) for message in batch]
+        out = [
+            Reservation(item, None, self.settler) if isinstance(item, Decision) else None
+            for item in resolved
+        ]
+        pending = [
+            (index, message, item)
+            for index, (message, item) in enumerate(zip(batch, resolved, strict=True))
+            if not isinstance(item, Decision)
+        ]
+        if pending:
+            self._reserve_batch(pending, out, now, hold)
+        return cast("list[Reservation]", out)
+
+    def _reserve_batch(
+        self,
+        pending: list[tuple[int, Message, Recipient]],
+        out: list[Reservation | None],
+        now: dt.datetime,
+        hold: dt.timedelta,
+    ) -> None:
+        decider = self.decider
+        by_number: dict[str, list[tuple[int, Message, Recipient]]] = {}
+        for entry in pending:
+            by_number.setdefault(entry[2].address, []).append(entry)
+        decided: dict[int, Decision] = {}
+        held: dict[int, SendRecord] = {}
+        persons: dict[str, set[str]] = {}
+        for _index, message, item in pending:
+            if message.person:
+                persons.setdefault(item.address, set()).add(message.person)
+
+        def decide(number: str, locked: list[SendRecord]) -> list[SendRecord]:
+            sends, holds = list(locked), []
+            for index, _message, _item in by_number[number]:
+                held.pop(index, None)  # a store may ask again after a conflict
+            for index, message, item in by_number[number]:
+                view = sends
+                if number in persons:  # only this address's sends and this message's person's
+                    view = [
+                        r
+                        for r in sends
+                        if r.number == number or (r.person and r.person == message.person)
+                    ]
+                context = decider.context(snapshot, message, item, now, view)
+                decision = decided[index] = decider.decide(message, context)
+                if decision.allowed:
+                    record = held[index] = held_record(message, number, now, hold)
+                    holds.append(record)
+                    bisect.insort(sends, record, key=send_order)  # later messages count it
+            return holds
+
+        try:
+            snapshot = self._snapshot([m for _, m, _ in pending], [r for _, _, r in pending], now)
+            for number in self._without_lock(snapshot, by_number, decided, now):
+                del by_number[number]
+            stored = (
+                self.store.reserve_many(
+                    list(by_number), since=self._since(now), decide=decide, persons=persons
+                )
+                if by_number
+                else {}
+            )
+        except RuleError:
+            raise
+        except Exception as error:  # any backend failure must fail closed
+            failed = decider.failed(error, now)
+            for index, _, _ in pending:
+                out[index] = Reservation(failed, None, self.settler)
+            return
+        for index, message, item in pending:
+            record, decision = held.get(index), decided.get(index)
+            kept = {r.id for r in stored.get(item.address, ())}
+            if decision is None or (record is not None and record.id not in kept):
+                # A store that skipped a number, or dropped its hold, must not pass as allowed.
+                lost = StoreUnavailableError(f"the store did not keep the hold for {item.address}")
+                out[index] = Reservation(decider.failed(lost, now), None, self.settler)
+            else:
+                out[index] = Reservation(
+                    decision, record, self.settler, message=message, recipient=item
+                )
+
+    def _without_lock(
+        self,
+        snapshot: Snapshot,
+        by_number: Mapping[str, list[tuple[int, Message, Recipient]]],
+        decided: dict[int, Decision],
+        now: dt.datetime,
+    ) -> list[str]:
+        """The numbers of a batch answered from the snapshot alone: those with one message,
+        which the policy does not allow on the sends read with the rest of the batch's records.
+        A no decided on what the store held at that read is as true as one decided under the
+        lock a moment later (the lock only guards a slot being taken), so it holds nothing and
+        takes no lock. A yes, and numbers with several messages (which see each other's
+        holds), are decided again under the lock."""
+        answered: list[str] = []
+        for number, entries in by_number.items():
+            if len(entries) != 1:
+                continue
+            index, message, item = entries[0]
+            context = self.decider.context(snapshot, message, item, now)
+            decision = self.decider.decide(message, context)
+            if not decision.allowed:
+                decided[index] = decision
+                answered.append(number)
+        return answered
+
+    def _recount(
+        self, items: Sequence[tuple[Reservation, str | None]], now: dt.datetime
+    ) -> list[Reservation]:
+        """Commit holds that expired before their commit: each is decided again, under the
+        store's lock on its address and person, on the sends there now (a hold that expired no
+        longer counts, so another message may have taken its slot). Those the policy still
+        allows are counted as sent; the others' holds are dropped and they are returned."""
+        refused: list[Reservation] = []
+        for reservation, provider_id in items:
+            record, message, item = reservation.record, reservation.message, reservation._recipient
+            if record is None or message is None or item is None:
+                raise InvalidInputError(f"{reservation!r} holds nothing to commit")
+            if not self._recount_one(record, message, item, provider_id, now):
+                refused.append(reservation)
+        return refused
+
+    def _recount_one(
+        self,
+        record: SendRecord,
+        message: Message,
+        item: Recipient,
+        provider_id: str | None,
+        now: dt.datetime,
+    ) -> bool:
+        decider = self.decider
+        decided: list[Decision | None] = []
+
+        def decide(locked: list[SendRecord]) -> SendRecord | None:
+            if all(r.id != record.id for r in locked):
+                decided.append(None)  # forgotten meanwhile, or older than the history read
+                return None
+            others = [r for r in locked if r.id != record.id]
+            context = decider.context(snapshot, message, item, now, others)
+            decision = decider.decide(message, context)
+            decided.append(decision)
+            return record.as_sent(provider_id) if decision.allowed else None
+
+        snapshot = self._snapshot([message], [item], now)
+        persons = (message.person,) if message.person else ()
+        self.store.reserve(item.address, since=self._since(now), decide=decide, persons=persons)
+        last = decided[-1]
+        if last is None:  # nothing to count against: settle it as any commit
+            self.store.settle(record, provider_id=provider_id, sent=True)
+            return True
+        if last.allowed:
+            return True
+        self.store.settle(record, provider_id=None, sent=False)
+        return False
+
+    def __repr__(self) -> str:
+        return f"Reserver({self.decider!r}, store={self.store!r})"

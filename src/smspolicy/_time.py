@@ -9,11 +9,11 @@ by :func:`local_instants` and :func:`first_instant_at_or_after`.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from typing import Any
 
 import pytz
 
+from ._memo import lru
 from .errors import InvalidInputError, NaiveDatetimeError, UnknownZoneError
 
 UTC = dt.UTC
@@ -91,7 +91,7 @@ def ensure_duration(value: object, name: str = "duration") -> dt.timedelta:
     return value
 
 
-@functools.lru_cache(maxsize=1024)
+@lru(1024)
 def _zone_by_name(name: str) -> Zone:
     try:
         return pytz.timezone(name)
@@ -125,7 +125,7 @@ def to_local(instant: dt.datetime, tz: Zone) -> dt.datetime:
     return instant.astimezone(tz)
 
 
-@functools.lru_cache(maxsize=65536)
+@lru(65536)
 def local_instants(tz: Zone, local: dt.datetime) -> tuple[dt.datetime, ...]:
     """Return the UTC instants whose wall-clock reading in ``tz`` is the naive ``local``.
 
@@ -159,7 +159,7 @@ def first_instant_at_or_after(tz: Zone, local: dt.datetime) -> dt.datetime:
     return _gap_end(tz, local)
 
 
-@functools.lru_cache(maxsize=4096)
+@lru(4096)
 def _gap_end(tz: Zone, local: dt.datetime) -> dt.datetime:
     localize = tz.localize  # type: ignore[attr-defined]
     low: dt.datetime = localize(local, is_dst=True).astimezone(UTC)
@@ -177,7 +177,7 @@ def _gap_end(tz: Zone, local: dt.datetime) -> dt.datetime:
     return high
 
 
-@functools.lru_cache(maxsize=65536)
+@lru(65536)
 def day_switch_points(tz: Zone, day: dt.date) -> tuple[dt.datetime, ...]:
     """UTC instants on local date ``day`` at which the wall clock jumps: the day's first
     instant (local midnight, or the end of a gap) and any DST transition inside the day.
@@ -206,7 +206,7 @@ def day_switch_points(tz: Zone, day: dt.date) -> tuple[dt.datetime, ...]:
     return tuple(points)
 
 
-@functools.lru_cache(maxsize=65536)
+@lru(65536)
 def wall_instants(tz: Zone, day: dt.date, wall: dt.time) -> tuple[dt.datetime, ...]:
     """The UTC instants at which the wall clock of ``tz`` reads ``wall`` on ``day``; for a
     nonexistent reading, the first existing instant after it. Cached per (zone, date, time)."""

@@ -16,6 +16,7 @@ import attrs
 import phonenumbers
 
 from . import _enum
+from ._memo import blank, set_field
 from ._time import as_utc, ensure_aware
 from .errors import InvalidInputError, InvalidMessageError, InvalidNumberError, RuleError
 
@@ -358,10 +359,10 @@ def checked_parts(
     """A Decision made from parts that come from checked Decisions (a zone added, a deferral
     moved to an instant another rule deferred to): the converters have nothing left to check,
     and the engine makes several of these per deferral."""
-    decision = object.__new__(Decision)
+    decision = blank(Decision)
     for name, value in (("verdict", verdict), ("until", until), ("reasons", reasons)):
-        object.__setattr__(decision, name, value)
-    object.__setattr__(decision, "zone", zone)
+        set_field(decision, name, value)
+    set_field(decision, "zone", zone)
     return decision
 
 

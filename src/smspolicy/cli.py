@@ -31,7 +31,7 @@ from ._cli_output import (
     plural,
     summary,
 )
-from ._clock import Clock, SystemClock
+from ._clock import Clock, FrozenClock, SystemClock
 from ._engine import Engine
 from ._recipients import Profile
 from ._records import ConsentEvent, ConsentKind
@@ -41,7 +41,6 @@ from .config import byte_position, load_config, parse_duration, shown_path
 from .consent import WrittenConsent, superseded_by
 from .errors import InvalidNumberError, SmsPolicyError
 from .store import SQLiteStore
-from .testing import FrozenClock
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_DEFER", "EXIT_DENY", "EXIT_OK", "main"]
 

@@ -26,12 +26,15 @@ when = { purpose = "marketing" }      # optional: purpose, topic, channel, juris
 
 from __future__ import annotations
 
+import collections.abc
 import datetime as dt
 import inspect
 import os
 import re
 import reprlib
 import tomllib
+import types
+import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,7 @@ import attrs
 
 from . import jurisdictions as packs
 from . import rules as rule_factories
+from ._annotate import Rows
 from ._compose import Policy, when
 from ._time import MAX_DURATION
 from .errors import ConfigurationError, SmsPolicyError
@@ -54,7 +58,6 @@ _UNIT_SECONDS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 # MAX_DURATION in seconds has 10 digits: a longer number is refused without converting it (a
 # string of thousands of digits is slow to convert, and int() refuses past 4,300).
 _MAX_DIGITS = 12
-_DURATION_PARAMETERS = {"per", "window", "unengaged_after", "remove_after", "horizon", "hold"}
 _TOP_KEYS = {
     "name",
     "jurisdictions",
@@ -65,7 +68,16 @@ _TOP_KEYS = {
     "rules",
     "horizon",
 }
-_PROGRAM_KEYS = {"name", "brand", "topic", "purpose", "senders", "help_contact", "frequency"}
+_PROGRAM_KEYS = {
+    "name",
+    "brand",
+    "topic",
+    "purpose",
+    "senders",
+    "help_contact",
+    "frequency",
+    "keywords",
+}
 _WHEN_KEYS = {"purpose", "topic", "channel", "jurisdiction"}
 _RULES = {
     name: getattr(rule_factories, name)
@@ -290,18 +302,47 @@ def _predicate(path: str, where: str, line: int | None, spec: object) -> Predica
     return combined
 
 
-def _argument(name: str, value: Any) -> Any:
-    if name in _DURATION_PARAMETERS and isinstance(value, str) and _DURATION.match(value):
+def _convert(annotation: Any, value: Any) -> Any:
+    """``value`` from TOML made into what ``annotation`` asks for: durations from "30d",
+    tuples from arrays, mappings with whole-number keys from tables, and a mapping marked
+    :class:`smspolicy._annotate.Rows` from an array of tables. Anything else is passed as it is,
+    for the factory to check."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        rows = next((a for a in args[1:] if isinstance(a, Rows)), None)
+        if rows is not None and isinstance(value, list):
+            return rows.to_mapping(value)
+        return _convert(args[0], value)
+    if origin in (typing.Union, types.UnionType):
+        for member in args:
+            converted = _convert(member, value)
+            if converted is not value:
+                return converted
+        return value
+    if annotation is dt.timedelta and isinstance(value, str) and _DURATION.match(value):
         return parse_duration(value)
-    if name == "reduced" and isinstance(value, list) and len(value) == 2:
-        return (value[0], parse_duration(value[1]) if isinstance(value[1], str) else value[1])
-    if name == "days" and isinstance(value, Mapping):
-        return {int(k): (tuple(v) if isinstance(v, list) else v) for k, v in value.items()}
-    if name == "table" and isinstance(value, list):  # origination: [{brand, purpose, senders}]
-        if not all(isinstance(row, Mapping) for row in value):
-            raise ConfigurationError("table must be an array of tables {brand, purpose, senders}")
-        return {(row.get("brand"), row["purpose"]): row["senders"] for row in value}
+    if origin is tuple and isinstance(value, list) and args and args[-1] is not Ellipsis:
+        if len(args) == len(value):
+            return tuple(_convert(a, v) for a, v in zip(args, value, strict=True))
+        return tuple(value)
+    if origin in (collections.abc.Mapping, dict) and isinstance(value, Mapping) and args:
+        key_type, value_type = args
+        return {_key(key_type, k): _convert(value_type, v) for k, v in value.items()}
     return value
+
+
+def _key(annotation: Any, key: str) -> Any:
+    # A TOML table's keys are text: {"0" = [...]} names weekday 0 where keys are ints.
+    if annotation is int:
+        try:
+            return int(key)
+        except ValueError:
+            raise ConfigurationError(f"{key!r} is not a whole number") from None
+    return key
+
+
+def _annotations(factory: Callable[..., Any]) -> dict[str, Any]:
+    return typing.get_type_hints(factory, include_extras=True)
 
 
 def _rule(path: str, lines: _Lines, index: int, table: Mapping[str, Any]) -> Rule:
@@ -328,7 +369,9 @@ def _rule(path: str, lines: _Lines, index: int, table: Mapping[str, Any]) -> Rul
             )
     try:
         # By keyword: a later parameter given without an earlier one must not take its place.
-        rule: Rule = factory(**{k: _argument(k, v) for k, v in arguments.items()})
+        hints = _annotations(factory)
+        converted = {k: _convert(hints.get(k, Any), v) for k, v in arguments.items()}
+        rule: Rule = factory(**converted)
     except (SmsPolicyError, TypeError, ValueError, KeyError) as error:
         raise PolicyFileError(path, f"{kind}: {error}", key=where, line=start) from None
     if "when" in table:

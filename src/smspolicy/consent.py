@@ -15,19 +15,19 @@ import csv
 import datetime as dt
 import io
 import json
-import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
 from . import _enum
+from ._memo import Memo
 from ._records import GENESIS, Basis, ConsentEvent, ConsentKind
 from ._values import Purpose
 from .errors import InvalidInputError, LedgerIntegrityError
 
 if TYPE_CHECKING:
-    from ._engine import Engine
+    from .store import ConsentLedger
 
 __all__ = [
     "DEFAULT_IMPLIED_TERMS",
@@ -287,23 +287,22 @@ class ChainBreak:
         return f"event {self.seq} of {self.number} {self.problem}"
 
 
-_VERIFIED: dict[int, weakref.ref[ConsentEvent]] = {}
-_VERIFIED_LIMIT = 1 << 16
-
-
-def _hash_holds(event: ConsentEvent) -> bool:
-    # Events are frozen: one whose hash was recomputed once is remembered by identity (a weak
-    # reference, so a recycled id is never mistaken for it) and not hashed again. A store that
-    # decodes fresh objects on every read gets every event hashed on every read.
+def _hash_holds(event: ConsentEvent, verified: Memo | None) -> bool:
+    # Events are frozen: one whose hash was recomputed once is remembered in the caller's memo
+    # by identity (the memo holds the event, so its id cannot be reused meanwhile) and not
+    # hashed again. A store that decodes fresh objects on every read gets every event hashed.
+    if verified is None:
+        return event.compute_hash() == event.hash
+    key = ("verified", id(event))
+    if verified.peek(key) is event:
+        return True
     if event.compute_hash() != event.hash:
         return False
-    if len(_VERIFIED) >= _VERIFIED_LIMIT:
-        _VERIFIED.clear()
-    _VERIFIED[id(event)] = weakref.ref(event)
+    verified.put(key, event)
     return True
 
 
-def chain_break(events: Sequence[ConsentEvent]) -> ChainBreak | None:
+def chain_break(events: Sequence[ConsentEvent], verified: Memo | None = None) -> ChainBreak | None:
     """The first event of a recipient's chain (``events`` in ledger order) that does not
     verify, or None when the chain is intact: each event's hash is recomputed from its fields,
     so an event edited in the store with its hash left alone is caught, and a dropped,
@@ -311,12 +310,11 @@ def chain_break(events: Sequence[ConsentEvent]) -> ChainBreak | None:
     prev = GENESIS
     index = 0
     for event in events:
-        seen = _VERIFIED.get(id(event))
         if (
             event.seq == index
             and event.prev_hash == prev
             and event.number == events[0].number
-            and ((seen is not None and seen() is event) or _hash_holds(event))
+            and _hash_holds(event, verified)
         ):
             prev = event.hash
             index += 1
@@ -342,32 +340,42 @@ def verify_chain(events: Sequence[ConsentEvent]) -> None:
 
 class Ledger:
     """The consent ledger API of an engine (``engine.consent``). Each call is timestamped by
-    the engine's clock and written durably before it returns."""
+    the engine's clock and written durably before it returns.
+
+    It needs only the store's ledger, the clock, how to read an address, and the programs'
+    topics (an empty set accepts any topic).
+    """
 
     def __init__(
         self,
-        engine: Engine,
+        store: ConsentLedger,
+        now: Callable[[], dt.datetime],
+        address_of: Callable[[str], str],
+        topics: frozenset[str] = frozenset(),
         *,
         pending_expiry: dt.timedelta,
         unclear_hold: dt.timedelta | None = None,
     ) -> None:
-        self._engine = engine
+        self._store = store
+        self._now = now
+        self._address_of = address_of
+        self._topics = topics
         self.pending_expiry = pending_expiry
         self.unclear_hold = unclear_hold
 
     def _number(self, number: str) -> str:
-        return self._engine.address_of(number)
+        return self._address_of(number)
 
     def _append(self, number: str, **fields: Any) -> ConsentEvent:
         if "at" not in fields:
-            fields["at"] = self._engine.now()
+            fields["at"] = self._now()
         event = ConsentEvent(number=self._number(number), **fields)
-        topics = self._engine.topics()  # checked once the event has checked the topic's type
+        topics = self._topics  # checked once the event has checked the topic's type
         if topics and event.topic is not None and event.topic not in topics:
             raise InvalidInputError(
                 f"unknown topic {event.topic!r}: the engine's programs have {sorted(topics)}"
             )
-        return self._engine.store.append_consent(event)
+        return self._store.append_consent(event)
 
     def opt_in(
         self,
@@ -380,7 +388,7 @@ class Ledger:
         evidence: Mapping[str, object] | None = None,
     ) -> ConsentEvent:
         """Record a double opt-in request (``requested``); it allows nothing until confirmed."""
-        now = self._engine.now()
+        now = self._now()
         return self._append(
             number,
             kind=ConsentKind.REQUESTED,
@@ -468,7 +476,7 @@ class Ledger:
         """Record an unclear reply (``unclear``): marketing to the number is held until the
         recipient confirms or revokes, or until the engine's ``unclear_hold`` has passed
         (47 CFR 64.1200(a)(10): a reply that may be a revocation is not ignored)."""
-        now = self._engine.now()
+        now = self._now()
         return self._append(
             number,
             kind=ConsentKind.UNCLEAR,
@@ -483,7 +491,7 @@ class Ledger:
         """Every consent event of the number in ledger (append) order; see
         :func:`effective_order` for the order in which they take effect."""
         address = self._number(number)
-        return self._engine.store.consent_events([address])[address]
+        return self._store.consent_events([address])[address]
 
     def proof(self, number: str, *, format: Literal["json", "csv"] = "json") -> str:
         """Export the number's consent chain, with date, time and source of every event."""
@@ -493,7 +501,7 @@ class Ledger:
             return json.dumps(
                 {
                     "number": self._number(number),
-                    "exported_at": self._engine.now().isoformat(),
+                    "exported_at": self._now().isoformat(),
                     "head": events[-1].hash if events else GENESIS,
                     "events": [event.to_json() for event in events],
                 },

@@ -143,10 +143,11 @@ class NumberList:
     name: str = attrs.field(converter=_check_name)
     as_of: dt.date | None = attrs.field(converter=_check_as_of)
     ranges: tuple[Range, ...] = attrs.field(converter=_merged)
-    _starts: tuple[int, ...] = attrs.field(init=False, eq=False)
-
-    def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "_starts", tuple(lo for lo, _ in self.ranges))
+    _starts: tuple[int, ...] = attrs.field(
+        init=False,
+        eq=False,
+        default=attrs.Factory(lambda self: tuple(lo for lo, _ in self.ranges), takes_self=True),
+    )
 
     @classmethod
     def of(

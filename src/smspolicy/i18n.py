@@ -48,7 +48,7 @@ def register_template(code: str, template: str) -> str:
     return template
 
 
-@functools.cache
+@functools.cache  # a data table loaded once, not an answer: kept with caches off
 def _catalog(lang: str) -> Mapping[str, str]:
     path = _LOCALES / lang / "LC_MESSAGES" / "smspolicy.po"
     if not path.exists():
@@ -58,7 +58,7 @@ def _catalog(lang: str) -> Mapping[str, str]:
     return {str(m.id): str(m.string) for m in catalog if m.id and m.string and not m.fuzzy}
 
 
-@functools.cache
+@functools.cache  # a data table loaded once, not an answer: kept with caches off
 def language(locale: str | None) -> str:
     """The supported language for a locale tag ("es_MX", "fr-CA", "de" -> "en")."""
     if not locale:
@@ -70,7 +70,7 @@ def language(locale: str | None) -> str:
     return parsed.language if parsed.language in SUPPORTED_LANGUAGES else "en"
 
 
-@functools.cache
+@functools.cache  # a data table loaded once, not an answer: kept with caches off
 def reply_language(locale: str | None) -> str:
     """The reply language for a locale tag ("pt_BR" -> "pt", "zh-Hant" -> "zh", "sv" -> "en")."""
     if not locale:

@@ -25,39 +25,107 @@ __all__ = [
 
 @attrs.frozen(repr=False)
 class Predicate:
-    """A named predicate ``(message, context) -> bool`` that composes with ``& | ~``."""
+    """A named predicate ``(message, context) -> bool`` that composes with ``& | ~``;
+    ``a & b & c`` and ``a | b | c`` flatten into one conjunction or disjunction."""
 
     test: Callable[[Message, Context], bool]
     name: str
     reads: frozenset[str] | None = attrs.field(default=None, kw_only=True, eq=False)
     """What the test reads when that is only the message's ``"purpose"`` and/or the recipient's
-    ``"jurisdictions"``; the engine then settles the predicate once per such pair. None (the
-    default, for any user predicate) means it may read anything and is asked every time."""
+    ``"jurisdictions"``; the engine then settles the predicate once per such pair, after
+    checking that the test reads nothing else (a test that reaches for anything more is asked
+    on every decision). None (the default, for any user predicate) means it may read anything
+    and is asked every time."""
 
     def __call__(self, message: Message, context: Context) -> bool:
         return bool(self.test(message, context))
 
+    def settled(self, purpose: Purpose, jurisdictions: frozenset[str]) -> bool | None:
+        """The answer for every message of ``purpose`` to a recipient with candidate
+        ``jurisdictions``, when the test reads only those; else None. The test is run on a
+        message and a context that hold nothing else, so one that declares ``reads`` but
+        reads more is found out, not trusted."""
+        if self.reads is None or not self.reads <= _STATIC:
+            return None
+        try:
+            return bool(self.test(_PurposeOnly(purpose), _JurisdictionsOnly(jurisdictions)))  # type: ignore[arg-type]
+        except AttributeError:
+            return None
+
     def __and__(self, other: Callable[[Message, Context], bool]) -> Predicate:
-        right = _wrap(other)
-        return Predicate(
-            lambda m, c: self(m, c) and right(m, c),
-            f"({self!r} & {right!r})",
-            reads=_both(self.reads, right.reads),
-        )
+        return _joined(_All, "&", self, _wrap(other))
 
     def __or__(self, other: Callable[[Message, Context], bool]) -> Predicate:
-        right = _wrap(other)
-        return Predicate(
-            lambda m, c: self(m, c) or right(m, c),
-            f"({self!r} | {right!r})",
-            reads=_both(self.reads, right.reads),
-        )
+        return _joined(_Any, "|", self, _wrap(other))
 
     def __invert__(self) -> Predicate:
-        return Predicate(lambda m, c: not self(m, c), f"~{self!r}", reads=self.reads)
+        return Predicate(_Not(self), f"~{self!r}", reads=self.reads)
 
     def __repr__(self) -> str:
         return self.name
+
+
+_STATIC = frozenset({"purpose", "jurisdictions"})
+
+
+class _PurposeOnly:
+    """A message that has nothing but its purpose."""
+
+    __slots__ = ("purpose",)
+
+    def __init__(self, purpose: Purpose) -> None:
+        self.purpose = purpose
+
+
+class _RecipientJurisdictions:
+    __slots__ = ("jurisdictions",)
+
+    def __init__(self, jurisdictions: frozenset[str]) -> None:
+        self.jurisdictions = jurisdictions
+
+
+class _JurisdictionsOnly:
+    """A context whose recipient has nothing but candidate jurisdictions."""
+
+    __slots__ = ("recipient",)
+
+    def __init__(self, jurisdictions: frozenset[str]) -> None:
+        self.recipient = _RecipientJurisdictions(jurisdictions)
+
+
+@attrs.frozen
+class _All:
+    parts: tuple[Predicate, ...]
+
+    def __call__(self, message: Message, context: Context) -> bool:
+        return all(part(message, context) for part in self.parts)
+
+
+@attrs.frozen
+class _Any:
+    parts: tuple[Predicate, ...]
+
+    def __call__(self, message: Message, context: Context) -> bool:
+        return any(part(message, context) for part in self.parts)
+
+
+@attrs.frozen
+class _Not:
+    part: Predicate
+
+    def __call__(self, message: Message, context: Context) -> bool:
+        return not self.part(message, context)
+
+
+def _joined(kind: type[_All | _Any], symbol: str, left: Predicate, right: Predicate) -> Predicate:
+    parts: list[Predicate] = []
+    for side in (left, right):
+        parts.extend(side.test.parts if isinstance(side.test, kind) else (side,))
+    reads: frozenset[str] | None = frozenset()
+    for part in parts:
+        reads = _both(reads, part.reads)
+    name = "(" + f" {symbol} ".join(repr(part) for part in parts) + ")"
+    return Predicate(kind(tuple(parts)), name, reads=reads)
 
 
 def _both(left: frozenset[str] | None, right: frozenset[str] | None) -> frozenset[str] | None:

@@ -12,10 +12,10 @@ import importlib
 import inspect
 import os
 import pathlib
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ._clock import FrozenClock
 from ._engine import Engine
 from ._laws import (
     CapPromise,
@@ -33,7 +33,7 @@ from ._laws import (
     declare_dedupe,
     declare_window,
 )
-from ._time import ensure_aware, ensure_duration
+from ._time import ensure_aware
 from ._values import Decision, Verdict
 from .errors import ConfigurationError
 from .programs import Program
@@ -64,35 +64,6 @@ __all__ = [
     "make_engine",
     "resolve_policy",
 ]
-
-
-class FrozenClock:
-    """A clock that stands still until told to move: ``now()``, ``set(at)``, ``advance(delta)``."""
-
-    def __init__(self, at: dt.datetime) -> None:
-        self._lock = threading.Lock()
-        self._now = ensure_aware(at, "at")
-
-    def now(self) -> dt.datetime:
-        """The frozen instant, in UTC."""
-        with self._lock:
-            return self._now
-
-    def set(self, at: dt.datetime) -> None:
-        """Move the clock to ``at`` (aware)."""
-        instant = ensure_aware(at, "at")
-        with self._lock:
-            self._now = instant
-
-    def advance(self, delta: dt.timedelta) -> dt.datetime:
-        """Move the clock forward by ``delta`` (positive) and return the new instant."""
-        step = ensure_duration(delta, "delta")
-        with self._lock:
-            self._now += step
-            return self._now
-
-    def __repr__(self) -> str:
-        return f"FrozenClock({self._now.isoformat()!r})"
 
 
 # --- engines and assertions -------------------------------------------------------------------

@@ -11,7 +11,7 @@ import attrs
 import pycountry
 
 from .. import i18n
-from .._compose import all_of, run_rule, when
+from .._compose import all_of, lookback_of, run_rule, when
 from .._context import Context
 from .._recipients import STAND_IN_JURISDICTIONS
 from .._time import first_instant_at_or_after, zone
@@ -286,6 +286,14 @@ class Provisions:
 
     def __call__(self, message: Message, context: Context) -> Decision:
         return self.rule_for(context.recipient.jurisdictions, message.purpose)(message, context)
+
+    def leaves(self, purpose: Purpose, jurisdictions: frozenset[str]) -> tuple[Rule, ...]:
+        """The provisions that apply to the pair (the combinator protocol of the fast path)."""
+        return (self.rule_for(jurisdictions, purpose),)
+
+    def lookback(self) -> dt.timedelta:
+        """The longest send history any provision needs."""
+        return max((lookback_of(p.rule) for p in self.provisions), default=dt.timedelta(0))
 
     def __repr__(self) -> str:
         return f"provisions({', '.join(p.id for p in self.provisions)})"

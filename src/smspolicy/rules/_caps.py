@@ -13,9 +13,9 @@ from typing import Literal
 import attrs
 
 from .. import i18n
-from .._cache import bounded
+from .._constants import REPLY_TOPIC
 from .._context import Context
-from .._inbound import REPLY_TOPIC
+from .._memo import set_field
 from .._records import SendRecord
 from .._time import Zone, first_instant_at_or_after, to_local, zone, zone_name
 from .._values import Decision, Message, Reason, Verdict, allow, defer, deny
@@ -130,22 +130,16 @@ class _FrequencyCap:
     # The rolling length and the lookback, worked out once rather than on every decision.
     _rolling: dt.timedelta = attrs.field(init=False, eq=False)
     _lookback: dt.timedelta = attrs.field(init=False, eq=False)
-    _reasons: dict[tuple[int, str, str], Reason] = attrs.field(
-        init=False, factory=dict, eq=False, repr=False
-    )
-    # The last rolling deferral: (history, recipient, message, until), in a one-item list.
-    _last: list[tuple[object, object, Message, dt.datetime] | None] = attrs.field(
-        init=False, factory=lambda: [None], eq=False, repr=False
-    )
+    # This cap's key in the decider's memo (its last rolling deferral, its reasons).
+    _key: object = attrs.field(init=False, factory=object, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         rolling = self.per if isinstance(self.per, dt.timedelta) else CALENDAR_PERIODS[self.per]
-        object.__setattr__(self, "_rolling", rolling)
+        set_field(self, "_rolling", rolling)
         # A calendar period starts at a local midnight, up to a day before the rolling length.
         extra = dt.timedelta(0) if isinstance(self.per, dt.timedelta) else dt.timedelta(days=1)
-        object.__setattr__(self, "_lookback", rolling + extra)
+        set_field(self, "_lookback", rolling + extra)
 
-    @property
     def lookback(self) -> dt.timedelta:
         """How far back this cap must see sends (a calendar period starts at a local midnight,
         up to a day before the rolling length)."""
@@ -162,9 +156,9 @@ class _FrequencyCap:
         # all that can still be in it, and a hold may have expired too). all_of re-runs every
         # rule at the instant it settles on, so the same records at that instant are answered
         # at once. The tuple holds the objects, so identity cannot match anything else.
-        last = self._last[0]
+        last = context.shared.peek((self._key, "last"))
         if (
-            last is not None
+            isinstance(last, tuple)
             and last[0] is context.history
             and last[1] is context.recipient
             and last[2] is message
@@ -177,8 +171,10 @@ class _FrequencyCap:
             return allow()
         inside.sort()
         until = inside[len(inside) - self.limit] + per
-        self._last[0] = (context.history, context.recipient, message, until)
-        return defer(until, self._reason(message, len(inside), str(per)))
+        context.shared.put(
+            (self._key, "last"), (context.history, context.recipient, message, until)
+        )
+        return defer(until, self._reason(context, message, len(inside), str(per)))
 
     def _calendar(self, message: Message, context: Context, records: list[SendRecord]) -> Decision:
         assert isinstance(self.per, str)
@@ -194,7 +190,7 @@ class _FrequencyCap:
         if latest is None:
             return allow()
         until, tz, count = latest
-        reason = self._reason(message, count, f"this calendar {self.per}")
+        reason = self._reason(context, message, count, f"this calendar {self.per}")
         return Decision(Verdict.DEFER, until, (reason,), zone_name(tz))
 
     def _count(self, tz: Zone, start: dt.date, records: list[SendRecord]) -> int:
@@ -213,14 +209,14 @@ class _FrequencyCap:
             if self._count(tz, start, records) < self.limit:
                 return _midnight(tz, start)
 
-    def _reason(self, message: Message, count: int, window: str) -> Reason:
+    def _reason(self, context: Context, message: Message, count: int, window: str) -> Reason:
         value = _scope_value(message, self.scope)
         # The same few reasons recur for every capped recipient: each is built once.
-        return bounded(
-            self._reasons,
-            (count, window, value),
-            1024,
-            i18n.reason,
+        key = (self._key, count, window, value)
+        return context.shared.get(key, self._make_reason, count, window, value)
+
+    def _make_reason(self, count: int, window: str, value: str) -> Reason:
+        return i18n.reason(
             self.code,
             self.name,
             _CAP,
@@ -273,7 +269,6 @@ class _Dedupe:
     window: dt.timedelta
     across_channels: bool
 
-    @property
     def lookback(self) -> dt.timedelta:
         """How far back dedupe must see sends."""
         return self.window
@@ -325,6 +320,10 @@ class _ProgramFrequency:
             if message.topic == topic and message.brand in (None, brand):
                 return cap(message, context)
         return allow()
+
+    def lookback(self) -> dt.timedelta:
+        """The longest history its caps need."""
+        return max((cap.lookback() for _t, _b, cap in self.caps), default=dt.timedelta(0))
 
     def __repr__(self) -> str:
         return f"program_frequency({[topic for topic, _b, _c in self.caps]!r})"

@@ -9,11 +9,10 @@ from typing import Literal
 import attrs
 
 from .. import i18n
-from .._cache import bounded
+from .._constants import REPLY_TOPIC
 from .._context import Context
-from .._inbound import REPLY_TOPIC
 from .._records import Basis, ConsentKind
-from .._values import Decision, Message, Purpose, allow, deny, to_enum
+from .._values import Decision, Message, allow, deny, to_enum
 from ..consent import (
     ALLOWING,
     DEFAULT_IMPLIED_TERMS,
@@ -79,6 +78,10 @@ def _bases(value: object) -> frozenset[Basis] | None:
         ) from None
 
 
+def _terms(terms: Mapping[Basis, int | None]) -> tuple[tuple[str, int | None], ...]:
+    return tuple(sorted((basis.value, months) for basis, months in terms.items()))
+
+
 @attrs.frozen(repr=False)
 class _Consent:
     stop_scope: Literal["brand", "topic"]
@@ -88,15 +91,18 @@ class _Consent:
     citation: str | None = None
     name: str = "consent"
 
-    _terms_key: tuple[object, ...] = attrs.field(init=False, eq=False, repr=False)
-    _nothing: dict[tuple[ConsentStatus, str, Purpose], Decision] = attrs.field(
-        init=False, factory=dict, eq=False, repr=False
+    # The memo key for the folded state: computed once, not on every decision.
+    _terms_key: tuple[object, ...] = attrs.field(
+        init=False,
+        eq=False,
+        repr=False,
+        default=attrs.Factory(
+            lambda self: ("consent", self.stop_scope, _terms(self.implied_terms)),
+            takes_self=True,
+        ),
     )
-
-    def __attrs_post_init__(self) -> None:
-        # The memo key for the folded state: computed once, not on every decision.
-        terms = tuple(sorted((basis.value, months) for basis, months in self.implied_terms.items()))
-        object.__setattr__(self, "_terms_key", ("consent", self.stop_scope, terms))
+    # This rule's key in the decider's memo (its shared denials).
+    _key: object = attrs.field(init=False, factory=object, eq=False, repr=False)
 
     def status(self, message: Message, context: Context) -> StatusDetail:
         """The folded consent status for the message, with bases this rule does not accept
@@ -141,7 +147,7 @@ class _Consent:
         if detail.event is None:
             # Nothing on record: every such recipient gets the same (immutable) DENY.
             key = (detail.status, message.topic, message.purpose)
-            return bounded(self._nothing, key, 1024, self._deny, message, detail)
+            return context.shared.get((self._key, *key), self._deny, message, detail)
         return self._deny(message, detail)
 
     def _deny(self, message: Message, detail: StatusDetail) -> Decision:

@@ -39,7 +39,6 @@ class _Engagement:
     remove_after: dt.timedelta
     scope: Scope
 
-    @property
     def lookback(self) -> dt.timedelta:
         """How far back the reduced tier must see sends."""
         return self.reduced[1]

@@ -10,7 +10,6 @@ recipient's principal zones instead (``zones="principal"``).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
@@ -18,8 +17,8 @@ import attrs
 import holidays as holidays_lib
 
 from .. import i18n
-from .._cache import bounded
 from .._context import Context
+from .._memo import lru
 from .._recipients import Recipient
 from .._time import Zone, day_switch_points, to_local, wall_instants, zone, zone_name
 from .._values import Decision, Message, Purpose, Reason, Verdict, allow, deny
@@ -73,42 +72,25 @@ def _text(window: DayWindow) -> str:
     return f"{window[0]:%H:%M}-{window[1]:%H:%M}"
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Window:
     """A weekly schedule of local sending windows plus optional holiday closures."""
 
     by_weekday: tuple[DayWindow, ...]
     holidays: str | None = None
-    _days: dict[dt.date, tuple[tuple[dt.time, dt.time | None], ...]] = attrs.field(
-        init=False, factory=dict, eq=False, repr=False
-    )
 
     def __attrs_post_init__(self) -> None:
         if self.holidays is not None:
-            self._calendar()  # validate now
-
-    @functools.cached_property
-    def _holiday_calendar(self) -> Any:
-        return self._calendar()
-
-    def _calendar(self) -> Any:
-        assert self.holidays is not None
-        country, _, subdiv = self.holidays.upper().partition("-")
-        try:
-            return holidays_lib.country_holidays(country, subdiv=subdiv or None, observed=True)
-        except (NotImplementedError, KeyError) as error:
-            raise ConfigurationError(
-                f"no holiday calendar for {self.holidays!r}: {error}"
-            ) from None
+            _holiday_calendar(self.holidays)  # validate now
 
     def closed_on(self, day: dt.date) -> bool:
         """True when ``day`` is a holiday (observed dates included) in the calendar."""
-        return self.holidays is not None and day in self._holiday_calendar
+        return self.holidays is not None and day in _holiday_calendar(self.holidays)
 
     def intervals(self, day: dt.date) -> tuple[tuple[dt.time, dt.time | None], ...]:
         """The wall-clock intervals [a, b) open on ``day`` (b None means until midnight),
-        computed once per date."""
-        return bounded(self._days, day, _DAYS_KEPT, self._compute, day)
+        computed once per window and date."""
+        return _intervals(self, day)
 
     def _compute(self, day: dt.date) -> tuple[tuple[dt.time, dt.time | None], ...]:
         if self.closed_on(day):
@@ -140,7 +122,20 @@ class Window:
 
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_DAYS_KEPT = 4096  # local dates whose intervals a window remembers before starting over
+
+
+@lru(64)
+def _holiday_calendar(code: str) -> Any:
+    country, _, subdiv = code.upper().partition("-")
+    try:
+        return holidays_lib.country_holidays(country, subdiv=subdiv or None, observed=True)
+    except (NotImplementedError, KeyError) as error:
+        raise ConfigurationError(f"no holiday calendar for {code!r}: {error}") from None
+
+
+@lru(4096)  # (window, local date) pairs: a window's boundaries are worked out once per date
+def _intervals(window: Window, day: dt.date) -> tuple[tuple[dt.time, dt.time | None], ...]:
+    return window._compute(day)
 
 
 def _inside(window: Window, tz: Zone, instant: dt.datetime) -> bool:
@@ -207,24 +202,15 @@ class _SendingWindow:
     name: str
     built: str = attrs.field(eq=False)
     principal: bool = False
-    # (instant, {zones: inside}) for the last instant seen: a batch decides many recipients at
-    # one instant, and recipients share zones. Swapped whole, so readers see a consistent pair.
-    _seen: tuple[dt.datetime | None, dict[tuple[str, ...], bool]] = attrs.field(
-        init=False, factory=lambda: (None, {}), eq=False
-    )
+    # The key of this rule's answers in the decider's memo: a batch decides many recipients
+    # at one instant, and recipients share zones.
+    _key: object = attrs.field(init=False, factory=object, eq=False, repr=False)
 
     def _inside_all(self, names: tuple[str, ...], context: Context) -> bool:
-        now = context.now
-        at, known = self._seen
-        if at is not now:
-            known = {}
-            object.__setattr__(self, "_seen", (now, known))
-        inside = known.get(names)
-        if inside is None:
-            inside = known[names] = all(
-                self.window.contains(context.local_time(name)) for name in names
-            )
-        return inside
+        return context.shared.get((self._key, context.now, names), self._inside, names, context)
+
+    def _inside(self, names: tuple[str, ...], context: Context) -> bool:
+        return all(self.window.contains(context.local_time(name)) for name in names)
 
     def _zones(self, recipient: Recipient) -> tuple[str, ...]:
         if self.principal and recipient.principal_zones is not None:
@@ -366,9 +352,33 @@ def sending_window(
     )
 
 
-def quiet_hours(start: dt.time | str, end: dt.time | str, **options: Any) -> _SendingWindow:
+def quiet_hours(
+    start: dt.time | str,
+    end: dt.time | str,
+    *,
+    days: Collection[int] | Mapping[int, tuple[dt.time | str, dt.time | str] | None] | None = None,
+    holidays: str | None = None,
+    on_outside: Literal["defer", "deny"] = "defer",
+    fallback_zones: Sequence[str | dt.tzinfo] = (),
+    on_unknown_zone: Literal["deny", "allow"] | None = None,
+    zones: ZoneChoice = "all",
+    code: str = "hours.outside_window",
+    citation: str | None = None,
+    name: str = "quiet_hours",
+) -> _SendingWindow:
     """Never send between ``start`` and ``end`` local time (e.g. 21:00 to 08:00): the
-    complement of :func:`sending_window` ``(end, start)``."""
+    complement of :func:`sending_window` ``(end, start)``, which takes the same options."""
     start_time, end_time = _time(start, "start"), _time(end, "end")
-    options.setdefault("name", "quiet_hours")
-    return sending_window(end_time, start_time, **options)
+    return sending_window(
+        end_time,
+        start_time,
+        days=days,
+        holidays=holidays,
+        on_outside=on_outside,
+        fallback_zones=fallback_zones,
+        on_unknown_zone=on_unknown_zone,
+        zones=zones,
+        code=code,
+        citation=citation,
+        name=name,
+    )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import Annotated
 
 import attrs
 
 from .. import i18n
+from .._annotate import Rows
 from .._context import Context
 from .._values import Decision, Message, Purpose, allow, deny, to_enum
 from ..errors import ConfigurationError
@@ -74,7 +76,10 @@ class _Origination:
 
 
 def origination(
-    table: Mapping[tuple[str | None, Purpose | str], Collection[str]] | None = None,
+    table: Annotated[
+        Mapping[tuple[str | None, Purpose | str], Collection[str]] | None,
+        Rows(("brand", "purpose"), "senders", optional=frozenset({"brand"})),
+    ] = None,
 ) -> _Origination:
     """Check that each message goes out from an origination identity dedicated to its brand and
     purpose (10DLC: one registered use case per campaign, a separate sender per brand and message

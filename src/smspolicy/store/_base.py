@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from .._memo import lru
 from .._records import ConsentEvent, SendRecord
 
 __all__ = [
@@ -62,7 +63,7 @@ def send_order(record: SendRecord) -> tuple[dt.datetime, str]:
     return (record.at, record.id)
 
 
-@functools.lru_cache(maxsize=16384)  # every read of a batch checks every number's key
+@lru(16384)  # every read of a batch checks every number's key
 def suppression_key(number: str) -> str:
     """The one-way key under which a forgotten number stays suppressed."""
     return hashlib.sha256(f"smspolicy-suppression:{number}".encode()).hexdigest()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 from typing import Any
 
+from .._memo import lru
 from .._records import ConsentEvent, SendRecord
 from ..errors import StoreUnavailableError
 
@@ -55,7 +55,7 @@ def encode_send(record: SendRecord) -> str:
     return _SEND_ENCODER.encode(data)
 
 
-@functools.lru_cache(maxsize=4096)
+@lru(4096)
 def decode_send(text: str) -> SendRecord:
     """The record stored as ``text``. Records are immutable and a cap re-reads a recipient's
     recent sends on every reservation, so recently decoded records are kept (bounded)."""

@@ -26,7 +26,6 @@ The consent ledger stays on SQL: pair ``RedisStore`` with :class:`PostgresStore`
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import secrets
 import threading
@@ -35,6 +34,7 @@ from typing import Any
 
 import redis as redis_lib
 
+from .._memo import CACHES, lru
 from .._records import SendRecord
 from ..errors import ConfigurationError, StoreUnavailableError
 from ._base import (
@@ -166,14 +166,14 @@ _Keys = tuple[str, str, str]
 """The sends (sorted set), records (hash) and version keys of an address or a person."""
 
 
-@functools.lru_cache(maxsize=65_536)  # every read of a batch names every number's keys
+@lru(65_536)  # every read of a batch names every number's keys
 def _number_keys(prefix: str, number: str) -> _Keys:
     """A number's sends, records and version keys, under one hash tag (``prefix:{number}``)."""
     tag = f"{prefix}:{{{number}}}"
     return (f"{tag}:sends", f"{tag}:records", f"{tag}:version")
 
 
-@functools.lru_cache(maxsize=4096)
+@lru(4096)
 def _person_keys(prefix: str, person: str) -> _Keys:
     """A person's keys: ``prefix:person:{id}:...``, never the keys of an address (those begin
     ``prefix:{``), whatever the address and the id."""
@@ -248,7 +248,8 @@ class RedisStore(Counters):
         self._forget_person = self._redis.register_script(_FORGET_PERSON)
         if not isinstance(remembered, int) or remembered < 0:
             raise ConfigurationError(f"remembered must be a whole number >= 0: {remembered!r}")
-        self.remembered = remembered
+        # With every cache off (SMSPOLICY_NO_CACHE=1) the store remembers nothing.
+        self.remembered = remembered if CACHES else 0
         # number -> (version, oldest score read, that number's sends from that score on); the
         # size counts each number once and each of its sends once.
         self._seen: dict[str, _Seen] = {}
