@@ -172,7 +172,7 @@ class SmsVoiceV2Guard(GuardBase):
                             source=SOURCE,
                         )
                         reservation = None
-                        meta = metadata()
+                        meta: Any = metadata()
                         if isinstance(error, ClientError):
                             meta = error.response.get("ResponseMetadata", meta)
                         if delivery is Delivery.OPTED_OUT:
