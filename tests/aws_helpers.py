@@ -97,8 +97,11 @@ OPTED_OUT_V2 = error(
 class Script:
     """Answers the client's requests for one operation in order and records each request."""
 
-    def __init__(self, client: Any, operation: str, *answers: Answer) -> None:
+    def __init__(
+        self, client: Any, operation: str, *answers: Answer, fallback: Answer | None = None
+    ) -> None:
         self.client = client
+        self.fallback = fallback
         self.operation = operation
         self.answers: deque[Answer] = deque(answers)
         self.requests: list[dict[str, Any]] = []
@@ -117,9 +120,10 @@ class Script:
 
     def _send(self, request: AWSPreparedRequest, **_kwargs: Any) -> AWSResponse:
         body = json.loads(request.body or b"{}")
-        if not self.answers:
+        if not self.answers and self.fallback is None:
             raise AssertionError(f"unexpected {self.operation} request: {body}")
-        answer = self.answers.popleft()
+        answer = self.answers.popleft() if self.answers else self.fallback
+        assert answer is not None
         if answer.kind == "connect_timeout":
             self.requests.append(body)
             self.given.append(answer)

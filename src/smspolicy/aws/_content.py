@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
-from botocore.exceptions import BotoCoreError, ClientError
 
 from .._clock import Clock, SystemClock
 from .._values import Channel
@@ -132,7 +131,7 @@ def body_for(
             raise UnknownContent(f"no source for the template {reference['Name']!r}")
         try:
             template = templates(str(reference["Name"]), reference.get("Version"))
-        except (ClientError, BotoCoreError, KeyError, ValueError, TypeError) as error:
+        except Exception as error:  # any failure of the source leaves the text unknown
             raise UnknownContent(f"template {reference['Name']!r}: {error}") from error
         text = template.body
         layers.append(template.defaults)

@@ -326,7 +326,13 @@ class PinpointGuard(GuardBase):
                     ApplicationId=region.application_id or application_id,
                     MessageRequest=forwarded,
                 )
-            except Exception as error:
+            except BaseException as error:
+                if not isinstance(error, Exception):  # interrupted mid-request: it may have sent
+                    for entry in group:
+                        assert entry.reservation is not None
+                        self.record(entry.reservation, None)
+                        entry.reservation = None
+                    raise
                 delivery = classify_error(error)
                 if delivery is Delivery.OPTED_OUT:  # not an answer SendMessages gives
                     delivery = Delivery.NOT_SENT

@@ -145,12 +145,17 @@ class SmsVoiceV2Guard(GuardBase):
                     if attempt:
                         self.backoff(attempt)
                     forwarded = dict(request)
-                    assert reservation.record is not None
-                    if reservation.record.sender is not None:
-                        forwarded["OriginationIdentity"] = reservation.record.sender
+                    record = reservation.record
+                    assert record is not None
+                    if record.sender is not None:
+                        forwarded["OriginationIdentity"] = record.sender
                     try:
                         answer = region.client.send_text_message(**forwarded)
-                    except Exception as error:
+                    except BaseException as error:
+                        if not isinstance(error, Exception):  # interrupted mid-request
+                            self.record(reservation, None)
+                            reservation = None
+                            raise
                         delivery = classify_error(error)
                         last = error
                         outcome = Outcome(
@@ -159,7 +164,7 @@ class SmsVoiceV2Guard(GuardBase):
                             reservation.decision,
                             error=f"{error_code(error)}: {error}",
                             region=region.name,
-                            sender=reservation.record.sender,
+                            sender=record.sender,
                         )
                         if delivery is Delivery.NOT_SENT_RETRYABLE:
                             continue
