@@ -98,10 +98,16 @@ class Script:
     """Answers the client's requests for one operation in order and records each request."""
 
     def __init__(
-        self, client: Any, operation: str, *answers: Answer, fallback: Answer | None = None
+        self,
+        client: Any,
+        operation: str,
+        *answers: Answer,
+        fallback: Answer | None = None,
+        log: list[tuple[dict[str, Any], Answer]] | None = None,
     ) -> None:
         self.client = client
         self.fallback = fallback
+        self.log = log
         self.operation = operation
         self.answers: deque[Answer] = deque(answers)
         self.requests: list[dict[str, Any]] = []
@@ -124,6 +130,8 @@ class Script:
             raise AssertionError(f"unexpected {self.operation} request: {body}")
         answer = self.answers.popleft() if self.answers else self.fallback
         assert answer is not None
+        if self.log is not None:
+            self.log.append((body, answer))
         if answer.kind == "connect_timeout":
             self.requests.append(body)
             self.given.append(answer)
@@ -159,6 +167,31 @@ class Script:
         else:
             payload = {"MessageId": f"msg-{len(self.requests)}"}
         return _response(request, 200, {"Content-Type": "application/json"}, payload)
+
+
+def destinations(body: Mapping[str, Any]) -> list[str]:
+    """The addresses one request (of either API) went to."""
+    if "DestinationPhoneNumber" in body:
+        return [str(body["DestinationPhoneNumber"])]
+    return list(body.get("MessageRequest", body).get("Addresses", {}))
+
+
+DELIVERING_STATUSES = frozenset({"SUCCESSFUL", "TEMPORARY_FAILURE", "UNKNOWN_FAILURE"})
+
+
+def may_deliver(answer: Answer, address: str) -> bool:
+    """Whether a request answered so may have reached ``address`` (judged from the scripted
+    answer alone: a 200 by the address's DeliveryStatus, otherwise by the answer's kind)."""
+    if answer.kind == "ok":
+        return answer.per_address.get(address, "SUCCESSFUL") in DELIVERING_STATUSES
+    return answer.delivers
+
+
+def opts_out(answer: Answer, address: str) -> bool:
+    """Whether the answer reports ``address`` as opted out."""
+    if answer.kind == "ok":
+        return answer.per_address.get(address) == "OPT_OUT"
+    return answer.fields.get("Reason") == "DESTINATION_PHONE_NUMBER_OPTED_OUT"
 
 
 def _result(address: str, status: str, n: int) -> dict[str, Any]:
