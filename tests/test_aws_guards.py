@@ -751,6 +751,23 @@ def test_dry_run_records_nothing() -> None:
     assert len(script.requests) == 2
 
 
+def test_dry_run_errors_and_opt_outs() -> None:
+    """A dry run that AWS refuses raises with a failed outcome and records nothing; an opt-out
+    AWS reports for a dry run's destination (written any way) is still revoked."""
+    c = client(V2.service)
+    V2.script(c, error("ValidationException", 400), OPTED_OUT_V2)
+    engine = make_engine()
+    guard = SmsVoiceV2Guard(c, engine, topic="deals")
+    with pytest.raises(ClientError) as raised:
+        guard.send_text_message(DestinationPhoneNumber=NY, MessageBody=BODY, DryRun=True)
+    outcome = raised.value.outcome  # type: ignore[attr-defined]
+    assert (outcome.status, outcome.retryable) == (OutcomeStatus.FAILED, False)
+    answer = guard.send_text_message(DestinationPhoneNumber=NY, MessageBody=BODY, DryRun=True)
+    assert answer["Outcome"].status is OutcomeStatus.OPTED_OUT
+    assert sends(engine) == []
+    assert engine.evaluate(Message(NY, "deals", "marketing")).codes == ("consent.revoked",)
+
+
 def test_pinpoint_has_no_dry_run() -> None:
     """SendMessages has no DryRun parameter: botocore's validation refuses it."""
     c = client(PINPOINT.service)

@@ -97,7 +97,8 @@ class SmsVoiceV2Guard(GuardBase):
         except Exception as error:
             delivery = classify_error(error)
             if delivery is Delivery.OPTED_OUT:  # what AWS says of the number is kept
-                store_error = self.opted_out(message.address, message.brand, SOURCE)
+                number = self.normalise(message.address, message.channel)
+                store_error = self.opted_out(number, message.brand, SOURCE)
                 outcome = Outcome(
                     OutcomeStatus.OPTED_OUT, False, decision, region=region.name,
                     sender=message.sender, store_error=store_error,
