@@ -689,6 +689,7 @@ def test_unknown_template_text_fails_closed(change: str) -> None:
     outcome = guard.send_messages(ApplicationId="a", MessageRequest=request)["Outcomes"][NY]
     assert outcome.decision is not None
     assert outcome.decision.codes == ("content.unknown",)
+    assert outcome.retryable is (change != "body-and-template")  # a source may answer later
     assert script.requests == []
 
 

@@ -22,7 +22,12 @@ VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 
 class UnknownContent(Exception):
-    """The text that would be sent cannot be known; the reason says why."""
+    """The text that would be sent cannot be known; the reason says why. ``transient`` when a
+    later try may know it (the template source failed)."""
+
+    def __init__(self, reason: str, *, transient: bool = False) -> None:
+        super().__init__(reason)
+        self.transient = transient
 
 
 @attrs.frozen
@@ -132,7 +137,9 @@ def body_for(
         try:
             template = templates(str(reference["Name"]), reference.get("Version"))
         except Exception as error:  # any failure of the source leaves the text unknown
-            raise UnknownContent(f"template {reference['Name']!r}: {error}") from error
+            raise UnknownContent(
+                f"template {reference['Name']!r}: {error}", transient=True
+            ) from error
         text = template.body
         layers.append(template.defaults)
     return _render(str(text or ""), layers)

@@ -229,11 +229,11 @@ class PinpointGuard(GuardBase):
                 (sms.get("OriginationNumber") or sms.get("SenderId")) if channel.is_phone else None
             )
             sender = self.sender_for(given, brand, purpose) if channel.is_phone else None
-            unknown: str | None = None
+            unknown: UnknownContent | None = None
             try:
                 body = body_for(config, request, channel, self.templates)
             except UnknownContent as why:
-                body, unknown = "", str(why)
+                body, unknown = "", why
             message = Message(
                 key,
                 self.read(context, "topic", self.topic) or self.topic,
@@ -258,13 +258,14 @@ class PinpointGuard(GuardBase):
             if normal in blocked:
                 entry.outcome = self.blocked_outcome(normal)
             elif unknown is not None:
-                entry.outcome = from_decision(
+                refused = from_decision(
                     refusal(
                         "content.unknown",
                         f"The text sent to {key} cannot be known ({unknown}), so it is not sent.",
-                        detail=unknown,
+                        detail=str(unknown),
                     )
                 )
+                entry.outcome = attrs.evolve(refused, retryable=unknown.transient)
             else:
                 entry.message = message
         return entries
