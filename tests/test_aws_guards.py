@@ -897,6 +897,21 @@ def test_same_number_two_ways_is_sent_once() -> None:
     assert len(sent(engine)) == 1
 
 
+def test_same_number_on_two_channels_is_not_a_duplicate() -> None:
+    """The same number as SMS and as VOICE is two messages, not one written twice."""
+    c = client(PINPOINT.service)
+    script = PINPOINT.script(c, ok())
+    engine = make_engine(rules.frequency_cap(5, DAY))
+    request = pp_request(NY, "+1 (212) 555-0123")
+    request["Addresses"]["+1 (212) 555-0123"]["ChannelType"] = "VOICE"
+    request["MessageConfiguration"]["VoiceMessage"] = {"Body": BODY}
+    answer = PinpointGuard(c, engine, topic="deals", brand="Acme").send_messages(
+        ApplicationId="a", MessageRequest=request
+    )
+    assert [len(r["Addresses"]) for r in script.requests] == [2]
+    assert {o.status for o in answer["Outcomes"].values()} == {OutcomeStatus.SENT}
+
+
 @APIS
 def test_idempotency_key_makes_a_repeat_a_no_op(api: Api, tmp_path: Path) -> None:
     """A repeated call with the same idempotency key returns the first outcome and sends

@@ -245,16 +245,16 @@ class PinpointGuard(GuardBase):
                 person=self.read(context, "person", None),
             )
             normal = self.normalise(key, channel)
-            if normal in seen:
+            first = seen.setdefault(f"{channel.value}:{normal}", key)
+            if first != key:
                 entry.outcome = from_decision(
                     refusal(
                         "address.duplicate",
-                        f"{key} is {seen[normal]} written another way: it is sent once.",
-                        first=seen[normal],
+                        f"{key} is {first} written another way: it is sent once.",
+                        first=first,
                     )
                 )
                 continue
-            seen[normal] = key
             if normal in blocked:
                 entry.outcome = self.blocked_outcome(normal)
             elif unknown is not None:
