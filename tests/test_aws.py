@@ -237,6 +237,7 @@ def test_v2_opted_out_conflict(engine: Engine, smsv2: tuple[Any, Stubber]) -> No
         MessageType="PROMOTIONAL",
     )
     assert answer["Outcome"].status is OutcomeStatus.OPTED_OUT
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 409
     assert engine.consent.history(NY)[-1].kind.value == "revoked"
     assert engine.evaluate(Message(NY, "deals", "marketing")).codes == ("consent.revoked",)
 

@@ -329,10 +329,32 @@ def test_throttled_everywhere_sends_nothing_and_gives_the_hold_back(api: Api) ->
     outcome, raised = api.call(guard)
     assert isinstance(raised, ClientError)
     assert (outcome.status, outcome.retryable) == (OutcomeStatus.FAILED, True)
+    assert (outcome.region, outcome.sender) == ("us-west-2", WEST_ID)
+    assert api.throttle.code in (outcome.error or "")
+    assert outcome.decision is not None
+    assert outcome.decision.allowed
     assert sends(engine) == []
     outcome, _ = api.call(guard)
     assert outcome.status is OutcomeStatus.SENT
     assert (len(east.requests), len(west.requests)) == (2, 1)
+
+
+@APIS
+def test_a_region_without_identity_is_skipped_not_the_last(api: Api) -> None:
+    """A region with no identity for the message is skipped; the next region still sends."""
+    east_client = client(api.service)
+    api.script(east_client, api.throttle)
+    west_client, west_region_ = west_region(api, origination=None)
+    west = api.script(west_client)
+    third_client = client(api.service, "eu-west-1")
+    third = api.script(third_client, ok())
+    third_region = Region(third_client, application_id="app-eu", origination=WEST_ID)
+    engine = make_engine()
+    guard = api.guard(east_client, engine, failover=[west_region_, third_region])
+    outcome, _ = api.call(guard)
+    assert (outcome.status, outcome.region) == (OutcomeStatus.SENT, "eu-west-1")
+    assert (len(west.requests), len(third.requests)) == (0, 1)
+    assert [s.sender for s in sent(engine)] == [WEST_ID]
 
 
 @APIS
@@ -406,7 +428,14 @@ def test_provider_opt_out_is_never_lost(api: Api) -> None:
     assert after.decision is not None
     assert after.decision.codes == ("consent.revoked",)
     assert len(script.requests) == 1
-    assert engine.consent.history(NY)[-1].kind.value == "revoked"
+    revocation = engine.consent.history(NY)[-1]
+    assert revocation.kind.value == "revoked"
+    expected = (
+        "sms-voice-v2:DESTINATION_PHONE_NUMBER_OPTED_OUT"
+        if api.name == "v2"
+        else ("pinpoint:OPT_OUT")
+    )
+    assert revocation.source == expected
 
 
 @APIS
