@@ -227,21 +227,25 @@ def test_single_attempt_keeps_the_rest_of_the_config() -> None:
 
 
 @APIS
-@pytest.mark.parametrize("answer", [READ_TIMEOUT, CLOSED], ids=["read-timeout", "reset"])
-def test_timeout_is_unknown_counted_and_never_resent(api: Api, answer: Answer) -> None:
-    """A read timeout or a connection reset after sending makes one request only: the outcome is
-    unknown (not retryable), the send counts for the cap, the error is raised with it."""
+@pytest.mark.parametrize(
+    "answer", [READ_TIMEOUT, CLOSED, "server"], ids=["read-timeout", "reset", "5xx"]
+)
+def test_possibly_delivered_is_unknown_counted_and_never_resent(api: Api, answer: Any) -> None:
+    """A read timeout, a connection reset after sending or a 5xx makes one request only: the
+    outcome is unknown (not retryable), the send counts for the cap (six minutes later, past
+    any hold, a 1-per-day cap still defers), and the error is raised with the outcome."""
     c = client(api.service)
-    script = api.script(c, answer, ok())
+    script = api.script(c, api.server if answer == "server" else answer, ok())
     engine = make_engine()
     outcome, raised = api.call(api.guard(c, engine))
     assert len(script.requests) == 1
-    assert isinstance(raised, BotoCoreError)
+    assert isinstance(raised, ClientError if answer == "server" else BotoCoreError)
     assert (outcome.status, outcome.retryable) == (OutcomeStatus.UNKNOWN, False)
     assert outcome.may_have_delivered
     assert [s.provider_id for s in sent(engine)] == [None]
+    engine.clock.advance(dt.timedelta(minutes=6))  # type: ignore[attr-defined]
     again, _ = api.call(api.guard(c, engine))
-    assert again.status is OutcomeStatus.DEFERRED  # the cap counts the unknown send
+    assert again.status is OutcomeStatus.DEFERRED
     assert len(script.requests) == 1
 
 
