@@ -321,6 +321,17 @@ def test_guard_retries_in_region_only_on_proof(api: Api) -> None:
 
 
 @APIS
+def test_backoff_doubles_up_to_a_second(api: Api) -> None:
+    """Waits between attempts in a region double from 0.1 s and stop growing at 1 s."""
+    waits: list[float] = []
+    c = client(api.service)
+    script = api.script(c, *[api.throttle] * 5, ok())
+    outcome, _ = api.call(api.guard(c, make_engine(), attempts=6, sleep=waits.append))
+    assert (outcome.status, len(script.requests)) == (OutcomeStatus.SENT, 6)
+    assert waits == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.0])
+
+
+@APIS
 def test_throttled_everywhere_sends_nothing_and_gives_the_hold_back(api: Api) -> None:
     """Throttled in every region: failed and retryable, the error raised, and the hold given
     back, so a later call is not blocked by the cap."""
@@ -432,8 +443,13 @@ def test_provider_opt_out_is_never_lost(api: Api) -> None:
     assert after.decision is not None
     assert after.decision.codes == ("consent.revoked",)
     assert len(script.requests) == 1
+    blocked_reason = blocked.decision.reasons[0]
+    assert blocked_reason.data["number"] == NY
+    assert "journal" in blocked_reason.message
+    assert blocked.retryable
     revocation = engine.consent.history(NY)[-1]
     assert revocation.kind.value == "revoked"
+    assert revocation.brand == "Acme"  # the sender's brand, written by the replay
     expected = (
         "sms-voice-v2:DESTINATION_PHONE_NUMBER_OPTED_OUT"
         if api.name == "v2"
@@ -776,12 +792,15 @@ def test_dry_run_records_nothing() -> None:
         answer = guard.send_text_message(DestinationPhoneNumber=NY, MessageBody=BODY, DryRun=True)
         assert answer["Outcome"].status is OutcomeStatus.DRY_RUN
         assert answer["Outcome"].decision.allowed
+        assert (answer["Outcome"].region, answer["Outcome"].retryable) == ("us-east-1", False)
+        assert answer["MessageId"] == answer["Outcome"].message_id is not None
     assert [r["DryRun"] for r in script.requests] == [True, True]
     assert sends(engine) == []
     denied = guard.send_text_message(
         DestinationPhoneNumber="+12125550199", MessageBody=BODY, DryRun=True
     )
     assert denied["Outcome"].status is OutcomeStatus.DENIED
+    assert denied["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert len(script.requests) == 2
 
 
@@ -791,13 +810,32 @@ def test_dry_run_errors_and_opt_outs() -> None:
     c = client(V2.service)
     V2.script(c, error("ValidationException", 400), OPTED_OUT_V2)
     engine = make_engine()
-    guard = SmsVoiceV2Guard(c, engine, topic="deals")
+    guard = SmsVoiceV2Guard(c, engine, topic="deals", brand="Acme")
     with pytest.raises(ClientError) as raised:
         guard.send_text_message(DestinationPhoneNumber=NY, MessageBody=BODY, DryRun=True)
     outcome = raised.value.outcome  # type: ignore[attr-defined]
     assert (outcome.status, outcome.retryable) == (OutcomeStatus.FAILED, False)
-    answer = guard.send_text_message(DestinationPhoneNumber=NY, MessageBody=BODY, DryRun=True)
-    assert answer["Outcome"].status is OutcomeStatus.OPTED_OUT
+    assert (outcome.region, outcome.sender) == ("us-east-1", None)
+    assert outcome.decision.allowed
+    assert "ValidationException" in outcome.error
+    answer = guard.send_text_message(
+        DestinationPhoneNumber=NY, MessageBody=BODY, DryRun=True, OriginationIdentity=EAST_ID
+    )
+    opted = answer["Outcome"]
+    assert (opted.status, opted.retryable, opted.region, opted.sender, opted.store_error) == (
+        OutcomeStatus.OPTED_OUT,
+        False,
+        "us-east-1",
+        EAST_ID,
+        None,
+    )
+    assert opted.decision.allowed
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
+    revocation = engine.consent.history(NY)[-1]
+    assert (revocation.brand, revocation.evidence["provider"]) == (
+        "Acme",
+        "sms-voice-v2:DESTINATION_PHONE_NUMBER_OPTED_OUT",
+    )
     assert sends(engine) == []
     assert engine.evaluate(Message(NY, "deals", "marketing")).codes == ("consent.revoked",)
 
@@ -960,6 +998,20 @@ def test_idempotency_key_makes_a_repeat_a_no_op(api: Api, tmp_path: Path) -> Non
     assert first.status is OutcomeStatus.SENT
     assert (again.status, again.message_id) == (OutcomeStatus.SENT, first.message_id)
     assert third.message_id == first.message_id
+    for repeat in (again, third):
+        assert (
+            repeat.retryable,
+            repeat.error,
+            repeat.region,
+            repeat.sender,
+            repeat.store_error,
+        ) == (
+            False,
+            None,
+            "us-east-1",
+            EAST_ID,
+            None,
+        )
     assert len(script.requests) == 1
     assert len(sent(engine)) == 1
     api.call(guard, idempotency_key="order-2")
