@@ -472,8 +472,35 @@ def test_file_journal_is_replayed_after_a_restart(api: Api, tmp_path: Path) -> N
     restarted = api.guard(c, engine, journal=FileJournal(tmp_path / "j.jsonl"))
     assert len(restarted.pending()) == 1
     assert restarted.replay() == 0
-    assert [s.provider_id for s in sent(engine)] == [outcome.message_id]
+    (record,) = sent(engine)
+    expected = Message(NY, "deals", "marketing", body=BODY, brand="Acme", sender=EAST_ID)
+    assert (record.provider_id, record.brand, record.sender, record.topic) == (
+        outcome.message_id,
+        "Acme",
+        EAST_ID,
+        "deals",
+    )
+    assert (record.purpose.value, record.content_key) == ("marketing", expected.content_key)
     assert FileJournal(tmp_path / "j.jsonl").pending() == []
+
+
+@APIS
+def test_replay_of_an_expired_hold_whose_slot_was_taken_still_logs_the_send(api: Api) -> None:
+    """A journaled send replayed after its hold expired and another send took the slot cannot
+    be committed; it happened, so the replay logs it anyway, with its message id."""
+    store = FlakyStore()
+    engine = make_engine(store=store)
+    c = client(api.service)
+    api.script(c, ok())
+    guard = api.guard(c, engine)
+    store.failing = {"settle"}
+    outcome, _ = api.call(guard)
+    store.failing = set()
+    engine.clock.advance(dt.timedelta(minutes=10))  # type: ignore[attr-defined]
+    engine.record_sent(Message(NY, "deals", "marketing", brand="Acme"), provider_id="other")
+    assert guard.replay() == 0
+    assert sorted(s.provider_id for s in sent(engine)) == sorted(["other", outcome.message_id])
+    assert guard.pending() == []
 
 
 @APIS
