@@ -1046,3 +1046,94 @@ def test_idempotency_key_makes_a_repeat_a_no_op(api: Api, tmp_path: Path) -> Non
 
 
 Hook = Callable[..., None]
+
+
+@pytest.mark.parametrize(
+    ("answer", "delivery", "code", "message"),
+    [
+        (
+            SERVER_PINPOINT,
+            "UNKNOWN_FAILURE",
+            500,
+            "smspolicy unknown: InternalServerErrorException",
+        ),
+        (READ_TIMEOUT, "UNKNOWN_FAILURE", 0, "smspolicy unknown: ReadTimeoutError"),
+        (THROTTLE_PINPOINT, "THROTTLED", 429, "smspolicy failed: TooManyRequestsException"),
+        (error("ForbiddenException", 403), "PERMANENT_FAILURE", 403, "smspolicy failed: Forbidden"),
+    ],
+    ids=["5xx", "timeout", "throttled", "403"],
+)
+def test_pinpoint_result_of_a_request_that_raised(
+    answer: Answer, delivery: str, code: int, message: str
+) -> None:
+    """Addresses of a request that raised get a Result (kept with the answer of an idempotency
+    key): unknown, failed retryable or failed final, with the HTTP status (0 without one)."""
+    c = client(PINPOINT.service)
+    script = PINPOINT.script(c, answer)
+    guard = PinpointGuard(c, make_engine(), topic="deals")
+    with pytest.raises((ClientError, BotoCoreError)) as raised:
+        guard.send_messages(ApplicationId="a", MessageRequest=pp_request(NY), idempotency_key="k")
+    outcomes = raised.value.outcomes  # type: ignore[union-attr]
+    assert outcomes[NY].may_have_delivered is (delivery == "UNKNOWN_FAILURE")
+    kept = guard.send_messages(
+        ApplicationId="a", MessageRequest=pp_request(NY), idempotency_key="k"
+    )
+    entry = kept["MessageResponse"]["Result"][NY]
+    assert (entry["DeliveryStatus"], entry["StatusCode"]) == (delivery, code)
+    assert entry["StatusMessage"].startswith(message)
+    assert kept["Outcomes"][NY].status is outcomes[NY].status
+    assert len(script.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("setup", "delivery", "code", "message"),
+    [
+        ("invalid", "PERMANENT_FAILURE", 400, "smspolicy invalid: number.invalid"),
+        ("store", "THROTTLED", 503, "smspolicy denied: store.unavailable"),
+        ("denied", "PERMANENT_FAILURE", 403, "smspolicy denied: consent.missing"),
+    ],
+)
+def test_pinpoint_result_of_blocked_addresses(
+    setup: str, delivery: str, code: int, message: str
+) -> None:
+    """The documented Result of addresses that were not forwarded."""
+    c = client(PINPOINT.service)
+    store = FlakyStore()
+    engine = make_engine(store=store)
+    number = {"invalid": "+1555", "store": NY, "denied": "+12125550150"}[setup]
+    if setup == "store":
+        store.failing = {"reserve"}
+    answer = PinpointGuard(c, engine, topic="deals").send_messages(
+        ApplicationId="a", MessageRequest=pp_request(number)
+    )
+    entry = answer["MessageResponse"]["Result"][number]
+    assert (entry["DeliveryStatus"], entry["StatusCode"], entry["StatusMessage"]) == (
+        delivery,
+        code,
+        message,
+    )
+
+
+def test_repeat_of_an_unfinished_call_is_unknown() -> None:
+    """A key whose first call never finished (a crash mid-way) answers unknown for each of its
+    addresses and sends nothing."""
+    c = client(PINPOINT.service)
+    script = PINPOINT.script(c)
+    guard = PinpointGuard(c, make_engine(), topic="deals")
+    guard.journal.remember("k", {"state": "started", "addresses": [NY, NY2]})
+    answer = guard.send_messages(
+        ApplicationId="a", MessageRequest=pp_request(NY), idempotency_key="k"
+    )
+    assert {a: (o.status, o.retryable) for a, o in answer["Outcomes"].items()} == {
+        NY: (OutcomeStatus.UNKNOWN, False),
+        NY2: (OutcomeStatus.UNKNOWN, False),
+    }
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert script.requests == []
+    v2 = client(V2.service)
+    v2_guard = SmsVoiceV2Guard(v2, make_engine(), topic="deals")
+    v2_guard.journal.remember("k", {"state": "started"})
+    outcome = v2_guard.send_text_message(
+        DestinationPhoneNumber=NY, MessageBody=BODY, idempotency_key="k"
+    )["Outcome"]
+    assert (outcome.status, outcome.retryable) == (OutcomeStatus.UNKNOWN, False)
