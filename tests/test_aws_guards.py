@@ -1137,3 +1137,63 @@ def test_repeat_of_an_unfinished_call_is_unknown() -> None:
         DestinationPhoneNumber=NY, MessageBody=BODY, idempotency_key="k"
     )["Outcome"]
     assert (outcome.status, outcome.retryable) == (OutcomeStatus.UNKNOWN, False)
+
+
+def test_v2_context_person_and_purpose_when_read() -> None:
+    """Context's person is read by default; its purpose only when told, and then it must agree
+    with MessageType."""
+    c = client(V2.service)
+    script = V2.script(c, ok())
+    engine = make_engine()
+    guard = SmsVoiceV2Guard(c, engine, topic="deals", read_context=("topic", "person", "purpose"))
+    guard.send_text_message(
+        DestinationPhoneNumber=NY,
+        MessageBody=BODY,
+        Context={"person": "p-1", "purpose": "transactional"},
+    )
+    (record,) = sent(engine)
+    assert (record.person, record.purpose.value) == ("p-1", "transactional")
+    assert script.requests[0]["MessageType"] == "TRANSACTIONAL"
+    with pytest.raises(ConfigurationError, match="Context purpose"):
+        guard.send_text_message(
+            DestinationPhoneNumber=NY2,
+            MessageBody=BODY,
+            MessageType="PROMOTIONAL",
+            Context={"purpose": "transactional"},
+        )
+    ignored = SmsVoiceV2Guard(client(V2.service), make_engine(), topic="deals")
+    assert ignored.purpose_for(None, {"purpose": "transactional"}).value == "marketing"
+
+
+@APIS
+def test_repeat_after_an_interruption_is_unknown(api: Api) -> None:
+    """A call with a key interrupted while its request was out: the repeat answers unknown and
+    sends nothing."""
+    c = client(api.service)
+    calls: list[int] = []
+
+    def interrupt(**_kwargs: Any) -> None:
+        calls.append(1)
+        raise KeyboardInterrupt
+
+    c.meta.events.register(f"before-send.{api.service}.{api.operation}", interrupt)
+    guard = api.guard(c, make_engine())
+    with pytest.raises(KeyboardInterrupt):
+        api.call(guard, idempotency_key="k")
+    outcome, _ = api.call(guard, idempotency_key="k")
+    assert (outcome.status, outcome.retryable) == (OutcomeStatus.UNKNOWN, False)
+    assert calls == [1]
+
+
+def test_v2_repeat_returns_the_first_message_id() -> None:
+    """The repeat of an End User Messaging call returns the first call's MessageId."""
+    c = client(V2.service)
+    V2.script(c, ok())
+    guard = SmsVoiceV2Guard(c, make_engine(), topic="deals")
+    first = guard.send_text_message(
+        DestinationPhoneNumber=NY, MessageBody=BODY, idempotency_key="k"
+    )
+    again = guard.send_text_message(
+        DestinationPhoneNumber=NY, MessageBody=BODY, idempotency_key="k"
+    )
+    assert again["MessageId"] == first["MessageId"] == "msg-1"

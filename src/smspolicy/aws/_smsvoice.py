@@ -14,7 +14,6 @@ from ._guard import (
     PURPOSE_TYPES,
     UNFINISHED,
     GuardBase,
-    Region,
     metadata,
     outcome_dict,
     outcome_from,
@@ -136,12 +135,22 @@ class SmsVoiceV2Guard(GuardBase):
         try:
             for index, region in enumerate(self.regions):
                 if index > 0:
-                    reservation, moved = self._move(region, reservation, message)
-                    if reservation is None:  # the policy refuses this region's identity
-                        assert moved is not None
-                        return {"ResponseMetadata": metadata()}, moved, None
-                    if moved is not None:
-                        continue  # this region has no identity of its own for the message
+                    record = reservation.record
+                    assert record is not None
+                    sender = region.identity(record.brand, record.purpose)
+                    if sender is None and record.sender is not None:
+                        continue  # no identity of its own here: never borrow another region's
+                    if sender != record.sender:
+                        self.release(reservation)
+                        moved = self.engine.reserve(attrs.evolve(message, sender=sender))
+                        if not moved.allowed:  # the policy refuses this region's identity
+                            reservation = None
+                            return (
+                                {"ResponseMetadata": metadata()},
+                                from_decision(moved.decision),
+                                None,
+                            )
+                        reservation = moved
                 for attempt in range(self.attempts):
                     if attempt:
                         self.backoff(attempt)
@@ -200,29 +209,3 @@ class SmsVoiceV2Guard(GuardBase):
         assert outcome is not None
         assert last is not None
         return {"ResponseMetadata": metadata()}, outcome, last
-
-    def _move(
-        self, region: Region, reservation: Reservation, message: Message
-    ) -> tuple[Reservation | None, Outcome | None]:
-        """Hold the message again with ``region``'s own identity, checked by the policy.
-        Returns the new reservation (and an outcome when the region must be skipped), or None
-        and the outcome when the policy refuses the region's identity."""
-        record = reservation.record
-        assert record is not None
-        sender = region.identity(record.brand, record.purpose)
-        if sender == record.sender:
-            return reservation, None
-        if sender is None:
-            skipped = Outcome(
-                OutcomeStatus.FAILED,
-                True,
-                reservation.decision,
-                error=f"{region.name} has no origination identity for this message",
-                region=region.name,
-            )
-            return reservation, skipped
-        self.release(reservation)
-        again = self.engine.reserve(attrs.evolve(message, sender=sender))
-        if not again.allowed:
-            return None, from_decision(again.decision)
-        return again, None
