@@ -183,15 +183,21 @@ def west_region(api: Api, origination: Any = WEST_ID) -> tuple[Any, Region]:
 
 @APIS
 @pytest.mark.parametrize(
-    "config",
-    [None, Config(retries={"mode": "legacy"}), Config(retries={"total_max_attempts": 2})],
+    ("config", "attempts"),
+    [
+        (None, 3),
+        (Config(retries={"mode": "legacy"}), 5),
+        (Config(retries={"total_max_attempts": 2}), 2),
+    ],
     ids=["default", "legacy", "two-attempts"],
 )
-def test_a_client_that_retries_is_refused(api: Api, config: Config | None) -> None:
+def test_a_client_that_retries_is_refused(api: Api, config: Config | None, attempts: int) -> None:
     """A client botocore would retry on its own (the default: standard mode, 3 attempts) is
     refused with a clear error, as the primary client or a failover region's."""
     retrying = client(api.service, config=config)
     script = api.script(retrying)
+    with pytest.raises(ConfigurationError, match=f"up to {attempts} attempts"):
+        api.guard(retrying, make_engine())
     with pytest.raises(ConfigurationError, match="total_max_attempts"):
         api.guard(retrying, make_engine())
     single = client(api.service)
