@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from smspolicy import Engine, LineType, Message, Policy, Program, rules, when
@@ -17,6 +18,7 @@ from smspolicy.aws import (
     PinpointLineTypeLookup,
     Region,
     SmsVoiceV2Guard,
+    single_attempt,
 )
 from smspolicy.errors import InvalidMessageError, RequestValidationError
 from smspolicy.predicates import is_marketing
@@ -32,7 +34,11 @@ POLICY = Policy(
 
 def client(service: str, region: str = "us-east-1") -> Any:
     return boto3.client(
-        service, region_name=region, aws_access_key_id="testing", aws_secret_access_key="testing"
+        service,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=single_attempt(),
     )
 
 
@@ -106,7 +112,17 @@ def test_three_addresses_forward_exactly_one(engine: Engine, pinpoint: tuple[Any
     assert outcomes[LA].status is OutcomeStatus.DEFERRED
     assert outcomes[LA].decision.until == dt.datetime(2025, 1, 15, 16, 0, tzinfo=dt.UTC)
     assert outcomes[LA].retryable
-    assert set(answer["MessageResponse"]["Result"]) == {NY}
+    results = answer["MessageResponse"]["Result"]
+    assert set(results) == {NY, NY_OUT, LA}
+    assert results[NY]["DeliveryStatus"] == "SUCCESSFUL"
+    assert (results[NY_OUT]["DeliveryStatus"], results[NY_OUT]["StatusCode"]) == (
+        "PERMANENT_FAILURE",
+        403,
+    )
+    assert "consent.revoked" in results[NY_OUT]["StatusMessage"]
+    assert (results[LA]["DeliveryStatus"], results[LA]["StatusCode"]) == ("THROTTLED", 429)
+    assert "2025-01-15T16:00:00+00:00" in results[LA]["StatusMessage"]
+    assert "ResponseMetadata" in answer
     (sent,) = engine.store.sends([NY], since=NOW - dt.timedelta(days=1))[NY]
     assert (sent.status, sent.provider_id, sent.sender) == (
         SendStatus.SENT,
@@ -130,45 +146,59 @@ def test_delivery_status_opt_out_revokes(engine: Engine, pinpoint: tuple[Any, St
 
 
 @pytest.mark.parametrize(
-    ("status", "retryable"),
+    ("status", "kind", "retryable", "held"),
     [
-        ("THROTTLED", True),
-        ("TEMPORARY_FAILURE", True),
-        ("UNKNOWN_FAILURE", True),
-        ("PERMANENT_FAILURE", False),
-        ("DUPLICATE", False),
+        ("THROTTLED", OutcomeStatus.FAILED, True, 0),
+        ("TEMPORARY_FAILURE", OutcomeStatus.UNKNOWN, False, 1),
+        ("UNKNOWN_FAILURE", OutcomeStatus.UNKNOWN, False, 1),
+        ("PERMANENT_FAILURE", OutcomeStatus.FAILED, False, 0),
+        ("DUPLICATE", OutcomeStatus.FAILED, False, 0),
     ],
 )
 def test_pinpoint_status_classification(
-    engine: Engine, pinpoint: tuple[Any, Stubber], status: str, retryable: bool
+    engine: Engine,
+    pinpoint: tuple[Any, Stubber],
+    status: str,
+    kind: OutcomeStatus,
+    retryable: bool,
+    held: int,
 ) -> None:
-    """Per-address delivery statuses are classified retryable or final."""
+    """Per-address delivery statuses: THROTTLED proves nothing went out (retryable, slot given
+    back); TEMPORARY_FAILURE (Pinpoint retries it) and UNKNOWN_FAILURE may deliver, so they are
+    unknown and counted; PERMANENT_FAILURE and DUPLICATE are final and give the slot back."""
     c, stub = pinpoint
     stub.add_response("send_messages", result(NY, status=status))
     outcome = PinpointGuard(c, engine, topic="deals").send_messages(
         ApplicationId="app-1", MessageRequest=request(NY)
     )["Outcomes"][NY]
-    assert outcome.status is OutcomeStatus.FAILED
+    assert outcome.status is kind
     assert outcome.retryable is retryable
     assert status in (outcome.error or "")
+    sends = engine.store.sends([NY], since=NOW - dt.timedelta(days=1))[NY]
+    assert [s.status for s in sends] == [SendStatus.SENT] * held
 
 
 @pytest.mark.parametrize(
-    ("code", "http", "retryable"),
+    ("code", "http", "kind", "retryable"),
     [
-        ("ThrottlingException", 429, True),
-        ("InternalServerException", 500, True),
-        ("ValidationException", 400, False),
-        ("AccessDeniedException", 403, False),
-        ("ResourceNotFoundException", 404, False),
-        ("ConflictException", 409, False),
+        ("ThrottlingException", 429, OutcomeStatus.FAILED, True),
+        ("InternalServerException", 500, OutcomeStatus.UNKNOWN, False),
+        ("ValidationException", 400, OutcomeStatus.FAILED, False),
+        ("AccessDeniedException", 403, OutcomeStatus.FAILED, False),
+        ("ResourceNotFoundException", 404, OutcomeStatus.FAILED, False),
+        ("ConflictException", 409, OutcomeStatus.FAILED, False),
     ],
 )
 def test_v2_error_classification(
-    engine: Engine, smsv2: tuple[Any, Stubber], code: str, http: int, retryable: bool
+    engine: Engine,
+    smsv2: tuple[Any, Stubber],
+    code: str,
+    http: int,
+    kind: OutcomeStatus,
+    retryable: bool,
 ) -> None:
-    """End User Messaging errors are classified retryable or final; a refused request gives the
-    slot back, a server error keeps it held until it expires."""
+    """End User Messaging errors are raised as ClientError with the outcome attached; a refused
+    request gives the slot back, a server error may have delivered: unknown, and counted."""
     c, stub = smsv2
     stub.add_client_error(
         "send_text_message",
@@ -176,18 +206,19 @@ def test_v2_error_classification(
         http_status_code=http,
         modeled_fields={"Reason": "KEYWORD_MISMATCH"} if code == "ConflictException" else None,
     )
-    answer = SmsVoiceV2Guard(c, engine, topic="deals").send_text_message(
-        DestinationPhoneNumber=NY,
-        MessageBody="Acme: hi. Reply STOP to opt out.",
-        MessageType="PROMOTIONAL",
-        OriginationIdentity="+18885550100",
-    )
-    outcome = answer["Outcome"]
-    assert outcome.status is OutcomeStatus.FAILED
+    with pytest.raises(ClientError) as raised:
+        SmsVoiceV2Guard(c, engine, topic="deals").send_text_message(
+            DestinationPhoneNumber=NY,
+            MessageBody="Acme: hi. Reply STOP to opt out.",
+            MessageType="PROMOTIONAL",
+            OriginationIdentity="+18885550100",
+        )
+    outcome = raised.value.outcome  # type: ignore[attr-defined]
+    assert raised.value.response["Outcome"] is outcome  # type: ignore[typeddict-item]
+    assert outcome.status is kind
     assert outcome.retryable is retryable
     held = engine.store.sends([NY], since=NOW - dt.timedelta(days=1))[NY]
-    assert len(held) == (1 if http >= 500 else 0)
-    assert "MessageId" not in answer
+    assert [s.status for s in held] == ([SendStatus.SENT] if http >= 500 else [])
 
 
 def test_v2_opted_out_conflict(engine: Engine, smsv2: tuple[Any, Stubber]) -> None:
@@ -206,6 +237,7 @@ def test_v2_opted_out_conflict(engine: Engine, smsv2: tuple[Any, Stubber]) -> No
         MessageType="PROMOTIONAL",
     )
     assert answer["Outcome"].status is OutcomeStatus.OPTED_OUT
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 409
     assert engine.consent.history(NY)[-1].kind.value == "revoked"
     assert engine.evaluate(Message(NY, "deals", "marketing")).codes == ("consent.revoked",)
 
@@ -233,12 +265,12 @@ def test_v2_sends_exact_parameters_and_records(engine: Engine, smsv2: tuple[Any,
     ("change", "problem"),
     [
         ({"MessageBody": "x" * 1601}, "at most 1600"),
-        ({"TimeToLive": 4}, "at least 5"),
+        ({"TimeToLive": 4}, "min value: 5"),
         ({"TimeToLive": 259_201}, "at most 259200"),
         ({"MessageType": "SPAM"}, "must be one of"),
         ({"DestinationPhoneNumber": "12-abc"}, "does not match"),
         ({"Context": {f"k{i}": "v" for i in range(6)}}, "at most 5"),
-        ({"Colour": "red"}, "not a parameter"),
+        ({"Colour": "red"}, "Unknown parameter"),
         ({"MessageBody": "   "}, "does not match"),
     ],
     ids=[
@@ -269,7 +301,9 @@ def test_pinpoint_validation_failures_make_no_request(
     """Missing MessageConfiguration, a bad ChannelType or Endpoints are refused before sending."""
     c, _stub = pinpoint
     guard = PinpointGuard(c, engine, topic="deals")
-    with pytest.raises(RequestValidationError, match="MessageConfiguration is required"):
+    with pytest.raises(
+        RequestValidationError, match=r"Missing required parameter.*MessageConfiguration"
+    ):
         guard.send_messages(ApplicationId="a", MessageRequest={"Addresses": {NY: {}}})
     bad = request(NY)
     bad["Addresses"][NY]["ChannelType"] = "PIGEON"

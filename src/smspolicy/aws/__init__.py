@@ -1,7 +1,10 @@
 """Guards around the AWS calls that send messages: Pinpoint ``SendMessages`` and End User
 Messaging SMS ``SendTextMessage``. Install with ``pip install smspolicy[aws]``."""
 
+from ._content import PinpointTemplates, SmsTemplate, TemplateSource
+from ._delivery import single_attempt
 from ._guard import Region
+from ._journal import FileJournal, Journal, MemoryJournal
 from ._lookup import PinpointLineTypeLookup
 from ._outcomes import Outcome, OutcomeStatus
 from ._pinpoint import PinpointGuard
@@ -9,11 +12,18 @@ from ._smsvoice import SmsVoiceV2Guard
 from ._validate import validate_request
 
 __all__ = [
+    "FileJournal",
+    "Journal",
+    "MemoryJournal",
     "Outcome",
     "OutcomeStatus",
     "PinpointGuard",
     "PinpointLineTypeLookup",
+    "PinpointTemplates",
     "Region",
+    "SmsTemplate",
     "SmsVoiceV2Guard",
+    "TemplateSource",
+    "single_attempt",
     "validate_request",
 ]

@@ -1,66 +1,75 @@
-"""What both guards share: regions, message building, settling reservations."""
+"""What both guards share: regions, decisions from the request, settling what was sent, the
+journal of what the store could not take at once, and validation."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import attrs
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.validate import ParamValidator
 
 from .._engine import Engine
 from .._reserve import Reservation
-from .._values import Purpose, to_enum
-from ..errors import ConfigurationError
-from ._outcomes import RETRYABLE_ERRORS, SAFE_TO_FAIL_OVER, Outcome, OutcomeStatus
+from .._values import Channel, Decision, Message, Purpose, Reason, check_text, deny, to_enum
+from ..errors import ConfigurationError, InvalidInputError, RequestValidationError
+from ..errors import ReservationExpiredError as _Expired
+from ._delivery import Delivery, check_single_attempt
+from ._journal import Journal, MemoryJournal
+from ._outcomes import Outcome, OutcomeStatus, from_decision
+from ._validate import validate_request
 
 __all__ = ["Region"]
 
 log = logging.getLogger("smspolicy.aws")
 
 MESSAGE_TYPES = {"TRANSACTIONAL": Purpose.TRANSACTIONAL, "PROMOTIONAL": Purpose.MARKETING}
+PURPOSE_TYPES = {purpose: name for name, purpose in MESSAGE_TYPES.items()}
+CONTEXT_KEYS = frozenset({"topic", "brand", "purpose", "person"})
+DEFAULT_CONTEXT = frozenset({"topic", "person"})
+"""The Context entries read by default: event metadata never changes a brand or a purpose
+unless the guard is told to read them."""
+
+
+def metadata() -> dict[str, Any]:
+    """``ResponseMetadata`` for an answer the guard gave without asking AWS."""
+    return {"RequestId": "", "HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}
+
+
+def refusal(code: str, text: str, **data: object) -> Decision:
+    """A DENY decided by the guard itself (not by the policy)."""
+    return deny(Reason(code, "aws.guard", text, None, data))
 
 
 @attrs.frozen
 class Region:
     """A failover target: a client for another region, with that region's own Pinpoint
-    application id and origination identity (each region has its own)."""
+    application id and origination identity (each region has its own). ``origination`` is one
+    identity, or a mapping ``(brand, purpose) -> identity``."""
 
     client: Any
     application_id: str | None = None
-    origination: str | None = None
+    origination: str | Mapping[tuple[str | None, Purpose | str], str] | None = None
 
     @property
     def name(self) -> str:
         """The client's region name."""
         return str(getattr(getattr(self.client, "meta", None), "region_name", "?"))
 
-
-def error_code(error: Exception) -> str:
-    """The AWS error code of a failed call ("ThrottlingException"...), or the exception name."""
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code", "ClientError"))
-    return type(error).__name__
-
-
-def failure(error: Exception, region: Region) -> Outcome:
-    """The outcome of a call that raised."""
-    code = error_code(error)
-    retryable = code in RETRYABLE_ERRORS or isinstance(error, BotoCoreError)
-    return Outcome(OutcomeStatus.FAILED, retryable, error=f"{code}: {error}", region=region.name)
-
-
-def proves_nothing_sent(error: Exception) -> bool:
-    """True when the error shows the request was refused before any message went out."""
-    if isinstance(error, ClientError):
-        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500))
-        return status < 500 or error_code(error) in SAFE_TO_FAIL_OVER
-    return False
+    def identity(self, brand: str | None, purpose: Purpose) -> str | None:
+        """This region's origination identity for ``brand`` and ``purpose`` (None: none)."""
+        if self.origination is None or isinstance(self.origination, str):
+            return self.origination
+        for (b, p), sender in self.origination.items():
+            if b == brand and to_enum(Purpose, p, ConfigurationError) is purpose:
+                return sender
+        return None
 
 
 class GuardBase:
-    """Shared set-up of the Pinpoint and End User Messaging guards."""
+    """Shared set-up and bookkeeping of the Pinpoint and End User Messaging guards."""
 
     OPERATION = ""
     """The botocore operation the guard wraps (its model validates every request)."""
@@ -75,6 +84,10 @@ class GuardBase:
         purpose: Purpose | str | None = None,
         failover: Sequence[Region] = (),
         origination: Mapping[tuple[str | None, Purpose | str], str] | None = None,
+        journal: Journal | None = None,
+        read_context: Collection[str] = DEFAULT_CONTEXT,
+        attempts: int = 1,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not isinstance(engine, Engine):
             raise ConfigurationError(f"engine must be a smspolicy.Engine, got {engine!r}")
@@ -83,42 +96,350 @@ class GuardBase:
         for region in failover:
             if not isinstance(region, Region):
                 raise ConfigurationError(f"failover takes Region values, got {region!r}")
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ConfigurationError(f"attempts must be a whole number from 1, got {attempts!r}")
+        unknown = set(read_context) - CONTEXT_KEYS
+        if isinstance(read_context, str) or unknown:
+            raise ConfigurationError(
+                f"read_context takes some of {sorted(CONTEXT_KEYS)}, got {read_context!r}"
+            )
+        if journal is not None and not isinstance(journal, Journal):
+            raise ConfigurationError(f"journal must be a smspolicy.aws.Journal, got {journal!r}")
         self.client = client
         self.engine = engine
         self.topic = topic
         self.brand = brand
         self.purpose = None if purpose is None else to_enum(Purpose, purpose, ConfigurationError)
         self.regions = (Region(client), *failover)
+        for index, region in enumerate(self.regions):
+            check_single_attempt(region.client, "the client" if index == 0 else region.name)
         self.origination = {
             (b, to_enum(Purpose, p, ConfigurationError)): sender
             for (b, p), sender in (origination or {}).items()
         }
+        self.journal: Journal = journal if journal is not None else MemoryJournal()
+        self.read_context = frozenset(read_context)
+        self.attempts = attempts
+        self.sleep = sleep
         self.operation = client.meta.service_model.operation_model(self.OPERATION)
+        self._spare = MemoryJournal()  # entries the journal itself failed to take
+        self._unsettled: dict[str, Reservation] = {}
 
-    def purpose_for(self, message_type: str | None, context: Mapping[str, str]) -> Purpose:
-        """The purpose from the guard, the request's MessageType or its Context; marketing when
-        nothing says (the stricter reading)."""
-        if self.purpose is not None:
-            return self.purpose
-        if message_type in MESSAGE_TYPES:
-            return MESSAGE_TYPES[message_type]
-        if "purpose" in context:
-            return to_enum(Purpose, context["purpose"], ConfigurationError)
-        return Purpose.MARKETING
+    # -- the request ---------------------------------------------------------------------------
+
+    def validate(self, params: Mapping[str, Any]) -> None:
+        """botocore's own parameter validation, then the service model's enums, patterns and
+        sizes: raise :class:`RequestValidationError` before anything is held or sent."""
+        report = ParamValidator().validate(params, self.operation.input_shape)
+        if report.has_errors():
+            problems = [line.strip() for line in report.generate_report().splitlines()]
+            raise RequestValidationError(self.OPERATION, [p for p in problems if p])
+        validate_request(self.operation, params)
+
+    def purpose_for(self, message_type: str | None, context: Mapping[str, Any]) -> Purpose:
+        """The purpose the request sends with: its ``MessageType`` decides; a guard purpose or a
+        read Context purpose that says otherwise is a ConfigurationError; with neither, the
+        guard's purpose, else marketing (the stricter reading)."""
+        stated = [(f"purpose={self.purpose.value!r}", self.purpose)] if self.purpose else []
+        if "purpose" in self.read_context and "purpose" in context:
+            said = to_enum(Purpose, context["purpose"], ConfigurationError)
+            stated.append((f"Context purpose {said.value!r}", said))
+        if message_type is not None:
+            purpose = MESSAGE_TYPES[message_type]
+            for where, said in stated:
+                if said is not purpose:
+                    raise ConfigurationError(
+                        f"MessageType={message_type!r} sends {purpose.value}, but {where} says "
+                        f"{said.value}: the request's MessageType decides; make them agree"
+                    )
+            return purpose
+        if len({said for _, said in stated}) > 1:
+            raise ConfigurationError(f"the guard's purpose and the Context disagree: {stated}")
+        return stated[0][1] if stated else Purpose.MARKETING
+
+    def read(self, context: Mapping[str, Any], key: str, default: str | None) -> str | None:
+        """A Context entry the guard was told to read, else ``default``."""
+        if key in self.read_context and key in context:
+            return str(context[key])
+        return default
 
     def sender_for(self, given: str | None, brand: str | None, purpose: Purpose) -> str | None:
         """The origination identity: the request's own, else the dedicated one for the brand and
         purpose, if the guard was given a table."""
         return given or self.origination.get((brand, purpose))
 
-    def opted_out(self, reservation: Reservation, source: str) -> Outcome:
-        """Release the slot and record the revocation the provider reported."""
-        reservation.release()
-        assert reservation.record is not None
-        self.engine.consent.revoke(
-            reservation.record.number,
-            source=source,
-            brand=reservation.record.brand,
-            evidence={"provider": source},
+    def normalise(self, address: str, channel: Channel) -> str:
+        """The key under which two spellings of one address are the same."""
+        if channel.is_phone:
+            try:
+                return self.engine.address_of(address)
+            except InvalidInputError:
+                return address.strip()
+        return address.strip().lower()
+
+    # -- the journal ---------------------------------------------------------------------------
+
+    def _append(self, entry: Mapping[str, Any]) -> tuple[Journal, str]:
+        try:
+            return self.journal, self.journal.append(entry)
+        except Exception as error:  # the journal failed: keep the entry in memory at least
+            log.error("the guard's journal failed (%s); keeping the entry in memory", error)
+            return self._spare, self._spare.append(entry)
+
+    def pending(self) -> list[tuple[str, Mapping[str, Any]]]:
+        """Journal entries not yet written to the store (their numbers are denied)."""
+        return [*self.journal.pending(), *self._spare.pending()]
+
+    def blocked(self) -> set[str]:
+        """The numbers denied ``store.unavailable`` until their journal entries are written."""
+        return {str(entry["number"]) for _id, entry in self.pending()}
+
+    def replay(self) -> int:
+        """Write the journal's entries to the store (each guard call does this first); return
+        how many are still waiting."""
+        for journal in (self.journal, self._spare):
+            for entry_id, entry in journal.pending():
+                try:
+                    self._apply(entry_id, entry)
+                    journal.done(entry_id)
+                except Exception as error:  # the store is still down: try again next time
+                    log.warning("journal entry %s not written yet: %s", entry_id, error)
+        return len(self.pending())
+
+    def _apply(self, entry_id: str, entry: Mapping[str, Any]) -> None:
+        if entry["kind"] == "revoke":
+            self.engine.consent.revoke(
+                entry["number"],
+                source=entry["source"],
+                brand=entry.get("brand"),
+                evidence={"provider": entry["source"], "journal": entry_id},
+            )
+            return
+        provider_id = entry.get("provider_id")
+        reservation = self._unsettled.get(entry_id)
+        if reservation is not None:
+            try:
+                reservation.commit(provider_id)
+            except _Expired:
+                assert reservation.message is not None
+                self.engine.record_sent(reservation.message, provider_id=provider_id)
+        else:
+            message = Message(
+                entry["number"],
+                entry["topic"],
+                entry["purpose"],
+                entry["channel"],
+                brand=entry.get("brand"),
+                sender=entry.get("sender"),
+                person=entry.get("person"),
+                content_key=entry["content_key"],
+            )
+            self.engine.record_sent(message, provider_id=provider_id)
+        self._unsettled.pop(entry_id, None)
+
+    def blocked_outcome(self, number: str) -> Outcome:
+        """The outcome for a number whose send or opt-out is not in the store yet."""
+        return from_decision(
+            refusal(
+                "store.unavailable",
+                f"A send to or an opt-out of {number} is not in the store yet: the number is held "
+                "until the guard's journal is written.",
+                number=number,
+            )
         )
-        return Outcome(OutcomeStatus.OPTED_OUT, False, reservation.decision)
+
+    # -- settling ------------------------------------------------------------------------------
+
+    def release(self, reservation: Reservation) -> None:
+        """Give a hold back (nothing was sent); a failure leaves it to expire."""
+        try:
+            reservation.release()
+        except Exception as error:
+            log.warning("could not release %r (it expires by itself): %s", reservation, error)
+
+    def record(self, reservation: Reservation, provider_id: str | None) -> str | None:
+        """Count a send that went out or may have: commit the hold; after a late commit the
+        policy refused, log the send anyway (it happened); when the store fails, keep it in the
+        journal. Returns the store error, if any."""
+        try:
+            reservation.commit(provider_id)
+            return None
+        except _Expired:
+            assert reservation.message is not None
+            try:
+                self.engine.record_sent(reservation.message, provider_id=provider_id)
+                return None
+            except Exception as error:
+                return self._keep_send(reservation, provider_id, error)
+        except Exception as error:
+            return self._keep_send(reservation, provider_id, error)
+
+    def _keep_send(
+        self, reservation: Reservation, provider_id: str | None, error: Exception
+    ) -> str:
+        record = reservation.record
+        assert record is not None
+        journal, entry_id = self._append(
+            {
+                "kind": "send",
+                "number": record.number,
+                "topic": record.topic,
+                "purpose": record.purpose.value,
+                "channel": record.channel.value,
+                "brand": record.brand,
+                "sender": record.sender,
+                "person": record.person,
+                "content_key": record.content_key,
+                "provider_id": provider_id,
+                "at": self.engine.now().isoformat(),
+            }
+        )
+        self._unsettled[entry_id] = reservation
+        return f"{type(error).__name__}: {error} (kept in the journal {journal!r})"
+
+    def opted_out(
+        self,
+        number: str,
+        brand: str | None,
+        source: str,
+        reservation: Reservation | None = None,
+    ) -> str | None:
+        """Make a provider opt-out durable before anything else: journal, then ledger, then
+        give the hold back. Returns the store error, if the ledger could not be written (the
+        number is then denied until it is)."""
+        journal, entry_id = self._append(
+            {"kind": "revoke", "number": number, "brand": brand, "source": source}
+        )
+        store_error = None
+        try:
+            self.engine.consent.revoke(
+                number, source=source, brand=brand, evidence={"provider": source}
+            )
+        except Exception as error:
+            store_error = f"{type(error).__name__}: {error} (kept in the journal {journal!r})"
+        else:
+            try:
+                journal.done(entry_id)
+            except Exception as error:  # replayed later: a second revocation is harmless
+                log.warning("journal entry %s not marked done: %s", entry_id, error)
+        if reservation is not None:
+            self.release(reservation)
+        return store_error
+
+    def settle(
+        self,
+        reservation: Reservation,
+        delivery: Delivery,
+        *,
+        message_id: str | None,
+        error: str | None,
+        region: Region,
+        source: str,
+    ) -> Outcome:
+        """The outcome of one held message after AWS answered (or failed to)."""
+        record = reservation.record
+        assert record is not None
+        sender = record.sender
+        if delivery is Delivery.ACCEPTED:
+            store_error = self.record(reservation, message_id)
+            return Outcome(
+                OutcomeStatus.SENT,
+                False,
+                reservation.decision,
+                message_id,
+                None,
+                region.name,
+                sender,
+                store_error,
+            )
+        if delivery is Delivery.UNKNOWN:
+            store_error = self.record(reservation, message_id)
+            return Outcome(
+                OutcomeStatus.UNKNOWN,
+                False,
+                reservation.decision,
+                message_id,
+                error,
+                region.name,
+                sender,
+                store_error,
+            )
+        if delivery is Delivery.OPTED_OUT:
+            store_error = self.opted_out(record.number, record.brand, source, reservation)
+            return Outcome(
+                OutcomeStatus.OPTED_OUT,
+                False,
+                reservation.decision,
+                message_id,
+                error,
+                region.name,
+                sender,
+                store_error,
+            )
+        self.release(reservation)
+        return Outcome(
+            OutcomeStatus.FAILED,
+            delivery is Delivery.NOT_SENT_RETRYABLE,
+            reservation.decision,
+            message_id,
+            error,
+            region.name,
+            sender,
+        )
+
+    def backoff(self, attempt: int) -> None:
+        """Wait before attempt ``attempt`` (from 1) in the same region."""
+        self.sleep(min(0.05 * 2**attempt, 1.0))
+
+    # -- idempotency ---------------------------------------------------------------------------
+
+    def recall(self, key: str | None) -> Mapping[str, Any] | None:
+        """The answer kept for a repeated idempotency key."""
+        if key is None:
+            return None
+        check_text(key, "idempotency_key")
+        return self.journal.recall(key)
+
+    def remember(self, key: str | None, answer: Mapping[str, Any]) -> None:
+        """Keep an answer for ``key`` (best effort once the call has sent)."""
+        if key is None:
+            return
+        try:
+            self.journal.remember(key, answer)
+        except Exception as error:
+            log.error("could not keep the answer for idempotency key %r: %s", key, error)
+
+
+def outcome_dict(outcome: Outcome) -> dict[str, Any]:
+    """An outcome as JSON-compatible data (for the journal)."""
+    return {
+        "status": outcome.status.value,
+        "retryable": outcome.retryable,
+        "message_id": outcome.message_id,
+        "error": outcome.error,
+        "region": outcome.region,
+        "sender": outcome.sender,
+        "store_error": outcome.store_error,
+        "codes": list(outcome.decision.codes) if outcome.decision is not None else [],
+    }
+
+
+def outcome_from(data: Mapping[str, Any]) -> Outcome:
+    """An outcome kept by :func:`outcome_dict` (its decision is not kept)."""
+    return Outcome(
+        OutcomeStatus(data["status"]),
+        bool(data["retryable"]),
+        None,
+        data.get("message_id"),
+        data.get("error"),
+        data.get("region"),
+        data.get("sender"),
+        data.get("store_error"),
+    )
+
+
+UNFINISHED = Outcome(
+    OutcomeStatus.UNKNOWN,
+    False,
+    error="an earlier call with this idempotency key did not finish: it may have sent",
+)

@@ -7,7 +7,14 @@ import attrs
 from .. import _enum
 from .._values import Decision, Verdict
 
-__all__ = ["RETRYABLE_ERRORS", "RETRYABLE_STATUSES", "Outcome", "OutcomeStatus", "from_decision"]
+__all__ = [
+    "RETRYABLE_ERRORS",
+    "RETRYABLE_STATUSES",
+    "SAFE_TO_FAIL_OVER",
+    "Outcome",
+    "OutcomeStatus",
+    "from_decision",
+]
 
 
 class OutcomeStatus(_enum.Enum):
@@ -19,40 +26,42 @@ class OutcomeStatus(_enum.Enum):
     DENIED = "denied"
     INVALID = "invalid"
     FAILED = "failed"
+    """Not delivered: AWS's answer proves the message did not go out."""
+    UNKNOWN = "unknown"
+    """Possibly delivered (a timeout, a connection lost after sending, a 5xx): the send counts
+    for caps and dedupe and must not be sent again."""
+    DRY_RUN = "dry_run"
+    """Decided and checked by AWS with ``DryRun``; nothing was sent or recorded."""
 
 
-RETRYABLE_STATUSES = frozenset({"THROTTLED", "TEMPORARY_FAILURE", "UNKNOWN_FAILURE"})
-"""Pinpoint ``DeliveryStatus`` values worth retrying; PERMANENT_FAILURE, OPT_OUT and DUPLICATE
-are final."""
+RETRYABLE_STATUSES = frozenset({"THROTTLED"})
+"""Pinpoint ``DeliveryStatus`` values that prove the address was not sent and may be sent
+again. ``TEMPORARY_FAILURE`` (Pinpoint retries it itself) and ``UNKNOWN_FAILURE`` may deliver,
+so they are ``unknown``; ``PERMANENT_FAILURE``, ``OPT_OUT`` and ``DUPLICATE`` are final."""
 
 RETRYABLE_ERRORS = frozenset(
     {
         "ThrottlingException",
-        "InternalServerException",
         "TooManyRequestsException",
-        "InternalServerErrorException",
         "ServiceQuotaExceededException",
-        "RequestTimeout",
     }
 )
-"""Error codes worth retrying; Validation, Conflict, AccessDenied and ResourceNotFound are
-final."""
+"""Error codes (with an HTTP status below 500) that prove nothing was sent, so the request may
+be retried or failed over; any 5xx may have delivered and is never retried."""
 
-SAFE_TO_FAIL_OVER = frozenset(
-    {
-        "ThrottlingException",
-        "TooManyRequestsException",
-        "ServiceQuotaExceededException",
-        "THROTTLED",
-    }
-)
-"""Failures that prove nothing was sent, so another region may send without a double send."""
+SAFE_TO_FAIL_OVER = RETRYABLE_ERRORS | RETRYABLE_STATUSES
+"""Answers that prove nothing was sent, so another attempt or region may send it once."""
 
 
 @attrs.frozen
 class Outcome:
-    """What the guard did with one address: sent (with the provider's message id), opted out,
-    deferred or denied by policy (with the decision), invalid, or failed (with the error)."""
+    """What the guard did with one address: sent (with the provider's message id), possibly
+    delivered (``unknown``), opted out, deferred or denied by policy (with the decision), invalid,
+    failed without delivery (with the error), or checked with ``DryRun``.
+
+    ``sender`` is the origination identity the request went out from; ``store_error`` says that
+    the send or the opt-out could not be written to the store at once (it is kept in the guard's
+    journal and written later; until then the address is denied ``store.unavailable``)."""
 
     status: OutcomeStatus
     retryable: bool
@@ -60,6 +69,13 @@ class Outcome:
     message_id: str | None = None
     error: str | None = None
     region: str | None = None
+    sender: str | None = None
+    store_error: str | None = None
+
+    @property
+    def may_have_delivered(self) -> bool:
+        """True when the message may have reached the recipient (``sent`` or ``unknown``)."""
+        return self.status in (OutcomeStatus.SENT, OutcomeStatus.UNKNOWN)
 
 
 def from_decision(decision: Decision) -> Outcome:

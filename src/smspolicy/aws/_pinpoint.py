@@ -6,14 +6,26 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+import attrs
+from botocore.exceptions import ClientError
 
+from .._engine import Engine
 from .._reserve import Reservation
-from .._values import Channel, Message
+from .._values import Channel, Message, Purpose
 from ..errors import RequestValidationError
-from ._guard import GuardBase, Region, error_code, failure, proves_nothing_sent
-from ._outcomes import RETRYABLE_STATUSES, SAFE_TO_FAIL_OVER, Outcome, OutcomeStatus, from_decision
-from ._validate import validate_request
+from ._content import PinpointTemplates, TemplateSource, UnknownContent, body_for
+from ._delivery import Delivery, classify_error, classify_status, error_code, http_status
+from ._guard import (
+    PURPOSE_TYPES,
+    UNFINISHED,
+    GuardBase,
+    Region,
+    metadata,
+    outcome_dict,
+    outcome_from,
+    refusal,
+)
+from ._outcomes import Outcome, OutcomeStatus, from_decision
 
 __all__ = ["PinpointGuard"]
 
@@ -31,162 +43,428 @@ CHANNELS = {
     "ADM": Channel.PUSH,
     "BAIDU": Channel.PUSH,
 }
+"""Pinpoint channel types and the channel each is decided as; others (``CUSTOM``, none) are
+denied ``channel.unsupported``."""
+
+SOURCE = "pinpoint:OPT_OUT"
 
 
-def _body(config: Mapping[str, Any], request: Mapping[str, Any], channel: Channel) -> str:
-    if config.get("BodyOverride"):
-        return str(config["BodyOverride"])
-    messages = request.get("MessageConfiguration", {})
-    section = {Channel.SMS: "SMSMessage", Channel.VOICE: "VoiceMessage"}.get(channel)
-    if section and messages.get(section, {}).get("Body"):
-        return str(messages[section]["Body"])
-    return str(messages.get("DefaultMessage", {}).get("Body", ""))
+@attrs.define
+class _Address:
+    """One address of the request as it moves through the guard."""
+
+    key: str
+    config: Mapping[str, Any]
+    message: Message | None = None
+    reservation: Reservation | None = None
+    outcome: Outcome | None = None
+    result: Mapping[str, Any] | None = None
+    raised: Exception | None = None
+
+
+def _blocked_result(outcome: Outcome) -> dict[str, Any]:
+    """The documented ``MessageResult`` of an address the guard did not forward."""
+    codes = ", ".join(outcome.decision.codes) if outcome.decision is not None else ""
+    if outcome.status is OutcomeStatus.DEFERRED:
+        assert outcome.decision is not None
+        assert outcome.decision.until is not None
+        until = outcome.decision.until.isoformat()
+        return {
+            "DeliveryStatus": "THROTTLED",
+            "StatusCode": 429,
+            "StatusMessage": f"smspolicy deferred until {until}: {codes}",
+        }
+    if "address.duplicate" in codes:
+        return {
+            "DeliveryStatus": "DUPLICATE",
+            "StatusCode": 400,
+            "StatusMessage": f"smspolicy: {codes}",
+        }
+    if outcome.retryable:
+        return {
+            "DeliveryStatus": "THROTTLED",
+            "StatusCode": 503,
+            "StatusMessage": f"smspolicy {outcome.status.value}: {codes}",
+        }
+    status = 400 if outcome.status is OutcomeStatus.INVALID else 403
+    return {
+        "DeliveryStatus": "PERMANENT_FAILURE",
+        "StatusCode": status,
+        "StatusMessage": f"smspolicy {outcome.status.value}: {codes}",
+    }
+
+
+def _raised_result(outcome: Outcome, error: Exception) -> dict[str, Any]:
+    """The ``MessageResult`` of an address whose request raised."""
+    if outcome.status is OutcomeStatus.UNKNOWN:
+        delivery = "UNKNOWN_FAILURE"
+    elif outcome.retryable:
+        delivery = "THROTTLED"
+    else:
+        delivery = "PERMANENT_FAILURE"
+    return {
+        "DeliveryStatus": delivery,
+        "StatusCode": http_status(error) or 0,
+        "StatusMessage": f"smspolicy {outcome.status.value}: {outcome.error}",
+    }
 
 
 class PinpointGuard(GuardBase):
-    """Wraps ``client.send_messages``: each address is decided by the engine and only allowed
-    addresses are forwarded.
+    """Wraps ``client.send_messages``: each address is decided by the engine on the text it
+    would receive, and only allowed addresses are forwarded, one request per origination
+    identity.
 
-    The response is boto3's, with ``MessageResponse.Result`` for forwarded addresses, plus
-    ``"Outcomes"``: address -> :class:`Outcome`. Successful sends are recorded; a
-    ``DeliveryStatus`` of ``OPT_OUT`` writes a revocation to the ledger. A throttled request is
-    retried in the next ``failover`` region (with that region's application id and origination
-    number); an address is never sent twice.
+    The response is boto3's, with every address of the request in ``MessageResponse.Result``
+    (those not forwarded with the documented ``DeliveryStatus``, ``StatusCode`` and the
+    reason codes in ``StatusMessage``) and ``ResponseMetadata``, plus ``"Outcomes"``: address
+    -> :class:`Outcome`. Sends are recorded; a ``DeliveryStatus`` of ``OPT_OUT`` writes a
+    revocation to the ledger. A request or an address refused for throttling is retried
+    (``attempts``) and then failed over to the next region, with that region's own application
+    id and origination identity, checked by the policy; an address that may have been delivered
+    is never sent again. AWS errors are raised as boto3 raised them, with ``error.outcomes``
+    (and ``error.response["Outcomes"]``) attached.
+
+    ``templates`` resolves ``TemplateConfiguration`` (default: ``GetSmsTemplate`` through the
+    client, cached for five minutes).
     """
 
     OPERATION = "SendMessages"
 
+    def __init__(
+        self,
+        client: Any,
+        engine: Engine,
+        *,
+        topic: str,
+        templates: TemplateSource | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(client, engine, topic=topic, **options)
+        self.templates = templates if templates is not None else PinpointTemplates(client)
+
     def send_messages(
-        self, *, ApplicationId: str, MessageRequest: Mapping[str, Any]
+        self,
+        *,
+        ApplicationId: str,
+        MessageRequest: Mapping[str, Any],
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Decide every address, forward the allowed ones, report an outcome for each."""
-        validate_request(
-            self.operation, {"ApplicationId": ApplicationId, "MessageRequest": MessageRequest}
-        )
+        """Decide every address, forward the allowed ones, report an outcome for each. A
+        repeated ``idempotency_key`` returns the first call's outcomes and sends nothing."""
+        stored = self.recall(idempotency_key)
+        if stored is not None:
+            return self._repeat(stored)
+        self.validate({"ApplicationId": ApplicationId, "MessageRequest": MessageRequest})
         if MessageRequest.get("Endpoints"):
             raise RequestValidationError(
                 "SendMessages",
                 ["MessageRequest.Endpoints cannot be checked by policy: send to Addresses"],
             )
-        outcomes: dict[str, Outcome] = {}
-        held: dict[str, Reservation] = {}
-        addresses = dict(MessageRequest.get("Addresses") or {})
-        # Every message is built before anything is held, then the batch is reserved at once.
-        messages = [self._message(a, config, MessageRequest) for a, config in addresses.items()]
-        for address, reservation in zip(addresses, self.engine.reserve_many(messages), strict=True):
-            if reservation.allowed:
-                held[address] = reservation
-            else:
-                outcomes[address] = from_decision(reservation.decision)
-        response: dict[str, Any] = {
-            "MessageResponse": {"ApplicationId": ApplicationId, "Result": {}}
-        }
-        for index, region in enumerate(self.regions):
-            if not held:
-                break
-            last = index == len(self.regions) - 1
-            response = self._send(
-                region, ApplicationId, MessageRequest, held, outcomes, last, response
-            )
-        return {**response, "Outcomes": outcomes}
-
-    def _message(
-        self, address: str, config: Mapping[str, Any], request: Mapping[str, Any]
-    ) -> Message:
-        context = {**(request.get("Context") or {}), **(config.get("Context") or {})}
-        sms = request.get("MessageConfiguration", {}).get("SMSMessage", {})
-        channel = CHANNELS.get(str(config.get("ChannelType", "SMS")), Channel.SMS)
-        purpose = self.purpose_for(sms.get("MessageType"), context)
-        brand = context.get("brand", self.brand)
-        sender = sms.get("OriginationNumber") or sms.get("SenderId")
-        return Message(
-            address,
-            context.get("topic", self.topic),
-            purpose,
-            channel,
-            body=_body(config, request, channel),
-            brand=brand,
-            sender=self.sender_for(sender, brand, purpose) if channel.is_phone else sender,
-            person=context.get("person"),
+        self.replay()
+        entries = self._prepare(MessageRequest)
+        self.remember(idempotency_key, {"state": "started", "addresses": [e.key for e in entries]})
+        first: dict[str, Any] = {}
+        try:
+            self._reserve(entries)
+            self._deliver(ApplicationId, MessageRequest, entries, first)
+        finally:
+            for entry in entries:  # a path that sent nothing gives its hold back
+                if entry.reservation is not None:
+                    self.release(entry.reservation)
+                    entry.reservation = None
+        response = self._response(ApplicationId, entries, first)
+        self.remember(
+            idempotency_key,
+            {
+                "response": {k: v for k, v in response.items() if k != "Outcomes"},
+                "outcomes": {a: outcome_dict(o) for a, o in response["Outcomes"].items()},
+            },
         )
+        raised = [e.raised for e in entries if e.raised is not None]
+        if raised:
+            error = raised[-1]
+            error.outcomes = response["Outcomes"]  # type: ignore[attr-defined]
+            if isinstance(error, ClientError):
+                error.response["Outcomes"] = response["Outcomes"]  # type: ignore[typeddict-unknown-key]
+            raise error
+        return response
 
-    def _request(
+    def _repeat(self, stored: Mapping[str, Any]) -> dict[str, Any]:
+        if "outcomes" in stored:
+            outcomes = {a: outcome_from(o) for a, o in stored["outcomes"].items()}
+            return {**copy.deepcopy(dict(stored["response"])), "Outcomes": outcomes}
+        return {
+            "MessageResponse": {"Result": {}},
+            "ResponseMetadata": metadata(),
+            "Outcomes": dict.fromkeys(stored.get("addresses", []), UNFINISHED),
+        }
+
+    # -- deciding ------------------------------------------------------------------------------
+
+    def _prepare(self, request: Mapping[str, Any]) -> list[_Address]:
+        """Every address with its message, or with the guard's own refusal. Raises (before
+        anything is held) when an address makes no valid message."""
+        blocked = self.blocked()
+        seen: dict[str, str] = {}
+        entries: list[_Address] = []
+        sms = (request.get("MessageConfiguration") or {}).get("SMSMessage") or {}
+        for key, config in (request.get("Addresses") or {}).items():
+            entry = _Address(key, config)
+            entries.append(entry)
+            channel = CHANNELS.get(str(config.get("ChannelType")))
+            if channel is None:
+                entry.outcome = from_decision(
+                    refusal(
+                        "channel.unsupported",
+                        f"ChannelType {config.get('ChannelType')!r} cannot be decided by policy.",
+                        channel_type=str(config.get("ChannelType")),
+                    )
+                )
+                continue
+            context = {**(request.get("Context") or {}), **(config.get("Context") or {})}
+            message_type = sms.get("MessageType") if channel is Channel.SMS else None
+            purpose = self.purpose_for(message_type, context)
+            brand = self.read(context, "brand", self.brand)
+            given = (
+                (sms.get("OriginationNumber") or sms.get("SenderId")) if channel.is_phone else None
+            )
+            sender = self.sender_for(given, brand, purpose) if channel.is_phone else None
+            unknown: UnknownContent | None = None
+            try:
+                body = body_for(config, request, channel, self.templates)
+            except UnknownContent as why:
+                body, unknown = "", why
+            message = Message(
+                key,
+                self.read(context, "topic", self.topic) or self.topic,
+                purpose,
+                channel,
+                body=body,
+                brand=brand,
+                sender=sender,
+                person=self.read(context, "person", None),
+            )
+            normal = self.normalise(key, channel)
+            first = seen.setdefault(f"{channel.value}:{normal}", key)
+            if first != key:
+                entry.outcome = from_decision(
+                    refusal(
+                        "address.duplicate",
+                        f"{key} is {first} written another way: it is sent once.",
+                        first=first,
+                    )
+                )
+                continue
+            if normal in blocked:
+                entry.outcome = self.blocked_outcome(normal)
+            elif unknown is not None:
+                refused = from_decision(
+                    refusal(
+                        "content.unknown",
+                        f"The text sent to {key} cannot be known ({unknown}), so it is not sent.",
+                        detail=str(unknown),
+                    )
+                )
+                entry.outcome = attrs.evolve(refused, retryable=unknown.transient)
+            else:
+                entry.message = message
+        return entries
+
+    def _reserve(self, entries: list[_Address]) -> None:
+        wanted = [e for e in entries if e.message is not None and e.outcome is None]
+        reservations = self.engine.reserve_many([e.message for e in wanted if e.message])
+        for entry, reservation in zip(wanted, reservations, strict=True):
+            if reservation.allowed:
+                entry.reservation = reservation
+            else:
+                entry.outcome = from_decision(reservation.decision)
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def _deliver(
         self,
-        region: Region,
+        application_id: str,
         request: Mapping[str, Any],
-        addresses: list[str],
-        held: Mapping[str, Reservation],
-    ) -> dict[str, Any]:
-        forwarded = copy.deepcopy(dict(request))
-        forwarded["Addresses"] = {a: request["Addresses"][a] for a in addresses}
-        sms = forwarded.setdefault("MessageConfiguration", {}).get("SMSMessage")
-        first = held[addresses[0]].record
-        if sms is not None and first is not None:
-            chosen = region.origination or (first.sender if not sms.get("SenderId") else None)
-            if chosen:
-                sms["OriginationNumber"] = chosen
-        return forwarded
+        entries: list[_Address],
+        first: dict[str, Any],
+    ) -> None:
+        pending = [e for e in entries if e.reservation is not None]
+        for index, region in enumerate(self.regions):
+            here, waiting = self._move(region, pending) if index > 0 else (pending, [])
+            for attempt in range(self.attempts):
+                if not here:
+                    break
+                if attempt:
+                    self.backoff(attempt)
+                here = self._attempt(region, application_id, request, here, first)
+            pending = here + waiting
+        for entry in pending:  # every region refused them without sending: nothing went out
+            assert entry.reservation is not None
+            assert entry.outcome is not None
+            self.release(entry.reservation)
+            entry.reservation = None
 
-    def _send(
+    def _attempt(
         self,
         region: Region,
         application_id: str,
         request: Mapping[str, Any],
-        held: dict[str, Reservation],
-        outcomes: dict[str, Outcome],
-        last: bool,
-        response: dict[str, Any],
-    ) -> dict[str, Any]:
-        addresses = list(held)
-        forwarded = self._request(region, request, addresses, held)
-        try:
-            answer = region.client.send_messages(
-                ApplicationId=region.application_id or application_id, MessageRequest=forwarded
-            )
-        except (ClientError, BotoCoreError) as error:
-            if error_code(error) in SAFE_TO_FAIL_OVER and not last:
-                return response  # nothing was sent: the next region takes every address
-            for address in addresses:
-                reservation = held.pop(address)
-                if proves_nothing_sent(error):
-                    reservation.release()
-                outcomes[address] = failure(error, region)
-            return response
-        results = answer.get("MessageResponse", {}).get("Result", {})
-        merged = dict(answer)
-        merged["MessageResponse"] = {
-            **answer.get("MessageResponse", {}),
-            "Result": {**response["MessageResponse"].get("Result", {}), **results},
-        }
-        for address in addresses:
-            result = results.get(address, {})
-            status = result.get("DeliveryStatus", "UNKNOWN_FAILURE")
-            if status in SAFE_TO_FAIL_OVER and not last:
-                merged["MessageResponse"]["Result"].pop(address, None)
-                continue  # not sent here: try the next region
-            reservation = held.pop(address)
-            outcomes[address] = self._settle(reservation, status, result, region)
-        return merged
+        pending: list[_Address],
+        first: dict[str, Any],
+    ) -> list[_Address]:
+        """One request per origination identity and purpose; returns the addresses refused
+        in a way that proves they were not sent (to try again)."""
+        groups: dict[tuple[str | None, Purpose], list[_Address]] = {}
+        for entry in pending:
+            record = entry.reservation.record if entry.reservation else None
+            assert record is not None
+            groups.setdefault((record.sender, record.purpose), []).append(entry)
+        again: list[_Address] = []
+        for (sender, purpose), group in groups.items():
+            forwarded = self._forward(request, group, sender, purpose)
+            try:
+                answer = region.client.send_messages(
+                    ApplicationId=region.application_id or application_id,
+                    MessageRequest=forwarded,
+                )
+            except BaseException as error:
+                if not isinstance(error, Exception):  # interrupted mid-request: it may have sent
+                    for entry in group:
+                        assert entry.reservation is not None
+                        self.record(entry.reservation, None)
+                        entry.reservation = None
+                    raise
+                delivery = classify_error(error)
+                if delivery is Delivery.OPTED_OUT:  # not an answer SendMessages gives
+                    delivery = Delivery.NOT_SENT
+                for entry in group:
+                    self._settle(entry, delivery, {}, region, sender, error)
+                    if entry.reservation is not None:
+                        again.append(entry)
+                continue
+            first.setdefault("answer", answer)
+            results = (answer.get("MessageResponse") or {}).get("Result") or {}
+            for entry in group:
+                result = results.get(entry.key) or {}
+                self._settle(
+                    entry, classify_status(result.get("DeliveryStatus")), result, region, sender
+                )
+                if entry.reservation is not None:
+                    again.append(entry)
+        return again
 
     def _settle(
-        self, reservation: Reservation, status: str, result: Mapping[str, Any], region: Region
-    ) -> Outcome:
-        message_id = result.get("MessageId")
-        detail = f"{status}: {result.get('StatusMessage', '')}".strip(": ")
-        if status == "SUCCESSFUL":
-            reservation.commit(message_id)
-            return Outcome(
-                OutcomeStatus.SENT, False, reservation.decision, message_id, region=region.name
+        self,
+        entry: _Address,
+        delivery: Delivery,
+        result: Mapping[str, Any],
+        region: Region,
+        sender: str | None,
+        error: Exception | None = None,
+    ) -> None:
+        """Settle one address; one refused for throttling keeps its hold for another try."""
+        reservation = entry.reservation
+        assert reservation is not None
+        if error is not None:
+            text = f"{error_code(error)}: {error}"
+        else:
+            status = result.get("DeliveryStatus", "no result for this address")
+            text = f"{status}: {result.get('StatusMessage', '')}".rstrip(": ")
+        entry.raised = error
+        entry.result = None if error is not None else dict(result)
+        if delivery is Delivery.NOT_SENT_RETRYABLE:
+            entry.outcome = Outcome(
+                OutcomeStatus.FAILED, True, reservation.decision, None, text, region.name, sender
             )
-        if status == "OPT_OUT":
-            return self.opted_out(reservation, "pinpoint:OPT_OUT")
-        if status in ("PERMANENT_FAILURE", "DUPLICATE", "THROTTLED"):
-            reservation.release()
-        return Outcome(
-            OutcomeStatus.FAILED,
-            status in RETRYABLE_STATUSES,
-            reservation.decision,
-            message_id,
-            detail,
-            region.name,
+            return
+        entry.reservation = None
+        entry.outcome = self.settle(
+            reservation,
+            delivery,
+            message_id=result.get("MessageId"),
+            error=None if delivery is Delivery.ACCEPTED else text,
+            region=region,
+            source=SOURCE,
         )
+
+    def _forward(
+        self,
+        request: Mapping[str, Any],
+        group: list[_Address],
+        sender: str | None,
+        purpose: Purpose,
+    ) -> dict[str, Any]:
+        forwarded = copy.deepcopy(dict(request))
+        forwarded["Addresses"] = {e.key: request["Addresses"][e.key] for e in group}
+        if not any(e.message is not None and e.message.channel is Channel.SMS for e in group):
+            return forwarded
+        config = forwarded.setdefault("MessageConfiguration", {})
+        sms = config.setdefault("SMSMessage", {})
+        sms["MessageType"] = PURPOSE_TYPES[purpose]
+        if sender is not None and sender not in (sms.get("OriginationNumber"), sms.get("SenderId")):
+            if sms.get("SenderId") and not sms.get("OriginationNumber"):
+                sms["SenderId"] = sender
+            else:
+                sms["OriginationNumber"] = sender
+        return forwarded
+
+    def _move(
+        self, region: Region, pending: list[_Address]
+    ) -> tuple[list[_Address], list[_Address]]:
+        """Hold the pending addresses again with ``region``'s own identity, decided by the
+        policy. Returns those that may be sent there, and those the region has no identity for
+        (still held, for a later region); the policy's refusals get their outcome."""
+        here: list[_Address] = []
+        waiting: list[_Address] = []
+        moving: list[tuple[_Address, Message]] = []
+        for entry in pending:
+            assert entry.reservation is not None
+            assert entry.message is not None
+            record = entry.reservation.record
+            assert record is not None
+            sender = region.identity(record.brand, record.purpose)
+            if sender == record.sender:
+                here.append(entry)
+            elif sender is None:
+                waiting.append(entry)
+            else:
+                self.release(entry.reservation)
+                entry.reservation = None
+                moving.append((entry, attrs.evolve(entry.message, sender=sender)))
+        if moving:
+            reservations = self.engine.reserve_many([m for _, m in moving])
+            for (entry, message), reservation in zip(moving, reservations, strict=True):
+                entry.message = message
+                if reservation.allowed:
+                    entry.reservation = reservation
+                    here.append(entry)
+                else:
+                    entry.outcome = from_decision(reservation.decision)
+                    entry.result = None
+                    entry.raised = None
+        return here, waiting
+
+    # -- answering -----------------------------------------------------------------------------
+
+    def _response(
+        self, application_id: str, entries: list[_Address], first: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        answer = first.get("answer") or {}
+        results: dict[str, Any] = {}
+        outcomes: dict[str, Outcome] = {}
+        for entry in entries:
+            assert entry.outcome is not None
+            outcomes[entry.key] = entry.outcome
+            if entry.result:
+                results[entry.key] = entry.result
+            elif entry.raised is not None:
+                results[entry.key] = _raised_result(entry.outcome, entry.raised)
+            else:
+                results[entry.key] = _blocked_result(entry.outcome)
+        message_response = {**(answer.get("MessageResponse") or {}), "Result": results}
+        message_response["ApplicationId"] = application_id
+        return {
+            "MessageResponse": message_response,
+            "ResponseMetadata": answer.get("ResponseMetadata") or metadata(),
+            "Outcomes": outcomes,
+        }
