@@ -30,10 +30,11 @@ COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "smspolic
 # 13:30 UTC: 08:30 in New York (inside 08:00-21:00), 05:30 in Los Angeles (outside).
 AT = "2026-11-27T13:30:00Z"
 NEW_YORK, LOS_ANGELES, NO_CONSENT = "+12125550100", "+12135550100", "+12125550199"
+# Signed agreements (written consent), as US marketing requires (47 CFR 64.1200(f)(9)).
 CONSENTS = (
-    "number,kind,at,topic,purpose,source\n"
-    f"{NEW_YORK},confirmed,2026-01-01T00:00Z,deals,marketing,web\n"
-    f"{LOS_ANGELES},confirmed,2026-01-01T00:00Z,deals,marketing,web\n"
+    "number,kind,at,topic,purpose,source,signature,disclosure\n"
+    f"{NEW_YORK},confirmed,2026-01-01T00:00Z,deals,marketing,web,e-sign:1,Deals by text\n"
+    f"{LOS_ANGELES},confirmed,2026-01-01T00:00Z,deals,marketing,web,e-sign:2,Deals by text\n"
 )
 
 
@@ -170,7 +171,14 @@ def validate(value: object, schema: dict[str, Any]) -> None:
             "2026-11-27T16:00:00+00:00",
             ["hours.outside_window", "jurisdiction.us.tcpa.window"],
         ),
-        (NO_CONSENT, 4, "deny", None, ["consent.missing", "jurisdiction.us.tcpa.written_consent"]),
+        (
+            NO_CONSENT,
+            4,
+            "deny",
+            None,
+            # The consent rule, the US written-consent standard and the FCC's revocation rule.
+            ["consent.missing", "jurisdiction.us.tcpa.written_consent", "consent.missing"],
+        ),
     ],
     ids=["allow-0", "defer-3", "deny-4"],
 )
@@ -286,7 +294,7 @@ def test_preflight_csv_cells(folder: Path, tmp_path: Path) -> None:
     assert [(r["line"], r["until_utc"], r["reasons"]) for r in rows] == [
         ("2", "", ""),
         ("3", "2026-11-27T16:00:00+00:00", "hours.outside_window;jurisdiction.us.tcpa.window"),
-        ("4", "", "consent.missing;jurisdiction.us.tcpa.written_consent"),
+        ("4", "", "consent.missing;jurisdiction.us.tcpa.written_consent;consent.missing"),
     ]
 
 

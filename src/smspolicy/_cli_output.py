@@ -159,8 +159,8 @@ def summary(
     out: IO[str],
     path: str | None,
 ) -> None:
-    """The count and share of each verdict and the count of each reason code, aligned on the
-    longest code."""
+    """The count and share of each verdict and the number of recipients given each reason code
+    (once per recipient, however many rules gave it), aligned on the longest code."""
     total = sum(verdicts.values())
     out.write(f"\n{plural(total, 'recipient')}")
     out.write(f" (decisions in {path})\n" if path else "\n")

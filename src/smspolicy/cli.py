@@ -392,7 +392,7 @@ def preflight(args: argparse.Namespace) -> int:
             for line, row, item in messages:
                 decision = next(decided) if isinstance(item, Message) else item
                 verdicts[decision.verdict.value] += 1
-                reasons.update(decision.codes)
+                reasons.update(dict.fromkeys(decision.codes, 1))  # recipients per code
                 record = _record(line, row, decision)
                 if masked:
                     record["number"] = mask(record["number"])
