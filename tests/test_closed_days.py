@@ -8,10 +8,12 @@ import zoneinfo
 
 import pytest
 
-from smspolicy import Message, rules
+from smspolicy import Engine, Message, rules
 from smspolicy._context import Context
 from smspolicy._recipients import Recipient, Resolver
 from smspolicy.errors import ConfigurationError
+from smspolicy.store import MemoryStore
+from smspolicy.testing import FrozenClock
 
 RESOLVER = Resolver()
 NEW_ORLEANS = "+15045550123"
@@ -75,6 +77,7 @@ def test_unknown_zones_count_as_every_zone() -> None:
     assert rule(message, Context(now=end, recipient=nowhere)).allowed
 
 
+@pytest.mark.caches
 def test_a_function_of_the_year_is_a_calendar() -> None:
     """A calendar may be a function of the year, asked once per year."""
     asked: list[int] = []
@@ -84,9 +87,12 @@ def test_a_function_of_the_year_is_a_calendar() -> None:
         return {dt.date(year, 3, 2)}
 
     rule = rules.closed_days(proclaimed)
-    assert not decide(rule, NEW_ORLEANS, dt.datetime(2026, 3, 2, 12, tzinfo=CHICAGO)).allowed  # type: ignore[attr-defined]
-    assert not decide(rule, NEW_ORLEANS, dt.datetime(2026, 3, 2, 13, tzinfo=CHICAGO)).allowed  # type: ignore[attr-defined]
-    assert asked == [2026]
+    clock = FrozenClock(dt.datetime(2026, 3, 2, 12, tzinfo=CHICAGO))
+    engine = Engine(rule, MemoryStore(), clock)
+    assert not engine.evaluate(Message(NEW_ORLEANS, "deals", "marketing")).allowed
+    clock.set(dt.datetime(2026, 3, 2, 13, tzinfo=CHICAGO))
+    assert not engine.evaluate(Message(NEW_ORLEANS, "deals", "marketing")).allowed
+    assert asked == [2026]  # the engine remembers the year's dates
     assert repr(rule) == "closed_days(proclaimed)"
 
 

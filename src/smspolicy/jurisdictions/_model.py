@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import types
 from collections.abc import Iterable, Mapping
-from typing import ClassVar
 
 import attrs
 import pycountry
@@ -198,6 +198,21 @@ def _country_name(code: str) -> str:
     return str(getattr(country, "common_name", None) or getattr(country, "name", code))
 
 
+def _stand_in_notes(stand_in: StandIn) -> tuple[Reason, ...]:
+    """The reason a stand-in adds: one per region whose law the provision stands in for."""
+    return tuple(
+        i18n.reason(
+            "jurisdiction.stand_in",
+            stand_in.provision,
+            _STAND_IN,
+            region=region,
+            region_name=_country_name(region),
+            stand_in=law,
+        )
+        for region, law in stand_in.borrowed
+    )
+
+
 @attrs.frozen(repr=False)
 class StandIn:
     """A provision applied to regions through the jurisdiction that stands in for their own
@@ -206,21 +221,11 @@ class StandIn:
     rule: Rule
     borrowed: tuple[tuple[str, str], ...]
     provision: str
-    notes: tuple[Reason, ...] = attrs.field(init=False, eq=False)
-
-    def __attrs_post_init__(self) -> None:
-        notes = tuple(
-            i18n.reason(
-                "jurisdiction.stand_in",
-                self.provision,
-                _STAND_IN,
-                region=region,
-                region_name=_country_name(region),
-                stand_in=stand_in,
-            )
-            for region, stand_in in self.borrowed
-        )
-        object.__setattr__(self, "notes", notes)
+    notes: tuple[Reason, ...] = attrs.field(
+        init=False,
+        eq=False,
+        default=attrs.Factory(lambda self: _stand_in_notes(self), takes_self=True),
+    )
 
     def __call__(self, message: Message, context: Context) -> Decision:
         decision = run_rule(self.rule, message, context)
@@ -245,47 +250,45 @@ def _applied(item: Provision, jurisdictions: frozenset[str]) -> Rule:
     return StandIn(rule, borrowed, item.id) if borrowed else rule
 
 
+def _dispatch_table(
+    provisions: tuple[Provision, ...],
+) -> Mapping[tuple[str, Purpose], tuple[int, ...]]:
+    """The indexes of the provisions of each (jurisdiction, purpose), in order."""
+    table: dict[tuple[str, Purpose], list[int]] = {}
+    for index, item in enumerate(provisions):
+        for code in item.jurisdictions:
+            for purpose in item.purposes:
+                table.setdefault((code, purpose), []).append(index)
+    return types.MappingProxyType({key: tuple(indexes) for key, indexes in table.items()})
+
+
 @attrs.frozen(repr=False)
 class Provisions:
     """Applies, to each message, exactly the provisions of the recipient's candidate
     jurisdictions for its purpose, combined as :func:`smspolicy.all_of` (a dispatch table, so a
     decision does not test every provision of every pack)."""
 
-    # The rule applied depends only on the purpose and the jurisdictions (see _fastpath).
-    static_dispatch: ClassVar[bool] = True
-
     provisions: tuple[Provision, ...]
     horizon: dt.timedelta
-    _table: dict[tuple[str, Purpose], tuple[int, ...]] = attrs.field(init=False, eq=False)
-    _combined: dict[tuple[frozenset[str], Purpose], Rule] = attrs.field(
-        init=False, eq=False, factory=dict
+    _table: Mapping[tuple[str, Purpose], tuple[int, ...]] = attrs.field(
+        init=False,
+        eq=False,
+        default=attrs.Factory(lambda self: _dispatch_table(self.provisions), takes_self=True),
     )
-
-    def __attrs_post_init__(self) -> None:
-        table: dict[tuple[str, Purpose], list[int]] = {}
-        for index, item in enumerate(self.provisions):
-            for code in item.jurisdictions:
-                for purpose in item.purposes:
-                    table.setdefault((code, purpose), []).append(index)
-        object.__setattr__(self, "_table", {k: tuple(v) for k, v in table.items()})
+    _key: object = attrs.field(init=False, factory=object, eq=False, repr=False)
 
     def rule_for(self, jurisdictions: frozenset[str], purpose: Purpose) -> Rule:
-        """The provisions of ``jurisdictions`` for ``purpose``, combined as ``all_of``."""
-        key = (jurisdictions, purpose)
-        combined = self._combined.get(key)
-        if combined is None:
-            chosen = sorted(
-                {i for code in jurisdictions for i in self._table.get((code, purpose), ())}
-            )
-            combined = all_of(
-                *(_applied(self.provisions[i], jurisdictions) for i in chosen),
-                horizon=self.horizon,
-            )
-            self._combined[key] = combined
-        return combined
+        """The provisions of ``jurisdictions`` for ``purpose``, combined as ``all_of`` (the
+        deciding engine remembers it per pair, in its memo)."""
+        chosen = sorted({i for code in jurisdictions for i in self._table.get((code, purpose), ())})
+        return all_of(
+            *(_applied(self.provisions[i], jurisdictions) for i in chosen), horizon=self.horizon
+        )
 
     def __call__(self, message: Message, context: Context) -> Decision:
-        return self.rule_for(context.recipient.jurisdictions, message.purpose)(message, context)
+        pair = (context.recipient.jurisdictions, message.purpose)
+        rule = context.shared.get((self._key, *pair), self.rule_for, *pair)
+        return rule(message, context)
 
     def leaves(self, purpose: Purpose, jurisdictions: frozenset[str]) -> tuple[Rule, ...]:
         """The provisions that apply to the pair (the combinator protocol of the fast path)."""

@@ -65,13 +65,14 @@ class _ClosedDays:
     citation: str | None
     name: str
     built: str
-    _years: dict[int, frozenset[dt.date]] = attrs.field(init=False, factory=dict, eq=False)
+    _key: object = attrs.field(init=False, factory=object, eq=False, repr=False)
 
-    def _closed(self, day: dt.date) -> bool:
-        dates = self._years.get(day.year)
-        if dates is None:
-            dates = self._years[day.year] = frozenset(self.dates_of(day.year))
-        return day in dates
+    def _closed(self, day: dt.date, context: Context) -> bool:
+        """Whether ``day`` is closed; a year's dates are remembered in the engine's memo."""
+        return day in context.shared.get((self._key, day.year), self._dates, day.year)
+
+    def _dates(self, year: int) -> frozenset[dt.date]:
+        return frozenset(self.dates_of(year))
 
     def __call__(self, message: Message, context: Context) -> Decision:
         zones = context.recipient.zones or EVERY_OFFSET
@@ -81,7 +82,7 @@ class _ClosedDays:
             later = now
             for name in zones:
                 day = to_local(now, zone(name)).date()
-                if self._closed(day):
+                if self._closed(day, context):
                     first = first or (day, name)
                     midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
                     later = max(later, first_instant_at_or_after(zone(name), midnight))
