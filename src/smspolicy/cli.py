@@ -28,7 +28,9 @@ from ._values import Decision, Message, Reason, deny
 from .config import byte_position, load_config, parse_duration, shown_path
 from .consent import superseded_by
 from .errors import InvalidNumberError, SmsPolicyError
-from .store import SQLiteStore
+from .pinpoint._cli import add_commands as add_pinpoint_commands
+from .store import SQLiteStore, StoredProfiles
+from .store._profiles import layered
 from .testing import FrozenClock
 
 __all__ = ["main"]
@@ -38,7 +40,7 @@ OPTIONAL_COLUMNS = ("brand", "channel", "body", "person", "timezone", "locale", 
 CONSENT_COLUMNS = ("number", "kind", "at", "source")
 BATCH = 1000
 PREFLIGHT_CACHE = 4096
-PATH_ARGUMENTS = frozenset({"recipients", "csv", "db", "out", "policy"})
+PATH_ARGUMENTS = frozenset({"recipients", "csv", "db", "out", "policy", "exports", "settings"})
 """Arguments that name files: they may hold any bytes a file name can (other text may not)."""
 
 
@@ -108,7 +110,7 @@ def _engine(args: argparse.Namespace, profiles: dict[str, Profile] | None = None
         store,
         clock,
         programs=programs,
-        profiles=(profiles or {}).get,
+        profiles=layered((profiles or {}).get, StoredProfiles(store, cache_size=PREFLIGHT_CACHE)),
         cache_size=PREFLIGHT_CACHE,
     )
 
@@ -625,6 +627,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--show-numbers", action="store_true")
     common(a)
     a.set_defaults(run=audit)
+    add_pinpoint_commands(commands, common)
     return parser
 
 

@@ -22,6 +22,7 @@ from ._base import (
     Store,
     suppression_key,
 )
+from ._profiles import ProfileRecord, ProfileStore, StoredProfiles
 from .composed import ComposedStore
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
@@ -42,6 +43,8 @@ __all__ = [
     "LookupCache",
     "MemoryStore",
     "PostgresStore",
+    "ProfileRecord",
+    "ProfileStore",
     "RedisStore",
     "Reservations",
     "SQLiteStore",
@@ -51,6 +54,7 @@ __all__ = [
     "Settlement",
     "Snapshot",
     "Store",
+    "StoredProfiles",
     "suppression_key",
 ]
 
