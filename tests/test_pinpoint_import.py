@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,17 @@ from smspolicy.cli import main
 from smspolicy.errors import ConfigurationError, InvalidInputError
 from smspolicy.pinpoint import SOURCE, import_endpoints
 from smspolicy.pinpoint import _endpoints as endpoints_module
-from smspolicy.store import MemoryStore, ProfileRecord, SQLiteStore, StoredProfiles
+from smspolicy.store import (
+    ComposedStore,
+    MemoryStore,
+    ProfileRecord,
+    SQLiteStore,
+    StoredProfiles,
+)
 from smspolicy.store._profiles import layered
 from smspolicy.testing import FrozenClock
+
+from .services import drop, postgres_store, redis_store
 
 AT = dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.UTC)
 NY, LA, TORONTO = "+12125550123", "+13105550123", "+14165550123"
@@ -380,11 +389,58 @@ def test_cli_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 # --- the profile store --------------------------------------------------------------------
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+@pytest.fixture(params=["memory", "sqlite", "postgres", "postgres+redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     if request.param == "memory":
-        return MemoryStore()
-    return SQLiteStore(tmp_path / "p.sqlite3")
+        made: Any = MemoryStore()
+    elif request.param == "sqlite":
+        made = SQLiteStore(tmp_path / "p.sqlite3")
+    elif request.param == "postgres":
+        made = postgres_store()
+    else:
+        made = ComposedStore(postgres_store(), redis_store())  # type: ignore[arg-type]
+    yield made
+    drop(made)
+
+
+@pytest.fixture
+def redis() -> Iterator[Any]:
+    made = redis_store()
+    yield made
+    drop(made)
+
+
+def test_redis_keeps_profiles_as_hashes(redis: Any) -> None:
+    """RedisStore upserts profiles in bulk, replaces them, and forget_sends erases them."""
+    full = ProfileRecord(Profile(timezone="America/Chicago", country="US", state="TX"), "p1")
+    empty = ProfileRecord(Profile())
+    assert redis.upsert_profiles({NY: full, LA: empty}) == 2
+    assert redis.profiles([NY, LA, TORONTO]) == {NY: full, LA: empty, TORONTO: None}
+    assert redis.profiles([]) == {}
+    redis.upsert_profiles({NY: ProfileRecord(Profile(locale="fr"))})
+    assert redis.profiles([NY])[NY] == ProfileRecord(Profile(locale="fr"))
+    redis.forget_sends(NY)
+    assert redis.profiles([NY, LA]) == {NY: None, LA: empty}
+
+
+def test_composed_store_without_profiles_refuses_before_writing(redis: Any, tmp_path: Path) -> None:
+    """A composed store whose parts keep no profiles is refused before any event is written."""
+
+    class Plain(MemoryStore):
+        upsert_profiles = None  # type: ignore[assignment]
+        profiles = None  # type: ignore[assignment]
+
+    class NoProfiles(type(redis)):  # type: ignore[misc]
+        upsert_profiles = None
+        profiles = None
+
+    counters = NoProfiles.__new__(NoProfiles)
+    counters.__dict__.update(redis.__dict__)
+    store = ComposedStore(Plain(), counters)
+    engine = Engine(rules.consent(), store, FrozenClock(AT))
+    with pytest.raises(ConfigurationError, match="keeps profiles"):
+        import_endpoints(engine, [write(tmp_path / "e.json", endpoint(NY, OptOut="ALL"))])
+    assert engine.consent.history(NY) == []
 
 
 def test_profile_store_upserts_reads_and_forgets(store: Any) -> None:
@@ -424,6 +480,10 @@ def test_stored_profiles_are_cached_until_cleared() -> None:
     assert source(NY) is None
     source.clear()
     assert source(NY) == Profile(locale="fr")
+    fresh = StoredProfiles(store, ttl=0.0)  # entries expire at once: every read is fresh
+    assert fresh(NY) == Profile(locale="fr")
+    store.forget(NY)
+    assert fresh(NY) is None
 
 
 def test_layered_profiles_take_fields_from_the_first_source() -> None:

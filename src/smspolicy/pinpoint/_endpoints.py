@@ -408,6 +408,7 @@ def import_endpoints(
     store = engine.store
     if not isinstance(store, ProfileStore):
         raise ConfigurationError(f"{store!r} does not keep profiles: use a store that does")
+    store.profiles([])  # a composed store whose parts keep none says so before anything is written
     chosen = None
     if grant is not None:
         chosen = _Grant(

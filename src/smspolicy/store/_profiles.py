@@ -83,16 +83,17 @@ class ProfileStore(Protocol):
 
 
 class StoredProfiles:
-    """An engine's profile source read from a :class:`ProfileStore`, with an LRU cache of
-    ``cache_size`` addresses (a miss is cached too). Call :meth:`clear` after writing profiles
-    that an engine already read."""
+    """An engine's profile source read from a :class:`ProfileStore`, with a cache of
+    ``cache_size`` addresses (a miss is cached too) whose entries live ``ttl`` seconds, so a
+    profile written or forgotten elsewhere is seen within that time. Call :meth:`clear` to see
+    it at once."""
 
-    def __init__(self, store: ProfileStore, *, cache_size: int = 4096) -> None:
+    def __init__(self, store: ProfileStore, *, cache_size: int = 4096, ttl: float = 60.0) -> None:
         if not isinstance(store, ProfileStore):
             raise InvalidInputError(f"{store!r} does not keep profiles (no upsert_profiles)")
         self.store = store
-        self._cache: cachetools.LRUCache[str, ProfileRecord | None] = cachetools.LRUCache(
-            cache_size
+        self._cache: cachetools.TTLCache[str, ProfileRecord | None] = cachetools.TTLCache(
+            cache_size, ttl
         )
         self._lock = threading.Lock()
 

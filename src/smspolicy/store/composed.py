@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from .._records import ConsentEvent, SendRecord
 from ..errors import ConfigurationError
@@ -16,6 +16,7 @@ from ._base import (
     Store,
     missing_methods,
 )
+from ._profiles import ProfileRecord, ProfileStore
 
 __all__ = ["ComposedStore"]
 
@@ -53,6 +54,19 @@ class ComposedStore(Store):
 
     def consent_events(self, numbers: Sequence[str]) -> dict[str, list[ConsentEvent]]:
         return self.ledger.consent_events(numbers)
+
+    def _profile_store(self) -> ProfileStore:
+        for part in (self.ledger, self.counters):
+            if isinstance(part, ProfileStore):
+                return part
+        raise ConfigurationError(f"neither part of {self!r} keeps profiles")
+
+    def upsert_profiles(self, records: Mapping[str, ProfileRecord]) -> int:
+        """Profiles go to the ledger's store when it keeps them, else to the counters'."""
+        return self._profile_store().upsert_profiles(records)
+
+    def profiles(self, addresses: Sequence[str]) -> dict[str, ProfileRecord | None]:
+        return self._profile_store().profiles(addresses)
 
     def forget(self, number: str) -> None:
         self.ledger.forget(number)

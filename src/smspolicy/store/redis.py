@@ -30,7 +30,7 @@ import functools
 import json
 import secrets
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import redis as redis_lib
@@ -47,6 +47,7 @@ from ._base import (
     send_order,
 )
 from ._codec import decode_send, encode_send, micros
+from ._profiles import ProfileRecord, decode_profile, encode_profile
 
 __all__ = ["RedisStore"]
 
@@ -608,6 +609,7 @@ class RedisStore(Counters):
             self._redis.delete,
             *self._keys(number),
             f"{tag}:engagement",
+            f"{tag}:profile",
             self._persons_key(number),
         )
         self._remember(number, None)
@@ -615,6 +617,30 @@ class RedisStore(Counters):
         found = self._call("forget", lambda: list(self._redis.scan_iter(match=pattern, count=1000)))
         for first in range(0, len(found), 1000):
             self._call("forget", self._redis.delete, *found[first : first + 1000])
+
+    def upsert_profiles(self, records: Mapping[str, ProfileRecord]) -> int:
+        """Store each address's profile as a hash (``prefix:{address}:profile``), replacing
+        the one it had; one pipelined round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for address, record in records.items():
+            key = f"{self.prefix}:{{{address}}}:profile"
+            pipe.delete(key)
+            pipe.hset(key, mapping=json.loads(encode_profile(record)) or {"": ""})
+        self._call("write", pipe.execute)
+        return len(records)
+
+    def profiles(self, addresses: Sequence[str]) -> dict[str, ProfileRecord | None]:
+        wanted = list(dict.fromkeys(addresses))
+        pipe = self._redis.pipeline(transaction=False)
+        for address in wanted:
+            pipe.hgetall(f"{self.prefix}:{{{address}}}:profile")
+        found = self._call("read", pipe.execute) if wanted else []
+        result: dict[str, ProfileRecord | None] = dict.fromkeys(addresses)
+        for address, fields in zip(wanted, found, strict=True):
+            if fields:
+                data = {k: v for k, v in fields.items() if k}
+                result[address] = decode_profile(json.dumps(data))
+        return result
 
     def cache_get(self, key: str, *, now: dt.datetime) -> str | None:
         text = self._call("read", self._redis.get, f"{self.prefix}:cache:{key}")
