@@ -172,7 +172,7 @@ def test_journey_caps_and_reentry(tmp_path: Path) -> None:
         pytest.param(campaign(), "opens at 08:01", id="opens"),
         pytest.param(
             campaign(Limits={"MessagesPerSecond": 20}),
-            "MessagesPerSecond = 20: a throughput setting, not a consent rule",
+            "SenderThroughput(store,\n# {ORIGINATION_IDENTITY: 20})",
             id="mps",
         ),
         pytest.param(

@@ -170,10 +170,11 @@ def _throughput(policy: _Policy, limits: Mapping[str, Any], where: str) -> None:
     mps = _count(limits, "MessagesPerSecond", where)
     if mps:
         policy.comment(
-            f"\n{where}.MessagesPerSecond = {mps}: a throughput setting, not a consent rule.\n"
-            "This version of smspolicy has no sender-throughput option: pace sends in your\n"
-            "sender (End User Messaging enforces each origination identity's MPS and answers\n"
-            "ThrottlingException above it)."
+            f"\n{where}.MessagesPerSecond = {mps}: a throughput setting, not a consent rule,\n"
+            "so not in this file. Give it to smspolicy.throughput.SenderThroughput(store,\n"
+            f"{{ORIGINATION_IDENTITY: {mps}}}): each message gets its sender's next free slot,\n"
+            "shared by every worker through the store, instead of a ThrottlingException.\n"
+            "Keep it at or below the rate End User Messaging allows the identity."
         )
 
 

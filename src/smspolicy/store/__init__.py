@@ -23,6 +23,7 @@ from ._base import (
     suppression_key,
 )
 from ._profiles import ProfileRecord, ProfileStore, StoredProfiles
+from ._slots import SlotStore
 from .composed import ComposedStore
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
@@ -52,6 +53,7 @@ __all__ = [
     "SendRecord",
     "SendStatus",
     "Settlement",
+    "SlotStore",
     "Snapshot",
     "Store",
     "StoredProfiles",

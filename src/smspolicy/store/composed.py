@@ -17,6 +17,7 @@ from ._base import (
     missing_methods,
 )
 from ._profiles import ProfileRecord, ProfileStore
+from ._slots import SlotStore
 
 __all__ = ["ComposedStore"]
 
@@ -60,6 +61,13 @@ class ComposedStore(Store):
             if isinstance(part, ProfileStore):
                 return part
         raise ConfigurationError(f"neither part of {self!r} keeps profiles")
+
+    def claim_slot(self, key: str, *, now_us: int, interval_us: int) -> int:
+        """Slots live in the counters' store when it hands them out, else in the ledger's."""
+        for part in (self.counters, self.ledger):
+            if isinstance(part, SlotStore):
+                return part.claim_slot(key, now_us=now_us, interval_us=interval_us)
+        raise ConfigurationError(f"neither part of {self!r} hands out send slots")
 
     def upsert_profiles(self, records: Mapping[str, ProfileRecord]) -> int:
         """Profiles go to the ledger's store when it keeps them, else to the counters'."""

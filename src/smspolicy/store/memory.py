@@ -38,6 +38,7 @@ class MemoryStore(Store):
         self._engaged: dict[str, dt.datetime] = {}
         self._cache: dict[str, tuple[str, dt.datetime]] = {}
         self._profiles: dict[str, ProfileRecord] = {}
+        self._slots: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return "MemoryStore()"
@@ -65,6 +66,13 @@ class MemoryStore(Store):
             self._profiles.pop(number, None)
             for key in [key for key in self._cache if number in key]:
                 del self._cache[key]
+
+    def claim_slot(self, key: str, *, now_us: int, interval_us: int) -> int:
+        with self._lock:
+            last = self._slots.get(key)
+            slot = now_us if last is None else max(now_us, last + interval_us)
+            self._slots[key] = slot
+            return slot
 
     def upsert_profiles(self, records: Mapping[str, ProfileRecord]) -> int:
         checked = {address: ProfileRecord(r.profile, r.person) for address, r in records.items()}

@@ -93,6 +93,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     """
     CREATE TABLE {schema}.profiles (address text PRIMARY KEY, record text NOT NULL);
+    CREATE TABLE {schema}.send_slots (key text PRIMARY KEY, slot_us bigint NOT NULL);
     """,
 )
 """Schema migrations, applied in order; the version table records how many ran."""
@@ -584,6 +585,19 @@ class PostgresStore(Store):
             for address, text in rows:
                 result[address] = decode_profile(text)
         return result
+
+    def claim_slot(self, key: str, *, now_us: int, interval_us: int) -> int:
+        with self._one() as conn:
+            row = conn.execute(
+                self._q(
+                    "INSERT INTO {schema}.send_slots AS s (key, slot_us) VALUES (%s, %s) "
+                    "ON CONFLICT (key) DO UPDATE SET slot_us = "
+                    "GREATEST(excluded.slot_us, s.slot_us + %s) RETURNING slot_us"
+                ),
+                (key, now_us, interval_us),
+            ).fetchone()
+        assert row is not None  # an upsert with RETURNING always returns its row
+        return int(row[0])
 
     def drop_schema(self) -> None:
         """Drop the store's schema and everything in it (for tests and teardown)."""

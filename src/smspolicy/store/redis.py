@@ -55,6 +55,17 @@ __all__ = ["RedisStore"]
 # key): on standalone Redis a whole batch goes in one call; on Redis Cluster, where one script may
 # only touch one slot, each number gets its own call in a pipeline.
 
+_CLAIM_SLOT = """
+local last = redis.call('GET', KEYS[1])
+local slot = tonumber(ARGV[1])
+if last then
+    local next_free = tonumber(last) + tonumber(ARGV[2])
+    if next_free > slot then slot = next_free end
+end
+redis.call('SET', KEYS[1], string.format('%d', slot), 'PX', ARGV[3])
+return string.format('%d', slot)
+"""
+
 _RESERVE = """
 -- ARGV: retention ms, then for each number: expected version ('*': any), the new version, oldest
 -- score to keep, how many records, and each record's id, score and json. Returns 1 (stored) or 0
@@ -247,6 +258,7 @@ class RedisStore(Counters):
         self._settle = self._redis.register_script(_SETTLE)
         self._read_script = self._redis.register_script(_READ)
         self._forget_person = self._redis.register_script(_FORGET_PERSON)
+        self._claim_slot = self._redis.register_script(_CLAIM_SLOT)
         if not isinstance(remembered, int) or remembered < 0:
             raise ConfigurationError(f"remembered must be a whole number >= 0: {remembered!r}")
         self.remembered = remembered
@@ -617,6 +629,17 @@ class RedisStore(Counters):
         found = self._call("forget", lambda: list(self._redis.scan_iter(match=pattern, count=1000)))
         for first in range(0, len(found), 1000):
             self._call("forget", self._redis.delete, *found[first : first + 1000])
+
+    def claim_slot(self, key: str, *, now_us: int, interval_us: int) -> int:
+        """The slot is kept under ``prefix:slot:{key}`` for a minute past its time."""
+        keep_ms = max(60_000, (interval_us // 1000) * 2 + 60_000)
+        reply = self._call(
+            "write",
+            self._claim_slot,
+            keys=[f"{self.prefix}:slot:{{{key}}}"],
+            args=[now_us, interval_us, keep_ms],
+        )
+        return int(reply)
 
     def upsert_profiles(self, records: Mapping[str, ProfileRecord]) -> int:
         """Store each address's profile as a hash (``prefix:{address}:profile``), replacing

@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS engagement (
     kind TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS profiles (address TEXT PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS send_slots (key TEXT PRIMARY KEY, slot_us INTEGER NOT NULL);
 """
 
 
@@ -351,3 +352,12 @@ class SQLiteStore(Store):
             for address, text in rows:
                 result[str(address)] = decode_profile(str(text))
         return result
+
+    def claim_slot(self, key: str, *, now_us: int, interval_us: int) -> int:
+        with self._write() as db:
+            row = db.execute("SELECT slot_us FROM send_slots WHERE key = ?", (key,)).fetchone()
+            slot = now_us if row is None else max(now_us, int(row[0]) + interval_us)
+            db.execute(
+                "INSERT OR REPLACE INTO send_slots (key, slot_us) VALUES (?, ?)", (key, slot)
+            )
+        return slot
