@@ -329,6 +329,12 @@ def test_a_truncated_gzip_export_keeps_what_was_read(engine: Engine, tmp_path: P
     assert summary.revocations > 0
 
 
+def test_a_single_path_is_one_file(engine: Engine, tmp_path: Path) -> None:
+    """A lone path (not in a list) is read as one file."""
+    path = write(tmp_path / "e.json", endpoint(LA, OptOut="ALL"))
+    assert import_endpoints(engine, str(path)).revocations == 1  # type: ignore[arg-type]
+
+
 def test_a_missing_file_is_a_clear_error(engine: Engine, tmp_path: Path) -> None:
     """An unreadable file raises InvalidInputError naming it."""
     with pytest.raises(InvalidInputError, match=r"cannot read .*nope\.json"):

@@ -417,6 +417,8 @@ def import_endpoints(
             _text(topic, "topic"),
             _text(brand, "brand"),
         )
+    if isinstance(paths, str | bytes | os.PathLike):
+        paths = [paths]  # one file, not the characters of its name
     summary = ImportSummary()
     for path in paths:
         name = os.fsdecode(path)
