@@ -276,3 +276,235 @@ def test_cli_convert(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert main(["pinpoint", "convert", str(bad)]) == 2
     assert "bad.json: not JSON" in capsys.readouterr().err
     assert json.loads((EXAMPLES / "campaign.json").read_text())["CampaignResponse"]["Name"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "kind"),
+    [
+        pytest.param({"Activities": {}, "Limits": {"DailyCap": 1}}, "journey", id="activities"),
+        pytest.param({"StartActivity": "a", "Limits": {"DailyCap": 1}}, "journey", id="start"),
+        pytest.param({"WaitForQuietTime": False, "Limits": {"DailyCap": 1}}, "journey", id="wait"),
+        pytest.param({"ApplicationId": "a", "Limits": {"Daily": 1}}, "application", id="app"),
+        pytest.param(
+            {"ApplicationId": "a", "Name": "N", "MessageConfiguration": {}, "Limits": {"Daily": 1}},
+            "campaign",
+            id="app-id-and-name",
+        ),
+        pytest.param(
+            {"ApplicationId": "a", "Schedule": {}, "Limits": {"Daily": 1}}, "campaign", id="sched"
+        ),
+        pytest.param({"MessageConfiguration": {}, "Limits": {"Daily": 1}}, "campaign", id="msg"),
+        pytest.param({"Schedule": {}, "Limits": {"Daily": 1}}, "campaign", id="schedule"),
+    ],
+)
+def test_bare_objects_are_recognised(settings: dict[str, Any], kind: str) -> None:
+    """A response's inner object is recognised by the keys only its kind has."""
+    text = convert_settings(settings)
+    assert text.startswith(f"# Converted from the Pinpoint {kind}")
+    if kind == "journey":
+        assert "Pinpoint Limits.DailyCap = 1" in text
+    elif kind == "application":
+        assert "each campaign (the application's default)" in text
+        assert "when =" not in text
+    else:
+        assert "from the campaign to one" in text
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"Name": "x"}, {"ApplicationId": "a", "Name": "x"}, {}],
+    ids=["name-only", "app-id-and-name", "empty"],
+)
+def test_unrecognised_objects_are_refused(settings: dict[str, Any]) -> None:
+    """An object of no known shape is refused, naming the three responses."""
+    with pytest.raises(
+        InvalidInputError,
+        match=r"^not the JSON of GetCampaign, GetJourney or GetApplicationSettings \(expected a "
+        r"CampaignResponse, JourneyResponse or ApplicationSettingsResource\)$",
+    ):
+        convert_settings(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "topic"),
+    [
+        ("Winter Sale", "winter-sale"),
+        ("  Spring: 20% OFF!  ", "spring-20-off"),
+        ("Über Deals", "ber-deals"),
+        ("!!!", "pinpoint"),
+    ],
+)
+def test_topic_is_the_name_in_lower_case_with_dashes(name: str, topic: str) -> None:
+    """The topic is the campaign's name in lower-case ASCII with dashes."""
+    text = convert_settings(campaign(Name=name))
+    assert f'name = "{topic}"' in text
+    assert f'when = {{ topic = "{topic}" }}' in text
+    assert f'# Send its messages with topic = "{topic}"' in text
+
+
+def test_header_names_the_source() -> None:
+    """The header names the kind, name and id of what was converted."""
+    text = convert_settings(campaign())
+    assert text.splitlines()[0] == '# Converted from the Pinpoint campaign "Winter Sale" (c1)'
+    app = convert_settings({"ApplicationSettingsResource": {"ApplicationId": "app-7"}})
+    assert app.splitlines()[0] == "# Converted from the Pinpoint application (app-7)"
+    assert 'name = "pinpoint-application"' in app
+    assert "[[rules]]" not in app
+
+
+@pytest.mark.parametrize(
+    ("limits", "rules_expected"),
+    [
+        pytest.param({"Daily": 0, "Total": 0}, [], id="zero-is-no-limit"),
+        pytest.param({"Daily": 1}, [("1", '"24h"')], id="daily-1"),
+        pytest.param({"Total": 1}, [("1", '"14d"')], id="total-1"),
+    ],
+)
+def test_limits_of_zero_make_no_rule(limits: dict[str, int], rules_expected: list[Any]) -> None:
+    """0 is Pinpoint's 'no limit'; 1 is a cap of one."""
+    text = convert_settings(campaign(Limits=limits))
+    caps = [
+        (line.split(" = ")[1], following.split(" = ")[1])
+        for line, following in zip(text.splitlines(), text.splitlines()[1:], strict=False)
+        if line.startswith("limit = ")
+    ]
+    assert caps == rules_expected
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "per"),
+    [
+        pytest.param("2026-12-01T00:00:00Z", "2026-12-15T00:00:00Z", "14d", id="whole-days"),
+        pytest.param("2026-12-01T00:00:00Z", "2026-12-15T01:00:00Z", "15d", id="rounds-up"),
+        pytest.param("2026-12-01T00:00:00Z", "2026-12-01T02:00:00Z", "1d", id="at-least-a-day"),
+        pytest.param("2026-12-01T00:00:00+01:00", "2026-12-02T00:00:00Z", "2d", id="offsets"),
+        pytest.param("2026-12-01T00:00:00", "2026-12-03T00:00:00", "2d", id="naive-is-utc"),
+        pytest.param("2026-12-02T00:00:00Z", "2026-12-01T00:00:00Z", "365d", id="end-first"),
+        pytest.param("2026-12-01T00:00:00Z", "2026-12-01T00:00:00Z", "365d", id="empty"),
+        pytest.param("2026-12-01T00:00:00Z", None, "365d", id="no-end"),
+        pytest.param(None, "2026-12-01T00:00:00Z", "365d", id="no-start"),
+    ],
+)
+def test_total_cap_window_follows_the_schedule(
+    start: str | None, end: str | None, per: str
+) -> None:
+    """The total cap counts over the schedule in whole days, rounded up, at least one."""
+    schedule = {"StartTime": start, "EndTime": end}
+    text = convert_settings(campaign(Limits={"Total": 3}, Schedule=schedule))
+    assert f'limit = 3\nper = "{per}"' in text
+
+
+def test_bad_schedule_instants_are_clear_errors() -> None:
+    """A StartTime that is not ISO 8601 is refused, naming it."""
+    with pytest.raises(InvalidInputError, match=r"^Schedule\.StartTime is not an ISO 8601"):
+        convert_settings(campaign(Limits={"Total": 3}, Schedule={"StartTime": "soon"}))
+
+
+@pytest.mark.parametrize(
+    ("interval", "window"),
+    [
+        ("PT48H", "2d"),
+        ("P1D", "1d"),
+        ("PT2H", "2h"),
+        ("PT90M", "90m"),
+        ("PT45S", "45s"),
+        ("P1DT2H3M4S", "93784s"),
+        ("PT1H30M", "90m"),
+    ],
+)
+def test_reentry_interval_becomes_a_dedupe_window(interval: str, window: str) -> None:
+    """EndpointReentryInterval (ISO 8601) becomes the dedupe window in the largest whole unit."""
+    text = convert_settings(journey(Limits={"EndpointReentryInterval": interval}))
+    assert f'type = "dedupe"\nwindow = "{window}"' in text
+
+
+@pytest.mark.parametrize("interval", ["P", "PT", "1D", "P1H", "PT1D", 5])
+def test_bad_reentry_intervals(interval: object) -> None:
+    """An interval that is not an ISO 8601 duration is refused."""
+    with pytest.raises(InvalidInputError, match="EndpointReentryInterval must be an ISO 8601"):
+        convert_settings(journey(Limits={"EndpointReentryInterval": interval}))
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "window"),
+    [
+        ("21:00", "08:00", ('"08:01"', '"21:00"')),
+        ("00:00", "23:58", ('"23:59"', '"00:00"')),
+        ("12:00", "23:59", ('"00:00"', '"12:00"')),
+        ("09:30", "09:30", ('"09:31"', '"09:30"')),
+        ("19:05", "07:59", ('"08:00"', '"19:05"')),
+    ],
+)
+def test_quiet_time_bounds(start: str, end: str, window: tuple[str, str]) -> None:
+    """The window opens one minute after End and closes at Start."""
+    text = convert_settings(journey(QuietTime={"Start": start, "End": end}))
+    assert f"start = {window[0]}\nend = {window[1]}" in text
+
+
+@pytest.mark.parametrize(
+    ("quiet", "message"),
+    [
+        ({"Start": "24:00", "End": "08:00"}, r"QuietTime\.Start must be a time HH:MM, got '24:00'"),
+        ({"Start": "21:00", "End": "8:00"}, r"QuietTime\.End must be a time HH:MM, got '8:00'"),
+        ({"Start": "21:60", "End": "08:00"}, r"QuietTime\.Start must be a time HH:MM"),
+        ({"Start": 2100, "End": "08:00"}, r"QuietTime\.Start must be a time HH:MM, got 2100"),
+        ({"Start": "21:00"}, r"QuietTime\.End must be a time HH:MM, got None"),
+        ({"Start": "00:00", "End": "23:59"}, "from 00:00 to 23:59 .both inclusive. covers the"),
+    ],
+)
+def test_bad_quiet_times(quiet: dict[str, Any], message: str) -> None:
+    """A quiet time that is not two HH:MM times, or covers the whole day, is refused."""
+    with pytest.raises(InvalidInputError, match=message):
+        convert_settings(journey(QuietTime=quiet))
+
+
+def test_no_quiet_time_means_no_window() -> None:
+    """Without Start and End (or with an empty QuietTime) no window is written."""
+    for quiet in ({}, {"Start": None, "End": None}):
+        assert "sending_window" not in convert_settings(journey(QuietTime=quiet))
+
+
+def test_application_quiet_time_and_campaign_fallback() -> None:
+    """A campaign without Schedule.QuietTime uses its own QuietTime, named as such."""
+    text = convert_settings(
+        campaign(Schedule={}, QuietTime={"Start": "22:00", "End": "07:00"}, Limits={})
+    )
+    assert "# Pinpoint QuietTime 22:00-07:00" in text
+    assert 'start = "07:01"\nend = "22:00"\non_outside = "deny"' in text
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("Daily", 1.5), ("Total", "3"), ("MaximumDuration", -5), ("Session", [1])],
+)
+def test_limits_must_be_whole_numbers(key: str, value: object) -> None:
+    """Each limit is a whole number of at least zero."""
+    with pytest.raises(InvalidInputError, match=rf"^Limits\.{key} must be a whole number >= 0"):
+        convert_settings(campaign(Limits={key: value}))
+
+
+def test_timeframe_cap_needs_both_parts() -> None:
+    """TimeframeCap with a zero Cap or Days makes no rule; a non-object is refused."""
+    for frame in ({"Days": 0, "Cap": 3}, {"Days": 7, "Cap": 0}, {"Days": 7}):
+        assert "frequency_cap" not in convert_settings(journey(Limits={"TimeframeCap": frame}))
+    with pytest.raises(InvalidInputError, match="TimeframeCap must be a JSON object"):
+        convert_settings(journey(Limits={"TimeframeCap": [7, 3]}))
+
+
+def test_topic_must_be_text() -> None:
+    """A blank --topic is refused."""
+    with pytest.raises(InvalidInputError, match="topic must be non-empty text"):
+        convert_settings(campaign(), topic=" ")
+
+
+def test_convert_file_errors(tmp_path: Path) -> None:
+    """A missing file, bad JSON or bad settings raise InvalidInputError naming the file."""
+    with pytest.raises(InvalidInputError, match=r"cannot read .*nope\.json"):
+        convert_file(tmp_path / "nope.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"Schedule": {"QuietTime": {"Start": "x", "End": "08:00"}}}', "utf-8")
+    with pytest.raises(InvalidInputError, match=r"bad\.json: Schedule\.QuietTime\.Start must"):
+        convert_file(bad)
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + json.dumps(campaign()).encode())
+    assert 'name = "winter-sale"' in convert_file(bom)
