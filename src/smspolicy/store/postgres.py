@@ -92,8 +92,8 @@ MIGRATIONS: tuple[str, ...] = (
     $body$;
     """,
     """
-    CREATE TABLE {schema}.profiles (address text PRIMARY KEY, record text NOT NULL);
-    CREATE TABLE {schema}.send_slots (key text PRIMARY KEY, slot_us bigint NOT NULL);
+    CREATE TABLE IF NOT EXISTS {schema}.profiles (address text PRIMARY KEY, record text NOT NULL);
+    CREATE TABLE IF NOT EXISTS {schema}.send_slots (key text PRIMARY KEY, slot_us bigint NOT NULL);
     """,
 )
 """Schema migrations, applied in order; the version table records how many ran."""
