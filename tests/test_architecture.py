@@ -395,16 +395,22 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "smspolicy.segments",
                 "smspolicy.keywords",
                 "smspolicy._records",
-                "smspolicy.consent",
-                "smspolicy.store",
                 "smspolicy.dnc",
                 "smspolicy.zones",
             }
         ),
     ),
     (
-        "recipients and time",
-        frozenset({"smspolicy._clock", "smspolicy._recipients", "smspolicy.programs"}),
+        "recipients, records and stores",
+        frozenset(
+            {
+                "smspolicy._clock",
+                "smspolicy._recipients",
+                "smspolicy.programs",
+                "smspolicy.consent",
+                "smspolicy.store",
+            }
+        ),
     ),
     (
         "rules and combinators",

@@ -177,10 +177,11 @@ def summary(
 
 
 class Progress:
-    """A progress bar on standard error over ``total`` bytes of input, with the rate and the
-    time left; nothing at all when standard error is not a terminal or tqdm is missing."""
+    """A progress bar on standard error over ``total`` bytes of input (or another ``unit``),
+    with the rate and the time left; nothing at all when standard error is not a terminal or
+    tqdm is missing."""
 
-    def __init__(self, total: int | None, enabled: bool) -> None:
+    def __init__(self, total: int | None, enabled: bool, *, unit: str = "B") -> None:
         self.bar: Any = None
         if not enabled or not sys.stderr.isatty():
             return
@@ -193,14 +194,19 @@ class Progress:
         size = shutil.get_terminal_size((80, 24))
         self.bar = tqdm(
             total=total or None,
-            unit="B",
-            unit_scale=True,
+            unit=unit if unit == "B" else f" {unit}",
+            unit_scale=unit == "B",
             unit_divisor=1024,
             file=sys.stderr,
             ncols=size.columns or 80,
             nrows=size.lines or 24,
             desc="reading",
         )
+
+    def add(self, count: int) -> None:
+        """Move the bar on by ``count`` units (lines, for a count of lines)."""
+        if self.bar is not None:
+            self.bar.update(count)
 
     def to(self, position: int) -> None:
         """Move the bar to ``position`` bytes read."""

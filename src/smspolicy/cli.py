@@ -40,7 +40,9 @@ from ._values import Decision, Message, Reason, deny
 from .config import byte_position, load_config, parse_duration, shown_path
 from .consent import WrittenConsent, superseded_by
 from .errors import InvalidNumberError, SmsPolicyError
-from .store import SQLiteStore
+from .pinpoint._cli import add_commands as add_pinpoint_commands
+from .store import SQLiteStore, StoredProfiles
+from .store._profiles import layered
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_DEFER", "EXIT_DENY", "EXIT_OK", "main"]
 
@@ -59,7 +61,9 @@ OPTIONAL_COLUMNS = ("brand", "channel", "body", "person", "timezone", "locale", 
 CONSENT_COLUMNS = ("number", "kind", "at", "source")
 BATCH = 1000
 PREFLIGHT_CACHE = 4096
-PATH_ARGUMENTS = frozenset({"recipients", "csv", "db", "out", "policy", "outbox", "file"})
+PATH_ARGUMENTS = frozenset(
+    {"recipients", "csv", "db", "out", "policy", "outbox", "file", "exports", "settings"}
+)
 """Arguments that name files: they may hold any bytes a file name can (other text may not)."""
 
 
@@ -132,7 +136,7 @@ def _engine(args: argparse.Namespace, profiles: dict[str, Profile] | None = None
         store,
         clock,
         programs=programs,
-        profiles=(profiles or {}).get,
+        profiles=layered((profiles or {}).get, StoredProfiles(store, cache_size=PREFLIGHT_CACHE)),
         cache_size=PREFLIGHT_CACHE,
         default_region=region.upper() if region else None,
     )
@@ -1024,6 +1028,7 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--db", help="SQLite store (default: the user's data directory)")
     w.add_argument("--policy", help="TOML policy file (default: jurisdictions.standard())")
     w.set_defaults(run=worker)
+    add_pinpoint_commands(commands, common)
     return parser
 
 

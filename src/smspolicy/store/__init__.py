@@ -22,6 +22,8 @@ from ._base import (
     Store,
     suppression_key,
 )
+from ._profiles import ProfileRecord, ProfileStore, StoredProfiles
+from ._slots import SlotStore
 from .composed import ComposedStore
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
@@ -42,6 +44,8 @@ __all__ = [
     "LookupCache",
     "MemoryStore",
     "PostgresStore",
+    "ProfileRecord",
+    "ProfileStore",
     "RedisStore",
     "Reservations",
     "SQLiteStore",
@@ -49,8 +53,10 @@ __all__ = [
     "SendRecord",
     "SendStatus",
     "Settlement",
+    "SlotStore",
     "Snapshot",
     "Store",
+    "StoredProfiles",
     "suppression_key",
 ]
 

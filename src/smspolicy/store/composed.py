@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from .._records import ConsentEvent, SendRecord
 from ..errors import ConfigurationError
@@ -16,6 +16,8 @@ from ._base import (
     Store,
     missing_methods,
 )
+from ._profiles import ProfileRecord, ProfileStore
+from ._slots import SlotStore
 
 __all__ = ["ComposedStore"]
 
@@ -53,6 +55,26 @@ class ComposedStore(Store):
 
     def consent_events(self, numbers: Sequence[str]) -> dict[str, list[ConsentEvent]]:
         return self.ledger.consent_events(numbers)
+
+    def _profile_store(self) -> ProfileStore:
+        for part in (self.ledger, self.counters):
+            if isinstance(part, ProfileStore):
+                return part
+        raise ConfigurationError(f"neither part of {self!r} keeps profiles")
+
+    def claim_slot(self, key: str, *, now_us: int, interval_us: int) -> int:
+        """Slots live in the counters' store when it hands them out, else in the ledger's."""
+        for part in (self.counters, self.ledger):
+            if isinstance(part, SlotStore):
+                return part.claim_slot(key, now_us=now_us, interval_us=interval_us)
+        raise ConfigurationError(f"neither part of {self!r} hands out send slots")
+
+    def upsert_profiles(self, records: Mapping[str, ProfileRecord]) -> int:
+        """Profiles go to the ledger's store when it keeps them, else to the counters'."""
+        return self._profile_store().upsert_profiles(records)
+
+    def profiles(self, addresses: Sequence[str]) -> dict[str, ProfileRecord | None]:
+        return self._profile_store().profiles(addresses)
 
     def forget(self, number: str) -> None:
         self.ledger.forget(number)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord
 from ._base import (
@@ -18,6 +18,7 @@ from ._base import (
     send_order,
     suppression_key,
 )
+from ._profiles import ProfileRecord
 
 __all__ = ["MemoryStore"]
 
@@ -36,6 +37,8 @@ class MemoryStore(Store):
         self._suppressed: set[str] = set()
         self._engaged: dict[str, dt.datetime] = {}
         self._cache: dict[str, tuple[str, dt.datetime]] = {}
+        self._profiles: dict[str, ProfileRecord] = {}
+        self._slots: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return "MemoryStore()"
@@ -60,8 +63,26 @@ class MemoryStore(Store):
             for record_id in list(self._by_number.get(number, ())):
                 self._drop(record_id)
             self._engaged.pop(number, None)
+            self._profiles.pop(number, None)
             for key in [key for key in self._cache if number in key]:
                 del self._cache[key]
+
+    def claim_slot(self, key: str, *, now_us: int, interval_us: int) -> int:
+        with self._lock:
+            last = self._slots.get(key)
+            slot = now_us if last is None else max(now_us, last + interval_us)
+            self._slots[key] = slot
+            return slot
+
+    def upsert_profiles(self, records: Mapping[str, ProfileRecord]) -> int:
+        checked = {address: ProfileRecord(r.profile, r.person) for address, r in records.items()}
+        with self._lock:
+            self._profiles.update(checked)
+        return len(checked)
+
+    def profiles(self, addresses: Sequence[str]) -> dict[str, ProfileRecord | None]:
+        with self._lock:
+            return {address: self._profiles.get(address) for address in addresses}
 
     def suppressed(self, numbers: Sequence[str]) -> set[str]:
         with self._lock:

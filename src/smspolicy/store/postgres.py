@@ -13,7 +13,7 @@ import datetime as dt
 import re
 import time
 import weakref
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -34,6 +34,7 @@ from ._base import (
     suppression_key,
 )
 from ._codec import decode_event, decode_send, encode_event, encode_send, micros
+from ._profiles import ProfileRecord, decode_profile, encode_profile
 
 __all__ = ["MIGRATIONS", "PostgresStore"]
 
@@ -89,6 +90,10 @@ MIGRATIONS: tuple[str, ...] = (
             WHERE s.number = wanted AND s.at_us >= since_us ORDER BY s.at_us, s.id;
     END
     $body$;
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS {schema}.profiles (address text PRIMARY KEY, record text NOT NULL);
+    CREATE TABLE IF NOT EXISTS {schema}.send_slots (key text PRIMARY KEY, slot_us bigint NOT NULL);
     """,
 )
 """Schema migrations, applied in order; the version table records how many ran."""
@@ -390,6 +395,7 @@ class PostgresStore(Store):
                 conn.execute(
                     self._q(f"DELETE FROM {{schema}}.{table} WHERE number = %s"), (number,)
                 )
+            conn.execute(self._q("DELETE FROM {schema}.profiles WHERE address = %s"), (number,))
             conn.execute(
                 self._q("DELETE FROM {schema}.lookup_cache WHERE strpos(key, %s) > 0"), (number,)
             )
@@ -551,6 +557,47 @@ class PostgresStore(Store):
                 self._q("SELECT DISTINCT number FROM {schema}.consent_events ORDER BY number")
             ).fetchall()
         return [number for (number,) in rows]
+
+    def upsert_profiles(self, records: Mapping[str, ProfileRecord]) -> int:
+        rows = [(address, encode_profile(record)) for address, record in records.items()]
+        if rows:
+            with self._tx() as conn, conn.cursor() as cursor:
+                cursor.executemany(
+                    self._q(
+                        "INSERT INTO {schema}.profiles (address, record) VALUES (%s, %s) "
+                        "ON CONFLICT (address) DO UPDATE SET record = excluded.record"
+                    ),
+                    rows,
+                )
+        return len(rows)
+
+    def profiles(self, addresses: Sequence[str]) -> dict[str, ProfileRecord | None]:
+        result: dict[str, ProfileRecord | None] = dict.fromkeys(addresses)
+        if result:
+            with self._one() as conn:
+                rows = conn.execute(
+                    self._q(
+                        "SELECT address, record FROM {schema}.profiles "
+                        "WHERE address = ANY(%s::text[])"
+                    ),
+                    (list(result),),
+                ).fetchall()
+            for address, text in rows:
+                result[address] = decode_profile(text)
+        return result
+
+    def claim_slot(self, key: str, *, now_us: int, interval_us: int) -> int:
+        with self._one() as conn:
+            row = conn.execute(
+                self._q(
+                    "INSERT INTO {schema}.send_slots AS s (key, slot_us) VALUES (%s, %s) "
+                    "ON CONFLICT (key) DO UPDATE SET slot_us = "
+                    "GREATEST(excluded.slot_us, s.slot_us + %s) RETURNING slot_us"
+                ),
+                (key, now_us, interval_us),
+            ).fetchone()
+        assert row is not None  # an upsert with RETURNING always returns its row
+        return int(row[0])
 
     def drop_schema(self) -> None:
         """Drop the store's schema and everything in it (for tests and teardown)."""

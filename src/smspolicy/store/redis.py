@@ -29,7 +29,7 @@ import datetime as dt
 import json
 import secrets
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import redis as redis_lib
@@ -47,12 +47,24 @@ from ._base import (
     send_order,
 )
 from ._codec import decode_send, encode_send, micros
+from ._profiles import ProfileRecord, decode_profile, encode_profile
 
 __all__ = ["RedisStore"]
 
 # Each script works on one or more numbers, three keys each (sends zset, records hash, version
 # key): on standalone Redis a whole batch goes in one call; on Redis Cluster, where one script may
 # only touch one slot, each number gets its own call in a pipeline.
+
+_CLAIM_SLOT = """
+local last = redis.call('GET', KEYS[1])
+local slot = tonumber(ARGV[1])
+if last then
+    local next_free = tonumber(last) + tonumber(ARGV[2])
+    if next_free > slot then slot = next_free end
+end
+redis.call('SET', KEYS[1], string.format('%d', slot), 'PX', ARGV[3])
+return string.format('%d', slot)
+"""
 
 _RESERVE = """
 -- ARGV: retention ms, then for each number: expected version ('*': any), the new version, oldest
@@ -246,6 +258,7 @@ class RedisStore(Counters):
         self._settle = self._redis.register_script(_SETTLE)
         self._read_script = self._redis.register_script(_READ)
         self._forget_person = self._redis.register_script(_FORGET_PERSON)
+        self._claim_slot = self._redis.register_script(_CLAIM_SLOT)
         if not isinstance(remembered, int) or remembered < 0:
             raise ConfigurationError(f"remembered must be a whole number >= 0: {remembered!r}")
         # With every cache off (SMSPOLICY_NO_CACHE=1) the store remembers nothing.
@@ -609,6 +622,7 @@ class RedisStore(Counters):
             self._redis.delete,
             *self._keys(number),
             f"{tag}:engagement",
+            f"{tag}:profile",
             self._persons_key(number),
         )
         self._remember(number, None)
@@ -616,6 +630,41 @@ class RedisStore(Counters):
         found = self._call("forget", lambda: list(self._redis.scan_iter(match=pattern, count=1000)))
         for first in range(0, len(found), 1000):
             self._call("forget", self._redis.delete, *found[first : first + 1000])
+
+    def claim_slot(self, key: str, *, now_us: int, interval_us: int) -> int:
+        """The slot is kept under ``prefix:slot:{key}`` for a minute past its time."""
+        keep_ms = max(60_000, (interval_us // 1000) * 2 + 60_000)
+        reply = self._call(
+            "write",
+            self._claim_slot,
+            keys=[f"{self.prefix}:slot:{{{key}}}"],
+            args=[now_us, interval_us, keep_ms],
+        )
+        return int(reply)
+
+    def upsert_profiles(self, records: Mapping[str, ProfileRecord]) -> int:
+        """Store each address's profile as a hash (``prefix:{address}:profile``), replacing
+        the one it had; one pipelined round trip."""
+        pipe = self._redis.pipeline(transaction=False)
+        for address, record in records.items():
+            key = f"{self.prefix}:{{{address}}}:profile"
+            pipe.delete(key)
+            pipe.hset(key, mapping=json.loads(encode_profile(record)) or {"": ""})
+        self._call("write", pipe.execute)
+        return len(records)
+
+    def profiles(self, addresses: Sequence[str]) -> dict[str, ProfileRecord | None]:
+        wanted = list(dict.fromkeys(addresses))
+        pipe = self._redis.pipeline(transaction=False)
+        for address in wanted:
+            pipe.hgetall(f"{self.prefix}:{{{address}}}:profile")
+        found = self._call("read", pipe.execute) if wanted else []
+        result: dict[str, ProfileRecord | None] = dict.fromkeys(addresses)
+        for address, fields in zip(wanted, found, strict=True):
+            if fields:
+                data = {k: v for k, v in fields.items() if k}
+                result[address] = decode_profile(json.dumps(data))
+        return result
 
     def cache_get(self, key: str, *, now: dt.datetime) -> str | None:
         text = self._call("read", self._redis.get, f"{self.prefix}:cache:{key}")

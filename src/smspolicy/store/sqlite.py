@@ -7,7 +7,7 @@ import datetime as dt
 import os
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord
@@ -22,6 +22,7 @@ from ._base import (
     suppression_key,
 )
 from ._codec import decode_event, decode_send, encode_event, encode_send, micros
+from ._profiles import ProfileRecord, decode_profile, encode_profile
 
 __all__ = ["SQLiteStore"]
 
@@ -57,6 +58,8 @@ CREATE TABLE IF NOT EXISTS engagement (
     at TEXT NOT NULL,
     kind TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS profiles (address TEXT PRIMARY KEY, record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS send_slots (key TEXT PRIMARY KEY, slot_us INTEGER NOT NULL);
 """
 
 
@@ -175,6 +178,7 @@ class SQLiteStore(Store):
             db.execute("DELETE FROM consent_events WHERE number = ?", (number,))
             db.execute("DELETE FROM sends WHERE number = ?", (number,))
             db.execute("DELETE FROM engagement WHERE number = ?", (number,))
+            db.execute("DELETE FROM profiles WHERE address = ?", (number,))
             db.execute("DELETE FROM lookup_cache WHERE instr(key, ?) > 0", (number,))
         self._truncate_wal()
 
@@ -331,3 +335,29 @@ class SQLiteStore(Store):
                 "INSERT OR REPLACE INTO lookup_cache (key, value, expires_us) VALUES (?, ?, ?)",
                 (key, value, micros(expires)),
             )
+
+    def upsert_profiles(self, records: Mapping[str, ProfileRecord]) -> int:
+        rows = [(address, encode_profile(record)) for address, record in records.items()]
+        with self._write() as db:
+            db.executemany("INSERT OR REPLACE INTO profiles (address, record) VALUES (?, ?)", rows)
+        return len(rows)
+
+    def profiles(self, addresses: Sequence[str]) -> dict[str, ProfileRecord | None]:
+        result: dict[str, ProfileRecord | None] = dict.fromkeys(addresses)
+        for chunk in _chunks(list(result)):
+            marks = ",".join("?" * len(chunk))
+            rows = self._read(
+                f"SELECT address, record FROM profiles WHERE address IN ({marks})", chunk
+            )
+            for address, text in rows:
+                result[str(address)] = decode_profile(str(text))
+        return result
+
+    def claim_slot(self, key: str, *, now_us: int, interval_us: int) -> int:
+        with self._write() as db:
+            row = db.execute("SELECT slot_us FROM send_slots WHERE key = ?", (key,)).fetchone()
+            slot = now_us if row is None else max(now_us, int(row[0]) + interval_us)
+            db.execute(
+                "INSERT OR REPLACE INTO send_slots (key, slot_us) VALUES (?, ?)", (key, slot)
+            )
+        return slot
