@@ -1,0 +1,369 @@
+"""Guards that hold deferred addresses in an outbox, and a release through the guard: real boto3
+clients whose HTTP answers are scripted through botocore's ``before-send`` event, so every
+request that goes out is counted."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smspolicy import Engine, Policy, rules, when
+from smspolicy.aws import OutcomeStatus, PinpointGuard, SmsVoiceV2Guard
+from smspolicy.errors import ConfigurationError
+from smspolicy.outbox import HoldState, MemoryOutbox, Outbox, ReleaseStatus, SQLiteOutbox
+from smspolicy.predicates import is_marketing
+from smspolicy.store import MemoryStore, SendStatus
+from smspolicy.testing import FrozenClock
+
+from .aws_helpers import (
+    OPTED_OUT_V2,
+    READ_TIMEOUT,
+    THROTTLE_PINPOINT,
+    THROTTLE_V2,
+    Answer,
+    Script,
+    client,
+    ok,
+)
+
+NOW = dt.datetime(2025, 1, 15, 15, 0, tzinfo=dt.UTC)  # 10:00 New York, 07:00 Los Angeles
+OPENS = dt.datetime(2025, 1, 15, 16, 0, tzinfo=dt.UTC)  # 08:00 Los Angeles
+NY, LA = "+12125550123", "+13105550123"
+SENDER = "+18885550100"
+BODY = "Acme: 20% off. Reply STOP to opt out."
+POLICY = Policy(
+    rules.consent(), when(is_marketing, rules.sending_window("08:00", "21:00")), name="hold"
+)
+
+
+class World:
+    """An engine, an outbox on one store kind, a scripted client and a guard of one API."""
+
+    def __init__(self, api: str, store: str, tmp_path: Path) -> None:
+        self.api = api
+        self.clock = FrozenClock(NOW)
+        self.engine = Engine(POLICY, MemoryStore(), self.clock)
+        for number in (NY, LA):
+            self.engine.consent.confirm(number, topic="deals", purpose="marketing", source="web")
+        kept = MemoryOutbox() if store == "memory" else SQLiteOutbox(tmp_path / "outbox.sqlite3")
+        self.outbox = Outbox(kept, self.engine)
+        self.operation = "SendMessages" if api == "pinpoint" else "SendTextMessage"
+        self.client = client("pinpoint" if api == "pinpoint" else "pinpoint-sms-voice-v2")
+        self.script = Script(self.client, self.operation)
+        self.guard = self.make_guard()
+
+    def make_guard(self, **options: Any) -> Any:
+        options.setdefault("outbox", self.outbox)
+        if self.api == "pinpoint":
+            return PinpointGuard(self.client, self.engine, topic="deals", **options)
+        return SmsVoiceV2Guard(self.client, self.engine, topic="deals", **options)
+
+    def call(self, *numbers: str, guard: Any = None, key: str | None = None) -> dict[str, Any]:
+        """One guard call to ``numbers``; returns address -> outcome (and the raw answer)."""
+        guard = guard or self.guard
+        if self.api == "pinpoint":
+            answer = guard.send_messages(
+                ApplicationId="app-1",
+                MessageRequest={
+                    "Addresses": {n: {"ChannelType": "SMS"} for n in numbers},
+                    "MessageConfiguration": {
+                        "SMSMessage": {
+                            "Body": BODY,
+                            "MessageType": "PROMOTIONAL",
+                            "OriginationNumber": SENDER,
+                        }
+                    },
+                },
+                idempotency_key=key,
+            )
+            return {**answer["Outcomes"], "answer": answer}
+        (number,) = numbers
+        answer = guard.send_text_message(
+            DestinationPhoneNumber=number,
+            MessageBody=BODY,
+            MessageType="PROMOTIONAL",
+            OriginationIdentity=SENDER,
+            idempotency_key=key,
+        )
+        return {number: answer["Outcome"], "answer": answer}
+
+    def expected_payload(self, number: str) -> dict[str, Any]:
+        """The request narrowed to ``number``, written out by hand."""
+        if self.api == "pinpoint":
+            return {
+                "SendMessages": {
+                    "ApplicationId": "app-1",
+                    "MessageRequest": {
+                        "Addresses": {number: {"ChannelType": "SMS"}},
+                        "MessageConfiguration": {
+                            "SMSMessage": {
+                                "Body": BODY,
+                                "MessageType": "PROMOTIONAL",
+                                "OriginationNumber": SENDER,
+                            }
+                        },
+                    },
+                }
+            }
+        return {
+            "SendTextMessage": {
+                "DestinationPhoneNumber": number,
+                "MessageBody": BODY,
+                "MessageType": "PROMOTIONAL",
+                "OriginationIdentity": SENDER,
+            }
+        }
+
+    def destinations(self) -> list[str]:
+        """The destination of every request that went out, in order."""
+        out: list[str] = []
+        for body in self.script.requests:
+            if "DestinationPhoneNumber" in body:
+                out.append(body["DestinationPhoneNumber"])
+            else:
+                out.extend(body.get("MessageRequest", body)["Addresses"])
+        return out
+
+    def sends(self, number: str) -> list[Any]:
+        return self.engine.store.sends([number], since=NOW - dt.timedelta(days=1))[number]
+
+    def throttle(self) -> Answer:
+        return THROTTLE_PINPOINT if self.api == "pinpoint" else THROTTLE_V2
+
+
+@pytest.fixture(params=["pinpoint", "v2"])
+def api(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def world(api: str, tmp_path: Path) -> Iterator[World]:
+    w = World(api, "memory", tmp_path)
+    yield w
+    w.outbox.close()
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_deferred_is_held_then_released_once_through_the_guard(
+    api: str, store: str, tmp_path: Path
+) -> None:
+    """07:00 in Los Angeles: the address is held (no request), reported deferred with the
+    hold's id and instant; nothing is released before 08:00; at 08:00 the release sends
+    exactly one request with the held request and the send log has exactly one record."""
+    w = World(api, store, tmp_path)
+    w.script.add(ok())
+    outcome = w.call(LA)[LA]
+    assert outcome.status is OutcomeStatus.DEFERRED
+    assert outcome.hold_id is not None
+    assert outcome.held_until == OPENS
+    assert w.script.requests == []
+    held = w.outbox.get(outcome.hold_id)
+    assert held is not None
+    assert held.state is HoldState.HELD
+    assert held.due == OPENS
+    assert held.message.address == LA
+    assert held.payload == w.expected_payload(LA)
+    send = w.guard.release_sender()
+    w.clock.set(OPENS - dt.timedelta(microseconds=1))
+    assert w.outbox.release_due(send) == []
+    assert w.script.requests == []
+    w.clock.set(OPENS)
+    (released,) = w.outbox.release_due(send)
+    assert released.status is ReleaseStatus.SENT
+    assert w.destinations() == [LA]
+    request = w.expected_payload(LA)[w.operation]
+    assert w.script.requests[0] == request.get("MessageRequest", request)
+    expected_id = f"msg-1-{LA}" if api == "pinpoint" else "msg-1"
+    assert released.provider_id == expected_id
+    records = w.sends(LA)
+    assert [(r.status, r.provider_id) for r in records] == [(SendStatus.SENT, expected_id)]
+    assert w.outbox.counts()[HoldState.SENT] == 1
+    assert w.outbox.release_due(send) == []  # nothing left: no second request
+    assert len(w.script.requests) == 1
+    w.outbox.close()
+
+
+def test_pinpoint_sends_the_allowed_and_holds_the_deferred(tmp_path: Path) -> None:
+    """One request for New York (open), Los Angeles held: its Result entry says THROTTLED 429
+    with the hold's id and instant in StatusMessage."""
+    w = World("pinpoint", "memory", tmp_path)
+    w.script.add(ok())
+    got = w.call(NY, LA)
+    assert got[NY].status is OutcomeStatus.SENT
+    assert got[NY].hold_id is None
+    assert w.destinations() == [NY]
+    hold_id = got[LA].hold_id
+    result = got["answer"]["MessageResponse"]["Result"][LA]
+    assert (result["DeliveryStatus"], result["StatusCode"]) == ("THROTTLED", 429)
+    assert result["StatusMessage"] == (
+        "smspolicy deferred until 2025-01-15T16:00:00+00:00: hours.outside_window "
+        f"(held {hold_id} until 2025-01-15T16:00:00+00:00)"
+    )
+    assert w.outbox.counts()[HoldState.HELD] == 1
+
+
+def test_without_an_outbox_nothing_is_held(api: str, tmp_path: Path) -> None:
+    """Without ``outbox=`` the deferral is reported as before: no hold id, no hold."""
+    w = World(api, "memory", tmp_path)
+    guard = w.make_guard(outbox=None)
+    got = w.call(LA, guard=guard)
+    assert got[LA].status is OutcomeStatus.DEFERRED
+    assert (got[LA].hold_id, got[LA].held_until) == (None, None)
+    assert w.outbox.counts()[HoldState.HELD] == 0
+    if api == "pinpoint":
+        message = got["answer"]["MessageResponse"]["Result"][LA]["StatusMessage"]
+        assert message == "smspolicy deferred until 2025-01-15T16:00:00+00:00: hours.outside_window"
+
+
+def test_a_stop_in_between_drops_without_a_request(world: World) -> None:
+    """A STOP after the hold: at 08:00 the outbox drops it with consent.revoked; no request
+    goes out and nothing is recorded."""
+    outcome = world.call(LA)[LA]
+    world.engine.inbound("STOP", LA)
+    world.clock.set(OPENS)
+    (released,) = world.outbox.release_due(world.guard.release_sender())
+    assert released.status is ReleaseStatus.DROPPED
+    assert "consent.revoked" in [r.code for r in released.reasons]
+    assert world.script.requests == []
+    assert [r for r in world.sends(LA) if r.status is SendStatus.SENT] == []
+    assert [h.id for h in world.outbox.dropped()] == [outcome.hold_id]
+
+
+def test_a_repeated_call_with_the_same_key_holds_once(world: World) -> None:
+    """The same idempotency key: the repeat (same guard) reports the same hold; another guard
+    with a fresh journal finds the hold by its key. A different key holds again; without a key,
+    each call holds."""
+    first = world.call(LA, key="order-1")[LA]
+    again = world.call(LA, key="order-1")[LA]
+    assert again.status is OutcomeStatus.DEFERRED
+    assert (again.hold_id, again.held_until) == (first.hold_id, OPENS)
+    other = world.make_guard()  # its own memory journal: only the outbox knows the key
+    elsewhere = world.call(LA, guard=other, key="order-1")[LA]
+    assert elsewhere.hold_id == first.hold_id
+    assert world.outbox.counts()[HoldState.HELD] == 1
+    assert world.call(LA, key="order-2")[LA].hold_id not in (None, first.hold_id)
+    assert world.outbox.counts()[HoldState.HELD] == 2
+    world.call(LA)
+    world.call(LA)
+    assert world.outbox.counts()[HoldState.HELD] == 4
+    assert world.script.requests == []
+    world.clock.set(OPENS)
+    world.script.add(ok(), ok(), ok(), ok())
+    released = world.outbox.release_due(world.guard.release_sender())
+    assert [r.status for r in released] == [ReleaseStatus.SENT] * 4
+    assert len(world.script.requests) == 4
+
+
+def test_the_hold_key_is_the_calls_key_and_the_address(world: World) -> None:
+    """The hold's key is derived from the idempotency key and the address, and is the key the
+    release passes on."""
+    outcome = world.call(LA, key="order-1")[LA]
+    held = world.outbox.get(outcome.hold_id)
+    assert held is not None
+    assert held.key == f"order-1|{LA}"
+
+
+def test_throttled_at_release_is_held_again_and_sent_once_later(world: World) -> None:
+    """Throttled at release (proves nothing went out): held again, nothing recorded; the next
+    release sends it: two requests in all, one send record."""
+    world.call(LA)
+    world.clock.set(OPENS)
+    world.script.add(world.throttle())
+    send = world.guard.release_sender()
+    (first,) = world.outbox.release_due(send)
+    assert first.status is ReleaseStatus.HELD
+    assert [r.code for r in first.reasons] == ["send.failed"]
+    assert world.sends(LA) == []
+    world.clock.set(first.until)
+    world.script.add(ok())
+    (second,) = world.outbox.release_due(send)
+    assert second.status is ReleaseStatus.SENT
+    assert world.destinations() == [LA, LA]
+    assert [r.status for r in world.sends(LA)] == [SendStatus.SENT]
+
+
+def test_a_release_that_may_have_delivered_is_counted_not_resent(world: World) -> None:
+    """A read timeout at release may have delivered: the outbox counts it as sent (one record)
+    and it is never sent again."""
+    world.call(LA)
+    world.clock.set(OPENS)
+    world.script.add(READ_TIMEOUT)
+    (released,) = world.outbox.release_due(world.guard.release_sender())
+    assert released.status is ReleaseStatus.SENT
+    assert len(world.script.requests) == 1
+    assert [r.status for r in world.sends(LA)] == [SendStatus.SENT]
+    world.clock.set(OPENS + dt.timedelta(days=1))
+    assert world.outbox.release_due(world.guard.release_sender()) == []
+    assert len(world.script.requests) == 1
+
+
+def test_a_release_key_that_already_went_out_sends_nothing(world: World) -> None:
+    """A worker that died mid-request left the key started in the guard's journal: the next
+    try of that message makes no request (it may have delivered) and completes it."""
+    outcome = world.call(LA)[LA]
+    held = world.outbox.get(outcome.hold_id)
+    assert held is not None
+    world.guard.journal.remember(held.key, {"state": "started"})
+    world.clock.set(OPENS)
+    (released,) = world.outbox.release_due(world.guard.release_sender())
+    assert released.status is ReleaseStatus.SENT
+    assert world.script.requests == []
+    assert [r.status for r in world.sends(LA)] == [SendStatus.SENT]
+
+
+def test_v2_opt_out_at_release_revokes_then_drops(tmp_path: Path) -> None:
+    """End User Messaging says the number opted out at release: the revocation is written,
+    nothing is counted, and the next release drops it (consent.revoked) without a request."""
+    w = World("v2", "memory", tmp_path)
+    w.call(LA)
+    w.clock.set(OPENS)
+    w.script.add(OPTED_OUT_V2)
+    send = w.guard.release_sender()
+    (first,) = w.outbox.release_due(send)
+    assert first.status is ReleaseStatus.HELD
+    assert w.sends(LA) == []
+    w.clock.set(first.until)
+    (second,) = w.outbox.release_due(send)
+    assert second.status is ReleaseStatus.DROPPED
+    assert "consent.revoked" in [r.code for r in second.reasons]
+    assert len(w.script.requests) == 1
+
+
+def test_pinpoint_permanent_failure_at_release_is_not_counted(tmp_path: Path) -> None:
+    """A PERMANENT_FAILURE for the address at release proves it was not sent: held again with
+    send.failed, nothing recorded."""
+    w = World("pinpoint", "memory", tmp_path)
+    w.call(LA)
+    w.clock.set(OPENS)
+    w.script.add(ok(**{LA: "PERMANENT_FAILURE"}))
+    (first,) = w.outbox.release_due(w.guard.release_sender())
+    assert first.status is ReleaseStatus.HELD
+    assert "PERMANENT_FAILURE" in first.reasons[0].message
+    assert w.sends(LA) == []
+
+
+@pytest.mark.parametrize("bad", [object(), "outbox.sqlite3", MemoryOutbox()])
+def test_outbox_must_be_an_outbox(world: World, bad: object) -> None:
+    with pytest.raises(ConfigurationError, match="outbox must be"):
+        world.make_guard(outbox=bad)
+
+
+def test_a_payload_that_is_not_a_guard_request_is_not_sent(world: World, tmp_path: Path) -> None:
+    """A message held by other code (no guard request in its payload) is not sent by the
+    guard's sender: it is held again and never counted."""
+    outcome = world.call(LA)[LA]
+    held = world.outbox.get(outcome.hold_id)
+    assert held is not None
+    world.outbox.hold(held.message, OPENS, payload={"something": "else"}, key="other")
+    world.outbox.hold(held.message, OPENS, payload=["list"], key="list")
+    world.clock.set(OPENS)
+    world.script.add(ok())
+    released = {r.held.key: r for r in world.outbox.release_due(world.guard.release_sender())}
+    assert released["other"].status is ReleaseStatus.HELD
+    assert released["list"].status is ReleaseStatus.HELD
+    assert released[held.key].status is ReleaseStatus.SENT
+    assert len(world.script.requests) == 1
