@@ -25,6 +25,7 @@ from .aws_helpers import (
     THROTTLE_PINPOINT,
     THROTTLE_V2,
     Answer,
+    FlakyStore,
     Script,
     client,
     ok,
@@ -43,10 +44,12 @@ POLICY = Policy(
 class World:
     """An engine, an outbox on one store kind, a scripted client and a guard of one API."""
 
-    def __init__(self, api: str, store: str, tmp_path: Path) -> None:
+    def __init__(
+        self, api: str, store: str, tmp_path: Path, engine_store: MemoryStore | None = None
+    ) -> None:
         self.api = api
         self.clock = FrozenClock(NOW)
-        self.engine = Engine(POLICY, MemoryStore(), self.clock)
+        self.engine = Engine(POLICY, engine_store or MemoryStore(), self.clock)
         for number in (NY, LA):
             self.engine.consent.confirm(number, topic="deals", purpose="marketing", source="web")
         kept = MemoryOutbox() if store == "memory" else SQLiteOutbox(tmp_path / "outbox.sqlite3")
@@ -367,3 +370,96 @@ def test_a_payload_that_is_not_a_guard_request_is_not_sent(world: World, tmp_pat
     assert released["list"].status is ReleaseStatus.HELD
     assert released[held.key].status is ReleaseStatus.SENT
     assert len(world.script.requests) == 1
+
+
+def test_a_release_key_already_accepted_returns_its_message_id(world: World) -> None:
+    """An earlier try was accepted (kept in the guard's journal) but the outbox did not hear
+    of it: the next try makes no request and completes with that message id."""
+    outcome = world.call(LA)[LA]
+    held = world.outbox.get(outcome.hold_id)
+    assert held is not None
+    world.guard.journal.remember(held.key, {"state": "accepted", "message_id": "m-9"})
+    world.clock.set(OPENS)
+    (released,) = world.outbox.release_due(world.guard.release_sender())
+    assert (released.status, released.provider_id) == (ReleaseStatus.SENT, "m-9")
+    assert world.script.requests == []
+    assert [(r.status, r.provider_id) for r in world.sends(LA)] == [(SendStatus.SENT, "m-9")]
+
+
+def test_a_number_blocked_by_the_journal_is_not_released(api: str, tmp_path: Path) -> None:
+    """An opt-out of the number is in the guard's journal but not yet in the store: the release
+    makes no request and the message is held again (the outbox decided without the opt-out);
+    once the journal is written, the next release drops it."""
+    store = FlakyStore()
+    w = World(api, "memory", tmp_path, engine_store=store)
+    w.call(LA)
+    store.failing.add("consent")
+    w.guard.opted_out(LA, None, "test")  # kept in the journal: the store is down
+    store.failing.discard("consent")
+    assert w.guard.blocked() == {LA}
+    store.failing.add("consent")
+    w.clock.set(OPENS)
+    send = w.guard.release_sender()
+    (first,) = w.outbox.release_due(send)
+    assert first.status is ReleaseStatus.HELD
+    assert "was not in the store yet" in first.reasons[0].message
+    assert w.script.requests == []
+    store.failing.discard("consent")
+    w.clock.set(first.until)
+    (second,) = w.outbox.release_due(send)  # decided before the journal was written: held
+    assert second.status is ReleaseStatus.HELD
+    assert w.guard.blocked() == set()
+    w.clock.set(second.until)
+    (third,) = w.outbox.release_due(send)
+    assert third.status is ReleaseStatus.DROPPED
+    assert "consent.revoked" in [r.code for r in third.reasons]
+    assert w.script.requests == []
+
+
+def test_release_retries_throttling_within_its_attempts(api: str, tmp_path: Path) -> None:
+    """With ``attempts=2`` a throttled release is tried again at once: two requests, one send
+    record, no guard-side retry beyond that."""
+    w = World(api, "memory", tmp_path)
+    guard = w.make_guard(attempts=2, sleep=lambda _s: None)
+    w.call(LA, guard=guard)
+    w.clock.set(OPENS)
+    w.script.add(w.throttle(), ok())
+    (released,) = w.outbox.release_due(guard.release_sender())
+    assert released.status is ReleaseStatus.SENT
+    assert w.destinations() == [LA, LA]
+    assert [r.status for r in w.sends(LA)] == [SendStatus.SENT]
+
+
+def test_pinpoint_opt_out_at_release_revokes_then_drops(tmp_path: Path) -> None:
+    """Pinpoint answers OPT_OUT for the address at release: revocation written, nothing
+    counted, the next release drops it without a request."""
+    w = World("pinpoint", "memory", tmp_path)
+    w.call(LA)
+    w.clock.set(OPENS)
+    w.script.add(ok(**{LA: "OPT_OUT"}))
+    send = w.guard.release_sender()
+    (first,) = w.outbox.release_due(send)
+    assert first.status is ReleaseStatus.HELD
+    assert w.sends(LA) == []
+    w.clock.set(first.until)
+    (second,) = w.outbox.release_due(send)
+    assert second.status is ReleaseStatus.DROPPED
+    assert "consent.revoked" in [r.code for r in second.reasons]
+    assert len(w.script.requests) == 1
+
+
+class BrokenOutbox(MemoryOutbox):
+    def add(self, held: Any) -> Any:
+        raise OSError("disk full")
+
+
+def test_a_hold_that_fails_is_reported_not_hidden(api: str, tmp_path: Path) -> None:
+    """The outbox cannot take the hold: the address stays deferred (as without an outbox),
+    with no hold id and the failure in ``store_error``; nothing is sent."""
+    w = World(api, "memory", tmp_path)
+    guard = w.make_guard(outbox=Outbox(BrokenOutbox(), w.engine))
+    outcome = w.call(LA, guard=guard)[LA]
+    assert outcome.status is OutcomeStatus.DEFERRED
+    assert outcome.hold_id is None
+    assert outcome.store_error == "not held: OSError: disk full"
+    assert w.script.requests == []

@@ -79,11 +79,12 @@ def release_once(
     stored = guard.recall(release.key)
     if stored is not None and stored.get("state") != "not_sent":
         return None if stored.get("message_id") is None else str(stored["message_id"])
-    guard.replay()
     message = release.message
     number = guard.normalise(message.address, message.channel)
-    if number in guard.blocked():
-        raise NotSent(f"a send to or an opt-out of {number} is not in the store yet")
+    blocked = number in guard.blocked()
+    guard.replay()
+    if blocked:  # the outbox decided without it: decide again once it is written
+        raise NotSent(f"a send to or an opt-out of {number} was not in the store yet")
     if not isinstance(release.payload, Mapping):
         raise NotSent(f"the held payload is not a guard's request: {release.payload!r}")
     guard.remember(release.key, {"state": "started"})
