@@ -14,7 +14,14 @@ import pytest
 from smspolicy import Engine, Policy, rules, when
 from smspolicy.aws import OutcomeStatus, PinpointGuard, SmsVoiceV2Guard
 from smspolicy.errors import ConfigurationError
-from smspolicy.outbox import HoldState, MemoryOutbox, Outbox, ReleaseStatus, SQLiteOutbox
+from smspolicy.outbox import (
+    HoldState,
+    MemoryOutbox,
+    Outbox,
+    Release,
+    ReleaseStatus,
+    SQLiteOutbox,
+)
 from smspolicy.predicates import is_marketing
 from smspolicy.store import MemoryStore, SendStatus
 from smspolicy.testing import FrozenClock
@@ -215,7 +222,7 @@ def test_without_an_outbox_nothing_is_held(api: str, tmp_path: Path) -> None:
     guard = w.make_guard(outbox=None)
     got = w.call(LA, guard=guard)
     assert got[LA].status is OutcomeStatus.DEFERRED
-    assert (got[LA].hold_id, got[LA].held_until) == (None, None)
+    assert (got[LA].hold_id, got[LA].held_until, got[LA].store_error) == (None, None, None)
     assert w.outbox.counts()[HoldState.HELD] == 0
     if api == "pinpoint":
         message = got["answer"]["MessageResponse"]["Result"][LA]["StatusMessage"]
@@ -463,3 +470,58 @@ def test_a_hold_that_fails_is_reported_not_hidden(api: str, tmp_path: Path) -> N
     assert outcome.hold_id is None
     assert outcome.store_error == "not held: OSError: disk full"
     assert w.script.requests == []
+
+
+def test_a_denied_address_is_not_held(world: World) -> None:
+    """Only a DEFER is held: an opted-out number is denied as before, with no hold and no
+    store error."""
+    world.engine.inbound("STOP", LA)
+    outcome = world.call(LA)[LA]
+    assert outcome.status is OutcomeStatus.DENIED
+    assert (outcome.hold_id, outcome.store_error) == (None, None)
+    assert world.outbox.counts()[HoldState.HELD] == 0
+
+
+def test_the_release_marks_its_key_before_the_request_goes_out(world: World) -> None:
+    """While the request is out the hold's key is marked started in the guard's journal (a
+    crash then never resends); afterwards it holds what AWS answered, and a second try of the
+    same release makes no request and returns the same id. A try refused for throttling is
+    marked not sent."""
+    seen: list[Any] = []
+    outcome = world.call(LA)[LA]
+    held = world.outbox.get(outcome.hold_id)
+    assert held is not None
+
+    def spy(**_kwargs: Any) -> None:
+        seen.append(world.guard.journal.recall(held.key))
+
+    world.client.meta.events.register_first(f"before-send.*.{world.operation}", spy)
+    world.clock.set(OPENS)
+    world.script.add(world.throttle(), ok())
+    send = world.guard.release_sender()
+    (first,) = world.outbox.release_due(send)
+    assert world.guard.journal.recall(held.key) == {"state": "not_sent"}
+    world.clock.set(first.until)
+    (second,) = world.outbox.release_due(send)
+    assert second.status is ReleaseStatus.SENT
+    expected_id = f"msg-2-{LA}" if world.api == "pinpoint" else "msg-2"
+    assert seen == [{"state": "started"}, {"state": "started"}]
+    kept = {"state": "accepted", "message_id": expected_id}
+    assert world.guard.journal.recall(held.key) == kept
+    assert send(Release(held.id, held.key, held.message, held.payload, 3)) == expected_id
+    assert len(world.script.requests) == 2
+
+
+def test_an_opt_out_the_store_cannot_take_is_said_at_release(tmp_path: Path) -> None:
+    """End User Messaging says opted out at release while the ledger is down: the release's
+    reason says the revocation is kept in the journal, and the number is blocked."""
+    store = FlakyStore()
+    w = World("v2", "memory", tmp_path, engine_store=store)
+    w.call(LA)
+    w.clock.set(OPENS)
+    w.script.add(OPTED_OUT_V2)
+    store.failing.add("consent")
+    (first,) = w.outbox.release_due(w.guard.release_sender())
+    assert first.status is ReleaseStatus.HELD
+    assert "kept in the journal" in first.reasons[0].message
+    assert w.guard.blocked() == {LA}
