@@ -376,6 +376,14 @@ def test_a_payload_that_is_not_a_guard_request_is_not_sent(world: World, tmp_pat
     assert released["other"].status is ReleaseStatus.HELD
     assert released["list"].status is ReleaseStatus.HELD
     assert released[held.key].status is ReleaseStatus.SENT
+    assert "not a guard's request: ['list']" in released["list"].reasons[0].message
+    said = {
+        "pinpoint": "is not a one-address SendMessages: {'something': 'else'}",
+        "v2": "has no SendTextMessage request: {'something': 'else'}",
+    }[world.api]
+    assert said in released["other"].reasons[0].message
+    assert world.guard.journal.recall("other") == {"state": "not_sent"}  # may be sent later
+    assert world.guard.journal.recall("list") is None
     assert len(world.script.requests) == 1
 
 
@@ -460,7 +468,9 @@ class BrokenOutbox(MemoryOutbox):
         raise OSError("disk full")
 
 
-def test_a_hold_that_fails_is_reported_not_hidden(api: str, tmp_path: Path) -> None:
+def test_a_hold_that_fails_is_reported_not_hidden(
+    api: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """The outbox cannot take the hold: the address stays deferred (as without an outbox),
     with no hold id and the failure in ``store_error``; nothing is sent."""
     w = World(api, "memory", tmp_path)
@@ -469,6 +479,7 @@ def test_a_hold_that_fails_is_reported_not_hidden(api: str, tmp_path: Path) -> N
     assert outcome.status is OutcomeStatus.DEFERRED
     assert outcome.hold_id is None
     assert outcome.store_error == "not held: OSError: disk full"
+    assert caplog.messages == [f"could not hold the deferred message to {LA}: OSError('disk full')"]
     assert w.script.requests == []
 
 
