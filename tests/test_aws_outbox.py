@@ -536,3 +536,20 @@ def test_an_opt_out_the_store_cannot_take_is_said_at_release(tmp_path: Path) -> 
     assert first.status is ReleaseStatus.HELD
     assert "kept in the journal" in first.reasons[0].message
     assert w.guard.blocked() == {LA}
+
+
+def test_pinpoint_release_sends_only_one_address_payloads(tmp_path: Path) -> None:
+    """A held SendMessages payload with two addresses is not sent by the guard's sender."""
+    w = World("pinpoint", "memory", tmp_path)
+    outcome = w.call(LA)[LA]
+    held = w.outbox.get(outcome.hold_id)
+    assert held is not None
+    two = w.expected_payload(LA)
+    two["SendMessages"]["MessageRequest"]["Addresses"][NY] = {"ChannelType": "SMS"}
+    w.outbox.hold(held.message, OPENS, payload=two, key="two")
+    w.clock.set(OPENS)
+    w.script.add(ok())
+    released = {r.held.key: r for r in w.outbox.release_due(w.guard.release_sender())}
+    assert released["two"].status is ReleaseStatus.HELD
+    assert released[held.key].status is ReleaseStatus.SENT
+    assert w.destinations() == [LA]

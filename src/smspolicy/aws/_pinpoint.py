@@ -308,9 +308,8 @@ class PinpointGuard(GuardBase):
             entry.outcome = self.hold_or_refuse(message, outcome.decision, payload, idempotency_key)
 
     def resend(self, payload: Mapping[str, Any]) -> tuple[Delivery, str | None, str]:
-        """Send a held one-address ``SendMessages`` request once from the first region (its
-        application id, retrying only answers that prove nothing was sent, ``attempts``
-        times)."""
+        """Send a held one-address ``SendMessages`` request once from the first region (retrying
+        only answers that prove nothing was sent, ``attempts`` times)."""
         held = payload.get(self.OPERATION)
         request = held.get("MessageRequest") if isinstance(held, Mapping) else None
         addresses = request.get("Addresses") if isinstance(request, Mapping) else None
@@ -328,8 +327,7 @@ class PinpointGuard(GuardBase):
                 self.backoff(attempt)
             try:
                 answer = region.client.send_messages(
-                    ApplicationId=region.application_id or held["ApplicationId"],
-                    MessageRequest=request,
+                    ApplicationId=held["ApplicationId"], MessageRequest=request
                 )
             except Exception as error:
                 delivery, text = classify_error(error), f"{error_code(error)}: {error}"
