@@ -3,10 +3,11 @@ journal of what the store could not take at once, and validation."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from botocore.validate import ParamValidator
@@ -17,9 +18,13 @@ from .._values import Channel, Decision, Message, Purpose, Reason, check_text, d
 from ..errors import ConfigurationError, InvalidInputError, RequestValidationError
 from ..errors import ReservationExpiredError as _Expired
 from ._delivery import Delivery, check_single_attempt
+from ._hold import check_outbox, hold_key, hold_outcome, release_once
 from ._journal import Journal, MemoryJournal
 from ._outcomes import Outcome, OutcomeStatus, from_decision
 from ._validate import validate_request
+
+if TYPE_CHECKING:
+    from ..outbox import Outbox, Release, Send
 
 __all__ = ["Region"]
 
@@ -88,6 +93,7 @@ class GuardBase:
         read_context: Collection[str] = DEFAULT_CONTEXT,
         attempts: int = 1,
         sleep: Callable[[float], None] = time.sleep,
+        outbox: Outbox | None = None,
     ) -> None:
         if not isinstance(engine, Engine):
             raise ConfigurationError(f"engine must be a smspolicy.Engine, got {engine!r}")
@@ -121,6 +127,7 @@ class GuardBase:
         self.read_context = frozenset(read_context)
         self.attempts = attempts
         self.sleep = sleep
+        self.outbox = check_outbox(outbox)
         self.operation = client.meta.service_model.operation_model(self.OPERATION)
         self._spare = MemoryJournal()  # entries the journal itself failed to take
         self._unsettled: dict[str, Reservation] = {}
@@ -391,6 +398,41 @@ class GuardBase:
         """Wait before attempt ``attempt`` (from 1) in the same region."""
         self.sleep(min(0.05 * 2**attempt, 1.0))
 
+    # -- the outbox ----------------------------------------------------------------------------
+
+    def hold_or_refuse(
+        self,
+        message: Message,
+        decision: Decision,
+        payload: Mapping[str, Any],
+        idempotency_key: str | None,
+    ) -> Outcome:
+        """The outcome of an address the policy did not allow: with an outbox, a DEFER is held
+        there with ``payload`` (the request narrowed to this address), under a key derived from
+        the call's idempotency key and the address."""
+        key = hold_key(idempotency_key, self.normalise(message.address, message.channel))
+        return hold_outcome(self.outbox, message, decision, payload, key)
+
+    def release_sender(self) -> Send:
+        """A ``send`` for ``Outbox.run`` / ``smspolicy worker --send``: sends each released
+        message's held request through this guard's client, at most once (the hold's key is the
+        idempotency key). The outbox has decided the message again and records the send; an
+        answer proving nothing went out raises, so the outbox holds it again."""
+
+        def send(release: Release) -> str | None:
+            return release_once(self, release, self.resend, self.SOURCE)
+
+        return send
+
+    SOURCE = ""
+    """The source of an opt-out this guard's provider reports."""
+
+    def resend(self, payload: Mapping[str, Any]) -> tuple[Delivery, str | None, str]:
+        """Send one held request (one address) from the first region, retrying only answers
+        that prove nothing was sent; return what the last answer proves, the provider's
+        message id and a description."""
+        raise NotImplementedError
+
     # -- idempotency ---------------------------------------------------------------------------
 
     def recall(self, key: str | None) -> Mapping[str, Any] | None:
@@ -420,6 +462,8 @@ def outcome_dict(outcome: Outcome) -> dict[str, Any]:
         "region": outcome.region,
         "sender": outcome.sender,
         "store_error": outcome.store_error,
+        "hold_id": outcome.hold_id,
+        "held_until": None if outcome.held_until is None else outcome.held_until.isoformat(),
         "codes": list(outcome.decision.codes) if outcome.decision is not None else [],
     }
 
@@ -435,6 +479,8 @@ def outcome_from(data: Mapping[str, Any]) -> Outcome:
         data.get("region"),
         data.get("sender"),
         data.get("store_error"),
+        data.get("hold_id"),
+        None if data.get("held_until") is None else dt.datetime.fromisoformat(data["held_until"]),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import attrs
 
 from .. import _enum
@@ -61,7 +63,9 @@ class Outcome:
 
     ``sender`` is the origination identity the request went out from; ``store_error`` says that
     the send or the opt-out could not be written to the store at once (it is kept in the guard's
-    journal and written later; until then the address is denied ``store.unavailable``)."""
+    journal and written later; until then the address is denied ``store.unavailable``).
+    A ``deferred`` address held in the guard's outbox has the hold's id (``hold_id``) and the
+    instant it is released at (``held_until``)."""
 
     status: OutcomeStatus
     retryable: bool
@@ -71,6 +75,8 @@ class Outcome:
     region: str | None = None
     sender: str | None = None
     store_error: str | None = None
+    hold_id: str | None = None
+    held_until: dt.datetime | None = None
 
     @property
     def may_have_delivered(self) -> bool:

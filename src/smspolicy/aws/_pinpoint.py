@@ -25,6 +25,7 @@ from ._guard import (
     outcome_from,
     refusal,
 )
+from ._hold import NotSent
 from ._outcomes import Outcome, OutcomeStatus, from_decision
 
 __all__ = ["PinpointGuard"]
@@ -69,10 +70,14 @@ def _blocked_result(outcome: Outcome) -> dict[str, Any]:
         assert outcome.decision is not None
         assert outcome.decision.until is not None
         until = outcome.decision.until.isoformat()
+        held = ""
+        if outcome.hold_id is not None:
+            assert outcome.held_until is not None
+            held = f" (held {outcome.hold_id} until {outcome.held_until.isoformat()})"
         return {
             "DeliveryStatus": "THROTTLED",
             "StatusCode": 429,
-            "StatusMessage": f"smspolicy deferred until {until}: {codes}",
+            "StatusMessage": f"smspolicy deferred until {until}: {codes}{held}",
         }
     if "address.duplicate" in codes:
         return {
@@ -129,6 +134,7 @@ class PinpointGuard(GuardBase):
     """
 
     OPERATION = "SendMessages"
+    SOURCE = SOURCE
 
     def __init__(
         self,
@@ -166,6 +172,7 @@ class PinpointGuard(GuardBase):
         first: dict[str, Any] = {}
         try:
             self._reserve(entries)
+            self._hold(ApplicationId, MessageRequest, entries, idempotency_key)
             self._deliver(ApplicationId, MessageRequest, entries, first)
         finally:
             for entry in entries:  # a path that sent nothing gives its hold back
@@ -278,6 +285,65 @@ class PinpointGuard(GuardBase):
                 entry.reservation = reservation
             else:
                 entry.outcome = from_decision(reservation.decision)
+
+    def _hold(
+        self,
+        application_id: str,
+        request: Mapping[str, Any],
+        entries: list[_Address],
+        idempotency_key: str | None,
+    ) -> None:
+        """With an outbox, hold each deferred address with the request narrowed to it."""
+        if self.outbox is None:
+            return
+        for entry in entries:
+            outcome, message = entry.outcome, entry.message
+            if outcome is None or message is None or outcome.status is not OutcomeStatus.DEFERRED:
+                continue
+            assert outcome.decision is not None
+            narrowed = self._forward(request, [entry], message.sender, message.purpose)
+            payload = {
+                self.OPERATION: {"ApplicationId": application_id, "MessageRequest": narrowed}
+            }
+            entry.outcome = self.hold_or_refuse(message, outcome.decision, payload, idempotency_key)
+
+    def resend(self, payload: Mapping[str, Any]) -> tuple[Delivery, str | None, str]:
+        """Send a held one-address ``SendMessages`` request once from the first region (retrying
+        only answers that prove nothing was sent, ``attempts`` times)."""
+        held = payload.get(self.OPERATION)
+        request = held.get("MessageRequest") if isinstance(held, Mapping) else None
+        addresses = request.get("Addresses") if isinstance(request, Mapping) else None
+        if (
+            not isinstance(held, Mapping)
+            or not isinstance(addresses, Mapping)
+            or len(addresses) != 1
+        ):
+            raise NotSent(f"the held payload is not a one-address {self.OPERATION}: {payload!r}")
+        (address,) = addresses
+        region = self.regions[0]
+        delivery, text = Delivery.NOT_SENT_RETRYABLE, ""
+        for attempt in range(self.attempts):
+            if attempt:
+                self.backoff(attempt)
+            try:
+                answer = region.client.send_messages(
+                    ApplicationId=held["ApplicationId"], MessageRequest=request
+                )
+            except Exception as error:
+                delivery, text = classify_error(error), f"{error_code(error)}: {error}"
+                if delivery is Delivery.OPTED_OUT:  # not an answer SendMessages gives
+                    delivery = Delivery.NOT_SENT
+            else:
+                results = (answer.get("MessageResponse") or {}).get("Result") or {}
+                result = results.get(address) or {}
+                delivery = classify_status(result.get("DeliveryStatus"))
+                status = result.get("DeliveryStatus", "no result for this address")
+                text = f"{status}: {result.get('StatusMessage', '')}".rstrip(": ")
+                if delivery in (Delivery.ACCEPTED, Delivery.UNKNOWN):
+                    return delivery, result.get("MessageId"), text
+            if delivery is not Delivery.NOT_SENT_RETRYABLE:
+                return delivery, None, text
+        return delivery, None, text
 
     # -- sending -------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -18,6 +19,7 @@ from ._guard import (
     outcome_dict,
     outcome_from,
 )
+from ._hold import NotSent
 from ._outcomes import Outcome, OutcomeStatus, from_decision
 
 __all__ = ["SmsVoiceV2Guard"]
@@ -38,6 +40,7 @@ class SmsVoiceV2Guard(GuardBase):
     """
 
     OPERATION = "SendTextMessage"
+    SOURCE = SOURCE
 
     def send_text_message(
         self, *, idempotency_key: str | None = None, **kwargs: Any
@@ -74,7 +77,7 @@ class SmsVoiceV2Guard(GuardBase):
         if kwargs.get("DryRun"):
             return self._dry_run(message, request)
         self.remember(idempotency_key, {"state": "started"})
-        answer, outcome, error = self._send(message, request)
+        answer, outcome, error = self._send(message, request, idempotency_key)
         self.remember(
             idempotency_key,
             {"response": dict(answer.items()), "outcome": outcome_dict(outcome)},
@@ -124,12 +127,15 @@ class SmsVoiceV2Guard(GuardBase):
         return {**answer, "Outcome": outcome}
 
     def _send(
-        self, message: Message, request: dict[str, Any]
+        self, message: Message, request: dict[str, Any], idempotency_key: str | None = None
     ) -> tuple[dict[str, Any], Outcome, Exception | None]:
         reservation: Reservation | None = self.engine.reserve(message)
         assert reservation is not None
         if not reservation.allowed:
-            return {"ResponseMetadata": metadata()}, from_decision(reservation.decision), None
+            refused = self.hold_or_refuse(
+                message, reservation.decision, {self.OPERATION: request}, idempotency_key
+            )
+            return {"ResponseMetadata": metadata()}, refused, None
         outcome: Outcome | None = None
         last: Exception | None = None
         try:
@@ -209,3 +215,24 @@ class SmsVoiceV2Guard(GuardBase):
         assert outcome is not None
         assert last is not None
         return {"ResponseMetadata": metadata()}, outcome, last
+
+    def resend(self, payload: Mapping[str, Any]) -> tuple[Delivery, str | None, str]:
+        """Send a held ``SendTextMessage`` request once from the first region (retrying only
+        answers that prove nothing was sent, ``attempts`` times)."""
+        request = payload.get(self.OPERATION)
+        if not isinstance(request, Mapping):
+            raise NotSent(f"the held payload has no {self.OPERATION} request: {payload!r}")
+        region = self.regions[0]
+        delivery, text = Delivery.NOT_SENT_RETRYABLE, ""
+        for attempt in range(self.attempts):
+            if attempt:
+                self.backoff(attempt)
+            try:
+                answer = region.client.send_text_message(**request)
+            except Exception as error:
+                delivery, text = classify_error(error), f"{error_code(error)}: {error}"
+                if delivery is Delivery.NOT_SENT_RETRYABLE:
+                    continue
+                return delivery, None, text
+            return Delivery.ACCEPTED, answer.get("MessageId"), "accepted"
+        return delivery, None, text
