@@ -614,3 +614,15 @@ keywords = { opt_out = ["HALT"], help = ["AIDEZ"] }
         keywords={"opt_out": ["HALT"], "help": ["AIDEZ"]},
     )
     assert program == expected
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Reassignment", "mark_reassigned", "pennsylvania_extra_holidays", "has_opt_out"],
+)
+def test_a_rules_name_that_builds_no_rule_is_not_a_type(tmp_path: Path, name: str) -> None:
+    """Names that smspolicy.rules exports but that build no rule (an enum, a ledger hook, a
+    calendar, a check) are refused as a rule's type."""
+    path = write(tmp_path, f'[[rules]]\ntype = "{name}"\n')
+    with pytest.raises(PolicyFileError, match="type must name a rule factory"):
+        load_config(path)

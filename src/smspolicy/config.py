@@ -79,10 +79,20 @@ _PROGRAM_KEYS = {
     "keywords",
 }
 _WHEN_KEYS = {"purpose", "topic", "channel", "jurisdiction"}
+
+
+def _is_rule_factory(name: str) -> bool:
+    """Whether ``rules.<name>`` builds a rule a policy file may name: a function returning one
+    of the rules' own types (not a class, a calendar, a check or a ledger hook)."""
+    factory = getattr(rule_factories, name)
+    if inspect.isclass(factory) or name == "program_frequency":  # needs the engine's programs
+        return False
+    returned = typing.get_type_hints(factory).get("return")
+    return isinstance(returned, type) and returned.__module__.startswith("smspolicy.rules.")
+
+
 _RULES = {
-    name: getattr(rule_factories, name)
-    for name in rule_factories.__all__
-    if name not in ("has_opt_out", "program_frequency")
+    name: getattr(rule_factories, name) for name in rule_factories.__all__ if _is_rule_factory(name)
 }
 
 

@@ -73,7 +73,12 @@ def add_commands(commands: Any, common: Callable[..., None]) -> None:
         help="record consent on this basis for active endpoints that are not opted out "
         "(only when you hold the consent records elsewhere)",
     )
-    imp.add_argument("--purpose", default="marketing", choices=("marketing", "transactional"))
+    imp.add_argument(
+        "--purpose",
+        default="marketing",
+        choices=("marketing", "transactional"),
+        help="the purpose a --grant covers (default marketing)",
+    )
     imp.add_argument("--topic", help="the topic a --grant covers (default: every topic)")
     imp.add_argument("--brand", help="the brand a --grant covers (default: every brand)")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
