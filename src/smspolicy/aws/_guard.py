@@ -346,52 +346,34 @@ class GuardBase:
         """The outcome of one held message after AWS answered (or failed to)."""
         record = reservation.record
         assert record is not None
-        sender = record.sender
-        if delivery is Delivery.ACCEPTED:
+        if delivery is Delivery.ACCEPTED or delivery is Delivery.UNKNOWN:
+            # It went out, or may have: counted either way.
+            status = OutcomeStatus.SENT if delivery is Delivery.ACCEPTED else OutcomeStatus.UNKNOWN
             store_error = self.record(reservation, message_id)
-            return Outcome(
-                OutcomeStatus.SENT,
-                False,
-                reservation.decision,
-                message_id,
-                None,
-                region.name,
-                sender,
-                store_error,
-            )
-        if delivery is Delivery.UNKNOWN:
-            store_error = self.record(reservation, message_id)
-            return Outcome(
-                OutcomeStatus.UNKNOWN,
-                False,
-                reservation.decision,
-                message_id,
-                error,
-                region.name,
-                sender,
-                store_error,
-            )
-        if delivery is Delivery.OPTED_OUT:
+            error = None if delivery is Delivery.ACCEPTED else error
+        elif delivery is Delivery.OPTED_OUT:
+            status = OutcomeStatus.OPTED_OUT
             store_error = self.opted_out(record.number, record.brand, source, reservation)
+        else:
+            self.release(reservation)
             return Outcome(
-                OutcomeStatus.OPTED_OUT,
-                False,
+                OutcomeStatus.FAILED,
+                delivery is Delivery.NOT_SENT_RETRYABLE,
                 reservation.decision,
                 message_id,
                 error,
                 region.name,
-                sender,
-                store_error,
+                record.sender,
             )
-        self.release(reservation)
         return Outcome(
-            OutcomeStatus.FAILED,
-            delivery is Delivery.NOT_SENT_RETRYABLE,
+            status,
+            False,
             reservation.decision,
             message_id,
             error,
             region.name,
-            sender,
+            record.sender,
+            store_error,
         )
 
     def backoff(self, attempt: int) -> None:

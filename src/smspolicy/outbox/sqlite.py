@@ -7,10 +7,11 @@ import datetime as dt
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..errors import StoreUnavailableError
+from ..store.sqlite import immediate
 from ._model import Finish, Held, HoldState, encode_reasons, encode_record, micros
 from ._sql import COLUMNS, check_table, held_from_row
 from ._sql import reasons_of as _reasons
@@ -61,19 +62,8 @@ class SQLiteOutbox:
     def __repr__(self) -> str:
         return f"SQLiteOutbox({str(self.path)!r}, table={self.table!r})"
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as error:
-                raise StoreUnavailableError(f"SQLite outbox write failed: {error}") from error
+    def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return immediate(self._db, self._lock, "SQLite outbox write")
 
     def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
         with self._lock:

@@ -68,6 +68,26 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
+@contextlib.contextmanager
+def immediate(
+    db: sqlite3.Connection, lock: threading.RLock, what: str
+) -> Iterator[sqlite3.Connection]:
+    """One ``BEGIN IMMEDIATE`` transaction on ``db`` under ``lock``: committed when the block
+    ends, rolled back when it raises; a SQLite failure is a StoreUnavailableError naming
+    ``what`` failed."""
+    with lock:
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise StoreUnavailableError(f"{what} failed: {error}") from error
+
+
 class SQLiteStore(Store):
     """Consent ledger, send log and reservations in one SQLite file.
 
@@ -116,19 +136,8 @@ class SQLiteStore(Store):
         """Close the database connection."""
         self._db.close()
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as error:
-                raise StoreUnavailableError(f"SQLite write failed: {error}") from error
+    def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return immediate(self._db, self._lock, "SQLite write")
 
     def _read(self, sql: str, params: Sequence[object]) -> list[tuple[object, ...]]:
         with self._lock:
