@@ -244,6 +244,24 @@ class Reservations(Protocol):
             self.settle(record, provider_id=provider_id, sent=sent)
 
 
+class HoldsByBatch(Reservations):
+    """For a store whose primitive is :meth:`reserve_many` (it locks and writes a whole batch
+    at once): :meth:`hold` is a batch of one address. List it before ``Store`` or ``Counters``
+    in the store's bases."""
+
+    def hold(
+        self,
+        number: str,
+        *,
+        since: dt.datetime,
+        decide: DecideHolds,
+        persons: Collection[str] = (),
+    ) -> list[SendRecord]:
+        return self.reserve_many(
+            [number], since=since, decide=lambda _n, r: decide(r), persons={number: persons}
+        )[number]
+
+
 BatchReservations = Reservations
 """The batch half of :class:`Reservations` (``reserve_many`` and ``settle_many``): every store
 has it, through the defaults, so this is the same protocol."""

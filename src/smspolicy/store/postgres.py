@@ -13,7 +13,7 @@ import datetime as dt
 import re
 import time
 import weakref
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -24,8 +24,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord
 from ..errors import ConfigurationError, StoreUnavailableError
 from ._base import (
-    DecideHolds,
     DecideMany,
+    HoldsByBatch,
     PersonsOf,
     Settlement,
     Snapshot,
@@ -101,7 +101,7 @@ MIGRATIONS: tuple[str, ...] = (
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
-class PostgresStore(Store):
+class PostgresStore(HoldsByBatch, Store):
     """Consent ledger, send log, reservations and audience in PostgreSQL.
 
     Give a ``dsn`` (the store opens its own pool) or a ``psycopg_pool.ConnectionPool``. Tables
@@ -434,18 +434,6 @@ class PostgresStore(Store):
         self, persons: Sequence[str], *, since: dt.datetime
     ) -> dict[str, list[SendRecord]]:
         return dict(self._select(persons=persons, since=since).person_sends)
-
-    def hold(
-        self,
-        number: str,
-        *,
-        since: dt.datetime,
-        decide: DecideHolds,
-        persons: Collection[str] = (),
-    ) -> list[SendRecord]:
-        return self.reserve_many(
-            [number], since=since, decide=lambda _n, r: decide(r), persons={number: persons}
-        )[number]
 
     def reserve_many(
         self,

@@ -29,7 +29,7 @@ import datetime as dt
 import json
 import secrets
 import threading
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis as redis_lib
@@ -39,8 +39,8 @@ from .._records import SendRecord
 from ..errors import ConfigurationError, StoreUnavailableError
 from ._base import (
     Counters,
-    DecideHolds,
     DecideMany,
+    HoldsByBatch,
     PersonsOf,
     Settlement,
     decide_in_order,
@@ -220,7 +220,7 @@ def _settled(
     return (new, seen[1], tuple(records))
 
 
-class RedisStore(Counters):
+class RedisStore(HoldsByBatch, Counters):
     """Send log, reservations, engagement and lookup cache in Redis (standalone or Cluster).
 
     It holds no consent ledger, so it is not a store an :class:`smspolicy.Engine` can use alone:
@@ -426,18 +426,6 @@ class RedisStore(Counters):
         if missing:  # never undercount a cap: an index without its record is a broken store
             raise StoreUnavailableError(f"Redis: sends {missing[:3]} of {number} have no record")
         return [decode_send(text) for text in texts]
-
-    def hold(
-        self,
-        number: str,
-        *,
-        since: dt.datetime,
-        decide: DecideHolds,
-        persons: Collection[str] = (),
-    ) -> list[SendRecord]:
-        return self.reserve_many(
-            [number], since=since, decide=lambda _n, r: decide(r), persons={number: persons}
-        )[number]
 
     def reserve_many(
         self,

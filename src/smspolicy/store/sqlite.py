@@ -7,14 +7,14 @@ import datetime as dt
 import os
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from .._records import GENESIS, ConsentEvent, ConsentKind, SendRecord
 from ..errors import ConfigurationError, StoreUnavailableError
 from ._base import (
-    DecideHolds,
     DecideMany,
+    HoldsByBatch,
     PersonsOf,
     Settlement,
     Store,
@@ -88,7 +88,7 @@ def immediate(
             raise StoreUnavailableError(f"{what} failed: {error}") from error
 
 
-class SQLiteStore(Store):
+class SQLiteStore(HoldsByBatch, Store):
     """Consent ledger, send log and reservations in one SQLite file.
 
     Safe across threads and processes: every write is one ``BEGIN IMMEDIATE`` transaction, so
@@ -249,18 +249,6 @@ class SQLiteStore(Store):
         self, persons: Sequence[str], *, since: dt.datetime
     ) -> dict[str, list[SendRecord]]:
         return self._select_sends("person", persons, since)
-
-    def hold(
-        self,
-        number: str,
-        *,
-        since: dt.datetime,
-        decide: DecideHolds,
-        persons: Collection[str] = (),
-    ) -> list[SendRecord]:
-        return self.reserve_many(
-            [number], since=since, decide=lambda _n, r: decide(r), persons={number: persons}
-        )[number]
 
     def reserve_many(
         self,
