@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import types
 from collections.abc import Iterable, Mapping
 
@@ -13,6 +12,7 @@ import pycountry
 from .. import i18n
 from .._compose import all_of, lookback_of, run_rule, when
 from .._context import Context
+from .._memo import lru
 from .._recipients import STAND_IN_JURISDICTIONS
 from .._time import first_instant_at_or_after, zone
 from .._values import Decision, Message, Purpose, Reason, Verdict, allow, checked_parts
@@ -110,7 +110,7 @@ class Provision:
 _EARLIEST, _LATEST = ("Etc/GMT-14",), ("Etc/GMT+12",)
 
 
-@functools.lru_cache(maxsize=4096)
+@lru(4096)
 def _day_starts(day: dt.date, zones: tuple[str, ...]) -> tuple[dt.datetime, dt.datetime]:
     """The first and the last instant at which ``day`` begins in one of ``zones``."""
     midnight = dt.datetime.combine(day, dt.time())
