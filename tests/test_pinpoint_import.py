@@ -511,3 +511,20 @@ def test_profile_record_checks_its_values() -> None:
         ProfileRecord(Profile(), " ")
     with pytest.raises(InvalidInputError):
         StoredProfiles(object())  # type: ignore[arg-type]
+
+
+def test_an_opt_out_on_a_line_that_is_not_utf8_is_kept(engine: Engine, tmp_path: Path) -> None:
+    """A stray byte elsewhere on an opted-out endpoint's line is an error of that line, and
+    the opt-out is still recorded; a line that is not UTF-8 and not an opt-out grants nothing,
+    even with --grant."""
+    opted_out = json.dumps(endpoint(LA, OptOut="ALL")).encode().replace(b'"ep-', b'"ep-\xff')
+    active = json.dumps(endpoint(NY)).encode().replace(b'"ep-', b'"ep-\xff')
+    path = tmp_path / "e.json"
+    path.write_bytes(opted_out + b"\n" + active + b"\n")
+    summary = import_endpoints(engine, [path], grant="express")
+    assert [e.line for e in summary.errors] == [1, 2]
+    assert all(e.message.startswith("not UTF-8 text at byte") for e in summary.errors)
+    assert [event.kind.value for event in engine.consent.history(LA)] == ["revoked"]
+    assert engine.consent.history(NY) == []
+    assert summary.revocations == 1
+    assert summary.grants == 0

@@ -210,6 +210,19 @@ def _profile(endpoint: _Endpoint) -> tuple[ProfileRecord | None, str | None]:
     return ProfileRecord(profile, person), note
 
 
+def _opt_out_only(raw: bytes) -> object:
+    """The endpoint of a line that is not UTF-8, when it still says it opted out (read with
+    the bad bytes replaced): an opt-out is never lost to a stray byte. Anything else on such a
+    line is not trusted (None)."""
+    try:
+        endpoint = json.loads(raw.decode("utf-8", errors="replace"))
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(endpoint, dict) and endpoint.get("OptOut") == "ALL":
+        return endpoint
+    return None
+
+
 @contextlib.contextmanager
 def _open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """The file's bytes, decompressed when it starts with gzip's magic number."""
@@ -244,7 +257,7 @@ def _lines(
                     yield line, json.loads(raw.decode("utf-8"))
                 except UnicodeDecodeError as error:
                     summary.error(name, line, f"not UTF-8 text at byte {error.start + 1}")
-                    yield line, None
+                    yield line, _opt_out_only(raw)
                 except (ValueError, RecursionError) as error:
                     summary.error(name, line, f"not a JSON endpoint: {error}")
                     yield line, None
