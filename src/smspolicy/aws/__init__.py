@@ -6,7 +6,7 @@ from ._delivery import single_attempt
 from ._guard import Region
 from ._journal import FileJournal, Journal, MemoryJournal
 from ._lookup import PinpointLineTypeLookup
-from ._outcomes import Outcome, OutcomeStatus
+from ._outcomes import Outcome, OutcomeStatus, json_ready
 from ._pinpoint import PinpointGuard
 from ._smsvoice import SmsVoiceV2Guard
 from ._validate import validate_request
@@ -24,6 +24,7 @@ __all__ = [
     "SmsTemplate",
     "SmsVoiceV2Guard",
     "TemplateSource",
+    "json_ready",
     "single_attempt",
     "validate_request",
 ]

@@ -3,7 +3,6 @@ journal of what the store could not take at once, and validation."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -484,35 +483,14 @@ class GuardBase:
 
 
 def outcome_dict(outcome: Outcome) -> dict[str, Any]:
-    """An outcome as JSON-compatible data (for the journal)."""
-    return {
-        "status": outcome.status.value,
-        "retryable": outcome.retryable,
-        "message_id": outcome.message_id,
-        "error": outcome.error,
-        "region": outcome.region,
-        "sender": outcome.sender,
-        "store_error": outcome.store_error,
-        "hold_id": outcome.hold_id,
-        "held_until": None if outcome.held_until is None else outcome.held_until.isoformat(),
-        "codes": list(outcome.decision.codes) if outcome.decision is not None else [],
-    }
+    """An outcome as JSON-compatible data (for the journal): :meth:`Outcome.to_dict`."""
+    return outcome.to_dict()
 
 
 def outcome_from(data: Mapping[str, Any]) -> Outcome:
-    """An outcome kept by :func:`outcome_dict` (its decision is not kept)."""
-    return Outcome(
-        OutcomeStatus(data["status"]),
-        bool(data["retryable"]),
-        None,
-        data.get("message_id"),
-        data.get("error"),
-        data.get("region"),
-        data.get("sender"),
-        data.get("store_error"),
-        data.get("hold_id"),
-        None if data.get("held_until") is None else dt.datetime.fromisoformat(data["held_until"]),
-    )
+    """An outcome kept by :func:`outcome_dict` (an entry written before decisions were kept
+    comes back without its decision)."""
+    return Outcome.from_dict(data)
 
 
 UNFINISHED = Outcome(

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from .._engine import Engine
 from .._reserve import Reservation
 from .._values import Channel, Message, Purpose
-from ..errors import RequestValidationError
+from ..errors import ConfigurationError, RequestValidationError
 from ._content import PinpointTemplates, TemplateSource, UnknownContent, body_for
 from ._delivery import Delivery, classify_error, classify_status, error_code, http_status
 from ._guard import (
@@ -188,7 +188,9 @@ class PinpointGuard(GuardBase):
     (and ``error.response["Outcomes"]``) attached.
 
     ``templates`` resolves ``TemplateConfiguration`` (default: ``GetSmsTemplate`` through the
-    client, cached for five minutes).
+    client, cached for five minutes). ``blocked_in_result=False`` leaves ``MessageResponse.Result``
+    with AWS's own entries only (the addresses AWS answered for); every address is still in
+    ``"Outcomes"``.
     """
 
     OPERATION = "SendMessages"
@@ -201,10 +203,16 @@ class PinpointGuard(GuardBase):
         *,
         topic: str,
         templates: TemplateSource | None = None,
+        blocked_in_result: bool = True,
         **options: Any,
     ) -> None:
         super().__init__(client, engine, topic=topic, **options)
+        if not isinstance(blocked_in_result, bool):
+            raise ConfigurationError(
+                f"blocked_in_result must be True or False, got {blocked_in_result!r}"
+            )
         self.templates = templates if templates is not None else PinpointTemplates(client)
+        self.blocked_in_result = blocked_in_result
 
     def send_messages(
         self,
@@ -567,6 +575,8 @@ class PinpointGuard(GuardBase):
             outcomes[entry.key] = entry.outcome
             if entry.result:
                 results[entry.key] = entry.result
+            elif not self.blocked_in_result:
+                continue  # only AWS's own entries
             elif entry.raised is not None:
                 results[entry.key] = _raised_result(entry.outcome, entry.raised)
             else:
