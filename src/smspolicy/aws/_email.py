@@ -71,9 +71,10 @@ def header_pairs(headers: Sequence[Mapping[str, Any]] | None) -> list[tuple[str,
     return [(str(h.get("Name", "")), str(h.get("Value", ""))) for h in headers or ()]
 
 
-def mime_text(data: object) -> tuple[str, list[str]]:
-    """The text of a raw MIME message (bytes or text) and its To, Cc and Bcc recipients.
-    Raises ValueError when the message cannot be read without consuming it."""
+def mime_text(data: object) -> tuple[str, list[tuple[str, str]]]:
+    """The text of a raw MIME message (bytes or text) and its recipients as (header, address)
+    pairs from To, Cc and Bcc. Raises ValueError when the message cannot be read without
+    consuming it."""
     if isinstance(data, bytes | bytearray):
         raw = bytes(data)
     elif isinstance(data, str):
@@ -93,10 +94,10 @@ def mime_text(data: object) -> tuple[str, list[str]]:
             content = part.get_content()
             texts[subtype].append(str(content))
     headers = [(name, str(value)) for name, value in parsed.items()]
-    recipients: list[str] = []
+    recipients: list[tuple[str, str]] = []
     for field in ("To", "Cc", "Bcc"):
         for value in parsed.get_all(field) or ():
-            recipients += [a.addr_spec for a in getattr(value, "addresses", ())]
+            recipients += [(field, a.addr_spec) for a in getattr(value, "addresses", ())]
     subject = parsed.get("Subject")
     text = email_text(
         None if subject is None else str(subject),
