@@ -12,19 +12,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import BotoCoreError
 from botocore.stub import Stubber
 from botocore.validate import ParamValidator
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smspolicy import Channel, Engine, Policy, rules, when
-from smspolicy.aws import Outcome, OutcomeStatus, PinpointGuard, json_ready
+from smspolicy.aws import Outcome, OutcomeStatus, PinpointGuard, SesV2Guard, json_ready
 from smspolicy.errors import ConfigurationError
 from smspolicy.predicates import is_marketing
 from smspolicy.store import MemoryStore, SendStatus
 from smspolicy.testing import FrozenClock
 
-from .aws_helpers import Script, client, ok
+from .aws_helpers import READ_TIMEOUT, Script, client, ok
 
 NOW = dt.datetime(2025, 1, 15, 15, 0, tzinfo=dt.UTC)  # 10:00 in New York
 DAY = dt.timedelta(days=1)
@@ -498,3 +499,95 @@ def test_outcome_dict_round_trips(
     """Any outcome survives to_dict, json.dumps and from_dict unchanged."""
     outcome = Outcome(status, retryable, message_id=message_id, held_until=held_until)
     assert Outcome.from_dict(json.loads(json.dumps(outcome.to_dict()))) == outcome
+
+
+# -- one person across channels, through the guards --------------------------------------------
+
+
+def one_address(channel_type: str, address: str, person: str) -> dict[str, Any]:
+    """A one-address request on ``channel_type`` with an opt-out in every channel's text."""
+    return {
+        "Addresses": {address: {"ChannelType": channel_type, "Context": {"person": person}}},
+        "MessageConfiguration": {
+            "SMSMessage": {"Body": GOOD, "MessageType": "PROMOTIONAL"},
+            "EmailMessage": {
+                "SimpleEmail": {"Subject": {"Data": "Acme"}, "TextPart": {"Data": GOOD}}
+            },
+            "GCMMessage": {"Body": GOOD},
+        },
+    }
+
+
+STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["SMS", "EMAIL", "GCM", "SES"]),
+        st.integers(min_value=0, max_value=16 * 60),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps=STEPS)
+def test_person_cap_holds_across_channels_through_the_guards(steps: list[tuple[str, int]]) -> None:
+    """For any interleaving of SMS, Pinpoint email, push and SES email to one person, a cap of
+    2 a day over everything never lets a third through in any 24-hour window, and every send
+    the guards report went out in exactly one request."""
+    engine = Engine(
+        Policy(rules.frequency_cap(2, DAY, scope="all"), name="person-cap"),
+        MemoryStore(),
+        FrozenClock(NOW),
+    )
+    pinpoint_client = client("pinpoint")
+    pinpoint_script = Script(pinpoint_client, "SendMessages", fallback=ok())
+    ses_client = client("sesv2")
+    ses_script = Script(ses_client, "SendEmail", fallback=ok())
+    guard = PinpointGuard(pinpoint_client, engine, topic="deals", brand="Acme")
+    mailer = SesV2Guard(ses_client, engine, topic="deals", brand="Acme")
+    addresses = {"SMS": NY, "EMAIL": ALICE, "GCM": TOKEN}
+    sent_at: list[dt.datetime] = []
+    for channel, minutes in steps:
+        if minutes:
+            engine.clock.advance(dt.timedelta(minutes=minutes))  # type: ignore[attr-defined]
+        if channel == "SES":
+            outcomes = mailer.send_email(
+                Destination={"ToAddresses": ["alice@work.example"]},
+                Content={"Simple": {"Subject": {"Data": "Acme"}, "Body": {"Text": {"Data": GOOD}}}},
+                EmailTags=[{"Name": "person", "Value": "p-1"}],
+            )["Outcomes"]
+        else:
+            request = one_address(channel, addresses[channel], "p-1")
+            outcomes = send(guard, request)["Outcomes"]
+        (outcome,) = outcomes.values()
+        if outcome.status is OutcomeStatus.SENT:
+            sent_at.append(engine.now())
+    for instant in sent_at:
+        assert sum(instant - DAY < other <= instant for other in sent_at) <= 2
+    assert len(pinpoint_script.requests) + len(ses_script.requests) == len(sent_at)
+
+
+@pytest.mark.parametrize("channel_type", ["EMAIL", "GCM", "VOICE"], ids=str.lower)
+def test_possibly_delivered_email_push_or_voice_is_counted_never_resent(channel_type: str) -> None:
+    """On every channel a read timeout makes one request only (even with attempts=3): the
+    address is unknown, counted, and not sent again."""
+    c = client("pinpoint")
+    script = Script(c, "SendMessages", READ_TIMEOUT, ok())
+    engine = Engine(
+        Policy(rules.frequency_cap(1, DAY, scope="all"), name="one"),
+        MemoryStore(),
+        FrozenClock(NOW),
+    )
+    address = {"EMAIL": ALICE, "GCM": TOKEN, "VOICE": NY}[channel_type]
+    request = one_address(channel_type, address, "p-1")
+    request["MessageConfiguration"]["VoiceMessage"] = {"Body": GOOD}
+    guard = PinpointGuard(c, engine, topic="deals", attempts=3, sleep=lambda _s: None)
+    with pytest.raises(BotoCoreError) as raised:
+        send(guard, request)
+    outcome = raised.value.outcomes[address]  # type: ignore[attr-defined]
+    assert (outcome.status, outcome.retryable) == (OutcomeStatus.UNKNOWN, False)
+    assert len(script.requests) == 1
+    assert [r.status for r in records(engine, address)] == [SendStatus.SENT]
+    again = send(guard, request)["Outcomes"][address]
+    assert again.status is OutcomeStatus.DEFERRED
+    assert len(script.requests) == 1
