@@ -591,3 +591,20 @@ def test_possibly_delivered_email_push_or_voice_is_counted_never_resent(channel_
     again = send(guard, request)["Outcomes"][address]
     assert again.status is OutcomeStatus.DEFERRED
     assert len(script.requests) == 1
+
+
+def test_email_opt_out_reported_by_pinpoint_is_never_lost() -> None:
+    """A DeliveryStatus OPT_OUT for an email address is an opted_out outcome, nothing counted,
+    and the address is not sent again (no second request), whether the ledger already keeps
+    email revocations or the guard's journal holds the address until it can."""
+    c = client("pinpoint")
+    script = Script(c, "SendMessages", ok(**{ALICE: "OPT_OUT"}), ok())
+    engine = make_engine()
+    guard = PinpointGuard(c, engine, topic="deals", brand="Acme")
+    request = one_address("EMAIL", ALICE, "p-1")
+    first = send(guard, request)["Outcomes"][ALICE]
+    assert first.status is OutcomeStatus.OPTED_OUT
+    assert records(engine, ALICE) == []
+    again = send(guard, request)["Outcomes"][ALICE]
+    assert again.status is OutcomeStatus.DENIED
+    assert len(script.requests) == 1
