@@ -16,7 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.stub import Stubber
 
-from smspolicy import Channel, Engine, Message, Policy, rules, when
+from smspolicy import Channel, Decision, Engine, Message, Policy, allow, rule, rules, when
 from smspolicy.aws import (
     EmailTemplate,
     OutcomeStatus,
@@ -513,3 +513,40 @@ def test_answer_is_json_ready(ses: tuple[Any, Stubber]) -> None:
     assert data["Outcomes"][ALICE]["status"] == "sent"
     assert data["Outcomes"][BOB]["decision"]["until"] == "2025-01-16T15:00:00+00:00"
     assert data["Outcomes"][BOB]["codes"] == ["cap.exceeded"]
+
+
+def test_rules_see_subject_and_opt_out_headers_first(ses: tuple[Any, Stubber]) -> None:
+    """The text a rule sees for an email is its Subject line, its List-Unsubscribe and
+    List-Unsubscribe-Post header lines as written (other headers left out), a blank line, then
+    the text part and the HTML part's text and link targets."""
+    c, stub = ses
+    seen: list[Message] = []
+
+    @rule
+    def look(message: Message, _context: Any) -> Decision:
+        seen.append(message)
+        return allow()
+
+    request = email()
+    request["Content"]["Simple"]["Headers"].insert(0, {"Name": "X-Campaign", "Value": "spring"})
+    request["Content"]["Simple"]["Body"]["Html"] = {
+        "Data": '<html><head><style>p {}</style></head><p>Hi</p><a href="https://a.example/x">Go</a>'
+    }
+    stub.add_response("send_email", {"MessageId": "m-1"})
+    guard(c, Engine(Policy(look, name="look"), MemoryStore(), FrozenClock(NOW))).send_email(
+        **request
+    )
+    message = seen[-1]
+    assert {m.body for m in seen} == {message.body}
+    assert message.body == (
+        "Subject: Acme deals\n"
+        "List-Unsubscribe: <https://acme.example/unsubscribe?u=1>, "
+        "<mailto:unsubscribe@acme.example>\n"
+        "List-Unsubscribe-Post: List-Unsubscribe=One-Click\n"
+        "\n"
+        "Acme: 20% off this week.\n"
+        "Hi\n"
+        "https://a.example/x\n"
+        "Go"
+    )
+    assert (message.channel, message.address, message.brand) == (Channel.EMAIL, ALICE, "Acme")
