@@ -31,7 +31,16 @@ from smspolicy.predicates import is_marketing
 from smspolicy.store import MemoryStore, SendStatus
 from smspolicy.testing import FrozenClock
 
-from .aws_helpers import CLOSED, CONNECT_TIMEOUT, READ_TIMEOUT, Script, client, error, ok
+from .aws_helpers import (
+    CLOSED,
+    CONNECT_TIMEOUT,
+    READ_TIMEOUT,
+    FlakyStore,
+    Script,
+    client,
+    error,
+    ok,
+)
 
 NOW = dt.datetime(2025, 1, 15, 15, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -550,3 +559,25 @@ def test_rules_see_subject_and_opt_out_headers_first(ses: tuple[Any, Stubber]) -
         "Go"
     )
     assert (message.channel, message.address, message.brand) == (Channel.EMAIL, ALICE, "Acme")
+
+
+def test_store_failure_after_acceptance_keeps_every_send() -> None:
+    """When the store fails after SES accepted the email, every forwarded recipient keeps its
+    MessageId with a store_error, the sends wait in the journal, and the recipients are denied
+    store.unavailable (no request) until the journal is written; then they count."""
+    store = FlakyStore()
+    engine = Engine(POLICY, store, FrozenClock(NOW))
+    c = client("sesv2")
+    script = Script(c, "SendEmail", ok())
+    g = guard(c, engine)
+    store.failing.add("settle")
+    outcomes = g.send_email(**email((ALICE,), (BOB,)))["Outcomes"]
+    assert {(o.status, o.message_id) for o in outcomes.values()} == {(OutcomeStatus.SENT, "msg-1")}
+    assert all(o.store_error for o in outcomes.values())
+    held = g.send_email(**email(("alice@EXAMPLE.com",)))["Outcomes"]["alice@EXAMPLE.com"]
+    assert held.decision.codes == ("store.unavailable",)
+    assert len(script.requests) == 1
+    store.failing.clear()
+    assert g.replay() == 0
+    assert [r.provider_id for r in sent(engine, ALICE)] == ["msg-1"]
+    assert [r.provider_id for r in sent(engine, BOB)] == ["msg-1"]
