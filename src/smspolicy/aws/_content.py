@@ -14,6 +14,7 @@ import attrs
 
 from .._clock import Clock, SystemClock
 from .._values import Channel
+from ._email import email_text, header_pairs, mime_text
 
 __all__ = ["PinpointTemplates", "SmsTemplate", "TemplateSource", "UnknownContent", "body_for"]
 
@@ -106,15 +107,137 @@ def _render(text: str, layers: Sequence[Mapping[str, Any]]) -> str:
     return VARIABLE.sub(value, text)
 
 
+PUSH_SECTIONS = {
+    "GCM": "GCMMessage",
+    "APNS": "APNSMessage",
+    "APNS_SANDBOX": "APNSMessage",
+    "APNS_VOIP": "APNSMessage",
+    "APNS_VOIP_SANDBOX": "APNSMessage",
+    "BAIDU": "BaiduMessage",
+    "ADM": "ADMMessage",
+}
+"""The platform message section of each push ``ChannelType`` (``PUSH`` itself has none: it
+uses ``DefaultPushNotificationMessage``)."""
+
+
+def _pick(payload: Mapping[str, Any], *names: str) -> str | None:
+    found = [payload[n] for n in names if isinstance(payload.get(n), str) and payload[n]]
+    return str(found[0]) if found else None
+
+
+def _raw_push(raw: str) -> str:
+    """The title and body a raw push payload shows (APNs ``aps.alert``, FCM ``notification``
+    or Pinpoint's ``data`` keys, Baidu's ``title``/``description``, or a ``Body``)."""
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        return raw
+    if not isinstance(payload, Mapping):
+        return _raw_body(raw)
+    shown: list[str | None] = []
+    aps = payload.get("aps")
+    alert = aps.get("alert") if isinstance(aps, Mapping) else None
+    if isinstance(alert, str):
+        shown.append(alert)
+    elif isinstance(alert, Mapping):
+        shown += [_pick(alert, "title"), _pick(alert, "body")]
+    for key in ("notification", "data"):
+        part = payload.get(key)
+        if isinstance(part, Mapping):
+            shown += [
+                _pick(part, "title", "pinpoint.notification.title"),
+                _pick(part, "body", "pinpoint.notification.body"),
+            ]
+    shown += [_pick(payload, "title", "Title"), _pick(payload, "description", "Body", "body")]
+    text = [s for s in shown if s]
+    if not text:
+        raise UnknownContent("RawContent has no text a recipient would see")
+    return "\n".join(dict.fromkeys(text))
+
+
+def _no_template(reference: Mapping[str, Any], text: object) -> None:
+    if reference.get("Name"):
+        if text:
+            raise UnknownContent("both a body and a template: the text sent cannot be known")
+        raise UnknownContent(f"no source for the template {reference['Name']!r}")
+
+
+def _email_body(
+    address_config: Mapping[str, Any], request: Mapping[str, Any], layers: list[Mapping[str, Any]]
+) -> str:
+    config = request.get("MessageConfiguration") or {}
+    own = config.get("EmailMessage") or {}
+    default = config.get("DefaultMessage") or {}
+    layers += [own.get("Substitutions") or {}, default.get("Substitutions") or {}]
+    simple = own.get("SimpleEmail") or {}
+    raw = (own.get("RawEmail") or {}).get("Data")
+    override = address_config.get("BodyOverride")
+    if simple and raw:
+        raise UnknownContent("both SimpleEmail and RawEmail: the email sent cannot be known")
+    reference = (request.get("TemplateConfiguration") or {}).get("EmailTemplate") or {}
+    _no_template(reference, override or simple or raw or own.get("Body") or default.get("Body"))
+    if raw:
+        try:
+            text, _ = mime_text(raw)
+        except ValueError as error:
+            raise UnknownContent(str(error)) from None
+        return text
+    part = simple.get("TextPart") or {}
+    markup = simple.get("HtmlPart") or {}
+    fallback = None if markup else own.get("Body") or default.get("Body")
+    body = override or part.get("Data") or fallback
+    return email_text(
+        _render(str((simple.get("Subject") or {}).get("Data") or ""), layers),
+        _render(str(body or ""), layers),
+        None if override else _render(str(markup.get("Data") or ""), layers),
+        [(n, _render(v, layers)) for n, v in header_pairs(simple.get("Headers"))],
+    )
+
+
+def _push_body(
+    address_config: Mapping[str, Any], request: Mapping[str, Any], layers: list[Mapping[str, Any]]
+) -> str:
+    config = request.get("MessageConfiguration") or {}
+    own = config.get(PUSH_SECTIONS.get(str(address_config.get("ChannelType")), "")) or {}
+    push = config.get("DefaultPushNotificationMessage") or {}
+    default = config.get("DefaultMessage") or {}
+    if own.get("RawContent"):
+        return _raw_push(str(own["RawContent"]))
+    layers += [
+        own.get("Substitutions") or {},
+        push.get("Substitutions") or {},
+        default.get("Substitutions") or {},
+    ]
+    title = address_config.get("TitleOverride") or own.get("Title") or push.get("Title")
+    body = (
+        address_config.get("BodyOverride")
+        or own.get("Body")
+        or push.get("Body")
+        or default.get("Body")
+    )
+    reference = (request.get("TemplateConfiguration") or {}).get("PushTemplate") or {}
+    _no_template(reference, title or body)
+    return "\n".join(_render(str(t), layers) for t in (title, body) if t)
+
+
 def body_for(
     address_config: Mapping[str, Any],
     request: Mapping[str, Any],
     channel: Channel,
     templates: TemplateSource | None,
 ) -> str:
-    """The text the request sends to this address, rendered; raises :class:`UnknownContent`."""
+    """The text the request sends to this address, rendered from the channel's own message
+    (``SMSMessage``, ``VoiceMessage``, ``EmailMessage``, the platform's push message and
+    ``DefaultPushNotificationMessage``), else ``DefaultMessage``; raises
+    :class:`UnknownContent`."""
     if address_config.get("RawContent"):  # "overrides all other values for the message"
-        return _raw_body(str(address_config["RawContent"]))
+        raw = str(address_config["RawContent"])
+        return _raw_push(raw) if channel is Channel.PUSH else _raw_body(raw)
+    layers: list[Mapping[str, Any]] = [address_config.get("Substitutions") or {}]
+    if channel is Channel.EMAIL:
+        return _email_body(address_config, request, layers)
+    if channel is Channel.PUSH:
+        return _push_body(address_config, request, layers)
     config = request.get("MessageConfiguration") or {}
     section = {Channel.SMS: "SMSMessage", Channel.VOICE: "VoiceMessage"}.get(channel)
     own = config.get(section) or {} if section else {}
@@ -122,11 +245,7 @@ def body_for(
     if own.get("RawContent") or default.get("RawContent"):
         return _raw_body(str(own.get("RawContent") or default.get("RawContent")))
     text = address_config.get("BodyOverride") or own.get("Body") or default.get("Body")
-    layers: list[Mapping[str, Any]] = [
-        address_config.get("Substitutions") or {},
-        own.get("Substitutions") or {},
-        default.get("Substitutions") or {},
-    ]
+    layers += [own.get("Substitutions") or {}, default.get("Substitutions") or {}]
     template_name = {Channel.SMS: "SMSTemplate", Channel.VOICE: "VoiceTemplate"}.get(channel)
     reference = (request.get("TemplateConfiguration") or {}).get(template_name or "") or {}
     if reference.get("Name"):

@@ -3,7 +3,6 @@ journal of what the store could not take at once, and validation."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -32,10 +31,24 @@ log = logging.getLogger("smspolicy.aws")
 
 MESSAGE_TYPES = {"TRANSACTIONAL": Purpose.TRANSACTIONAL, "PROMOTIONAL": Purpose.MARKETING}
 PURPOSE_TYPES = {purpose: name for name, purpose in MESSAGE_TYPES.items()}
-CONTEXT_KEYS = frozenset({"topic", "brand", "purpose", "person"})
-DEFAULT_CONTEXT = frozenset({"topic", "person"})
+CONTEXT_KEYS = frozenset({"topic", "brand", "purpose", "person", "content_key"})
+DEFAULT_CONTEXT = frozenset({"topic", "person", "content_key"})
 """The Context entries read by default: event metadata never changes a brand or a purpose
-unless the guard is told to read them."""
+unless the guard is told to read them. ``content_key`` names the content across channels (the
+same key to one person by SMS and by email is one message for ``rules.dedupe``)."""
+
+
+def email_key(address: str) -> str:
+    """An email address as one key: the local part kept, the domain case-folded and in IDNA
+    (ASCII) form."""
+    local, at, domain = address.strip().rpartition("@")
+    if not at:
+        return address.strip()
+    try:
+        ascii_domain = domain.casefold().encode("idna").decode("ascii")
+    except UnicodeError:
+        ascii_domain = domain.casefold()
+    return f"{local}@{ascii_domain}"
 
 
 def metadata() -> dict[str, Any]:
@@ -175,6 +188,31 @@ class GuardBase:
         purpose, if the guard was given a table."""
         return given or self.origination.get((brand, purpose))
 
+    def message_for(
+        self,
+        address: str,
+        channel: Channel,
+        purpose: Purpose,
+        body: str,
+        brand: str | None,
+        sender: str | None,
+        context: Mapping[str, Any],
+    ) -> Message:
+        """The message one address receives, with the topic, person and content key the
+        request's Context (or tags) give."""
+        content_key = self.read(context, "content_key", None)
+        return Message(
+            address,
+            self.read(context, "topic", self.topic) or self.topic,
+            purpose,
+            channel,
+            body=body,
+            brand=brand,
+            sender=sender,
+            person=self.read(context, "person", None),
+            **({"content_key": content_key} if content_key else {}),
+        )
+
     def normalise(self, address: str, channel: Channel) -> str:
         """The key under which two spellings of one address are the same."""
         if channel.is_phone:
@@ -182,7 +220,17 @@ class GuardBase:
                 return self.engine.address_of(address)
             except InvalidInputError:
                 return address.strip()
-        return address.strip().lower()
+        if channel is Channel.EMAIL:
+            return email_key(address)
+        return address.strip()
+
+    def _entry_key(self, address: str) -> str:
+        if "@" in address:
+            return email_key(address)
+        try:
+            return self.engine.address_of(address)
+        except InvalidInputError:
+            return address.strip()
 
     # -- the journal ---------------------------------------------------------------------------
 
@@ -199,7 +247,7 @@ class GuardBase:
 
     def blocked(self) -> set[str]:
         """The numbers denied ``store.unavailable`` until their journal entries are written."""
-        return {str(entry["number"]) for _id, entry in self.pending()}
+        return {self._entry_key(str(entry["number"])) for _id, entry in self.pending()}
 
     def replay(self) -> int:
         """Write the journal's entries to the store (each guard call does this first); return
@@ -435,35 +483,14 @@ class GuardBase:
 
 
 def outcome_dict(outcome: Outcome) -> dict[str, Any]:
-    """An outcome as JSON-compatible data (for the journal)."""
-    return {
-        "status": outcome.status.value,
-        "retryable": outcome.retryable,
-        "message_id": outcome.message_id,
-        "error": outcome.error,
-        "region": outcome.region,
-        "sender": outcome.sender,
-        "store_error": outcome.store_error,
-        "hold_id": outcome.hold_id,
-        "held_until": None if outcome.held_until is None else outcome.held_until.isoformat(),
-        "codes": list(outcome.decision.codes) if outcome.decision is not None else [],
-    }
+    """An outcome as JSON-compatible data (for the journal): :meth:`Outcome.to_dict`."""
+    return outcome.to_dict()
 
 
 def outcome_from(data: Mapping[str, Any]) -> Outcome:
-    """An outcome kept by :func:`outcome_dict` (its decision is not kept)."""
-    return Outcome(
-        OutcomeStatus(data["status"]),
-        bool(data["retryable"]),
-        None,
-        data.get("message_id"),
-        data.get("error"),
-        data.get("region"),
-        data.get("sender"),
-        data.get("store_error"),
-        data.get("hold_id"),
-        None if data.get("held_until") is None else dt.datetime.fromisoformat(data["held_until"]),
-    )
+    """An outcome kept by :func:`outcome_dict` (an entry written before decisions were kept
+    comes back without its decision)."""
+    return Outcome.from_dict(data)
 
 
 UNFINISHED = Outcome(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
 from .. import _enum
-from .._values import Decision, Verdict
+from .._values import Decision, Reason, Verdict
 
 __all__ = [
     "RETRYABLE_ERRORS",
@@ -16,6 +19,7 @@ __all__ = [
     "Outcome",
     "OutcomeStatus",
     "from_decision",
+    "json_ready",
 ]
 
 
@@ -82,6 +86,117 @@ class Outcome:
     def may_have_delivered(self) -> bool:
         """True when the message may have reached the recipient (``sent`` or ``unknown``)."""
         return self.status in (OutcomeStatus.SENT, OutcomeStatus.UNKNOWN)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The outcome as JSON-compatible data (instants in ISO 8601, enums by value), with the
+        decision's verdict, deferral instant and reasons; :meth:`from_dict` reads it back."""
+        decision = self.decision
+        return {
+            "status": self.status.value,
+            "retryable": self.retryable,
+            "may_have_delivered": self.may_have_delivered,
+            "message_id": self.message_id,
+            "error": self.error,
+            "region": self.region,
+            "sender": self.sender,
+            "store_error": self.store_error,
+            "hold_id": self.hold_id,
+            "held_until": _instant(self.held_until),
+            "codes": [] if decision is None else list(decision.codes),
+            "decision": None if decision is None else _decision_dict(decision),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Outcome:
+        """An outcome written by :meth:`to_dict`."""
+        held_until = data.get("held_until")
+        decision = data.get("decision")
+        return cls(
+            OutcomeStatus(data["status"]),
+            bool(data["retryable"]),
+            None if decision is None else _decision_from(decision),
+            data.get("message_id"),
+            data.get("error"),
+            data.get("region"),
+            data.get("sender"),
+            data.get("store_error"),
+            data.get("hold_id"),
+            None if held_until is None else dt.datetime.fromisoformat(held_until),
+        )
+
+
+def _instant(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _plain(value: object) -> Any:
+    """``value`` as JSON-compatible data (anything else by its text)."""
+    return json.loads(json.dumps(value, default=_text))
+
+
+def _text(value: object) -> Any:
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, _enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value, key=str) if isinstance(value, set | frozenset) else list(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _decision_dict(decision: Decision) -> dict[str, Any]:
+    return {
+        "verdict": decision.verdict.value,
+        "until": _instant(decision.until),
+        "zone": decision.zone,
+        "reasons": [
+            {
+                "code": r.code,
+                "rule": r.rule,
+                "message": r.message,
+                "citation": r.citation,
+                "data": _plain(dict(r.data)),
+            }
+            for r in decision.reasons
+        ],
+    }
+
+
+def _decision_from(data: Mapping[str, Any]) -> Decision:
+    until = data.get("until")
+    return Decision(
+        Verdict(data["verdict"]),
+        None if until is None else dt.datetime.fromisoformat(until),
+        [
+            Reason(r["code"], r["rule"], r["message"], r.get("citation"), r.get("data") or {})
+            for r in data.get("reasons", ())
+        ],
+        data.get("zone"),
+    )
+
+
+def json_ready(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """A guard's answer as data ``json.dumps`` takes: every :class:`Outcome` (``"Outcome"``,
+    ``"Outcomes"``, and those attached to an error) as :meth:`Outcome.to_dict`, instants in
+    ISO 8601, bytes as text."""
+
+    def convert(value: object) -> Any:
+        if isinstance(value, Outcome):
+            return value.to_dict()
+        if isinstance(value, Mapping):
+            return {str(k): convert(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [convert(v) for v in value]
+        if value is None or isinstance(value, str | int | float | bool):
+            return value
+        return _text(value)
+
+    result: dict[str, Any] = convert(answer)
+    return result
 
 
 def from_decision(decision: Decision) -> Outcome:

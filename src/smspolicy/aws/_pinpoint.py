@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from .._engine import Engine
 from .._reserve import Reservation
 from .._values import Channel, Message, Purpose
-from ..errors import RequestValidationError
+from ..errors import ConfigurationError, RequestValidationError
 from ._content import PinpointTemplates, TemplateSource, UnknownContent, body_for
 from ._delivery import Delivery, classify_error, classify_status, error_code, http_status
 from ._guard import (
@@ -114,6 +114,64 @@ def _raised_result(outcome: Outcome, error: Exception) -> dict[str, Any]:
     }
 
 
+def _origination(request: Mapping[str, Any], channel: Channel) -> str | None:
+    """The origination identity the request gives for a phone channel."""
+    config = request.get("MessageConfiguration") or {}
+    if channel is Channel.VOICE:
+        return (config.get("VoiceMessage") or {}).get("OriginationNumber") or None
+    sms = config.get("SMSMessage") or {}
+    return sms.get("OriginationNumber") or sms.get("SenderId") or None
+
+
+@attrs.define
+class _Identities:
+    """What one forwarded request is sent with: the purpose (SMS ``MessageType``) and the SMS
+    and voice origination identities (None: the request's own)."""
+
+    purpose: Purpose
+    sms: str | None = None
+    voice: str | None = None
+    slots: set[str] = attrs.field(factory=set)
+
+    @classmethod
+    def of(cls, message: Message) -> _Identities:
+        """The identities one message needs."""
+        found = cls(message.purpose)
+        found.take(message.channel, message.sender)
+        return found
+
+    def take(self, channel: Channel, sender: str | None) -> bool:
+        """Add what a message on ``channel`` from ``sender`` needs; False when this request
+        already goes out with another identity for that channel."""
+        slot = {Channel.SMS: "sms", Channel.VOICE: "voice"}.get(channel)
+        if slot is None:
+            return True
+        if slot in self.slots:
+            return bool(getattr(self, slot) == sender)
+        self.slots.add(slot)
+        setattr(self, slot, sender)
+        return True
+
+
+def _groups(entries: list[_Address]) -> list[tuple[_Identities, list[_Address]]]:
+    """The held addresses in as few requests as their purposes and identities allow."""
+    groups: list[tuple[_Identities, list[_Address]]] = []
+    for entry in entries:
+        record = entry.reservation.record if entry.reservation else None
+        assert record is not None
+        for identities, group in groups:
+            if identities.purpose is record.purpose and identities.take(
+                record.channel, record.sender
+            ):
+                group.append(entry)
+                break
+        else:
+            identities = _Identities(record.purpose)
+            identities.take(record.channel, record.sender)
+            groups.append((identities, [entry]))
+    return groups
+
+
 class PinpointGuard(GuardBase):
     """Wraps ``client.send_messages``: each address is decided by the engine on the text it
     would receive, and only allowed addresses are forwarded, one request per origination
@@ -130,7 +188,9 @@ class PinpointGuard(GuardBase):
     (and ``error.response["Outcomes"]``) attached.
 
     ``templates`` resolves ``TemplateConfiguration`` (default: ``GetSmsTemplate`` through the
-    client, cached for five minutes).
+    client, cached for five minutes). ``blocked_in_result=False`` leaves ``MessageResponse.Result``
+    with AWS's own entries only (the addresses AWS answered for); every address is still in
+    ``"Outcomes"``.
     """
 
     OPERATION = "SendMessages"
@@ -143,10 +203,16 @@ class PinpointGuard(GuardBase):
         *,
         topic: str,
         templates: TemplateSource | None = None,
+        blocked_in_result: bool = True,
         **options: Any,
     ) -> None:
         super().__init__(client, engine, topic=topic, **options)
+        if not isinstance(blocked_in_result, bool):
+            raise ConfigurationError(
+                f"blocked_in_result must be True or False, got {blocked_in_result!r}"
+            )
         self.templates = templates if templates is not None else PinpointTemplates(client)
+        self.blocked_in_result = blocked_in_result
 
     def send_messages(
         self,
@@ -232,25 +298,17 @@ class PinpointGuard(GuardBase):
             message_type = sms.get("MessageType") if channel is Channel.SMS else None
             purpose = self.purpose_for(message_type, context)
             brand = self.read(context, "brand", self.brand)
-            given = (
-                (sms.get("OriginationNumber") or sms.get("SenderId")) if channel.is_phone else None
+            sender = (
+                self.sender_for(_origination(request, channel), brand, purpose)
+                if channel.is_phone
+                else None
             )
-            sender = self.sender_for(given, brand, purpose) if channel.is_phone else None
             unknown: UnknownContent | None = None
             try:
                 body = body_for(config, request, channel, self.templates)
             except UnknownContent as why:
                 body, unknown = "", why
-            message = Message(
-                key,
-                self.read(context, "topic", self.topic) or self.topic,
-                purpose,
-                channel,
-                body=body,
-                brand=brand,
-                sender=sender,
-                person=self.read(context, "person", None),
-            )
+            message = self.message_for(key, channel, purpose, body, brand, sender, context)
             normal = self.normalise(key, channel)
             first = seen.setdefault(f"{channel.value}:{normal}", key)
             if first != key:
@@ -301,7 +359,7 @@ class PinpointGuard(GuardBase):
             if outcome is None or message is None or outcome.status is not OutcomeStatus.DEFERRED:
                 continue
             assert outcome.decision is not None
-            narrowed = self._forward(request, [entry], message.sender, message.purpose)
+            narrowed = self._forward(request, [entry], _Identities.of(message))
             payload = {
                 self.OPERATION: {"ApplicationId": application_id, "MessageRequest": narrowed}
             }
@@ -380,14 +438,9 @@ class PinpointGuard(GuardBase):
     ) -> list[_Address]:
         """One request per origination identity and purpose; returns the addresses refused
         in a way that proves they were not sent (to try again)."""
-        groups: dict[tuple[str | None, Purpose], list[_Address]] = {}
-        for entry in pending:
-            record = entry.reservation.record if entry.reservation else None
-            assert record is not None
-            groups.setdefault((record.sender, record.purpose), []).append(entry)
         again: list[_Address] = []
-        for (sender, purpose), group in groups.items():
-            forwarded = self._forward(request, group, sender, purpose)
+        for identities, group in _groups(pending):
+            forwarded = self._forward(request, group, identities)
             try:
                 answer = region.client.send_messages(
                     ApplicationId=region.application_id or application_id,
@@ -404,7 +457,7 @@ class PinpointGuard(GuardBase):
                 if delivery is Delivery.OPTED_OUT:  # not an answer SendMessages gives
                     delivery = Delivery.NOT_SENT
                 for entry in group:
-                    self._settle(entry, delivery, {}, region, sender, error)
+                    self._settle(entry, delivery, {}, region, error)
                     if entry.reservation is not None:
                         again.append(entry)
                 continue
@@ -412,9 +465,7 @@ class PinpointGuard(GuardBase):
             results = (answer.get("MessageResponse") or {}).get("Result") or {}
             for entry in group:
                 result = results.get(entry.key) or {}
-                self._settle(
-                    entry, classify_status(result.get("DeliveryStatus")), result, region, sender
-                )
+                self._settle(entry, classify_status(result.get("DeliveryStatus")), result, region)
                 if entry.reservation is not None:
                     again.append(entry)
         return again
@@ -425,12 +476,13 @@ class PinpointGuard(GuardBase):
         delivery: Delivery,
         result: Mapping[str, Any],
         region: Region,
-        sender: str | None,
         error: Exception | None = None,
     ) -> None:
         """Settle one address; one refused for throttling keeps its hold for another try."""
         reservation = entry.reservation
         assert reservation is not None
+        assert reservation.record is not None
+        sender = reservation.record.sender
         if error is not None:
             text = f"{error_code(error)}: {error}"
         else:
@@ -454,17 +506,17 @@ class PinpointGuard(GuardBase):
         )
 
     def _forward(
-        self,
-        request: Mapping[str, Any],
-        group: list[_Address],
-        sender: str | None,
-        purpose: Purpose,
+        self, request: Mapping[str, Any], group: list[_Address], identities: _Identities
     ) -> dict[str, Any]:
         forwarded = copy.deepcopy(dict(request))
         forwarded["Addresses"] = {e.key: request["Addresses"][e.key] for e in group}
-        if not any(e.message is not None and e.message.channel is Channel.SMS for e in group):
-            return forwarded
+        channels = {e.message.channel for e in group if e.message is not None}
         config = forwarded.setdefault("MessageConfiguration", {})
+        if Channel.VOICE in channels and identities.voice is not None:
+            config.setdefault("VoiceMessage", {})["OriginationNumber"] = identities.voice
+        if Channel.SMS not in channels:
+            return forwarded
+        sender, purpose = identities.sms, identities.purpose
         sms = config.setdefault("SMSMessage", {})
         sms["MessageType"] = PURPOSE_TYPES[purpose]
         if sender is not None and sender not in (sms.get("OriginationNumber"), sms.get("SenderId")):
@@ -523,6 +575,8 @@ class PinpointGuard(GuardBase):
             outcomes[entry.key] = entry.outcome
             if entry.result:
                 results[entry.key] = entry.result
+            elif not self.blocked_in_result:
+                continue  # only AWS's own entries
             elif entry.raised is not None:
                 results[entry.key] = _raised_result(entry.outcome, entry.raised)
             else:

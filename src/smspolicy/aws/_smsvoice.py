@@ -9,7 +9,7 @@ import attrs
 from botocore.exceptions import ClientError
 
 from .._reserve import Reservation
-from .._values import Message
+from .._values import Channel, Message
 from ._delivery import Delivery, classify_error, error_code
 from ._guard import (
     PURPOSE_TYPES,
@@ -57,14 +57,14 @@ class SmsVoiceV2Guard(GuardBase):
         purpose = self.purpose_for(kwargs.get("MessageType"), context)
         brand = self.read(context, "brand", self.brand)
         sender = self.sender_for(kwargs.get("OriginationIdentity"), brand, purpose)
-        message = Message(
+        message = self.message_for(
             kwargs["DestinationPhoneNumber"],
-            self.read(context, "topic", self.topic) or self.topic,
+            Channel.SMS,
             purpose,
-            body=kwargs.get("MessageBody", ""),
-            brand=brand,
-            sender=sender,
-            person=self.read(context, "person", None),
+            kwargs.get("MessageBody", ""),
+            brand,
+            sender,
+            context,
         )
         request = {**kwargs, "MessageType": PURPOSE_TYPES[purpose]}
         if sender is not None:
