@@ -4,6 +4,7 @@ give them, not by reading the source), the docs page is generated from it, and
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
 import os
@@ -262,9 +263,35 @@ def test_library_refusal_paths_give_the_catalogued_codes(emitted: set[str]) -> N
         case()
     library = {c for c in CATALOGUED if not c.startswith("jurisdiction.")}
     missing = library - emitted - {"laws.deny", "row.invalid", "consent.tampered"}
+    missing -= _guard_refusal_codes()  # the guards' own tests reach those
     # the consent states are reached by the standard policy's test above
     missing -= {f"consent.{s}" for s in ("expired", "held", "pending", "missing", "revoked")}
     assert missing == set()
+
+
+def _guard_refusal_codes() -> set[str]:
+    """The codes the AWS guards give of their own, read from their ``refusal(...)`` calls."""
+    import smspolicy.aws
+
+    codes: set[str] = set()
+    for path in Path(smspolicy.aws.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "refusal"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                codes.add(str(node.args[0].value))
+    return codes
+
+
+def test_guard_refusal_codes_are_catalogued() -> None:
+    """Every code a guard refuses with is in the catalogue (the guards' own tests reach them)."""
+    codes = _guard_refusal_codes()
+    assert {"address.duplicate", "channel.unsupported", "content.unknown"} <= codes
+    assert codes <= CATALOGUED, sorted(codes - CATALOGUED)
 
 
 def test_tampered_ledger_code_is_catalogued(emitted: set[str], tmp_path: Path) -> None:
@@ -377,7 +404,7 @@ def test_reasons_command(tmp_path: Path) -> None:
     ]
     table = run("reasons").splitlines()
     assert len(table) == len(entries)
-    assert table[0].startswith("address.invalid  ")
+    assert table[0].startswith("address.duplicate  ")
     out = tmp_path / "reasons.csv"
     run("reasons", "--out", str(out))
     assert out.read_text().splitlines()[0] == "code,rule,meaning,citation"

@@ -29,7 +29,15 @@ class ReasonCode:
 
 _AS_CONFIGURED = "the citation given to the rule (the standard policy: CTIA Messaging Principles)"
 
+_GUARD = "smspolicy.aws guards"
+
 _LIBRARY = (
+    ReasonCode(
+        "address.duplicate",
+        _GUARD,
+        "The request names the same address twice, written two ways (case of an email "
+        "domain, a number's formatting): the first spelling is sent once, the others refused.",
+    ),
     ReasonCode("address.invalid", "Engine", "The message has an empty destination address."),
     ReasonCode(
         "cap.exceeded",
@@ -43,6 +51,12 @@ _LIBRARY = (
         'A program\'s declared frequency ("up to 4 msgs/week") is used up for this recipient.',
     ),
     ReasonCode(
+        "channel.unsupported",
+        _GUARD,
+        "The request's ChannelType is one the policy cannot decide, so that address is not "
+        "sent.",
+    ),
+    ReasonCode(
         "consent.expired",
         "rules.consent",
         "The implied consent on record (e.g. from a purchase) has passed its expiry.",
@@ -51,6 +65,12 @@ _LIBRARY = (
         "consent.held",
         "rules.consent",
         "The recipient's last reply may be an opt-out: marketing is held until they answer.",
+    ),
+    ReasonCode(
+        "content.unknown",
+        _GUARD,
+        "The text an address would receive cannot be known (a template the guard cannot read, "
+        "a stored template it could not fetch), so it is not sent unchecked.",
     ),
     ReasonCode(
         "consent.missing",
