@@ -53,8 +53,7 @@ _LIBRARY = (
     ReasonCode(
         "channel.unsupported",
         _GUARD,
-        "The request's ChannelType is one the policy cannot decide, so that address is not "
-        "sent.",
+        "The request's ChannelType is one the policy cannot decide, so that address is not sent.",
     ),
     ReasonCode(
         "consent.expired",
