@@ -252,7 +252,7 @@ def _library_cases() -> list[tuple[str, Callable[[], None]]]:
                 Message(us, "deals", "marketing")
             )
         evidence = rules.written_consent_evidence()
-        engine, clock = _engine(Policy(evidence, name="p"))
+        engine = _engine(Policy(evidence, name="p"))[0]
         engine.consent.confirm(us, topic="deals", purpose="marketing", source="web")
         engine.evaluate(Message(us, "deals", "marketing"))
 
@@ -266,7 +266,7 @@ def _library_cases() -> list[tuple[str, Callable[[], None]]]:
 
         for answer in ("reassigned", "no_data", "error"):
             rule = rules.reassigned_numbers(answers(answer), min_age=dt.timedelta(0))
-            engine, clock = _engine(Policy(rule, name="p"))
+            engine = _engine(Policy(rule, name="p"))[0]
             engine.consent.confirm(us, topic="deals", purpose="marketing", source="web")
             engine.evaluate(Message(us, "deals", "marketing"))
         texas = "+15125550123"
