@@ -616,3 +616,220 @@ def test_adding_a_provision_never_allows_what_was_held(data: st.DataObject) -> N
 
     if not decide(base).allowed:
         assert not decide(more).allowed, (extra.id, [p.id for p in chosen])
+
+
+# --- Texas: hours on both clocks, seller registration --------------------------------------
+
+EL_PASO = "+19155550123"  # area code 915: America/Denver
+HOUSTON = "+17135550123"  # America/Chicago
+DENVER_TZ, CHICAGO_TZ = tz("America/Denver"), tz("America/Chicago")
+SUNDAY = dt.date(2026, 3, 15)  # after the DST change of 2026-03-08
+MONDAY = dt.date(2026, 3, 16)
+
+
+@pytest.mark.parametrize(
+    ("number", "zone", "local", "until", "code"),
+    [
+        pytest.param(
+            EL_PASO,
+            "America/Denver",
+            dt.time(11, 59, 59),
+            (SUNDAY, 12),
+            "us.tx.window",
+            id="el-paso-11:59:59",
+        ),
+        pytest.param(EL_PASO, "America/Denver", dt.time(12), None, None, id="el-paso-12:00"),
+        pytest.param(
+            EL_PASO, "America/Denver", dt.time(19, 59, 59), None, None, id="el-paso-19:59:59"
+        ),
+        pytest.param(
+            EL_PASO,
+            "America/Denver",
+            dt.time(20),
+            (MONDAY, 9),
+            "us.tx.window_central",
+            id="el-paso-20:00-is-21:00-central",
+        ),
+        pytest.param(
+            HOUSTON,
+            "America/Chicago",
+            dt.time(11, 59, 59),
+            (SUNDAY, 12),
+            "us.tx.window",
+            id="houston-11:59:59",
+        ),
+        pytest.param(HOUSTON, "America/Chicago", dt.time(12), None, None, id="houston-12:00"),
+        pytest.param(
+            HOUSTON, "America/Chicago", dt.time(20, 59, 59), None, None, id="houston-20:59:59"
+        ),
+        pytest.param(
+            HOUSTON, "America/Chicago", dt.time(21), (MONDAY, 9), "us.tx.window", id="houston-21:00"
+        ),
+    ],
+)
+def test_texas_sunday_hours_in_el_paso_and_houston(
+    number: str,
+    zone: str,
+    local: dt.time,
+    until: tuple[dt.date, int] | None,
+    code: str | None,
+) -> None:
+    """Texas's Sunday 12:00-21:00 holds in the recipient's local time, and (until the clock is
+    settled) on Central time too: El Paso (Mountain) opens at 12:00 MDT and closes at 20:00
+    MDT (21:00 CDT); Houston opens at 12:00 and closes at 21:00 CDT, with one reason."""
+    engine = engine_at(dt.datetime.combine(SUNDAY, local, tz(zone)))
+    consented(engine, number)
+    decision = engine.evaluate(marketing(number))
+    if until is None:
+        assert decision.allowed, decision.codes
+        return
+    day, hour = until
+    assert decision.until == dt.datetime(day.year, day.month, day.day, hour, tzinfo=tz(zone))
+    assert f"jurisdiction.{code}" in decision.codes
+    if number == HOUSTON:  # Central is Houston's own clock: the second reading adds nothing
+        assert "jurisdiction.us.tx.window_central" not in decision.codes
+
+
+def test_texas_central_clock_starts_with_sb_140() -> None:
+    """At 20:30 MDT in El Paso (21:30 CDT) on Sunday 2025-08-31 only the TCPA's local window
+    applies (allowed); on Monday 2025-09-01 the Central reading defers to Tuesday 09:00 MDT."""
+    before = engine_at(dt.datetime(2025, 8, 31, 20, 30, tzinfo=DENVER_TZ))
+    consented(before, EL_PASO)
+    assert before.evaluate(marketing(EL_PASO)).allowed
+    day_of = engine_at(dt.datetime(2025, 9, 1, 20, 30, tzinfo=DENVER_TZ))
+    consented(day_of, EL_PASO)
+    decision = day_of.evaluate(marketing(EL_PASO))
+    assert decision.until == dt.datetime(2025, 9, 2, 9, tzinfo=DENVER_TZ)
+    assert decision.codes[0] == "jurisdiction.us.tx.window_central"
+
+
+def test_on_clock_refuses_an_unknown_zone_and_reads_as_built() -> None:
+    """OnClock checks its zone when built and prints the clock it reads."""
+    from smspolicy import rules
+    from smspolicy.errors import SmsPolicyError
+    from smspolicy.jurisdictions._builders import OnClock
+
+    window = rules.sending_window("09:00", "21:00")
+    with pytest.raises(SmsPolicyError):
+        OnClock(window, "Mars/Olympus")
+    assert repr(OnClock(window, "America/Chicago")).endswith("'America/Chicago')")
+
+
+def _program(**options: object) -> object:
+    from smspolicy import Program
+
+    return Program(
+        "Acme Deals",
+        options.pop("brand", "Acme"),  # type: ignore[arg-type]
+        topic="deals",
+        help_contact="help@acme.example",
+        frequency="4 msgs/week",
+        **options,  # type: ignore[arg-type]
+    )
+
+
+REGISTRATION = "jurisdiction.us.tx.registration"
+
+
+@pytest.mark.parametrize(
+    ("programs", "warned"),
+    [
+        pytest.param([], True, id="no-program"),
+        pytest.param([{"registrations": {"US-TX": "2025-0042"}}], False, id="registered"),
+        pytest.param(
+            [{"registrations": {"US-TX": "exempt: Bus. & Com. Code § 302.058"}}],
+            False,
+            id="exempt",
+        ),
+        pytest.param([{}], True, id="program-without-registration"),
+        pytest.param([{"registrations": {"US-FL": "FL-1"}}], True, id="another-state"),
+        pytest.param(
+            [{"brand": "Other", "registrations": {"US-TX": "2025-0042"}}], True, id="other-brand"
+        ),
+        pytest.param(
+            [{}, {"brand": "Acme", "registrations": {"US-TX": "2025-0042"}}],
+            False,
+            id="one-of-the-brand's-programs",
+        ),
+    ],
+)
+def test_texas_marketing_warns_without_a_declared_registration(
+    programs: list[dict[str, object]], warned: bool
+) -> None:
+    """Marketing to Dallas at noon on 2026-03-10 is allowed; without a registration number or
+    exemption declared by a program of the brand it carries the warning."""
+    built = [_program(**dict(options)) for options in programs]
+    # Distinct names: one engine refuses two programs answering the same keywords differently.
+    built = [attrs_evolve(p, name=f"Acme {i}") for i, p in enumerate(built)]
+    engine = engine_at(dt.datetime(2026, 3, 10, 12, tzinfo=CHICAGO_TZ), programs=built)
+    consented(engine, TX)
+    decision = engine.evaluate(marketing(TX))
+    assert decision.allowed
+    if warned:
+        assert decision.codes == (REGISTRATION,)
+        assert decision.reasons[0].citation == "Tex. Bus. & Com. Code § 302.101"
+        assert decision.reasons[0].data["jurisdiction"] == "US-TX"
+    else:
+        assert decision.codes == ()
+
+
+def attrs_evolve(value: object, **changes: object) -> object:
+    import attrs
+
+    return attrs.evolve(value, **changes)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("day", "warned"),
+    [
+        pytest.param(dt.date(2025, 8, 31), False, id="day-before"),
+        pytest.param(dt.date(2025, 9, 1), True, id="day-of"),
+    ],
+)
+def test_texas_registration_warning_starts_with_sb_140(day: dt.date, warned: bool) -> None:
+    """Texts became telephone solicitations on 2025-09-01: the warning starts that day."""
+    engine = engine_at(dt.datetime.combine(day, dt.time(12), CHICAGO_TZ))
+    consented(engine, TX)
+    decision = engine.evaluate(marketing(TX))
+    assert decision.allowed
+    assert (REGISTRATION in decision.codes) is warned
+
+
+def test_registration_warning_is_for_texas_marketing_only() -> None:
+    """New York marketing and Texas transactional messages carry no registration warning."""
+    engine = engine_at(dt.datetime(2026, 3, 10, 12, tzinfo=CHICAGO_TZ))
+    consented(engine, NY)
+    assert engine.evaluate(marketing(NY)).codes == ()
+    engine.consent.confirm(TX, topic="deals", purpose="transactional", source="web")
+    notice = engine.evaluate(Message(TX, "deals", "transactional", body="Acme: order shipped"))
+    assert notice.allowed
+    assert REGISTRATION not in notice.codes
+
+
+@pytest.mark.parametrize(
+    "registrations",
+    [
+        pytest.param({"Texas": "1"}, id="not-a-code"),
+        pytest.param({"US-TX": "  "}, id="blank"),
+        pytest.param({"US-TX": 42}, id="not-text"),
+        pytest.param(["US-TX"], id="not-a-mapping"),
+    ],
+)
+def test_program_registrations_are_checked(registrations: object) -> None:
+    """A registration is a jurisdiction code mapped to non-empty text."""
+    with pytest.raises(ConfigurationError, match="registrations"):
+        _program(registrations=registrations)
+
+
+def test_program_registration_lookup_and_seller_registration_checks() -> None:
+    """Program.registration reads the declared entry (trimmed); seller_registration refuses a
+    jurisdiction that is not a code and prints what it checks."""
+    from smspolicy import rules
+
+    program = _program(registrations={"US-TX": " 2025-0042 "})
+    assert program.registration("US-TX") == "2025-0042"  # type: ignore[attr-defined]
+    assert program.registration("US-FL") is None  # type: ignore[attr-defined]
+    assert attrs_evolve(program).registrations == (("US-TX", "2025-0042"),)  # type: ignore[attr-defined]
+    with pytest.raises(ConfigurationError, match="US-TX"):
+        rules.seller_registration("Texas")
+    assert repr(rules.seller_registration("US-TX")) == "seller_registration('US-TX')"
