@@ -75,7 +75,7 @@ _TOP_KEYS = {
     "horizon",
 }
 # A program table's keys are Program's own fields: the file follows the signature.
-_PROGRAM_KEYS = {field.alias for field in attrs.fields(Program) if field.init}
+_PROGRAM_KEYS = {field.name for field in attrs.fields(Program) if field.init}
 _WHEN_KEYS = {"purpose", "topic", "channel", "jurisdiction"}
 
 
