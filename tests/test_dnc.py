@@ -571,3 +571,16 @@ def test_read_file_keeps_date_region_and_names_the_file(tmp_path: Path) -> None:
         dnc.read_file(path, name="x", as_of=COPY)
     with pytest.raises(InvalidInputError, match=r"^line:1: "):
         list(dnc.parse_entries(["nonsense"]))
+
+
+def test_a_stop_on_another_topic_ends_the_exemption() -> None:
+    """A do-not-call request to the seller ends the relationship: after "STOP ALERTS" the
+    listed number's written consent for deals no longer exempts it (the brand's scope)."""
+    engine, clock = engine_at(NOW, rules.do_not_call(registry(), exemptions=("written_consent",)))
+    engine.consent.confirm(LISTED, topic="deals", purpose="marketing", source="web", brand="Acme")
+    assert engine.evaluate(marketing()).allowed
+    clock.advance(dt.timedelta(minutes=1))
+    engine.consent.revoke(LISTED, topic="alerts", source="keyword:STOP ALERTS", brand="Acme")
+    denied = engine.evaluate(marketing())
+    assert denied.verdict is Verdict.DENY
+    assert denied.codes == ("dnc.listed",)
