@@ -584,3 +584,32 @@ def test_a_stop_on_another_topic_ends_the_exemption() -> None:
     denied = engine.evaluate(marketing())
     assert denied.verdict is Verdict.DENY
     assert denied.codes == ("dnc.listed",)
+
+
+def test_failures_say_what_was_wrong(tmp_path: Path) -> None:
+    """A registry answering something other than True or False is named with its answer in the
+    DENY's error; an import without a date says it needs one."""
+    yes = dnc.CallableRegistry(lambda number: "yes", name="internal")  # type: ignore[arg-type,return-value]
+    engine, _ = engine_at(NOW, rules.do_not_call(yes))
+    (reason,) = engine.evaluate(marketing()).reasons
+    assert reason.code == "dnc.unavailable"
+    assert reason.data["error"] == (
+        "InvalidInputError: registry 'internal' answered 'yes', not a bool"
+    )
+    copy = dnc.SQLiteRegistry(tmp_path / "dnc.sqlite3", "us.national")
+    with pytest.raises(ConfigurationError, match="an imported copy needs its date"):
+        copy.replace([], as_of=None, source="x", now=NOW)  # type: ignore[arg-type]
+
+
+def test_a_sqlite_registry_answers_from_another_thread(tmp_path: Path) -> None:
+    """One SQLiteRegistry serves the engine's worker threads."""
+    import threading
+
+    copy = dnc.SQLiteRegistry(tmp_path / "dnc.sqlite3", "us.national")
+    copy.replace([(12025550123, 12025550123)], as_of=COPY, source="x", now=NOW)
+    answers: list[bool] = []
+    worker = threading.Thread(target=lambda: answers.append(copy.listed(LISTED)))
+    worker.start()
+    worker.join()
+    assert answers == [True]
+    copy.close()
