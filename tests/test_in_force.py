@@ -151,3 +151,20 @@ def test_provision_dates_and_repr() -> None:
     for until in (EFFECTIVE, EFFECTIVE - dt.timedelta(days=1)):
         with pytest.raises(ConfigurationError, match="is not after effective"):
             provision("t.bad", "US", "t", "c", denies, effective=EFFECTIVE, until=until)
+
+
+def test_the_rule_sees_the_message_and_a_cut_deferral_keeps_its_zone() -> None:
+    """The wrapped rule is given the message itself (with or without an end date), and a
+    deferral cut to the end keeps the zone the rule named."""
+    seen: list[str] = []
+
+    @rule
+    def reads(message: Message, context: Context) -> Decision:
+        seen.append(message.topic)
+        return Decision(Verdict.DEFER, FAR, (HELD,), zone="America/New_York")
+
+    cut = decide(InForce(reads, EFFECTIVE, UNTIL), NY_START)
+    assert cut.until == NY_END
+    assert cut.zone == "America/New_York"
+    assert decide(InForce(reads, EFFECTIVE, None), NY_START).until == FAR
+    assert seen == ["deals", "deals"]
