@@ -155,8 +155,8 @@ def test_without_consent_nothing_is_asked() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "problem"),
     [
-        pytest.param({"min_age": dt.timedelta(days=-1)}, "min_age", id="min-age"),
-        pytest.param({"ttl": 5}, "ttl", id="ttl"),
+        pytest.param({"min_age": dt.timedelta(days=-1)}, "^min_age must be", id="min-age"),
+        pytest.param({"ttl": 5}, "^ttl must be", id="ttl"),
         pytest.param({"on_no_data": "ignore"}, "on_no_data", id="no-data"),
         pytest.param({"cache": object()}, "cache", id="cache"),
     ],
@@ -300,3 +300,12 @@ def test_failures_of_the_cache_and_the_callback_are_logged_with_the_number(
     assert f"could not cache the reassigned-number answer for {NUMBER}" in messages
     assert f"recording the reassignment of {NUMBER} failed" in messages
     assert repr(rules.reassigned_numbers(Database())).startswith("reassigned_numbers(")
+
+
+def test_zero_durations_are_accepted() -> None:
+    """``min_age=0`` checks every consent and ``ttl=0`` keeps no answer: both are allowed, and
+    a microsecond below zero is not."""
+    rule = rules.reassigned_numbers(Database(), min_age=dt.timedelta(0), ttl=dt.timedelta(0))
+    assert rule.min_age == dt.timedelta(0)
+    with pytest.raises(ConfigurationError, match=r"^ttl must be"):
+        rules.reassigned_numbers(Database(), ttl=-dt.timedelta(microseconds=1))
