@@ -238,8 +238,47 @@ def _library_cases() -> list[tuple[str, Callable[[], None]]]:
         evening = _engine(Policy(rules.sending_window("22:00", "23:00"), name="p"))[0]
         evening.evaluate(Message(us, "deals", "marketing", not_after=NOW + dt.timedelta(minutes=5)))
 
+    def registries_and_evidence() -> None:
+        from smspolicy.dnc import CallableRegistry, NumberList
+
+        fresh = NumberList.of([us], name="national", as_of=NOW.date())
+        stale = NumberList.of([us], name="old", as_of=NOW.date() - dt.timedelta(days=40))
+
+        def broken(number: str) -> bool:
+            raise ConnectionError("registry down")
+
+        down = CallableRegistry(broken, name="down")
+        for registry in (fresh, stale, down):
+            _engine(Policy(rules.do_not_call(registry), name="p"))[0].evaluate(
+                Message(us, "deals", "marketing")
+            )
+        evidence = rules.written_consent_evidence()
+        engine = _engine(Policy(evidence, name="p"))[0]
+        engine.consent.confirm(us, topic="deals", purpose="marketing", source="web")
+        engine.evaluate(Message(us, "deals", "marketing"))
+
+        def answers(answer: str) -> Callable[[str, dt.date], str]:
+            def lookup(number: str, since: dt.date) -> str:
+                if answer == "error":
+                    raise TimeoutError("no answer")
+                return answer
+
+            return lookup
+
+        for answer in ("reassigned", "no_data", "error"):
+            rule = rules.reassigned_numbers(answers(answer), min_age=dt.timedelta(0))
+            engine = _engine(Policy(rule, name="p"))[0]
+            engine.consent.confirm(us, topic="deals", purpose="marketing", source="web")
+            engine.evaluate(Message(us, "deals", "marketing"))
+        texas = "+15125550123"
+        registration = rules.seller_registration("US-TX")
+        _engine(Policy(registration, name="p"))[0].evaluate(
+            Message(texas, "deals", "marketing", brand="Acme")
+        )
+
     return [
         ("engine-faults", engine_faults),
+        ("registries-and-evidence", registries_and_evidence),
         ("numbers-and-senders", numbers_and_senders),
         ("content-and-repeats", content_and_repeats),
         ("engagement", engagement),

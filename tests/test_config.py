@@ -124,8 +124,8 @@ def test_parse_duration() -> None:
         ('jurisdictions = ["us", "mars"]\n', 1, "jurisdictions", "unknown jurisdiction pack"),
         (
             'jurisdictions = ["standard"]\nenable = ["us.xx"]\n',
-            1,
-            "jurisdictions",
+            2,
+            "enable",
             "unknown provisions",
         ),
         ("name = \n", None, None, "not valid TOML"),
@@ -362,15 +362,15 @@ def test_name_programs_and_policy_name(tmp_path: Path) -> None:
         ),
         (
             'jurisdictions = ["us"]\nenable = "us.al.window"\n',
-            1,
-            "jurisdictions",
-            "enable must be a list of ids, include_unconfirmed true/false",
+            2,
+            "enable",
+            "enable must be a list of provision ids",
         ),
         (
             'jurisdictions = ["us"]\ninclude_unconfirmed = "yes"\n',
-            1,
-            "jurisdictions",
-            "enable must be a list of ids, include_unconfirmed true/false",
+            2,
+            "include_unconfirmed",
+            "include_unconfirmed must be true or false",
         ),
         (
             'jurisdictions = ["standard", "us"]\n',
@@ -626,3 +626,142 @@ def test_a_rules_name_that_builds_no_rule_is_not_a_type(tmp_path: Path, name: st
     path = write(tmp_path, f'[[rules]]\ntype = "{name}"\n')
     with pytest.raises(PolicyFileError, match="type must name a rule factory"):
         load_config(path)
+
+
+# --- relaxed forms and the seller's identity ---------------------------------------------------
+
+POLICY_WITH_SELLER = """
+name = "acme"
+jurisdictions = ["standard"]
+relax = ["us.tcpa.written_consent_evidence", "uk.pecr.consent"]
+
+[[programs]]
+name = "Acme Deals"
+brand = "Acme"
+topic = "deals"
+help_contact = "help@acme.example"
+frequency = "Up to 4 msgs/week"
+legal_name = "Acme Corp"
+postal_address = "1 Main St, Austin TX 78701"
+contact = "acme.example/contact"
+registrations = { "US-TX" = "2025-0042" }
+"""
+
+
+def test_policy_file_relaxes_provisions_and_declares_the_seller(tmp_path: Path) -> None:
+    """A policy file's relax list reaches the packs (the written-consent evidence becomes a
+    warning, the charity soft opt-in applies), and a program table takes the seller's legal
+    name, address, contact and Texas registration, so a registered seller's Texas marketing
+    carries no warning."""
+    config = load_config(write(tmp_path, POLICY_WITH_SELLER))
+    (program,) = config.programs
+    assert program.legal_name == "Acme Corp"
+    assert program.postal_address == "1 Main St, Austin TX 78701"
+    assert program.contact == "acme.example/contact"
+    assert program.registration("US-TX") == "2025-0042"
+    assert program.sender_details() == "Acme Corp, 1 Main St, Austin TX 78701; acme.example/contact"
+    at = dt.datetime(2026, 3, 10, 18, tzinfo=dt.UTC)  # 12:00 in Dallas, 18:00 in London
+    engine = Engine(config.policy, clock=FrozenClock(at), programs=config.programs)
+    dallas = "+12145550123"
+    engine.consent.confirm(dallas, topic="deals", purpose="marketing", source="web")
+    decision = engine.evaluate(
+        Message(
+            dallas, "deals", "marketing", body="Acme: 20% off. Reply STOP to opt out.", brand="Acme"
+        )
+    )
+    assert decision.allowed
+    assert decision.codes == ("jurisdiction.us.tcpa.written_consent_evidence",)
+    london = "+447400123456"
+    engine.consent.imply(
+        london, basis="inquiry", purpose="marketing", topic="deals", source="web:volunteer form"
+    )
+    charity = engine.evaluate(
+        Message(
+            london, "deals", "marketing", body="Acme: join us. Reply STOP to opt out.", brand="Acme"
+        )
+    )
+    assert charity.allowed, charity.codes
+
+
+def test_the_same_file_without_relax_denies(tmp_path: Path) -> None:
+    """Without relax the written-consent evidence is required: the same Dallas text is DENY."""
+    text = POLICY_WITH_SELLER.replace(
+        'relax = ["us.tcpa.written_consent_evidence", "uk.pecr.consent"]\n', ""
+    )
+    config = load_config(write(tmp_path, text))
+    at = dt.datetime(2026, 3, 10, 18, tzinfo=dt.UTC)
+    engine = Engine(config.policy, clock=FrozenClock(at), programs=config.programs)
+    dallas = "+12145550123"
+    engine.consent.confirm(dallas, topic="deals", purpose="marketing", source="web")
+    decision = engine.evaluate(
+        Message(
+            dallas, "deals", "marketing", body="Acme: 20% off. Reply STOP to opt out.", brand="Acme"
+        )
+    )
+    assert decision.verdict is Verdict.DENY
+    assert decision.codes == ("jurisdiction.us.tcpa.written_consent_evidence",)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line", "problem"),
+    [
+        pytest.param(
+            'jurisdictions = ["standard"]\nrelax = ["us.tcpa.window"]\n',
+            "relax",
+            2,
+            "without a relaxed form",
+            id="not-relaxable",
+        ),
+        pytest.param(
+            'jurisdictions = ["standard"]\nrelax = "uk.pecr.consent"\n',
+            "relax",
+            2,
+            "list of provision ids",
+            id="not-a-list",
+        ),
+        pytest.param(
+            'relax = ["uk.pecr.consent"]\n', "relax", 1, "add jurisdictions", id="no-packs"
+        ),
+        pytest.param(
+            'jurisdictions = ["standard"]\nenable = ["us.nowhere"]\n',
+            "enable",
+            2,
+            "unknown provisions",
+            id="enable-unknown",
+        ),
+        pytest.param(
+            '[[programs]]\nname = "D"\nbrand = "A"\nhelp_contact = "h"\nfrequency = "1 msgs/week"\n'
+            'registrations = { Texas = "1" }\n',
+            "programs[0]",
+            1,
+            "jurisdiction code",
+            id="registration-key",
+        ),
+        pytest.param(
+            '[[programs]]\nname = "D"\nbrand = "A"\nhelp_contact = "h"\nfrequency = "1 msgs/week"\n'
+            'legal_name = ""\n',
+            "programs[0]",
+            1,
+            "legal_name",
+            id="blank-legal-name",
+        ),
+    ],
+)
+def test_relax_and_seller_errors_name_the_key(
+    tmp_path: Path, text: str, key: str, line: int, problem: str
+) -> None:
+    """Mistakes in relax, enable and the seller's fields are PolicyFileErrors naming the key
+    and the line."""
+    with pytest.raises(PolicyFileError, match=problem) as caught:
+        load_config(write(tmp_path, text))
+    assert caught.value.key == key
+    assert caught.value.line == line
+
+
+def test_program_tables_take_every_program_field() -> None:
+    """The keys a program table accepts are Program's own fields, no list kept apart."""
+    import attrs
+
+    from smspolicy import config
+
+    assert {f.name for f in attrs.fields(Program) if f.init} == config._PROGRAM_KEYS

@@ -571,3 +571,45 @@ def test_read_file_keeps_date_region_and_names_the_file(tmp_path: Path) -> None:
         dnc.read_file(path, name="x", as_of=COPY)
     with pytest.raises(InvalidInputError, match=r"^line:1: "):
         list(dnc.parse_entries(["nonsense"]))
+
+
+def test_a_stop_on_another_topic_ends_the_exemption() -> None:
+    """A do-not-call request to the seller ends the relationship: after "STOP ALERTS" the
+    listed number's written consent for deals no longer exempts it (the brand's scope)."""
+    engine, clock = engine_at(NOW, rules.do_not_call(registry(), exemptions=("written_consent",)))
+    engine.consent.confirm(LISTED, topic="deals", purpose="marketing", source="web", brand="Acme")
+    assert engine.evaluate(marketing()).allowed
+    clock.advance(dt.timedelta(minutes=1))
+    engine.consent.revoke(LISTED, topic="alerts", source="keyword:STOP ALERTS", brand="Acme")
+    denied = engine.evaluate(marketing())
+    assert denied.verdict is Verdict.DENY
+    assert denied.codes == ("dnc.listed",)
+
+
+def test_failures_say_what_was_wrong(tmp_path: Path) -> None:
+    """A registry answering something other than True or False is named with its answer in the
+    DENY's error; an import without a date says it needs one."""
+    yes = dnc.CallableRegistry(lambda number: "yes", name="internal")  # type: ignore[arg-type,return-value]
+    engine, _ = engine_at(NOW, rules.do_not_call(yes))
+    (reason,) = engine.evaluate(marketing()).reasons
+    assert reason.code == "dnc.unavailable"
+    assert reason.data["error"] == (
+        "InvalidInputError: registry 'internal' answered 'yes', not a bool"
+    )
+    copy = dnc.SQLiteRegistry(tmp_path / "dnc.sqlite3", "us.national")
+    with pytest.raises(ConfigurationError, match="an imported copy needs its date"):
+        copy.replace([], as_of=None, source="x", now=NOW)  # type: ignore[arg-type]
+
+
+def test_a_sqlite_registry_answers_from_another_thread(tmp_path: Path) -> None:
+    """One SQLiteRegistry serves the engine's worker threads."""
+    import threading
+
+    copy = dnc.SQLiteRegistry(tmp_path / "dnc.sqlite3", "us.national")
+    copy.replace([(12025550123, 12025550123)], as_of=COPY, source="x", now=NOW)
+    answers: list[bool] = []
+    worker = threading.Thread(target=lambda: answers.append(copy.listed(LISTED)))
+    worker.start()
+    worker.join()
+    assert answers == [True]
+    copy.close()

@@ -155,8 +155,8 @@ def test_without_consent_nothing_is_asked() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "problem"),
     [
-        pytest.param({"min_age": dt.timedelta(days=-1)}, "min_age", id="min-age"),
-        pytest.param({"ttl": 5}, "ttl", id="ttl"),
+        pytest.param({"min_age": dt.timedelta(days=-1)}, "^min_age must be", id="min-age"),
+        pytest.param({"ttl": 5}, "^ttl must be", id="ttl"),
         pytest.param({"on_no_data": "ignore"}, "on_no_data", id="no-data"),
         pytest.param({"cache": object()}, "cache", id="cache"),
     ],
@@ -238,3 +238,74 @@ def test_reasons_name_the_rule_and_the_error() -> None:
     (reason,) = engine.evaluate(offer()).reasons
     assert reason.rule == "rnd"
     assert reason.data == {"since": "2025-01-15", "error": "TimeoutError: no answer"}
+
+
+def test_a_revoked_consent_is_not_looked_up() -> None:
+    """After a STOP there is no consent to doubt: the rule alone allows without asking (the
+    consent rules deny)."""
+    database = Database("reassigned")
+    clock = FrozenClock(CONSENTED)
+    engine = Engine(Policy(rules.reassigned_numbers(database)), clock=clock)
+    engine.consent.confirm(NUMBER, topic="deals", purpose="marketing", source="web")
+    clock.set(CONSENTED + dt.timedelta(days=1))
+    engine.consent.revoke(NUMBER, source="keyword:STOP")
+    clock.set(CONSENTED + AGE)
+    decision = engine.evaluate(offer())
+    assert decision.allowed
+    assert decision.codes == ()
+    assert database.asked == []
+
+
+def test_an_answer_that_is_not_one_of_the_three_fails_closed_naming_it() -> None:
+    """An answer the database does not give ("maybe"), fresh or from the cache, is DENY
+    consent.reassigned_unavailable naming an InvalidInputError; the default rule name shows."""
+    engine, _ = setup(Database("maybe"), at=CONSENTED + AGE)
+    (reason,) = engine.evaluate(offer()).reasons
+    assert reason.code == "consent.reassigned_unavailable"
+    assert reason.rule == "reassigned_numbers"
+    assert str(reason.data["error"]).startswith("InvalidInputError: Reassignment must be one of")
+    store = MemoryStore()
+    since = CONSENTED.date().isoformat()
+    store.cache_put(f"smspolicy:rnd:{NUMBER}:{since}", "maybe", expires=CONSENTED + 2 * AGE)
+    clock = FrozenClock(CONSENTED)
+    rule = rules.reassigned_numbers(Database("not_reassigned"), cache=store)
+    cached = Engine(Policy(rule), store, clock)
+    cached.consent.confirm(NUMBER, topic="deals", purpose="marketing", source="web")
+    clock.set(CONSENTED + AGE)
+    (reason,) = cached.evaluate(offer()).reasons
+    assert str(reason.data["error"]).startswith("InvalidInputError:")
+
+
+def test_failures_of_the_cache_and_the_callback_are_logged_with_the_number(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A cache that cannot keep the answer and a callback that fails are logged, naming the
+    number."""
+
+    class NoPut(MemoryStore):
+        def cache_put(self, key: str, value: str, *, expires: dt.datetime) -> None:
+            raise OSError("cache full")
+
+    def explode(number: str, event: object) -> None:
+        raise RuntimeError("ledger down")
+
+    clock = FrozenClock(CONSENTED)
+    rule = rules.reassigned_numbers(Database("reassigned"), cache=NoPut(), on_reassigned=explode)
+    engine = Engine(Policy(rule), clock=clock)
+    engine.consent.confirm(NUMBER, topic="deals", purpose="marketing", source="web")
+    clock.set(CONSENTED + AGE)
+    with caplog.at_level("WARNING", logger="smspolicy"):
+        assert engine.evaluate(offer()).codes == ("consent.reassigned",)
+    messages = [record.getMessage() for record in caplog.records]
+    assert f"could not cache the reassigned-number answer for {NUMBER}" in messages
+    assert f"recording the reassignment of {NUMBER} failed" in messages
+    assert repr(rules.reassigned_numbers(Database())).startswith("reassigned_numbers(")
+
+
+def test_zero_durations_are_accepted() -> None:
+    """``min_age=0`` checks every consent and ``ttl=0`` keeps no answer: both are allowed, and
+    a microsecond below zero is not."""
+    rule = rules.reassigned_numbers(Database(), min_age=dt.timedelta(0), ttl=dt.timedelta(0))
+    assert rule.min_age == dt.timedelta(0)
+    with pytest.raises(ConfigurationError, match=r"^ttl must be"):
+        rules.reassigned_numbers(Database(), ttl=-dt.timedelta(microseconds=1))

@@ -223,3 +223,28 @@ def test_the_evidence_is_that_of_the_brands_own_consent_per_topic() -> None:
     (reason,) = decision.reasons
     assert reason.rule == "written_consent_evidence"
     assert reason.data == {"at": NOON.isoformat(), "topic": "deals"}
+
+
+def test_the_standalone_rule_leaves_implied_consent_to_the_consent_rules() -> None:
+    """The rule alone asks for evidence only of an express consent: an implied (purchase)
+    consent passes it with no reason, and its default reason cites 64.1200(a)(2), (f)(9)."""
+    rule = rules.written_consent_evidence()
+    implied = Engine(Policy(rule), clock=FrozenClock(NOON))
+    implied.consent.imply(NY, basis="purchase", purpose="marketing", topic="deals", source="pos")
+    decision = implied.evaluate(deals())
+    assert decision.allowed
+    assert decision.codes == ()
+    express = Engine(Policy(rule), clock=FrozenClock(NOON))
+    express.consent.confirm(NY, topic="deals", purpose="marketing", source="web:form")
+    denied = express.evaluate(deals())
+    assert denied.codes == ("consent.written_evidence_missing",)
+    assert denied.reasons[0].citation == "47 CFR 64.1200(a)(2), (f)(9)"
+
+
+def test_transactional_consent_is_no_marketing_consent_to_prove() -> None:
+    """Transactional consent alone gives no marketing consent: the evidence rule leaves the
+    message to the consent rules (the standard policy denies it for missing consent)."""
+    rule = rules.written_consent_evidence()
+    only = Engine(Policy(rule), clock=FrozenClock(NOON))
+    only.consent.confirm(NY, topic="deals", purpose="transactional", source="web:form")
+    assert only.evaluate(deals()).codes == ()

@@ -14,6 +14,7 @@ from ._records import ConsentEvent, SendRecord
 from ._time import as_utc, ensure_aware, to_local, zone
 from ._values import Purpose
 from .consent import ChainBreak, chain_break
+from .programs import Program
 
 __all__ = ["ConsentView", "Context", "HistoryView"]
 
@@ -119,6 +120,8 @@ class Context:
     senders: Mapping[tuple[str | None, Purpose], frozenset[str]] = attrs.field(
         factory=dict, eq=False, repr=False
     )
+    programs: tuple[Program, ...] = attrs.field(default=(), eq=False, repr=False)
+    """The deciding engine's programs: what their sellers declare (registrations, identity)."""
     shared: Memo = attrs.field(factory=Memo, eq=False, repr=False)
     """The memo of whoever decides (an engine's decider keeps one for all its decisions):
     answers that hold for every recipient at one instant, or across instants, live here, keyed

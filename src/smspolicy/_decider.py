@@ -25,6 +25,7 @@ from .errors import (
     LineTypeLookupError,
     StoreUnavailableError,
 )
+from .programs import Program
 from .store import Snapshot, Store
 from .store._base import merged_sends
 from .typing import Rule
@@ -86,6 +87,7 @@ class Decider:
         "memo",
         "on_store_error",
         "profile",
+        "programs",
         "resolver",
         "rule",
         "senders",
@@ -102,8 +104,10 @@ class Decider:
         senders: Mapping[tuple[str | None, Purpose], frozenset[str]],
         on_store_error: Literal["deny", "defer"] = "deny",
         store_retry: dt.timedelta = dt.timedelta(minutes=5),
+        programs: tuple[Program, ...] = (),
     ) -> None:
         self.rule = rule
+        self.programs = programs
         self._fast = FastPath(rule)
         self.memo = Memo(65536)
         """What the policy's rules share across decisions (``Context.shared``)."""
@@ -174,6 +178,7 @@ class Decider:
             profile=self.profile(recipient.address),
             engagement=snapshot.engagement.get(recipient.address),
             senders=self.senders,
+            programs=self.programs,
             shared=self.memo,
         )
 

@@ -153,6 +153,7 @@ class Engine:
             senders=self.senders,
             on_store_error=on_store_error,
             store_retry=store_retry,
+            programs=self.programs,
         )
         now = self._clock.now
         self._reserver = Reserver(self._decider, self.store, now)

@@ -5,6 +5,7 @@ that name the file, the line, the key and the problem.
 name = "acme"
 jurisdictions = ["standard"]          # or a list of packs: ["us", "ca"]
 enable = ["us.al.window"]             # unconfirmed provisions to switch on
+relax = ["uk.pecr.consent"]           # provisions applied in their milder form (a charity)
 stop_scope = "brand"
 
 [[programs]]
@@ -14,6 +15,10 @@ topic = "deals"
 senders = ["+18885550100"]
 help_contact = "help@acme.example"
 frequency = "Up to 4 msgs/week"
+legal_name = "Acme Corp"              # seller identity (64.1200(d)(4), CASL, Japan)
+postal_address = "1 Main St, Austin TX 78701"
+contact = "acme.example/contact"
+registrations = { "US-TX" = "2025-0042" }   # or "exempt: Bus. & Com. Code § 302.058"
 
 [[rules]]
 type = "frequency_cap"                # a factory in smspolicy.rules
@@ -63,21 +68,14 @@ _TOP_KEYS = {
     "jurisdictions",
     "enable",
     "include_unconfirmed",
+    "relax",
     "stop_scope",
     "programs",
     "rules",
     "horizon",
 }
-_PROGRAM_KEYS = {
-    "name",
-    "brand",
-    "topic",
-    "purpose",
-    "senders",
-    "help_contact",
-    "frequency",
-    "keywords",
-}
+# A program table's keys are Program's own fields: the file follows the signature.
+_PROGRAM_KEYS = {field.name for field in attrs.fields(Program) if field.init}
 _WHEN_KEYS = {"purpose", "topic", "channel", "jurisdiction"}
 
 
@@ -229,9 +227,12 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     try:
         built.extend(_jurisdiction_rules(data))
     except SmsPolicyError as error:
-        raise PolicyFileError(
-            name, str(error), key="jurisdictions", line=lines.key("jurisdictions")
-        ) from None
+        # The packs' errors start with the setting they are about (enable, relax).
+        key = next(
+            (k for k in ("relax", "enable", "include_unconfirmed") if str(error).startswith(k)),
+            "jurisdictions",
+        )
+        raise PolicyFileError(name, str(error), key=key, line=lines.key(key)) from None
     for index, table in enumerate(_tables(name, data, "rules")):
         built.append(_rule(name, lines, index, table))
     horizon = data.get("horizon", "35d")
@@ -254,17 +255,34 @@ def _jurisdiction_rules(data: Mapping[str, Any]) -> list[Rule]:
     if not isinstance(chosen, list) or not all(isinstance(c, str) for c in chosen):
         raise ConfigurationError('jurisdictions must be a list such as ["standard"]')
     enable = data.get("enable", [])
+    relax = data.get("relax", [])
     unconfirmed = data.get("include_unconfirmed", False)
     stop_scope = data.get("stop_scope", "brand")
-    if not isinstance(enable, list) or not isinstance(unconfirmed, bool):
-        raise ConfigurationError("enable must be a list of ids, include_unconfirmed true/false")
+    if not isinstance(enable, list):
+        raise ConfigurationError('enable must be a list of provision ids, e.g. ["us.al.window"]')
+    if not isinstance(unconfirmed, bool):
+        raise ConfigurationError("include_unconfirmed must be true or false")
+    if not isinstance(relax, list) or not all(isinstance(r, str) for r in relax):
+        raise ConfigurationError(
+            'relax must be a list of provision ids, e.g. ["us.tcpa.written_consent_evidence"]'
+        )
     if not chosen:
+        if relax:
+            raise ConfigurationError(
+                'relax names provisions of jurisdiction packs: add jurisdictions = ["standard"]'
+            )
         return [rule_factories.consent(stop_scope=stop_scope)]
     names = None if chosen == ["standard"] else chosen
     if names is not None and "standard" in names:
         raise ConfigurationError('"standard" already includes every pack: use it alone')
     return [
-        packs.standard(names, include_unconfirmed=unconfirmed, enable=enable, stop_scope=stop_scope)
+        packs.standard(
+            names,
+            include_unconfirmed=unconfirmed,
+            enable=enable,
+            stop_scope=stop_scope,
+            relax=relax,
+        )
     ]
 
 

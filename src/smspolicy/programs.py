@@ -139,6 +139,32 @@ def check_keywords(programs: Iterable[Program]) -> dict[str, InboundKind]:
     return table
 
 
+_JURISDICTION = re.compile(r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
+
+
+def _registrations(value: object) -> tuple[tuple[str, str], ...]:
+    if isinstance(value, tuple):  # already converted (attrs.evolve passes it back)
+        value = dict(value)
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            "registrations must map a jurisdiction code to a registration number or exemption, "
+            f'e.g. {{"US-TX": "2025-123456"}}, got {value!r}'
+        )
+    pairs = []
+    for code, entry in value.items():
+        if not isinstance(code, str) or not _JURISDICTION.match(code):
+            raise ConfigurationError(
+                f"registrations: {code!r} is not a jurisdiction code like 'US-TX'"
+            )
+        if not isinstance(entry, str) or not entry.strip():
+            raise ConfigurationError(
+                f"registrations[{code!r}] must be the registration number or the exemption "
+                f"relied on, as non-empty text, got {entry!r}"
+            )
+        pairs.append((code, entry.strip()))
+    return tuple(sorted(pairs))
+
+
 def _frequency(value: object) -> Frequency:
     return value if isinstance(value, Frequency) else parse_frequency(value)  # type: ignore[arg-type]
 
@@ -170,6 +196,18 @@ class Program:
     contact: str | None = attrs.field(default=None, validator=_optional_text, kw_only=True)
     """A way to reach the seller: a web page, an email address or a telephone number (CASL
     asks for one; a link to a page with the name and address serves Japan and CASL in a text)."""
+    registrations: tuple[tuple[str, str], ...] = attrs.field(
+        factory=dict, converter=_registrations, kw_only=True
+    )
+    """The seller's registrations by jurisdiction: the registration number, or the exemption
+    relied on (``{"US-TX": "2025-123456"}``, ``{"US-TX": "exempt: Bus. & Com. Code §
+    302.058"}``). Texas requires sellers of telephone solicitations, texts included since
+    SB 140, to register with the Secretary of State unless exempt (Bus. & Com. Code §
+    302.101); marketing to Texas without a declaration carries a warning."""
+
+    def registration(self, jurisdiction: str) -> str | None:
+        """The registration number or exemption declared for ``jurisdiction`` ("US-TX")."""
+        return dict(self.registrations).get(jurisdiction)
 
     def sender_details(self) -> str:
         """The identification line for commercial messages: legal name (or brand), postal

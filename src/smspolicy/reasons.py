@@ -82,6 +82,27 @@ _LIBRARY = (
         "A double opt-in request has not been confirmed yet.",
     ),
     ReasonCode(
+        "consent.reassigned",
+        "rules.reassigned_numbers",
+        "The Reassigned Numbers Database reports the number permanently disconnected since the "
+        "consent was given: it may belong to someone else now.",
+        "47 CFR 64.1200(m)",
+    ),
+    ReasonCode(
+        "consent.reassigned_no_data",
+        "rules.reassigned_numbers",
+        "The Reassigned Numbers Database has no data for the number since the consent: no safe "
+        "harbor (attached, or a DENY with on_no_data='deny').",
+        "47 CFR 64.1200(m)",
+    ),
+    ReasonCode(
+        "consent.reassigned_unavailable",
+        "rules.reassigned_numbers",
+        "The Reassigned Numbers Database could not be asked: DENY for marketing (fail closed), "
+        "attached otherwise.",
+        "47 CFR 64.1200(m)",
+    ),
+    ReasonCode(
         "consent.revoked",
         "rules.consent",
         "The recipient opted out (STOP, or their records were erased).",
@@ -91,6 +112,13 @@ _LIBRARY = (
         "rules.consent",
         "The recipient's consent records fail their hash-chain integrity check, so no decision "
         "is taken from them.",
+    ),
+    ReasonCode(
+        "consent.written_evidence_missing",
+        "rules.written_consent_evidence",
+        "The express marketing consent on record carries no written-consent evidence (signature "
+        "record, disclosure shown, number).",
+        "47 CFR 64.1200(a)(2), (f)(9)",
     ),
     ReasonCode(
         "content.identification_missing",
@@ -186,6 +214,26 @@ _LIBRARY = (
         "The number's line type (landline, VoIP, ...) is not one the policy sends to.",
     ),
     ReasonCode(
+        "dnc.listed",
+        "rules.do_not_call",
+        "The number is on the do-not-call registry and no exemption (established business "
+        "relationship, written consent) holds.",
+        "47 CFR 64.1200(c)(2)",
+    ),
+    ReasonCode(
+        "dnc.stale",
+        "rules.do_not_call",
+        "The registry's copy is older than the law allows (31 days for the US national "
+        "registry): every marketing message is denied until a fresh copy is imported.",
+        "47 CFR 64.1200(c)(2)",
+    ),
+    ReasonCode(
+        "dnc.unavailable",
+        "rules.do_not_call",
+        "The do-not-call registry could not be read, so marketing is denied (fail closed).",
+        "47 CFR 64.1200(c)(2)",
+    ),
+    ReasonCode(
         "origination.mismatch",
         "rules.origination",
         "The sender is not registered for this brand and purpose.",
@@ -199,6 +247,12 @@ _LIBRARY = (
         "origination.unlisted",
         "rules.origination",
         "No sender is registered for this brand and purpose.",
+    ),
+    ReasonCode(
+        "registration.missing",
+        "rules.seller_registration",
+        "A warning on an allowed marketing message: no program of the brand declares a "
+        "registration number or exemption for the recipient's jurisdiction.",
     ),
     ReasonCode(
         "row.invalid",
@@ -231,7 +285,13 @@ def _provisions() -> Iterable[ReasonCode]:
             where = ", ".join(sorted(p.jurisdictions))
             if len(p.jurisdictions) > 6:
                 where = f"{len(p.jurisdictions)} EU member states"
-            state = "" if p.confirmed else " Unconfirmed: off unless enabled."
+            state = (
+                ""
+                if p.confirmed
+                else " Unconfirmed; shipped on, the stricter choice."
+                if p.on_by_default
+                else " Unconfirmed: off unless enabled."
+            )
             yield ReasonCode(
                 p.code,
                 p.id,

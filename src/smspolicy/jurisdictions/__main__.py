@@ -10,7 +10,8 @@ Parameters checked on {AS_OF.isoformat()}, corrected and extended on {AUDIT.isof
 "as of" column). `confirmed` is "yes" only where the parameter was checked against the primary
 text; the "source" column gives the URL of that text or names the summary used. Unconfirmed
 provisions ship switched off, except those shipped on because applying them is the stricter
-choice (India's promotional hours): turn the others on with
+choice (the state tables read from summaries, India's promotional hours, France's AF2M hours):
+turn the others on with
 `jurisdictions.standard(include_unconfirmed=True)` or one by one with
 `jurisdictions.standard(enable={{"us.al.window"}})`. Every reason a provision gives has the code
 `jurisdiction.<id>` and carries the citation below.
@@ -30,11 +31,30 @@ summarised): give those dates with
 Pennsylvania's practitioners add Good Friday, Flag Day and Election Day to the legal holidays
 (`us.pa.extra_holidays`, unconfirmed, uses `rules.pennsylvania_extra_holidays`).
 
-**Not encoded yet.** Texas's seller registration (Bus. & Com. Code ch. 302, $10,000 bond unless
-exempt); which clock Texas's Sunday-noon rule uses for El Paso (Mountain) numbers (sources
-differ); the CRTC Unsolicited Telecommunications Rules' telemarketing hours (09:00-21:30
-weekdays, 10:00-18:00 weekends; whether they reach texts is unconfirmed); the UK charity soft
-opt-in (in force 2026-02-05), which relaxes rather than restricts. Do-not-call registries are
+**Confirmed and shipped on.** `confirmed` is "yes" only where the source column gives the
+URL of the primary text (a statute, regulation or directive as published). A provision encoded
+from a law-firm or regulator summary is unconfirmed; those that restrict are still shipped on
+(the "default" column) because applying them is the stricter choice, and the others are off.
+
+**Texas.** The hours (`us.tx.window`) are read in the recipient's local time; sources differ
+on whether Texas means Central time, so `us.tx.window_central` applies the same hours on
+Central time too. That only matters for Texas numbers outside Central time: El Paso (area code
+915, America/Denver) gets Sunday 12:00-20:00 and Monday-Saturday 09:00-20:00 Mountain time.
+Sellers register with the Secretary of State unless exempt (Bus. & Com. Code ch. 302): a
+program declares it with `Program(registrations={{"US-TX": "<number or exemption>"}})`, and
+marketing to Texas by a brand none of whose programs declares it carries the warning
+`jurisdiction.us.tx.registration` (the message is allowed).
+
+**Relaxed forms.** `standard(relax={{...}})` applies a provision in a milder form a sender may
+choose: `us.tcpa.written_consent_evidence` becomes a warning for senders who keep that evidence
+elsewhere, and `uk.pecr.consent` accepts, for charities and from 2026-02-05 (PECR reg. 22(3A),
+inserted by the Data (Use and Access) Act 2025 s. 114), consent recorded with basis `inquiry`
+or `non_business` (details given while expressing an interest in the charity's purposes, or
+offering or giving support). Policy files take the same `relax` list.
+
+**Canada.** The CRTC Unsolicited Telecommunications Rules' telemarketing hours (09:00-21:30
+weekdays, 10:00-18:00 weekends) are encoded as `ca.crtc.telemarketing_hours`, switched off:
+whether they reach texts, which CASL governs, is unconfirmed. Do-not-call registries are
 configured per sender: see [Do-not-call registries](dnc.md).
 
 A provision applies to a recipient when one of its jurisdictions is among the recipient's

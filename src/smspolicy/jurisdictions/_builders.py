@@ -7,12 +7,18 @@ import datetime as dt
 from collections.abc import Collection, Mapping
 from typing import Literal
 
+import attrs
+
 from .. import rules
+from .._compose import run_rule
+from .._context import Context
 from .._records import Basis
+from .._time import zone
+from .._values import Decision, Message, allow
 from ..rules._caps import Scope
 from ..typing import Rule
 
-__all__ = ["Days", "cap", "consent", "content", "window"]
+__all__ = ["Days", "OnClock", "cap", "consent", "content", "window"]
 
 Days = Collection[int] | Mapping[int, tuple[str, str] | None] | None
 
@@ -67,3 +73,27 @@ def content(pid: str, citation: str, *, contact: bool = False, opt_out: bool = T
         citation=citation,
         name=pid,
     )
+
+
+@attrs.frozen(repr=False)
+class OnClock:
+    """A rule read on one fixed clock (an IANA zone) instead of the recipient's own zones: for
+    a law whose clock is disputed, the provision on the other reading (Texas's hours on
+    Central time for El Paso's Mountain-time numbers). A recipient one of whose zones is that
+    clock already has the rule read on it, so it adds nothing there."""
+
+    rule: Rule
+    clock: str = attrs.field()
+
+    @clock.validator
+    def _known(self, _attribute: object, value: str) -> None:
+        zone(value)  # an unknown zone name is refused when the provision is built
+
+    def __call__(self, message: Message, context: Context) -> Decision:
+        if self.clock in context.recipient.zones:
+            return allow()  # the rule on the recipient's own zones already reads this clock
+        recipient = attrs.evolve(context.recipient, zones=(self.clock,), principal_zones=None)
+        return run_rule(self.rule, message, attrs.evolve(context, recipient=recipient))
+
+    def __repr__(self) -> str:
+        return f"on_clock({self.rule!r}, {self.clock!r})"

@@ -3,11 +3,14 @@ Brazil."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import attrs
 
+from .._compose import all_of
 from .._records import Basis
 from ._builders import consent, content, window
-from ._model import AUDIT, Provision, provision
+from ._model import AUDIT, InForce, Provision, provision
 
 __all__ = ["PROVISIONS"]
 
@@ -41,11 +44,31 @@ EU_MEMBERS = (
     "SE",
 )
 SOFT_OPT_IN = (Basis.SOFT_OPT_IN, Basis.PURCHASE)
+CHARITY_SOFT_OPT_IN = dt.date(2026, 2, 5)
+"""PECR reg. 22(3A), inserted by the Data (Use and Access) Act 2025 s. 114, in force."""
+CHARITY_BASES = (*SOFT_OPT_IN, Basis.INQUIRY, Basis.NON_BUSINESS)
+"""What a charity's soft opt-in rests on: details given while expressing an interest in its
+charitable purposes (an inquiry) or offering or giving support (a donation, volunteering:
+a non-business relationship)."""
 
 
 _CASL_CONSENT = "CASL s. 6(1)(a), s. 10(9)-(10)"
 _CASL_CONTENT = "CASL s. 6(2), s. 11"
 _PECR_CONSENT = "PECR reg. 22(2)-(3)"
+_PECR_CHARITY = "PECR reg. 22(2)-(3A)"
+_CHARITY_SOURCE = (
+    "https://www.legislation.gov.uk/ukpga/2025/18/section/114 (DUAA s. 114, inserting reg. "
+    "22(3A)); in force 2026-02-05 as summarised at https://www.mondaq.com/uk/social-media/"
+    "1755702/soft-opt-in-now-in-force-for-uk-charities"
+)
+_CRTC = "CRTC Unsolicited Telecommunications Rules, Part III (UNCONF for texts)"
+_FR = "AF2M Business Messaging charter, 2024-09-01 (UNCONF)"
+_FR_SOURCE = (
+    "https://af2m.org/la-charte-de-deontologie-applicable-aux-services-de-business-messaging-"
+    "est-effective-depuis-le-1er-septembre-2024 (AF2M: working days, 08:00-22:00); "
+    "https://www.cnil.fr/fr/la-prospection-commerciale-par-sms-mms (CNIL: consent, sender "
+    "identity and a free opt-out in every message; no hours)"
+)
 _PECR_CONTENT = "PECR reg. 23"
 _EPRIVACY_CONSENT = "Directive 2002/58/EC art. 13(1)-(2)"
 _EPRIVACY_CONTENT = "Directive 2002/58/EC art. 13(4)"
@@ -73,6 +96,29 @@ PROVISIONS: tuple[Provision, ...] = (
         parameters={"purchase": "24 months", "inquiry": "6 months", "express": "until withdrawn"},
     ),
     provision(
+        "ca.crtc.telemarketing_hours",
+        "CA",
+        "Canada: telemarketing only 09:00-21:30 on weekdays and 10:00-18:00 on weekends, the "
+        "consumer's local time (if the Rules reach texts)",
+        _CRTC,
+        window(
+            "ca.crtc.telemarketing_hours",
+            "09:00",
+            "21:30",
+            _CRTC,
+            days={5: ("10:00", "18:00"), 6: ("10:00", "18:00")},
+        ),
+        parameters={"weekdays": "09:00-21:30", "weekends": "10:00-18:00"},
+        confirmed=False,
+        as_of=AUDIT,
+        note="The hours are the CRTC's Telemarketing Rules as summarised (CRTC 2007-48); "
+        "whether the Unsolicited Telecommunications Rules reach text messages, which CASL "
+        "governs as commercial electronic messages, is not confirmed: switched off, enable it "
+        "to apply the hours to texts.",
+        source="http://www.crtc.gc.ca/eng/trules-reglest.htm (the Rules); "
+        "https://www.lnnte-dncl.gc.ca/ind/ntr-nrt-eng (summary)",
+    ),
+    provision(
         "ca.casl.content",
         "CA",
         "Every commercial message identifies the sender, gives a mailing address and a contact "
@@ -86,10 +132,31 @@ PROVISIONS: tuple[Provision, ...] = (
         "uk.pecr.consent",
         "GB",
         "Marketing texts need consent, or the soft opt-in (details from a sale, own similar "
-        "products)",
+        "products); relaxed for charities, from 2026-02-05 also the charity soft opt-in",
         _PECR_CONSENT,
         consent("uk.pecr.consent", _PECR_CONSENT, SOFT_OPT_IN),
-        parameters={"implied consent": "soft opt-in only"},
+        parameters={
+            "implied consent": "soft opt-in only",
+            "relaxable": "for charities: from 2026-02-05 also an inquiry about, or support "
+            "for, the charity's purposes (reg. 22(3A))",
+        },
+        note="The charity soft opt-in (reg. 22(3A), in force 2026-02-05) covers marketing "
+        "whose sole purpose is to further the charity's charitable purposes, to people whose "
+        "details it obtained while they expressed an interest in those purposes or offered or "
+        "gave support, with a free refusal offered then and in every message "
+        "(uk.pecr.content). A charity chooses it with relax={'uk.pecr.consent'}: recorded "
+        "with basis inquiry or non_business, such consent expires on the library's implied "
+        "terms (6 and 24 months), stricter than the regulation.",
+        relaxed=all_of(
+            InForce(
+                consent("uk.pecr.consent", _PECR_CONSENT, SOFT_OPT_IN), None, CHARITY_SOFT_OPT_IN
+            ),
+            InForce(
+                consent("uk.pecr.consent", _PECR_CHARITY, CHARITY_BASES), CHARITY_SOFT_OPT_IN, None
+            ),
+        ),
+        source=f"https://www.legislation.gov.uk/uksi/2003/2426; {_CHARITY_SOURCE}",
+        as_of=AUDIT,
     ),
     provision(
         "uk.pecr.content",
@@ -118,22 +185,21 @@ PROVISIONS: tuple[Provision, ...] = (
     provision(
         "fr.sms.hours",
         "FR",
-        "France: no marketing SMS 20:00-08:00, on Sundays or public holidays (industry code)",
-        "FFTélécoms/AF2M code of conduct (UNCONF)",
-        window(
-            "fr.sms.hours",
-            "08:00",
-            "20:00",
-            "FFTélécoms/AF2M code of conduct (UNCONF)",
-            days={0, 1, 2, 3, 4, 5},
-            holidays="FR",
-        ),
-        parameters={"window": "08:00-20:00", "days": "Mon-Sat", "holidays": "FR"},
+        "France: marketing SMS only on working days (Mon-Sat, not on public holidays) "
+        "08:00-22:00 (AF2M charter)",
+        _FR,
+        window("fr.sms.hours", "08:00", "22:00", _FR, days={0, 1, 2, 3, 4, 5}, holidays="FR"),
+        parameters={"window": "08:00-22:00", "days": "Mon-Sat", "holidays": "FR"},
         confirmed=False,
-        note="The current AF2M code of conduct is reported to allow 08:00-21:30 including "
-        "Sundays and holidays; neither version was checked against the code's text or CNIL "
-        "guidance, so this stricter version stays off until it is.",
-        source=_SUMMARY,
+        default_on=True,
+        as_of=AUDIT,
+        note="Re-checked on 2026-11-29: the AF2M's Business Messaging charter (Push SMS, "
+        "conversational SMS and RCS; contractual for operators, aggregators and publishers, in "
+        "force 2024-09-01) routes marketing messages only on working days between 08:00 and "
+        "22:00, functional messages excepted; the CNIL's guidance sets no hours. Read from the "
+        "AF2M's own announcement, not the charter's text (not confirmed); the 08:00-21:30 "
+        "including Sundays reading was not found. Shipped on: operators apply it.",
+        source=_FR_SOURCE,
     ),
     provision(
         "jp.consent",
@@ -142,6 +208,11 @@ PROVISIONS: tuple[Provision, ...] = (
         f"{_JP} art. 3(1)",
         consent("jp.consent", f"{_JP} art. 3(1)", ()),
         parameters={"implied consent": "not accepted"},
+        confirmed=False,
+        default_on=True,
+        as_of=AUDIT,
+        note="From a law-firm or regulator summary; the Act's text was not read (not "
+        "confirmed). Shipped on: applying it is the stricter choice.",
     ),
     provision(
         "jp.content",
@@ -154,6 +225,11 @@ PROVISIONS: tuple[Provision, ...] = (
             "contact": "link to the postal address",
             "opt_out": True,
         },
+        confirmed=False,
+        default_on=True,
+        as_of=AUDIT,
+        note="From a law-firm or regulator summary; the Act's text was not read (not "
+        "confirmed). Shipped on: applying it is the stricter choice.",
     ),
     provision(
         "au.consent",

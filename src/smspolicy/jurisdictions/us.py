@@ -9,7 +9,7 @@ from .._compose import any_of
 from .._values import Purpose
 from ..rules._caps import Scope
 from ..typing import Rule
-from ._builders import Days, cap, consent, content, window
+from ._builders import Days, OnClock, cap, consent, content, window
 from ._model import AS_OF, AUDIT, Provision, provision
 
 __all__ = ["PROVISIONS"]
@@ -31,6 +31,15 @@ _SUMMARY_SOURCE = "law-firm summary, 2026-11-27"
 NO_SUNDAYS = {0, 1, 2, 3, 4, 5}
 
 
+def _unread(note: str) -> str:
+    """The note of a provision shipped on from a summary: the statute's text was not read."""
+    unread = (
+        "Parameters from a law-firm summary; the statute's text was not read (not confirmed). "
+        "Shipped on: applying it is the stricter choice."
+    )
+    return f"{note} {unread}" if note else unread
+
+
 def _window(
     pid: str, start: str, end: str, citation: str, days: Days = None, holidays: str | None = None
 ) -> Rule:
@@ -50,7 +59,8 @@ def _state_window(
     *,
     days: Days = None,
     holidays: str | None = None,
-    confirmed: bool = True,
+    confirmed: bool = False,
+    default_on: bool = True,
     note: str = "",
     effective: dt.date | None = None,
     source: str = _SUMMARY_SOURCE,
@@ -70,7 +80,8 @@ def _state_window(
         _window(pid, start, end, citation, days, holidays),
         parameters=parameters,
         confirmed=confirmed,
-        note=note,
+        default_on=default_on and not confirmed,
+        note=_unread(note) if not confirmed and default_on else note,
         effective=effective,
         source=source,
         as_of=as_of,
@@ -87,6 +98,9 @@ def _cap_provision(
         citation,
         _cap(pid, 3, citation),
         parameters={"limit": 3, "per": "24h", "scope": "topic"},
+        confirmed=False,
+        default_on=True,
+        note=_unread(""),
         source=_SUMMARY_SOURCE,
         as_of=as_of,
     )
@@ -100,7 +114,7 @@ def _holiday_ban(state: str, name: str) -> Provision:
         f"{name} telephone solicitation law (UNCONF)",
         f"{name}: no marketing texts on legal holidays",
         holidays=f"US-{state}",
-        confirmed=False,
+        default_on=False,
         note="Holiday list and observed-date rules not confirmed.",
     )
 
@@ -114,6 +128,18 @@ _FL_WINDOW = "Fla. Stat. § 501.616(6)(a)"
 _FL_CAP = "Fla. Stat. § 501.616(6)(b)"
 _OK = "15 O.S. § 775C.4"
 _MD = "Md. Code, Com. Law § 14-4502"
+_TX_HOURS = "Tex. Bus. & Com. Code § 301.051"
+_TX_DAYS = {6: ("12:00", "21:00")}
+_TX_REGISTRATION = "Tex. Bus. & Com. Code § 302.101"
+_TX_SOURCE = (
+    "https://www.cloudcommunications.com/news/texas-senate-bill-140 (law-firm summary: the "
+    "recipient's local time); https://capitol.texas.gov/tlodocs/89R/analysis/html/SB00140F.htm"
+)
+_TX_SOURCE_302 = (
+    "https://statutes.capitol.texas.gov/Docs/BC/htm/BC.302.htm (ch. 302; §§ 302.102-302.103 "
+    "read through its mirrors); https://www.mondaq.com/unitedstates/telecoms-mobile-cable-"
+    "communications/1671662/ (SB 140 and registration, summary)"
+)
 
 PROVISIONS: tuple[Provision, ...] = (
     provision(
@@ -267,6 +293,9 @@ PROVISIONS: tuple[Provision, ...] = (
             _window("us.va.window", "08:00", "21:00", _VA),
         ),
         parameters={"window": "08:00-21:00", "waived": "with prior express consent"},
+        confirmed=False,
+        default_on=True,
+        note=_unread(""),
         source=_SUMMARY_SOURCE,
     ),
     provision(
@@ -292,11 +321,61 @@ PROVISIONS: tuple[Provision, ...] = (
         "TX",
         "us.tx.window",
         ("09:00", "21:00"),
-        "Tex. Bus. & Com. Code § 301.051",
-        "Texas: sales texts Mon-Sat 09:00-21:00, Sunday 12:00-21:00",
-        days={6: ("12:00", "21:00")},
+        _TX_HOURS,
+        "Texas: sales texts Mon-Sat 09:00-21:00, Sunday 12:00-21:00, the recipient's local time",
+        days=_TX_DAYS,
         effective=SB_140,
         note="SB 140 made texts telephone solicitations from 2025-09-01.",
+        source=_TX_SOURCE,
+        as_of=AUDIT,
+    ),
+    provision(
+        "us.tx.window_central",
+        "US-TX",
+        "Texas: the same hours on Central time too (El Paso's Mountain-time numbers: Sunday "
+        "12:00-20:00 and Mon-Sat 09:00-20:00 local)",
+        f"{_TX_HOURS} (clock UNCONF)",
+        OnClock(
+            _window(
+                "us.tx.window_central", "09:00", "21:00", f"{_TX_HOURS} (clock UNCONF)", _TX_DAYS
+            ),
+            "America/Chicago",
+        ),
+        parameters={"window": "09:00-21:00", "days": _TX_DAYS, "clock": "America/Chicago"},
+        confirmed=False,
+        default_on=True,
+        effective=SB_140,
+        note="Sources differ on the clock of Texas's hours (the recipient's local time or "
+        "Central time); both are applied until that is settled, which only changes anything "
+        "for Texas numbers outside Central time (El Paso, area code 915, America/Denver). "
+        "Shipped on: applying both is the stricter choice.",
+        source=_TX_SOURCE,
+        as_of=AUDIT,
+    ),
+    provision(
+        "us.tx.registration",
+        "US-TX",
+        "Texas: a seller of telephone solicitations (texts included) registers with the "
+        "Secretary of State unless exempt; warns when no program declares it",
+        _TX_REGISTRATION,
+        rules.seller_registration(
+            "US-TX",
+            code="jurisdiction.us.tx.registration",
+            citation=_TX_REGISTRATION,
+            name="us.tx.registration",
+        ),
+        parameters={
+            "declared by": 'Program(registrations={"US-TX": number or exemption})',
+            "without it": "a warning (allowed)",
+        },
+        confirmed=False,
+        default_on=True,
+        effective=SB_140,
+        note="Ch. 302's registration and the exemptions of §§ 302.053-302.061 (e.g. 501(c)(3) "
+        "organisations, former or current customers) as summarised; § 302.101's text was not "
+        "read (not confirmed). Shipped on: it only attaches a warning.",
+        source=_TX_SOURCE_302,
+        as_of=AUDIT,
     ),
     _state_window(
         "WA",
@@ -322,7 +401,7 @@ PROVISIONS: tuple[Provision, ...] = (
         "Alabama: no telephone solicitation on Sundays or legal holidays",
         days=NO_SUNDAYS,
         holidays="US-AL",
-        confirmed=False,
+        default_on=False,
         note="Section and holiday list not confirmed from the statute.",
     ),
     _state_window(
@@ -331,7 +410,7 @@ PROVISIONS: tuple[Provision, ...] = (
         ("08:00", "20:00"),
         "Alabama (secondary source, UNCONF)",
         "Alabama: telephone solicitation only 08:00-20:00",
-        confirmed=False,
+        default_on=False,
     ),
     _holiday_ban("MS", "Mississippi"),
     _holiday_ban("UT", "Utah"),

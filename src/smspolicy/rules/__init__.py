@@ -11,7 +11,7 @@ from ._hours import quiet_hours, sending_window
 from ._numbers import valid_number
 from ._reassigned import Reassignment, mark_reassigned, reassigned_numbers
 from ._segments import max_segments
-from ._senders import origination
+from ._senders import origination, seller_registration
 from ._written import written_consent_evidence
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "quiet_hours",
     "reassigned_numbers",
     "required_content",
+    "seller_registration",
     "sending_window",
     "valid_number",
     "written_consent_evidence",

@@ -1,7 +1,9 @@
-"""Dedicated senders: each brand and purpose goes out from its own origination identities."""
+"""Senders: each brand and purpose goes out from its own origination identities, and a seller
+declares the registrations the law asks of it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from typing import Annotated
 
@@ -10,10 +12,10 @@ import attrs
 from .. import i18n
 from .._annotate import Rows
 from .._context import Context
-from .._values import Decision, Message, Purpose, allow, deny, to_enum
+from .._values import Decision, Message, Purpose, Reason, allow, deny, to_enum
 from ..errors import ConfigurationError
 
-__all__ = ["origination"]
+__all__ = ["origination", "seller_registration"]
 
 Table = Mapping[tuple[str | None, Purpose], frozenset[str]]
 
@@ -27,6 +29,11 @@ _UNLISTED = i18n.register_template(
 _MISSING = i18n.register_template(
     "origination.missing", "the message names no origination identity to check"
 )
+_UNREGISTERED = i18n.register_template(
+    "registration.missing",
+    "no program of {brand} declares a registration number or exemption for {jurisdiction}",
+)
+_JURISDICTION = re.compile(r"^[A-Z]{2}(?:-[A-Z0-9]{1,3})?$")
 
 
 def _table(table: Mapping[tuple[str | None, Purpose | str], Collection[str]]) -> Table:
@@ -87,3 +94,52 @@ def origination(
     ``(brand, Purpose)`` to identities; without it the engine's programs' ``senders`` are used.
     A message that names no sender is denied: it cannot be checked."""
     return _Origination(None if table is None else _table(table))
+
+
+@attrs.frozen(repr=False)
+class _SellerRegistration:
+    jurisdiction: str
+    code: str
+    citation: str | None
+    name: str
+
+    def __call__(self, message: Message, context: Context) -> Decision:
+        if (
+            message.purpose is not Purpose.MARKETING
+            or self.jurisdiction not in context.recipient.jurisdictions
+        ):
+            return allow()
+        for program in context.programs:
+            if program.brand == message.brand and program.registration(self.jurisdiction):
+                return allow()
+        return allow(self._warning(message.brand))
+
+    def _warning(self, brand: str | None) -> Reason:
+        return i18n.reason(
+            self.code,
+            self.name,
+            _UNREGISTERED,
+            citation=self.citation,
+            brand=brand or "(no brand)",
+            jurisdiction=self.jurisdiction,
+        )
+
+    def __repr__(self) -> str:
+        return f"{self.name}({self.jurisdiction!r})"
+
+
+def seller_registration(
+    jurisdiction: str,
+    *,
+    code: str = "registration.missing",
+    citation: str | None = None,
+    name: str = "seller_registration",
+) -> _SellerRegistration:
+    """Warn when marketing reaches a recipient in ``jurisdiction`` ("US-TX") and no program of
+    the message's brand declares a registration number or exemption for it
+    (:attr:`smspolicy.Program.registrations`). The message is allowed with the reason attached:
+    whether a seller is registered or exempt is a fact the library cannot check (Texas: Bus. &
+    Com. Code § 302.101, texts included since SB 140)."""
+    if not isinstance(jurisdiction, str) or not _JURISDICTION.match(jurisdiction):
+        raise ConfigurationError(f"jurisdiction must be a code like 'US-TX', got {jurisdiction!r}")
+    return _SellerRegistration(jurisdiction, code, citation, name)
