@@ -27,7 +27,7 @@ from ._recipients import (
 from ._records import SendRecord
 from ._reserve import DEFAULT_HOLD, Reservation, Reserver, send_record, settle_all
 from ._time import ensure_aware, ensure_duration
-from ._values import Decision, Message, Purpose, check_text, iterate
+from ._values import Channel, Decision, Message, Purpose, check_text, iterate
 from .consent import DEFAULT_PENDING_EXPIRY, Ledger
 from .errors import ConfigurationError, InvalidInputError, StoreUnavailableError
 from .programs import Program, check_keywords
@@ -44,6 +44,7 @@ DEFAULT_HISTORY = dt.timedelta(days=93)
 """How far back the engine reads sends for caps and dedupe, unless told otherwise."""
 
 _BATCH = 512
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def _profiles(value: object) -> Callable[[str], Profile | None]:
@@ -163,6 +164,8 @@ class Engine:
             self._topics,
             pending_expiry=ensure_duration(pending_expiry),
             unclear_hold=None if unclear_hold is None else ensure_duration(unclear_hold),
+            address_for=self.resolver.address_for,
+            linked=self._linked,
         )
         self._inbound = InboundHandler(
             ledger=self.consent,
@@ -190,6 +193,20 @@ class Engine:
         """The E.164 form of a phone number (raises InvalidNumberError when it is not one)."""
         return self.resolver.address_of(number)
 
+    def address_for(self, address: str | PhoneNumber, channel: Channel | str | None = None) -> str:
+        """The ledger's form of an address on ``channel``: E.164 for a phone number, the
+        normalised email address (domain case-folded and IDNA-encoded, local part kept), the
+        trimmed push token (:func:`smspolicy.normalise_address`). Without a channel, text with
+        an ``@`` is an email address and anything else a phone number. Raises
+        :class:`~smspolicy.errors.InvalidNumberError` (or its subclass
+        :class:`~smspolicy.errors.InvalidAddressError`) when it is not one."""
+        return self.resolver.address_for(address, channel)
+
+    def _linked(self, person: str) -> list[tuple[str, Channel]]:
+        """Every address the send log holds a send of ``person`` to (of any age)."""
+        found = self.store.person_sends([person], since=_EPOCH).get(person, [])
+        return sorted({(record.number, record.channel) for record in found})
+
     def profile(self, address: str) -> Profile | None:
         """The recipient's profile, if the engine has one."""
         return self._profile(address)
@@ -207,10 +224,11 @@ class Engine:
         returning, and return the reply to send (the STOP confirmation always goes out)."""
         return self._inbound(text, from_, check_text(to, "to", optional=True))
 
-    def forget(self, number: str) -> None:
-        """Erase the number's personal data, keeping a hashed suppression when it had opted
-        out, so it stays opted out."""
-        self.store.forget(self.address_of(number))
+    def forget(self, number: str, *, channel: Channel | str | None = None) -> None:
+        """Erase the address's personal data, keeping a hashed suppression when it had opted
+        out, so it stays opted out (an email address or push token too: see
+        :meth:`address_for` for ``channel``)."""
+        self.store.forget(self.address_for(number, channel))
         self.resolver.clear()
 
     def record_sent(self, message: Message, *, provider_id: str | None = None) -> SendRecord:
@@ -218,7 +236,7 @@ class Engine:
         if not isinstance(message, Message):
             raise InvalidInputError(f"expected a smspolicy.Message, got {message!r}")
         check_text(provider_id, "provider_id", optional=True)
-        address = self.address_of(message.to) if message.channel.is_phone else message.address
+        address = self.address_for(message.to, message.channel)
         return self.store.record_send(
             send_record(message, address, self.now(), provider_id=provider_id)
         )
