@@ -4,6 +4,7 @@ handler, each given only the few things it uses (store, clock, resolver, program
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -59,6 +60,13 @@ def _profiles(value: object) -> Callable[[str], Profile | None]:
     if callable(value):
         return cast("Callable[[str], Profile | None]", value)
     raise ConfigurationError("profiles must be a mapping number -> Profile or a callable")
+
+
+def linked_addresses(store: Store, person: str) -> list[tuple[str, Channel]]:
+    """Every address (with its channel) the send log holds a send of ``person`` to, of any
+    age: the addresses a person-level "stop everything" reaches besides those named."""
+    found = store.person_sends([person], since=_EPOCH).get(person, [])
+    return sorted({(record.number, record.channel) for record in found})
 
 
 def _not_a_store(store: object) -> str:
@@ -165,7 +173,7 @@ class Engine:
             pending_expiry=ensure_duration(pending_expiry),
             unclear_hold=None if unclear_hold is None else ensure_duration(unclear_hold),
             address_for=self.resolver.address_for,
-            linked=self._linked,
+            linked=functools.partial(linked_addresses, self.store),
         )
         self._inbound = InboundHandler(
             ledger=self.consent,
@@ -201,11 +209,6 @@ class Engine:
         :class:`~smspolicy.errors.InvalidNumberError` (or its subclass
         :class:`~smspolicy.errors.InvalidAddressError`) when it is not one."""
         return self.resolver.address_for(address, channel)
-
-    def _linked(self, person: str) -> list[tuple[str, Channel]]:
-        """Every address the send log holds a send of ``person`` to (of any age)."""
-        found = self.store.person_sends([person], since=_EPOCH).get(person, [])
-        return sorted({(record.number, record.channel) for record in found})
 
     def profile(self, address: str) -> Profile | None:
         """The recipient's profile, if the engine has one."""

@@ -86,7 +86,6 @@ CSV_FIELDS = (
     "source",
     "evidence",
     "expires",
-    "channel",
     "prev_hash",
     "hash",
 )
@@ -651,12 +650,17 @@ class Ledger:
             )
         if format == "csv":
             out = io.StringIO()
-            writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+            # The channel column is there only when an event names a channel, so the proofs of
+            # ledgers from before channels read as they always did.
+            fields = CSV_FIELDS
+            if any(event.channel is not None for event in events):
+                fields = (*CSV_FIELDS[:-2], "channel", *CSV_FIELDS[-2:])
+            writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
             writer.writeheader()
             for event in events:
                 row = event.to_json()
                 row["evidence"] = json.dumps(row["evidence"], sort_keys=True, ensure_ascii=False)
-                writer.writerow({k: "" if row.get(k) is None else row[k] for k in CSV_FIELDS})
+                writer.writerow({k: "" if row.get(k) is None else row[k] for k in fields})
             return out.getvalue()
         raise InvalidInputError(f"format must be 'json' or 'csv', got {format!r}")
 
