@@ -6,6 +6,12 @@ from ._closed_days import closed_days, pennsylvania_extra_holidays
 from ._consent import consent
 from ._content import has_opt_out, required_content
 from ._dnc import do_not_call
+from ._email import (
+    WIRELESS_DOMAINS,
+    has_postal_address,
+    postal_address,
+    wireless_domain_consent,
+)
 from ._engagement import engagement
 from ._hours import quiet_hours, sending_window
 from ._numbers import valid_number
@@ -15,6 +21,7 @@ from ._senders import origination
 from ._written import written_consent_evidence
 
 __all__ = [
+    "WIRELESS_DOMAINS",
     "Reassignment",
     "closed_days",
     "consent",
@@ -23,15 +30,18 @@ __all__ = [
     "engagement",
     "frequency_cap",
     "has_opt_out",
+    "has_postal_address",
     "mark_reassigned",
     "max_segments",
     "origination",
     "pennsylvania_extra_holidays",
+    "postal_address",
     "program_frequency",
     "quiet_hours",
     "reassigned_numbers",
     "required_content",
     "sending_window",
     "valid_number",
+    "wireless_domain_consent",
     "written_consent_evidence",
 ]
