@@ -197,12 +197,12 @@ def _in_force(p: Provision) -> str:
 
 
 def markdown_table(packs: Iterable[str] | None = None) -> str:
-    """The docs table of every provision: id, jurisdictions, rule, parameters, citation and
-    source, dates in force, as-of date, confidence and default state."""
+    """The docs table of every provision: id, jurisdictions, channels, rule, parameters,
+    citation and source, dates in force, as-of date, confidence and default state."""
     lines = [
-        "| id | where | rule | parameters | citation | source | in force | as of | confirmed "
-        "| default |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| id | where | channels | rule | parameters | citation | source | in force | as of "
+        "| confirmed | default |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in packs or PACKS:
         for p in pack(name):
@@ -210,8 +210,9 @@ def markdown_table(packs: Iterable[str] | None = None) -> str:
             if len(p.jurisdictions) > 6:
                 where = f"{len(p.jurisdictions)} EU member states"
             params = "; ".join(f"{k}: {v}" for k, v in p.parameters.items()) or "-"
+            channels = ", ".join(c.value for c in Channel if c in p.channels)
             lines.append(
-                f"| `{p.id}` | {_cell(where)} | {_cell(p.title)} | {_cell(params)} | "
+                f"| `{p.id}` | {_cell(where)} | {channels} | {_cell(p.title)} | {_cell(params)} | "
                 f"{_cell(p.citation)} | {_cell(p.source or '-')} | {_in_force(p)} | "
                 f"{p.as_of.isoformat()} | {'yes' if p.confirmed else 'no'} | "
                 f"{'on' if p.on_by_default else 'off'} |"
