@@ -284,15 +284,18 @@ class StandIn:
         return f"stand_in({self.rule!r}, {dict(self.borrowed)!r})"
 
 
-def _applied(item: Provision, jurisdictions: frozenset[str]) -> Rule:
-    """The provision's rule for a recipient, with a note when it applies only because the
-    jurisdiction stands in for one of the recipient's regions."""
+def _applied(
+    item: Provision, jurisdictions: frozenset[str], channels: frozenset[Channel] | None = None
+) -> Rule:
+    """The provision's rule for a recipient, on ``channels`` (by default those of its law),
+    with a note when it applies only because the jurisdiction stands in for one of the
+    recipient's regions."""
     borrowed = tuple(
         (code, STAND_IN_JURISDICTIONS[code])
         for code in sorted(jurisdictions)
         if STAND_IN_JURISDICTIONS.get(code) in item.jurisdictions
     )
-    rule = item.rule_in_force
+    rule: Rule = OnChannels(item.rule_in_force, item.channels if channels is None else channels)
     return StandIn(rule, borrowed, item.id) if borrowed else rule
 
 
@@ -393,7 +396,7 @@ class Provisions:
             item = self.provisions[index]
             channels = item.channels - PHONE if unknown else item.channels
             if channels:
-                parts.append(OnChannels(_applied(item, codes), channels))
+                parts.append(_applied(item, codes, channels))
         return all_of(*parts, horizon=self.horizon)
 
     def __call__(self, message: Message, context: Context) -> Decision:
