@@ -32,6 +32,12 @@ _AS_CONFIGURED = "the citation given to the rule (the standard policy: CTIA Mess
 _LIBRARY = (
     ReasonCode("address.invalid", "Engine", "The message has an empty destination address."),
     ReasonCode(
+        "address.malformed",
+        "Engine",
+        "The destination of an email, push or in-app message is not a valid address on its "
+        "channel (an email address without a dotted domain, a push token with spaces inside).",
+    ),
+    ReasonCode(
         "cap.exceeded",
         "rules.frequency_cap",
         "The recipient (or topic, brand, person) already got the cap's number of messages in "
@@ -53,6 +59,13 @@ _LIBRARY = (
         "The recipient's last reply may be an opt-out: marketing is held until they answer.",
     ),
     ReasonCode(
+        "consent.wireless_domain",
+        "rules.wireless_domain_consent",
+        "A commercial email goes to a wireless domain (an address of a carrier's "
+        "email-to-text gateway) without the recipient's express prior authorisation on record.",
+        "47 CFR 64.3100(a)",
+    ),
+    ReasonCode(
         "consent.missing",
         "rules.consent",
         "There is no consent on record for this topic, purpose and brand.",
@@ -72,6 +85,13 @@ _LIBRARY = (
         "rules.consent",
         "The recipient's consent records fail their hash-chain integrity check, so no decision "
         "is taken from them.",
+    ),
+    ReasonCode(
+        "content.postal_address_missing",
+        "rules.postal_address",
+        "A commercial email does not give the sender's physical postal address (street "
+        "address, registered post office box or private mailbox, with its postal code).",
+        "15 U.S.C. 7704(a)(5)(A)(iii)",
     ),
     ReasonCode(
         "content.identification_missing",

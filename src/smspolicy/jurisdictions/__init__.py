@@ -17,6 +17,7 @@ from .. import rules
 from .._compose import Policy, when
 from .._values import Channel
 from ..predicates import channel_is, is_marketing
+from ..rules._email import WIRELESS_DOMAINS
 from ..typing import Rule
 from . import intl, us
 from ._canspam import WIRELESS_DOMAINS_ID
@@ -29,6 +30,7 @@ DEFAULT_PUSH_ZONE = "UTC"
 __all__ = [
     "AS_OF",
     "DEFAULT_PUSH_ZONE",
+    "WIRELESS_DOMAINS",
     "PACKS",
     "Provision",
     "best_practices",

@@ -69,7 +69,7 @@ CAN_SPAM: tuple[Provision, ...] = (
         channels=EMAIL,
         source=_MSCM_SOURCE,
         as_of=AUDIT,
-        note="The shipped domains are a few carriers' gateways (rules.WIRELESS_DOMAINS), not "
+        note="The shipped domains are a few carriers' gateways (jurisdictions.WIRELESS_DOMAINS), not "
         "the FCC's list: standard(wireless_domains=...) takes the whole list.",
     ),
 )

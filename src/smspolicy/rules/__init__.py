@@ -6,12 +6,7 @@ from ._closed_days import closed_days, pennsylvania_extra_holidays
 from ._consent import consent
 from ._content import has_opt_out, required_content
 from ._dnc import do_not_call
-from ._email import (
-    WIRELESS_DOMAINS,
-    has_postal_address,
-    postal_address,
-    wireless_domain_consent,
-)
+from ._email import has_postal_address, postal_address, wireless_domain_consent
 from ._engagement import engagement
 from ._hours import quiet_hours, sending_window
 from ._numbers import valid_number
@@ -21,7 +16,6 @@ from ._senders import origination
 from ._written import written_consent_evidence
 
 __all__ = [
-    "WIRELESS_DOMAINS",
     "Reassignment",
     "closed_days",
     "consent",
