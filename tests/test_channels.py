@@ -65,10 +65,28 @@ def test_email_domain_is_folded_and_idna_encoded_local_part_kept(given: str, exp
 
 @pytest.mark.parametrize(
     "bad",
-    ["alice", "@example.com", "alice@", "al ice@example.com", "alice@localhost",
-     "alice@-bad.example", "alice@exa_mple.com", "a\x07b@example.com", f"{'x' * 65}@example.com"],
-    ids=["no-at", "no-local", "no-domain", "space", "no-dot", "hyphen-label", "underscore",
-         "control", "long-local"],
+    [
+        "alice",
+        "@example.com",
+        "alice@",
+        "al ice@example.com",
+        "alice@localhost",
+        "alice@-bad.example",
+        "alice@exa_mple.com",
+        "a\x07b@example.com",
+        f"{'x' * 65}@example.com",
+    ],
+    ids=[
+        "no-at",
+        "no-local",
+        "no-domain",
+        "space",
+        "no-dot",
+        "hyphen-label",
+        "underscore",
+        "control",
+        "long-local",
+    ],
 )
 def test_a_bad_email_address_is_a_clear_error(bad: str) -> None:
     """A malformed email address raises InvalidAddressError (an InvalidNumberError)."""

@@ -115,9 +115,7 @@ def test_dedupe_blocks_the_second_channel(store: Store) -> None:
 
 def test_dedupe_per_channel_lets_other_channels_through(store: Store) -> None:
     """dedupe(across_channels=False) blocks only the same channel."""
-    engine = Engine(
-        Policy(rules.dedupe(DAY, across_channels=False)), store, FrozenClock(T0)
-    )
+    engine = Engine(Policy(rules.dedupe(DAY, across_channels=False)), store, FrozenClock(T0))
     sms, email, _push = _three(key="winter-sale")
     engine.record_sent(sms)
     assert engine.evaluate(email).allowed
@@ -173,7 +171,7 @@ def _interleave(store: Store, limit: int, steps: list[tuple[str, int, bool, bool
     sent: list[dt.datetime] = []
     index = 0
     while index < len(steps):
-        channel, wait, commit, batched = steps[index]
+        _channel, wait, _commit, batched = steps[index]
         if wait:
             clock.advance(dt.timedelta(minutes=wait))
         group = [steps[index]]

@@ -135,9 +135,7 @@ def test_transactional_email_needs_no_consent(store: Store) -> None:
     assert _engine(store).evaluate(receipt).allowed
 
 
-@pytest.mark.parametrize(
-    "address", ["bob@vtext.com", "kim@mms.att.net"], ids=["vtext", "att-mms"]
-)
+@pytest.mark.parametrize("address", ["bob@vtext.com", "kim@mms.att.net"], ids=["vtext", "att-mms"])
 def test_wireless_domains_need_express_prior_authorisation(store: Store, address: str) -> None:
     """47 CFR 64.3100: commercial email to a wireless domain needs express consent on record;
     an implied basis is not enough."""

@@ -254,7 +254,9 @@ def normalise_push_token(value: object) -> str:
             f"push token {text[:40]!r} holds white space or control characters inside"
         )
     if len(text) > _MAX_TOKEN:
-        raise InvalidAddressError(f"the push token is {len(text)} characters (at most {_MAX_TOKEN})")
+        raise InvalidAddressError(
+            f"the push token is {len(text)} characters (at most {_MAX_TOKEN})"
+        )
     return text
 
 

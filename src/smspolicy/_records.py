@@ -137,9 +137,9 @@ class ConsentEvent:
     ``topic`` None means every topic, ``purpose`` None every purpose, ``brand`` None every
     brand, ``channel`` None every channel of the address (a phone number's SMS, MMS and voice;
     an email address's email). ``number`` is the address: E.164, a normalised email address, a
-    push token, or ``"person: <id>"`` for a person's own events. ``seq``, ``prev_hash`` and ``hash`` are set by the store when the event is appended:
-    each event hashes its predecessor for the same recipient, so any edit, drop or reordering
-    breaks the chain.
+    push token, or ``"person: <id>"`` for a person's own events. ``seq``, ``prev_hash`` and
+    ``hash`` are set by the store when the event is appended: each event hashes its
+    predecessor for the same recipient, so any edit, drop or reordering breaks the chain.
     """
 
     kind: ConsentKind = attrs.field(converter=_kind)

@@ -266,9 +266,7 @@ def consent_status(
                 state = StatusDetail(ConsentStatus.EXPRESS, None, event)
                 pending, hold = None, None
         elif kind is _REVOKED or kind is _UNCLEAR:
-            if not _revoke_covers(
-                event, topic, brand, topic_scoped=topic_scoped, channel=channel
-            ):
+            if not _revoke_covers(event, topic, brand, topic_scoped=topic_scoped, channel=channel):
                 continue
             if kind is _UNCLEAR:
                 if hold is None or _request_key(event) >= _request_key(hold):
@@ -590,9 +588,7 @@ class Ledger:
             "source": source,
             "channel": kind,
         }
-        first = self._checked(
-            ConsentEvent(number=person_key(who), evidence=evidence, **fields)
-        )
+        first = self._checked(ConsentEvent(number=person_key(who), evidence=evidence, **fields))
         targets: dict[str, Channel | None] = {}
         for item in addresses:
             value, on = item if isinstance(item, tuple) else (item, None)
@@ -652,7 +648,7 @@ class Ledger:
             out = io.StringIO()
             # The channel column is there only when an event names a channel, so the proofs of
             # ledgers from before channels read as they always did.
-            fields = CSV_FIELDS
+            fields: tuple[str, ...] = CSV_FIELDS
             if any(event.channel is not None for event in events):
                 fields = (*CSV_FIELDS[:-2], "channel", *CSV_FIELDS[-2:])
             writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")

@@ -30,8 +30,8 @@ DEFAULT_PUSH_ZONE = "UTC"
 __all__ = [
     "AS_OF",
     "DEFAULT_PUSH_ZONE",
-    "WIRELESS_DOMAINS",
     "PACKS",
+    "WIRELESS_DOMAINS",
     "Provision",
     "best_practices",
     "markdown_table",

@@ -46,7 +46,10 @@ CAN_SPAM: tuple[Provision, ...] = (
             citation=f"{_CAN_SPAM}(a)(3)",
             name="us.canspam.opt_out",
         ),
-        parameters={"opt-out valid": "30 days after sending", "honoured within": "10 business days"},
+        parameters={
+            "opt-out valid": "30 days after sending",
+            "honoured within": "10 business days",
+        },
         channels=EMAIL,
         source=_SOURCE,
         as_of=AUDIT,
@@ -57,8 +60,7 @@ CAN_SPAM: tuple[Provision, ...] = (
     provision(
         WIRELESS_DOMAINS_ID,
         "US",
-        "Commercial email to a wireless domain on the FCC's list needs express prior "
-        "authorisation",
+        "Commercial email to a wireless domain on the FCC's list needs express prior authorisation",
         f"{_MSCM}(a)",
         rules.wireless_domain_consent(
             code=f"jurisdiction.{WIRELESS_DOMAINS_ID}",
@@ -69,7 +71,8 @@ CAN_SPAM: tuple[Provision, ...] = (
         channels=EMAIL,
         source=_MSCM_SOURCE,
         as_of=AUDIT,
-        note="The shipped domains are a few carriers' gateways (jurisdictions.WIRELESS_DOMAINS), not "
-        "the FCC's list: standard(wireless_domains=...) takes the whole list.",
+        note="The shipped domains are a few carriers' gateways "
+        "(jurisdictions.WIRELESS_DOMAINS), not the FCC's list: "
+        "standard(wireless_domains=...) takes the whole list.",
     ),
 )

@@ -72,7 +72,9 @@ def _channels(value: object) -> frozenset[Channel]:
     try:
         found = frozenset(to_enum(Channel, c, ConfigurationError) for c in value)  # type: ignore[attr-defined]
     except TypeError:
-        raise ConfigurationError(f"channels must be a collection of Channel, got {value!r}") from None
+        raise ConfigurationError(
+            f"channels must be a collection of Channel, got {value!r}"
+        ) from None
     if not found:
         raise ConfigurationError("a provision covers at least one channel")
     return found

@@ -142,7 +142,9 @@ class _WirelessDomainConsent:
     _express: Rule = attrs.field(
         init=False,
         eq=False,
-        default=attrs.Factory(lambda self: consent(implied_bases=(), name=self.name), takes_self=True),
+        default=attrs.Factory(
+            lambda self: consent(implied_bases=(), name=self.name), takes_self=True
+        ),
     )
 
     def __call__(self, message: Message, context: Context) -> Decision:
