@@ -321,3 +321,23 @@ def test_events_without_a_channel_keep_their_hash() -> None:
     ).chained(0, "0" * 64)
     assert voice.payload()["channel"] == "voice"
     assert ConsentEvent.from_json(voice.to_json()) == voice
+
+
+def test_the_inbound_stop_scope_is_configurable(store: Store) -> None:
+    """Engine(stop_channel="sms"): a texted STOP ends texts and leaves a consent for calls."""
+    engine = Engine(rules.consent(), store, FrozenClock(T0), stop_channel="sms")
+    engine.consent.confirm(PHONE, topic="news", purpose="marketing", source="web")
+    result = engine.inbound("STOP", PHONE)
+    assert [e.channel for e in result.events] == [Channel.SMS]
+    assert engine.evaluate(_msg(PHONE, "sms")).codes == ("consent.revoked",)
+    assert engine.evaluate(_msg(PHONE, "mms")).codes == ("consent.revoked",)
+    assert engine.evaluate(_msg(PHONE, "voice")).allowed
+
+
+@pytest.mark.parametrize("bad", ["email", "push", "fax"], ids=str)
+def test_the_stop_scope_is_a_phone_channel(bad: str) -> None:
+    """stop_channel names a phone channel or nothing."""
+    from smspolicy.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=r"stop_channel|Channel"):
+        Engine(rules.consent(), stop_channel=bad)

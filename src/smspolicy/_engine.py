@@ -28,7 +28,7 @@ from ._recipients import (
 from ._records import SendRecord
 from ._reserve import DEFAULT_HOLD, Reservation, Reserver, send_record, settle_all
 from ._time import ensure_aware, ensure_duration
-from ._values import Channel, Decision, Message, Purpose, check_text, iterate
+from ._values import Channel, Decision, Message, Purpose, check_text, iterate, to_enum
 from .consent import DEFAULT_PENDING_EXPIRY, Ledger
 from .errors import ConfigurationError, InvalidInputError, StoreUnavailableError
 from .programs import Program, check_keywords
@@ -69,6 +69,17 @@ def linked_addresses(store: Store, person: str) -> list[tuple[str, Channel]]:
     return sorted({(record.number, record.channel) for record in found})
 
 
+def _stop_channel(value: object) -> Channel | None:
+    if value is None:
+        return None
+    channel = to_enum(Channel, value, ConfigurationError)
+    if not channel.is_phone:
+        raise ConfigurationError(
+            f"stop_channel must be a phone channel (sms, mms, voice) or None, got {value!r}"
+        )
+    return channel
+
+
 def _not_a_store(store: object) -> str:
     """Why ``store`` cannot be an engine's store."""
     if isinstance(store, Counters):
@@ -90,7 +101,9 @@ class Engine:
     Fail closed: a store error gives DENY ``store.unavailable`` (or DEFER with
     ``on_store_error="defer"``), never ALLOW; an invalid number gives DENY ``number.invalid``.
     ``trust_profile_zone=True`` lets a profile's zone replace the number's zones instead of
-    joining them: a legal risk (see :class:`smspolicy.Resolver`).
+    joining them: a legal risk (see :class:`smspolicy.Resolver`). ``stop_channel`` is what an
+    inbound STOP revokes: every channel of the number (None, the default: SMS, MMS and voice)
+    or one (``"sms"``: texts, SMS and MMS, leaving a consent for calls).
 
     The engine is a facade: deciding is its decider's (policy, fast path, contexts),
     reservations its reserver's (decider, store, clock), the consent API its ledger's (store,
@@ -114,6 +127,7 @@ class Engine:
         pending_expiry: dt.timedelta = DEFAULT_PENDING_EXPIRY,
         unclear_hold: dt.timedelta | None = None,
         trust_profile_zone: bool = False,
+        stop_channel: Channel | str | None = None,
     ) -> None:
         if not callable(policy):
             raise ConfigurationError(f"policy must be a rule (a callable), got {policy!r}")
@@ -183,6 +197,7 @@ class Engine:
             profile=self._profile,
             programs=self.programs,
             topics=self._topics,
+            stop_channel=_stop_channel(stop_channel),
         )
 
     @property
