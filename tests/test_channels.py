@@ -341,3 +341,15 @@ def test_the_stop_scope_is_a_phone_channel(bad: str) -> None:
 
     with pytest.raises(ConfigurationError, match=r"stop_channel|Channel"):
         Engine(rules.consent(), stop_channel=bad)
+
+
+def test_profiles_are_found_under_the_normal_form_or_as_spelled(store: Store) -> None:
+    """An email profile keyed by the normal form or by the sender's own spelling applies."""
+    from smspolicy import Profile
+
+    profiles = {"ann@example.com": Profile(country="CA"), "Bob@MAIL.Example": Profile(country="CA")}
+    engine = Engine(rules.consent(), store, FrozenClock(T0), profiles=profiles)
+    for to in ("ann@EXAMPLE.com", "Bob@MAIL.Example"):
+        recipient = engine.recipient(_msg(to, "email"))
+        assert recipient.jurisdictions == frozenset({"CA"})
+    assert engine.recipient(_msg("Bob@mail.example", "email")).address == "Bob@mail.example"

@@ -132,7 +132,10 @@ class Decider:
             if not message.address.strip():
                 return address_recipient("")  # not valid: denied ``address.invalid``
             address = self.resolver.address_for(message.to, message.channel)
-            return address_recipient(address, self.profile(address))
+            profile = self.profile(address)
+            if profile is None and address != message.address.strip():
+                profile = self.profile(message.address.strip())  # keyed as the sender spells it
+            return address_recipient(address, profile)
         facts = self.resolver.number_facts(message.to)
         return self.resolver.recipient(facts, self.profile(facts.e164))
 
