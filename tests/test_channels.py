@@ -353,3 +353,16 @@ def test_profiles_are_found_under_the_normal_form_or_as_spelled(store: Store) ->
         recipient = engine.recipient(_msg(to, "email"))
         assert recipient.jurisdictions == frozenset({"CA"})
     assert engine.recipient(_msg("Bob@mail.example", "email")).address == "Bob@mail.example"
+
+
+def test_no_address_can_be_read_as_a_persons_own_record() -> None:
+    """A person's record is keyed "person: <id>": the space keeps every address out of it."""
+    from smspolicy.consent import person_key
+
+    key = person_key("bob")
+    assert key == "person: bob"
+    for channel in ("push", "email"):
+        with pytest.raises(InvalidAddressError):
+            normalise_address(key, channel)
+    with pytest.raises(InvalidNumberError):
+        normalise_address(key, "sms")
