@@ -366,3 +366,12 @@ def test_no_address_can_be_read_as_a_persons_own_record() -> None:
             normalise_address(key, channel)
     with pytest.raises(InvalidNumberError):
         normalise_address(key, "sms")
+
+
+def test_a_forgotten_push_token_stays_opted_out(engine: Engine) -> None:
+    """forget(token, channel="push") erases the token's records and keeps it suppressed."""
+    engine.consent.confirm(TOKEN, topic="news", purpose="marketing", source="app", channel="push")
+    engine.consent.revoke(TOKEN, source="app-settings", channel="push")
+    engine.forget(f" {TOKEN} ", channel="push")
+    assert engine.consent.history(TOKEN, channel="push") == []
+    assert engine.evaluate(_msg(TOKEN, "push")).codes == ("consent.revoked",)

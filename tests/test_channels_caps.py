@@ -193,3 +193,28 @@ def _interleave(store: Store, limit: int, steps: list[tuple[str, int, bool, bool
     for at in sent:
         inside = [t for t in sent if at - PER < t <= at]
         assert len(inside) <= limit
+
+
+def test_a_person_stop_and_channel_scopes_on_every_store(store: Store) -> None:
+    """A voice-only consent, an SMS STOP and a person's stop-everything read back the same on
+    every store: the person's record and the addresses the send log links to the person."""
+    clock = FrozenClock(T0)
+    engine = Engine(rules.consent(), store, clock)
+    engine.consent.confirm(PHONE, topic="news", purpose="marketing", source="ivr", channel="voice")
+    engine.consent.confirm(EMAIL, topic="news", purpose="marketing", source="web")
+    engine.consent.confirm(TOKEN, topic="news", purpose="marketing", source="app", channel="push")
+    sms, email, push = _three()
+    voice = Message(PHONE, "news", "marketing", channel="voice", person="p1")
+    assert engine.evaluate(sms).codes == ("consent.missing",)
+    assert engine.evaluate(voice).allowed
+    engine.record_sent(email)  # links the email address to p1
+    clock.advance(dt.timedelta(minutes=1))
+    events = engine.consent.revoke_person("p1", source="account page")
+    assert [e.number for e in events] == ["person: p1", "Ann@example.com"]
+    assert engine.evaluate(voice).codes == ("consent.revoked",)
+    assert engine.evaluate(push).codes == ("consent.revoked",)
+    unlinked = Message(EMAIL, "news", "marketing", channel="email")
+    assert engine.evaluate(unlinked).codes == ("consent.revoked",)
+    assert engine.evaluate(Message(TOKEN, "news", "marketing", channel="push")).allowed
+    stored = store.consent_events([PHONE])[PHONE]
+    assert [e.channel.value if e.channel else None for e in stored] == ["voice"]
