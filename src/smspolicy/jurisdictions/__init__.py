@@ -16,12 +16,12 @@ import attrs
 from .. import rules
 from .._compose import Policy, when
 from .._values import Channel
-from ..predicates import channel_is, is_marketing
+from ..predicates import is_marketing
 from ..rules._email import WIRELESS_DOMAINS
 from ..typing import Rule
 from . import intl, us
 from ._canspam import WIRELESS_DOMAINS_ID
-from ._model import AS_OF, PHONE, Provision, Provisions
+from ._model import AS_OF, PHONE, ByChannel, Provision, Provisions
 
 DEFAULT_PUSH_ZONE = "UTC"
 """The zone a push's best-practice window falls back to when neither the profile nor
@@ -95,9 +95,6 @@ def provisions(
     )
 
 
-_PHONE_CHANNELS = channel_is(*sorted(PHONE, key=lambda c: c.value))
-
-
 def best_practices(
     *,
     stop_scope: Literal["brand", "topic"] = "brand",
@@ -116,30 +113,26 @@ def best_practices(
     No law sets the window, so it holds in the recipient's principal zones (an Australian
     mobile: Perth, Adelaide, Brisbane and Sydney, not Cocos, Christmas Island, Eucla or Lord
     Howe); a legal window holds in every candidate zone. Email has no window."""
+    window = rules.sending_window(
+        "08:00",
+        "21:00",
+        zones="principal",
+        citation="CTIA Messaging Principles (best practice)",
+        name="best.quiet_hours",
+    )
+    push = rules.sending_window(
+        "08:00",
+        "21:00",
+        zones="principal",
+        fallback_zones=(push_fallback_zone,),
+        citation="push notification practice (no statute)",
+        name="best.push_hours",
+    )
+    by_channel = dict.fromkeys(sorted(PHONE, key=lambda c: c.value), window)
     return (
         rules.valid_number(),
         rules.consent(stop_scope=stop_scope, required_for=PHONE),
-        when(
-            is_marketing & _PHONE_CHANNELS,
-            rules.sending_window(
-                "08:00",
-                "21:00",
-                zones="principal",
-                citation="CTIA Messaging Principles (best practice)",
-                name="best.quiet_hours",
-            ),
-        ),
-        when(
-            is_marketing & channel_is(Channel.PUSH),
-            rules.sending_window(
-                "08:00",
-                "21:00",
-                zones="principal",
-                fallback_zones=(push_fallback_zone,),
-                citation="push notification practice (no statute)",
-                name="best.push_hours",
-            ),
-        ),
+        when(is_marketing, ByChannel({**by_channel, Channel.PUSH: push})),
     )
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "AS_OF",
     "EMAIL_LIKE_SMS",
     "PHONE",
+    "ByChannel",
     "InForce",
     "OnChannels",
     "Provision",
@@ -324,7 +325,8 @@ class OnChannels:
     def __call__(self, message: Message, context: Context) -> Decision:
         if message.channel not in self.channels:
             return allow()
-        return run_rule(self.rule, message, context)
+        # Whoever runs this leaf checks the decision it returns (the same object).
+        return self.rule(message, context)
 
     def lookback(self) -> dt.timedelta:
         """The history the rule inside needs."""
@@ -333,6 +335,29 @@ class OnChannels:
     def __repr__(self) -> str:
         names = ", ".join(sorted(c.value for c in self.channels))
         return f"on_channels({self.rule!r}, {{{names}}})"
+
+
+@attrs.frozen(repr=False)
+class ByChannel:
+    """One rule per channel, chosen by the message's channel (a channel without one is
+    allowed): a single dispatch where several ``when(channel_is(...), ...)`` would each test
+    the channel."""
+
+    rules: Mapping[Channel, Rule] = attrs.field(converter=lambda r: types.MappingProxyType(dict(r)))
+
+    def __call__(self, message: Message, context: Context) -> Decision:
+        rule = self.rules.get(message.channel)
+        if rule is None:
+            return allow()
+        return rule(message, context)
+
+    def lookback(self) -> dt.timedelta:
+        """The longest history the rules inside need."""
+        return max((lookback_of(r) for r in self.rules.values()), default=dt.timedelta(0))
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{c.value}: {r!r}" for c, r in self.rules.items())
+        return f"by_channel({{{parts}}})"
 
 
 def _unknown(value: object, provisions: tuple[Provision, ...]) -> frozenset[str]:
