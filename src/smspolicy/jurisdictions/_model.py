@@ -337,13 +337,17 @@ class OnChannels:
         return f"on_channels({self.rule!r}, {{{names}}})"
 
 
+def _frozen_rules(value: Mapping[Channel, Rule]) -> Mapping[Channel, Rule]:
+    return types.MappingProxyType(dict(value))
+
+
 @attrs.frozen(repr=False)
 class ByChannel:
     """One rule per channel, chosen by the message's channel (a channel without one is
     allowed): a single dispatch where several ``when(channel_is(...), ...)`` would each test
     the channel."""
 
-    rules: Mapping[Channel, Rule] = attrs.field(converter=lambda r: types.MappingProxyType(dict(r)))
+    rules: Mapping[Channel, Rule] = attrs.field(converter=_frozen_rules)
 
     def __call__(self, message: Message, context: Context) -> Decision:
         rule = self.rules.get(message.channel)
