@@ -267,3 +267,34 @@ def test_a_provision_covers_at_least_one_channel() -> None:
     with pytest.raises(ConfigurationError):
         provision("x.y", "US", "t", "c", rules.valid_number(), channels=("fax",))  # type: ignore[arg-type]
     assert provision("x.y", "US", "t", "c", rules.valid_number()).channels == PHONE
+
+
+def test_preflight_reads_email_residence_from_the_row(tmp_path: Path) -> None:
+    """A preflight row's state gives an email recipient's residence: a US email with the
+    postal address and an opt-out is allowed, the same email with no residence is not."""
+    import csv
+
+    from smspolicy.cli import main
+
+    listing = tmp_path / "list.csv"
+    with listing.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["number", "topic", "purpose", "channel", "brand", "body", "state"])
+        writer.writerow(["ann@example.com", "news", "marketing", "email", "Acme", BODY, "US-NY"])
+        writer.writerow(["bea@example.com", "news", "marketing", "email", "Acme", BODY, ""])
+    out = tmp_path / "out.csv"
+    code = main(
+        [
+            "preflight",
+            str(listing),
+            "--db",
+            str(tmp_path / "p.db"),
+            "--at",
+            "2025-01-15T15:00:00Z",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    assert [r["verdict"] for r in rows] == ["allow", "deny"]
