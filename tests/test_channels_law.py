@@ -298,3 +298,46 @@ def test_preflight_reads_email_residence_from_the_row(tmp_path: Path) -> None:
     assert code == 0
     rows = list(csv.DictReader(out.read_text().splitlines()))
     assert [r["verdict"] for r in rows] == ["allow", "deny"]
+
+
+def test_preflight_applies_a_phone_rows_zone(tmp_path: Path) -> None:
+    """A text's row with a timezone joins the number's zones: 09:00 in New York is 06:00 in
+    Los Angeles, so a 08:00-20:00 window defers the row that names Los Angeles."""
+    import csv
+
+    from smspolicy.cli import main
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        'name = "window"\n[[rules]]\ntype = "sending_window"\nstart = "08:00"\nend = "20:00"\n'
+    )
+    listing = tmp_path / "list.csv"
+    listing.write_text(
+        "number,topic,purpose,timezone\n"
+        "+12125550123,news,marketing,America/Los_Angeles\n"
+        "+12125550124,news,marketing,\n"
+    )
+    database = SQLiteStore(tmp_path / "p.db")
+    ledger = Engine(rules.consent(), database, FrozenClock(T0))
+    for number in ("+12125550123", "+12125550124"):
+        ledger.consent.confirm(number, topic="news", purpose="marketing", source="web")
+    database.close()
+    out = tmp_path / "out.csv"
+    code = main(
+        [
+            "preflight",
+            str(listing),
+            "--policy",
+            str(policy),
+            "--db",
+            str(tmp_path / "p.db"),
+            "--at",
+            "2025-01-16T14:00:00Z",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    assert [r["verdict"] for r in rows] == ["defer", "allow"]
+    assert rows[0]["until_utc"] == "2025-01-16T16:00:00+00:00"
