@@ -341,3 +341,34 @@ def test_preflight_applies_a_phone_rows_zone(tmp_path: Path) -> None:
     rows = list(csv.DictReader(out.read_text().splitlines()))
     assert [r["verdict"] for r in rows] == ["defer", "allow"]
     assert rows[0]["until_utc"] == "2025-01-16T16:00:00+00:00"
+
+
+def test_an_email_takes_the_persons_profile(store: Store) -> None:
+    """An email address without a profile of its own takes the profile keyed by the
+    message's person: a person living in Canada needs consent for email."""
+    engine = Engine(
+        jurisdictions.standard(),
+        store,
+        FrozenClock(T0),
+        profiles={"person-7": Profile(country="CA"), "person-8": Profile(country="US")},
+    )
+    to_ca = Message(
+        "zoe@example.com",
+        "news",
+        "marketing",
+        channel="email",
+        body=BODY,
+        brand="Acme",
+        person="person-7",
+    )
+    to_us = Message(
+        "yan@example.com",
+        "news",
+        "marketing",
+        channel="email",
+        body=BODY,
+        brand="Acme",
+        person="person-8",
+    )
+    assert engine.evaluate(to_ca).codes == ("jurisdiction.ca.casl.consent",)
+    assert engine.evaluate(to_us).allowed

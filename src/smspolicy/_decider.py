@@ -127,7 +127,9 @@ class Decider:
         self.store_retry = store_retry
 
     def recipient(self, message: Message) -> Recipient:
-        """Resolve the message's recipient (cached per number); profiles are keyed by E.164."""
+        """Resolve the message's recipient (cached per number); profiles are keyed by E.164.
+        An email, push or in-app address has no place of its own: its profile is the one
+        keyed by the address (normal form, else as spelled), else by the message's person."""
         if not message.channel.is_phone:
             if not message.address.strip():
                 return address_recipient("")  # not valid: denied ``address.invalid``
@@ -135,6 +137,8 @@ class Decider:
             profile = self.profile(address)
             if profile is None and address != message.address.strip():
                 profile = self.profile(message.address.strip())  # keyed as the sender spells it
+            if profile is None and message.person:
+                profile = self.profile(message.person)  # the person's own profile
             return address_recipient(address, profile)
         facts = self.resolver.number_facts(message.to)
         return self.resolver.recipient(facts, self.profile(facts.e164))
