@@ -219,8 +219,8 @@ class Engine:
     def address_for(self, address: str | PhoneNumber, channel: Channel | str | None = None) -> str:
         """The ledger's form of an address on ``channel``: E.164 for a phone number, the
         normalised email address (domain case-folded and IDNA-encoded, local part kept), the
-        trimmed push token (:func:`smspolicy.normalise_address`). Without a channel, text with
-        an ``@`` is an email address and anything else a phone number. Raises
+        trimmed push token. Without a channel, text with an ``@`` is an email address and
+        anything else a phone number. Raises
         :class:`~smspolicy.errors.InvalidNumberError` (or its subclass
         :class:`~smspolicy.errors.InvalidAddressError`) when it is not one."""
         return self.resolver.address_for(address, channel)

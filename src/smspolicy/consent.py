@@ -390,7 +390,7 @@ class Ledger:
 
     It needs only the store's ledger, the clock, how to read an address, and the programs'
     topics (an empty set accepts any topic); ``address_for`` reads an address on a channel
-    (by default :func:`smspolicy._recipients.normalise_address`) and ``linked`` lists the
+    (by default the normal form: E.164, email or push token) and ``linked`` lists the
     addresses the send log links to a person.
     """
 
