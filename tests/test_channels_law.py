@@ -372,3 +372,17 @@ def test_an_email_takes_the_persons_profile(store: Store) -> None:
     )
     assert engine.evaluate(to_ca).codes == ("jurisdiction.ca.casl.consent",)
     assert engine.evaluate(to_us).allowed
+
+
+def test_a_sender_may_ask_opt_in_for_email(store: Store) -> None:
+    """Adding the consent rule for the email channel makes US email opt-in too."""
+    from smspolicy import when
+    from smspolicy.predicates import channel_is
+
+    policy = Policy(
+        jurisdictions.standard(), when(channel_is("email"), rules.consent()), name="opt-in"
+    )
+    engine = _engine(store, policy)
+    assert engine.evaluate(_email("ann@example.com")).codes == ("consent.missing",)
+    engine.consent.confirm("ann@example.com", topic="news", purpose="marketing", source="form")
+    assert engine.evaluate(_email("ann@example.com")).allowed
