@@ -173,7 +173,13 @@ def _library_cases() -> list[tuple[str, Callable[[], None]]]:
         _engine(Policy(rules.consent(), name="p"), line_type_lookup=lookup)[0].evaluate(message)
         engine = _engine(Policy(rules.consent(), name="p"))[0]
         engine.evaluate(Message("", "deals", "marketing", channel="email"))
+        engine.evaluate(Message("not an address", "deals", "marketing", channel="email"))
         engine.evaluate(Message("not-a-number", "deals", "marketing"))
+
+    def email_law() -> None:
+        policy = Policy(rules.postal_address(), rules.wireless_domain_consent(), name="p")
+        engine = _engine(policy)[0]
+        engine.evaluate(Message("bob@vtext.com", "deals", "marketing", channel="email"))
 
     def numbers_and_senders() -> None:
         engine = _engine(Policy(rules.valid_number(countries=["GB"]), name="p"))[0]
@@ -279,6 +285,7 @@ def _library_cases() -> list[tuple[str, Callable[[], None]]]:
     return [
         ("engine-faults", engine_faults),
         ("registries-and-evidence", registries_and_evidence),
+        ("email-law", email_law),
         ("numbers-and-senders", numbers_and_senders),
         ("content-and-repeats", content_and_repeats),
         ("engagement", engagement),

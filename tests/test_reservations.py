@@ -238,10 +238,10 @@ def test_a_batch_sees_its_own_holds_for_a_person(store: Store, clock: FrozenCloc
 def test_an_address_that_looks_like_a_person_key_is_an_address(
     store: Store, clock: FrozenClock
 ) -> None:
-    """An email address literally ``person:bob`` is read as that address, never as person bob:
+    """A push token literally ``person:bob`` is read as that address, never as person bob:
     its two sends count, so a cap of 2 defers a third; person bob's own send is his alone."""
     engine = capped(store, clock, limit=2)
-    address = Message("person:bob", "deals", "marketing", channel=Channel.EMAIL)
+    address = Message("person:bob", "deals", "marketing", channel=Channel.PUSH)
     for provider_id in ("1", "2"):
         held = engine.reserve(address)
         assert held.allowed

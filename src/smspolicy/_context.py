@@ -26,9 +26,11 @@ _UNCHECKED = ChainBreak("", -1, "not checked yet")
 
 class ConsentView:
     """The recipient's consent events, read from the store on first use, and whether their
-    hash chain holds (checked once per view, when a rule first asks)."""
+    hash chain holds (checked once per view, when a rule first asks). ``person_events`` are
+    the person's own events (a person-level "stop everything"), a chain of their own: they
+    join ``events`` and are checked apart."""
 
-    __slots__ = ("_break", "_events", "_load", "_suppressed", "_verified")
+    __slots__ = ("_break", "_events", "_load", "_own", "_person", "_suppressed", "_verified")
 
     def __init__(
         self,
@@ -37,10 +39,15 @@ class ConsentView:
         events: Sequence[ConsentEvent] = (),
         suppressed: bool = False,
         verified: Memo | None = None,
+        person_events: Sequence[ConsentEvent] = (),
     ) -> None:
         self._load = load
         self._verified = verified
-        self._events: tuple[ConsentEvent, ...] | None = None if load else tuple(events)
+        self._person = tuple(person_events)
+        self._own: tuple[ConsentEvent, ...] | None = None if load else tuple(events)
+        self._events: tuple[ConsentEvent, ...] | None = (
+            None if load else (*tuple(events), *self._person) if self._person else self._own
+        )
         self._suppressed = suppressed
         self._break: ChainBreak | None = _UNCHECKED
 
@@ -48,7 +55,8 @@ class ConsentView:
         if self._events is None:
             assert self._load is not None
             events, suppressed = self._load()
-            self._events, self._suppressed = tuple(events), suppressed
+            self._own, self._suppressed = tuple(events), suppressed
+            self._events = (*self._own, *self._person)
         return self._events
 
     @property
@@ -61,7 +69,11 @@ class ConsentView:
         """The first event whose hash or link does not verify, or None when the chain is
         intact: decisions trust only an intact ledger."""
         if self._break is _UNCHECKED:
-            self._break = chain_break(self.events, self._verified)
+            self._ensure()
+            assert self._own is not None
+            self._break = chain_break(self._own, self._verified)
+            if self._break is None and self._person:
+                self._break = chain_break(self._person, self._verified)
         return self._break
 
     @property

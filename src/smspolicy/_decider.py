@@ -19,7 +19,9 @@ from ._memo import Memo
 from ._recipients import Profile, Recipient, Resolver, address_recipient
 from ._records import SendRecord
 from ._values import Decision, Message, Purpose, Verdict, checked_parts, defer, deny
+from .consent import person_key
 from .errors import (
+    InvalidAddressError,
     InvalidInputError,
     InvalidNumberError,
     LineTypeLookupError,
@@ -50,6 +52,12 @@ _EMPTY_ADDRESS = i18n.register_template(
 )
 
 
+_BAD_ADDRESS = i18n.register_template(
+    "address.malformed",
+    "the destination is not a valid {channel} address",
+)
+
+
 def required_history(rule: object) -> dt.timedelta:
     """The longest send history any rule inside ``rule`` needs, as the rule (and each
     combinator, for the rules inside it) says through ``lookback()``."""
@@ -64,8 +72,10 @@ def read_snapshot(
 ) -> Snapshot:
     """The records of a batch's recipients and persons, read in one call; any backend failure
     becomes :class:`StoreUnavailableError` (the caller fails closed)."""
-    numbers = sorted({r.address for r in recipients})
     persons = sorted({m.person for m in messages if m.person})
+    # A person's own consent events (a person-level "stop everything") are read with the
+    # addresses': their keys cannot be an address (see smspolicy.consent.person_key).
+    numbers = sorted({r.address for r in recipients} | {person_key(p) for p in persons})
     try:
         return store.snapshot(numbers, persons=persons, since=since)
     except StoreUnavailableError:
@@ -121,9 +131,19 @@ class Decider:
         self.store_retry = store_retry
 
     def recipient(self, message: Message) -> Recipient:
-        """Resolve the message's recipient (cached per number); profiles are keyed by E.164."""
+        """Resolve the message's recipient (cached per number); profiles are keyed by E.164.
+        An email, push or in-app address has no place of its own: its profile is the one
+        keyed by the address (normal form, else as spelled), else by the message's person."""
         if not message.channel.is_phone:
-            return address_recipient(message.address, self.profile(message.address))
+            if not message.address.strip():
+                return address_recipient("")  # not valid: denied ``address.invalid``
+            address = self.resolver.address_for(message.to, message.channel)
+            profile = self.profile(address)
+            if profile is None and address != message.address.strip():
+                profile = self.profile(message.address.strip())  # keyed as the sender spells it
+            if profile is None and message.person:
+                profile = self.profile(message.person)  # the person's own profile
+            return address_recipient(address, profile)
         facts = self.resolver.number_facts(message.to)
         return self.resolver.recipient(facts, self.profile(facts.e164))
 
@@ -136,6 +156,17 @@ class Decider:
             if not recipient.valid:
                 return deny(i18n.reason("address.invalid", "engine", _EMPTY_ADDRESS))
             return recipient
+        except InvalidAddressError as error:
+            return deny(
+                i18n.reason(
+                    "address.malformed",
+                    "engine",
+                    _BAD_ADDRESS,
+                    channel=message.channel.value,
+                    to=message.address[:64],
+                    detail=str(error),
+                )
+            )
         except InvalidNumberError as error:
             return deny(
                 i18n.reason(
@@ -171,6 +202,9 @@ class Decider:
             recipient=recipient,
             consent=ConsentView(
                 events=snapshot.consent.get(recipient.address, ()),
+                person_events=snapshot.consent.get(person_key(message.person), ())
+                if message.person
+                else (),
                 suppressed=recipient.address in snapshot.suppressed,
                 verified=self._verified,
             ),

@@ -4,6 +4,7 @@ handler, each given only the few things it uses (store, clock, resolver, program
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -27,7 +28,7 @@ from ._recipients import (
 from ._records import SendRecord
 from ._reserve import DEFAULT_HOLD, Reservation, Reserver, send_record, settle_all
 from ._time import ensure_aware, ensure_duration
-from ._values import Decision, Message, Purpose, check_text, iterate
+from ._values import Channel, Decision, Message, Purpose, check_text, iterate, to_enum
 from .consent import DEFAULT_PENDING_EXPIRY, Ledger
 from .errors import ConfigurationError, InvalidInputError, StoreUnavailableError
 from .programs import Program, check_keywords
@@ -44,6 +45,7 @@ DEFAULT_HISTORY = dt.timedelta(days=93)
 """How far back the engine reads sends for caps and dedupe, unless told otherwise."""
 
 _BATCH = 512
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def _profiles(value: object) -> Callable[[str], Profile | None]:
@@ -58,6 +60,24 @@ def _profiles(value: object) -> Callable[[str], Profile | None]:
     if callable(value):
         return cast("Callable[[str], Profile | None]", value)
     raise ConfigurationError("profiles must be a mapping number -> Profile or a callable")
+
+
+def linked_addresses(store: Store, person: str) -> list[tuple[str, Channel]]:
+    """Every address (with its channel) the send log holds a send of ``person`` to, of any
+    age: the addresses a person-level "stop everything" reaches besides those named."""
+    found = store.person_sends([person], since=_EPOCH).get(person, [])
+    return sorted({(record.number, record.channel) for record in found})
+
+
+def _stop_channel(value: object) -> Channel | None:
+    if value is None:
+        return None
+    channel = to_enum(Channel, value, ConfigurationError)
+    if not channel.is_phone:
+        raise ConfigurationError(
+            f"stop_channel must be a phone channel (sms, mms, voice) or None, got {value!r}"
+        )
+    return channel
 
 
 def _not_a_store(store: object) -> str:
@@ -81,7 +101,9 @@ class Engine:
     Fail closed: a store error gives DENY ``store.unavailable`` (or DEFER with
     ``on_store_error="defer"``), never ALLOW; an invalid number gives DENY ``number.invalid``.
     ``trust_profile_zone=True`` lets a profile's zone replace the number's zones instead of
-    joining them: a legal risk (see :class:`smspolicy.Resolver`).
+    joining them: a legal risk (see :class:`smspolicy.Resolver`). ``stop_channel`` is what an
+    inbound STOP revokes: every channel of the number (None, the default: SMS, MMS and voice)
+    or one (``"sms"``: texts, SMS and MMS, leaving a consent for calls).
 
     The engine is a facade: deciding is its decider's (policy, fast path, contexts),
     reservations its reserver's (decider, store, clock), the consent API its ledger's (store,
@@ -105,6 +127,7 @@ class Engine:
         pending_expiry: dt.timedelta = DEFAULT_PENDING_EXPIRY,
         unclear_hold: dt.timedelta | None = None,
         trust_profile_zone: bool = False,
+        stop_channel: Channel | str | None = None,
     ) -> None:
         if not callable(policy):
             raise ConfigurationError(f"policy must be a rule (a callable), got {policy!r}")
@@ -164,6 +187,8 @@ class Engine:
             self._topics,
             pending_expiry=ensure_duration(pending_expiry),
             unclear_hold=None if unclear_hold is None else ensure_duration(unclear_hold),
+            address_for=self.resolver.address_for,
+            linked=functools.partial(linked_addresses, self.store),
         )
         self._inbound = InboundHandler(
             ledger=self.consent,
@@ -173,6 +198,7 @@ class Engine:
             profile=self._profile,
             programs=self.programs,
             topics=self._topics,
+            stop_channel=_stop_channel(stop_channel),
         )
 
     @property
@@ -191,6 +217,15 @@ class Engine:
         """The E.164 form of a phone number (raises InvalidNumberError when it is not one)."""
         return self.resolver.address_of(number)
 
+    def address_for(self, address: str | PhoneNumber, channel: Channel | str | None = None) -> str:
+        """The ledger's form of an address on ``channel``: E.164 for a phone number, the
+        normalised email address (domain case-folded and IDNA-encoded, local part kept), the
+        trimmed push token. Without a channel, text with an ``@`` is an email address and
+        anything else a phone number. Raises
+        :class:`~smspolicy.errors.InvalidNumberError` (or its subclass
+        :class:`~smspolicy.errors.InvalidAddressError`) when it is not one."""
+        return self.resolver.address_for(address, channel)
+
     def profile(self, address: str) -> Profile | None:
         """The recipient's profile, if the engine has one."""
         return self._profile(address)
@@ -208,10 +243,11 @@ class Engine:
         returning, and return the reply to send (the STOP confirmation always goes out)."""
         return self._inbound(text, from_, check_text(to, "to", optional=True))
 
-    def forget(self, number: str) -> None:
-        """Erase the number's personal data, keeping a hashed suppression when it had opted
-        out, so it stays opted out."""
-        self.store.forget(self.address_of(number))
+    def forget(self, number: str, *, channel: Channel | str | None = None) -> None:
+        """Erase the address's personal data, keeping a hashed suppression when it had opted
+        out, so it stays opted out (an email address or push token too: see
+        :meth:`address_for` for ``channel``)."""
+        self.store.forget(self.address_for(number, channel))
         self.resolver.clear()
 
     def record_sent(self, message: Message, *, provider_id: str | None = None) -> SendRecord:
@@ -219,7 +255,7 @@ class Engine:
         if not isinstance(message, Message):
             raise InvalidInputError(f"expected a smspolicy.Message, got {message!r}")
         check_text(provider_id, "provider_id", optional=True)
-        address = self.address_of(message.to) if message.channel.is_phone else message.address
+        address = self.address_for(message.to, message.channel)
         return self.store.record_send(
             send_record(message, address, self.now(), provider_id=provider_id)
         )

@@ -19,7 +19,7 @@ from . import i18n
 from ._constants import REPLY_TOPIC
 from ._normalise import sanitise
 from ._records import ConsentEvent, ConsentKind
-from ._values import Message, Purpose
+from ._values import Channel, Message, Purpose
 from .consent import WrittenConsent, chain_break, effective_order
 from .errors import InvalidInputError, InvalidNumberError, StoreUnavailableError
 from .keywords import InboundKind, classify
@@ -116,6 +116,9 @@ class InboundHandler:
     profile: Callable[[str], Profile | None]
     programs: tuple[Program, ...]
     topics: frozenset[str]
+    stop_channel: Channel | None = None
+    """What an inbound opt-out revokes: None, every channel of the number (SMS, MMS and
+    voice; the default, fail closed), or one channel (``Channel.SMS``: texts only)."""
 
     def programs_for(self, sender: str | None) -> tuple[Program, ...]:
         """The programs sent from ``sender`` (all programs when it is unknown or None)."""
@@ -159,7 +162,12 @@ def _handle(handler: InboundHandler, text: str, from_: str, to: str | None) -> I
     if keyword.kind is InboundKind.OPT_OUT:
         events = [
             ledger.revoke(
-                number, source=source, topic=keyword.topic, brand=brand, evidence=evidence
+                number,
+                source=source,
+                topic=keyword.topic,
+                brand=brand,
+                evidence=evidence,
+                channel=handler.stop_channel,
             )
             for brand in brands
         ]

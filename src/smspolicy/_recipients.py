@@ -21,8 +21,13 @@ from phonenumbers.tzdata import TIMEZONE_DATA
 from . import _enum
 from ._memo import CACHES, lru, set_field
 from ._time import zone, zone_name
-from ._values import check_address
-from .errors import ConfigurationError, InvalidInputError, InvalidNumberError
+from ._values import Channel, check_address, to_enum
+from .errors import (
+    ConfigurationError,
+    InvalidAddressError,
+    InvalidInputError,
+    InvalidNumberError,
+)
 
 __all__ = [
     "DEFAULT_CACHE_SIZE",
@@ -36,6 +41,9 @@ __all__ = [
     "Resolver",
     "build_nanp_zone_data",
     "nanp_area_zones",
+    "normalise_address",
+    "normalise_email",
+    "normalise_push_token",
     "parse_number",
     "principal_zones",
 ]
@@ -185,6 +193,99 @@ def _parse_checked(
         shown = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         raise InvalidNumberError(f"{shown} is not a valid phone number")
     return number, region, kind
+
+
+_MAX_LOCAL = 64
+_MAX_DOMAIN = 253
+_MAX_TOKEN = 4096
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_WHITESPACE = re.compile(r"\s")
+
+
+def normalise_email(value: object) -> str:
+    """The ledger's form of an email address: the local part kept exactly as given (RFC 5321
+    lets a server tell ``Alice`` from ``alice``), the domain case-folded and IDNA-encoded
+    (``Bücher.Example`` becomes ``xn--bcher-kva.example``). Surrounding white space and
+    invisible format characters are dropped.
+
+    Raises :class:`smspolicy.errors.InvalidAddressError` for anything that is not one address
+    (no ``@``, an empty part, white space or control characters inside, a domain without a dot
+    or with a label that is not a host name)."""
+    if not isinstance(value, str):
+        raise InvalidAddressError(f"an email address must be a string, got {type(value).__name__}")
+    text = _clean(value)
+    local, at, domain = text.rpartition("@")
+    if not at or not local or not domain:
+        raise InvalidAddressError(f"{text!r} is not an email address (it needs local@domain)")
+    if _WHITESPACE.search(text) or any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise InvalidAddressError(
+            f"{text!r} is not an email address: it holds white space or control characters"
+        )
+    if len(local.encode("utf-8", "surrogatepass")) > _MAX_LOCAL:
+        raise InvalidAddressError(f"{text!r}: the local part is longer than {_MAX_LOCAL} bytes")
+    try:
+        ascii_domain = domain.rstrip(".").encode("idna").decode("ascii").casefold()
+    except UnicodeError as error:
+        raise InvalidAddressError(f"{text!r}: the domain is not a valid name ({error})") from None
+    labels = ascii_domain.split(".")
+    if (
+        len(labels) < 2
+        or len(ascii_domain) > _MAX_DOMAIN
+        or not all(_LABEL.fullmatch(label) for label in labels)
+    ):
+        raise InvalidAddressError(
+            f"{text!r}: the domain {domain!r} is not a host name with a dot "
+            "(letters, digits and hyphens in each label)"
+        )
+    return f"{local}@{ascii_domain}"
+
+
+def normalise_push_token(value: object) -> str:
+    """The ledger's form of a push endpoint or device token: opaque, so kept as given but for
+    surrounding white space. Raises :class:`smspolicy.errors.InvalidAddressError` when it is
+    empty, holds white space or control characters inside, or is longer than 4096 characters."""
+    if not isinstance(value, str):
+        raise InvalidAddressError(f"a push token must be a string, got {type(value).__name__}")
+    text = _clean(value)
+    if not text:
+        raise InvalidAddressError("the push token is empty")
+    if _WHITESPACE.search(text) or any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise InvalidAddressError(
+            f"push token {text[:40]!r} holds white space or control characters inside"
+        )
+    if len(text) > _MAX_TOKEN:
+        raise InvalidAddressError(
+            f"the push token is {len(text)} characters (at most {_MAX_TOKEN})"
+        )
+    return text
+
+
+def address_channel(value: object, channel: object = None) -> Channel | None:
+    """The channel an address belongs to: ``channel`` when given (a :class:`Channel` or its
+    value), else email when the text holds an ``@``, else None (a phone number)."""
+    if channel is not None:
+        return to_enum(Channel, channel, InvalidInputError)
+    if isinstance(value, str) and "@" in value:
+        return Channel.EMAIL
+    return None
+
+
+def normalise_address(
+    value: str | phonenumbers.PhoneNumber,
+    channel: Channel | str | None = None,
+    default_region: str | None = None,
+) -> str:
+    """The ledger's form of an address on ``channel``: E.164 for SMS, MMS and voice (and for
+    no channel, unless the text holds an ``@``: then it is an email address), the normalised
+    email address for email (:func:`normalise_email`), the token for push and in-app
+    (:func:`normalise_push_token`)."""
+    kind = address_channel(value, channel)
+    if kind is Channel.EMAIL:
+        return normalise_email(value)
+    if kind is Channel.PUSH or kind is Channel.IN_APP:
+        return normalise_push_token(value)
+    number = parse_number(check_address(value), default_region)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _lookup_country(code: str) -> object:
@@ -566,6 +667,16 @@ class Resolver:
         """The E.164 form of a phone number (raises InvalidNumberError when it is not one)."""
         return self.number_facts(check_address(number)).e164
 
+    def address_for(
+        self, value: str | phonenumbers.PhoneNumber, channel: Channel | str | None = None
+    ) -> str:
+        """The ledger's form of an address on ``channel`` (see :func:`normalise_address`):
+        phone numbers through this resolver's cache and default region."""
+        kind = address_channel(value, channel)
+        if kind is None or kind.is_phone:
+            return self.address_of(value)
+        return normalise_address(value, kind)
+
     def number_facts(self, value: str | phonenumbers.PhoneNumber) -> _NumberFacts:
         """Parse and describe a number, from the cache when possible."""
         if isinstance(value, phonenumbers.PhoneNumber):  # unhashable: key it by its parts
@@ -698,7 +809,8 @@ def _recipient(
 
 
 def address_recipient(address: str, profile: Profile | None = None) -> Recipient:
-    """A recipient on a non-phone channel (email, push, in-app): no number, profile facts only."""
+    """A recipient on a non-phone channel (email, push, in-app): no number, profile facts only.
+    ``address`` is taken as given: normalise it first (:func:`normalise_address`)."""
     zones, principal, jurisdictions, source = _overlay(None, (), frozenset(), profile)
     return Recipient(
         address=address.strip(),

@@ -114,14 +114,32 @@ def _channel(value: object) -> Channel:
     return to_enum(Channel, value, InvalidInputError)
 
 
+def _optional_channel(value: object) -> Channel | None:
+    return None if value is None else _channel(value)
+
+
+TEXT_CHANNELS = frozenset({Channel.SMS, Channel.MMS})
+"""Channels one consent or revocation for either covers: a text is a text, SMS or MMS."""
+
+
+def channel_covers(scope: Channel | None, channel: Channel | None) -> bool:
+    """True when an event scoped to ``scope`` (None: every channel of its address) reaches a
+    message on ``channel`` (None: any). SMS and MMS are one scope (:data:`TEXT_CHANNELS`)."""
+    if scope is None or channel is None or scope is channel:
+        return True
+    return scope in TEXT_CHANNELS and channel in TEXT_CHANNELS
+
+
 @attrs.frozen(kw_only=True)
 class ConsentEvent:
     """One append-only consent record.
 
     ``topic`` None means every topic, ``purpose`` None every purpose, ``brand`` None every
-    brand. ``seq``, ``prev_hash`` and ``hash`` are set by the store when the event is appended:
-    each event hashes its predecessor for the same recipient, so any edit, drop or reordering
-    breaks the chain.
+    brand, ``channel`` None every channel of the address (a phone number's SMS, MMS and voice;
+    an email address's email). ``number`` is the address: E.164, a normalised email address, a
+    push token, or ``"person: <id>"`` for a person's own events. ``seq``, ``prev_hash`` and
+    ``hash`` are set by the store when the event is appended: each event hashes its
+    predecessor for the same recipient, so any edit, drop or reordering breaks the chain.
     """
 
     kind: ConsentKind = attrs.field(converter=_kind)
@@ -136,13 +154,15 @@ class ConsentEvent:
         factory=dict, converter=_evidence, eq=False, hash=False
     )
     expires: dt.datetime | None = attrs.field(default=None, converter=_expires)
+    channel: Channel | None = attrs.field(default=None, converter=_optional_channel)
     seq: int = -1
     prev_hash: str = GENESIS
     hash: str = ""
 
     def payload(self) -> dict[str, object]:
-        """The fields that the hash covers, as JSON-ready values."""
-        return {
+        """The fields that the hash covers, as JSON-ready values. ``channel`` is there only when
+        set, so events recorded before channels existed keep their hashes."""
+        payload: dict[str, object] = {
             "kind": self.kind.value,
             "number": self.number,
             "at": self.at.isoformat(),
@@ -156,6 +176,9 @@ class ConsentEvent:
             "seq": self.seq,
             "prev_hash": self.prev_hash,
         }
+        if self.channel is not None:
+            payload["channel"] = self.channel.value
+        return payload
 
     def compute_hash(self) -> str:
         """The SHA-256 of the canonical JSON payload (which includes ``prev_hash``)."""
@@ -192,6 +215,7 @@ class ConsentEvent:
                 basis=data.get("basis"),
                 evidence=data.get("evidence") or {},
                 expires=dt.datetime.fromisoformat(data["expires"]) if data.get("expires") else None,
+                channel=data.get("channel") or None,
                 seq=int(data["seq"]),
                 prev_hash=str(data["prev_hash"]),
                 hash=str(data["hash"]),

@@ -39,7 +39,7 @@ from ._time import ensure_aware
 from ._values import Decision, Message, Reason, deny
 from .config import byte_position, load_config, parse_duration, shown_path
 from .consent import WrittenConsent, superseded_by
-from .errors import InvalidNumberError, SmsPolicyError
+from .errors import InvalidInputError, InvalidNumberError, SmsPolicyError
 from .pinpoint._cli import add_commands as add_pinpoint_commands
 from .store import SQLiteStore, StoredProfiles
 from .store._profiles import layered
@@ -136,7 +136,10 @@ def _engine(args: argparse.Namespace, profiles: dict[str, Profile] | None = None
         store,
         clock,
         programs=programs,
-        profiles=layered((profiles or {}).get, StoredProfiles(store, cache_size=PREFLIGHT_CACHE)),
+        profiles=layered(
+            ({} if profiles is None else profiles).get,
+            StoredProfiles(store, cache_size=PREFLIGHT_CACHE),
+        ),
         cache_size=PREFLIGHT_CACHE,
         default_region=region.upper() if region else None,
     )
@@ -293,6 +296,22 @@ def _message(row: dict[str, str], engine: Engine, profiles: dict[str, Profile]) 
         person=fields.get("person"),
         locale=fields.get("locale"),
     )
+    if any(k in fields for k in ("timezone", "locale", "state")) and not message.channel.is_phone:
+        # An email address or token says nothing of where its owner lives: the row's facts
+        # are the profile (a state needs its country: "US-NY"; without one the law for an
+        # unknown residence applies).
+        try:
+            address = engine.address_for(message.to, message.channel)
+            state = fields.get("state")
+            profiles[address] = Profile(
+                timezone=fields.get("timezone"),
+                locale=fields.get("locale"),
+                country=state.partition("-")[0] if state and "-" in state else None,
+                state=state if state and "-" in state else None,
+            )
+        except InvalidInputError:
+            pass  # the engine denies a bad address; a bad fact leaves the residence unknown
+        return message
     if any(k in fields for k in ("timezone", "locale", "state")) and message.channel.is_phone:
         try:
             facts = engine.resolver.number_facts(message.to)

@@ -22,8 +22,9 @@ import attrs
 
 from . import _enum
 from ._memo import Memo
-from ._records import GENESIS, Basis, ConsentEvent, ConsentKind
-from ._values import Purpose
+from ._recipients import address_channel, normalise_address
+from ._records import GENESIS, Basis, ConsentEvent, ConsentKind, channel_covers
+from ._values import Channel, Purpose
 from .errors import InvalidInputError, LedgerIntegrityError
 
 if TYPE_CHECKING:
@@ -41,11 +42,23 @@ __all__ = [
     "chain_break",
     "consent_status",
     "effective_order",
+    "person_key",
     "superseded_by",
     "verify_chain",
     "verify_proof",
     "written_consent_of",
 ]
+
+PERSON_PREFIX = "person: "
+"""How a person's own consent events are keyed in the ledger: ``"person: <id>"`` (the space
+keeps the key apart from every phone number, email address and push token, none of which
+may hold one)."""
+
+
+def person_key(person: str) -> str:
+    """The ledger key of a person's own events (a person-level "stop everything")."""
+    return PERSON_PREFIX + person
+
 
 DEFAULT_PENDING_EXPIRY = dt.timedelta(days=30)
 """How long a double opt-in request waits for its YES."""
@@ -134,8 +147,16 @@ def effective_order(events: Iterable[ConsentEvent]) -> list[ConsentEvent]:
     return sorted(events, key=_effect)
 
 
-def _grant_covers(event: ConsentEvent, topic: str, purpose: Purpose, brand: str | None) -> bool:
+def _grant_covers(
+    event: ConsentEvent,
+    topic: str,
+    purpose: Purpose,
+    brand: str | None,
+    channel: Channel | None = None,
+) -> bool:
     if event.topic is not None and event.topic != topic:
+        return False
+    if not channel_covers(event.channel, channel):
         return False
     if event.brand is not None and brand is not None and event.brand != brand:
         return False
@@ -150,9 +171,14 @@ def _brands_meet(revoked: str | None, brand: str | None) -> bool:
 
 
 def _revoke_covers(
-    event: ConsentEvent, topic: str, brand: str | None, *, topic_scoped: bool
+    event: ConsentEvent,
+    topic: str,
+    brand: str | None,
+    *,
+    topic_scoped: bool,
+    channel: Channel | None = None,
 ) -> bool:
-    if not _brands_meet(event.brand, brand):
+    if not _brands_meet(event.brand, brand) or not channel_covers(event.channel, channel):
         return False
     return not (topic_scoped and event.topic is not None and event.topic != topic)
 
@@ -170,11 +196,18 @@ def superseded_by(event: ConsentEvent, events: Iterable[ConsentEvent]) -> Consen
         if (
             later.kind is ConsentKind.REVOKED
             and later.at >= event.at
-            and later.number == event.number
+            and (later.number == event.number or later.number.startswith(PERSON_PREFIX))
             and _brands_meet(later.brand, event.brand)
+            and _channels_meet(later.channel, event.channel)
         ):
             return later
     return None
+
+
+def _channels_meet(revoked: Channel | None, granted: Channel | None) -> bool:
+    # A revoke ends the whole grant when it reaches every channel the grant covered: a
+    # revoke of SMS leaves a grant for every channel in effect for voice.
+    return revoked is None or (granted is not None and channel_covers(revoked, granted))
 
 
 def _request_key(event: ConsentEvent) -> tuple[dt.datetime, dt.datetime]:
@@ -202,8 +235,14 @@ def consent_status(
     now: dt.datetime,
     stop_scope: Literal["brand", "topic"] = "brand",
     implied_terms: Mapping[Basis, int | None] = DEFAULT_IMPLIED_TERMS,
+    channel: Channel | None = None,
 ) -> StatusDetail:
     """Fold ``events`` into the consent status for one message at ``now``.
+
+    With ``channel``, only events for that channel or for every channel of the address count
+    (a grant for voice does not allow SMS; an SMS STOP does not end email); SMS and MMS are
+    one scope. ``events`` may hold a person's own events (``"person: <id>"``) with the
+    address's: a person's revocation covers every address of the person.
 
     The events are taken in :func:`effective_order` (by ``at``, a revocation winning a tie),
     whatever order they come in; events dated after ``now`` do not count yet. A revoke ends
@@ -223,11 +262,11 @@ def consent_status(
             break
         kind = event.kind
         if kind is _CONFIRMED:
-            if _grant_covers(event, topic, purpose, brand):
+            if _grant_covers(event, topic, purpose, brand, channel):
                 state = StatusDetail(ConsentStatus.EXPRESS, None, event)
                 pending, hold = None, None
         elif kind is _REVOKED or kind is _UNCLEAR:
-            if not _revoke_covers(event, topic, brand, topic_scoped=topic_scoped):
+            if not _revoke_covers(event, topic, brand, topic_scoped=topic_scoped, channel=channel):
                 continue
             if kind is _UNCLEAR:
                 if hold is None or _request_key(event) >= _request_key(hold):
@@ -235,7 +274,7 @@ def consent_status(
             else:
                 state = StatusDetail(ConsentStatus.REVOKED, None, event)
                 pending, hold = None, None
-        elif not _grant_covers(event, topic, purpose, brand):
+        elif not _grant_covers(event, topic, purpose, brand, channel):
             continue
         elif kind is ConsentKind.IMPLIED:
             state = _implied(state, event, implied_terms)
@@ -342,8 +381,17 @@ class Ledger:
     """The consent ledger API of an engine (``engine.consent``). Each call is timestamped by
     the engine's clock and written durably before it returns.
 
+    Every address has its own chain: a phone number (E.164), an email address (normalised:
+    domain case-folded and IDNA-encoded, local part kept), a push token (``channel="push"``),
+    and a person's own events (:meth:`revoke_person`). An event may name a ``channel``: on a
+    phone number, ``channel="voice"`` consent does not allow texts and an SMS STOP
+    (``channel="sms"``) leaves voice consent alone; without a channel an event covers every
+    channel of its address (an inbound STOP does: fail closed).
+
     It needs only the store's ledger, the clock, how to read an address, and the programs'
-    topics (an empty set accepts any topic).
+    topics (an empty set accepts any topic); ``address_for`` reads an address on a channel
+    (by default the normal form: E.164, email or push token) and ``linked`` lists the
+    addresses the send log links to a person.
     """
 
     def __init__(
@@ -355,21 +403,35 @@ class Ledger:
         *,
         pending_expiry: dt.timedelta,
         unclear_hold: dt.timedelta | None = None,
+        address_for: Callable[[str, Channel | None], str] | None = None,
+        linked: Callable[[str], Iterable[tuple[str, Channel]]] | None = None,
     ) -> None:
         self._store = store
         self._now = now
         self._address_of = address_of
+        self._address_for = address_for
+        self._linked = linked
         self._topics = topics
         self.pending_expiry = pending_expiry
         self.unclear_hold = unclear_hold
 
-    def _number(self, number: str) -> str:
-        return self._address_of(number)
+    def _number(self, number: str, channel: Channel | str | None = None) -> str:
+        kind = address_channel(number, channel)
+        if kind is None or kind.is_phone:
+            return self._address_of(number)
+        if self._address_for is not None:
+            return self._address_for(number, kind)
+        return normalise_address(number, kind)
 
     def _append(self, number: str, **fields: Any) -> ConsentEvent:
         if "at" not in fields:
             fields["at"] = self._now()
-        event = ConsentEvent(number=self._number(number), **fields)
+        channel = fields.get("channel")
+        fields["channel"] = None if channel is None else address_channel(number, channel)
+        event = ConsentEvent(number=self._number(number, channel), **fields)
+        return self._checked(event)
+
+    def _checked(self, event: ConsentEvent) -> ConsentEvent:
         topics = self._topics  # checked once the event has checked the topic's type
         if topics and event.topic is not None and event.topic not in topics:
             raise InvalidInputError(
@@ -386,6 +448,7 @@ class Ledger:
         source: str,
         brand: str | None = None,
         evidence: Mapping[str, object] | None = None,
+        channel: Channel | str | None = None,
     ) -> ConsentEvent:
         """Record a double opt-in request (``requested``); it allows nothing until confirmed."""
         now = self._now()
@@ -399,6 +462,7 @@ class Ledger:
             source=source,
             evidence=evidence,
             expires=now + self.pending_expiry,
+            channel=channel,
         )
 
     def confirm(
@@ -410,6 +474,7 @@ class Ledger:
         source: str,
         brand: str | None = None,
         evidence: Mapping[str, object] | None = None,
+        channel: Channel | str | None = None,
     ) -> ConsentEvent:
         """Record express consent (``confirmed``) for a topic and purpose."""
         return self._append(
@@ -421,6 +486,7 @@ class Ledger:
             basis=Basis.EXPRESS,
             source=source,
             evidence=evidence,
+            channel=channel,
         )
 
     def imply(
@@ -433,6 +499,7 @@ class Ledger:
         topic: str | None = None,
         brand: str | None = None,
         evidence: Mapping[str, object] | None = None,
+        channel: Channel | str | None = None,
     ) -> ConsentEvent:
         """Record implied consent (purchase, inquiry, soft opt-in...): it expires by basis."""
         return self._append(
@@ -444,6 +511,7 @@ class Ledger:
             basis=basis,
             source=source,
             evidence=evidence,
+            channel=channel,
         )
 
     def revoke(
@@ -454,6 +522,7 @@ class Ledger:
         topic: str | None = None,
         brand: str | None = None,
         evidence: Mapping[str, object] | None = None,
+        channel: Channel | str | None = None,
     ) -> ConsentEvent:
         """Record a revocation: of everything (no topic), or of one topic."""
         return self._append(
@@ -463,6 +532,7 @@ class Ledger:
             brand=brand,
             source=source,
             evidence=evidence,
+            channel=channel,
         )
 
     def hold(
@@ -472,6 +542,7 @@ class Ledger:
         source: str,
         brand: str | None = None,
         evidence: Mapping[str, object] | None = None,
+        channel: Channel | str | None = None,
     ) -> ConsentEvent:
         """Record an unclear reply (``unclear``): marketing to the number is held until the
         recipient confirms or revokes, or until the engine's ``unclear_hold`` has passed
@@ -485,22 +556,87 @@ class Ledger:
             source=source,
             evidence=evidence,
             expires=None if self.unclear_hold is None else now + self.unclear_hold,
+            channel=channel,
         )
 
-    def history(self, number: str) -> list[ConsentEvent]:
-        """Every consent event of the number in ledger (append) order; see
-        :func:`effective_order` for the order in which they take effect."""
-        address = self._number(number)
+    def revoke_person(
+        self,
+        person: str,
+        *,
+        source: str,
+        topic: str | None = None,
+        brand: str | None = None,
+        channel: Channel | str | None = None,
+        addresses: Iterable[str | tuple[str, Channel | str]] = (),
+        evidence: Mapping[str, object] | None = None,
+    ) -> list[ConsentEvent]:
+        """A person's "stop everything": record a revocation in the person's own chain
+        (``"person: <id>"``), which every message naming the person (``Message.person``) is
+        decided against whatever its address, and one in the chain of every address linked to
+        the person, so a message to one of them that names no person is stopped too. Linked
+        are ``addresses`` (text, or ``(address, channel)`` for a push token) and every address
+        the send log holds a send of the person to. ``channel`` limits it to one channel.
+        Returns the person's event, then the addresses' events."""
+        who = _person(person)
+        at = self._now()
+        kind = None if channel is None else address_channel("", channel)
+        fields: dict[str, Any] = {
+            "kind": ConsentKind.REVOKED,
+            "at": at,
+            "topic": topic,
+            "brand": brand,
+            "source": source,
+            "channel": kind,
+        }
+        first = self._checked(ConsentEvent(number=person_key(who), evidence=evidence, **fields))
+        targets: dict[str, Channel | None] = {}
+        for item in addresses:
+            value, on = item if isinstance(item, tuple) else (item, None)
+            targets.setdefault(self._number(value, on), None)
+        if self._linked is not None:
+            for address, _channel in self._linked(who):
+                targets.setdefault(address, None)
+        events = [first]
+        for address in sorted(targets):
+            if kind is not None and not _may_carry(address, kind):
+                continue  # an email address has no voice channel to revoke
+            events.append(
+                self._checked(
+                    ConsentEvent(
+                        number=address,
+                        evidence={**dict(evidence or {}), "person": who},
+                        **fields,
+                    )
+                )
+            )
+        return events
+
+    def person_history(self, person: str) -> list[ConsentEvent]:
+        """The person's own consent events (see :meth:`revoke_person`), in ledger order."""
+        key = person_key(_person(person))
+        return self._store.consent_events([key])[key]
+
+    def history(self, number: str, *, channel: Channel | str | None = None) -> list[ConsentEvent]:
+        """Every consent event of the address in ledger (append) order; see
+        :func:`effective_order` for the order in which they take effect. ``channel`` says how
+        to read the address (``"push"`` for a token); every event of the address is returned."""
+        address = self._number(number, channel)
         return self._store.consent_events([address])[address]
 
-    def proof(self, number: str, *, format: Literal["json", "csv"] = "json") -> str:
-        """Export the number's consent chain, with date, time and source of every event."""
-        events = self.history(number)
+    def proof(
+        self,
+        number: str,
+        *,
+        format: Literal["json", "csv"] = "json",
+        channel: Channel | str | None = None,
+    ) -> str:
+        """Export the address's consent chain, with date, time and source of every event."""
+        events = self.history(number, channel=channel)
         verify_chain(events)
         if format == "json":
             return json.dumps(
                 {
-                    "number": self._number(number),
+                    "number": self._number(number, channel),
                     "exported_at": self._now().isoformat(),
                     "head": events[-1].hash if events else GENESIS,
                     "events": [event.to_json() for event in events],
@@ -510,12 +646,17 @@ class Ledger:
             )
         if format == "csv":
             out = io.StringIO()
-            writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+            # The channel column is there only when an event names a channel, so the proofs of
+            # ledgers from before channels read as they always did.
+            fields: tuple[str, ...] = CSV_FIELDS
+            if any(event.channel is not None for event in events):
+                fields = (*CSV_FIELDS[:-2], "channel", *CSV_FIELDS[-2:])
+            writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
             writer.writeheader()
             for event in events:
                 row = event.to_json()
                 row["evidence"] = json.dumps(row["evidence"], sort_keys=True, ensure_ascii=False)
-                writer.writerow({k: "" if row[k] is None else row[k] for k in CSV_FIELDS})
+                writer.writerow({k: "" if row.get(k) is None else row[k] for k in fields})
             return out.getvalue()
         raise InvalidInputError(f"format must be 'json' or 'csv', got {format!r}")
 
@@ -524,6 +665,22 @@ class Ledger:
         raises :class:`LedgerIntegrityError` saying what was altered, dropped or reordered, in
         the proof or in the ledger since it was exported (see :func:`verify_proof`)."""
         return verify_proof(text, format=format, ledger=self)
+
+
+def _person(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"person must be a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def _may_carry(address: str, channel: Channel) -> bool:
+    """True when a message on ``channel`` can go to ``address`` (a number carries SMS, MMS
+    and voice; an email address email; a token push and in-app)."""
+    if address.startswith("+"):
+        return channel.is_phone
+    if "@" in address:
+        return channel is Channel.EMAIL
+    return channel in (Channel.PUSH, Channel.IN_APP)
 
 
 def verify_proof(

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "ConfigurationError",
+    "InvalidAddressError",
     "InvalidInputError",
     "InvalidMessageError",
     "InvalidNumberError",
@@ -99,3 +100,8 @@ class ReservationExpiredError(SmsPolicyError):
     def __init__(self, message: str, reservations: Sequence[object] = ()) -> None:
         self.reservations = tuple(reservations)
         super().__init__(message)
+
+
+class InvalidAddressError(InvalidNumberError):
+    """An email address or push token is malformed (a subclass of
+    :class:`InvalidNumberError`, so code that catches bad numbers catches bad addresses too)."""

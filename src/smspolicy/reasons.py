@@ -40,6 +40,12 @@ _LIBRARY = (
     ),
     ReasonCode("address.invalid", "Engine", "The message has an empty destination address."),
     ReasonCode(
+        "address.malformed",
+        "Engine",
+        "The destination of an email, push or in-app message is not a valid address on its "
+        "channel (an email address without a dotted domain, a push token with spaces inside).",
+    ),
+    ReasonCode(
         "cap.exceeded",
         "rules.frequency_cap",
         "The recipient (or topic, brand, person) already got the cap's number of messages in "
@@ -70,6 +76,13 @@ _LIBRARY = (
         _GUARD,
         "The text an address would receive cannot be known (a template the guard cannot read, "
         "a stored template it could not fetch), so it is not sent unchecked.",
+    ),
+    ReasonCode(
+        "consent.wireless_domain",
+        "rules.wireless_domain_consent",
+        "A commercial email goes to a wireless domain (an address of a carrier's "
+        "email-to-text gateway) without the recipient's express prior authorisation on record.",
+        "47 CFR 64.3100(a)",
     ),
     ReasonCode(
         "consent.missing",
@@ -119,6 +132,13 @@ _LIBRARY = (
         "The express marketing consent on record carries no written-consent evidence (signature "
         "record, disclosure shown, number).",
         "47 CFR 64.1200(a)(2), (f)(9)",
+    ),
+    ReasonCode(
+        "content.postal_address_missing",
+        "rules.postal_address",
+        "A commercial email does not give the sender's physical postal address (street "
+        "address, registered post office box or private mailbox, with its postal code).",
+        "15 U.S.C. 7704(a)(5)(A)(iii)",
     ),
     ReasonCode(
         "content.identification_missing",

@@ -33,12 +33,14 @@ __all__ = [
     "channels",
     "consent_events",
     "consent_histories",
+    "email_addresses",
     "inbound_texts",
     "instants",
     "messages",
     "phone_numbers",
     "policies",
     "profiles",
+    "push_tokens",
 ]
 
 DEFAULT_REGIONS = ("US", "CA", "GB", "JP", "AU", "FR", "DE", "IN", "BR")
@@ -198,14 +200,23 @@ def channels(only: Collection[Channel | str] | None = None) -> st.SearchStrategy
     return st.sampled_from(chosen)
 
 
-def addresses() -> st.SearchStrategy[str]:
-    """Addresses for the channels that are not phones: e-mail addresses (some in unusual but
-    valid forms) and push or in-app device tokens."""
+def email_addresses() -> st.SearchStrategy[str]:
+    """Valid e-mail addresses, some in unusual forms (plus tags, apostrophes, upper case)."""
     return st.one_of(
         st.sampled_from(["ann@example.com", "Bob.Smith+news@example.co.uk", "o'neil@example.org"]),
         st.from_regex(r"[a-z]{1,8}@example\.(com|net)", fullmatch=True),
-        st.from_regex(r"device-[0-9a-f]{8,16}", fullmatch=True),
     )
+
+
+def push_tokens() -> st.SearchStrategy[str]:
+    """Push or in-app device tokens (opaque, no white space)."""
+    return st.from_regex(r"device-[0-9a-f]{8,16}", fullmatch=True)
+
+
+def addresses() -> st.SearchStrategy[str]:
+    """Addresses for the channels that are not phones: e-mail addresses (some in unusual but
+    valid forms) and push or in-app device tokens."""
+    return st.one_of(email_addresses(), push_tokens())
 
 
 def messages(
@@ -219,15 +230,20 @@ def messages(
     others: st.SearchStrategy[str] | None = None,
 ) -> st.SearchStrategy[Message]:
     """Messages to ``to`` (default :func:`phone_numbers`) on phone channels and to ``others``
-    (default :func:`addresses`) on the rest, built from the given strategies. Only SMS by
-    default: pass ``channels=channels()`` for every channel."""
+    on the rest (default: :func:`email_addresses` for email, :func:`push_tokens` for push and
+    in-app), built from the given strategies. Only SMS by default: pass
+    ``channels=channels()`` for every channel."""
     phones = to if to is not None else phone_numbers()
-    elsewhere = others if others is not None else addresses()
+    emails = others if others is not None else email_addresses()
+    tokens = others if others is not None else push_tokens()
 
     @st.composite
     def build(draw: st.DrawFn) -> Message:
         channel = draw(channels)
-        address = draw(phones if channel.is_phone else elsewhere)
+        if channel.is_phone:
+            address = draw(phones)
+        else:
+            address = draw(emails if channel is Channel.EMAIL else tokens)
         return Message(
             address,
             draw(topics),

@@ -15,14 +15,23 @@ import attrs
 
 from .. import rules
 from .._compose import Policy, when
+from .._values import Channel
 from ..predicates import is_marketing
+from ..rules._email import WIRELESS_DOMAINS
 from ..typing import Rule
 from . import intl, us
-from ._model import AS_OF, Provision, Provisions
+from ._canspam import WIRELESS_DOMAINS_ID
+from ._model import AS_OF, PHONE, ByChannel, Provision, Provisions
+
+DEFAULT_PUSH_ZONE = "UTC"
+"""The zone a push's best-practice window falls back to when neither the profile nor
+``push_fallback_zone`` gives one: set ``push_fallback_zone`` to your audience's zone."""
 
 __all__ = [
     "AS_OF",
+    "DEFAULT_PUSH_ZONE",
     "PACKS",
+    "WIRELESS_DOMAINS",
     "Provision",
     "best_practices",
     "markdown_table",
@@ -86,26 +95,44 @@ def provisions(
     )
 
 
-def best_practices(*, stop_scope: Literal["brand", "topic"] = "brand") -> tuple[Rule, ...]:
+def best_practices(
+    *,
+    stop_scope: Literal["brand", "topic"] = "brand",
+    push_fallback_zone: str = DEFAULT_PUSH_ZONE,
+) -> tuple[Rule, ...]:
     """The rules every recipient gets: a valid number, consent (with STOP handling), and
-    marketing only 08:00-21:00 in the recipient's time (CTIA Messaging Principles).
+    marketing texts and calls only 08:00-21:00 in the recipient's time (CTIA Messaging
+    Principles); marketing push notifications only 08:00-21:00 too, in the profile's zone or,
+    when the profile gives none, in ``push_fallback_zone`` (instead of denying every push).
 
-    No law sets that window, so it holds in the recipient's principal zones (an Australian
+    Consent must be on record for texts and calls; email and push are opt-out channels here
+    (only an unsubscribe, a STOP or a person's "stop everything" ends them): the law of the
+    recipient's residence adds the consent it requires (CASL, PECR, ePrivacy, Japan,
+    Australia), and a sender who wants opt-in everywhere adds ``rules.consent()``.
+
+    No law sets the window, so it holds in the recipient's principal zones (an Australian
     mobile: Perth, Adelaide, Brisbane and Sydney, not Cocos, Christmas Island, Eucla or Lord
-    Howe); a legal window holds in every candidate zone."""
+    Howe); a legal window holds in every candidate zone. Email has no window."""
+    window = rules.sending_window(
+        "08:00",
+        "21:00",
+        zones="principal",
+        citation="CTIA Messaging Principles (best practice)",
+        name="best.quiet_hours",
+    )
+    push = rules.sending_window(
+        "08:00",
+        "21:00",
+        zones="principal",
+        fallback_zones=(push_fallback_zone,),
+        citation="push notification practice (no statute)",
+        name="best.push_hours",
+    )
+    by_channel = dict.fromkeys(sorted(PHONE, key=lambda c: c.value), window)
     return (
         rules.valid_number(),
-        rules.consent(stop_scope=stop_scope),
-        when(
-            is_marketing,
-            rules.sending_window(
-                "08:00",
-                "21:00",
-                zones="principal",
-                citation="CTIA Messaging Principles (best practice)",
-                name="best.quiet_hours",
-            ),
-        ),
+        rules.consent(stop_scope=stop_scope, required_for=PHONE),
+        when(is_marketing, ByChannel({**by_channel, Channel.PUSH: push})),
     )
 
 
@@ -117,15 +144,36 @@ def standard(
     stop_scope: Literal["brand", "topic"] = "brand",
     horizon: dt.timedelta = dt.timedelta(days=35),
     relax: Collection[str] = (),
+    unknown_residence: Literal["strictest"] | Collection[str] = "strictest",
+    wireless_domains: Collection[str] | None = None,
+    push_fallback_zone: str = DEFAULT_PUSH_ZONE,
 ) -> Policy:
     """One Policy with the best practices and every switched-on provision of every pack, each
-    applied where the recipient may be (strictest wins). ``relax`` names provisions to apply in
-    their milder form (``{"us.tcpa.written_consent_evidence"}``: a warning instead of a DENY, for
-    senders who keep that evidence elsewhere)."""
+    applied where the recipient may be and on the channels its law covers (strictest wins).
+    ``relax`` names provisions to apply in their milder form
+    (``{"us.tcpa.written_consent_evidence"}``: a warning instead of a DENY, for senders who
+    keep that evidence elsewhere).
+
+    An email or push recipient's jurisdictions come from their profile (country, state);
+    ``unknown_residence`` says what applies when it names none: ``"strictest"`` (every
+    jurisdiction's law for that channel, so a marketing email needs consent as in Canada) or
+    jurisdiction codes to assume (``{"US"}``). ``wireless_domains`` replaces the example list
+    of the FCC's wireless domains (pass the FCC's whole list); ``push_fallback_zone`` is the
+    zone of the push window when the profile gives none (:func:`best_practices`)."""
     chosen = provisions(packs, include_unconfirmed=include_unconfirmed, enable=enable, relax=relax)
+    if wireless_domains is not None:
+        domains = rules.wireless_domain_consent(
+            wireless_domains,
+            code=f"jurisdiction.{WIRELESS_DOMAINS_ID}",
+            citation="47 CFR 64.3100(a)",
+            name=WIRELESS_DOMAINS_ID,
+        )
+        chosen = tuple(
+            attrs.evolve(p, rule=domains) if p.id == WIRELESS_DOMAINS_ID else p for p in chosen
+        )
     return Policy(
-        *best_practices(stop_scope=stop_scope),
-        Provisions(chosen, horizon),
+        *best_practices(stop_scope=stop_scope, push_fallback_zone=push_fallback_zone),
+        Provisions(chosen, horizon, unknown_residence),
         name="standard",
         horizon=horizon,
     )
@@ -144,12 +192,12 @@ def _in_force(p: Provision) -> str:
 
 
 def markdown_table(packs: Iterable[str] | None = None) -> str:
-    """The docs table of every provision: id, jurisdictions, rule, parameters, citation and
-    source, dates in force, as-of date, confidence and default state."""
+    """The docs table of every provision: id, jurisdictions, channels, rule, parameters,
+    citation and source, dates in force, as-of date, confidence and default state."""
     lines = [
-        "| id | where | rule | parameters | citation | source | in force | as of | confirmed "
-        "| default |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| id | where | channels | rule | parameters | citation | source | in force | as of "
+        "| confirmed | default |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in packs or PACKS:
         for p in pack(name):
@@ -157,8 +205,9 @@ def markdown_table(packs: Iterable[str] | None = None) -> str:
             if len(p.jurisdictions) > 6:
                 where = f"{len(p.jurisdictions)} EU member states"
             params = "; ".join(f"{k}: {v}" for k, v in p.parameters.items()) or "-"
+            channels = ", ".join(c.value for c in Channel if c in p.channels)
             lines.append(
-                f"| `{p.id}` | {_cell(where)} | {_cell(p.title)} | {_cell(params)} | "
+                f"| `{p.id}` | {_cell(where)} | {channels} | {_cell(p.title)} | {_cell(params)} | "
                 f"{_cell(p.citation)} | {_cell(p.source or '-')} | {_in_force(p)} | "
                 f"{p.as_of.isoformat()} | {'yes' if p.confirmed else 'no'} | "
                 f"{'on' if p.on_by_default else 'off'} |"

@@ -72,6 +72,14 @@ profile's declared residence.
   provision gives them is followed by one with the code `jurisdiction.stand_in` saying that the
   GB rules stand in for their own.
 
+**Channels.** Each provision covers the channels its law reaches (the "channels" column): the
+TCPA and the state laws texts and calls (sms, mms, voice); CASL, PECR, the ePrivacy Directive,
+Japan's Act and Australia's Spam Act email too, like texts; CAN-SPAM and the FCC's
+wireless-domain rule email alone. No statute covers push or in-app messages. An email or push
+recipient's jurisdictions come from the profile (country, state); when it names none,
+`standard(unknown_residence="strictest")` (the default) applies every jurisdiction's law for
+that channel, or `unknown_residence={"US"}` assumes one. See [Channels and people](channels.md).
+
 """
 
 print(HEADER + markdown_table(), end="")

@@ -15,11 +15,30 @@ from .._context import Context
 from .._memo import lru
 from .._recipients import STAND_IN_JURISDICTIONS
 from .._time import first_instant_at_or_after, zone
-from .._values import Decision, Message, Purpose, Reason, Verdict, allow, checked_parts
-from ..predicates import JURISDICTIONS, PURPOSE, Predicate
+from .._values import (
+    Channel,
+    Decision,
+    Message,
+    Purpose,
+    Reason,
+    Verdict,
+    allow,
+    checked_parts,
+)
+from ..predicates import Predicate
 from ..typing import Rule
 
-__all__ = ["AS_OF", "InForce", "Provision", "Provisions", "StandIn"]
+__all__ = [
+    "AS_OF",
+    "EMAIL_LIKE_SMS",
+    "PHONE",
+    "ByChannel",
+    "InForce",
+    "OnChannels",
+    "Provision",
+    "Provisions",
+    "StandIn",
+]
 
 _STAND_IN = i18n.register_template(
     "jurisdiction.stand_in",
@@ -34,6 +53,32 @@ AUDIT = dt.date(2026, 11, 29)
 
 MARKETING = frozenset({Purpose.MARKETING})
 ALL_PURPOSES = frozenset(Purpose)
+
+PHONE = frozenset({Channel.SMS, Channel.MMS, Channel.VOICE})
+"""The channels a provision covers unless it says otherwise: the telephone laws (TCPA, the
+state statutes) reach texts and calls."""
+EMAIL_LIKE_SMS = PHONE | {Channel.EMAIL}
+"""The channels of the laws that treat email like texts (CASL, PECR, ePrivacy, Japan's Act on
+Specified Electronic Mail, Australia's Spam Act)."""
+EMAIL = frozenset({Channel.EMAIL})
+"""Email alone (CAN-SPAM)."""
+
+
+def _channels(value: object) -> frozenset[Channel]:
+    from .._values import to_enum
+    from ..errors import ConfigurationError
+
+    if isinstance(value, str | Channel):
+        value = (value,)
+    try:
+        found = frozenset(to_enum(Channel, c, ConfigurationError) for c in value)  # type: ignore[attr-defined]
+    except TypeError:
+        raise ConfigurationError(
+            f"channels must be a collection of Channel, got {value!r}"
+        ) from None
+    if not found:
+        raise ConfigurationError("a provision covers at least one channel")
+    return found
 
 
 @attrs.frozen
@@ -64,6 +109,9 @@ class Provision:
     relaxed: Rule | None = attrs.field(default=None, eq=False)
     """A milder rule a sender may choose instead (``standard(relax={id})``), e.g. a warning
     attached to the decision in place of a denial."""
+    channels: frozenset[Channel] = attrs.field(default=PHONE, converter=_channels)
+    """The channels the law covers: texts and calls (:data:`PHONE`) unless it says otherwise.
+    Push and in-app messages are covered by no statute."""
 
     @property
     def on_by_default(self) -> bool:
@@ -84,10 +132,12 @@ class Provision:
         return f"jurisdiction.{self.id}"
 
     def applies(self, message: Message, context: Context) -> bool:
-        """True when the message's purpose is covered and the recipient may be in one of the
-        provision's jurisdictions (every candidate counts: strictest wins)."""
-        return message.purpose in self.purposes and not self.jurisdictions.isdisjoint(
-            context.recipient.jurisdictions
+        """True when the message's purpose and channel are covered and the recipient may be in
+        one of the provision's jurisdictions (every candidate counts: strictest wins)."""
+        return (
+            message.purpose in self.purposes
+            and message.channel in self.channels
+            and not self.jurisdictions.isdisjoint(context.recipient.jurisdictions)
         )
 
     @property
@@ -99,10 +149,7 @@ class Provision:
 
     def as_rule(self) -> Rule:
         """The provision's rule, applied only where and while the provision applies."""
-        return when(
-            Predicate(self.applies, f"applies({self.id!r})", reads=PURPOSE | JURISDICTIONS),
-            self.rule_in_force,
-        )
+        return when(Predicate(self.applies, f"applies({self.id!r})"), self.rule_in_force)
 
 
 # Where the recipient's zones are unknown, a date begins in the earliest zone on Earth and ends
@@ -171,6 +218,7 @@ def provision(
     default_on: bool = False,
     as_of: dt.date = AS_OF,
     relaxed: Rule | None = None,
+    channels: frozenset[Channel] = PHONE,
 ) -> Provision:
     """Build a provision (a helper for the pack modules)."""
     codes = frozenset([jurisdictions] if isinstance(jurisdictions, str) else jurisdictions)
@@ -190,6 +238,7 @@ def provision(
         source,
         default_on,
         relaxed,
+        channels,
     )
 
 
@@ -238,15 +287,18 @@ class StandIn:
         return f"stand_in({self.rule!r}, {dict(self.borrowed)!r})"
 
 
-def _applied(item: Provision, jurisdictions: frozenset[str]) -> Rule:
-    """The provision's rule for a recipient, with a note when it applies only because the
-    jurisdiction stands in for one of the recipient's regions."""
+def _applied(
+    item: Provision, jurisdictions: frozenset[str], channels: frozenset[Channel] | None = None
+) -> Rule:
+    """The provision's rule for a recipient, on ``channels`` (by default those of its law),
+    with a note when it applies only because the jurisdiction stands in for one of the
+    recipient's regions."""
     borrowed = tuple(
         (code, STAND_IN_JURISDICTIONS[code])
         for code in sorted(jurisdictions)
         if STAND_IN_JURISDICTIONS.get(code) in item.jurisdictions
     )
-    rule = item.rule_in_force
+    rule: Rule = OnChannels(item.rule_in_force, item.channels if channels is None else channels)
     return StandIn(rule, borrowed, item.id) if borrowed else rule
 
 
@@ -263,13 +315,96 @@ def _dispatch_table(
 
 
 @attrs.frozen(repr=False)
+class OnChannels:
+    """A provision's rule applied only to messages on the channels its law covers (a
+    TCPA window says nothing of an email); other messages are allowed by it."""
+
+    rule: Rule
+    channels: frozenset[Channel]
+
+    def __call__(self, message: Message, context: Context) -> Decision:
+        if message.channel not in self.channels:
+            return allow()
+        # Whoever runs this leaf checks the decision it returns (the same object).
+        return self.rule(message, context)
+
+    def lookback(self) -> dt.timedelta:
+        """The history the rule inside needs."""
+        return lookback_of(self.rule)
+
+    def __repr__(self) -> str:
+        names = ", ".join(sorted(c.value for c in self.channels))
+        return f"on_channels({self.rule!r}, {{{names}}})"
+
+
+def _frozen_rules(value: Mapping[Channel, Rule]) -> Mapping[Channel, Rule]:
+    return types.MappingProxyType(dict(value))
+
+
+@attrs.frozen(repr=False)
+class ByChannel:
+    """One rule per channel, chosen by the message's channel (a channel without one is
+    allowed): a single dispatch where several ``when(channel_is(...), ...)`` would each test
+    the channel."""
+
+    rules: Mapping[Channel, Rule] = attrs.field(converter=_frozen_rules)
+
+    def __call__(self, message: Message, context: Context) -> Decision:
+        rule = self.rules.get(message.channel)
+        if rule is None:
+            return allow()
+        return rule(message, context)
+
+    def lookback(self) -> dt.timedelta:
+        """The longest history the rules inside need."""
+        return max((lookback_of(r) for r in self.rules.values()), default=dt.timedelta(0))
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{c.value}: {r!r}" for c, r in self.rules.items())
+        return f"by_channel({{{parts}}})"
+
+
+def _unknown(value: object, provisions: tuple[Provision, ...]) -> frozenset[str]:
+    from ..errors import ConfigurationError
+
+    if value == "strictest":
+        return frozenset(code for p in provisions for code in p.jurisdictions)
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ConfigurationError(
+            f"unknown_residence must be 'strictest' or a collection of jurisdiction codes, "
+            f"got {value!r}"
+        )
+    codes = frozenset(value)
+    if not codes or not all(isinstance(c, str) and c.strip() for c in codes):
+        raise ConfigurationError(
+            f"unknown_residence must name at least one jurisdiction code, got {value!r}"
+        )
+    return codes
+
+
+@attrs.frozen(repr=False)
 class Provisions:
     """Applies, to each message, exactly the provisions of the recipient's candidate
-    jurisdictions for its purpose, combined as :func:`smspolicy.all_of` (a dispatch table, so a
-    decision does not test every provision of every pack)."""
+    jurisdictions for its purpose and channel, combined as :func:`smspolicy.all_of` (a dispatch
+    table, so a decision does not test every provision of every pack).
+
+    An email, push or in-app recipient's jurisdictions come from their profile (country,
+    state). When the profile gives none, ``unknown_residence`` decides: ``"strictest"`` (the
+    default) applies the provisions of every jurisdiction for that channel, so an email needs
+    the consent CASL, PECR and the ePrivacy Directive require and the content they and
+    CAN-SPAM require (never silently the laxest law); a collection of codes (``{"US"}``)
+    assumes the recipient lives there."""
 
     provisions: tuple[Provision, ...]
     horizon: dt.timedelta
+    unknown_residence: object = attrs.field(default="strictest", eq=False)
+    _unknown_codes: frozenset[str] = attrs.field(
+        init=False,
+        eq=False,
+        default=attrs.Factory(
+            lambda self: _unknown(self.unknown_residence, self.provisions), takes_self=True
+        ),
+    )
     _table: Mapping[tuple[str, Purpose], tuple[int, ...]] = attrs.field(
         init=False,
         eq=False,
@@ -278,12 +413,22 @@ class Provisions:
     _key: object = attrs.field(init=False, factory=object, eq=False, repr=False)
 
     def rule_for(self, jurisdictions: frozenset[str], purpose: Purpose) -> Rule:
-        """The provisions of ``jurisdictions`` for ``purpose``, combined as ``all_of`` (the
-        deciding engine remembers it per pair, in its memo)."""
-        chosen = sorted({i for code in jurisdictions for i in self._table.get((code, purpose), ())})
-        return all_of(
-            *(_applied(self.provisions[i], jurisdictions) for i in chosen), horizon=self.horizon
-        )
+        """The provisions of ``jurisdictions`` for ``purpose``, each applied to the channels
+        its law covers, combined as ``all_of`` (the deciding engine remembers it per pair, in
+        its memo). No jurisdictions at all (an address whose profile names no residence) is
+        read as ``unknown_residence``, for the channels that are not telephone channels (a
+        phone number always has a country)."""
+        codes, unknown = jurisdictions, not jurisdictions
+        if unknown:
+            codes = self._unknown_codes
+        chosen = sorted({i for code in codes for i in self._table.get((code, purpose), ())})
+        parts: list[Rule] = []
+        for index in chosen:
+            item = self.provisions[index]
+            channels = item.channels - PHONE if unknown else item.channels
+            if channels:
+                parts.append(_applied(item, codes, channels))
+        return all_of(*parts, horizon=self.horizon)
 
     def __call__(self, message: Message, context: Context) -> Decision:
         pair = (context.recipient.jurisdictions, message.purpose)

@@ -10,7 +10,7 @@ import attrs
 from .._compose import all_of
 from .._records import Basis
 from ._builders import consent, content, window
-from ._model import AUDIT, InForce, Provision, provision
+from ._model import AUDIT, EMAIL_LIKE_SMS, InForce, Provision, provision
 
 __all__ = ["PROVISIONS"]
 
@@ -278,4 +278,25 @@ PROVISIONS = tuple(
     if p.source
     else attrs.evolve(p, source=next(v for k, v in SOURCES.items() if p.id.startswith(k)))
     for p in PROVISIONS
+)
+
+_EMAIL_TOO = frozenset(
+    {
+        "ca.casl.consent",
+        "ca.casl.content",
+        "uk.pecr.consent",
+        "uk.pecr.content",
+        "eu.eprivacy.consent",
+        "eu.eprivacy.content",
+        "jp.consent",
+        "jp.content",
+        "au.consent",
+        "au.content",
+    }
+)
+"""The provisions of laws that treat email like texts (CASL, PECR, ePrivacy, Japan's Act,
+the Spam Act): their consent and content rules reach email; the windows stay telephone-only."""
+
+PROVISIONS = tuple(
+    attrs.evolve(p, channels=EMAIL_LIKE_SMS) if p.id in _EMAIL_TOO else p for p in PROVISIONS
 )

@@ -10,6 +10,7 @@ from .._values import Purpose
 from ..rules._caps import Scope
 from ..typing import Rule
 from ._builders import Days, OnClock, cap, consent, content, window
+from ._canspam import CAN_SPAM
 from ._model import AS_OF, AUDIT, Provision, provision
 
 __all__ = ["PROVISIONS"]
@@ -443,3 +444,7 @@ PROVISIONS: tuple[Provision, ...] = (
         as_of=AUDIT,
     ),
 )
+
+# Email: CAN-SPAM and the FCC's wireless-domain rule (the provisions above cover texts and
+# calls only).
+PROVISIONS = (*PROVISIONS, *CAN_SPAM)

@@ -6,6 +6,7 @@ from ._closed_days import closed_days, pennsylvania_extra_holidays
 from ._consent import consent
 from ._content import has_opt_out, required_content
 from ._dnc import do_not_call
+from ._email import has_postal_address, postal_address, wireless_domain_consent
 from ._engagement import engagement
 from ._hours import quiet_hours, sending_window
 from ._numbers import valid_number
@@ -23,10 +24,12 @@ __all__ = [
     "engagement",
     "frequency_cap",
     "has_opt_out",
+    "has_postal_address",
     "mark_reassigned",
     "max_segments",
     "origination",
     "pennsylvania_extra_holidays",
+    "postal_address",
     "program_frequency",
     "quiet_hours",
     "reassigned_numbers",
@@ -34,5 +37,6 @@ __all__ = [
     "seller_registration",
     "sending_window",
     "valid_number",
+    "wireless_domain_consent",
     "written_consent_evidence",
 ]

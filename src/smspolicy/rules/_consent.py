@@ -12,7 +12,7 @@ from .. import i18n
 from .._constants import REPLY_TOPIC
 from .._context import Context
 from .._records import Basis, ConsentKind
-from .._values import Decision, Message, allow, deny, to_enum
+from .._values import Channel, Decision, Message, allow, deny, to_enum
 from ..consent import (
     ALLOWING,
     DEFAULT_IMPLIED_TERMS,
@@ -52,6 +52,8 @@ OPT_OUT_REPLY_WINDOW = dt.timedelta(minutes=5)
 
 
 _ANSWERED = frozenset({ConsentKind.REVOKED, ConsentKind.UNCLEAR})
+_NOT_REQUIRED = frozenset({ConsentStatus.MISSING, ConsentStatus.PENDING, ConsentStatus.EXPIRED})
+"""The statuses that do not stop a message on a channel where consent is not required."""
 
 
 def _opt_out_confirmation_due(context: Context) -> bool:
@@ -90,6 +92,7 @@ class _Consent:
     code: str | None = None
     citation: str | None = None
     name: str = "consent"
+    required_for: frozenset[Channel] | None = None
 
     # The memo key for the folded state: computed once, not on every decision.
     _terms_key: tuple[object, ...] = attrs.field(
@@ -107,7 +110,7 @@ class _Consent:
     def status(self, message: Message, context: Context) -> StatusDetail:
         """The folded consent status for the message, with bases this rule does not accept
         treated as missing consent."""
-        key = (self._terms_key, message.topic, message.purpose, message.brand)
+        key = (self._terms_key, message.topic, message.purpose, message.brand, message.channel)
         detail: StatusDetail = context.memo(key, self._fold, message, context)
         if (
             detail.status is ConsentStatus.IMPLIED
@@ -127,6 +130,7 @@ class _Consent:
             now=context.now,
             stop_scope=self.stop_scope,
             implied_terms=self.implied_terms,
+            channel=message.channel,
         )
 
     def __call__(self, message: Message, context: Context) -> Decision:
@@ -144,6 +148,12 @@ class _Consent:
         detail = self.status(message, context)
         if detail.status in ALLOWING:
             return allow()
+        if (
+            self.required_for is not None
+            and message.channel not in self.required_for
+            and detail.status in _NOT_REQUIRED
+        ):
+            return allow()  # an opt-out channel: only a revocation (or a hold) stops it
         if detail.event is None:
             # Nothing on record: every such recipient gets the same (immutable) DENY.
             key = (detail.status, message.topic, message.purpose)
@@ -191,6 +201,7 @@ def consent(
     code: str | None = None,
     citation: str | None = None,
     name: str = "consent",
+    required_for: Collection[Channel | str] | None = None,
 ) -> _Consent:
     """Require the consent the message's purpose needs for its topic.
 
@@ -202,7 +213,27 @@ def consent(
     implied consent lasts per basis (CASL defaults); ``implied_bases`` limits which implied
     bases count at all (empty: express consent only). ``code`` and ``citation`` name the reason
     when a jurisdiction's consent requirement is encoded with this rule.
+
+    Consent is scoped by channel too: a grant or revocation naming a channel covers only it
+    (SMS and MMS are one), one naming none every channel of its address, and a person's own
+    revocation every address of the person. ``required_for`` names the channels on which
+    consent must be on record (None: every channel); on the others (an opt-out channel such
+    as US commercial email under CAN-SPAM) a message is stopped only by a revocation, an
+    unclear reply's hold, an erasure or a broken ledger.
     """
     if stop_scope not in ("brand", "topic"):
         raise ConfigurationError(f"stop_scope must be 'brand' or 'topic', got {stop_scope!r}")
-    return _Consent(stop_scope, dict(implied_terms), _bases(implied_bases), code, citation, name)
+    channels = None
+    if required_for is not None:
+        if isinstance(required_for, str):
+            raise ConfigurationError("required_for must be a collection of channels")
+        channels = frozenset(to_enum(Channel, c, ConfigurationError) for c in required_for)
+    return _Consent(
+        stop_scope,
+        dict(implied_terms),
+        _bases(implied_bases),
+        code,
+        citation,
+        name,
+        channels,
+    )

@@ -1,0 +1,377 @@
+"""Every channel, one person: the consent ledger for email addresses, push tokens and voice
+numbers, scoped by channel and by person, on the in-memory and SQLite stores."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from smspolicy import Channel, Engine, Message, Verdict, rules
+from smspolicy._recipients import normalise_address, normalise_email, normalise_push_token
+from smspolicy.errors import InvalidAddressError, InvalidInputError, InvalidNumberError
+from smspolicy.store import MemoryStore, SQLiteStore, Store
+from smspolicy.testing import FrozenClock
+
+from .conftest import T0
+
+PHONE = "+12025550143"
+OTHER_PHONE = "+12025550144"
+TOKEN = "fcm:dGhpcy1pcy1hLXRva2Vu"
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The in-memory store and a SQLite file."""
+    made: Store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "c.db")
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def engine(store: Store) -> Engine:
+    """An engine that only asks for consent, at T0."""
+    return Engine(rules.consent(), store, FrozenClock(T0))
+
+
+def _msg(to: str, channel: str, **more: object) -> Message:
+    return Message(to, "news", "marketing", channel=channel, **more)  # type: ignore[arg-type]
+
+
+# -- addresses ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("alice@example.com", "alice@example.com"),
+        ("Alice@Example.COM", "Alice@example.com"),
+        ("  bob@EXAMPLE.org\u200b ", "bob@example.org"),
+        ("ünïcode@Bücher.Example", "ünïcode@xn--bcher-kva.example"),
+        ("o'neil+news@mail.example.co.uk.", "o'neil+news@mail.example.co.uk"),
+    ],
+    ids=["plain", "domain-case", "spaces-and-zero-width", "idna", "trailing-dot"],
+)
+def test_email_domain_is_folded_and_idna_encoded_local_part_kept(given: str, expected: str) -> None:
+    """An email address keeps its local part as given; its domain is case-folded and IDNA."""
+    assert normalise_email(given) == expected
+    assert normalise_address(given) == expected
+    assert normalise_address(given, Channel.EMAIL) == expected
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "alice",
+        "@example.com",
+        "alice@",
+        "al ice@example.com",
+        "alice@localhost",
+        "alice@-bad.example",
+        "alice@exa_mple.com",
+        "a\x07b@example.com",
+        f"{'x' * 65}@example.com",
+    ],
+    ids=[
+        "no-at",
+        "no-local",
+        "no-domain",
+        "space",
+        "no-dot",
+        "hyphen-label",
+        "underscore",
+        "control",
+        "long-local",
+    ],
+)
+def test_a_bad_email_address_is_a_clear_error(bad: str) -> None:
+    """A malformed email address raises InvalidAddressError (an InvalidNumberError)."""
+    with pytest.raises(InvalidAddressError):
+        normalise_address(bad, "email")
+    assert issubclass(InvalidAddressError, InvalidNumberError)
+    assert issubclass(InvalidAddressError, InvalidInputError)
+
+
+def test_push_tokens_are_trimmed_and_checked() -> None:
+    """A push token is opaque: trimmed, never empty, no white space inside."""
+    assert normalise_push_token(f"  {TOKEN}\n") == TOKEN
+    assert normalise_address(TOKEN, "push") == TOKEN
+    for bad in ("", "   ", "abc def", "abc\tdef", "a" * 4097):
+        with pytest.raises(InvalidAddressError):
+            normalise_push_token(bad)
+    assert normalise_push_token("a" * 4096) == "a" * 4096
+
+
+# -- the ledger for every address -------------------------------------------------------------
+
+
+def test_email_consent_is_recorded_and_allows_email(engine: Engine) -> None:
+    """engine.consent.confirm works for an email address and the email is then allowed."""
+    event = engine.consent.confirm(
+        "Alice@Example.COM", topic="news", purpose="marketing", source="form"
+    )
+    assert event.number == "Alice@example.com"
+    assert event.channel is None
+    assert engine.evaluate(_msg("Alice@EXAMPLE.com", "email")).verdict is Verdict.ALLOW
+    # the local part is kept: another spelling of it is another mailbox
+    assert engine.evaluate(_msg("alice@example.com", "email")).codes == ("consent.missing",)
+    assert [e.kind.value for e in engine.consent.history("ALICE@example.com")] == []
+    assert [e.kind.value for e in engine.consent.history("Alice@EXAMPLE.COM")] == ["confirmed"]
+
+
+def test_a_bad_address_in_the_ledger_api_is_a_clear_error(engine: Engine) -> None:
+    """Bad email addresses and push tokens raise, naming what is wrong; nothing is written."""
+    with pytest.raises(InvalidAddressError, match="not an email address"):
+        engine.consent.confirm("alice@", topic="news", purpose="marketing", source="form")
+    with pytest.raises(InvalidAddressError, match="white space"):
+        engine.consent.confirm(
+            "abc def", topic="news", purpose="marketing", source="app", channel="push"
+        )
+    with pytest.raises(InvalidNumberError, match="not a phone number"):
+        engine.consent.confirm("device-token", topic="news", purpose="marketing", source="app")
+    assert engine.store.consent_events(["alice@"]) == {"alice@": []}
+
+
+def test_a_malformed_destination_is_denied_with_its_own_code(engine: Engine) -> None:
+    """An email message to a malformed address is denied address.malformed (empty: invalid)."""
+    decision = engine.evaluate(_msg("not an address", "email"))
+    assert decision.codes == ("address.malformed",)
+    assert engine.evaluate(_msg("   ", "email")).codes == ("address.invalid",)
+
+
+def test_push_consent_by_token(engine: Engine) -> None:
+    """A push token has its own chain; a token message is allowed after its consent."""
+    assert engine.evaluate(_msg(TOKEN, "push")).codes == ("consent.missing",)
+    engine.consent.confirm(
+        f" {TOKEN} ", topic="news", purpose="marketing", source="app", channel="push"
+    )
+    assert engine.evaluate(_msg(TOKEN, "push")).allowed
+    assert [e.number for e in engine.consent.history(TOKEN, channel="push")] == [TOKEN]
+
+
+def test_voice_consent_does_not_allow_texts(engine: Engine) -> None:
+    """Consent for voice calls covers calls only; one for SMS covers SMS and MMS only."""
+    engine.consent.confirm(PHONE, topic="news", purpose="marketing", source="ivr", channel="voice")
+    assert engine.evaluate(_msg(PHONE, "voice")).allowed
+    assert engine.evaluate(_msg(PHONE, "sms")).codes == ("consent.missing",)
+    engine.consent.confirm(PHONE, topic="news", purpose="marketing", source="web", channel="sms")
+    assert engine.evaluate(_msg(PHONE, "sms")).allowed
+    assert engine.evaluate(_msg(PHONE, "mms")).allowed
+
+
+def test_an_sms_stop_revokes_sms_and_leaves_voice(engine: Engine) -> None:
+    """A revocation for SMS ends texts (SMS and MMS) but not a consent for calls."""
+    engine.consent.confirm(PHONE, topic="news", purpose="marketing", source="web")
+    engine.consent.revoke(PHONE, source="keyword", channel="sms")
+    assert engine.evaluate(_msg(PHONE, "sms")).codes == ("consent.revoked",)
+    assert engine.evaluate(_msg(PHONE, "mms")).codes == ("consent.revoked",)
+    assert engine.evaluate(_msg(PHONE, "voice")).allowed
+
+
+def test_an_inbound_stop_revokes_every_channel_of_the_number(engine: Engine) -> None:
+    """A STOP texted in names no channel, so it ends SMS, MMS and voice (fail closed)."""
+    engine.consent.confirm(PHONE, topic="news", purpose="marketing", source="web")
+    engine.inbound("STOP", PHONE)
+    for channel in ("sms", "mms", "voice"):
+        assert engine.evaluate(_msg(PHONE, channel)).codes == ("consent.revoked",)
+
+
+def test_an_email_unsubscribe_revokes_email_only(engine: Engine) -> None:
+    """Unsubscribing an email address leaves the same person's SMS consent alone."""
+    for address in ("ann@example.com", PHONE):
+        engine.consent.confirm(address, topic="news", purpose="marketing", source="web")
+    engine.consent.revoke("ANN@example.com".lower(), source="list-unsubscribe")
+    assert engine.evaluate(_msg("ann@example.com", "email", person="p1")).codes == (
+        "consent.revoked",
+    )
+    assert engine.evaluate(_msg(PHONE, "sms", person="p1")).allowed
+
+
+def test_person_stop_everything_reaches_every_linked_address(engine: Engine) -> None:
+    """A person's stop-everything revokes named addresses, addresses the send log links to the
+    person, and every message naming the person, whatever its address."""
+    clock = engine.clock
+    assert isinstance(clock, FrozenClock)
+    for address, channel in (("ann@example.com", None), (PHONE, None), (TOKEN, "push")):
+        engine.consent.confirm(
+            address, topic="news", purpose="marketing", source="web", channel=channel
+        )
+    engine.consent.confirm(OTHER_PHONE, topic="news", purpose="marketing", source="web")
+    engine.record_sent(_msg(TOKEN, "push", person="p1"))  # links the token to p1
+    clock.advance(dt.timedelta(minutes=1))
+    events = engine.consent.revoke_person("p1", source="account-page", addresses=[PHONE])
+    assert [e.number for e in events] == ["person: p1", PHONE, TOKEN]
+    assert all(e.kind.value == "revoked" for e in events)
+    assert events[1].evidence["person"] == "p1"
+    # linked addresses are stopped even when the message names no person
+    assert engine.evaluate(_msg(PHONE, "sms")).codes == ("consent.revoked",)
+    assert engine.evaluate(_msg(TOKEN, "push")).codes == ("consent.revoked",)
+    # an address not linked yet is stopped when the message names the person ...
+    assert engine.evaluate(_msg("ann@example.com", "email", person="p1")).codes == (
+        "consent.revoked",
+    )
+    # ... and allowed for another person or none
+    assert engine.evaluate(_msg("ann@example.com", "email")).allowed
+    assert engine.evaluate(_msg(OTHER_PHONE, "sms", person="p2")).allowed
+    # a later confirmation of one address restores that address only
+    clock.advance(dt.timedelta(minutes=1))
+    engine.consent.confirm(PHONE, topic="news", purpose="marketing", source="web")
+    assert engine.evaluate(_msg(PHONE, "sms", person="p1")).allowed
+    assert engine.evaluate(_msg(TOKEN, "push", person="p1")).codes == ("consent.revoked",)
+    assert [e.kind.value for e in engine.consent.person_history("p1")] == ["revoked"]
+
+
+def test_a_person_stop_for_one_channel_skips_addresses_without_it(engine: Engine) -> None:
+    """A person's stop for email writes nothing into a phone number's chain."""
+    events = engine.consent.revoke_person(
+        "p1", source="api", channel="email", addresses=["ann@example.com", PHONE]
+    )
+    assert [(e.number, e.channel) for e in events] == [
+        ("person: p1", Channel.EMAIL),
+        ("ann@example.com", Channel.EMAIL),
+    ]
+    engine.consent.confirm(PHONE, topic="news", purpose="marketing", source="web")
+    assert engine.evaluate(_msg(PHONE, "sms", person="p1")).allowed
+
+
+def test_a_tampered_person_chain_denies(engine: Engine, store: Store) -> None:
+    """The person's own chain is checked like any other: an edit denies consent.tampered."""
+    engine.consent.confirm("ann@example.com", topic="news", purpose="marketing", source="web")
+    engine.consent.revoke_person("p1", source="api")
+    if isinstance(store, MemoryStore):
+        chain = store._events["person: p1"]  # type: ignore[attr-defined]
+        chain[0] = chain[0].__class__(**{**_fields(chain[0]), "source": "forged"})
+    else:
+        assert isinstance(store, SQLiteStore)
+        with store._write() as db:
+            row = db.execute(
+                "SELECT record FROM consent_events WHERE number = ?", ("person: p1",)
+            ).fetchone()
+            record = json.loads(row[0])
+            record["source"] = "forged"
+            db.execute(
+                "UPDATE consent_events SET record = ? WHERE number = ?",
+                (json.dumps(record), "person: p1"),
+            )
+    decision = engine.evaluate(_msg("ann@example.com", "email", person="p1"))
+    assert decision.codes == ("consent.tampered",)
+
+
+def _fields(event: object) -> dict[str, object]:
+    import attrs
+
+    return attrs.asdict(event, recurse=False)  # type: ignore[arg-type]
+
+
+def test_email_proof_verifies_and_forget_keeps_it_unsubscribed(engine: Engine) -> None:
+    """An email chain exports a proof that verifies; forgetting an unsubscribed address keeps
+    it suppressed."""
+    engine.consent.confirm("ann@example.com", topic="news", purpose="marketing", source="web")
+    engine.consent.revoke("ann@example.com", source="unsubscribe", channel="email")
+    proof = engine.consent.proof("ANN@Example.com".replace("ANN", "ann"))
+    assert json.loads(proof)["number"] == "ann@example.com"
+    assert engine.consent.verify(proof)
+    csv_proof = engine.consent.proof("ann@example.com", format="csv")
+    assert csv_proof.splitlines()[0] == (
+        "seq,kind,number,at,topic,purpose,brand,basis,source,evidence,expires,channel,"
+        "prev_hash,hash"
+    )
+    assert csv_proof.splitlines()[2].split(",")[11] == "email"
+    assert engine.consent.verify(csv_proof, format="csv")
+    engine.forget("ann@example.com")
+    assert engine.consent.history("ann@example.com") == []
+    assert engine.evaluate(_msg("ann@example.com", "email")).codes == ("consent.revoked",)
+
+
+def test_events_without_a_channel_keep_their_hash() -> None:
+    """An event that names no channel hashes exactly as before channels existed."""
+    from smspolicy import ConsentEvent
+
+    event = ConsentEvent(
+        kind="confirmed",
+        number=PHONE,
+        at=T0,
+        source="form",
+        topic="news",
+        purpose="marketing",
+        basis="express",
+    ).chained(0, "0" * 64)
+    legacy = {
+        "kind": "confirmed",
+        "number": PHONE,
+        "at": "2025-01-15T15:00:00+00:00",
+        "source": "form",
+        "topic": "news",
+        "purpose": "marketing",
+        "brand": None,
+        "basis": "express",
+        "evidence": {},
+        "expires": None,
+        "seq": 0,
+        "prev_hash": "0" * 64,
+    }
+    canonical = json.dumps(legacy, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert event.hash == hashlib.sha256(canonical.encode()).hexdigest()
+    voice = ConsentEvent(
+        kind="confirmed", number=PHONE, at=T0, source="form", channel="voice"
+    ).chained(0, "0" * 64)
+    assert voice.payload()["channel"] == "voice"
+    assert ConsentEvent.from_json(voice.to_json()) == voice
+
+
+def test_the_inbound_stop_scope_is_configurable(store: Store) -> None:
+    """Engine(stop_channel="sms"): a texted STOP ends texts and leaves a consent for calls."""
+    engine = Engine(rules.consent(), store, FrozenClock(T0), stop_channel="sms")
+    engine.consent.confirm(PHONE, topic="news", purpose="marketing", source="web")
+    result = engine.inbound("STOP", PHONE)
+    assert [e.channel for e in result.events] == [Channel.SMS]
+    assert engine.evaluate(_msg(PHONE, "sms")).codes == ("consent.revoked",)
+    assert engine.evaluate(_msg(PHONE, "mms")).codes == ("consent.revoked",)
+    assert engine.evaluate(_msg(PHONE, "voice")).allowed
+
+
+@pytest.mark.parametrize("bad", ["email", "push", "fax"], ids=str)
+def test_the_stop_scope_is_a_phone_channel(bad: str) -> None:
+    """stop_channel names a phone channel or nothing."""
+    from smspolicy.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=r"stop_channel|Channel"):
+        Engine(rules.consent(), stop_channel=bad)
+
+
+def test_profiles_are_found_under_the_normal_form_or_as_spelled(store: Store) -> None:
+    """An email profile keyed by the normal form or by the sender's own spelling applies."""
+    from smspolicy import Profile
+
+    profiles = {"ann@example.com": Profile(country="CA"), "Bob@MAIL.Example": Profile(country="CA")}
+    engine = Engine(rules.consent(), store, FrozenClock(T0), profiles=profiles)
+    for to in ("ann@EXAMPLE.com", "Bob@MAIL.Example"):
+        recipient = engine.recipient(_msg(to, "email"))
+        assert recipient.jurisdictions == frozenset({"CA"})
+    assert engine.recipient(_msg("Bob@mail.example", "email")).address == "Bob@mail.example"
+
+
+def test_no_address_can_be_read_as_a_persons_own_record() -> None:
+    """A person's record is keyed "person: <id>": the space keeps every address out of it."""
+    from smspolicy.consent import person_key
+
+    key = person_key("bob")
+    assert key == "person: bob"
+    for channel in ("push", "email"):
+        with pytest.raises(InvalidAddressError):
+            normalise_address(key, channel)
+    with pytest.raises(InvalidNumberError):
+        normalise_address(key, "sms")
+
+
+def test_a_forgotten_push_token_stays_opted_out(engine: Engine) -> None:
+    """forget(token, channel="push") erases the token's records and keeps it suppressed."""
+    engine.consent.confirm(TOKEN, topic="news", purpose="marketing", source="app", channel="push")
+    engine.consent.revoke(TOKEN, source="app-settings", channel="push")
+    engine.forget(f" {TOKEN} ", channel="push")
+    assert engine.consent.history(TOKEN, channel="push") == []
+    assert engine.evaluate(_msg(TOKEN, "push")).codes == ("consent.revoked",)
