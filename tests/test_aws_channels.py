@@ -595,11 +595,15 @@ def test_possibly_delivered_email_push_or_voice_is_counted_never_resent(channel_
 
 def test_email_opt_out_reported_by_pinpoint_is_never_lost() -> None:
     """A DeliveryStatus OPT_OUT for an email address is an opted_out outcome, nothing counted,
-    and the address is not sent again (no second request), whether the ledger already keeps
-    email revocations or the guard's journal holds the address until it can."""
+    recorded in the ledger as the email's revocation, and the address is not sent again (no
+    second request) under a policy that honours revocations on an opt-out channel."""
     c = client("pinpoint")
     script = Script(c, "SendMessages", ok(**{ALICE: "OPT_OUT"}), ok())
-    engine = make_engine()
+    engine = Engine(
+        Policy(POLICY, rules.consent(required_for=["sms"]), name="opt-out email"),
+        MemoryStore(),
+        FrozenClock(NOW),
+    )
     guard = PinpointGuard(c, engine, topic="deals", brand="Acme")
     request = one_address("EMAIL", ALICE, "p-1")
     first = send(guard, request)["Outcomes"][ALICE]
@@ -608,3 +612,5 @@ def test_email_opt_out_reported_by_pinpoint_is_never_lost() -> None:
     again = send(guard, request)["Outcomes"][ALICE]
     assert again.status is OutcomeStatus.DENIED
     assert len(script.requests) == 1
+    assert "consent.revoked" in again.decision.codes
+    assert [e.kind.value for e in engine.consent.history(ALICE)] == ["revoked"]
