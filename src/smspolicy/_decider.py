@@ -117,11 +117,14 @@ class Decider:
         self.store_retry = store_retry
 
     def recipient(self, message: Message) -> Recipient:
-        """Resolve the message's recipient (cached per number); profiles are keyed by E.164."""
+        """Resolve the message's recipient (cached per number); profiles are keyed by E.164,
+        and the message's own facts (``Message.recipient``) are laid over the profile's."""
         if not message.channel.is_phone:
-            return address_recipient(message.address, self.profile(message.address))
+            return address_recipient(
+                message.address, self.profile(message.address), message.recipient
+            )
         facts = self.resolver.number_facts(message.to)
-        return self.resolver.recipient(facts, self.profile(facts.e164))
+        return self.resolver.recipient(facts, self.profile(facts.e164), message.recipient)
 
     def resolve(self, message: Message) -> Recipient | Decision:
         """The message's recipient, or the DENY of an address that cannot be one."""
