@@ -39,7 +39,7 @@ from .errors import (
 )
 from .programs import Program, check_keywords
 from .rules._caps import program_frequency
-from .store import Counters, MemoryStore, Store
+from .store import ComposedStore, Counters, MemoryStore, Store
 from .store._base import missing_methods
 from .store._profiles import ProfileStore, StoredProfiles, layered
 from .typing import Rule
@@ -66,6 +66,14 @@ def _profiles(value: object) -> Callable[[str], Profile | None]:
     if callable(value):
         return cast("Callable[[str], Profile | None]", value)
     raise ConfigurationError("profiles must be a mapping number -> Profile or a callable")
+
+
+def _keeps_profiles(store: Store) -> bool:
+    """True when ``store`` keeps profiles: it is a :class:`ProfileStore` and, made of parts,
+    one of its parts is one."""
+    if isinstance(store, ComposedStore):
+        return any(isinstance(part, ProfileStore) for part in (store.ledger, store.counters))
+    return isinstance(store, ProfileStore)
 
 
 def _check_messages(batch: Sequence[object]) -> None:
@@ -147,7 +155,7 @@ class Engine:
             cache_size=cache_size,
             trust_profile_zone=trust_profile_zone,
         )
-        self._stored = StoredProfiles(self.store) if isinstance(self.store, ProfileStore) else None
+        self._stored = StoredProfiles(self.store) if _keeps_profiles(self.store) else None
         explicit = _profiles(profiles)
         if self._stored is None:
             self._profile = explicit
@@ -222,6 +230,12 @@ class Engine:
     def profile(self, address: str) -> Profile | None:
         """The recipient's profile, if the engine has one."""
         return self._profile(address)
+
+    def refresh_profiles(self) -> None:
+        """Forget the profiles remembered from the store (they are kept a minute), so the next
+        decisions read them again: call it after writing profiles in bulk."""
+        if self._stored is not None:
+            self._stored.clear()
 
     def programs_for(self, sender: str | None) -> tuple[Program, ...]:
         """The programs sent from ``sender`` (all programs when it is unknown or None)."""

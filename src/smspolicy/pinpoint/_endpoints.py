@@ -440,4 +440,5 @@ def import_endpoints(
             _record_batch(engine, store, name, parsed, chosen, summary)
             if progress is not None:
                 progress(len(batch))
+    engine.refresh_profiles()
     return summary
