@@ -329,7 +329,7 @@ def test_a_profile_read_failure_fails_closed() -> None:
         rules.valid_number(), FailingProfiles(), FrozenClock(new_york(12)), on_store_error="defer"
     )
     assert deferring.evaluate(message).until == new_york(12, 5)
-    with pytest.raises(InvalidInputError, match="expected a smspolicy.Message"):
+    with pytest.raises(InvalidInputError, match=r"expected a smspolicy\.Message"):
         engine.reserve_many(["+12125550123"])  # type: ignore[list-item]
 
 
@@ -385,7 +385,8 @@ def test_imported_person_links_make_person_caps_count_across_numbers(
 
     reservation = engine.reserve(Message(NY, "deals", "marketing"))
     assert reservation.allowed
-    assert reservation.message is not None and reservation.message.person == "user-1"
+    assert reservation.message is not None
+    assert reservation.message.person == "user-1"
     reservation.commit("provider-1")
     clock.advance(dt.timedelta(hours=1))
     second = engine.evaluate(Message(LA, "deals", "marketing"))

@@ -7,7 +7,7 @@ import datetime as dt
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Literal, cast
+from typing import Literal, TypeGuard, cast
 
 import attrs
 from phonenumbers import PhoneNumber
@@ -68,7 +68,7 @@ def _profiles(value: object) -> Callable[[str], Profile | None]:
     raise ConfigurationError("profiles must be a mapping number -> Profile or a callable")
 
 
-def _keeps_profiles(store: Store) -> bool:
+def _keeps_profiles(store: Store) -> TypeGuard[ProfileStore]:
     """True when ``store`` keeps profiles: it is a :class:`ProfileStore` and, made of parts,
     one of its parts is one."""
     if isinstance(store, ComposedStore):

@@ -522,9 +522,7 @@ class Resolver:
         )
         self._recipients: cachetools.LRUCache[
             tuple[str, Profile | None, RecipientFacts | None], Recipient
-        ] = (
-            cachetools.LRUCache(maxsize=cache_size)
-        )
+        ] = cachetools.LRUCache(maxsize=cache_size)
         self._line_types: cachetools.TTLCache[str, LineType | None] = cachetools.TTLCache(
             maxsize=cache_size, ttl=lookup_ttl.total_seconds()
         )
@@ -713,9 +711,7 @@ def address_recipient(
 ) -> Recipient:
     """A recipient on a non-phone channel (email, push, in-app): no number, the profile's and
     the message's facts only."""
-    zones, principal, jurisdictions, source = _overlay(
-        None, (), frozenset(), profile, facts=facts
-    )
+    zones, principal, jurisdictions, source = _overlay(None, (), frozenset(), profile, facts=facts)
     return Recipient(
         address=address.strip(),
         valid=bool(address.strip()),

@@ -167,8 +167,9 @@ class StoredProfiles:
 def layered(
     first: Callable[[str], Profile | None], then: Callable[[str], Profile | None]
 ) -> Callable[[str], Profile | None]:
-    """A profile source that takes each field from ``first`` (e.g. an engine's explicit ``profiles=``) and
-    fills the fields it leaves unset from ``then`` (e.g. :class:`StoredProfiles`)."""
+    """A profile source that takes each field from ``first`` (e.g. an engine's explicit
+    ``profiles=``) and fills the fields it leaves unset from ``then`` (e.g.
+    :class:`StoredProfiles`)."""
 
     def profile(address: str) -> Profile | None:
         over, under = first(address), then(address)
