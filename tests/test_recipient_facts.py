@@ -409,3 +409,13 @@ def test_record_sent_fills_the_stored_person() -> None:
     assert record.person == "p"
     batch = engine.reserve_many([Message(LA, "deals", "marketing")])
     assert [r.decision.verdict for r in batch] == [Verdict.DEFER]
+
+
+def test_a_held_message_keeps_its_facts() -> None:
+    """A message held in the outbox comes back with the facts it was given."""
+    from smspolicy.outbox._model import _message_from, _message_json
+
+    message = marketing(NY, state="FL", zone="America/Chicago", postal_code="33101")
+    stored = json.loads(json.dumps(_message_json(message)))
+    assert _message_from(stored) == message
+    assert _message_from({**stored, "recipient": None}).recipient is None
