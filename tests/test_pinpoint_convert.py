@@ -312,7 +312,7 @@ def test_bare_objects_are_recognised(settings: dict[str, Any], kind: str) -> Non
         assert "each campaign (the application's default)" in text
         assert "when =" not in text
     else:
-        assert "from the campaign to one" in text
+        assert "from the campaign\n# to one endpoint" in text
 
 
 @pytest.mark.parametrize(
@@ -513,3 +513,246 @@ def test_convert_file_errors(tmp_path: Path) -> None:
     bom = tmp_path / "bom.json"
     bom.write_bytes(b"\xef\xbb\xbf" + json.dumps(campaign()).encode())
     assert 'name = "winter-sale"' in convert_file(bom)
+
+
+# --- the whole converted text, line by line ------------------------------------------------
+
+FULL_JOURNEY: dict[str, Any] = {
+    "JourneyResponse": {
+        "Id": "j1",
+        "Name": "Welcome",
+        "Limits": {
+            "DailyCap": 1,
+            "TotalCap": 5,
+            "TimeframeCap": {"Days": 1, "Cap": 1},
+            "EndpointReentryCap": 2,
+            "EndpointReentryInterval": "P1D",
+            "MessagesPerSecond": 20,
+        },
+        "QuietTime": {"Start": "20:00", "End": "09:00"},
+        "WaitForQuietTime": True,
+        "Schedule": {"StartTime": "2026-12-01T00:00:00Z", "EndTime": "2026-12-31T00:00:00Z"},
+    }
+}
+
+FULL_CAMPAIGN: dict[str, Any] = {
+    "CampaignResponse": {
+        "Id": "c1",
+        "Name": "Winter Sale",
+        "Limits": {
+            "Daily": 2,
+            "Total": 4,
+            "Session": 3,
+            "MaximumDuration": 3600,
+            "MessagesPerSecond": 50,
+        },
+        "Schedule": {
+            "StartTime": "2026-12-01T14:00:00Z",
+            "EndTime": "2026-12-15T14:00:00Z",
+            "IsLocalTime": True,
+            "Timezone": "UTC-05",
+            "QuietTime": {"Start": "21:00", "End": "08:00"},
+        },
+    }
+}
+
+FULL_APPLICATION: dict[str, Any] = {
+    "ApplicationSettingsResource": {
+        "ApplicationId": "app-9",
+        "Limits": {"Daily": 1, "Total": 1},
+        "QuietTime": {"Start": "22:00", "End": "07:30"},
+    }
+}
+
+JOURNEY_TEXT = """\
+# Converted from the Pinpoint journey "Welcome" (j1)
+# by `smspolicy pinpoint convert`.
+# Send its messages with topic = "welcome": the rules below apply to it.
+# Consent is required for every message (the ledger holds the imported opt-outs).
+# Recommended: jurisdictions = ["standard"] adds the legal windows, caps and content
+# rules of each recipient's jurisdictions, which Pinpoint never applied.
+name = "welcome"
+
+# Pinpoint QuietTime 20:00-09:00: no messages in quiet time.
+# - Pinpoint's Start and End were both inclusive (a message at 09:00 was still
+#   held): the window here opens at 09:01 (start inclusive, end exclusive).
+# - Pinpoint applied quiet time only to endpoints with Demographic.Timezone and sent
+#   to the others at any hour (fail open). Here the window holds in every candidate
+#   zone of the recipient (the number's area code and the profile's zone), and a
+#   marketing message to a recipient with no known zone is denied (fail closed).
+# - WaitForQuietTime is true: a message in quiet time waits for the window (defer).
+[[rules]]
+type = "sending_window"
+start = "09:01"
+end = "20:00"
+on_outside = "defer"
+when = { topic = "welcome" }
+
+# Pinpoint Limits.DailyCap = 1: at most 1 message from the journey
+# to one participant in any 24 hours.
+[[rules]]
+type = "frequency_cap"
+limit = 1
+per = "24h"
+scope = "topic"
+when = { topic = "welcome" }
+
+# Pinpoint Limits.TotalCap = 5: at most 5 messages from the journey
+# to one participant over its course.
+# Counted over the schedule, 30 days from StartTime to EndTime.
+[[rules]]
+type = "frequency_cap"
+limit = 5
+per = "30d"
+scope = "topic"
+when = { topic = "welcome" }
+
+# Pinpoint Limits.TimeframeCap: at most 1 message in 1 day.
+[[rules]]
+type = "frequency_cap"
+limit = 1
+per = "1d"
+scope = "topic"
+when = { topic = "welcome" }
+
+# Pinpoint Limits.EndpointReentryInterval = P1D: a participant re-entered
+# the journey only after this long. Here: the same message (content key) to the
+# same person is denied within that window, which stops a re-entry from repeating
+# what was already sent.
+[[rules]]
+type = "dedupe"
+window = "1d"
+when = { topic = "welcome" }
+#
+# Limits.EndpointReentryCap = 2: how often a participant may enter the
+# journey is a property of your journey code, not of a message: no equivalent rule
+# (the caps above bound what any number of entries can send).
+#
+# Limits.MessagesPerSecond = 20: a throughput setting, not a consent rule,
+# so not in this file. Give it to smspolicy.throughput.SenderThroughput(store,
+# {ORIGINATION_IDENTITY: 20}): each message gets its sender's next free slot,
+# shared by every worker through the store, instead of a ThrottlingException.
+# Keep it at or below the rate End User Messaging allows the identity.
+"""
+
+CAMPAIGN_TEXT = """\
+# Converted from the Pinpoint campaign "Winter Sale" (c1)
+# by `smspolicy pinpoint convert`.
+# Send its messages with topic = "winter-sale": the rules below apply to it.
+# Consent is required for every message (the ledger holds the imported opt-outs).
+# Recommended: jurisdictions = ["standard"] adds the legal windows, caps and content
+# rules of each recipient's jurisdictions, which Pinpoint never applied.
+name = "winter-sale"
+
+# Pinpoint Schedule.QuietTime 21:00-08:00: no messages in quiet time.
+# - Pinpoint's Start and End were both inclusive (a message at 08:00 was still
+#   held): the window here opens at 08:01 (start inclusive, end exclusive).
+# - Pinpoint applied quiet time only to endpoints with Demographic.Timezone and sent
+#   to the others at any hour (fail open). Here the window holds in every candidate
+#   zone of the recipient (the number's area code and the profile's zone), and a
+#   marketing message to a recipient with no known zone is denied (fail closed).
+# - Pinpoint did not send a message due in quiet time (a campaign never waits): it is
+#   denied here too; write on_outside = "defer" to send it when the window opens.
+[[rules]]
+type = "sending_window"
+start = "08:01"
+end = "21:00"
+on_outside = "deny"
+when = { topic = "winter-sale" }
+
+# Pinpoint Limits.Daily = 2: at most 2 messages from the campaign
+# to one endpoint in any 24 hours (rolling, as in Pinpoint). Counted per topic and
+# number here: send each campaign with its own topic.
+[[rules]]
+type = "frequency_cap"
+limit = 2
+per = "24h"
+scope = "topic"
+when = { topic = "winter-sale" }
+
+# Pinpoint Limits.Total = 4: at most 4 messages from the campaign
+# to one endpoint over its whole run.
+# Counted over the schedule, 14 days from StartTime to EndTime.
+[[rules]]
+type = "frequency_cap"
+limit = 4
+per = "14d"
+scope = "topic"
+when = { topic = "winter-sale" }
+#
+# Limits.Session = 3: a limit per in-app session; SMS has no sessions, so there is no equivalent.
+#
+# Limits.MaximumDuration = 3600 s: Pinpoint stopped trying to deliver this
+# long after the scheduled start. Here it is per message: set
+# Message(not_after=scheduled start + 3600 s); a deferral past it is denied
+# (message.stale).
+#
+# Limits.MessagesPerSecond = 50: a throughput setting, not a consent rule,
+# so not in this file. Give it to smspolicy.throughput.SenderThroughput(store,
+# {ORIGINATION_IDENTITY: 50}): each message gets its sender's next free slot,
+# shared by every worker through the store, instead of a ThrottlingException.
+# Keep it at or below the rate End User Messaging allows the identity.
+#
+# Schedule (IsLocalTime = true, Timezone = "UTC-05"):
+# when to start sending stays your scheduler's job; the policy decides each
+# message in the recipient's own zones whatever the schedule's zone, and a message
+# sent early is deferred to the window, never sent in quiet time.
+"""
+
+APPLICATION_TEXT = """\
+# Converted from the Pinpoint application (app-9)
+# by `smspolicy pinpoint convert`.
+# Application defaults: the rules below apply to every topic.
+# Consent is required for every message (the ledger holds the imported opt-outs).
+# Recommended: jurisdictions = ["standard"] adds the legal windows, caps and content
+# rules of each recipient's jurisdictions, which Pinpoint never applied.
+name = "pinpoint-application"
+
+# Pinpoint QuietTime 22:00-07:30: no messages in quiet time.
+# - Pinpoint's Start and End were both inclusive (a message at 07:30 was still
+#   held): the window here opens at 07:31 (start inclusive, end exclusive).
+# - Pinpoint applied quiet time only to endpoints with Demographic.Timezone and sent
+#   to the others at any hour (fail open). Here the window holds in every candidate
+#   zone of the recipient (the number's area code and the profile's zone), and a
+#   marketing message to a recipient with no known zone is denied (fail closed).
+# - Pinpoint did not send a message due in quiet time (a campaign never waits): it is
+#   denied here too; write on_outside = "defer" to send it when the window opens.
+[[rules]]
+type = "sending_window"
+start = "07:31"
+end = "22:00"
+on_outside = "deny"
+
+# Pinpoint Limits.Daily = 1: at most 1 message from each campaign (the application's default)
+# to one endpoint in any 24 hours (rolling, as in Pinpoint). Counted per topic and
+# number here: send each campaign with its own topic.
+[[rules]]
+type = "frequency_cap"
+limit = 1
+per = "24h"
+scope = "topic"
+
+# Pinpoint Limits.Total = 1: at most 1 message from each campaign (the application's default)
+# to one endpoint over its whole run.
+# An application default has no schedule: counted over 365d.
+[[rules]]
+type = "frequency_cap"
+limit = 1
+per = "365d"
+scope = "topic"
+"""
+
+
+@pytest.mark.parametrize(
+    ("settings", "text"),
+    [
+        (FULL_JOURNEY, JOURNEY_TEXT),
+        (FULL_CAMPAIGN, CAMPAIGN_TEXT),
+        (FULL_APPLICATION, APPLICATION_TEXT),
+    ],
+    ids=["journey", "campaign", "application"],
+)
+def test_every_setting_converts_to_exactly_this_text(settings: dict[str, Any], text: str) -> None:
+    """A journey, a campaign and application settings with every limit convert to exactly
+    this policy file: each rule, each comment on a difference, correct plurals."""
+    assert convert_settings(settings) == text
