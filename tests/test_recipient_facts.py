@@ -419,3 +419,51 @@ def test_a_held_message_keeps_its_facts() -> None:
     stored = json.loads(json.dumps(_message_json(message)))
     assert _message_from(stored) == message
     assert _message_from({**stored, "recipient": None}).recipient is None
+
+
+def test_preflight_applies_a_rows_own_time_zone(tmp_path: Path) -> None:
+    """A recipient list's timezone column joins the number's zones: a New York number whose row
+    says Los Angeles waits at 09:30 New York (06:30 there) for an 08:00-21:00 window."""
+    from smspolicy.cli import main
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        'name = "p"\n[[rules]]\ntype = "sending_window"\nstart = "08:00"\nend = "21:00"\n',
+        encoding="utf-8",
+    )
+    recipients = tmp_path / "recipients.csv"
+    recipients.write_text(
+        "number,topic,purpose,timezone\n"
+        f"{NY},deals,transactional,America/Los_Angeles\n"
+        f"{LA},deals,transactional,\n",
+        encoding="utf-8",
+    )
+    database = tmp_path / "s.sqlite3"
+    ledger = Engine(
+        rules.consent(), SQLiteStore(database), FrozenClock(new_york(9) - dt.timedelta(days=9))
+    )
+    for number in (NY, LA):
+        ledger.consent.confirm(number, topic="deals", purpose="transactional", source="web")
+    out = tmp_path / "decisions.csv"
+    main(
+        [
+            "preflight",
+            str(recipients),
+            "--policy",
+            str(policy),
+            "--db",
+            str(database),
+            "--at",
+            "2025-01-15T14:30:00Z",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    import csv
+
+    rows = list(csv.DictReader(out.read_text(encoding="utf-8").splitlines()))
+    assert [(r["number"], r["verdict"], r["until_utc"]) for r in rows] == [
+        (NY, "defer", "2025-01-15T16:00:00+00:00"),
+        (LA, "defer", "2025-01-15T16:00:00+00:00"),
+    ]
