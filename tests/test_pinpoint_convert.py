@@ -756,3 +756,105 @@ def test_every_setting_converts_to_exactly_this_text(settings: dict[str, Any], t
     """A journey, a campaign and application settings with every limit convert to exactly
     this policy file: each rule, each comment on a difference, correct plurals."""
     assert convert_settings(settings) == text
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (campaign(Limits=[1]), "Limits and Schedule must be JSON objects"),
+        (
+            campaign(Schedule={"QuietTime": ["21:00"]}),
+            "Schedule.QuietTime must be a JSON object",
+        ),
+        (campaign(Schedule={}, QuietTime="21:00"), "QuietTime must be a JSON object"),
+        (journey(Limits=[1]), "Limits, QuietTime and Schedule must be JSON objects"),
+        (journey(Schedule=3), "Limits, QuietTime and Schedule must be JSON objects"),
+        (
+            journey(Limits={"DailyCap": -1}),
+            "Limits.DailyCap must be a whole number >= 0, got -1",
+        ),
+        (
+            journey(Limits={"TotalCap": "5"}),
+            "Limits.TotalCap must be a whole number >= 0, got '5'",
+        ),
+        (
+            journey(Limits={"TimeframeCap": [7, 3]}),
+            "Limits.TimeframeCap must be a JSON object",
+        ),
+        (
+            journey(Limits={"TimeframeCap": {"Cap": 1.5, "Days": 7}}),
+            "Limits.TimeframeCap.Cap must be a whole number >= 0, got 1.5",
+        ),
+        (
+            journey(Limits={"TimeframeCap": {"Cap": 3, "Days": False}}),
+            "Limits.TimeframeCap.Days must be a whole number >= 0, got False",
+        ),
+        (
+            journey(Limits={"EndpointReentryCap": -2}),
+            "Limits.EndpointReentryCap must be a whole number >= 0, got -2",
+        ),
+        (
+            journey(
+                Limits={"TotalCap": 2},
+                Schedule={"StartTime": "2026-12-01T00:00:00Z", "EndTime": "soon"},
+            ),
+            "Schedule.EndTime is not an ISO 8601 instant: 'soon'",
+        ),
+    ],
+    ids=[
+        "campaign-limits",
+        "schedule-quiet-time",
+        "campaign-quiet-time",
+        "journey-limits",
+        "journey-schedule",
+        "daily-cap",
+        "total-cap",
+        "timeframe",
+        "timeframe-cap",
+        "timeframe-days",
+        "reentry-cap",
+        "end-time",
+    ],
+)
+def test_bad_settings_name_the_key_exactly(settings: Any, message: str) -> None:
+    """Each malformed setting is refused with a message naming its exact key and value."""
+    with pytest.raises(InvalidInputError) as raised:
+        convert_settings(settings)
+    assert str(raised.value) == message
+
+
+def test_a_journey_that_does_not_wait_drops_and_says_why() -> None:
+    """A journey without WaitForQuietTime drops a message due in quiet time (deny), and the
+    comment names the setting."""
+    settings = journey()
+    del settings["JourneyResponse"]["WaitForQuietTime"]
+    text = convert_settings(settings)
+    assert 'on_outside = "deny"' in text
+    assert "(WaitForQuietTime is false): it is" in text
+    waiting = convert_settings(journey())
+    assert 'on_outside = "defer"' in waiting
+
+
+def test_a_schedule_instant_without_a_zone_is_utc() -> None:
+    """A StartTime written without an offset is read as UTC, like one ending in Z."""
+    text = convert_settings(
+        journey(
+            Limits={"TotalCap": 2},
+            Schedule={"StartTime": "2026-12-01T00:00:00", "EndTime": "2026-12-03T00:00:01Z"},
+        )
+    )
+    assert 'per = "3d"' in text
+    assert "Counted over the schedule, 3 days from StartTime to EndTime." in text
+
+
+def test_convert_file_names_the_file_and_passes_the_topic(tmp_path: Path) -> None:
+    """A file that is not JSON is named with the parser's complaint; the topic reaches the
+    converted rules."""
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    with pytest.raises(InvalidInputError) as raised:
+        convert_file(broken)
+    assert str(raised.value).startswith(f"{broken}: not JSON: Expecting property name")
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(campaign()), encoding="utf-8")
+    assert 'when = { topic = "promo" }' in convert_file(good, topic="promo")
