@@ -858,3 +858,48 @@ def test_convert_file_names_the_file_and_passes_the_topic(tmp_path: Path) -> Non
     good = tmp_path / "good.json"
     good.write_text(json.dumps(campaign()), encoding="utf-8")
     assert 'when = { topic = "promo" }' in convert_file(good, topic="promo")
+
+
+def test_application_settings_ignore_a_name_and_a_topic() -> None:
+    """Application defaults apply to every topic, whatever name the JSON carries or topic is
+    asked for; a resource without an id names none."""
+    settings = {"ApplicationSettingsResource": {"Name": "Shop", "Limits": {"Daily": 1}}}
+    text = convert_settings(settings, topic="promo")
+    assert text.splitlines()[:3] == [
+        "# Converted from the Pinpoint application",
+        "# by `smspolicy pinpoint convert`.",
+        "# Application defaults: the rules below apply to every topic.",
+    ]
+    assert 'name = "promo"' in text  # the policy's name only
+    assert "when =" not in text
+    assert 'name = "pinpoint-application"' in convert_settings(settings)
+
+
+def test_a_campaign_without_an_id_names_none() -> None:
+    """The header names the campaign, and its id only when it has one."""
+    inner = dict(campaign()["CampaignResponse"])
+    del inner["Id"]
+    first = convert_settings({"CampaignResponse": inner}).splitlines()[0]
+    assert first == '# Converted from the Pinpoint campaign "Winter Sale"'
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ([1], "expected a JSON object, got list"),
+        (
+            campaign(Schedule={"QuietTime": {"End": "08:00"}}),
+            "Schedule.QuietTime.Start must be a time HH:MM, got None",
+        ),
+        (
+            campaign(Limits={"MessagesPerSecond": -5}),
+            "Limits.MessagesPerSecond must be a whole number >= 0, got -5",
+        ),
+    ],
+    ids=["not-an-object", "end-without-start", "throughput"],
+)
+def test_more_bad_settings_name_the_key_exactly(settings: Any, message: str) -> None:
+    """A list, a quiet time with only an end and a negative rate are refused by name."""
+    with pytest.raises(InvalidInputError) as raised:
+        convert_settings(settings)
+    assert str(raised.value) == message
