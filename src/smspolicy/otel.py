@@ -27,7 +27,7 @@ from ._values import Decision, Message
 
 __all__ = ["DECISION_LOGGER", "ObservedEngine", "measure_store", "observe"]
 
-S = TypeVar("S")
+_S = TypeVar("_S")
 
 DECISION_LOGGER = "smspolicy.decisions"
 """The logger of the per-decision DEBUG records; each has ``extra={"smspolicy": {...}}`` with
@@ -245,7 +245,7 @@ class _MeasuredStore:
         return f"measure_store({self._store!r})"
 
 
-def measure_store(store: S, *, meter_provider: metrics.MeterProvider | None = None) -> S:
+def measure_store(store: _S, *, meter_provider: metrics.MeterProvider | None = None) -> _S:
     """``store`` with every call measured at its boundary, whatever the backend: a histogram
     ``smspolicy.store.duration`` (attributes ``operation``, ``outcome``) and a counter
     ``smspolicy.store.failures`` (``operation``, ``error``). The store keeps its type's
@@ -253,4 +253,4 @@ def measure_store(store: S, *, meter_provider: metrics.MeterProvider | None = No
     ``Engine(policy, measure_store(SQLiteStore(path)))``. A reservation's time includes the
     policy's re-check under the store's lock."""
     meter = metrics.get_meter(_SCOPE, meter_provider=meter_provider)
-    return cast("S", _MeasuredStore(store, meter))
+    return cast("_S", _MeasuredStore(store, meter))
