@@ -467,3 +467,13 @@ def test_preflight_applies_a_rows_own_time_zone(tmp_path: Path) -> None:
         (NY, "defer", "2025-01-15T16:00:00+00:00"),
         (LA, "defer", "2025-01-15T16:00:00+00:00"),
     ]
+
+
+def test_a_stop_is_answered_when_the_profiles_cannot_be_read() -> None:
+    """A STOP is recorded and confirmed in English even when the stored profiles are
+    unreadable: the reply's language is the only thing the profile would change."""
+    engine = Engine(rules.consent(), FailingProfiles(), FrozenClock(new_york(12)))
+    result = engine.inbound("STOP", NY)
+    assert result.kind.value == "opt_out"
+    assert result.reply
+    assert [event.kind.value for event in engine.consent.history(NY)] == ["revoked"]

@@ -76,6 +76,22 @@ def _keeps_profiles(store: Store) -> TypeGuard[ProfileStore]:
     return isinstance(store, ProfileStore)
 
 
+def _locale_only(
+    profile: Callable[[str], Profile | None],
+) -> Callable[[str], Profile | None]:
+    """The profile source of the inbound handler, which reads only a reply's language: when the
+    store cannot be read, the reply goes out in the default language rather than not at all
+    (the ledger event is already written)."""
+
+    def read(address: str) -> Profile | None:
+        try:
+            return profile(address)
+        except StoreUnavailableError:
+            return None
+
+    return read
+
+
 def _check_messages(batch: Sequence[object]) -> None:
     for message in batch:
         if not isinstance(message, Message):
@@ -206,7 +222,7 @@ class Engine:
             engagement=self.store,
             now=now,
             address_of=self.resolver.address_of,
-            profile=self._profile,
+            profile=_locale_only(self._profile),
             programs=self.programs,
             topics=self._topics,
         )
