@@ -312,7 +312,7 @@ def test_bare_objects_are_recognised(settings: dict[str, Any], kind: str) -> Non
         assert "each campaign (the application's default)" in text
         assert "when =" not in text
     else:
-        assert "from the campaign to one" in text
+        assert "from the campaign\n# to one endpoint" in text
 
 
 @pytest.mark.parametrize(
@@ -513,3 +513,393 @@ def test_convert_file_errors(tmp_path: Path) -> None:
     bom = tmp_path / "bom.json"
     bom.write_bytes(b"\xef\xbb\xbf" + json.dumps(campaign()).encode())
     assert 'name = "winter-sale"' in convert_file(bom)
+
+
+# --- the whole converted text, line by line ------------------------------------------------
+
+FULL_JOURNEY: dict[str, Any] = {
+    "JourneyResponse": {
+        "Id": "j1",
+        "Name": "Welcome",
+        "Limits": {
+            "DailyCap": 1,
+            "TotalCap": 5,
+            "TimeframeCap": {"Days": 1, "Cap": 1},
+            "EndpointReentryCap": 2,
+            "EndpointReentryInterval": "P1D",
+            "MessagesPerSecond": 20,
+        },
+        "QuietTime": {"Start": "20:00", "End": "09:00"},
+        "WaitForQuietTime": True,
+        "Schedule": {"StartTime": "2026-12-01T00:00:00Z", "EndTime": "2026-12-31T00:00:00Z"},
+    }
+}
+
+FULL_CAMPAIGN: dict[str, Any] = {
+    "CampaignResponse": {
+        "Id": "c1",
+        "Name": "Winter Sale",
+        "Limits": {
+            "Daily": 2,
+            "Total": 4,
+            "Session": 3,
+            "MaximumDuration": 3600,
+            "MessagesPerSecond": 50,
+        },
+        "Schedule": {
+            "StartTime": "2026-12-01T14:00:00Z",
+            "EndTime": "2026-12-15T14:00:00Z",
+            "IsLocalTime": True,
+            "Timezone": "UTC-05",
+            "QuietTime": {"Start": "21:00", "End": "08:00"},
+        },
+    }
+}
+
+FULL_APPLICATION: dict[str, Any] = {
+    "ApplicationSettingsResource": {
+        "ApplicationId": "app-9",
+        "Limits": {"Daily": 1, "Total": 1},
+        "QuietTime": {"Start": "22:00", "End": "07:30"},
+    }
+}
+
+JOURNEY_TEXT = """\
+# Converted from the Pinpoint journey "Welcome" (j1)
+# by `smspolicy pinpoint convert`.
+# Send its messages with topic = "welcome": the rules below apply to it.
+# Consent is required for every message (the ledger holds the imported opt-outs).
+# Recommended: jurisdictions = ["standard"] adds the legal windows, caps and content
+# rules of each recipient's jurisdictions, which Pinpoint never applied.
+name = "welcome"
+
+# Pinpoint QuietTime 20:00-09:00: no messages in quiet time.
+# - Pinpoint's Start and End were both inclusive (a message at 09:00 was still
+#   held): the window here opens at 09:01 (start inclusive, end exclusive).
+# - Pinpoint applied quiet time only to endpoints with Demographic.Timezone and sent
+#   to the others at any hour (fail open). Here the window holds in every candidate
+#   zone of the recipient (the number's area code and the profile's zone), and a
+#   marketing message to a recipient with no known zone is denied (fail closed).
+# - WaitForQuietTime is true: a message in quiet time waits for the window (defer).
+[[rules]]
+type = "sending_window"
+start = "09:01"
+end = "20:00"
+on_outside = "defer"
+when = { topic = "welcome" }
+
+# Pinpoint Limits.DailyCap = 1: at most 1 message from the journey
+# to one participant in any 24 hours.
+[[rules]]
+type = "frequency_cap"
+limit = 1
+per = "24h"
+scope = "topic"
+when = { topic = "welcome" }
+
+# Pinpoint Limits.TotalCap = 5: at most 5 messages from the journey
+# to one participant over its course.
+# Counted over the schedule, 30 days from StartTime to EndTime.
+[[rules]]
+type = "frequency_cap"
+limit = 5
+per = "30d"
+scope = "topic"
+when = { topic = "welcome" }
+
+# Pinpoint Limits.TimeframeCap: at most 1 message in 1 day.
+[[rules]]
+type = "frequency_cap"
+limit = 1
+per = "1d"
+scope = "topic"
+when = { topic = "welcome" }
+
+# Pinpoint Limits.EndpointReentryInterval = P1D: a participant re-entered
+# the journey only after this long. Here: the same message (content key) to the
+# same person is denied within that window, which stops a re-entry from repeating
+# what was already sent.
+[[rules]]
+type = "dedupe"
+window = "1d"
+when = { topic = "welcome" }
+#
+# Limits.EndpointReentryCap = 2: how often a participant may enter the
+# journey is a property of your journey code, not of a message: no equivalent rule
+# (the caps above bound what any number of entries can send).
+#
+# Limits.MessagesPerSecond = 20: a throughput setting, not a consent rule,
+# so not in this file. Give it to smspolicy.throughput.SenderThroughput(store,
+# {ORIGINATION_IDENTITY: 20}): each message gets its sender's next free slot,
+# shared by every worker through the store, instead of a ThrottlingException.
+# Keep it at or below the rate End User Messaging allows the identity.
+"""
+
+CAMPAIGN_TEXT = """\
+# Converted from the Pinpoint campaign "Winter Sale" (c1)
+# by `smspolicy pinpoint convert`.
+# Send its messages with topic = "winter-sale": the rules below apply to it.
+# Consent is required for every message (the ledger holds the imported opt-outs).
+# Recommended: jurisdictions = ["standard"] adds the legal windows, caps and content
+# rules of each recipient's jurisdictions, which Pinpoint never applied.
+name = "winter-sale"
+
+# Pinpoint Schedule.QuietTime 21:00-08:00: no messages in quiet time.
+# - Pinpoint's Start and End were both inclusive (a message at 08:00 was still
+#   held): the window here opens at 08:01 (start inclusive, end exclusive).
+# - Pinpoint applied quiet time only to endpoints with Demographic.Timezone and sent
+#   to the others at any hour (fail open). Here the window holds in every candidate
+#   zone of the recipient (the number's area code and the profile's zone), and a
+#   marketing message to a recipient with no known zone is denied (fail closed).
+# - Pinpoint did not send a message due in quiet time (a campaign never waits): it is
+#   denied here too; write on_outside = "defer" to send it when the window opens.
+[[rules]]
+type = "sending_window"
+start = "08:01"
+end = "21:00"
+on_outside = "deny"
+when = { topic = "winter-sale" }
+
+# Pinpoint Limits.Daily = 2: at most 2 messages from the campaign
+# to one endpoint in any 24 hours (rolling, as in Pinpoint). Counted per topic and
+# number here: send each campaign with its own topic.
+[[rules]]
+type = "frequency_cap"
+limit = 2
+per = "24h"
+scope = "topic"
+when = { topic = "winter-sale" }
+
+# Pinpoint Limits.Total = 4: at most 4 messages from the campaign
+# to one endpoint over its whole run.
+# Counted over the schedule, 14 days from StartTime to EndTime.
+[[rules]]
+type = "frequency_cap"
+limit = 4
+per = "14d"
+scope = "topic"
+when = { topic = "winter-sale" }
+#
+# Limits.Session = 3: a limit per in-app session; SMS has no sessions, so there is no equivalent.
+#
+# Limits.MaximumDuration = 3600 s: Pinpoint stopped trying to deliver this
+# long after the scheduled start. Here it is per message: set
+# Message(not_after=scheduled start + 3600 s); a deferral past it is denied
+# (message.stale).
+#
+# Limits.MessagesPerSecond = 50: a throughput setting, not a consent rule,
+# so not in this file. Give it to smspolicy.throughput.SenderThroughput(store,
+# {ORIGINATION_IDENTITY: 50}): each message gets its sender's next free slot,
+# shared by every worker through the store, instead of a ThrottlingException.
+# Keep it at or below the rate End User Messaging allows the identity.
+#
+# Schedule (IsLocalTime = true, Timezone = "UTC-05"):
+# when to start sending stays your scheduler's job; the policy decides each
+# message in the recipient's own zones whatever the schedule's zone, and a message
+# sent early is deferred to the window, never sent in quiet time.
+"""
+
+APPLICATION_TEXT = """\
+# Converted from the Pinpoint application (app-9)
+# by `smspolicy pinpoint convert`.
+# Application defaults: the rules below apply to every topic.
+# Consent is required for every message (the ledger holds the imported opt-outs).
+# Recommended: jurisdictions = ["standard"] adds the legal windows, caps and content
+# rules of each recipient's jurisdictions, which Pinpoint never applied.
+name = "pinpoint-application"
+
+# Pinpoint QuietTime 22:00-07:30: no messages in quiet time.
+# - Pinpoint's Start and End were both inclusive (a message at 07:30 was still
+#   held): the window here opens at 07:31 (start inclusive, end exclusive).
+# - Pinpoint applied quiet time only to endpoints with Demographic.Timezone and sent
+#   to the others at any hour (fail open). Here the window holds in every candidate
+#   zone of the recipient (the number's area code and the profile's zone), and a
+#   marketing message to a recipient with no known zone is denied (fail closed).
+# - Pinpoint did not send a message due in quiet time (a campaign never waits): it is
+#   denied here too; write on_outside = "defer" to send it when the window opens.
+[[rules]]
+type = "sending_window"
+start = "07:31"
+end = "22:00"
+on_outside = "deny"
+
+# Pinpoint Limits.Daily = 1: at most 1 message from each campaign (the application's default)
+# to one endpoint in any 24 hours (rolling, as in Pinpoint). Counted per topic and
+# number here: send each campaign with its own topic.
+[[rules]]
+type = "frequency_cap"
+limit = 1
+per = "24h"
+scope = "topic"
+
+# Pinpoint Limits.Total = 1: at most 1 message from each campaign (the application's default)
+# to one endpoint over its whole run.
+# An application default has no schedule: counted over 365d.
+[[rules]]
+type = "frequency_cap"
+limit = 1
+per = "365d"
+scope = "topic"
+"""
+
+
+@pytest.mark.parametrize(
+    ("settings", "text"),
+    [
+        (FULL_JOURNEY, JOURNEY_TEXT),
+        (FULL_CAMPAIGN, CAMPAIGN_TEXT),
+        (FULL_APPLICATION, APPLICATION_TEXT),
+    ],
+    ids=["journey", "campaign", "application"],
+)
+def test_every_setting_converts_to_exactly_this_text(settings: dict[str, Any], text: str) -> None:
+    """A journey, a campaign and application settings with every limit convert to exactly
+    this policy file: each rule, each comment on a difference, correct plurals."""
+    assert convert_settings(settings) == text
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (campaign(Limits=[1]), "Limits and Schedule must be JSON objects"),
+        (
+            campaign(Schedule={"QuietTime": ["21:00"]}),
+            "Schedule.QuietTime must be a JSON object",
+        ),
+        (campaign(Schedule={}, QuietTime="21:00"), "QuietTime must be a JSON object"),
+        (journey(Limits=[1]), "Limits, QuietTime and Schedule must be JSON objects"),
+        (journey(Schedule=3), "Limits, QuietTime and Schedule must be JSON objects"),
+        (
+            journey(Limits={"DailyCap": -1}),
+            "Limits.DailyCap must be a whole number >= 0, got -1",
+        ),
+        (
+            journey(Limits={"TotalCap": "5"}),
+            "Limits.TotalCap must be a whole number >= 0, got '5'",
+        ),
+        (
+            journey(Limits={"TimeframeCap": [7, 3]}),
+            "Limits.TimeframeCap must be a JSON object",
+        ),
+        (
+            journey(Limits={"TimeframeCap": {"Cap": 1.5, "Days": 7}}),
+            "Limits.TimeframeCap.Cap must be a whole number >= 0, got 1.5",
+        ),
+        (
+            journey(Limits={"TimeframeCap": {"Cap": 3, "Days": False}}),
+            "Limits.TimeframeCap.Days must be a whole number >= 0, got False",
+        ),
+        (
+            journey(Limits={"EndpointReentryCap": -2}),
+            "Limits.EndpointReentryCap must be a whole number >= 0, got -2",
+        ),
+        (
+            journey(
+                Limits={"TotalCap": 2},
+                Schedule={"StartTime": "2026-12-01T00:00:00Z", "EndTime": "soon"},
+            ),
+            "Schedule.EndTime is not an ISO 8601 instant: 'soon'",
+        ),
+    ],
+    ids=[
+        "campaign-limits",
+        "schedule-quiet-time",
+        "campaign-quiet-time",
+        "journey-limits",
+        "journey-schedule",
+        "daily-cap",
+        "total-cap",
+        "timeframe",
+        "timeframe-cap",
+        "timeframe-days",
+        "reentry-cap",
+        "end-time",
+    ],
+)
+def test_bad_settings_name_the_key_exactly(settings: Any, message: str) -> None:
+    """Each malformed setting is refused with a message naming its exact key and value."""
+    with pytest.raises(InvalidInputError) as raised:
+        convert_settings(settings)
+    assert str(raised.value) == message
+
+
+def test_a_journey_that_does_not_wait_drops_and_says_why() -> None:
+    """A journey without WaitForQuietTime drops a message due in quiet time (deny), and the
+    comment names the setting."""
+    settings = journey()
+    del settings["JourneyResponse"]["WaitForQuietTime"]
+    text = convert_settings(settings)
+    assert 'on_outside = "deny"' in text
+    assert "(WaitForQuietTime is false): it is" in text
+    waiting = convert_settings(journey())
+    assert 'on_outside = "defer"' in waiting
+
+
+def test_a_schedule_instant_without_a_zone_is_utc() -> None:
+    """A StartTime written without an offset is read as UTC, like one ending in Z."""
+    text = convert_settings(
+        journey(
+            Limits={"TotalCap": 2},
+            Schedule={"StartTime": "2026-12-01T00:00:00", "EndTime": "2026-12-03T00:00:01Z"},
+        )
+    )
+    assert 'per = "3d"' in text
+    assert "Counted over the schedule, 3 days from StartTime to EndTime." in text
+
+
+def test_convert_file_names_the_file_and_passes_the_topic(tmp_path: Path) -> None:
+    """A file that is not JSON is named with the parser's complaint; the topic reaches the
+    converted rules."""
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    with pytest.raises(InvalidInputError) as raised:
+        convert_file(broken)
+    assert str(raised.value).startswith(f"{broken}: not JSON: Expecting property name")
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(campaign()), encoding="utf-8")
+    assert 'when = { topic = "promo" }' in convert_file(good, topic="promo")
+
+
+def test_application_settings_ignore_a_name_and_a_topic() -> None:
+    """Application defaults apply to every topic, whatever name the JSON carries or topic is
+    asked for; a resource without an id names none."""
+    settings = {"ApplicationSettingsResource": {"Name": "Shop", "Limits": {"Daily": 1}}}
+    text = convert_settings(settings, topic="promo")
+    assert text.splitlines()[:3] == [
+        "# Converted from the Pinpoint application",
+        "# by `smspolicy pinpoint convert`.",
+        "# Application defaults: the rules below apply to every topic.",
+    ]
+    assert 'name = "promo"' in text  # the policy's name only
+    assert "when =" not in text
+    assert 'name = "pinpoint-application"' in convert_settings(settings)
+
+
+def test_a_campaign_without_an_id_names_none() -> None:
+    """The header names the campaign, and its id only when it has one."""
+    inner = dict(campaign()["CampaignResponse"])
+    del inner["Id"]
+    first = convert_settings({"CampaignResponse": inner}).splitlines()[0]
+    assert first == '# Converted from the Pinpoint campaign "Winter Sale"'
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ([1], "expected a JSON object, got list"),
+        (
+            campaign(Schedule={"QuietTime": {"End": "08:00"}}),
+            "Schedule.QuietTime.Start must be a time HH:MM, got None",
+        ),
+        (
+            campaign(Limits={"MessagesPerSecond": -5}),
+            "Limits.MessagesPerSecond must be a whole number >= 0, got -5",
+        ),
+    ],
+    ids=["not-an-object", "end-without-start", "throughput"],
+)
+def test_more_bad_settings_name_the_key_exactly(settings: Any, message: str) -> None:
+    """A list, a quiet time with only an end and a negative rate are refused by name."""
+    with pytest.raises(InvalidInputError) as raised:
+        convert_settings(settings)
+    assert str(raised.value) == message

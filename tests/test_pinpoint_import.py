@@ -528,3 +528,13 @@ def test_an_opt_out_on_a_line_that_is_not_utf8_is_kept(engine: Engine, tmp_path:
     assert engine.consent.history(NY) == []
     assert summary.revocations == 1
     assert summary.grants == 0
+
+
+def test_the_summary_counts_one_line_and_one_endpoint_in_the_singular(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """One line and one endpoint are said in the singular, two in the plural."""
+    one = import_endpoints(engine, [write(tmp_path / "one.json", endpoint(NY))])
+    assert one.report().splitlines()[0] == "1 line read, 1 endpoint imported"
+    two = import_endpoints(engine, [write(tmp_path / "two.json", endpoint(NY), endpoint(LA))])
+    assert two.report().splitlines()[0] == "2 lines read, 2 endpoints imported"

@@ -421,10 +421,10 @@ def test_canadian_province_from_area_code() -> None:
         {"timezone": "Mars/Olympus"},
         {"country": "XX"},
         {"state": "ZZ", "country": "US"},
-        {"state": "FL"},
+        {"state": "ZZ"},
         {"locale": ""},
     ],
-    ids=["zone", "country", "state", "state-without-country", "empty-locale"],
+    ids=["zone", "country", "state", "unknown-state-without-country", "empty-locale"],
 )
 def test_profile_rejects_bad_values(kwargs: dict[str, object]) -> None:
     """Profiles check their fields when built."""
@@ -606,16 +606,55 @@ def test_non_geographic_entity_numbers_resolve() -> None:
         ({"country": "XX"}, "country must be an ISO 3166-1 alpha-2 code, got 'XX'"),
         ({"country": 1}, "country must be an ISO 3166-1 alpha-2 code, got 1"),
         ({"locale": ""}, "expected None or a non-empty string, got ''"),
-        ({"state": "FL"}, "state 'FL' needs a country, or write it as 'US-FL'"),
+        (
+            {"state": "XY"},
+            "state 'XY' is not a US state or Canadian province code: give the country, "
+            "or write it as an ISO 3166-2 code such as 'US-FL'",
+        ),
         ({"state": "ZZ", "country": "US"}, "state 'ZZ' is not an ISO 3166-2 subdivision"),
+        ({"state": "US-ZZ"}, "state 'US-ZZ' is not an ISO 3166-2 subdivision"),
+        ({"state": 5}, "expected None or a non-empty string, got 5"),
     ],
-    ids=["zone-type", "country", "country-type", "empty-locale", "lone-state", "bad-state"],
+    ids=[
+        "zone-type",
+        "country",
+        "country-type",
+        "empty-locale",
+        "unknown-lone-state",
+        "bad-state",
+        "bad-qualified-state",
+        "state-type",
+    ],
 )
 def test_profile_errors_say_what_is_wrong(kwargs: dict[str, object], error: str) -> None:
     """A bad profile field is refused with a message naming it and the value."""
     with pytest.raises(InvalidInputError) as raised:
         Profile(**kwargs)  # type: ignore[arg-type]
     assert str(raised.value) == error
+
+
+@pytest.mark.parametrize(
+    ("state", "code"),
+    [("FL", "US-FL"), ("fl", "US-FL"), (" tx ", "US-TX"), ("ON", "CA-ON"), ("US-NY", "US-NY")],
+    ids=["florida", "lower-case", "spaces", "ontario", "qualified"],
+)
+def test_a_bare_state_is_a_us_state_or_canadian_province(state: str, code: str) -> None:
+    """A state without a country is the US state or Canadian province of that code."""
+    assert Profile(state=state).subdivision() == code
+
+
+def test_a_bare_state_code_both_countries_use_is_ambiguous(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bare code that is a subdivision of both the US and Canada is refused as ambiguous."""
+    import smspolicy._values as values
+
+    monkeypatch.setattr(values, "_is_subdivision", lambda code: code in {"US-QQ", "CA-QQ"})
+    with pytest.raises(InvalidInputError) as raised:
+        Profile(state="QQ")
+    assert str(raised.value) == (
+        "state 'QQ' is ambiguous (US-QQ or CA-QQ): give the country or write it as 'US-QQ'"
+    )
 
 
 def test_profile_normalises_country_and_state() -> None:

@@ -1,5 +1,6 @@
 """Draw docs/img/otel-dashboard.png: dashboard panels from the OpenTelemetry metrics of a real
-run, the example campaign decided every three hours of a day through ``smspolicy.otel``.
+run, the example campaign decided every three hours of a day through ``smspolicy.otel``, on a
+SQLite store measured with ``measure_store``.
 
 Run: python docs/scripts/otel_dashboard.py   (needs matplotlib and opentelemetry-sdk)
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -20,8 +22,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from smspolicy import Engine, Message, Profile
 from smspolicy.config import load_config
-from smspolicy.otel import observe
-from smspolicy.store import ConsentEvent, MemoryStore
+from smspolicy.otel import measure_store, observe
+from smspolicy.store import ConsentEvent, SQLiteStore
 from smspolicy.testing import FrozenClock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,9 +43,26 @@ def _sums(reader: InMemoryMetricReader, name: str, key: str) -> Counter[str]:
     return totals
 
 
+def _latencies(reader: InMemoryMetricReader) -> dict[str, tuple[float, int]]:
+    """Each store operation's mean call time (ms) and number of calls."""
+    found: dict[str, tuple[float, int]] = {}
+    data = reader.get_metrics_data()
+    for resource in data.resource_metrics if data else ():
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name == "smspolicy.store.duration":
+                    for point in metric.data.data_points:
+                        operation = str(point.attributes["operation"])
+                        found[operation] = (1000 * point.sum / point.count, point.count)
+    return found
+
+
 def main() -> None:
     config = load_config(ROOT / "examples" / "policy.toml")
-    store = MemoryStore()
+    reader = InMemoryMetricReader()
+    meters = MeterProvider(metric_readers=[reader])
+    folder = tempfile.mkdtemp()
+    store = measure_store(SQLiteStore(f"{folder}/dashboard.sqlite3"), meter_provider=meters)
     with (ROOT / "examples" / "consents.csv").open() as handle:
         for row in csv.DictReader(handle):
             store.append_consent(
@@ -61,10 +80,9 @@ def main() -> None:
         rows = list(csv.DictReader(handle))
     profiles = {r["number"]: Profile(timezone=r["timezone"]) for r in rows if r["timezone"]}
     clock = FrozenClock(DAY)
-    reader = InMemoryMetricReader()
     engine = observe(
         Engine(config.policy, store, clock, programs=config.programs, profiles=profiles),
-        meter_provider=MeterProvider(metric_readers=[reader]),
+        meter_provider=meters,
     )
     messages = [
         Message(r["number"], r["topic"], r["purpose"], body=r["body"], brand=r["brand"])
@@ -82,7 +100,11 @@ def main() -> None:
         before = now
     reasons = _sums(reader, "smspolicy.decision.reasons", "code").most_common(8)
 
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+    latencies = sorted(_latencies(reader).items(), key=lambda item: item[1][0])
+
+    figure, (left, right, store_panel) = plt.subplots(
+        1, 3, figsize=(17, 4), gridspec_kw={"width_ratios": [1, 1.1, 0.9]}
+    )
     bottom = [0] * len(hours)
     for verdict, values in by_hour.items():
         left.bar(hours, values, width=2.4, bottom=bottom, label=verdict)
@@ -94,6 +116,13 @@ def main() -> None:
     right.barh([code for code, _ in reversed(reasons)], [n for _, n in reversed(reasons)])
     right.set_title("smspolicy_decision_reasons_total (top 8)")
     right.tick_params(axis="y", labelsize=8)
+    store_panel.barh([op for op, _ in latencies], [mean for _, (mean, _) in latencies])
+    for row, (_, (mean, calls)) in enumerate(latencies):
+        store_panel.annotate(f" {calls} calls", (mean, row), va="center", fontsize=8)
+    store_panel.set_title("smspolicy_store_duration_seconds\nmean by operation", fontsize=11)
+    store_panel.set_xlabel("milliseconds per call (SQLite, this run)")
+    store_panel.margins(x=0.35)
+    store_panel.tick_params(axis="y", labelsize=8)
     figure.tight_layout()
     figure.savefig(ROOT / "docs" / "img" / "otel-dashboard.png", dpi=100)
 

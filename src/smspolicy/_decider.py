@@ -131,9 +131,10 @@ class Decider:
         self.store_retry = store_retry
 
     def recipient(self, message: Message) -> Recipient:
-        """Resolve the message's recipient (cached per number); profiles are keyed by E.164.
-        An email, push or in-app address has no place of its own: its profile is the one
-        keyed by the address (normal form, else as spelled), else by the message's person."""
+        """Resolve the message's recipient (cached per number); profiles are keyed by E.164,
+        and the message's own facts (``Message.recipient``) are laid over the profile's. An
+        email, push or in-app address has no place of its own: its profile is the one keyed by
+        the address (normal form, else as spelled), else by the message's person."""
         if not message.channel.is_phone:
             if not message.address.strip():
                 return address_recipient("")  # not valid: denied ``address.invalid``
@@ -143,9 +144,9 @@ class Decider:
                 profile = self.profile(message.address.strip())  # keyed as the sender spells it
             if profile is None and message.person:
                 profile = self.profile(message.person)  # the person's own profile
-            return address_recipient(address, profile)
+            return address_recipient(address, profile, message.recipient)
         facts = self.resolver.number_facts(message.to)
-        return self.resolver.recipient(facts, self.profile(facts.e164))
+        return self.resolver.recipient(facts, self.profile(facts.e164), message.recipient)
 
     def resolve(self, message: Message) -> Recipient | Decision:
         """The message's recipient, or the DENY of an address that cannot be one."""

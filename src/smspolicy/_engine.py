@@ -8,8 +8,9 @@ import functools
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Literal, cast
+from typing import Literal, TypeGuard, cast
 
+import attrs
 from phonenumbers import PhoneNumber
 
 from ._audit import Audit, run_audit
@@ -30,11 +31,18 @@ from ._reserve import DEFAULT_HOLD, Reservation, Reserver, send_record, settle_a
 from ._time import ensure_aware, ensure_duration
 from ._values import Channel, Decision, Message, Purpose, check_text, iterate, to_enum
 from .consent import DEFAULT_PENDING_EXPIRY, Ledger
-from .errors import ConfigurationError, InvalidInputError, StoreUnavailableError
+from .errors import (
+    ConfigurationError,
+    InvalidInputError,
+    InvalidNumberError,
+    LineTypeLookupError,
+    StoreUnavailableError,
+)
 from .programs import Program, check_keywords
 from .rules._caps import program_frequency
-from .store import Counters, MemoryStore, Store
+from .store import ComposedStore, Counters, MemoryStore, Store
 from .store._base import missing_methods
+from .store._profiles import ProfileStore, StoredProfiles, layered
 from .typing import Rule
 
 __all__ = ["DEFAULT_HISTORY", "Engine", "required_history"]
@@ -80,6 +88,36 @@ def _stop_channel(value: object) -> Channel | None:
     return channel
 
 
+def _keeps_profiles(store: Store) -> TypeGuard[ProfileStore]:
+    """True when ``store`` keeps profiles: it is a :class:`ProfileStore` and, made of parts,
+    one of its parts is one."""
+    if isinstance(store, ComposedStore):
+        return any(isinstance(part, ProfileStore) for part in (store.ledger, store.counters))
+    return isinstance(store, ProfileStore)
+
+
+def _locale_only(
+    profile: Callable[[str], Profile | None],
+) -> Callable[[str], Profile | None]:
+    """The profile source of the inbound handler, which reads only a reply's language: when the
+    store cannot be read, the reply goes out in the default language rather than not at all
+    (the ledger event is already written)."""
+
+    def read(address: str) -> Profile | None:
+        try:
+            return profile(address)
+        except StoreUnavailableError:
+            return None
+
+    return read
+
+
+def _check_messages(batch: Sequence[object]) -> None:
+    for message in batch:
+        if not isinstance(message, Message):
+            raise InvalidInputError(f"expected a smspolicy.Message, got {message!r}")
+
+
 def _not_a_store(store: object) -> str:
     """Why ``store`` cannot be an engine's store."""
     if isinstance(store, Counters):
@@ -104,6 +142,14 @@ class Engine:
     joining them: a legal risk (see :class:`smspolicy.Resolver`). ``stop_channel`` is what an
     inbound STOP revokes: every channel of the number (None, the default: SMS, MMS and voice)
     or one (``"sms"``: texts, SMS and MMS, leaving a consent for calls).
+
+    Profiles: when the store keeps profiles (:class:`smspolicy.store.ProfileStore`, as every
+    store of the library does) the engine reads each recipient's profile and person link from
+    it by itself. An explicit ``profiles=`` source is merged with the stored one field by
+    field: the explicit source's fields win, the store fills those it leaves unset. A message
+    without ``person`` gets the person stored for its address, so person-scoped caps and
+    dedupe count every address of an imported person. A message's own facts
+    (``Message.recipient``) are laid over both and only add zones and jurisdictions.
 
     The engine is a facade: deciding is its decider's (policy, fast path, contexts),
     reservations its reserver's (decider, store, clock), the consent API its ledger's (store,
@@ -148,7 +194,14 @@ class Engine:
             cache_size=cache_size,
             trust_profile_zone=trust_profile_zone,
         )
-        self._profile = _profiles(profiles)
+        self._stored = StoredProfiles(self.store) if _keeps_profiles(self.store) else None
+        explicit = _profiles(profiles)
+        if self._stored is None:
+            self._profile = explicit
+        elif profiles is None:
+            self._profile = self._stored
+        else:
+            self._profile = layered(explicit, self._stored)
         self.on_store_error = on_store_error
         self.store_retry = store_retry
         self.programs = tuple(programs)
@@ -195,7 +248,7 @@ class Engine:
             engagement=self.store,
             now=now,
             address_of=self.resolver.address_of,
-            profile=self._profile,
+            profile=_locale_only(self._profile),
             programs=self.programs,
             topics=self._topics,
             stop_channel=_stop_channel(stop_channel),
@@ -230,6 +283,12 @@ class Engine:
         """The recipient's profile, if the engine has one."""
         return self._profile(address)
 
+    def refresh_profiles(self) -> None:
+        """Forget the profiles remembered from the store (they are kept a minute), so the next
+        decisions read them again: call it after writing profiles in bulk."""
+        if self._stored is not None:
+            self._stored.clear()
+
     def programs_for(self, sender: str | None) -> tuple[Program, ...]:
         """The programs sent from ``sender`` (all programs when it is unknown or None)."""
         return programs_for(self.programs, sender, self.resolver.address_of)
@@ -249,6 +308,8 @@ class Engine:
         :meth:`address_for` for ``channel``)."""
         self.store.forget(self.address_for(number, channel))
         self.resolver.clear()
+        if self._stored is not None:
+            self._stored.clear()
 
     def record_sent(self, message: Message, *, provider_id: str | None = None) -> SendRecord:
         """Log a send that went out (for caps, dedupe and records)."""
@@ -256,6 +317,7 @@ class Engine:
             raise InvalidInputError(f"expected a smspolicy.Message, got {message!r}")
         check_text(provider_id, "provider_id", optional=True)
         address = self.address_for(message.to, message.channel)
+        (message,) = self._with_persons([message])
         return self.store.record_send(
             send_record(message, address, self.now(), provider_id=provider_id)
         )
@@ -281,8 +343,42 @@ class Engine:
         while batch := list(itertools.islice(iterator, _BATCH)):
             yield from self._evaluate_batch(batch, self.now())
 
+    def _stored_key(self, message: object) -> str | None:
+        """The address a message's stored profile is kept under (None: it has none)."""
+        if not isinstance(message, Message):
+            return None  # the decider names the wrong type
+        if not message.channel.is_phone:
+            return message.address
+        try:
+            return self.resolver.address_of(message.to)
+        except (InvalidNumberError, LineTypeLookupError):
+            return None  # the decider denies it
+
+    def _with_persons(self, batch: Sequence[Message]) -> Sequence[Message]:
+        """The batch with the store's profiles read in one go (so deciding finds them
+        remembered) and each message without a person given the one stored for its address.
+        Raises StoreUnavailableError when the store cannot be read."""
+        stored = self._stored
+        if stored is None:
+            return batch
+        keys = [self._stored_key(message) for message in batch]
+        records = stored.prefetch(key for key in keys if key is not None)
+        out: list[Message] = []
+        for message, key in zip(batch, keys, strict=True):
+            record = records.get(key) if key is not None else None
+            if record is not None and record.person is not None and not message.person:
+                message = attrs.evolve(message, person=record.person)
+            out.append(message)
+        return out
+
     def _evaluate_batch(self, batch: Sequence[Message], now: dt.datetime) -> list[Decision]:
         decider = self._decider
+        try:
+            batch = self._with_persons(batch)
+        except StoreUnavailableError as error:
+            log.warning("store unavailable: %s", error)
+            _check_messages(batch)
+            return [decider.failed(error, now) for _ in batch]
         resolved = [decider.resolve(message) for message in batch]
         recipients = [r for r in resolved if isinstance(r, Recipient)]
         try:
@@ -305,7 +401,17 @@ class Engine:
         sends read first is answered without the lock (a no takes no slot). Commit or release
         the returned reservation."""
         ensure_duration(hold, "hold")
+        try:
+            (message,) = self._with_persons([message])
+        except StoreUnavailableError as error:
+            return self._unread(error)[0]
         return self._reserver.reserve(message, hold)
+
+    def _unread(self, error: StoreUnavailableError, count: int = 1) -> list[Reservation]:
+        """The reservations of a batch whose profiles could not be read: failed closed."""
+        log.warning("store unavailable: %s", error)
+        decision = self._decider.failed(error, self.now())
+        return [Reservation(decision, None, self._reserver.settler) for _ in range(count)]
 
     def reserve_many(
         self, messages: Iterable[Message], *, hold: dt.timedelta = DEFAULT_HOLD
@@ -320,7 +426,13 @@ class Engine:
         before it stop counting when they expire.
         """
         ensure_duration(hold, "hold")
-        return self._reserver.reserve_many(list(iterate(messages, "messages")), hold)
+        batch = list(iterate(messages, "messages"))
+        try:
+            batch = list(self._with_persons(batch))
+        except StoreUnavailableError as error:
+            _check_messages(batch)
+            return self._unread(error, len(batch))
+        return self._reserver.reserve_many(batch, hold)
 
     def settle_many(self, settlements: Iterable[tuple[Reservation, str | None, bool]]) -> None:
         """Settle many reservations in one store call: each item is ``(reservation,

@@ -20,8 +20,16 @@ from phonenumbers.tzdata import TIMEZONE_DATA
 
 from . import _enum
 from ._memo import CACHES, lru, set_field
-from ._time import zone, zone_name
-from ._values import Channel, check_address, to_enum
+from ._values import (
+    Channel,
+    RecipientFacts,
+    check_address,
+    country_code,
+    subdivision_code,
+    text_or_none,
+    to_enum,
+    zone_name_or_none,
+)
 from .errors import (
     ConfigurationError,
     InvalidAddressError,
@@ -288,36 +296,6 @@ def normalise_address(
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _lookup_country(code: str) -> object:
-    return pycountry.countries.get(alpha_2=code)
-
-
-def _lookup_subdivision(code: str) -> object:
-    return pycountry.subdivisions.get(code=code)  # type: ignore[no-untyped-call]
-
-
-def _country(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or _lookup_country(value) is None:  # any case
-        raise InvalidInputError(f"country must be an ISO 3166-1 alpha-2 code, got {value!r}")
-    return value.upper()
-
-
-def _zone_name_or_none(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str | dt.tzinfo):
-        return zone_name(zone(value))
-    raise InvalidInputError(f"timezone must be an IANA name or tzinfo, got {value!r}")
-
-
-def _text_or_none(value: object) -> str | None:
-    if value is None or (isinstance(value, str) and value.strip()):
-        return value
-    raise InvalidInputError(f"expected None or a non-empty string, got {value!r}")
-
-
 @attrs.frozen(kw_only=True)
 class Profile:
     """Facts the sender knows about a recipient, beyond the number itself.
@@ -325,33 +303,22 @@ class Profile:
     ``timezone`` is the recipient's known zone: it joins the number's candidate zones (it
     replaces them only with ``Resolver(trust_profile_zone=True)``); ``country`` (ISO alpha-2)
     and ``state`` ("FL" or "US-FL") declare residence, which adds that jurisdiction to the
-    number's own.
+    number's own. A bare state without a country ("FL") is the US state or Canadian province
+    of that code; one that is neither is refused.
     """
 
-    timezone: str | None = attrs.field(default=None, converter=_zone_name_or_none)
-    country: str | None = attrs.field(default=None, converter=_country)
-    state: str | None = attrs.field(default=None, converter=_text_or_none)
-    postal_code: str | None = attrs.field(default=None, converter=_text_or_none)
-    locale: str | None = attrs.field(default=None, converter=_text_or_none)
+    timezone: str | None = attrs.field(default=None, converter=zone_name_or_none)
+    country: str | None = attrs.field(default=None, converter=country_code)
+    state: str | None = attrs.field(default=None, converter=text_or_none)
+    postal_code: str | None = attrs.field(default=None, converter=text_or_none)
+    locale: str | None = attrs.field(default=None, converter=text_or_none)
 
     def __attrs_post_init__(self) -> None:
-        if self.state is not None:
-            self.subdivision()  # validates
+        self.subdivision()  # validates
 
     def subdivision(self) -> str | None:
         """The declared state or province as an ISO 3166-2 code ("US-FL"), or None."""
-        if self.state is None:
-            return None
-        code = self.state.upper()
-        if "-" not in code:
-            if self.country is None:
-                raise InvalidInputError(
-                    f"state {self.state!r} needs a country, or write it as 'US-{code}'"
-                )
-            code = f"{self.country}-{code}"
-        if _lookup_subdivision(code) is None:
-            raise InvalidInputError(f"state {self.state!r} is not an ISO 3166-2 subdivision")
-        return code
+        return subdivision_code(self.state, self.country)
 
 
 @attrs.frozen
@@ -656,9 +623,9 @@ class Resolver:
         self._facts_of = functools.lru_cache(maxsize=cache_size if CACHES else 0)(
             self._compute_facts
         )
-        self._recipients: cachetools.LRUCache[tuple[str, Profile | None], Recipient] = (
-            cachetools.LRUCache(maxsize=cache_size)
-        )
+        self._recipients: cachetools.LRUCache[
+            tuple[str, Profile | None, RecipientFacts | None], Recipient
+        ] = cachetools.LRUCache(maxsize=cache_size)
         self._line_types: cachetools.TTLCache[str, LineType | None] = cachetools.TTLCache(
             maxsize=cache_size, ttl=lookup_ttl.total_seconds()
         )
@@ -721,23 +688,32 @@ class Resolver:
         return found
 
     def resolve(
-        self, value: str | phonenumbers.PhoneNumber, profile: Profile | None = None
+        self,
+        value: str | phonenumbers.PhoneNumber,
+        profile: Profile | None = None,
+        given: RecipientFacts | None = None,
     ) -> Recipient:
-        """The recipient for a number, with the profile's facts laid over the number's."""
-        return self.recipient(self.number_facts(value), profile)
+        """The recipient for a number, with the profile's facts, then the message's ``given``
+        facts, laid over the number's."""
+        return self.recipient(self.number_facts(value), profile, given)
 
-    def recipient(self, facts: _NumberFacts, profile: Profile | None) -> Recipient:
-        """The recipient for already parsed facts, with the profile's facts laid over them."""
-        if profile is None:
+    def recipient(
+        self, facts: _NumberFacts, profile: Profile | None, given: RecipientFacts | None = None
+    ) -> Recipient:
+        """The recipient for already parsed facts, with the profile's facts, then the
+        message's ``given`` facts, laid over them (these only add zones and jurisdictions)."""
+        if profile is None and given is None:
             return facts.plain
-        if not isinstance(profile, Profile):
+        if profile is not None and not isinstance(profile, Profile):
             raise InvalidInputError(
                 f"profile must be a smspolicy.Profile or None, got {type(profile).__name__}"
             )
-        key = (facts.e164, profile)
+        key = (facts.e164, profile, given)
         recipient = self._recipients.get(key)
         if recipient is None:
-            recipient = _recipient(facts, profile, trust_profile_zone=self.trust_profile_zone)
+            recipient = _recipient(
+                facts, profile, trust_profile_zone=self.trust_profile_zone, given=given
+            )
             if CACHES:
                 self._recipients[key] = recipient
         return recipient
@@ -749,6 +725,40 @@ class Resolver:
         self._line_types.clear()
 
 
+def _join(
+    zones: tuple[str, ...],
+    principal: tuple[str, ...],
+    source: str,
+    known: str | None,
+    *,
+    replace: bool,
+    label: str,
+) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """A known zone joins the candidates, first (the one a decision shows), or replaces them
+    when trusted or when none are known."""
+    if known is None:
+        return zones, principal, source
+    if replace or not zones:
+        return (known,), (known,), label
+    return (
+        (known, *(z for z in zones if z != known)),
+        (known, *(z for z in principal if z != known)),
+        f"{source}+{label}",
+    )
+
+
+def _residence(country: str | None, subdivision: str | None) -> set[str]:
+    """The jurisdictions a declared residence adds: the country's and the subdivision's."""
+    extra = _country_codes(country) if country else set()
+    if subdivision is not None:
+        code, _, part = subdivision.partition("-")
+        extra.update(_country_codes(code))
+        extra.add(subdivision)
+        if TERRITORIES.get(part) == code:  # "US-PR" is Puerto Rico's own code too
+            extra.update(_country_codes(part))
+    return extra
+
+
 def _overlay(
     region: str | None,
     zones: tuple[str, ...],
@@ -756,36 +766,36 @@ def _overlay(
     profile: Profile | None,
     *,
     trust_profile_zone: bool = False,
+    facts: RecipientFacts | None = None,
 ) -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str], str]:
-    """Lay a profile over facts from the number: its zone joins the candidates (or replaces
-    them when trusted), its residence adds. Returns the zones, the principal zones, the
+    """Lay a profile, then a message's facts, over facts from the number: each known zone
+    joins the candidates (the profile's replaces them when trusted; a message's never does),
+    each declared residence adds jurisdictions. Returns the zones, the principal zones, the
     jurisdictions and where the zones came from."""
     principal = _principal(region, zones)
     source = "number" if zones else "unknown"
-    if profile is None:
+    if profile is None and facts is None:
         return zones, principal, jurisdictions, source
-    known = profile.timezone
-    if known is not None:
-        if trust_profile_zone or not zones:
-            zones = principal = (known,)
-            source = "profile"
-        else:
-            zones = (known, *(z for z in zones if z != known))
-            principal = (known, *(z for z in principal if z != known))
-            source = "number+profile"
-    extra = _country_codes(profile.country) if profile.country else set()
-    subdivision = profile.subdivision()
-    if subdivision is not None:
-        country, _, part = subdivision.partition("-")
-        extra.update(_country_codes(country))
-        extra.add(subdivision)
-        if TERRITORIES.get(part) == country:  # "US-PR" is Puerto Rico's own code too
-            extra.update(_country_codes(part))
+    extra: set[str] = set()
+    if profile is not None:
+        zones, principal, source = _join(
+            zones, principal, source, profile.timezone, replace=trust_profile_zone, label="profile"
+        )
+        extra |= _residence(profile.country, profile.subdivision())
+    if facts is not None:
+        zones, principal, source = _join(
+            zones, principal, source, facts.zone, replace=False, label="message"
+        )
+        extra |= _residence(facts.country, facts.subdivision())
     return zones, principal, jurisdictions | extra, source
 
 
 def _recipient(
-    facts: _NumberFacts, profile: Profile | None, *, trust_profile_zone: bool = False
+    facts: _NumberFacts,
+    profile: Profile | None,
+    *,
+    trust_profile_zone: bool = False,
+    given: RecipientFacts | None = None,
 ) -> Recipient:
     zones, principal, jurisdictions, source = _overlay(
         facts.region,
@@ -793,6 +803,7 @@ def _recipient(
         facts.jurisdictions,
         profile,
         trust_profile_zone=trust_profile_zone,
+        facts=given,
     )
     return Recipient(
         address=facts.e164,
@@ -808,10 +819,13 @@ def _recipient(
     )
 
 
-def address_recipient(address: str, profile: Profile | None = None) -> Recipient:
-    """A recipient on a non-phone channel (email, push, in-app): no number, profile facts only.
-    ``address`` is taken as given: normalise it first (:func:`normalise_address`)."""
-    zones, principal, jurisdictions, source = _overlay(None, (), frozenset(), profile)
+def address_recipient(
+    address: str, profile: Profile | None = None, facts: RecipientFacts | None = None
+) -> Recipient:
+    """A recipient on a non-phone channel (email, push, in-app): no number, the profile's and
+    the message's facts only. ``address`` is taken as given: normalise it first
+    (:func:`normalise_address`)."""
+    zones, principal, jurisdictions, source = _overlay(None, (), frozenset(), profile, facts=facts)
     return Recipient(
         address=address.strip(),
         valid=bool(address.strip()),

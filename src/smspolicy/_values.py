@@ -14,10 +14,11 @@ from typing import Any, TypeVar
 
 import attrs
 import phonenumbers
+import pycountry
 
 from . import _enum
 from ._memo import blank, set_field
-from ._time import as_utc, ensure_aware
+from ._time import as_utc, ensure_aware, zone, zone_name
 from .errors import InvalidInputError, InvalidMessageError, InvalidNumberError, RuleError
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Message",
     "Purpose",
     "Reason",
+    "RecipientFacts",
     "Verdict",
     "allow",
     "defer",
@@ -232,6 +234,117 @@ def _default_key(message: Message) -> str:
     return "-"
 
 
+def country_code(value: object) -> str | None:
+    """``value`` as an ISO 3166-1 alpha-2 code (any case in, upper case out), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or pycountry.countries.get(alpha_2=value) is None:
+        raise InvalidInputError(f"country must be an ISO 3166-1 alpha-2 code, got {value!r}")
+    return value.upper()
+
+
+def zone_name_or_none(value: object) -> str | None:
+    """``value`` (an IANA name or a tzinfo naming one) as an IANA name, or None."""
+    if value is None:
+        return None
+    if isinstance(value, str | dt.tzinfo):
+        return zone_name(zone(value))
+    raise InvalidInputError(f"timezone must be an IANA name or tzinfo, got {value!r}")
+
+
+def text_or_none(value: object) -> str | None:
+    """``value`` when it is None or non-empty text, else :class:`InvalidInputError`."""
+    if value is None or (isinstance(value, str) and value.strip()):
+        return value
+    raise InvalidInputError(f"expected None or a non-empty string, got {value!r}")
+
+
+_BARE_STATE_COUNTRIES = ("US", "CA")
+"""Where a state written without its country is looked for: the numbering plan whose states
+and provinces have laws of their own here (a bare "FL" is Florida)."""
+
+
+def _is_subdivision(code: str) -> bool:
+    return pycountry.subdivisions.get(code=code) is not None  # type: ignore[no-untyped-call]
+
+
+def subdivision_code(state: str | None, country: str | None) -> str | None:
+    """The ISO 3166-2 code ("US-FL") of a state or province written as "FL", "fl" or "US-FL",
+    within ``country`` when one is given. Without a country a bare code means the US state or
+    Canadian province of that code, when exactly one has it; anything else is refused."""
+    if state is None:
+        return None
+    code = state.strip().upper()
+    if "-" in code:
+        found = code if _is_subdivision(code) else None
+    elif country is not None:
+        found = f"{country}-{code}" if _is_subdivision(f"{country}-{code}") else None
+    else:
+        matches = [f"{c}-{code}" for c in _BARE_STATE_COUNTRIES if _is_subdivision(f"{c}-{code}")]
+        if len(matches) > 1:
+            raise InvalidInputError(
+                f"state {state!r} is ambiguous ({' or '.join(matches)}): give the country "
+                f"or write it as {matches[0]!r}"
+            )
+        if not matches:
+            raise InvalidInputError(
+                f"state {state!r} is not a US state or Canadian province code: give the "
+                "country, or write it as an ISO 3166-2 code such as 'US-FL'"
+            )
+        found = matches[0]
+    if found is None:
+        raise InvalidInputError(f"state {state!r} is not an ISO 3166-2 subdivision")
+    return found
+
+
+@attrs.frozen(kw_only=True)
+class RecipientFacts:
+    """What the sender knows about one message's recipient, given with the message: the time
+    ``zone`` (IANA name or tzinfo), ``country`` (ISO alpha-2), ``state`` ("FL", "US-FL"; a bare
+    code without a country is a US state or Canadian province), ``postal_code`` and ``locale``.
+
+    Facts only add: the zone joins the number's candidate zones and the profile's, the
+    residence adds jurisdictions. They never open a window the number or the profile keeps
+    closed, and never replace a zone, whatever ``trust_profile_zone`` says.
+    """
+
+    zone: str | None = attrs.field(default=None, converter=zone_name_or_none)
+    country: str | None = attrs.field(default=None, converter=country_code)
+    state: str | None = attrs.field(default=None, converter=text_or_none)
+    postal_code: str | None = attrs.field(default=None, converter=text_or_none)
+    locale: str | None = attrs.field(default=None, converter=text_or_none)
+
+    def __attrs_post_init__(self) -> None:
+        self.subdivision()  # validates
+
+    def subdivision(self) -> str | None:
+        """The declared state or province as an ISO 3166-2 code ("US-FL"), or None."""
+        return subdivision_code(self.state, self.country)
+
+
+_FACT_NAMES = frozenset(field.name for field in attrs.fields(RecipientFacts))
+
+
+def _recipient_facts(value: object) -> RecipientFacts | None:
+    if value is None or isinstance(value, RecipientFacts):
+        return value
+    if isinstance(value, Mapping):
+        unknown = sorted(str(key) for key in value if key not in _FACT_NAMES)
+        if unknown:
+            allowed = ", ".join(sorted(_FACT_NAMES))
+            raise InvalidMessageError(
+                f"recipient facts take {allowed}; got unknown {', '.join(unknown)}"
+            )
+        try:
+            return RecipientFacts(**value)
+        except InvalidInputError as error:
+            raise InvalidMessageError(f"recipient: {error}") from None
+    raise InvalidMessageError(
+        f"recipient must be a smspolicy.RecipientFacts, a mapping of its fields or None, "
+        f"got {type(value).__name__}"
+    )
+
+
 @attrs.frozen
 class Message:
     """One message someone wants to send, as the policy sees it.
@@ -239,7 +352,9 @@ class Message:
     ``to`` is an E.164 string (or any parseable form, or a ``phonenumbers.PhoneNumber``) for
     SMS, MMS and voice, and an address for the other channels. ``content_key`` defaults to a
     fingerprint of the topic and normalised body. A deferral past ``not_after`` becomes a deny:
-    stale content is never sent.
+    stale content is never sent. ``recipient`` carries what the sender knows of this
+    recipient (:class:`RecipientFacts`, or a mapping of its fields): it adds candidate zones and
+    jurisdictions to the number's and the profile's, never removes any.
     """
 
     to: str | phonenumbers.PhoneNumber = attrs.field(validator=_recipient_address)
@@ -256,6 +371,7 @@ class Message:
     )
     not_after: dt.datetime | None = attrs.field(default=None, converter=_aware_or_none)
     locale: str | None = attrs.field(default=None, validator=_optional_text)
+    recipient: RecipientFacts | None = attrs.field(default=None, converter=_recipient_facts)
 
     @property
     def address(self) -> str:

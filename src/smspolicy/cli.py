@@ -41,8 +41,7 @@ from .config import byte_position, load_config, parse_duration, shown_path
 from .consent import WrittenConsent, superseded_by
 from .errors import InvalidInputError, InvalidNumberError, SmsPolicyError
 from .pinpoint._cli import add_commands as add_pinpoint_commands
-from .store import SQLiteStore, StoredProfiles
-from .store._profiles import layered
+from .store import SQLiteStore
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_DEFER", "EXIT_DENY", "EXIT_OK", "main"]
 
@@ -136,10 +135,7 @@ def _engine(args: argparse.Namespace, profiles: dict[str, Profile] | None = None
         store,
         clock,
         programs=programs,
-        profiles=layered(
-            ({} if profiles is None else profiles).get,
-            StoredProfiles(store, cache_size=PREFLIGHT_CACHE),
-        ),
+        profiles=None if profiles is None else profiles.get,
         cache_size=PREFLIGHT_CACHE,
         default_region=region.upper() if region else None,
     )

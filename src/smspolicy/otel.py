@@ -4,8 +4,10 @@
 ``observe(engine)`` returns the engine behind a thin facade that counts every decision by verdict
 and reason code, times decisions and batches, counts store failures, reservations granted and
 refused and inbound texts by kind, opens a span per call and batch, and logs each decision at
-DEBUG with stable field names. It goes through the OpenTelemetry API only: nothing is recorded
-until the application configures an SDK (or passes providers here).
+DEBUG with stable field names. ``measure_store(store)`` times every call at the store's boundary
+and counts the calls that fail, whatever the backend: build the engine on it. It goes through
+the OpenTelemetry API only: nothing is recorded until the application configures an SDK (or
+passes providers here).
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from __future__ import annotations
 import collections
 import logging
 import time
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar, cast
 
 from opentelemetry import metrics, trace
 
@@ -23,7 +25,9 @@ from ._inbound import InboundResult
 from ._reserve import Reservation
 from ._values import Decision, Message
 
-__all__ = ["DECISION_LOGGER", "ObservedEngine", "observe"]
+__all__ = ["DECISION_LOGGER", "ObservedEngine", "measure_store", "observe"]
+
+_S = TypeVar("_S")
 
 DECISION_LOGGER = "smspolicy.decisions"
 """The logger of the per-decision DEBUG records; each has ``extra={"smspolicy": {...}}`` with
@@ -152,6 +156,26 @@ class ObservedEngine:
         self._reservations.add(1, {"outcome": outcome})
         return reservation
 
+    def reserve_many(self, messages: Iterable[Message], **options: Any) -> list[Reservation]:
+        """:meth:`Engine.reserve_many`, measured, in a span ``smspolicy.reserve_many`` with the
+        batch's size and its counts by verdict; each reservation counted granted or refused."""
+        batch = list(messages)
+        with self._tracer.start_as_current_span("smspolicy.reserve_many") as span:
+            start = time.perf_counter()
+            reservations = self.engine.reserve_many(batch, **options)
+            self._batch_latency.record(time.perf_counter() - start)
+            counts = {"allow": 0, "defer": 0, "deny": 0}
+            for reservation in reservations:
+                counts[reservation.decision.verdict.value] += 1
+            span.set_attribute("smspolicy.batch.size", len(reservations))
+            for verdict, count in counts.items():
+                span.set_attribute(f"smspolicy.batch.{verdict}", count)
+        for message, reservation in zip(batch, reservations, strict=True):
+            self._count(message, reservation.decision)
+            outcome = "granted" if reservation.allowed else "refused"
+            self._reservations.add(1, {"outcome": outcome})
+        return reservations
+
     def inbound(self, text: str, from_: str, *, to: str | None = None) -> InboundResult:
         """:meth:`Engine.inbound`, counted by the kind of text."""
         with self._tracer.start_as_current_span("smspolicy.inbound") as span:
@@ -170,3 +194,63 @@ def observe(
     """``engine`` measured through OpenTelemetry: the global providers unless others are
     given (no-op until the application configures an SDK)."""
     return ObservedEngine(engine, meter_provider, tracer_provider)
+
+
+class _MeasuredStore:
+    """A store whose every public call is timed (``smspolicy.store.duration``, by operation and
+    outcome) and, when it raises, counted (``smspolicy.store.failures``, by operation and
+    error type); everything else is the store's own."""
+
+    def __init__(self, store: object, meter: metrics.Meter) -> None:
+        self._store = store
+        self._duration = meter.create_histogram(
+            "smspolicy.store.duration",
+            unit="s",
+            description="Time of one store call, by operation and outcome (ok or error).",
+            explicit_bucket_boundaries_advisory=_SECONDS,
+        )
+        self._failures = meter.create_counter(
+            "smspolicy.store.failures",
+            unit="{call}",
+            description="Store calls that raised, by operation and error type.",
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._store, name)
+        if name.startswith("_") or not callable(found):
+            return found
+        measured = self._measure(name, found)
+        self.__dict__[name] = measured  # found once: later calls skip __getattr__
+        return measured
+
+    def _measure(self, operation: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        duration, failures = self._duration, self._failures
+        ok = {"operation": operation, "outcome": "ok"}
+        failed = {"operation": operation, "outcome": "error"}
+
+        def measured(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                result = call(*args, **kwargs)
+            except Exception as error:
+                duration.record(time.perf_counter() - start, failed)
+                failures.add(1, {"operation": operation, "error": type(error).__name__})
+                raise
+            duration.record(time.perf_counter() - start, ok)
+            return result
+
+        return measured
+
+    def __repr__(self) -> str:
+        return f"measure_store({self._store!r})"
+
+
+def measure_store(store: _S, *, meter_provider: metrics.MeterProvider | None = None) -> _S:
+    """``store`` with every call measured at its boundary, whatever the backend: a histogram
+    ``smspolicy.store.duration`` (attributes ``operation``, ``outcome``) and a counter
+    ``smspolicy.store.failures`` (``operation``, ``error``). The store keeps its type's
+    capabilities (profiles, slots, batch reservations). Build the engine on it:
+    ``Engine(policy, measure_store(SQLiteStore(path)))``. A reservation's time includes the
+    policy's re-check under the store's lock."""
+    meter = metrics.get_meter(_SCOPE, meter_provider=meter_provider)
+    return cast("_S", _MeasuredStore(store, meter))

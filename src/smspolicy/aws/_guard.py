@@ -3,12 +3,14 @@ journal of what the store could not take at once, and validation."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
+from botocore import xform_name
 from botocore.validate import ParamValidator
 
 from .._engine import Engine
@@ -24,6 +26,11 @@ from ._validate import validate_request
 
 if TYPE_CHECKING:
     from ..outbox import Outbox, Release, Send
+
+try:  # spans go through the OpenTelemetry API when it is installed (the otel extra)
+    from opentelemetry import trace as _trace
+except ImportError:  # pragma: no cover - the otel extra is not installed
+    _trace = None  # type: ignore[assignment]
 
 __all__ = ["Region"]
 
@@ -86,11 +93,86 @@ class Region:
         return None
 
 
+_CHANNELS = {"SendTextMessage": "sms", "SendVoiceMessage": "voice", "SendEmail": "email"}
+
+
+def _channels(operation: str, request: Mapping[str, Any]) -> list[str]:
+    """The channels a request sends on: its addresses' ``ChannelType`` for SendMessages, the
+    operation's own channel otherwise."""
+    addresses = (request.get("MessageRequest") or {}).get("Addresses")
+    if isinstance(addresses, Mapping):
+        found = {
+            str(item.get("ChannelType", "")).lower()
+            for item in addresses.values()
+            if isinstance(item, Mapping)
+        }
+        return sorted(found - {""})
+    return [_CHANNELS.get(operation, operation)]
+
+
+def _span_counts(response: Mapping[str, Any]) -> dict[str, int]:
+    """A guard answer's outcomes counted by verdict (``smspolicy.verdict.*``, of the policy's
+    decisions) and by outcome status (``smspolicy.outcome.*``, what the provider did)."""
+    outcomes = response.get("Outcomes")
+    found = list(outcomes.values()) if isinstance(outcomes, Mapping) else []
+    if isinstance(response.get("Outcome"), Outcome):
+        found.append(response["Outcome"])
+    counts: dict[str, int] = {"smspolicy.guard.addresses": len(found)}
+    for outcome in found:
+        if not isinstance(outcome, Outcome):
+            continue
+        status = f"smspolicy.outcome.{outcome.status.value}"
+        counts[status] = counts.get(status, 0) + 1
+        if outcome.decision is not None:
+            verdict = f"smspolicy.verdict.{outcome.decision.verdict.value}"
+            counts[verdict] = counts.get(verdict, 0) + 1
+    return counts
+
+
+def traced(operation: str, method: Callable[..., dict[str, Any]]) -> Callable[..., Any]:
+    """``method`` (a guard's boto3-shaped call) in a span ``smspolicy.aws.<operation>`` with
+    the channels, the outcomes counted by verdict and by provider outcome, and the error the
+    call raised, if any. Without the OpenTelemetry API the method is returned as it is."""
+    if _trace is None:  # pragma: no cover - the otel extra is not installed
+        return method
+    name = f"smspolicy.aws.{operation}"
+
+    @functools.wraps(method)
+    def call(self: GuardBase, **kwargs: Any) -> dict[str, Any]:
+        tracer = _trace.get_tracer("smspolicy")
+        with tracer.start_as_current_span(name) as span:
+            span.set_attribute("smspolicy.guard.operation", operation)
+            span.set_attribute("smspolicy.channels", _channels(operation, kwargs))
+            try:
+                response = method(self, **kwargs)
+            except Exception as error:
+                answered = getattr(error, "outcomes", None) or {}
+                single = getattr(error, "outcome", None)
+                counts = _span_counts({"Outcomes": answered, "Outcome": single})
+                span.set_attributes({**counts, "smspolicy.guard.error": type(error).__name__})
+                raise
+            span.set_attributes(_span_counts(response))
+            return response
+
+    return call
+
+
 class GuardBase:
-    """Shared set-up and bookkeeping of the Pinpoint and End User Messaging guards."""
+    """Shared set-up and bookkeeping of the Pinpoint and End User Messaging guards.
+
+    A subclass's call named after its ``OPERATION`` (``send_messages`` for SendMessages) runs
+    in a span of its own (:func:`traced`).
+    """
 
     OPERATION = ""
     """The botocore operation the guard wraps (its model validates every request)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        operation = cls.__dict__.get("OPERATION")
+        method = cls.__dict__.get(xform_name(operation)) if operation else None
+        if operation and callable(method):
+            setattr(cls, xform_name(operation), traced(operation, method))
 
     def __init__(
         self,

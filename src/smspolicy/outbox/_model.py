@@ -107,6 +107,7 @@ def _message_json(message: Message) -> dict[str, Any]:
         "content_key": message.content_key,
         "not_after": message.not_after.isoformat() if message.not_after else None,
         "locale": message.locale,
+        "recipient": None if message.recipient is None else attrs.asdict(message.recipient),
     }
 
 

@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .._cli_output import plural
 from ..errors import InvalidInputError
 
 __all__ = ["convert_file", "convert_settings"]
@@ -163,7 +164,9 @@ def _total_window(schedule: Mapping[str, Any], where: str) -> tuple[str, str]:
             f"{DEFAULT_TOTAL_WINDOW}; lengthen `per` if it runs longer."
         )
     days = max(1, math.ceil((end - start) / dt.timedelta(days=1)))
-    return f"{days}d", f"Counted over the schedule, {days} day(s) from StartTime to EndTime."
+    return f"{days}d", (
+        f"Counted over the schedule, {plural(days, 'day')} from StartTime to EndTime."
+    )
 
 
 def _throughput(policy: _Policy, limits: Mapping[str, Any], where: str) -> None:
@@ -185,9 +188,9 @@ def _campaign_limits(
     owner = "each campaign (the application's default)" if app else "the campaign"
     if daily:
         policy.rule(
-            f"Pinpoint {where}.Daily = {daily}: at most {daily} messages from {owner} to one\n"
-            "endpoint in any 24 hours (rolling, as in Pinpoint). Counted per topic and\n"
-            "number here: send each campaign with its own topic.",
+            f"Pinpoint {where}.Daily = {daily}: at most {plural(daily, 'message')}"
+            f" from {owner}\nto one endpoint in any 24 hours (rolling, as in Pinpoint). Counted"
+            " per topic and\nnumber here: send each campaign with its own topic.",
             "frequency_cap",
             limit=daily,
             per="24h",
@@ -204,8 +207,8 @@ def _campaign_limits(
             )
         )
         policy.rule(
-            f"Pinpoint {where}.Total = {total}: at most {total} messages from {owner} to one\n"
-            f"endpoint over its whole run. {why}",
+            f"Pinpoint {where}.Total = {total}: at most {plural(total, 'message')}"
+            f" from {owner}\nto one endpoint over its whole run.\n{why}",
             "frequency_cap",
             limit=total,
             per=per,
@@ -263,8 +266,8 @@ def _journey(policy: _Policy, data: Mapping[str, Any]) -> None:
     daily = _count(limits, "DailyCap", "Limits")
     if daily:
         policy.rule(
-            f"Pinpoint Limits.DailyCap = {daily}: at most {daily} messages from the journey to\n"
-            "one participant in any 24 hours.",
+            f"Pinpoint Limits.DailyCap = {daily}: at most {plural(daily, 'message')} from the"
+            " journey\nto one participant in any 24 hours.",
             "frequency_cap",
             limit=daily,
             per="24h",
@@ -274,8 +277,8 @@ def _journey(policy: _Policy, data: Mapping[str, Any]) -> None:
     if total:
         per, why = _total_window(schedule, "Schedule")
         policy.rule(
-            f"Pinpoint Limits.TotalCap = {total}: at most {total} messages from the journey to\n"
-            f"one participant over its course. {why}",
+            f"Pinpoint Limits.TotalCap = {total}: at most {plural(total, 'message')} from the"
+            f" journey\nto one participant over its course.\n{why}",
             "frequency_cap",
             limit=total,
             per=per,
@@ -290,7 +293,8 @@ def _journey(policy: _Policy, data: Mapping[str, Any]) -> None:
     )
     if cap and days:
         policy.rule(
-            f"Pinpoint Limits.TimeframeCap: at most {cap} messages in {days} day(s).",
+            f"Pinpoint Limits.TimeframeCap: at most {plural(cap, 'message')} in "
+            f"{plural(days, 'day')}.",
             "frequency_cap",
             limit=cap,
             per=f"{days}d",

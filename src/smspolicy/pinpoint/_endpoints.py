@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 import attrs
 import pycountry
 
+from .._cli_output import plural
 from .._engine import Engine
 from .._recipients import Profile
 from .._records import Basis, ConsentEvent, ConsentKind
@@ -81,7 +82,7 @@ class ImportSummary:
     def report(self, shown_errors: int = 20) -> str:
         """The summary as lines of text, with the first ``shown_errors`` errors."""
         out = [
-            f"{self.lines} lines read, {self.endpoints} endpoints imported",
+            f"{plural(self.lines, 'line')} read, {plural(self.endpoints, 'endpoint')} imported",
             f"  profiles written       {self.profiles:>8}  (with a person: {self.persons})",
             f"  opt-outs recorded      {self.revocations:>8}  "
             f"(already present: {self.revocations_present})",
@@ -440,4 +441,5 @@ def import_endpoints(
             _record_batch(engine, store, name, parsed, chosen, summary)
             if progress is not None:
                 progress(len(batch))
+    engine.refresh_profiles()
     return summary

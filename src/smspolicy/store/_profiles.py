@@ -1,23 +1,24 @@
 """Profiles that live in the store: what a sender knows about each recipient (zone, country,
 state, postal code, locale) and the person an address belongs to.
 
-A store that holds profiles implements :class:`ProfileStore`; :class:`StoredProfiles` turns one
-into an engine's profile source (``Engine(..., profiles=StoredProfiles(store))``), with a small
-cache in front of it. ``forget`` erases a number's profile with the rest of its records.
+A store that holds profiles implements :class:`ProfileStore` (every store of the library does);
+an :class:`smspolicy.Engine` whose store is one reads its profiles and person links from it by
+itself, through :class:`StoredProfiles` (a small memo in front of the store). ``forget`` erases
+a number's profile with the rest of its records.
 """
 
 from __future__ import annotations
 
 import json
-import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 import attrs
-import cachetools
 
+from .._memo import Memo
 from .._recipients import Profile
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, StoreUnavailableError
 
 __all__ = [
     "ProfileRecord",
@@ -82,30 +83,54 @@ class ProfileStore(Protocol):
         ...
 
 
+_MISS = object()
+
+
 class StoredProfiles:
-    """An engine's profile source read from a :class:`ProfileStore`, with a cache of
-    ``cache_size`` addresses (a miss is cached too) whose entries live ``ttl`` seconds, so a
-    profile written or forgotten elsewhere is seen within that time. Call :meth:`clear` to see
-    it at once."""
+    """An engine's profile source read from a :class:`ProfileStore`, with a memo of
+    ``cache_size`` addresses (a miss is remembered too) whose entries live ``ttl`` seconds, so
+    a profile written or forgotten elsewhere is seen within that time. Call :meth:`clear` to
+    see it at once. ``SMSPOLICY_NO_CACHE=1`` turns the memo off (every lookup reads the store).
+
+    A failing read raises :class:`smspolicy.errors.StoreUnavailableError`: the engine fails
+    closed, as for any other store read.
+    """
 
     def __init__(self, store: ProfileStore, *, cache_size: int = 4096, ttl: float = 60.0) -> None:
         if not isinstance(store, ProfileStore):
             raise InvalidInputError(f"{store!r} does not keep profiles (no upsert_profiles)")
+        if not isinstance(cache_size, int) or cache_size < 1:
+            raise InvalidInputError(f"cache_size must be a positive int, got {cache_size!r}")
+        if not isinstance(ttl, int | float) or ttl < 0:
+            raise InvalidInputError(f"ttl must be a number of seconds (0 or more), got {ttl!r}")
         self.store = store
-        self._cache: cachetools.TTLCache[str, ProfileRecord | None] = cachetools.TTLCache(
-            cache_size, ttl
-        )
-        self._lock = threading.Lock()
+        self.ttl = float(ttl)
+        self._memo = Memo(cache_size)
+
+    def _cached(self, address: str) -> object:
+        entry = self._memo.peek(address)
+        if isinstance(entry, tuple) and entry[1] > time.monotonic():
+            return entry[0]
+        return _MISS
+
+    def _read(self, addresses: Sequence[str]) -> dict[str, ProfileRecord | None]:
+        try:
+            found = self.store.profiles(addresses)
+        except StoreUnavailableError:
+            raise
+        except Exception as error:  # any backend failure: the caller fails closed
+            raise StoreUnavailableError(f"{type(error).__name__}: {error}") from error
+        expires = time.monotonic() + self.ttl
+        for address in addresses:
+            self._memo.put(address, (found.get(address), expires))
+        return found
 
     def record(self, address: str) -> ProfileRecord | None:
         """The address's stored record (profile and person), or None."""
-        with self._lock:
-            if address in self._cache:
-                return self._cache[address]
-        found = self.store.profiles([address])[address]
-        with self._lock:
-            self._cache[address] = found
-        return found
+        found = self._cached(address)
+        if found is _MISS:
+            return self._read([address]).get(address)
+        return found  # type: ignore[return-value]
 
     def __call__(self, address: str) -> Profile | None:
         found = self.record(address)
@@ -116,18 +141,24 @@ class StoredProfiles:
         found = self.record(address)
         return None if found is None else found.person
 
-    def prefetch(self, addresses: Iterable[str]) -> None:
-        """Read many addresses' records in one store read."""
-        wanted = [a for a in dict.fromkeys(addresses) if a not in self._cache]
+    def prefetch(self, addresses: Iterable[str]) -> dict[str, ProfileRecord | None]:
+        """Many addresses' records, those not remembered read in one store read."""
+        out: dict[str, ProfileRecord | None] = {}
+        wanted: list[str] = []
+        for address in dict.fromkeys(addresses):
+            found = self._cached(address)
+            if found is _MISS:
+                wanted.append(address)
+            else:
+                out[address] = found  # type: ignore[assignment]
         if wanted:
-            found = self.store.profiles(wanted)
-            with self._lock:
-                self._cache.update(found)
+            read = self._read(wanted)
+            out.update((address, read.get(address)) for address in wanted)
+        return out
 
     def clear(self) -> None:
-        """Forget every cached record."""
-        with self._lock:
-            self._cache.clear()
+        """Forget every remembered record."""
+        self._memo.clear()
 
     def __repr__(self) -> str:
         return f"StoredProfiles({self.store!r})"
@@ -136,8 +167,9 @@ class StoredProfiles:
 def layered(
     first: Callable[[str], Profile | None], then: Callable[[str], Profile | None]
 ) -> Callable[[str], Profile | None]:
-    """A profile source that takes each field from ``first`` (e.g. a message's own facts) and
-    fills the fields it leaves unset from ``then`` (e.g. :class:`StoredProfiles`)."""
+    """A profile source that takes each field from ``first`` (e.g. an engine's explicit
+    ``profiles=``) and fills the fields it leaves unset from ``then`` (e.g.
+    :class:`StoredProfiles`)."""
 
     def profile(address: str) -> Profile | None:
         over, under = first(address), then(address)
