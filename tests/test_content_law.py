@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from smspolicy import Engine, Message, Program, jurisdictions
+from smspolicy import Channel, Engine, Message, Program, jurisdictions
 from smspolicy.consent import WrittenConsent
 from smspolicy.errors import ConfigurationError
 from smspolicy.rules import has_opt_out, required_content
@@ -172,3 +172,70 @@ def test_program_sender_details() -> None:
     assert brand_only.sender_details() == "Acme"
     with pytest.raises(ConfigurationError, match="legal_name"):
         Program("P", "Acme", help_contact="h", frequency="2 msgs/month", legal_name=" ")
+
+
+_HEADERS = "Subject: Acme deals\nList-Unsubscribe: {value}\n\nAcme: 20% off this week."
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("<mailto:leave@acme.example>", True),
+        ("<https://acme.example/l/8f3a9c>", True),
+        ("< mailto:leave@acme.example >, <https://acme.example/l/8f3a9c>", True),
+        ("<http://acme.example/l/8f3a9c>", True),
+        ("mailto:leave@acme.example", False),  # RFC 2369 wants the URI in angle brackets
+        ("<mailto:leave>", False),  # no domain
+        ("<mailto:leave@acme>", False),  # no dot in the domain
+        ("<ftp://acme.example/x>", False),
+        ("<>", False),
+        ("<https://>", False),
+    ],
+)
+def test_an_email_list_unsubscribe_header_is_an_opt_out(value: str, expected: bool) -> None:
+    """An opaque link or a bare mail address in a List-Unsubscribe header is the mail client's
+    unsubscribe button: an opt-out for an email, whatever the address says."""
+    body = _HEADERS.format(value=value)
+    assert has_opt_out(body, Channel.EMAIL) is expected
+
+
+def test_a_list_unsubscribe_header_counts_only_for_email_and_only_in_the_headers() -> None:
+    body = _HEADERS.format(value="<mailto:leave@acme.example>")
+    assert has_opt_out(body, Channel.EMAIL) is True
+    assert has_opt_out(body) is False
+    assert has_opt_out(body, Channel.SMS) is False
+    in_a_part = "Subject: Acme deals\n\nList-Unsubscribe: <mailto:leave@acme.example>"
+    assert has_opt_out(in_a_part, Channel.EMAIL) is False
+    crlf = body.replace("\n", "\r\n")
+    assert has_opt_out(crlf, Channel.EMAIL) is True
+
+
+def test_us_marketing_email_with_an_opaque_unsubscribe_header_is_allowed() -> None:
+    """CAN-SPAM: no prior consent; the postal address in the body and a List-Unsubscribe header
+    with an opaque link are enough. Without the header the same email is denied."""
+    engine = Engine(jurisdictions.standard(), clock=FrozenClock(NOON_UTC))
+    footer = "Acme Inc., 100 Main Street, Springfield, IL 62701"
+    with_header = (
+        "Subject: Acme deals\nList-Unsubscribe: <https://acme.example/l/8f3a9c>\n\n"
+        f"Acme: 20% off this week.\n{footer}"
+    )
+    message = Message(
+        "alice@example.com",
+        "deals",
+        "marketing",
+        channel=Channel.EMAIL,
+        body=with_header,
+        brand="Acme",
+        recipient={"country": "US", "state": "IL", "zone": "America/Chicago"},
+    )
+    assert engine.evaluate(message).allowed
+    without = Message(
+        "alice@example.com",
+        "deals",
+        "marketing",
+        channel=Channel.EMAIL,
+        body=f"Subject: Acme deals\n\nAcme: 20% off this week.\n{footer}",
+        brand="Acme",
+        recipient={"country": "US", "state": "IL", "zone": "America/Chicago"},
+    )
+    assert "jurisdiction.us.canspam.opt_out" in engine.evaluate(without).codes

@@ -8,7 +8,7 @@ import attrs
 
 from .. import i18n
 from .._context import Context
-from .._values import Decision, Message, Reason, allow, deny
+from .._values import Channel, Decision, Message, Reason, allow, deny
 from ..keywords import normalise
 
 __all__ = ["has_contact", "has_opt_out", "required_content"]
@@ -42,6 +42,12 @@ _INSTRUCTION = re.compile(
 _LINK = re.compile(r"https?://\S+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}/\S*", re.IGNORECASE)
 _OPT_OUT_LINK = ("unsub", "optout", "opt-out", "opt_out", "stop", "desabon", "abmelden", "baja")
 _OPT_OUT_TEXT = ("配信停止", "停止", "退订", "수신거부")
+_LIST_UNSUBSCRIBE = re.compile(
+    r"list-unsubscribe:[ \t]*<[ \t]*(?:mailto:[^<>@\s]+@[^<>@\s]+\.[^<>@\s]+|https?://[^<>\s]+\.[^<>\s]+)"
+    r"[ \t]*>",
+    re.IGNORECASE,
+)
+"""An RFC 2369 ``List-Unsubscribe`` header whose first URI is a mail address or a web link."""
 
 _NO_OPT_OUT = i18n.register_template(
     "content.opt_out_missing",
@@ -58,11 +64,18 @@ _NO_ID = i18n.register_template(
 )
 
 
-def has_opt_out(body: str) -> bool:
+def has_opt_out(body: str, channel: Channel | None = None) -> bool:
     """True when the body tells the recipient how to opt out: an instruction ("Reply STOP",
     "Text END to 12345", "STOP to opt out", "Répondez STOP", "Responde BAJA", "Antworte
     STOPP"), an unsubscribe link, or the Japanese, Chinese or Korean opt-out phrases. A bare
-    keyword in another sense ("ends at the end of the month", "cancel anytime") is not one."""
+    keyword in another sense ("ends at the end of the month", "cancel anytime") is not one.
+
+    For an email (``channel`` :attr:`Channel.EMAIL`), a ``List-Unsubscribe`` header with a
+    ``mailto:`` or web URI in the header block (the lines before the first empty line, as the
+    SES and Pinpoint guards render an email) is one too, whatever the address looks like: the
+    mail client offers it as the unsubscribe button."""
+    if channel is Channel.EMAIL and _has_list_unsubscribe(body):
+        return True
     if _INSTRUCTION.search(normalise(body)):
         return True
     if any(t in body for t in _OPT_OUT_TEXT):
@@ -70,6 +83,11 @@ def has_opt_out(body: str) -> bool:
     return any(
         any(word in link.casefold() for word in _OPT_OUT_LINK) for link in _LINK.findall(body)
     )
+
+
+def _has_list_unsubscribe(body: str) -> bool:
+    headers = body.replace("\r\n", "\n").split("\n\n", 1)[0]
+    return any(_LIST_UNSUBSCRIBE.match(line.strip()) for line in headers.split("\n"))
 
 
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
@@ -117,7 +135,7 @@ class _RequiredContent:
                     citation=self.citation,
                 )
             )
-        if self.opt_out and not has_opt_out(message.body):
+        if self.opt_out and not has_opt_out(message.body, message.channel):
             reasons.append(
                 i18n.reason(
                     self.code or "content.opt_out_missing",
