@@ -459,4 +459,3 @@ class AsyncEngine:
     async def close(self) -> None:
         """Close the store."""
         await self.store.close()
-
