@@ -9,8 +9,8 @@ import contextlib
 import datetime as dt
 import threading
 import uuid
-from pathlib import Path
 from collections.abc import Coroutine, Iterable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 from smspolicy import AsyncEngine, Decision, Message, SendRecord

@@ -25,8 +25,8 @@ from smspolicy.store import (
     Store,
 )
 
-from .conftest import T0
 from .async_support import LOOP, blocking, make_async_store
+from .conftest import T0
 from .services import drop, postgres_store, redis_store
 
 A, B = "+12125550123", "+12125550124"

@@ -147,7 +147,7 @@ class AsyncReservation:
         return f"Async{self.reservation!r}"
 
 
-async def _settle_quietly(store: AsyncStore, settlements: list[Settlement]) -> None:
+async def _settle_quietly(store: AsyncStore, settlements: Sequence[Settlement]) -> None:
     try:
         await store.settle_many(settlements)
     except Exception as error:  # the holds expire on their own; say so
