@@ -13,6 +13,8 @@ from collections.abc import Coroutine, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
+
 from smspolicy import AsyncEngine, Decision, Message, SendRecord
 from smspolicy._async_engine import AsyncReservation
 from smspolicy.store import Store
@@ -145,8 +147,9 @@ class EngineOverAsync:
     synchronous store, for tests that look inside it."""
 
     def __init__(self, policy: Any, store: Store | None = None, clock: Any = None, **kw: Any):
-        self.inner = AsyncEngine(policy, store, clock, **kw)
-        self.store = self.inner.engine.store
+        given = store.store if isinstance(store, BlockingStore) else store  # async at heart
+        self.inner = AsyncEngine(policy, given, clock, **kw)
+        self.store = store if store is not None else self.inner.engine.store
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -198,3 +201,15 @@ class EngineOverAsync:
 
     def audit(self, now: dt.datetime, **kw: Any) -> Any:
         return LOOP.run(self.inner.audit(now, **kw))
+
+
+@pytest.fixture(params=["Engine", "AsyncEngine"], autouse=True)
+def both_engines(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the module's tests with each engine: for AsyncEngine, the module's ``Engine`` (and
+    the shared ``engine`` fixture's) builds an :class:`EngineOverAsync` instead."""
+    if request.param == "AsyncEngine":
+        from . import conftest
+
+        monkeypatch.setattr(request.module, "Engine", EngineOverAsync)
+        monkeypatch.setattr(conftest, "Engine", EngineOverAsync)
+    return str(request.param)

@@ -22,6 +22,7 @@ from smspolicy.errors import (
 from smspolicy.store import MemoryStore, SendRecord, SendStatus, SQLiteStore, Store
 from smspolicy.testing import FrozenClock
 
+from .async_support import both_engines  # noqa: F401  (runs each test on both engines)
 from .conftest import T0
 from .services import drop
 from .test_store_conformance import BACKENDS, make_store

@@ -14,6 +14,7 @@ import asyncio
 import datetime as dt
 import itertools
 import logging
+import weakref
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
@@ -163,6 +164,18 @@ async def _outlast(task: asyncio.Future[T]) -> None:
             continue
 
 
+_VIEWS: weakref.WeakKeyDictionary[AsyncStore, BlockingStore] = weakref.WeakKeyDictionary()
+
+
+def _blocking_view(store: AsyncStore) -> BlockingStore:
+    """The one synchronous view of ``store``: engines sharing a store settle each other's
+    reservations, as synchronous engines do."""
+    view = _VIEWS.get(store)
+    if view is None:
+        view = _VIEWS[store] = BlockingStore(store)
+    return view
+
+
 class AsyncEngine:
     """:class:`smspolicy.Engine` for asyncio: the same arguments and the same decisions, with
     coroutine methods and an :class:`smspolicy.store.async_base.AsyncStore`.
@@ -206,7 +219,7 @@ class AsyncEngine:
         elif isinstance(store, ThreadedStore):
             sync = store.store
         elif isinstance(store, AsyncStore):
-            sync = self._bridge = BlockingStore(store)
+            sync = self._bridge = _blocking_view(store)
         else:
             raise ConfigurationError(
                 f"store must be a smspolicy.store.async_base.AsyncStore or a Store, got {store!r}"
@@ -346,9 +359,11 @@ class AsyncEngine:
     async def reserve(
         self, message: Message, *, hold: dt.timedelta = DEFAULT_HOLD
     ) -> AsyncReservation:
-        """As :meth:`smspolicy.Engine.reserve`. Cancelled while the store holds the slot, it
-        releases the slot before the cancellation propagates."""
-        (reservation,) = await self.reserve_many([message], hold=hold)
+        """As :meth:`smspolicy.Engine.reserve` (through the store's one-address reservation).
+        Cancelled while the store holds the slot, it releases the slot before the
+        cancellation propagates."""
+        ensure_duration(hold, "hold")
+        (reservation,) = await self._reserve([message], hold, single=True)
         return reservation
 
     async def reserve_many(
@@ -356,7 +371,11 @@ class AsyncEngine:
     ) -> list[AsyncReservation]:
         """As :meth:`smspolicy.Engine.reserve_many` (the same batch plan, awaited)."""
         ensure_duration(hold, "hold")
-        batch = list(iterate(messages, "messages"))
+        return await self._reserve(list(iterate(messages, "messages")), hold, single=False)
+
+    async def _reserve(
+        self, batch: list[Message], hold: dt.timedelta, *, single: bool
+    ) -> list[AsyncReservation]:
         engine = self._engine
         settler = engine._reserver.settler
         out, pending = pending_of(engine._decider, batch, settler)
@@ -365,7 +384,7 @@ class AsyncEngine:
             try:
                 snapshot = await self._snapshot(plan.messages, plan.recipients, plan.now)
                 numbers = plan.locked_numbers(snapshot)
-                stored = await self._hold(plan, numbers) if numbers else {}
+                stored = await self._hold(plan, numbers, single) if numbers else {}
             except RuleError:
                 raise  # a broken rule is a bug to see, not a store outage
             except Exception as error:  # any backend failure must fail closed
@@ -374,14 +393,30 @@ class AsyncEngine:
                 plan.finish(stored, out, settler)
         return [AsyncReservation(self, r) for r in cast("list[Reservation]", out)]
 
-    async def _hold(self, plan: BatchPlan, numbers: list[str]) -> dict[str, list[SendRecord]]:
-        """The store's batch reservation, run to its end even when this task is cancelled:
-        then whatever it held is released and the cancellation raised."""
-        call = asyncio.ensure_future(
-            self.store.reserve_many(
+    async def _store_call(
+        self, plan: BatchPlan, numbers: list[str], single: bool
+    ) -> dict[str, list[SendRecord]]:
+        if not single:
+            return await self.store.reserve_many(
                 numbers, since=plan.since, decide=plan.decide, persons=plan.persons
             )
+        (number,) = numbers
+
+        def decide(locked: list[SendRecord]) -> SendRecord | None:
+            holds = plan.decide(number, locked)
+            return holds[0] if holds else None
+
+        record = await self.store.reserve(
+            number, since=plan.since, decide=decide, persons=plan.persons.get(number, ())
         )
+        return {number: [] if record is None else [record]}
+
+    async def _hold(
+        self, plan: BatchPlan, numbers: list[str], single: bool
+    ) -> dict[str, list[SendRecord]]:
+        """The store's reservation, run to its end even when this task is cancelled: then
+        whatever it held is released and the cancellation raised."""
+        call = asyncio.ensure_future(self._store_call(plan, numbers, single))
         try:
             return await asyncio.shield(call)
         except asyncio.CancelledError:
@@ -405,8 +440,6 @@ class AsyncEngine:
             reservation, provider_id, sent = item
             if not isinstance(reservation, AsyncReservation):
                 raise InvalidInputError(f"expected an AsyncReservation, got {reservation!r}")
-            if reservation._engine is not self:
-                raise InvalidInputError(f"{reservation!r} was made by another engine")
             items.append((reservation.reservation, provider_id, sent))
         settler = self._engine._reserver.settler
         claimed = claim_all(settler, items)

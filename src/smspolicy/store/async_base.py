@@ -164,6 +164,24 @@ class AsyncStore(Protocol):
         """As :meth:`smspolicy.store.Reservations.hold` (``decide`` is a plain function)."""
         ...
 
+    async def reserve(
+        self,
+        number: str,
+        *,
+        since: dt.datetime,
+        decide: Decide,
+        persons: Collection[str] = (),
+    ) -> SendRecord | None:
+        """:meth:`hold` for at most one record, as :meth:`smspolicy.store.Reservations.reserve`
+        (this default is built on :meth:`hold`)."""
+
+        def one(records: list[SendRecord]) -> list[SendRecord]:
+            record = decide(records)
+            return [] if record is None else [record]
+
+        held = await self.hold(number, since=since, decide=one, persons=persons)
+        return held[0] if held else None
+
     async def reserve_many(
         self,
         numbers: Sequence[str],
@@ -208,25 +226,6 @@ class AsyncStore(Protocol):
     async def close(self) -> None:
         """Release the store's connections."""
         ...
-
-
-async def reserve_one(
-    store: AsyncStore | AsyncCounters,
-    number: str,
-    *,
-    since: dt.datetime,
-    decide: Decide,
-    persons: Collection[str] = (),
-) -> SendRecord | None:
-    """:meth:`AsyncStore.hold` for at most one record, as
-    :meth:`smspolicy.store.Reservations.reserve`."""
-
-    def one(records: list[SendRecord]) -> list[SendRecord]:
-        record = decide(records)
-        return [] if record is None else [record]
-
-    held = await store.hold(number, since=since, decide=one, persons=persons)
-    return held[0] if held else None
 
 
 class ThreadedStore(AsyncStore):
@@ -287,6 +286,18 @@ class ThreadedStore(AsyncStore):
         persons: Collection[str] = (),
     ) -> list[SendRecord]:
         return await self._run(self.store.hold, number, since=since, decide=decide, persons=persons)
+
+    async def reserve(
+        self,
+        number: str,
+        *,
+        since: dt.datetime,
+        decide: Decide,
+        persons: Collection[str] = (),
+    ) -> SendRecord | None:
+        return await self._run(
+            self.store.reserve, number, since=since, decide=decide, persons=persons
+        )
 
     async def reserve_many(
         self,
