@@ -120,6 +120,16 @@ class SyncReservation:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
+    def __repr__(self) -> str:
+        return repr(self.inner)
+
+    def __eq__(self, other: object) -> bool:
+        inner = other.inner if isinstance(other, SyncReservation) else other
+        return inner is self.inner
+
+    def __hash__(self) -> int:
+        return id(self.inner)
+
     def commit(self, provider_id: str | None = None) -> None:
         LOOP.run(self.inner.commit(provider_id))
 

@@ -420,11 +420,13 @@ def test_refused_commits_are_named_in_the_error(clock: FrozenClock) -> None:
     assert raised.value.reservations == tuple(late)
 
 
-def test_settling_what_is_not_a_reservation_says_so(clock: FrozenClock) -> None:
+def test_settling_what_is_not_a_reservation_says_so(clock: FrozenClock, both_engines: str) -> None:
     """settle_many refuses an item that is not a reservation, and one settled twice, with
     errors that say which."""
+    asynchronous = both_engines == "AsyncEngine"
+    kind = "an AsyncReservation" if asynchronous else "a Reservation"
     engine = capped(MemoryStore(), clock)
-    with pytest.raises(InvalidInputError, match=r"^expected a Reservation, got 'x'$"):
+    with pytest.raises(InvalidInputError, match=rf"^expected {kind}, got 'x'$"):
         engine.settle_many([("x", None, True)])  # type: ignore[list-item]
     held = engine.reserve(msg())
     held.release()
@@ -433,7 +435,8 @@ def test_settling_what_is_not_a_reservation_says_so(clock: FrozenClock) -> None:
     ):
         held.commit("a")
     assert held.record is not None
-    assert repr(held) == f"Reservation(allow, record={held.record.id})"
+    prefix = "Async" if asynchronous else ""
+    assert repr(held) == f"{prefix}Reservation(allow, record={held.record.id})"
 
 
 class _SteppingClock(FrozenClock):

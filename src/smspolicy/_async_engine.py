@@ -29,7 +29,7 @@ from phonenumbers import PhoneNumber
 
 from ._audit import Audit
 from ._clock import Clock
-from ._engine import DEFAULT_HISTORY, Engine
+from ._engine import DEFAULT_HISTORY, Engine, _not_a_store
 from ._inbound import InboundResult
 from ._recipients import DEFAULT_CACHE_SIZE, LineTypeLookup, Profile, ProfileSource, Recipient
 from ._records import SendRecord
@@ -45,11 +45,17 @@ from ._reserve import (
 from ._time import ensure_duration
 from ._values import Decision, Message, check_text, iterate
 from .consent import DEFAULT_PENDING_EXPIRY, Ledger
-from .errors import ConfigurationError, InvalidInputError, RuleError, StoreUnavailableError
+from .errors import (
+    ConfigurationError,
+    InvalidInputError,
+    ReservationExpiredError,
+    RuleError,
+    StoreUnavailableError,
+)
 from .programs import Program
 from .store import MemoryStore, Snapshot, Store
 from .store._base import Settlement
-from .store.async_base import AsyncStore, BlockingStore, ThreadedStore
+from .store.async_base import AsyncCounters, AsyncStore, BlockingStore, ThreadedStore
 from .typing import Rule
 
 __all__ = ["AsyncEngine", "AsyncLedger", "AsyncReservation"]
@@ -220,10 +226,14 @@ class AsyncEngine:
             sync = store.store
         elif isinstance(store, AsyncStore):
             sync = self._bridge = _blocking_view(store)
-        else:
+        elif isinstance(store, AsyncCounters):
             raise ConfigurationError(
-                f"store must be a smspolicy.store.async_base.AsyncStore or a Store, got {store!r}"
+                f"{store!r} holds sends and counters but no consent ledger, so the engine could "
+                "decide nothing: pair it with a ledger, e.g. "
+                "AsyncComposedStore(AsyncPostgresStore(dsn), AsyncRedisStore(url))"
             )
+        else:
+            raise ConfigurationError(_not_a_store(store))
         self.store: AsyncStore = store
         self._engine = Engine(
             policy,
@@ -434,6 +444,7 @@ class AsyncEngine:
         """As :meth:`smspolicy.Engine.settle_many`: ``(reservation, provider_id, sent)``
         items in one store call, all or nothing."""
         items: list[tuple[Reservation, str | None, bool]] = []
+        wrappers: dict[int, AsyncReservation] = {}
         for item in iterate(settlements, "settlements"):
             if not isinstance(item, tuple) or len(item) != 3:
                 raise InvalidInputError(f"expected (reservation, provider_id, sent), got {item!r}")
@@ -441,6 +452,7 @@ class AsyncEngine:
             if not isinstance(reservation, AsyncReservation):
                 raise InvalidInputError(f"expected an AsyncReservation, got {reservation!r}")
             items.append((reservation.reservation, provider_id, sent))
+            wrappers[id(reservation.reservation)] = reservation
         settler = self._engine._reserver.settler
         claimed = claim_all(settler, items)
         try:
@@ -450,7 +462,11 @@ class AsyncEngine:
             claimed.undo()
             raise
         if claimed.expired:  # rare: re-decided under the lock by the engine's own code
-            await _offload(self._bridge, recount_expired, settler, claimed)
+            try:
+                await _offload(self._bridge, recount_expired, settler, claimed)
+            except ReservationExpiredError as error:  # name the caller's reservations
+                refused = [wrappers.get(id(r), r) for r in error.reservations]
+                raise ReservationExpiredError(str(error), refused) from None
 
     async def record_sent(self, message: Message, *, provider_id: str | None = None) -> SendRecord:
         """Log a send that went out (for caps, dedupe and records)."""
