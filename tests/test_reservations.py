@@ -420,10 +420,12 @@ def test_refused_commits_are_named_in_the_error(clock: FrozenClock) -> None:
     assert raised.value.reservations == tuple(late)
 
 
-def test_settling_what_is_not_a_reservation_says_so(clock: FrozenClock, both_engines: str) -> None:
+def test_settling_what_is_not_a_reservation_says_so(
+    clock: FrozenClock, request: pytest.FixtureRequest
+) -> None:
     """settle_many refuses an item that is not a reservation, and one settled twice, with
-    errors that say which."""
-    asynchronous = both_engines == "AsyncEngine"
+    errors that say which (naming the engine's own kind of reservation)."""
+    asynchronous = request.getfixturevalue("both_engines") == "AsyncEngine"
     kind = "an AsyncReservation" if asynchronous else "a Reservation"
     engine = capped(MemoryStore(), clock)
     with pytest.raises(InvalidInputError, match=rf"^expected {kind}, got 'x'$"):
