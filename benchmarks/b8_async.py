@@ -48,7 +48,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def policy() -> Policy:
     return Policy(
-        rules.consent(), rules.frequency_cap(3, dt.timedelta(days=1)), rules.dedupe("1d"), name="b8"
+        rules.consent(),
+        rules.frequency_cap(3, dt.timedelta(days=1)),
+        rules.dedupe(dt.timedelta(days=1)),
+        name="b8",
     )
 
 

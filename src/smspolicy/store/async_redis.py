@@ -42,7 +42,9 @@ __all__ = ["AsyncRedisStore"]
 class AsyncRedisStore(AsyncCounters):
     """Send log, reservations, engagement and lookup cache in Redis, for asyncio.
 
-    Give a ``url`` or a ``redis.asyncio.Redis`` client made with ``decode_responses=True``.
+    Give a ``url`` (the store keeps a pool of up to ``max_connections``; more calls at once
+    wait for a connection) or a ``redis.asyncio.Redis`` client made with
+    ``decode_responses=True``.
     """
 
     def __init__(
@@ -54,18 +56,24 @@ class AsyncRedisStore(AsyncCounters):
         retention: dt.timedelta = dt.timedelta(days=400),
         max_attempts: int = 64,
         timeout: float = 5.0,
+        max_connections: int = 50,
     ) -> None:
         if (url is None) == (client is None):
             raise ConfigurationError("give AsyncRedisStore either a url or a client")
         if not prefix or "{" in prefix or "}" in prefix:
             raise ConfigurationError(f"prefix must be non-empty text without braces: {prefix!r}")
         if client is None:
-            client = aioredis.Redis.from_url(
+            # A blocking pool: a burst of more calls than connections waits its turn (up to
+            # ``timeout``) instead of failing closed at once.
+            pool = aioredis.BlockingConnectionPool.from_url(
                 url or "",
+                max_connections=max_connections,
+                timeout=timeout,
                 socket_timeout=timeout,
                 socket_connect_timeout=timeout,
                 decode_responses=True,
             )
+            client = aioredis.Redis.from_pool(pool)  # closed with the client
         self._redis = client
         self.prefix = prefix
         self.retention = retention
