@@ -11,6 +11,8 @@ from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smspolicy import AsyncEngine, Engine, Message, Policy, SendRecord, Verdict, rules
 from smspolicy.errors import ConfigurationError, StoreUnavailableError
@@ -346,3 +348,59 @@ def test_an_async_engine_needs_a_store() -> None:
         AsyncEngine(Policy(rules.consent(), name="p"), AsyncRedisStore(REDIS_URL))  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="lacks: append_consent"):
         AsyncEngine(Policy(rules.consent(), name="p"), object())  # type: ignore[arg-type]
+
+
+NUMBERS = ["+12125550101", "+12125550102", "+12125550103"]
+
+
+@st.composite
+def _batches(draw: st.DrawFn) -> list[list[Message]]:
+    message = st.builds(
+        Message,
+        st.sampled_from([*NUMBERS, "+1212"]),
+        st.sampled_from(["deals", "alerts"]),
+        st.just("marketing"),
+        person=st.sampled_from([None, "p1", "p2"]),
+    )
+    return draw(st.lists(st.lists(message, min_size=1, max_size=6), min_size=1, max_size=4))
+
+
+@settings(max_examples=30, deadline=None)
+@given(batches=_batches(), commit=st.lists(st.booleans(), min_size=24, max_size=24))
+def test_async_reservations_decide_as_the_engines(
+    batches: list[list[Message]], commit: list[bool]
+) -> None:
+    """Any sequence of batch reservations, each hold committed or released, gets the same
+    decisions from AsyncEngine as from Engine, and leaves the same sends counted: never more
+    than the caps allow."""
+    policy = Policy(
+        rules.frequency_cap(2, DAY),
+        rules.frequency_cap(3, DAY, scope="all"),  # over a person's sends on every number too
+        name="p",
+    )
+    sync = Engine(policy, MemoryStore(), FrozenClock(T0))
+    aengine = AsyncEngine(policy, MemoryStore(), FrozenClock(T0))
+    flips = iter(commit * 10)
+
+    async def run() -> None:
+        for batch in batches:
+            expected = sync.reserve_many(batch)
+            got = await aengine.reserve_many(batch)
+            assert [r.decision for r in got] == [r.decision for r in expected]
+            for mine, theirs in zip(got, expected, strict=True):
+                if theirs.allowed:
+                    if next(flips):
+                        theirs.commit("x")
+                        await mine.commit("x")
+                    else:
+                        theirs.release()
+                        await mine.release()
+        counted = await aengine.store.sends(NUMBERS, since=SINCE)
+        assert {n: len(r) for n, r in counted.items()} == {
+            n: len(r) for n, r in sync.store.sends(NUMBERS, since=SINCE).items()
+        }
+        for records in counted.values():  # 2 per topic, 3 in all
+            assert len(records) <= 3
+            assert all(sum(r.topic == t for r in records) <= 2 for t in ("deals", "alerts"))
+
+    asyncio.run(run())
