@@ -60,7 +60,13 @@ def redis_store(url: str = REDIS_URL, **kwargs: object) -> object:
 def drop(store: object) -> None:
     """Remove what a test store wrote."""
     from smspolicy.store import ComposedStore
+    from smspolicy.store.async_base import BlockingStore
 
+    if isinstance(store, BlockingStore):  # an async store seen synchronously
+        from .async_support import LOOP, async_drop
+
+        LOOP.run(async_drop(store.store))
+        return
     if isinstance(store, ComposedStore):
         drop(store.ledger)
         drop(store.counters)

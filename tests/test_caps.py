@@ -31,6 +31,7 @@ from smspolicy.predicates import is_marketing
 from smspolicy.store import MemoryStore, SendRecord, SendStatus, SQLiteStore, Store
 from smspolicy.testing import FrozenClock
 
+from .async_support import both_engines  # noqa: F401  (runs each test on both engines)
 from .conftest import T0
 
 NUMBER = "+12125550123"

@@ -23,6 +23,7 @@ from smspolicy.errors import ConfigurationError, InvalidInputError, LineTypeLook
 from smspolicy.store import MemoryStore, SendRecord
 from smspolicy.testing import FrozenClock
 
+from .async_support import both_engines  # noqa: F401  (runs each test on both engines)
 from .conftest import T0
 
 

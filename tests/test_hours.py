@@ -17,6 +17,8 @@ from smspolicy.errors import ConfigurationError
 from smspolicy.strategies import phone_numbers
 from smspolicy.testing import FrozenClock
 
+from .async_support import both_engines  # noqa: F401  (runs each test on both engines)
+
 NY = zoneinfo.ZoneInfo("America/New_York")
 TCPA = R.sending_window("08:00", "21:00")
 

@@ -34,6 +34,7 @@ from smspolicy.programs import (
 from smspolicy.store import MemoryStore, SQLiteStore
 from smspolicy.testing import FrozenClock
 
+from .async_support import both_engines  # noqa: F401  (runs each test on both engines)
 from .conftest import T0
 
 NUMBER = "+12125550123"

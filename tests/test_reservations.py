@@ -22,6 +22,7 @@ from smspolicy.errors import (
 from smspolicy.store import MemoryStore, SendRecord, SendStatus, SQLiteStore, Store
 from smspolicy.testing import FrozenClock
 
+from .async_support import both_engines  # noqa: F401  (runs each test on both engines)
 from .conftest import T0
 from .services import drop
 from .test_store_conformance import BACKENDS, make_store
@@ -419,11 +420,15 @@ def test_refused_commits_are_named_in_the_error(clock: FrozenClock) -> None:
     assert raised.value.reservations == tuple(late)
 
 
-def test_settling_what_is_not_a_reservation_says_so(clock: FrozenClock) -> None:
+def test_settling_what_is_not_a_reservation_says_so(
+    clock: FrozenClock, request: pytest.FixtureRequest
+) -> None:
     """settle_many refuses an item that is not a reservation, and one settled twice, with
-    errors that say which."""
+    errors that say which (naming the engine's own kind of reservation)."""
+    asynchronous = request.getfixturevalue("both_engines") == "AsyncEngine"
+    kind = "an AsyncReservation" if asynchronous else "a Reservation"
     engine = capped(MemoryStore(), clock)
-    with pytest.raises(InvalidInputError, match=r"^expected a Reservation, got 'x'$"):
+    with pytest.raises(InvalidInputError, match=rf"^expected {kind}, got 'x'$"):
         engine.settle_many([("x", None, True)])  # type: ignore[list-item]
     held = engine.reserve(msg())
     held.release()
@@ -432,7 +437,8 @@ def test_settling_what_is_not_a_reservation_says_so(clock: FrozenClock) -> None:
     ):
         held.commit("a")
     assert held.record is not None
-    assert repr(held) == f"Reservation(allow, record={held.record.id})"
+    prefix = "Async" if asynchronous else ""
+    assert repr(held) == f"{prefix}Reservation(allow, record={held.record.id})"
 
 
 class _SteppingClock(FrozenClock):

@@ -25,11 +25,12 @@ from smspolicy.store import (
     Store,
 )
 
+from .async_support import LOOP, blocking, make_async_store
 from .conftest import T0
 from .services import drop, postgres_store, redis_store
 
 A, B = "+12125550123", "+12125550124"
-BACKENDS = ["memory", "sqlite", "postgres", "redis"]
+BACKENDS = ["memory", "sqlite", "postgres", "redis", "async-postgres", "async-redis", "threaded"]
 
 
 def make_store(kind: str, tmp_path: Path) -> Store:
@@ -40,6 +41,8 @@ def make_store(kind: str, tmp_path: Path) -> Store:
         return SQLiteStore(tmp_path / f"store-{id(tmp_path)}.db")
     if kind == "postgres":
         return postgres_store()  # type: ignore[return-value]
+    if kind.startswith("async-") or kind == "threaded":  # async stores, seen synchronously
+        return blocking(LOOP.run(make_async_store(kind, tmp_path)))
     return ComposedStore(SQLiteStore(tmp_path / "ledger.db"), redis_store())  # type: ignore[arg-type]
 
 

@@ -14,6 +14,7 @@ import pytest
 from smspolicy import Channel, Engine, Message, Policy, rules
 from smspolicy.errors import StoreUnavailableError
 from smspolicy.store import ComposedStore, MemoryStore, SQLiteStore, Store
+from smspolicy.store.async_base import AsyncComposedStore, BlockingStore, ThreadedStore
 from smspolicy.testing import FrozenClock
 
 from .conftest import T0
@@ -60,7 +61,11 @@ def _fill(store: Store, clock: FrozenClock) -> Engine:
 def _checkpoint(store: Store) -> None:
     """Copy a SQLite store's write-ahead log into its file, as SQLite does every 1,000 pages:
     the number is then in the database file itself, not only in the log."""
-    ledger = store.ledger if isinstance(store, ComposedStore) else store
+    while isinstance(store, (BlockingStore, ThreadedStore)):
+        store = store.store  # type: ignore[assignment]
+    ledger = store.ledger if isinstance(store, (ComposedStore, AsyncComposedStore)) else store
+    while isinstance(ledger, ThreadedStore):
+        ledger = ledger.store  # type: ignore[assignment]
     if isinstance(ledger, SQLiteStore):
         with sqlite3.connect(ledger.path) as db:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -69,6 +74,10 @@ def _checkpoint(store: Store) -> None:
 
 def _raw(store: Store) -> list[bytes]:
     """Everything the store keeps, as raw bytes."""
+    if isinstance(store, (BlockingStore, ThreadedStore)):  # an async store: look inside it
+        return _raw(store.store)  # type: ignore[arg-type]
+    if isinstance(store, AsyncComposedStore):
+        return _raw(store.ledger) + _raw(store.counters)  # type: ignore[arg-type]
     if isinstance(store, MemoryStore):
         return [repr(vars(store)).encode()]
     if isinstance(store, SQLiteStore):
@@ -78,7 +87,7 @@ def _raw(store: Store) -> list[bytes]:
         ]
     if isinstance(store, ComposedStore):
         return _raw(store.ledger) + _raw(store.counters)  # type: ignore[arg-type]
-    if type(store).__name__ == "PostgresStore":
+    if type(store).__name__ in ("PostgresStore", "AsyncPostgresStore"):
         import psycopg
 
         from .services import POSTGRES_DSN

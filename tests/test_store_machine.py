@@ -32,12 +32,20 @@ def _counting(records: list[SendRecord], now: dt.datetime) -> int:
 
 
 def _twin(store: Store) -> Store:
-    """A second Redis-backed store on the same ledger and the same keys."""
+    """A second Redis-backed store on the same ledger and the same keys (for an async store, a
+    synchronous one: the two kinds share the keys)."""
     from smspolicy.store import ComposedStore
+    from smspolicy.store.async_base import AsyncComposedStore, BlockingStore, ThreadedStore
     from smspolicy.store.redis import RedisStore
 
     from .services import REDIS_URL
 
+    if isinstance(store, BlockingStore):
+        inner = store.store
+        assert isinstance(inner, AsyncComposedStore)
+        assert isinstance(inner.ledger, ThreadedStore)
+        prefix = inner.counters.prefix  # type: ignore[attr-defined]
+        return ComposedStore(inner.ledger.store, RedisStore(REDIS_URL, prefix=prefix))
     assert isinstance(store, ComposedStore)
     counters = RedisStore(REDIS_URL, prefix=store.counters.prefix)  # type: ignore[attr-defined]
     return ComposedStore(store.ledger, counters)
@@ -208,10 +216,22 @@ def machine_for(kind: str) -> type[RuleBasedStateMachine]:
 MACHINE_SETTINGS = settings(max_examples=15, stateful_step_count=15, deadline=None)
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgres", "redis", "redis-pair"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "sqlite",
+        "postgres",
+        "redis",
+        "redis-pair",
+        "async-postgres",
+        "async-redis",
+        "async-redis-pair",
+    ],
+)
 def test_store_matches_memory_store(kind: str) -> None:
-    """SQLite, PostgreSQL and Redis answer exactly as the in-memory reference store, also when
-    two Redis stores (two processes) write the same keys in turn."""
+    """SQLite, PostgreSQL and Redis, synchronous and async, answer exactly as the in-memory
+    reference store, also when two Redis stores (two processes; an async and a synchronous one)
+    write the same keys in turn."""
     machine = machine_for(kind)
     machine.TestCase.settings = MACHINE_SETTINGS
     machine.TestCase("runTest").runTest()

@@ -6,6 +6,7 @@ citations.
 
 from importlib import metadata as _metadata
 
+from ._async_engine import AsyncEngine
 from ._clock import Clock, SystemClock
 from ._compose import Policy, all_of, any_of, rule, unless, when
 from ._context import ConsentView, Context, HistoryView
@@ -36,6 +37,7 @@ except _metadata.PackageNotFoundError:  # imported from a source tree that was n
     __version__ = "0+unknown"
 
 __all__ = [
+    "AsyncEngine",
     "Basis",
     "Channel",
     "Clock",

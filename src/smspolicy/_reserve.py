@@ -28,10 +28,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_HOLD",
+    "BatchPlan",
+    "Claimed",
     "Reservation",
     "Reserver",
     "Settler",
+    "claim_all",
     "held_record",
+    "pending_of",
+    "recount_expired",
     "send_record",
     "settle_all",
 ]
@@ -146,17 +151,28 @@ class Reservation:
         )
 
 
-def settle_all(settler: Settler, items: Sequence[tuple[Reservation, str | None, bool]]) -> None:
-    """Settle ``(reservation, provider_id, sent)`` items in one store call. Nothing is settled
-    unless every item can be (each is a reservation of this store, allowed, not yet settled)
-    and the store call succeeds. Commits of holds that expired are then re-checked under the
-    store's lock; those the policy no longer allows raise one ReservationExpiredError at the
-    end (the others are settled)."""
-    claimed: list[Reservation] = []
-    expired: list[tuple[Reservation, str | None]] = []
-    now: dt.datetime | None = None
+@attrs.define
+class Claimed:
+    """Reservations claimed for settling (see :func:`claim_all`): the store's settlements, the
+    commits of expired holds to re-check, and the instant read for them."""
+
+    reservations: list[Reservation]
+    settlements: list[Settlement]
+    expired: list[tuple[Reservation, str | None]]
+    now: dt.datetime | None
+
+    def undo(self) -> None:
+        """Give every claimed reservation back (the store call failed)."""
+        for reservation in self.reservations:
+            reservation._unclaim()
+
+
+def claim_all(settler: Settler, items: Sequence[tuple[Reservation, str | None, bool]]) -> Claimed:
+    """Claim ``(reservation, provider_id, sent)`` items for settling: each must be a reservation
+    of this store, allowed, not yet settled (else nothing is claimed and the error raised).
+    Commits of holds that expired are set apart, to be re-checked under the store's lock."""
+    claimed = Claimed([], [], [], None)
     try:
-        settlements: list[Settlement] = []
         for reservation, provider_id, sent in items:
             if not isinstance(reservation, Reservation):
                 raise InvalidInputError(f"expected a Reservation, got {reservation!r}")
@@ -164,26 +180,29 @@ def settle_all(settler: Settler, items: Sequence[tuple[Reservation, str | None, 
                 raise InvalidInputError(f"{reservation!r} was made by another store")
             check_text(provider_id, "provider_id", optional=True)
             record = reservation._claim()
-            claimed.append(reservation)
+            claimed.reservations.append(reservation)
             if sent:
-                now = settler.now() if now is None else now
-                if not record.counts_at(now):  # the hold expired: its slot may be taken
-                    expired.append((reservation, provider_id))
+                claimed.now = settler.now() if claimed.now is None else claimed.now
+                if not record.counts_at(claimed.now):  # the hold expired: its slot may be taken
+                    claimed.expired.append((reservation, provider_id))
                     continue
-            settlements.append((record, provider_id, bool(sent)))
-        if settlements:
-            settler.store.settle_many(settlements)
+            claimed.settlements.append((record, provider_id, bool(sent)))
     except BaseException:
-        for reservation in claimed:
-            reservation._unclaim()
+        claimed.undo()
         raise
-    if not expired:
+    return claimed
+
+
+def recount_expired(settler: Settler, claimed: Claimed) -> None:
+    """Re-check the claimed commits of expired holds under the store's lock; raise one
+    ReservationExpiredError for those the policy no longer allows (the others are settled)."""
+    if not claimed.expired:
         return
-    assert now is not None
+    assert claimed.now is not None
     try:
-        refused = settler.recount(expired, now)
+        refused = settler.recount(claimed.expired, claimed.now)
     except BaseException:
-        for reservation, _provider_id in expired:
+        for reservation, _provider_id in claimed.expired:
             reservation._unclaim()
         raise
     if refused:
@@ -193,6 +212,157 @@ def settle_all(settler: Settler, items: Sequence[tuple[Reservation, str | None, 
             f"the send: nothing was counted ({ids}); reserve again",
             refused,
         )
+
+
+def settle_all(settler: Settler, items: Sequence[tuple[Reservation, str | None, bool]]) -> None:
+    """Settle ``(reservation, provider_id, sent)`` items in one store call. Nothing is settled
+    unless every item can be (each is a reservation of this store, allowed, not yet settled)
+    and the store call succeeds. Commits of holds that expired are then re-checked under the
+    store's lock; those the policy no longer allows raise one ReservationExpiredError at the
+    end (the others are settled)."""
+    claimed = claim_all(settler, items)
+    try:
+        if claimed.settlements:
+            settler.store.settle_many(claimed.settlements)
+    except BaseException:
+        claimed.undo()
+        raise
+    recount_expired(settler, claimed)
+
+
+Pending = list[tuple[int, Message, "Recipient"]]
+"""The messages of a batch that have a recipient: (index in the batch, message, recipient)."""
+
+
+class BatchPlan:
+    """The pure half of a batch reservation (it reads and writes nothing): which numbers need
+    the store's lock, the decisions made under it, and the reservations they come to. The
+    synchronous and the asynchronous engines reserve through it, each with its own store."""
+
+    def __init__(
+        self,
+        decider: Decider,
+        pending: Pending,
+        now: dt.datetime,
+        hold: dt.timedelta,
+    ) -> None:
+        self.decider = decider
+        self.pending = pending
+        self.now = now
+        self.hold = hold
+        self.since = now - decider.history
+        self.by_number: dict[str, list[tuple[int, Message, Recipient]]] = {}
+        for entry in pending:
+            self.by_number.setdefault(entry[2].address, []).append(entry)
+        self.decided: dict[int, Decision] = {}
+        self.held: dict[int, SendRecord] = {}
+        self.persons: dict[str, set[str]] = {}
+        for _index, message, item in pending:
+            if message.person:
+                self.persons.setdefault(item.address, set()).add(message.person)
+        self.snapshot: Snapshot | None = None
+
+    @property
+    def messages(self) -> list[Message]:
+        return [m for _, m, _ in self.pending]
+
+    @property
+    def recipients(self) -> list[Recipient]:
+        return [r for _, _, r in self.pending]
+
+    def locked_numbers(self, snapshot: Snapshot) -> list[str]:
+        """Given the batch's snapshot, the numbers still to decide under the store's lock
+        (the others are answered from the snapshot alone, see :meth:`_without_lock`)."""
+        self.snapshot = snapshot
+        for number in self._without_lock(snapshot):
+            del self.by_number[number]
+        return list(self.by_number)
+
+    def decide(self, number: str, locked: list[SendRecord]) -> list[SendRecord]:
+        """The store's ``decide`` for one number: decide its messages in order on the sends
+        under its lock, each seeing the holds of the ones before; return the holds."""
+        decider, snapshot, now = self.decider, self.snapshot, self.now
+        assert snapshot is not None
+        sends, holds = list(locked), []
+        for index, _message, _item in self.by_number[number]:
+            self.held.pop(index, None)  # a store may ask again after a conflict
+        for index, message, item in self.by_number[number]:
+            view = sends
+            if number in self.persons:  # only this address's sends and this message's person's
+                view = [
+                    r
+                    for r in sends
+                    if r.number == number or (r.person and r.person == message.person)
+                ]
+            context = decider.context(snapshot, message, item, now, view)
+            decision = self.decided[index] = decider.decide(message, context)
+            if decision.allowed:
+                record = self.held[index] = held_record(message, number, now, self.hold)
+                holds.append(record)
+                bisect.insort(sends, record, key=send_order)  # later messages count it
+        return holds
+
+    def _without_lock(self, snapshot: Snapshot) -> list[str]:
+        """The numbers of a batch answered from the snapshot alone: those with one message,
+        which the policy does not allow on the sends read with the rest of the batch's records.
+        A no decided on what the store held at that read is as true as one decided under the
+        lock a moment later (the lock only guards a slot being taken), so it holds nothing and
+        takes no lock. A yes, and numbers with several messages (which see each other's
+        holds), are decided again under the lock."""
+        answered: list[str] = []
+        for number, entries in self.by_number.items():
+            if len(entries) != 1:
+                continue
+            index, message, item = entries[0]
+            context = self.decider.context(snapshot, message, item, self.now)
+            decision = self.decider.decide(message, context)
+            if not decision.allowed:
+                self.decided[index] = decision
+                answered.append(number)
+        return answered
+
+    def failed(self, error: Exception, out: list[Reservation | None], settler: Settler) -> None:
+        """Fail every pending message of the batch closed."""
+        failed = self.decider.failed(error, self.now)
+        for index, _, _ in self.pending:
+            out[index] = Reservation(failed, None, settler)
+
+    def finish(
+        self,
+        stored: Mapping[str, Sequence[SendRecord]],
+        out: list[Reservation | None],
+        settler: Settler,
+    ) -> None:
+        """Fill ``out`` with the reservations of the pending messages, given what the store
+        kept, by number."""
+        decider = self.decider
+        for index, message, item in self.pending:
+            record, decision = self.held.get(index), self.decided.get(index)
+            kept = {r.id for r in stored.get(item.address, ())}
+            if decision is None or (record is not None and record.id not in kept):
+                # A store that skipped a number, or dropped its hold, must not pass as allowed.
+                lost = StoreUnavailableError(f"the store did not keep the hold for {item.address}")
+                out[index] = Reservation(decider.failed(lost, self.now), None, settler)
+            else:
+                out[index] = Reservation(decision, record, settler, message=message, recipient=item)
+
+
+def pending_of(
+    decider: Decider, batch: Sequence[Message], settler: Settler
+) -> tuple[list[Reservation | None], Pending]:
+    """Resolve a batch's recipients: the reservations of messages answered already (an address
+    that cannot be one), and the messages still to reserve."""
+    resolved = [decider.resolve(message) for message in batch]
+    out = [
+        Reservation(item, None, settler) if isinstance(item, Decision) else None
+        for item in resolved
+    ]
+    pending = [
+        (index, message, item)
+        for index, (message, item) in enumerate(zip(batch, resolved, strict=True))
+        if not isinstance(item, Decision)
+    ]
+    return out, pending
 
 
 class Reserver:
@@ -253,112 +423,28 @@ class Reserver:
     def reserve_many(self, batch: Sequence[Message], hold: dt.timedelta) -> list[Reservation]:
         """:meth:`smspolicy.Engine.reserve_many`."""
         now = self._now()
-        resolved = [self.decider.resolve(message) for message in batch]
-        out = [
-            Reservation(item, None, self.settler) if isinstance(item, Decision) else None
-            for item in resolved
-        ]
-        pending = [
-            (index, message, item)
-            for index, (message, item) in enumerate(zip(batch, resolved, strict=True))
-            if not isinstance(item, Decision)
-        ]
+        out, pending = pending_of(self.decider, batch, self.settler)
         if pending:
-            self._reserve_batch(pending, out, now, hold)
+            self._reserve_batch(BatchPlan(self.decider, pending, now, hold), out)
         return cast("list[Reservation]", out)
 
-    def _reserve_batch(
-        self,
-        pending: list[tuple[int, Message, Recipient]],
-        out: list[Reservation | None],
-        now: dt.datetime,
-        hold: dt.timedelta,
-    ) -> None:
-        decider = self.decider
-        by_number: dict[str, list[tuple[int, Message, Recipient]]] = {}
-        for entry in pending:
-            by_number.setdefault(entry[2].address, []).append(entry)
-        decided: dict[int, Decision] = {}
-        held: dict[int, SendRecord] = {}
-        persons: dict[str, set[str]] = {}
-        for _index, message, item in pending:
-            if message.person:
-                persons.setdefault(item.address, set()).add(message.person)
-
-        def decide(number: str, locked: list[SendRecord]) -> list[SendRecord]:
-            sends, holds = list(locked), []
-            for index, _message, _item in by_number[number]:
-                held.pop(index, None)  # a store may ask again after a conflict
-            for index, message, item in by_number[number]:
-                view = sends
-                if number in persons:  # only this address's sends and this message's person's
-                    view = [
-                        r
-                        for r in sends
-                        if r.number == number or (r.person and r.person == message.person)
-                    ]
-                context = decider.context(snapshot, message, item, now, view)
-                decision = decided[index] = decider.decide(message, context)
-                if decision.allowed:
-                    record = held[index] = held_record(message, number, now, hold)
-                    holds.append(record)
-                    bisect.insort(sends, record, key=send_order)  # later messages count it
-            return holds
-
+    def _reserve_batch(self, plan: BatchPlan, out: list[Reservation | None]) -> None:
         try:
-            snapshot = self._snapshot([m for _, m, _ in pending], [r for _, _, r in pending], now)
-            for number in self._without_lock(snapshot, by_number, decided, now):
-                del by_number[number]
+            snapshot = self._snapshot(plan.messages, plan.recipients, plan.now)
+            numbers = plan.locked_numbers(snapshot)
             stored = (
                 self.store.reserve_many(
-                    list(by_number), since=self._since(now), decide=decide, persons=persons
+                    numbers, since=plan.since, decide=plan.decide, persons=plan.persons
                 )
-                if by_number
+                if numbers
                 else {}
             )
         except RuleError:
             raise
         except Exception as error:  # any backend failure must fail closed
-            failed = decider.failed(error, now)
-            for index, _, _ in pending:
-                out[index] = Reservation(failed, None, self.settler)
+            plan.failed(error, out, self.settler)
             return
-        for index, message, item in pending:
-            record, decision = held.get(index), decided.get(index)
-            kept = {r.id for r in stored.get(item.address, ())}
-            if decision is None or (record is not None and record.id not in kept):
-                # A store that skipped a number, or dropped its hold, must not pass as allowed.
-                lost = StoreUnavailableError(f"the store did not keep the hold for {item.address}")
-                out[index] = Reservation(decider.failed(lost, now), None, self.settler)
-            else:
-                out[index] = Reservation(
-                    decision, record, self.settler, message=message, recipient=item
-                )
-
-    def _without_lock(
-        self,
-        snapshot: Snapshot,
-        by_number: Mapping[str, list[tuple[int, Message, Recipient]]],
-        decided: dict[int, Decision],
-        now: dt.datetime,
-    ) -> list[str]:
-        """The numbers of a batch answered from the snapshot alone: those with one message,
-        which the policy does not allow on the sends read with the rest of the batch's records.
-        A no decided on what the store held at that read is as true as one decided under the
-        lock a moment later (the lock only guards a slot being taken), so it holds nothing and
-        takes no lock. A yes, and numbers with several messages (which see each other's
-        holds), are decided again under the lock."""
-        answered: list[str] = []
-        for number, entries in by_number.items():
-            if len(entries) != 1:
-                continue
-            index, message, item = entries[0]
-            context = self.decider.context(snapshot, message, item, now)
-            decision = self.decider.decide(message, context)
-            if not decision.allowed:
-                decided[index] = decision
-                answered.append(number)
-        return answered
+        plan.finish(stored, out, self.settler)
 
     def _recount(
         self, items: Sequence[tuple[Reservation, str | None]], now: dt.datetime

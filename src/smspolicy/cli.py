@@ -14,7 +14,7 @@ import itertools
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
@@ -379,10 +379,87 @@ def _opened(args: argparse.Namespace) -> Iterator[IO[str]]:
         yield out
 
 
-def preflight(args: argparse.Namespace) -> int:
-    """Decide every row of a recipients CSV; write the decisions and print a summary."""
+Decided = tuple[dict[str, Any], str, tuple[str, ...]]
+"""One row's output record, its verdict and its reason codes."""
+
+
+def _decide_rows(
+    engine: Engine, profiles: dict[str, Profile], batch: Sequence[tuple[int, dict[str, str]]]
+) -> list[Decided]:
+    """Decide one batch of rows: each row's output record, verdict and reason codes."""
+    profiles.clear()
+    messages: list[tuple[int, dict[str, str], Message | Decision]] = []
+    for line, row in batch:
+        try:
+            messages.append((line, row, _message(row, engine, profiles)))
+        except SmsPolicyError as error:
+            messages.append((line, row, _row_error(line, str(error))))
+    decided = iter(engine.evaluate_many([m for _, _, m in messages if isinstance(m, Message)]))
+    out: list[Decided] = []
+    for line, row, item in messages:
+        decision = next(decided) if isinstance(item, Message) else item
+        out.append((_record(line, row, decision), decision.verdict.value, decision.codes))
+    return out
+
+
+_WORKER: tuple[Engine, dict[str, Profile]] | None = None
+"""A preflight worker process's engine and profiles (see :func:`_in_workers`)."""
+
+
+def _start_worker(args: argparse.Namespace) -> None:
+    global _WORKER
+    profiles: dict[str, Profile] = {}
+    _WORKER = (_engine(args, profiles), profiles)
+
+
+def _worker_batch(batch: list[tuple[int, dict[str, str]]]) -> list[Decided]:
+    assert _WORKER is not None, "the worker was not started"
+    return _decide_rows(*_WORKER, batch)
+
+
+def _in_process(
+    args: argparse.Namespace, batches: Iterable[list[tuple[int, dict[str, str]]]]
+) -> Generator[list[Decided], None, None]:
+    """The batches' decisions, in order, from an engine in this process."""
     profiles: dict[str, Profile] = {}
     engine = _engine(args, profiles)
+
+    def decided() -> Generator[list[Decided], None, None]:
+        try:
+            for batch in batches:
+                yield _decide_rows(engine, profiles, batch)
+        finally:
+            engine.store.close()
+
+    return decided()
+
+
+def _in_workers(
+    args: argparse.Namespace, batches: Iterable[list[tuple[int, dict[str, str]]]]
+) -> Generator[list[Decided], None, None]:
+    """The batches' decisions, in order, from ``args.workers`` processes, each with its own
+    engine on the same store. At most two batches per worker are in flight, so memory stays
+    flat in the list's length; this process reads the file and writes the results."""
+    import multiprocessing
+
+    _engine(args, {}).store.close()  # report a bad policy, region or store here, once
+
+    def decided() -> Generator[list[Decided], None, None]:
+        context = multiprocessing.get_context("spawn")  # no store connection is inherited
+        with context.Pool(args.workers, initializer=_start_worker, initargs=(args,)) as pool:
+            pending: collections.deque[Any] = collections.deque()
+            for batch in batches:
+                pending.append(pool.apply_async(_worker_batch, (batch,)))
+                if len(pending) >= 2 * args.workers:
+                    yield pending.popleft().get()
+            while pending:
+                yield pending.popleft().get()
+
+    return decided()
+
+
+def preflight(args: argparse.Namespace) -> int:
+    """Decide every row of a recipients CSV; write the decisions and print a summary."""
     verdicts: collections.Counter[str] = collections.Counter()
     reasons: collections.Counter[str] = collections.Counter()
     fmt = _format(args)
@@ -392,27 +469,19 @@ def preflight(args: argparse.Namespace) -> int:
         size: int | None = os.stat(args.recipients).st_size
     except (OSError, ValueError):
         size = None  # reading it reports the problem
+    workers = getattr(args, "workers", 1)
     with contextlib.ExitStack() as stack:
+        batches = _batches(_rows(args.recipients, args.encoding, read))
+        decided = _in_workers(args, batches) if workers > 1 else _in_process(args, batches)
+        stack.callback(decided.close)
         out = stack.enter_context(_opened(args))
         writer = RecordWriter(out, fmt, OUTPUT_FIELDS, TABLE_COLUMNS, excel=args.excel)
         bar = Progress(size, enabled=not args.quiet)
         stack.callback(bar.close)
-        for batch in _batches(_rows(args.recipients, args.encoding, read)):
-            profiles.clear()
-            messages: list[tuple[int, dict[str, str], Message | Decision]] = []
-            for line, row in batch:
-                try:
-                    messages.append((line, row, _message(row, engine, profiles)))
-                except SmsPolicyError as error:
-                    messages.append((line, row, _row_error(line, str(error))))
-            decided = iter(
-                engine.evaluate_many([m for _, _, m in messages if isinstance(m, Message)])
-            )
-            for line, row, item in messages:
-                decision = next(decided) if isinstance(item, Message) else item
-                verdicts[decision.verdict.value] += 1
-                reasons.update(dict.fromkeys(decision.codes, 1))  # recipients per code
-                record = _record(line, row, decision)
+        for results in decided:
+            for record, verdict, codes in results:
+                verdicts[verdict] += 1
+                reasons.update(dict.fromkeys(codes, 1))  # recipients per code
                 if masked:
                     record["number"] = mask(record["number"])
                 writer.write(_table_cells(record) if fmt == "table" else record)
@@ -919,6 +988,12 @@ def _parser() -> argparse.ArgumentParser:
         "--fail-on",
         choices=("deny", "defer"),
         help="exit 4 when a row is denied; with defer, also exit 3 when a row is deferred",
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="decide in this many processes (default 1); the output is the same, in order",
     )
     p.set_defaults(run=preflight)
 
