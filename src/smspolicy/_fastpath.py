@@ -18,7 +18,7 @@ import datetime as dt
 from ._compose import _checked, combine_settled, combiner_of, leaves_of, run_rule
 from ._context import Context, ZoneTimed, traced
 from ._memo import Memo
-from ._values import _ALLOW, Decision, Message, Purpose, Verdict, allow
+from ._values import Decision, Message, Purpose, Verdict, allow
 from .typing import Rule
 
 __all__ = ["FastPath"]
@@ -88,7 +88,7 @@ class FastPath:
         others: list[Decision] = []
         asked: list[Decision] = []  # the decisions of the leaves asked, in order
         denied = deferred = False
-        plain = _ALLOW  # a local name: this loop runs for every message
+        plain = allow()  # the shared plain ALLOW, in a local name: this loop runs for every message
         for leaf, given in zip(leaves, known, strict=True):
             if given is None:
                 decision = leaf(message, context)
