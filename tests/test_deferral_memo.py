@@ -187,17 +187,21 @@ def test_a_remembered_deferral_is_the_trees(
 @pytest.mark.caches
 def test_a_pair_shares_one_deferral() -> None:
     """At 03:00 in New York an 08:00-21:00 window defers both numbers of the pair to 08:00 New
-    York (13:00 UTC); the second number's deferral is the first one's, found once."""
+    York (13:00 UTC); once the key came back, the deferral is remembered and given as it is."""
     window = rules.sending_window("08:00", "21:00")
     fast = FastPath(Policy(all_of(window, rules.valid_number()), rules.valid_number(), name="p"))
     now = dt.datetime(2026, 11, 27, 8, tzinfo=dt.UTC)  # 03:00 in New York
     first, second = (Message(n, "news", "marketing") for n in NUMBERS[:2])
     one = fast(first, _context(first, now))
     two = fast(second, _context(second, now))
-    assert one.until == dt.datetime(2026, 11, 27, 13, tzinfo=dt.UTC)
-    assert one.zone == "America/New_York"
-    assert two is one
+    three = fast(first, _context(first, now))
+    assert one.until == two.until == dt.datetime(2026, 11, 27, 13, tzinfo=dt.UTC)
+    assert one.zone == two.zone == "America/New_York"
+    assert three is two
     assert len(fast._deferrals) == 1
+    later = now + dt.timedelta(minutes=1)  # another instant: another key, seen once
+    assert fast(first, _context(first, later)).until == one.until
+    assert len(fast._deferrals) == 2
 
 
 @pytest.mark.caches
@@ -208,7 +212,11 @@ def test_a_pair_whose_rules_differ_is_decided_apart() -> None:
     fast = FastPath(Policy(all_of(window, refuse_some), rules.valid_number(), name="p"))
     now = dt.datetime(2026, 11, 27, 8, tzinfo=dt.UTC)
     first, second = (Message(n, "news", "marketing") for n in NUMBERS[:2])
-    assert fast(first, _context(first, now)).until == dt.datetime(2026, 11, 27, 13, tzinfo=dt.UTC)
+    for _ in range(2):  # seen, then remembered
+        assert fast(first, _context(first, now)).until == dt.datetime(
+            2026, 11, 27, 13, tzinfo=dt.UTC
+        )
+    assert len(fast._deferrals) == 1
     refused = fast(second, _context(second, now))
     assert refused.codes == ("test.refused",)
 
@@ -229,7 +237,11 @@ def test_a_deferral_is_checked_again_at_its_instant() -> None:
     fast = FastPath(Policy(all_of(window, busy_at_eight), rules.valid_number(), name="p"))
     now = dt.datetime(2026, 11, 27, 8, tzinfo=dt.UTC)
     first, second = (Message(n, "news", "marketing") for n in NUMBERS[:2])
-    assert fast(first, _context(first, now)).until == dt.datetime(2026, 11, 27, 13, tzinfo=dt.UTC)
+    for _ in range(2):  # seen, then remembered
+        assert fast(first, _context(first, now)).until == dt.datetime(
+            2026, 11, 27, 13, tzinfo=dt.UTC
+        )
+    assert len(fast._deferrals) == 1
     assert fast(second, _context(second, now)).until == dt.datetime(2026, 11, 27, 14, tzinfo=dt.UTC)
 
 

@@ -148,8 +148,8 @@ class FastPath:
         other rules give the same shared decisions (mostly the plain ALLOW), share it."""
         leaves, known, asked = now
         full = (*key, message.not_after)
-        found: Deferral | None = self._deferrals.peek(full)  # type: ignore[assignment]
-        if found is not None:
+        found: Deferral | tuple[()] | None = self._deferrals.peek(full)  # type: ignore[assignment]
+        if found:
             before, trail, decision = found
             if _same(before, asked) and all(
                 _same(decisions, _asked(leaves, known, message, context.at(at)))
@@ -165,6 +165,10 @@ class FastPath:
         else:
             decision = run_rule(self.rule, message, traced(context, instants))
         if found is None:
+            # Seen once: only a key that comes back (a batch, or messages decided at one
+            # instant) is worth the look at the trail's instants that remembering takes.
+            self._deferrals.put(full, ())
+        elif not found:
             looked = tuple(
                 (at, _asked(leaves, known, message, context.at(at)))
                 for at in dict.fromkeys(instants)
