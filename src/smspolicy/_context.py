@@ -8,7 +8,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-from ._memo import Memo, blank, set_field
+from ._memo import Memo, blank, copy_fields, set_field
 from ._recipients import Profile, Recipient
 from ._records import ConsentEvent, SendRecord
 from ._time import as_utc, ensure_aware, to_local, zone
@@ -155,8 +155,7 @@ class Context:
         # and only ``now`` is converted: deferrals call this in a loop, and attrs.evolve (or
         # the constructor) would convert and check every field again.
         later = blank(Context)
-        for name in _CARRIED:
-            set_field(later, name, getattr(self, name))
+        copy_fields(self, later, _CARRIED)
         # A deferral's instant, computed from a checked one, may lie a little past the range
         # the API accepts as input: it is converted, not range-checked.
         later_now = as_utc(instant, "now")
@@ -173,8 +172,7 @@ def traced(context: Context, trail: list[dt.datetime]) -> Context:
     """``context`` (the same instant, records and memo) recording into ``trail`` the instant
     of every context derived from it with :meth:`Context.at`."""
     copy = blank(Context)
-    for name in _CARRIED:
-        set_field(copy, name, getattr(context, name))
+    copy_fields(context, copy, _CARRIED)
     set_field(copy, "now", context.now)
     set_field(copy, "_memo", context._memo)
     set_field(copy, "_trail", trail)
