@@ -250,3 +250,26 @@ def test_sending_windows_are_zone_timed() -> None:
     does not."""
     assert isinstance(rules.sending_window("08:00", "21:00"), ZoneTimed)
     assert not isinstance(rules.frequency_cap(3, dt.timedelta(days=1)), ZoneTimed)
+
+
+@pytest.mark.caches
+def test_a_deny_among_deferrals_is_remembered_by_its_reasons() -> None:
+    """A rule that denies with a fresh decision each time, next to a window that defers, in a
+    nested policy: the second recipient with the same key and a DENY alike in every field gets
+    the remembered DENY, which carries the DENY's reason only."""
+
+    @rule(name="refuse_all")
+    def refuse_all(_message: Message, _context: Context) -> Decision:
+        return deny(Reason("test.refused", "refuse_all", "refused", data={"n": 1}))
+
+    window = rules.sending_window("08:00", "21:00")
+    nested = when(is_marketing, all_of(window, refuse_all))  # not flattened into the policy
+    fast = FastPath(Policy(nested, rules.valid_number(), name="p"))
+    now = dt.datetime(2026, 11, 27, 8, tzinfo=dt.UTC)
+    first, second = (Message(n, "news", "marketing") for n in NUMBERS[:2])
+    one = fast(first, _context(first, now))
+    two = fast(second, _context(second, now))
+    three = fast(first, _context(first, now))
+    assert one.codes == two.codes == ("test.refused",)
+    assert one.until is None
+    assert three is two

@@ -108,13 +108,12 @@ class FastPath:
             others.append(decision)
         if not others:
             return allow()
-        if deferred and not denied:
+        if deferred and not (flat and denied):
+            # Where nested deferrals meet (a DENY among them too) depends on the nesting: the
+            # tree decides, once per key and set of decisions.
             return self._deferral(
                 key, message, context, (leaves, known, tuple(asked)), others, flat
             )
-        if deferred and not flat:
-            # Where nested deferrals meet a DENY depends on the nesting: the tree decides.
-            return run_rule(self.rule, message, context)
         if flat:  # the leaves are the policy's own rules: combine exactly as it does
             assert self._combine is not None
             return self._combine(message, context, others, denied=denied, deferred=deferred)
@@ -143,9 +142,10 @@ class FastPath:
         others: list[Decision],
         flat: bool,
     ) -> Decision:
-        """The earliest instant every rule allows, remembered per key (with the message's
+        """What the policy makes of a deferral, remembered per key (with the message's
         ``not_after``): recipients who share zones, jurisdictions and the instant, and whose
-        other rules give the same shared decisions (mostly the plain ALLOW), share it."""
+        other rules give the same decisions now and at every instant the policy looked at
+        (mostly the plain ALLOW), share it."""
         leaves, known, asked = now
         full = (*key, message.not_after)
         found: Deferral | tuple[()] | None = self._deferrals.peek(full)  # type: ignore[assignment]
@@ -202,5 +202,22 @@ def _asked(
 
 
 def _same(left: tuple[Decision, ...], right: tuple[Decision, ...]) -> bool:
-    """True when both hold the very same decision objects, in order."""
-    return len(left) == len(right) and all(a is b for a, b in zip(left, right, strict=True))
+    """True when both hold the same decisions, in order: the same objects (the shared plain
+    ALLOW, a window's remembered answer), or decisions alike in every field the policy reads,
+    the reasons' details and the zone included (a rule's fresh DENY for the same reasons)."""
+    return len(left) == len(right) and all(
+        a is b or _alike(a, b) for a, b in zip(left, right, strict=True)
+    )
+
+
+def _alike(left: Decision, right: Decision) -> bool:
+    return (
+        left.verdict is right.verdict
+        and left.until == right.until
+        and left.zone == right.zone
+        and len(left.reasons) == len(right.reasons)
+        and all(
+            a is b or (a == b and a.data == b.data)
+            for a, b in zip(left.reasons, right.reasons, strict=True)
+        )
+    )
