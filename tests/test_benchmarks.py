@@ -38,8 +38,20 @@ def run(script: str, *args: str) -> str:
         ("b2_cold_preflight.py", ("300",), ["B2 per number:", "B2 per number, national"]),
         ("b4_cli_preflight.py", ("100", "300"), ["B4 peak memory", "B4 time for 300 rows"]),
         ("b5_cache.py", ("300",), ["B5 cache:"]),
+        (
+            "b6_campaign_day.py",
+            ("300", "1"),
+            [
+                "B6 campaign day:",
+                "B6 hour 00:00 UTC:",
+                "B6 hour 23:00 UTC:",
+                "B6 one at a time allow:",
+                "B6 one at a time defer:",
+                "B6 one at a time deny:",
+            ],
+        ),
     ],
-    ids=["b1", "b2", "b4", "b5"],
+    ids=["b1", "b2", "b4", "b5", "b6"],
 )
 def test_benchmark_reports_figure_floor_and_ratio(
     script: str, args: tuple[str, ...], lines: list[str]

@@ -193,7 +193,7 @@ def test_only_marked_packs_are_opened() -> None:
     message = Message("+12125550100", "news", "transactional")
     fast(message, _context(message, NOW, []))
     fast(message, _context(message, NOW, []))
-    ((leaves, _flat),) = fast._shapes.values()
+    ((leaves, _flat, _timed),) = fast._shapes.values()
     assert not any(getattr(type(leaf), "static_dispatch", False) for leaf in leaves)
     assert any(isinstance(leaf, LooksLikeAPack) for leaf in leaves)
     assert LooksLikeAPack.asked == 2

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-from ._memo import Memo, blank, set_field
+from ._memo import Memo, blank, copy_fields, set_field
 from ._recipients import Profile, Recipient
 from ._records import ConsentEvent, SendRecord
 from ._time import as_utc, ensure_aware, to_local, zone
@@ -16,12 +16,23 @@ from ._values import Purpose
 from .consent import ChainBreak, chain_break
 from .programs import Program
 
-__all__ = ["ConsentView", "Context", "HistoryView"]
+__all__ = ["ConsentView", "Context", "HistoryView", "ZoneTimed", "traced"]
 
 T = TypeVar("T")
 
 
 _UNCHECKED = ChainBreak("", -1, "not checked yet")
+
+
+@runtime_checkable
+class ZoneTimed(Protocol):
+    """A rule whose decision depends on nothing but the message's purpose, the recipient's
+    candidate and principal zones and the instant: a decider may ask it once per instant for
+    every recipient who shares those (a sending window)."""
+
+    def zone_timed(self) -> bool:
+        """True: the rule keeps that promise."""
+        ...
 
 
 class ConsentView:
@@ -139,6 +150,9 @@ class Context:
     answers that hold for every recipient at one instant, or across instants, live here, keyed
     by the rule's own key and everything the answer depends on."""
     _memo: Memo = attrs.field(factory=Memo, init=False, eq=False, repr=False)
+    # The instants of every context derived with ``at`` (a decider records where a deferral
+    # was looked for); None when nobody asked.
+    _trail: list[dt.datetime] | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     def memo(self, key: object, compute: Callable[..., T], /, *args: object) -> T:
         """``compute(*args)``, once per context (the same instant): rules share work such as
@@ -156,15 +170,30 @@ class Context:
         # and only ``now`` is converted: deferrals call this in a loop, and attrs.evolve (or
         # the constructor) would convert and check every field again.
         later = blank(Context)
-        for name in _CARRIED:
-            set_field(later, name, getattr(self, name))
+        copy_fields(self, later, _CARRIED)
         # A deferral's instant, computed from a checked one, may lie a little past the range
         # the API accepts as input: it is converted, not range-checked.
-        set_field(later, "now", as_utc(instant, "now"))
+        later_now = as_utc(instant, "now")
+        set_field(later, "now", later_now)
         set_field(later, "_memo", Memo())
+        trail = self._trail
+        set_field(later, "_trail", trail)
+        if trail is not None:
+            trail.append(later_now)
         return later
 
 
+def traced(context: Context, trail: list[dt.datetime]) -> Context:
+    """``context`` (the same instant, records and memo) recording into ``trail`` the instant
+    of every context derived from it with :meth:`Context.at`."""
+    copy = blank(Context)
+    copy_fields(context, copy, _CARRIED)
+    set_field(copy, "now", context.now)
+    set_field(copy, "_memo", context._memo)
+    set_field(copy, "_trail", trail)
+    return copy
+
+
 _CARRIED = tuple(f.name for f in attrs.fields(Context) if f.init and f.name != "now")
-# Fields the constructor fills itself must be given a fresh value by ``at`` too.
-assert {f.name for f in attrs.fields(Context) if not f.init} == {"_memo"}
+# Fields the constructor fills itself must be given a value by ``at`` and ``traced`` too.
+assert {f.name for f in attrs.fields(Context) if not f.init} == {"_memo", "_trail"}

@@ -13,16 +13,22 @@ instant at which its rules agree.
 
 from __future__ import annotations
 
-from ._compose import collect, combine_settled, combiner_of, leaves_of, run_rule
-from ._context import Context
+import datetime as dt
+
+from ._compose import _checked, combine_settled, combiner_of, leaves_of, run_rule
+from ._context import Context, ZoneTimed, traced
 from ._memo import Memo
-from ._values import Decision, Message, Purpose, allow
+from ._values import Decision, Message, Purpose, Verdict, allow
 from .typing import Rule
 
 __all__ = ["FastPath"]
 
 MAX_SHAPES = 4096
 """How many (purpose, jurisdictions) pairs a fast path remembers before starting over."""
+
+MAX_INSTANTS = 65536
+"""How many (purpose, jurisdictions, zones, instant) keys a fast path remembers, for its
+zone-timed leaves' answers and for deferrals, before starting over."""
 
 
 def _leaves(rule: Rule, purpose: Purpose, jurisdictions: frozenset[str], out: list[Rule]) -> None:
@@ -38,28 +44,76 @@ def _combined(others: list[Decision], denied: bool) -> tuple[tuple[Decision, ...
     return tuple(others), combine_settled(others, denied=denied)
 
 
+def _zone_timed(rule: Rule) -> bool:
+    return isinstance(rule, ZoneTimed) and rule.zone_timed() is True
+
+
+# A shape: the leaves for (purpose, jurisdictions), whether they are the policy's own rules,
+# and for each leaf its decision when the leaf is zone-timed (the same for every recipient with
+# the key's zones at the key's instant), else None: the leaf is asked for each message.
+Shape = tuple[tuple[Rule, ...], bool, tuple[Decision | None, ...]]
+
+# A deferral found by the tree: the decisions of the leaves that are not zone-timed at the
+# instant decided and at each instant the tree looked at (the trail), and the tree's decision.
+# It holds for any message whose those leaves give the very same decision objects at those
+# instants: everything else the tree reads is in the key.
+Deferral = tuple[
+    tuple[Decision, ...], tuple[tuple[dt.datetime, tuple[Decision, ...]], ...], Decision
+]
+
+
 class FastPath:
     """Decide like ``rule``, answering the all-allow case from its flattened leaves."""
 
-    __slots__ = ("_combine", "_combined", "_shapes", "rule")
+    __slots__ = ("_combine", "_combined", "_deferrals", "_instants", "_shapes", "rule")
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
         self._combine = combiner_of(rule)
         self._shapes = Memo(MAX_SHAPES)
         self._combined = Memo(MAX_SHAPES)
+        self._instants = Memo(MAX_INSTANTS)
+        self._deferrals = Memo(MAX_INSTANTS)
 
     def __call__(self, message: Message, context: Context) -> Decision:
-        key = (message.purpose, context.recipient.jurisdictions)
-        leaves, flat = self._shapes.get(key, self._flatten, *key)
-        # Where nested deferrals meet (and whether they meet within each level's horizon)
-        # depends on the nesting: only the tree knows, unless there is no nesting.
-        collected = collect(leaves, message, context, stop_at_defer=not flat)
-        if collected is None:
-            return run_rule(self.rule, message, context)
-        others, denied, deferred = collected
+        recipient = context.recipient
+        key = (
+            message.purpose,
+            recipient.jurisdictions,
+            recipient.zones,
+            recipient.principal_zones,
+            context.now,
+        )
+        leaves, flat, known = self._instants.get(key, self._shape, message, context)
+        others: list[Decision] = []
+        asked: list[Decision] = []  # the decisions of the leaves asked, in order
+        denied = deferred = False
+        plain = allow()  # the shared plain ALLOW, in a local name: this loop runs for every message
+        for leaf, given in zip(leaves, known, strict=True):
+            if given is None:
+                decision = leaf(message, context)
+                asked.append(decision)
+                if decision is plain:
+                    continue
+                decision = _checked(leaf, decision, context)
+            elif given is plain:
+                continue
+            else:
+                decision = given
+            verdict = decision.verdict
+            if verdict is Verdict.DENY:
+                denied = True
+            elif verdict is Verdict.DEFER:
+                deferred = True
+            others.append(decision)
         if not others:
             return allow()
+        if deferred and not (flat and denied):
+            # Where nested deferrals meet (a DENY among them too) depends on the nesting: the
+            # tree decides, once per key and set of decisions.
+            return self._deferral(
+                key, message, context, (leaves, known, tuple(asked)), others, flat
+            )
         if flat:  # the leaves are the policy's own rules: combine exactly as it does
             assert self._combine is not None
             return self._combine(message, context, others, denied=denied, deferred=deferred)
@@ -69,9 +123,62 @@ class FastPath:
         _kept, combined = self._combined.get(tuple(map(id, others)), _combined, others, denied)
         return combined
 
+    def _shape(self, message: Message, context: Context) -> Shape:
+        recipient = context.recipient
+        pair = (message.purpose, recipient.jurisdictions)
+        leaves, flat, timed = self._shapes.get(pair, self._flatten, *pair)
+        known = tuple(
+            _checked(leaf, leaf(message, context), context) if zoned else None
+            for leaf, zoned in zip(leaves, timed, strict=True)
+        )
+        return leaves, flat, known
+
+    def _deferral(
+        self,
+        key: tuple[object, ...],
+        message: Message,
+        context: Context,
+        now: tuple[tuple[Rule, ...], tuple[Decision | None, ...], tuple[Decision, ...]],
+        others: list[Decision],
+        flat: bool,
+    ) -> Decision:
+        """What the policy makes of a deferral, remembered per key (with the message's
+        ``not_after``): recipients who share zones, jurisdictions and the instant, and whose
+        other rules give the same decisions now and at every instant the policy looked at
+        (mostly the plain ALLOW), share it."""
+        leaves, known, asked = now
+        full = (*key, message.not_after)
+        found: Deferral | tuple[()] | None = self._deferrals.peek(full)  # type: ignore[assignment]
+        if found:
+            before, trail, decision = found
+            if _same(before, asked) and all(
+                _same(decisions, _asked(leaves, known, message, context.at(at)))
+                for at, decisions in trail
+            ):
+                return decision
+        instants: list[dt.datetime] = []
+        if flat:
+            assert self._combine is not None
+            decision = self._combine(
+                message, traced(context, instants), others, denied=False, deferred=True
+            )
+        else:
+            decision = run_rule(self.rule, message, traced(context, instants))
+        if found is None:
+            # Seen once: only a key that comes back (a batch, or messages decided at one
+            # instant) is worth the look at the trail's instants that remembering takes.
+            self._deferrals.put(full, ())
+        elif not found:
+            looked = tuple(
+                (at, _asked(leaves, known, message, context.at(at)))
+                for at in dict.fromkeys(instants)
+            )
+            self._deferrals.put(full, (asked, looked, decision))
+        return decision
+
     def _flatten(
         self, purpose: Purpose, jurisdictions: frozenset[str]
-    ) -> tuple[tuple[Rule, ...], bool]:
+    ) -> tuple[tuple[Rule, ...], bool, tuple[bool, ...]]:
         out: list[Rule] = []
         _leaves(self.rule, purpose, jurisdictions, out)
         leaves = tuple(out)
@@ -79,7 +186,38 @@ class FastPath:
         own = leaves_of(self.rule, purpose, jurisdictions) if self._combine else None
         flat = own is not None and len(leaves) == len(own)
         flat = flat and all(a is b for a, b in zip(leaves, own or (), strict=False))
-        return leaves, flat
+        return leaves, flat, tuple(_zone_timed(leaf) for leaf in leaves)
 
     def __repr__(self) -> str:
         return f"FastPath({self.rule!r})"
+
+
+def _asked(
+    leaves: tuple[Rule, ...], known: tuple[Decision | None, ...], message: Message, context: Context
+) -> tuple[Decision, ...]:
+    """The decisions, in order, of the leaves that are not zone-timed."""
+    return tuple(
+        leaf(message, context) for leaf, given in zip(leaves, known, strict=True) if given is None
+    )
+
+
+def _same(left: tuple[Decision, ...], right: tuple[Decision, ...]) -> bool:
+    """True when both hold the same decisions, in order: the same objects (the shared plain
+    ALLOW, a window's remembered answer), or decisions alike in every field the policy reads,
+    the reasons' details and the zone included (a rule's fresh DENY for the same reasons)."""
+    return len(left) == len(right) and all(
+        a is b or _alike(a, b) for a, b in zip(left, right, strict=True)
+    )
+
+
+def _alike(left: Decision, right: Decision) -> bool:
+    return (
+        left.verdict is right.verdict
+        and left.until == right.until
+        and left.zone == right.zone
+        and len(left.reasons) == len(right.reasons)
+        and all(
+            a is b or (a == b and a.data == b.data)
+            for a, b in zip(left.reasons, right.reasons, strict=True)
+        )
+    )

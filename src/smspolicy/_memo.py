@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Hashable
 from typing import Any, ParamSpec, TypeVar
 
-__all__ = ["CACHES", "Memo", "blank", "bounded", "lru", "set_field"]
+__all__ = ["CACHES", "Memo", "blank", "bounded", "copy_fields", "lru", "set_field"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -112,6 +112,14 @@ def lru(maxsize: int | None) -> Callable[[F], F]:
 def set_field(instance: object, name: str, value: object) -> None:
     """Set a field of a frozen instance: for values worked out once at construction."""
     object.__setattr__(instance, name, value)
+
+
+def copy_fields(source: object, target: object, names: tuple[str, ...]) -> None:
+    """Set each named field of the frozen ``target`` to the value it has in ``source`` (one
+    frame for all of them: copies on the hot path)."""
+    setter = object.__setattr__
+    for name in names:
+        setter(target, name, getattr(source, name))
 
 
 def blank(cls: type[T]) -> T:

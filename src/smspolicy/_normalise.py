@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from ._memo import lru
+
 __all__ = ["clauses", "compact", "normalise", "sanitise"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -130,6 +132,7 @@ def _canonical(text: str) -> str:
         text = done
 
 
+@lru(4096)  # a campaign sends one body to many recipients: each is read once
 def clauses(text: str) -> tuple[str, ...]:
     """The normalised sentences of ``text`` (split at . ! ? ; and line breaks), each a string
     of words separated by single spaces; empty sentences are left out."""

@@ -206,26 +206,29 @@ class _SendingWindow:
     # at one instant, and recipients share zones.
     _key: object = attrs.field(init=False, factory=object, eq=False, repr=False)
 
-    def _inside_all(self, names: tuple[str, ...], context: Context) -> bool:
-        return context.shared.get((self._key, context.now, names), self._inside, names, context)
-
-    def _inside(self, names: tuple[str, ...], context: Context) -> bool:
-        return all(self.window.contains(context.local_time(name)) for name in names)
-
     def _zones(self, recipient: Recipient) -> tuple[str, ...]:
         if self.principal and recipient.principal_zones is not None:
             return recipient.principal_zones or self.fallback_zones
         return recipient.zones or self.fallback_zones
 
+    def zone_timed(self) -> bool:
+        """True: the decision depends only on the purpose, the zones and the instant."""
+        return True
+
     def __call__(self, message: Message, context: Context) -> Decision:
         names = self._zones(context.recipient)
         if not names:
             return self._unknown(message)
-        if self._inside_all(names, context):
-            return allow()
-        zones = [zone(name) for name in names]
+        # The answer depends only on the zones and the instant: a batch decides many
+        # recipients at one instant, and they share zones.
         now = context.now
+        return context.shared.get((self._key, now, names), self._decide, names, now)
+
+    def _decide(self, names: tuple[str, ...], now: dt.datetime) -> Decision:
+        zones = [zone(name) for name in names]
         outside = [tz for tz in zones if not _inside(self.window, tz, now)]
+        if not outside:
+            return allow()
         if self.on_outside == "deny":
             return deny(self._outside(outside[0], now, names))
         found = next_open_everywhere(self.window, zones, now)
