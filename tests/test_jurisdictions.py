@@ -867,11 +867,11 @@ def test_uk_charity_soft_opt_in_from_2026_02_05(
     day: dt.date, relax: set[str], basis: str, allowed: bool
 ) -> None:
     """A charity (relax={"uk.pecr.consent"}) may text a supporter whose details came with an
-    inquiry about its purposes or with support from 2026-02-05 (PECR reg. 22(3A)); the day
-    before, and for a sender that did not choose it, that is not consent."""
+    inquiry about its purposes or with support from 2026-02-05 (PECR reg. 22(3A)), recorded an
+    hour before; the day before, and for a sender that did not choose it, that is not consent."""
     at = dt.datetime.combine(day, dt.time(12), LONDON)
     engine = Engine(
-        jurisdictions.standard(relax=relax), clock=FrozenClock(at - dt.timedelta(days=10))
+        jurisdictions.standard(relax=relax), clock=FrozenClock(at - dt.timedelta(hours=1))
     )
     _supporter(engine, basis)
     engine.clock = FrozenClock(at)
@@ -884,7 +884,8 @@ def test_uk_charity_soft_opt_in_from_2026_02_05(
 
 def test_uk_charity_soft_opt_in_starts_at_london_midnight() -> None:
     """The relaxed rule on its own: 23:59:59 on 2026-02-04 London time denies an inquiry's
-    consent, 00:00 on 2026-02-05 allows it, and the citation names reg. 22(3A)."""
+    consent, 00:00 on 2026-02-05 allows one recorded at that instant, and the citation names
+    reg. 22(3A)."""
     from smspolicy._context import ConsentView, Context
     from smspolicy._recipients import Resolver
 
@@ -897,9 +898,9 @@ def test_uk_charity_soft_opt_in_starts_at_london_midnight() -> None:
         _supporter(engine, "inquiry")
         return engine.consent.history(UK)  # type: ignore[return-value]
 
-    inquiry = supporter(dt.datetime(2026, 1, 20, tzinfo=dt.UTC))
     recipient = Resolver().resolve(UK)
     start = dt.datetime(2026, 2, 5, tzinfo=dt.UTC)  # 00:00 GMT
+    inquiry = supporter(start - dt.timedelta(seconds=1))
     before = item.rule(
         marketing(UK),
         Context(
@@ -912,7 +913,7 @@ def test_uk_charity_soft_opt_in_starts_at_london_midnight() -> None:
     assert before.reasons[0].citation == "PECR reg. 22(2)-(3)"
     at_start = item.rule(
         marketing(UK),
-        Context(now=start, recipient=recipient, consent=ConsentView(events=inquiry)),
+        Context(now=start, recipient=recipient, consent=ConsentView(events=supporter(start))),
     )
     assert at_start.allowed
     expired = supporter(dt.datetime(2026, 2, 5, tzinfo=dt.UTC))
@@ -956,8 +957,83 @@ def test_charity_form_only_adds_the_charity_bases_from_its_start(data: st.DataOb
         assert event is not None
         assert event.basis is not None
         assert event.basis.value in ("inquiry", "non_business")
+        assert event.at >= dt.datetime(2026, 2, 5, tzinfo=dt.UTC)  # not retrospective
     if strict.allowed:
         assert relaxed.allowed
+
+
+CHARITY_AT = dt.datetime(2026, 3, 10, 12, tzinfo=LONDON)
+
+
+@pytest.mark.parametrize(
+    ("recorded", "allowed"),
+    [
+        pytest.param(
+            [("inquiry", dt.datetime(2026, 2, 4, 23, 59, 59, tzinfo=LONDON))],
+            False,
+            id="inquiry-23:59:59-the-day-before",
+        ),
+        pytest.param(
+            [("inquiry", dt.datetime(2026, 2, 5, tzinfo=LONDON))], True, id="inquiry-00:00-day-of"
+        ),
+        pytest.param(
+            [("non_business", dt.datetime(2025, 12, 1, 12, tzinfo=LONDON))],
+            False,
+            id="support-of-december",
+        ),
+        pytest.param(
+            [
+                ("non_business", dt.datetime(2026, 1, 15, 12, tzinfo=LONDON)),
+                ("inquiry", dt.datetime(2026, 3, 1, 12, tzinfo=LONDON)),
+            ],
+            True,
+            id="old-support-then-a-new-inquiry",
+        ),
+        pytest.param(
+            [("soft_opt_in", dt.datetime(2025, 12, 1, 12, tzinfo=LONDON))],
+            True,
+            id="commercial-soft-opt-in-of-december",
+        ),
+    ],
+)
+def test_uk_charity_soft_opt_in_is_not_retrospective(
+    recorded: list[tuple[str, dt.datetime]], allowed: bool
+) -> None:
+    """The charity soft opt-in covers only details obtained from 2026-02-05 00:00 London time
+    (ICO: not for people already on a charity's database): on 2026-03-10 an inquiry or support
+    recorded before then is not consent, one recorded from then is, and the commercial soft
+    opt-in is unaffected."""
+    engine = Engine(jurisdictions.standard(relax=CHARITY))
+    for basis, at in recorded:
+        engine.clock = FrozenClock(at)
+        _supporter(engine, basis)
+    engine.clock = FrozenClock(CHARITY_AT)
+    decision = engine.evaluate(marketing(UK))
+    assert decision.allowed is allowed, decision.codes
+    if not allowed:
+        assert decision.codes == ("jurisdiction.uk.pecr.consent",)
+
+
+def test_uk_charity_soft_opt_in_starts_on_london_time_in_every_zone() -> None:
+    """A British number read on Tokyo time (its day begins 9 hours before London's) gets no
+    charity soft opt-in at 2026-02-04 20:00 UTC, still 2026-02-04 in London, for an inquiry
+    recorded at 16:00 UTC that day."""
+    from smspolicy._context import ConsentView, Context
+    from smspolicy._recipients import Resolver
+
+    recipient = attrs_evolve(Resolver().resolve(UK), zones=("Asia/Tokyo",))
+    engine = Engine(
+        jurisdictions.standard(), clock=FrozenClock(dt.datetime(2026, 2, 4, 16, tzinfo=dt.UTC))
+    )
+    _supporter(engine, "inquiry")
+    context = Context(
+        now=dt.datetime(2026, 2, 4, 20, tzinfo=dt.UTC),
+        recipient=recipient,  # type: ignore[arg-type]
+        consent=ConsentView(events=engine.consent.history(UK)),
+    )
+    decision = RELAXED_UK.rule(marketing(UK), context)
+    assert decision.verdict is Verdict.DENY
+    assert decision.codes == ("jurisdiction.uk.pecr.consent",)
 
 
 # --- Canada: the CRTC's telemarketing hours (off unless enabled) ------------------------------
