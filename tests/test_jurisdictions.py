@@ -207,6 +207,43 @@ def test_unconfirmed_provisions_are_off_until_enabled() -> None:
         jurisdictions.pack("zz")
 
 
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        pytest.param(
+            {"relax": "uk.pecr.consent"},
+            "relax must be a collection of provision ids, not one text",
+            id="relax-text",
+        ),
+        pytest.param(
+            {"enable": "us.al.window"},
+            "enable must be a collection of provision ids, not one text",
+            id="enable-text",
+        ),
+        pytest.param(
+            {"relax": {"uk.pecr.nowhere"}},
+            r"relax names provisions that are not in the chosen packs: \['uk.pecr.nowhere'\]",
+            id="relax-unknown",
+        ),
+        pytest.param(
+            {"packs": ["us"], "relax": {"uk.pecr.consent"}},
+            r"not in the chosen packs: \['uk.pecr.consent'\]",
+            id="relax-of-a-pack-not-chosen",
+        ),
+        pytest.param(
+            {"relax": {"us.tcpa.window"}},
+            r"without a relaxed form: \['us.tcpa.window'\]",
+            id="relax-without-a-relaxed-form",
+        ),
+    ],
+)
+def test_relax_and_enable_say_what_is_wrong(options: dict[str, object], problem: str) -> None:
+    """A provision id given as one text, an id no chosen pack has, and a provision without a
+    milder form are each refused with a message saying which."""
+    with pytest.raises(ConfigurationError, match=problem):
+        jurisdictions.standard(**options)  # type: ignore[arg-type]
+
+
 def test_enabled_unconfirmed_provision_applies() -> None:
     """An enabled unconfirmed provision (Alabama's window) holds messages, citing its source."""
     at = dt.datetime(2025, 1, 15, 20, 30, tzinfo=tz("America/Chicago"))
