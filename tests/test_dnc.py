@@ -80,6 +80,34 @@ def test_a_copy_older_than_31_days_is_stale(now: dt.datetime, verdict: Verdict) 
         assert decision.reasons[0].data["as_of"] == "2026-10-01"
 
 
+GUAM = "+16715550123"  # Pacific/Guam, UTC+10 all year: a US territory the TCPA reaches
+
+
+@pytest.mark.parametrize(
+    ("now", "verdict"),
+    [
+        pytest.param(
+            dt.datetime(2026, 11, 1, 13, 59, 59, tzinfo=UTC),
+            Verdict.ALLOW,
+            id="guam-2026-11-01-23:59:59",
+        ),
+        pytest.param(
+            dt.datetime(2026, 11, 1, 14, 0, tzinfo=UTC), Verdict.DENY, id="guam-2026-11-02-00:00"
+        ),
+    ],
+)
+def test_the_day_of_the_call_is_the_latest_calendar_date_of_the_call(
+    now: dt.datetime, verdict: Verdict
+) -> None:
+    """The copy of 2026-10-01 is stale once the call's date is 2026-11-02 anywhere it is
+    made or received: at 14:00 UTC on 2026-11-01 it is already 2026-11-02 in Guam."""
+    engine, _ = engine_at(now, rules.do_not_call(registry()))
+    decision = engine.evaluate(marketing(GUAM))
+    assert decision.verdict is verdict
+    if verdict is Verdict.DENY:
+        assert decision.codes == ("dnc.stale",)
+
+
 def test_max_age_is_configurable_and_none_disables_it() -> None:
     """``max_age`` sets the limit (7 days: the 8th day is stale); None never goes stale, nor
     does a registry read live (``as_of`` None)."""

@@ -42,6 +42,13 @@ _UNAVAILABLE = i18n.register_template(
 )
 
 
+def _call_date(context: Context) -> dt.date:
+    """The date of the call for the copy's age: the latest calendar date the instant has in
+    UTC or in any of the recipient's zones (Guam's day begins ten hours before UTC's)."""
+    dates = [context.local_time(name).date() for name in context.recipient.zones]
+    return max([context.now.astimezone(dt.UTC).date(), *dates])
+
+
 @attrs.frozen(repr=False)
 class _DoNotCall:
     registry: Registry
@@ -63,7 +70,7 @@ class _DoNotCall:
             if (
                 self.max_age is not None
                 and as_of is not None
-                and context.now.date() - as_of > self.max_age
+                and _call_date(context) - as_of > self.max_age
             ):
                 return self._stale(registry.name, as_of)
             listed = registry.listed(number)
@@ -149,7 +156,8 @@ def do_not_call(
 ) -> _DoNotCall:
     """Deny marketing to numbers on ``registry`` (47 CFR 64.1200(c)(2)).
 
-    A copy older than ``max_age`` (31 days for the US national registry; None: no limit) is
+    A copy older than ``max_age`` (31 days for the US national registry; None: no limit), in
+    whole days to the latest date the instant has in UTC or in the recipient's zones, is
     DENY ``dnc.stale`` for every marketing message, listed or not; a registry whose ``as_of`` is
     None is read live and never stale. A registry that cannot be read is DENY
     ``dnc.unavailable``: both fail closed. A listed number is DENY ``dnc.listed`` unless an
