@@ -306,6 +306,39 @@ def test_territory_marketing_needs_written_consent_like_new_york(region: str) ->
     assert territory.reasons[0].citation == "47 CFR 64.1200(a)(2)"
 
 
+PART_OF_A_MEMBER_STATE = {
+    "RE": ("+262692123456", "Indian/Reunion"),  # Reunion
+    "YT": ("+262639012345", "Indian/Mayotte"),  # Mayotte
+    "GP": ("+590690123456", "America/Guadeloupe"),  # Guadeloupe
+    "MQ": ("+596696123456", "America/Martinique"),  # Martinique
+    "GF": ("+594694123456", "America/Cayenne"),  # French Guiana
+    "AX": ("+35818123456", "Europe/Mariehamn"),  # Aland, part of Finland
+}
+
+
+@pytest.mark.parametrize("region", sorted(PART_OF_A_MEMBER_STATE))
+def test_overseas_departments_and_aland_get_the_eu_consent_rule(region: str) -> None:
+    """France's overseas departments and Aland are in the EU: marketing on an inquiry (not
+    the soft opt-in) is DENY under the ePrivacy Directive, as for a Paris number."""
+    number, zone = PART_OF_A_MEMBER_STATE[region]
+    engine = engine_at(dt.datetime(2026, 3, 17, 12, tzinfo=tz(zone)))  # a Tuesday
+    engine.consent.imply(number, basis="inquiry", purpose="marketing", topic="deals", source="web")
+    decision = engine.evaluate(marketing(number))
+    assert decision.verdict is Verdict.DENY
+    assert decision.codes == ("jurisdiction.eu.eprivacy.consent",)
+
+
+def test_a_reunion_mobile_gets_frances_hours_in_its_zones() -> None:
+    """The AF2M's hours hold in Reunion in every candidate zone of +262 (Reunion, Mayotte an
+    hour behind): Sunday 2026-03-15 12:00 there defers to Monday 08:00 Mayotte time."""
+    number, zone = PART_OF_A_MEMBER_STATE["RE"]
+    engine = engine_at(dt.datetime(2026, 3, 15, 12, tzinfo=tz(zone)))
+    consented(engine, number)
+    decision = engine.evaluate(marketing(number))
+    assert decision.until == dt.datetime(2026, 3, 16, 8, tzinfo=tz("Indian/Mayotte"))
+    assert decision.codes == ("jurisdiction.fr.sms.hours",)
+
+
 def test_puerto_rico_evening_is_held_by_the_tcpa_window() -> None:
     """A consented marketing text to Puerto Rico at 21:30 local (Atlantic, no DST) waits for
     08:00 local, 12:00 UTC, under 47 CFR 64.1200(c)(1)."""
