@@ -12,7 +12,7 @@ from .. import i18n
 from .._context import Context
 from .._records import Basis, ConsentKind
 from .._values import Decision, Message, Purpose, allow, deny
-from ..consent import ConsentStatus, consent_status
+from ..consent import ConsentStatus, consent_status, written_consent_of
 from ..dnc import Registry
 from ..errors import ConfigurationError, InvalidInputError
 
@@ -117,11 +117,15 @@ class _DoNotCall:
             return False
         ebr = "ebr" in self.exemptions
         written = "written_consent" in self.exemptions
+        history = context.consent.events
         events = [
             e
-            for e in context.consent.events
+            for e in history
             if (e.kind is not ConsentKind.IMPLIED or (ebr and e.basis in EBR_TERMS))
-            and (e.kind is not ConsentKind.CONFIRMED or written)
+            and (
+                e.kind is not ConsentKind.CONFIRMED
+                or (written and written_consent_of(e, history) is not None)
+            )
         ]
         if context.consent.broken is not None:
             return False  # a ledger that fails its check exempts nobody
@@ -164,8 +168,10 @@ def do_not_call(
     exemption holds, from the ledger: ``"ebr"``, an established business relationship with the
     brand (an ``implied`` event with basis purchase, 18 months, or inquiry, 3 months;
     64.1200(f)(5)), and ``"written_consent"``, a ``confirmed`` marketing consent for the topic
-    (64.1200(c)(2)(ii)). A revocation after either ends it. A sender's own do-not-call list
-    takes ``exemptions=()``. Transactional messages are not solicitations and pass.
+    evidenced by a signed, written agreement for the number
+    (:class:`smspolicy.consent.WrittenConsent`, 64.1200(c)(2)(ii)). A revocation after either
+    ends it. A sender's own do-not-call list takes ``exemptions=()``. Transactional messages
+    are not solicitations and pass.
     """
     if max_age is not None and (not isinstance(max_age, dt.timedelta) or max_age.days < 0):
         raise ConfigurationError(f"max_age must be a non-negative timedelta, got {max_age!r}")
