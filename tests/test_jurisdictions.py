@@ -661,6 +661,58 @@ ALL_PROVISIONS += tuple(
 )
 
 
+_NUMBERS_BY_PLACE = {
+    "OK": "+14055550123",
+    "MD": "+14105550123",
+    "NJ": "+12015550123",
+    "VA": "+17035550123",
+    "WA": "+12065550123",
+    "LA": "+15045550123",
+    "AL": "+12055550123",
+    "MS": "+16015550123",
+    "UT": "+18015550123",
+    "RI": "+14015550123",
+    "PA": "+12155550123",
+    "FL": FL,
+    "NY": NY,
+    "CT": CT,
+    "JP": "+81312345678",
+    "AU": "+61412345678",
+    "IN": "+919876543210",
+    "BR": "+5511987654321",
+    "DE": "+4915123456789",
+    "GB": UK,
+    "FR": "+33612345678",
+    "CA": CA,
+    "TX": TX,
+    "EL_PASO": "+19155550123",
+    "HOUSTON": "+17135550123",
+}
+
+
+def _governed_numbers() -> dict[str, list[str]]:
+    from smspolicy._recipients import Resolver
+
+    resolver = Resolver()
+    places = {n: resolver.resolve(n).jurisdictions for n in _NUMBERS_BY_PLACE.values()}
+    return {
+        p.id: [n for n, codes in places.items() if not p.jurisdictions.isdisjoint(codes)]
+        for p in ALL_PROVISIONS
+    }
+
+
+PROPERTY_NUMBERS = _governed_numbers()
+
+
+def test_every_provision_has_a_number_for_the_property() -> None:
+    """The packs-only-restrict property reaches every provision: each has at least one number
+    among its draws that it governs (Texas three, one of them El Paso's)."""
+    assert all(PROPERTY_NUMBERS.values()), [k for k, v in PROPERTY_NUMBERS.items() if not v]
+    assert sorted(PROPERTY_NUMBERS["us.tx.window_central"]) == sorted(
+        ["+12145550123", "+19155550123", "+17135550123"]
+    )
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_adding_a_provision_never_allows_what_was_held(data: st.DataObject) -> None:
@@ -678,9 +730,18 @@ def test_adding_a_provision_never_allows_what_was_held(data: st.DataObject) -> N
     base = Provisions(tuple(chosen), horizon)
     more = Provisions((*chosen, extra), horizon)
     regions = ["US", "CA", "GB", "FR", "JP", "AU", "IN", "BR"]
-    # The numbers of the audit's provisions (Texas on two clocks, Toronto, London, Paris) often.
-    chosen = st.sampled_from([EL_PASO, HOUSTON, TX, CA, UK, FR])
-    message = data.draw(messages(st.one_of(phone_numbers(regions=regions), chosen)))
+    # The numbers of the audit's provisions (Texas on two clocks, Toronto, London, Paris) often,
+    # and, as often, a number and a purpose the added provision governs: without them most
+    # draws of a state's provision would meet no recipient it applies to.
+    audited = st.sampled_from([EL_PASO, HOUSTON, TX, CA, UK, FR])
+    governed = st.sampled_from(PROPERTY_NUMBERS[extra.id])
+    purposes = st.sampled_from(sorted(extra.purposes, key=lambda p: p.value))
+    message = data.draw(
+        st.one_of(
+            messages(st.one_of(phone_numbers(regions=regions), audited)),
+            messages(governed, purposes=purposes),
+        )
+    )
     now = data.draw(instants(dt.datetime(2024, 1, 1, tzinfo=dt.UTC)))
     events = data.draw(consent_histories(message.to, before=now, topics=st.just(message.topic)))
     recipient = Resolver().resolve(message.to)
