@@ -753,6 +753,20 @@ def test_the_same_file_without_relax_denies(tmp_path: Path) -> None:
             'relax = ["uk.pecr.consent"]\n', "relax", 1, "add jurisdictions", id="no-packs"
         ),
         pytest.param(
+            'jurisdictions = ["standard"]\nenable = ["us.nowhere", 5]\n',
+            "enable",
+            2,
+            "enable must be a list of provision ids",
+            id="enable-not-text",
+        ),
+        pytest.param(
+            'jurisdictions = ["standard"]\nenable = [["us.al.window"]]\n',
+            "enable",
+            2,
+            "enable must be a list of provision ids",
+            id="enable-nested-list",
+        ),
+        pytest.param(
             'jurisdictions = ["standard"]\nenable = ["us.nowhere"]\n',
             "enable",
             2,
