@@ -221,6 +221,16 @@ def test_unconfirmed_provisions_are_off_until_enabled() -> None:
             id="enable-text",
         ),
         pytest.param(
+            {"enable": ["us.nowhere", 5]},
+            "enable must be a collection of provision ids",
+            id="enable-not-all-text",
+        ),
+        pytest.param(
+            {"relax": [("uk.pecr.consent",), "x"]},
+            "relax must be a collection of provision ids",
+            id="relax-not-all-text",
+        ),
+        pytest.param(
             {"relax": {"uk.pecr.nowhere"}},
             r"relax names provisions that are not in the chosen packs: \['uk.pecr.nowhere'\]",
             id="relax-unknown",

@@ -73,6 +73,10 @@ def provisions(
             raise ConfigurationError(
                 f"{label} must be a collection of provision ids, not one text: [{ids!r}]"
             )
+        if not all(isinstance(i, str) for i in ids):
+            raise ConfigurationError(
+                f"{label} must be a collection of provision ids (text), got {list(ids)!r}"
+            )
     chosen = [p for name in (packs or PACKS) for p in pack(name)]
     known = {p.id for p in chosen}
     unknown = set(enable) - known
