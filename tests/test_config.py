@@ -713,6 +713,36 @@ def test_the_same_file_without_relax_denies(tmp_path: Path) -> None:
             id="not-relaxable",
         ),
         pytest.param(
+            'jurisdictions = ["standard"]\nrelax = ["uk.pecr.nowhere"]\n',
+            "relax",
+            2,
+            r"not in the chosen packs: \['uk.pecr.nowhere'\]",
+            id="relax-unknown",
+        ),
+        pytest.param(
+            'jurisdictions = ["us"]\nrelax = ["uk.pecr.consent"]\n',
+            "relax",
+            2,
+            r"not in the chosen packs: \['uk.pecr.consent'\]",
+            id="relax-of-a-pack-not-chosen",
+        ),
+        pytest.param(
+            '[[programs]]\nname = "D"\nbrand = "A"\nhelp_contact = "h"\nfrequency = "1 msgs/week"\n'
+            "topic = 5\n",
+            "programs[0]",
+            1,
+            "Program.topic must be non-empty text",
+            id="topic-not-text",
+        ),
+        pytest.param(
+            '[[programs]]\nname = "D"\nbrand = "A"\nhelp_contact = "h"\nfrequency = "1 msgs/week"\n'
+            "senders = 5\n",
+            "programs[0]",
+            1,
+            "senders must be a list of origination identities",
+            id="senders-not-a-list",
+        ),
+        pytest.param(
             'jurisdictions = ["standard"]\nrelax = "uk.pecr.consent"\n',
             "relax",
             2,
@@ -721,6 +751,20 @@ def test_the_same_file_without_relax_denies(tmp_path: Path) -> None:
         ),
         pytest.param(
             'relax = ["uk.pecr.consent"]\n', "relax", 1, "add jurisdictions", id="no-packs"
+        ),
+        pytest.param(
+            'jurisdictions = ["standard"]\nenable = ["us.nowhere", 5]\n',
+            "enable",
+            2,
+            "enable must be a list of provision ids",
+            id="enable-not-text",
+        ),
+        pytest.param(
+            'jurisdictions = ["standard"]\nenable = [["us.al.window"]]\n',
+            "enable",
+            2,
+            "enable must be a list of provision ids",
+            id="enable-nested-list",
         ),
         pytest.param(
             'jurisdictions = ["standard"]\nenable = ["us.nowhere"]\n',

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from smspolicy import Engine, Message, Policy, Verdict, dnc, rules
 from smspolicy.cli import main
+from smspolicy.consent import WrittenConsent
 from smspolicy.errors import ConfigurationError, InvalidInputError
 from smspolicy.testing import FrozenClock
 
@@ -78,6 +79,34 @@ def test_a_copy_older_than_31_days_is_stale(now: dt.datetime, verdict: Verdict) 
         assert decision.codes == ("dnc.stale",)
         assert decision.reasons[0].data["max_days"] == 31
         assert decision.reasons[0].data["as_of"] == "2026-10-01"
+
+
+GUAM = "+16715550123"  # Pacific/Guam, UTC+10 all year: a US territory the TCPA reaches
+
+
+@pytest.mark.parametrize(
+    ("now", "verdict"),
+    [
+        pytest.param(
+            dt.datetime(2026, 11, 1, 13, 59, 59, tzinfo=UTC),
+            Verdict.ALLOW,
+            id="guam-2026-11-01-23:59:59",
+        ),
+        pytest.param(
+            dt.datetime(2026, 11, 1, 14, 0, tzinfo=UTC), Verdict.DENY, id="guam-2026-11-02-00:00"
+        ),
+    ],
+)
+def test_the_day_of_the_call_is_the_latest_calendar_date_of_the_call(
+    now: dt.datetime, verdict: Verdict
+) -> None:
+    """The copy of 2026-10-01 is stale once the call's date is 2026-11-02 anywhere it is
+    made or received: at 14:00 UTC on 2026-11-01 it is already 2026-11-02 in Guam."""
+    engine, _ = engine_at(now, rules.do_not_call(registry()))
+    decision = engine.evaluate(marketing(GUAM))
+    assert decision.verdict is verdict
+    if verdict is Verdict.DENY:
+        assert decision.codes == ("dnc.stale",)
 
 
 def test_max_age_is_configurable_and_none_disables_it() -> None:
@@ -159,6 +188,36 @@ def test_written_consent_exempts_until_revoked() -> None:
     assert engine.evaluate(marketing()).codes == ("dnc.listed",)
 
 
+SIGNED = WrittenConsent("esign:envelope-7 (203.0.113.7)", "Acme may text me offers", LISTED)
+
+
+@pytest.mark.parametrize(
+    ("evidence", "exempt"),
+    [
+        pytest.param(None, False, id="confirmed-without-a-signed-agreement"),
+        pytest.param(SIGNED.evidence(), True, id="signed-written-agreement"),
+        pytest.param(
+            WrittenConsent("esign:9", "Acme may text me offers", UNLISTED).evidence(),
+            False,
+            id="agreement-for-another-number",
+        ),
+    ],
+)
+def test_the_consent_exemption_needs_a_signed_written_agreement(
+    evidence: dict[str, object] | None, exempt: bool
+) -> None:
+    """64.1200(c)(2)(ii): the permission that exempts a listed number is evidenced by a signed,
+    written agreement naming the number; a confirmed consent without one does not exempt."""
+    engine, _ = engine_at(NOW, rules.do_not_call(registry(), exemptions=("written_consent",)))
+    engine.consent.confirm(
+        LISTED, topic="deals", purpose="marketing", source="web", evidence=evidence
+    )
+    decision = engine.evaluate(marketing())
+    assert decision.allowed is exempt
+    if not exempt:
+        assert decision.codes == ("dnc.listed",)
+
+
 def test_transactional_consent_does_not_exempt() -> None:
     """Consent to transactional messages is no invitation to market."""
     engine, _ = engine_at(NOW, rules.do_not_call(registry()))
@@ -194,7 +253,9 @@ def test_kept_exemption_alone_still_exempts() -> None:
     engine.consent.imply(LISTED, basis="purchase", purpose="marketing", source="pos")
     assert engine.evaluate(marketing()).allowed
     engine, _ = engine_at(NOW, rules.do_not_call(registry(), exemptions=("written_consent",)))
-    engine.consent.confirm(LISTED, topic="deals", purpose="marketing", source="web")
+    engine.consent.confirm(
+        LISTED, topic="deals", purpose="marketing", source="web", evidence=SIGNED.evidence()
+    )
     assert engine.evaluate(marketing()).allowed
 
 
@@ -577,7 +638,14 @@ def test_a_stop_on_another_topic_ends_the_exemption() -> None:
     """A do-not-call request to the seller ends the relationship: after "STOP ALERTS" the
     listed number's written consent for deals no longer exempts it (the brand's scope)."""
     engine, clock = engine_at(NOW, rules.do_not_call(registry(), exemptions=("written_consent",)))
-    engine.consent.confirm(LISTED, topic="deals", purpose="marketing", source="web", brand="Acme")
+    engine.consent.confirm(
+        LISTED,
+        topic="deals",
+        purpose="marketing",
+        source="web",
+        brand="Acme",
+        evidence=SIGNED.evidence(),
+    )
     assert engine.evaluate(marketing()).allowed
     clock.advance(dt.timedelta(minutes=1))
     engine.consent.revoke(LISTED, topic="alerts", source="keyword:STOP ALERTS", brand="Acme")

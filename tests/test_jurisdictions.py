@@ -207,6 +207,53 @@ def test_unconfirmed_provisions_are_off_until_enabled() -> None:
         jurisdictions.pack("zz")
 
 
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        pytest.param(
+            {"relax": "uk.pecr.consent"},
+            "relax must be a collection of provision ids, not one text",
+            id="relax-text",
+        ),
+        pytest.param(
+            {"enable": "us.al.window"},
+            "enable must be a collection of provision ids, not one text",
+            id="enable-text",
+        ),
+        pytest.param(
+            {"enable": ["us.nowhere", 5]},
+            "enable must be a collection of provision ids",
+            id="enable-not-all-text",
+        ),
+        pytest.param(
+            {"relax": [("uk.pecr.consent",), "x"]},
+            "relax must be a collection of provision ids",
+            id="relax-not-all-text",
+        ),
+        pytest.param(
+            {"relax": {"uk.pecr.nowhere"}},
+            r"relax names provisions that are not in the chosen packs: \['uk.pecr.nowhere'\]",
+            id="relax-unknown",
+        ),
+        pytest.param(
+            {"packs": ["us"], "relax": {"uk.pecr.consent"}},
+            r"not in the chosen packs: \['uk.pecr.consent'\]",
+            id="relax-of-a-pack-not-chosen",
+        ),
+        pytest.param(
+            {"relax": {"us.tcpa.window"}},
+            r"without a relaxed form: \['us.tcpa.window'\]",
+            id="relax-without-a-relaxed-form",
+        ),
+    ],
+)
+def test_relax_and_enable_say_what_is_wrong(options: dict[str, object], problem: str) -> None:
+    """A provision id given as one text, an id no chosen pack has, and a provision without a
+    milder form are each refused with a message saying which."""
+    with pytest.raises(ConfigurationError, match=problem):
+        jurisdictions.standard(**options)  # type: ignore[arg-type]
+
+
 def test_enabled_unconfirmed_provision_applies() -> None:
     """An enabled unconfirmed provision (Alabama's window) holds messages, citing its source."""
     at = dt.datetime(2025, 1, 15, 20, 30, tzinfo=tz("America/Chicago"))
@@ -267,6 +314,39 @@ def test_territory_marketing_needs_written_consent_like_new_york(region: str) ->
     assert territory.verdict is Verdict.DENY
     assert territory.codes == new_york.codes == ("jurisdiction.us.tcpa.written_consent",)
     assert territory.reasons[0].citation == "47 CFR 64.1200(a)(2)"
+
+
+PART_OF_A_MEMBER_STATE = {
+    "RE": ("+262692123456", "Indian/Reunion"),  # Reunion
+    "YT": ("+262639012345", "Indian/Mayotte"),  # Mayotte
+    "GP": ("+590690123456", "America/Guadeloupe"),  # Guadeloupe
+    "MQ": ("+596696123456", "America/Martinique"),  # Martinique
+    "GF": ("+594694123456", "America/Cayenne"),  # French Guiana
+    "AX": ("+35818123456", "Europe/Mariehamn"),  # Aland, part of Finland
+}
+
+
+@pytest.mark.parametrize("region", sorted(PART_OF_A_MEMBER_STATE))
+def test_overseas_departments_and_aland_get_the_eu_consent_rule(region: str) -> None:
+    """France's overseas departments and Aland are in the EU: marketing on an inquiry (not
+    the soft opt-in) is DENY under the ePrivacy Directive, as for a Paris number."""
+    number, zone = PART_OF_A_MEMBER_STATE[region]
+    engine = engine_at(dt.datetime(2026, 3, 17, 12, tzinfo=tz(zone)))  # a Tuesday
+    engine.consent.imply(number, basis="inquiry", purpose="marketing", topic="deals", source="web")
+    decision = engine.evaluate(marketing(number))
+    assert decision.verdict is Verdict.DENY
+    assert decision.codes == ("jurisdiction.eu.eprivacy.consent",)
+
+
+def test_a_reunion_mobile_gets_frances_hours_in_its_zones() -> None:
+    """The AF2M's hours hold in Reunion in every candidate zone of +262 (Reunion, Mayotte an
+    hour behind): Sunday 2026-03-15 12:00 there defers to Monday 08:00 Mayotte time."""
+    number, zone = PART_OF_A_MEMBER_STATE["RE"]
+    engine = engine_at(dt.datetime(2026, 3, 15, 12, tzinfo=tz(zone)))
+    consented(engine, number)
+    decision = engine.evaluate(marketing(number))
+    assert decision.until == dt.datetime(2026, 3, 16, 8, tzinfo=tz("Indian/Mayotte"))
+    assert decision.codes == ("jurisdiction.fr.sms.hours",)
 
 
 def test_puerto_rico_evening_is_held_by_the_tcpa_window() -> None:
@@ -591,6 +671,58 @@ ALL_PROVISIONS += tuple(
 )
 
 
+_NUMBERS_BY_PLACE = {
+    "OK": "+14055550123",
+    "MD": "+14105550123",
+    "NJ": "+12015550123",
+    "VA": "+17035550123",
+    "WA": "+12065550123",
+    "LA": "+15045550123",
+    "AL": "+12055550123",
+    "MS": "+16015550123",
+    "UT": "+18015550123",
+    "RI": "+14015550123",
+    "PA": "+12155550123",
+    "FL": FL,
+    "NY": NY,
+    "CT": CT,
+    "JP": "+81312345678",
+    "AU": "+61412345678",
+    "IN": "+919876543210",
+    "BR": "+5511987654321",
+    "DE": "+4915123456789",
+    "GB": UK,
+    "FR": "+33612345678",
+    "CA": CA,
+    "TX": TX,
+    "EL_PASO": "+19155550123",
+    "HOUSTON": "+17135550123",
+}
+
+
+def _governed_numbers() -> dict[str, list[str]]:
+    from smspolicy._recipients import Resolver
+
+    resolver = Resolver()
+    places = {n: resolver.resolve(n).jurisdictions for n in _NUMBERS_BY_PLACE.values()}
+    return {
+        p.id: [n for n, codes in places.items() if not p.jurisdictions.isdisjoint(codes)]
+        for p in ALL_PROVISIONS
+    }
+
+
+PROPERTY_NUMBERS = _governed_numbers()
+
+
+def test_every_provision_has_a_number_for_the_property() -> None:
+    """The packs-only-restrict property reaches every provision: each has at least one number
+    among its draws that it governs (Texas three, one of them El Paso's)."""
+    assert all(PROPERTY_NUMBERS.values()), [k for k, v in PROPERTY_NUMBERS.items() if not v]
+    assert sorted(PROPERTY_NUMBERS["us.tx.window_central"]) == sorted(
+        ["+12145550123", "+19155550123", "+17135550123"]
+    )
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_adding_a_provision_never_allows_what_was_held(data: st.DataObject) -> None:
@@ -608,9 +740,18 @@ def test_adding_a_provision_never_allows_what_was_held(data: st.DataObject) -> N
     base = Provisions(tuple(chosen), horizon)
     more = Provisions((*chosen, extra), horizon)
     regions = ["US", "CA", "GB", "FR", "JP", "AU", "IN", "BR"]
-    # The numbers of the audit's provisions (Texas on two clocks, Toronto, London, Paris) often.
-    chosen = st.sampled_from([EL_PASO, HOUSTON, TX, CA, UK, FR])
-    message = data.draw(messages(st.one_of(phone_numbers(regions=regions), chosen)))
+    # The numbers of the audit's provisions (Texas on two clocks, Toronto, London, Paris) often,
+    # and, as often, a number and a purpose the added provision governs: without them most
+    # draws of a state's provision would meet no recipient it applies to.
+    audited = st.sampled_from([EL_PASO, HOUSTON, TX, CA, UK, FR])
+    governed = st.sampled_from(PROPERTY_NUMBERS[extra.id])
+    purposes = st.sampled_from(sorted(extra.purposes, key=lambda p: p.value))
+    message = data.draw(
+        st.one_of(
+            messages(st.one_of(phone_numbers(regions=regions), audited)),
+            messages(governed, purposes=purposes),
+        )
+    )
     now = data.draw(instants(dt.datetime(2024, 1, 1, tzinfo=dt.UTC)))
     events = data.draw(consent_histories(message.to, before=now, topics=st.just(message.topic)))
     recipient = Resolver().resolve(message.to)
@@ -867,11 +1008,11 @@ def test_uk_charity_soft_opt_in_from_2026_02_05(
     day: dt.date, relax: set[str], basis: str, allowed: bool
 ) -> None:
     """A charity (relax={"uk.pecr.consent"}) may text a supporter whose details came with an
-    inquiry about its purposes or with support from 2026-02-05 (PECR reg. 22(3A)); the day
-    before, and for a sender that did not choose it, that is not consent."""
+    inquiry about its purposes or with support from 2026-02-05 (PECR reg. 22(3A)), recorded an
+    hour before; the day before, and for a sender that did not choose it, that is not consent."""
     at = dt.datetime.combine(day, dt.time(12), LONDON)
     engine = Engine(
-        jurisdictions.standard(relax=relax), clock=FrozenClock(at - dt.timedelta(days=10))
+        jurisdictions.standard(relax=relax), clock=FrozenClock(at - dt.timedelta(hours=1))
     )
     _supporter(engine, basis)
     engine.clock = FrozenClock(at)
@@ -884,7 +1025,8 @@ def test_uk_charity_soft_opt_in_from_2026_02_05(
 
 def test_uk_charity_soft_opt_in_starts_at_london_midnight() -> None:
     """The relaxed rule on its own: 23:59:59 on 2026-02-04 London time denies an inquiry's
-    consent, 00:00 on 2026-02-05 allows it, and the citation names reg. 22(3A)."""
+    consent, 00:00 on 2026-02-05 allows one recorded at that instant, and the citation names
+    reg. 22(3A)."""
     from smspolicy._context import ConsentView, Context
     from smspolicy._recipients import Resolver
 
@@ -897,9 +1039,9 @@ def test_uk_charity_soft_opt_in_starts_at_london_midnight() -> None:
         _supporter(engine, "inquiry")
         return engine.consent.history(UK)  # type: ignore[return-value]
 
-    inquiry = supporter(dt.datetime(2026, 1, 20, tzinfo=dt.UTC))
     recipient = Resolver().resolve(UK)
     start = dt.datetime(2026, 2, 5, tzinfo=dt.UTC)  # 00:00 GMT
+    inquiry = supporter(start - dt.timedelta(seconds=1))
     before = item.rule(
         marketing(UK),
         Context(
@@ -912,7 +1054,7 @@ def test_uk_charity_soft_opt_in_starts_at_london_midnight() -> None:
     assert before.reasons[0].citation == "PECR reg. 22(2)-(3)"
     at_start = item.rule(
         marketing(UK),
-        Context(now=start, recipient=recipient, consent=ConsentView(events=inquiry)),
+        Context(now=start, recipient=recipient, consent=ConsentView(events=supporter(start))),
     )
     assert at_start.allowed
     expired = supporter(dt.datetime(2026, 2, 5, tzinfo=dt.UTC))
@@ -956,8 +1098,83 @@ def test_charity_form_only_adds_the_charity_bases_from_its_start(data: st.DataOb
         assert event is not None
         assert event.basis is not None
         assert event.basis.value in ("inquiry", "non_business")
+        assert event.at >= dt.datetime(2026, 2, 5, tzinfo=dt.UTC)  # not retrospective
     if strict.allowed:
         assert relaxed.allowed
+
+
+CHARITY_AT = dt.datetime(2026, 3, 10, 12, tzinfo=LONDON)
+
+
+@pytest.mark.parametrize(
+    ("recorded", "allowed"),
+    [
+        pytest.param(
+            [("inquiry", dt.datetime(2026, 2, 4, 23, 59, 59, tzinfo=LONDON))],
+            False,
+            id="inquiry-23:59:59-the-day-before",
+        ),
+        pytest.param(
+            [("inquiry", dt.datetime(2026, 2, 5, tzinfo=LONDON))], True, id="inquiry-00:00-day-of"
+        ),
+        pytest.param(
+            [("non_business", dt.datetime(2025, 12, 1, 12, tzinfo=LONDON))],
+            False,
+            id="support-of-december",
+        ),
+        pytest.param(
+            [
+                ("non_business", dt.datetime(2026, 1, 15, 12, tzinfo=LONDON)),
+                ("inquiry", dt.datetime(2026, 3, 1, 12, tzinfo=LONDON)),
+            ],
+            True,
+            id="old-support-then-a-new-inquiry",
+        ),
+        pytest.param(
+            [("soft_opt_in", dt.datetime(2025, 12, 1, 12, tzinfo=LONDON))],
+            True,
+            id="commercial-soft-opt-in-of-december",
+        ),
+    ],
+)
+def test_uk_charity_soft_opt_in_is_not_retrospective(
+    recorded: list[tuple[str, dt.datetime]], allowed: bool
+) -> None:
+    """The charity soft opt-in covers only details obtained from 2026-02-05 00:00 London time
+    (ICO: not for people already on a charity's database): on 2026-03-10 an inquiry or support
+    recorded before then is not consent, one recorded from then is, and the commercial soft
+    opt-in is unaffected."""
+    engine = Engine(jurisdictions.standard(relax=CHARITY))
+    for basis, at in recorded:
+        engine.clock = FrozenClock(at)
+        _supporter(engine, basis)
+    engine.clock = FrozenClock(CHARITY_AT)
+    decision = engine.evaluate(marketing(UK))
+    assert decision.allowed is allowed, decision.codes
+    if not allowed:
+        assert decision.codes == ("jurisdiction.uk.pecr.consent",)
+
+
+def test_uk_charity_soft_opt_in_starts_on_london_time_in_every_zone() -> None:
+    """A British number read on Tokyo time (its day begins 9 hours before London's) gets no
+    charity soft opt-in at 2026-02-04 20:00 UTC, still 2026-02-04 in London, for an inquiry
+    recorded at 16:00 UTC that day."""
+    from smspolicy._context import ConsentView, Context
+    from smspolicy._recipients import Resolver
+
+    recipient = attrs_evolve(Resolver().resolve(UK), zones=("Asia/Tokyo",))
+    engine = Engine(
+        jurisdictions.standard(), clock=FrozenClock(dt.datetime(2026, 2, 4, 16, tzinfo=dt.UTC))
+    )
+    _supporter(engine, "inquiry")
+    context = Context(
+        now=dt.datetime(2026, 2, 4, 20, tzinfo=dt.UTC),
+        recipient=recipient,  # type: ignore[arg-type]
+        consent=ConsentView(events=engine.consent.history(UK)),
+    )
+    decision = RELAXED_UK.rule(marketing(UK), context)
+    assert decision.verdict is Verdict.DENY
+    assert decision.codes == ("jurisdiction.uk.pecr.consent",)
 
 
 # --- Canada: the CRTC's telemarketing hours (off unless enabled) ------------------------------

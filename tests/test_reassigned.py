@@ -63,6 +63,37 @@ def test_only_consent_older_than_min_age_is_checked(age: dt.timedelta, asked: bo
     assert database.asked == ([(NUMBER, dt.date(2025, 1, 15))] if asked else [])
 
 
+@pytest.mark.parametrize(
+    ("consented", "since"),
+    [
+        pytest.param(
+            dt.datetime(2025, 1, 16, 0, 59, 59, tzinfo=dt.UTC),
+            dt.date(2025, 1, 15),
+            id="19:59:59-in-new-york-00:59:59-utc-next-day",
+        ),
+        pytest.param(
+            dt.datetime(2025, 1, 16, 5, tzinfo=dt.UTC),
+            dt.date(2025, 1, 16),
+            id="00:00-in-new-york",
+        ),
+    ],
+)
+def test_the_database_is_asked_from_the_consents_earliest_date(
+    consented: dt.datetime, since: dt.date
+) -> None:
+    """A consent given at 19:59:59 on 2025-01-15 in New York (already 2025-01-16 in UTC) is
+    asked about since 2025-01-15: a later date would miss a disconnection that day."""
+    database = Database()
+    clock = FrozenClock(consented)
+    engine = Engine(
+        Policy(rules.consent(), rules.reassigned_numbers(database)), MemoryStore(), clock
+    )
+    engine.consent.confirm(NUMBER, topic="deals", purpose="marketing", source="web", brand="Acme")
+    clock.set(consented + dt.timedelta(days=120))
+    assert engine.evaluate(offer()).allowed
+    assert database.asked == [(NUMBER, since)]
+
+
 def test_reassigned_is_denied_and_the_consent_marked_stale() -> None:
     """A reassigned number is DENY consent.reassigned citing 64.1200(m); with
     ``mark_reassigned`` the ledger gets a revocation naming the database and the consent."""

@@ -414,6 +414,18 @@ TERRITORIES: Mapping[str, str] = {"AS": "US", "GU": "US", "MP": "US", "PR": "US"
 Communications Act's reach (47 U.S.C. 153), so their numbers are US numbers too and every US
 rule applies to them, as to their own code and the US subdivision ("US-PR")."""
 
+MEMBER_STATE_REGIONS: Mapping[str, str] = {
+    "AX": "FI",
+    "GF": "FR",
+    "GP": "FR",
+    "MQ": "FR",
+    "RE": "FR",
+    "YT": "FR",
+}
+"""Regions with their own code in the numbering plan that are part of an EU member state, so
+its law and the EU's apply: France's overseas departments (TFEU art. 349, 355(1)) and Aland
+(Finland)."""
+
 STAND_IN_JURISDICTIONS: Mapping[str, str] = {"GG": "GB", "IM": "GB", "JE": "GB"}
 """Regions whose own laws are not encoded yet, and the jurisdiction whose rules stand in for
 them meanwhile: the Crown dependencies (Guernsey, the Isle of Man, Jersey) have PECR-like laws
@@ -552,6 +564,9 @@ def _country_codes(country: str) -> set[str]:
     stand_in = STAND_IN_JURISDICTIONS.get(country)
     if stand_in is not None:
         codes.add(stand_in)
+    member_state = MEMBER_STATE_REGIONS.get(country)
+    if member_state is not None:
+        codes.add(member_state)
     return codes
 
 

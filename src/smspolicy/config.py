@@ -258,7 +258,7 @@ def _jurisdiction_rules(data: Mapping[str, Any]) -> list[Rule]:
     relax = data.get("relax", [])
     unconfirmed = data.get("include_unconfirmed", False)
     stop_scope = data.get("stop_scope", "brand")
-    if not isinstance(enable, list):
+    if not isinstance(enable, list) or not all(isinstance(e, str) for e in enable):
         raise ConfigurationError('enable must be a list of provision ids, e.g. ["us.al.window"]')
     if not isinstance(unconfirmed, bool):
         raise ConfigurationError("include_unconfirmed must be true or false")

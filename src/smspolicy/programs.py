@@ -68,7 +68,11 @@ def _optional_text(_instance: object, attribute: Any, value: Any) -> None:
 
 
 def _senders(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str) or not all(isinstance(s, str) and s for s in value):
+    if (
+        isinstance(value, str)
+        or not isinstance(value, Iterable)
+        or not all(isinstance(s, str) and s for s in value)
+    ):
         raise ConfigurationError(f"senders must be a list of origination identities: {value!r}")
     return tuple(value)
 
@@ -177,7 +181,7 @@ class Program:
 
     name: str = attrs.field(validator=_required_text)
     brand: str = attrs.field(validator=_required_text)
-    topic: str | None = attrs.field(default=None, kw_only=True)
+    topic: str | None = attrs.field(default=None, validator=_optional_text, kw_only=True)
     purpose: Purpose = attrs.field(default=Purpose.MARKETING, converter=_purpose, kw_only=True)
     senders: tuple[str, ...] = attrs.field(default=(), converter=_senders, kw_only=True)
     help_contact: str = attrs.field(validator=_required_text, kw_only=True)

@@ -77,11 +77,24 @@ def provisions(
     other unconfirmed ones named in ``enable`` (or all with ``include_unconfirmed``)."""
     from ..errors import ConfigurationError
 
+    for label, ids in (("enable", enable), ("relax", relax)):
+        if isinstance(ids, str):  # a set of its letters would name nothing the sender meant
+            raise ConfigurationError(
+                f"{label} must be a collection of provision ids, not one text: [{ids!r}]"
+            )
+        if not all(isinstance(i, str) for i in ids):
+            raise ConfigurationError(
+                f"{label} must be a collection of provision ids (text), got {list(ids)!r}"
+            )
     chosen = [p for name in (packs or PACKS) for p in pack(name)]
     known = {p.id for p in chosen}
     unknown = set(enable) - known
     if unknown:
         raise ConfigurationError(f"enable names unknown provisions: {sorted(unknown)}")
+    if set(relax) - known:
+        raise ConfigurationError(
+            f"relax names provisions that are not in the chosen packs: {sorted(set(relax) - known)}"
+        )
     relaxable = {p.id for p in chosen if p.relaxed is not None}
     if set(relax) - relaxable:
         raise ConfigurationError(

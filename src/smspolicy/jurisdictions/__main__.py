@@ -66,6 +66,10 @@ profile's declared residence.
   their own code, `US` and `US-PR` (and so on), so every `US` provision applies to them. The
   territories are within the Communications Act's reach (47 U.S.C. 153) and the TCPA is applied
   to Puerto Rico numbers in practice.
+- **Parts of EU member states with their own codes.** Numbers of France's overseas departments
+  (Reunion RE, Mayotte YT, Guadeloupe GP, Martinique MQ, French Guiana GF) get `FR` too, and
+  Aland's (AX) get `FI`: they are in the EU (TFEU art. 349, 355(1)), so the `eu` provisions and
+  France's apply to them.
 - **Crown dependencies.** Guernsey (GG), Jersey (JE) and the Isle of Man (IM) have PECR-like laws
   of their own that are not encoded yet (UNCONF). Until they are, their numbers (many +44 7
   mobiles among them) get `GB` too, so the `uk` provisions apply, and every reason such a

@@ -7,6 +7,7 @@ import datetime as dt
 
 import attrs
 
+from .. import rules
 from .._compose import all_of
 from .._records import Basis
 from ._builders import consent, content, window
@@ -50,6 +51,9 @@ CHARITY_BASES = (*SOFT_OPT_IN, Basis.INQUIRY, Basis.NON_BUSINESS)
 """What a charity's soft opt-in rests on: details given while expressing an interest in its
 charitable purposes (an inquiry) or offering or giving support (a donation, volunteering:
 a non-business relationship)."""
+CHARITY_COLLECTED_FROM = dt.datetime(2026, 2, 5, tzinfo=dt.UTC)
+"""00:00 on 2026-02-05 in London (GMT): the charity soft opt-in is not retrospective (ICO), so
+an inquiry or support recorded before this instant is not consent under it, in any zone."""
 
 
 _CASL_CONSENT = "CASL s. 6(1)(a), s. 10(9)-(10)"
@@ -59,7 +63,9 @@ _PECR_CHARITY = "PECR reg. 22(2)-(3A)"
 _CHARITY_SOURCE = (
     "https://www.legislation.gov.uk/ukpga/2025/18/section/114 (DUAA s. 114, inserting reg. "
     "22(3A)); in force 2026-02-05 as summarised at https://www.mondaq.com/uk/social-media/"
-    "1755702/soft-opt-in-now-in-force-for-uk-charities"
+    "1755702/soft-opt-in-now-in-force-for-uk-charities; not retrospective as the ICO reads it: "
+    "https://ico.org.uk/about-the-ico/media-centre/news-and-blogs/2025/10/consultation-on-new-"
+    "charitable-purpose-soft-opt-in-rules-to-support-fundraising"
 )
 _CRTC = "CRTC Unsolicited Telecommunications Rules, Part III (UNCONF for texts)"
 _FR = "AF2M Business Messaging charter, 2024-09-01 (UNCONF)"
@@ -142,8 +148,10 @@ PROVISIONS: tuple[Provision, ...] = (
         },
         note="The charity soft opt-in (reg. 22(3A), in force 2026-02-05) covers marketing "
         "whose sole purpose is to further the charity's charitable purposes, to people whose "
-        "details it obtained while they expressed an interest in those purposes or offered or "
-        "gave support, with a free refusal offered then and in every message "
+        "details it obtained from that day (not retrospective, as the ICO reads it: an inquiry "
+        "or support recorded before 00:00 London time on 2026-02-05 does not count) while they "
+        "expressed an interest in those purposes or offered or gave support, with a free "
+        "refusal offered then and in every message "
         "(uk.pecr.content). A charity chooses it with relax={'uk.pecr.consent'}: recorded "
         "with basis inquiry or non_business, such consent expires on the library's implied "
         "terms (6 and 24 months), stricter than the regulation.",
@@ -152,7 +160,20 @@ PROVISIONS: tuple[Provision, ...] = (
                 consent("uk.pecr.consent", _PECR_CONSENT, SOFT_OPT_IN), None, CHARITY_SOFT_OPT_IN
             ),
             InForce(
-                consent("uk.pecr.consent", _PECR_CHARITY, CHARITY_BASES), CHARITY_SOFT_OPT_IN, None
+                attrs.evolve(
+                    rules.consent(
+                        implied_bases=CHARITY_BASES,
+                        code="jurisdiction.uk.pecr.consent",
+                        citation=_PECR_CHARITY,
+                        name="uk.pecr.consent",
+                    ),
+                    counted_from=(
+                        (Basis.INQUIRY, CHARITY_COLLECTED_FROM),
+                        (Basis.NON_BUSINESS, CHARITY_COLLECTED_FROM),
+                    ),
+                ),
+                CHARITY_SOFT_OPT_IN,
+                None,
             ),
         ),
         source=f"https://www.legislation.gov.uk/uksi/2003/2426; {_CHARITY_SOURCE}",

@@ -93,6 +93,9 @@ class _Consent:
     citation: str | None = None
     name: str = "consent"
     required_for: frozenset[Channel] | None = None
+    counted_from: tuple[tuple[Basis, dt.datetime], ...] = ()
+    """Implied bases that count only for events recorded at or after an instant (a new basis
+    the law does not apply to details obtained before it came into force)."""
 
     # The memo key for the folded state: computed once, not on every decision.
     _terms_key: tuple[object, ...] = attrs.field(
@@ -100,7 +103,12 @@ class _Consent:
         eq=False,
         repr=False,
         default=attrs.Factory(
-            lambda self: ("consent", self.stop_scope, _terms(self.implied_terms)),
+            lambda self: (
+                "consent",
+                self.stop_scope,
+                _terms(self.implied_terms),
+                self.counted_from,
+            ),
             takes_self=True,
         ),
     )
@@ -122,8 +130,18 @@ class _Consent:
         return detail
 
     def _fold(self, message: Message, context: Context) -> StatusDetail:
+        events = context.consent.events
+        if self.counted_from:
+            since = dict(self.counted_from)
+            events = tuple(
+                e
+                for e in events
+                if e.kind is not ConsentKind.IMPLIED
+                or e.basis not in since
+                or e.at >= since[e.basis]
+            )
         return consent_status(
-            context.consent.events,
+            events,
             topic=message.topic,
             purpose=message.purpose,
             brand=message.brand,

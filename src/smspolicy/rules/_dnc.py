@@ -12,7 +12,7 @@ from .. import i18n
 from .._context import Context
 from .._records import Basis, ConsentKind
 from .._values import Decision, Message, Purpose, allow, deny
-from ..consent import ConsentStatus, consent_status
+from ..consent import ConsentStatus, consent_status, written_consent_of
 from ..dnc import Registry
 from ..errors import ConfigurationError, InvalidInputError
 
@@ -42,6 +42,13 @@ _UNAVAILABLE = i18n.register_template(
 )
 
 
+def _call_date(context: Context) -> dt.date:
+    """The date of the call for the copy's age: the latest calendar date the instant has in
+    UTC or in any of the recipient's zones (Guam's day begins ten hours before UTC's)."""
+    dates = [context.local_time(name).date() for name in context.recipient.zones]
+    return max([context.now.astimezone(dt.UTC).date(), *dates])
+
+
 @attrs.frozen(repr=False)
 class _DoNotCall:
     registry: Registry
@@ -63,7 +70,7 @@ class _DoNotCall:
             if (
                 self.max_age is not None
                 and as_of is not None
-                and context.now.date() - as_of > self.max_age
+                and _call_date(context) - as_of > self.max_age
             ):
                 return self._stale(registry.name, as_of)
             listed = registry.listed(number)
@@ -110,11 +117,15 @@ class _DoNotCall:
             return False
         ebr = "ebr" in self.exemptions
         written = "written_consent" in self.exemptions
+        history = context.consent.events
         events = [
             e
-            for e in context.consent.events
+            for e in history
             if (e.kind is not ConsentKind.IMPLIED or (ebr and e.basis in EBR_TERMS))
-            and (e.kind is not ConsentKind.CONFIRMED or written)
+            and (
+                e.kind is not ConsentKind.CONFIRMED
+                or (written and written_consent_of(e, history) is not None)
+            )
         ]
         if context.consent.broken is not None:
             return False  # a ledger that fails its check exempts nobody
@@ -149,15 +160,18 @@ def do_not_call(
 ) -> _DoNotCall:
     """Deny marketing to numbers on ``registry`` (47 CFR 64.1200(c)(2)).
 
-    A copy older than ``max_age`` (31 days for the US national registry; None: no limit) is
+    A copy older than ``max_age`` (31 days for the US national registry; None: no limit), in
+    whole days to the latest date the instant has in UTC or in the recipient's zones, is
     DENY ``dnc.stale`` for every marketing message, listed or not; a registry whose ``as_of`` is
     None is read live and never stale. A registry that cannot be read is DENY
     ``dnc.unavailable``: both fail closed. A listed number is DENY ``dnc.listed`` unless an
     exemption holds, from the ledger: ``"ebr"``, an established business relationship with the
     brand (an ``implied`` event with basis purchase, 18 months, or inquiry, 3 months;
     64.1200(f)(5)), and ``"written_consent"``, a ``confirmed`` marketing consent for the topic
-    (64.1200(c)(2)(ii)). A revocation after either ends it. A sender's own do-not-call list
-    takes ``exemptions=()``. Transactional messages are not solicitations and pass.
+    evidenced by a signed, written agreement for the number
+    (:class:`smspolicy.consent.WrittenConsent`, 64.1200(c)(2)(ii)). A revocation after either
+    ends it. A sender's own do-not-call list takes ``exemptions=()``. Transactional messages
+    are not solicitations and pass.
     """
     if max_age is not None and (not isinstance(max_age, dt.timedelta) or max_age.days < 0):
         raise ConfigurationError(f"max_age must be a non-negative timedelta, got {max_age!r}")

@@ -15,6 +15,7 @@ import attrs
 from .. import _enum, i18n
 from .._context import Context
 from .._records import ConsentEvent
+from .._time import to_local, zone
 from .._values import Decision, Message, Purpose, Reason, allow, deny, to_enum
 from ..consent import ALLOWING, Ledger, consent_status
 from ..errors import ConfigurationError, InvalidInputError
@@ -57,6 +58,12 @@ _NO_DATA = i18n.register_template(
 )
 
 
+def _consent_date(at: dt.datetime, zones: tuple[str, ...]) -> dt.date:
+    """The date to ask about: the earliest calendar date the consent's instant has in UTC or in
+    the recipient's zones (a later one would miss a disconnection on the consent's own day)."""
+    return min([at.astimezone(dt.UTC).date(), *(to_local(at, zone(name)).date() for name in zones)])
+
+
 @attrs.frozen(repr=False)
 class _ReassignedNumbers:
     lookup: ReassignedLookup = attrs.field(eq=False)
@@ -83,7 +90,7 @@ class _ReassignedNumbers:
             return allow()  # no consent to doubt: the consent rules decide
         if context.now - event.at < self.min_age:
             return allow()
-        since = event.at.date()
+        since = _consent_date(event.at, context.recipient.zones)
         key = f"smspolicy:rnd:{number}:{since.isoformat()}"
         try:
             answer, fresh = self._answer(key, number, since, context.now)
@@ -167,7 +174,8 @@ def reassigned_numbers(
     name: str = "reassigned_numbers",
 ) -> _ReassignedNumbers:
     """For consent older than ``min_age``, ask ``lookup`` (the Reassigned Numbers Database)
-    whether the number was disconnected since the consent's date (47 CFR 64.1200(m)).
+    whether the number was disconnected since the consent's date (47 CFR 64.1200(m)): the
+    earliest date the consent's instant has in UTC or in the recipient's zones.
 
     "reassigned" is DENY ``consent.reassigned`` (and ``on_reassigned`` is told, e.g.
     :func:`mark_reassigned` to revoke the consent in the ledger); "not_reassigned" allows (the
