@@ -375,3 +375,57 @@ def test_a_forgotten_push_token_stays_opted_out(engine: Engine) -> None:
     engine.forget(f" {TOKEN} ", channel="push")
     assert engine.consent.history(TOKEN, channel="push") == []
     assert engine.evaluate(_msg(TOKEN, "push")).codes == ("consent.revoked",)
+
+
+# -- a revocation covers every spelling of the mailbox ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sent_to",
+    [
+        "Alice@example.com",
+        "alice@example.com",
+        "ALICE@EXAMPLE.com.",
+        "aLiCe@Example.Com",
+        "\uff21lice@example.com",  # a full-width A
+        " alice\u200b@EXAMPLE.COM ",
+    ],
+    ids=["as-revoked", "lower", "upper-trailing-dot", "mixed", "full-width", "zero-width"],
+)
+def test_an_email_unsubscribe_stops_every_spelling_of_the_local_part(
+    engine: Engine, sent_to: str
+) -> None:
+    """Consent stays exact to the local part as given, but a revocation of "Alice@Example.COM"
+    stops mail to any case or width variant of it: stopping fails closed."""
+    engine.consent.confirm("alice@example.com", topic="news", purpose="marketing", source="web")
+    engine.consent.confirm("ALICE@example.com", topic="news", purpose="marketing", source="web")
+    engine.consent.revoke("Alice@Example.COM", source="list-unsubscribe", channel="email")
+    assert engine.evaluate(_msg(sent_to, "email")).codes == ("consent.revoked",)
+    # the revocation is in the chain of the address as given
+    assert [e.kind.value for e in engine.consent.history("Alice@example.com")] == ["revoked"]
+
+
+def test_a_variant_revocation_keeps_other_mailboxes_and_a_later_confirmation(
+    engine: Engine,
+) -> None:
+    """Another mailbox is untouched, and a later explicit confirmation of a spelling restores
+    that spelling alone."""
+    clock = engine.clock
+    assert isinstance(clock, FrozenClock)
+    engine.consent.confirm("bob@example.com", topic="news", purpose="marketing", source="web")
+    engine.consent.revoke("Alice@example.com", source="list-unsubscribe")
+    assert engine.evaluate(_msg("bob@example.com", "email")).allowed
+    clock.advance(dt.timedelta(minutes=1))
+    engine.consent.confirm("ALICE@example.com", topic="news", purpose="marketing", source="web")
+    assert engine.evaluate(_msg("ALICE@example.com", "email")).allowed
+    assert engine.evaluate(_msg("alice@example.com", "email")).codes == ("consent.revoked",)
+    assert engine.evaluate(_msg("Alice@example.com", "email")).codes == ("consent.revoked",)
+
+
+def test_forgetting_an_unsubscribed_spelling_keeps_its_variants_stopped(engine: Engine) -> None:
+    """forget() of an unsubscribed address leaves every spelling of it opted out."""
+    engine.consent.confirm("alice@example.com", topic="news", purpose="marketing", source="web")
+    engine.consent.revoke("Alice@example.com", source="list-unsubscribe")
+    engine.forget("Alice@example.com")
+    for sent_to in ("Alice@example.com", "alice@example.com", "ALICE@example.com"):
+        assert engine.evaluate(_msg(sent_to, "email")).verdict is Verdict.DENY, sent_to

@@ -54,6 +54,7 @@ __all__ = [
     "normalise_push_token",
     "parse_number",
     "principal_zones",
+    "stop_key",
 ]
 
 DEFAULT_CACHE_SIZE = 100_000
@@ -246,6 +247,19 @@ def normalise_email(value: object) -> str:
             "(letters, digits and hyphens in each label)"
         )
     return f"{local}@{ascii_domain}"
+
+
+def stop_key(address: str) -> str | None:
+    """The key that every spelling of a normalised email address's local part shares (case-
+    and width-folded: ``Alice``, ``ALICE`` and a full-width ``\uff21lice`` all give ``alice``),
+    or None when ``address`` is not an email address or is that key already. Consent stays
+    with the local part as given, but a revocation or hold is copied under this key, so it
+    stops every spelling of the mailbox (a stop fails closed)."""
+    local, at, domain = address.rpartition("@")
+    if not at or not local or address.startswith("person: "):
+        return None
+    folded = f"{unicodedata.normalize('NFKC', local).casefold()}@{domain}"
+    return None if folded == address else folded
 
 
 def normalise_push_token(value: object) -> str:
