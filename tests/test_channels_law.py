@@ -386,3 +386,37 @@ def test_a_sender_may_ask_opt_in_for_email(store: Store) -> None:
     assert engine.evaluate(_email("ann@example.com")).codes == ("consent.missing",)
     engine.consent.confirm("ann@example.com", topic="news", purpose="marketing", source="form")
     assert engine.evaluate(_email("ann@example.com")).allowed
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Subject: Acme sale\n"
+        "List-Unsubscribe: <https://acme.example/unsubscribe>, "
+        "Acme Inc 1600 Main Street, Springfield, IL 62701\n\n"
+        "Acme winter sale: 20% off.",
+        "Acme winter sale: 20% off. <!-- Acme Inc., 1600 Main Street, Springfield, IL 62701 -->"
+        " To unsubscribe visit https://acme.example/unsubscribe",
+        "Acme winter sale: 20% off. <!--\nAcme Inc., PO Box 12, Austin, TX 78701.\n-->"
+        " To unsubscribe visit https://acme.example/unsubscribe",
+    ],
+    ids=["in-list-unsubscribe", "in-html-comment", "box-in-multiline-comment"],
+)
+def test_a_postal_address_the_reader_never_sees_does_not_count(store: Store, body: str) -> None:
+    """CAN-SPAM's postal address must be shown: one only in a List-Unsubscribe header or in an
+    HTML comment is no address."""
+    assert not rules.has_postal_address(body)
+    assert _engine(store).evaluate(_email("ann@example.com", body)).codes == (
+        "jurisdiction.us.canspam.postal_address",
+    )
+
+
+def test_a_shown_postal_address_next_to_the_headers_still_counts(store: Store) -> None:
+    """The same address in the text itself, with the opt-out header above it, is allowed."""
+    body = (
+        "Subject: Acme sale\n"
+        "List-Unsubscribe: <https://acme.example/unsubscribe>\n\n"
+        "Acme winter sale. Acme Inc., 1600 Main Street, Springfield, IL 62701."
+    )
+    assert rules.has_postal_address(body)
+    assert _engine(store).evaluate(_email("ann@example.com", body)).allowed

@@ -74,11 +74,35 @@ _WIRELESS = i18n.register_template(
 )
 
 
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+_OPT_OUT_HEADER = re.compile(r"list-unsubscribe(?:-post)?[ \t]*:", re.IGNORECASE)
+
+
+def _shown(body: str) -> str:
+    """The part of ``body`` a reader sees: without HTML comments, and without the opt-out
+    header lines (``List-Unsubscribe``, ``List-Unsubscribe-Post`` and their folded
+    continuations) of the header block, the lines before the first empty one."""
+    body = _COMMENT.sub(" ", body.replace("\r\n", "\n"))
+    head, blank, rest = body.partition("\n\n")
+    kept: list[str] = []
+    dropping = False
+    for line in head.split("\n"):
+        if _OPT_OUT_HEADER.match(line.strip()):
+            dropping = True
+        elif not (dropping and line[:1] in (" ", "\t")):
+            dropping = False
+            kept.append(line)
+    return "\n".join(kept) + blank + rest
+
+
 def has_postal_address(body: str) -> bool:
     """True when the body gives a physical postal address: a street address ("1600 Main
     Street") or a post office box or private mailbox ("PO Box 12", "PMB 340"), with a postal
-    code (a US state and ZIP code, a Canadian postal code or a UK postcode)."""
-    return bool((_STREET.search(body) or _BOX.search(body)) and _POSTAL_CODE.search(body))
+    code (a US state and ZIP code, a Canadian postal code or a UK postcode). Only what a
+    reader sees counts: an address in an HTML comment or in a ``List-Unsubscribe`` header is
+    none."""
+    shown = _shown(body)
+    return bool((_STREET.search(shown) or _BOX.search(shown)) and _POSTAL_CODE.search(shown))
 
 
 @attrs.frozen(repr=False)
