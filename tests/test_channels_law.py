@@ -420,3 +420,22 @@ def test_a_shown_postal_address_next_to_the_headers_still_counts(store: Store) -
     )
     assert rules.has_postal_address(body)
     assert _engine(store).evaluate(_email("ann@example.com", body)).allowed
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Acme sale. Acme Inc., 1600 Main Street, Springfield, IL 62701. "
+        "<!-- To unsubscribe visit https://acme.example/unsubscribe -->",
+        "<!--\nList-Unsubscribe: <https://acme.example/unsubscribe>\n\n-->"
+        "Acme sale. Acme Inc., 1600 Main Street, Springfield, IL 62701.",
+        "Acme sale. Acme Inc., 1600 Main Street, Springfield, IL 62701. <!-- Reply STOP",
+    ],
+    ids=["link-in-comment", "header-in-comment", "unclosed-comment"],
+)
+def test_an_opt_out_only_in_an_html_comment_is_none(store: Store, body: str) -> None:
+    """An unsubscribe link or header hidden in an HTML comment offers the reader no opt-out."""
+    assert not rules.has_opt_out(body, Channel.EMAIL)
+    assert _engine(store).evaluate(_email("ann@example.com", body)).codes == (
+        "jurisdiction.us.canspam.opt_out",
+    )

@@ -14,6 +14,7 @@ from .._values import Channel, Decision, Message, allow, deny
 from ..errors import ConfigurationError
 from ..typing import Rule
 from ._consent import consent
+from ._content import without_comments
 
 __all__ = [
     "WIRELESS_DOMAINS",
@@ -74,7 +75,6 @@ _WIRELESS = i18n.register_template(
 )
 
 
-_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
 _OPT_OUT_HEADER = re.compile(r"list-unsubscribe(?:-post)?[ \t]*:", re.IGNORECASE)
 
 
@@ -82,7 +82,7 @@ def _shown(body: str) -> str:
     """The part of ``body`` a reader sees: without HTML comments, and without the opt-out
     header lines (``List-Unsubscribe``, ``List-Unsubscribe-Post`` and their folded
     continuations) of the header block, the lines before the first empty one."""
-    body = _COMMENT.sub(" ", body.replace("\r\n", "\n"))
+    body = without_comments(body.replace("\r\n", "\n"))
     head, blank, rest = body.partition("\n\n")
     kept: list[str] = []
     dropping = False
