@@ -429,3 +429,23 @@ def test_forgetting_an_unsubscribed_spelling_keeps_its_variants_stopped(engine: 
     engine.forget("Alice@example.com")
     for sent_to in ("Alice@example.com", "alice@example.com", "ALICE@example.com"):
         assert engine.evaluate(_msg(sent_to, "email")).verdict is Verdict.DENY, sent_to
+
+
+@pytest.mark.parametrize("spelled", [" p1", "p1 ", "\tp1\n", "p1\u200b", "\ufeffp1"])
+def test_a_person_id_with_stray_spacing_is_the_same_person(engine: Engine, spelled: str) -> None:
+    """A person's stop-everything reaches a message whose person id differs only by white
+    space or invisible format characters, and such a message counts in the person's caps."""
+    assert Message(PHONE, "news", "marketing", person=spelled).person == "p1"
+    engine.consent.confirm(PHONE, topic="news", purpose="marketing", source="web")
+    engine.consent.revoke_person("p1", source="account-page")
+    assert engine.evaluate(_msg(PHONE, "sms", person=spelled)).codes == ("consent.revoked",)
+    assert [e.number for e in engine.consent.person_history(spelled)] == ["person: p1"]
+
+
+def test_person_caps_count_a_spaced_person_id_as_the_same_person(store: Store) -> None:
+    """A cap of one a day per person: the send to " p1" counts for "p1"."""
+    engine = Engine(
+        rules.frequency_cap(1, dt.timedelta(days=1), scope="all"), store, FrozenClock(T0)
+    )
+    engine.record_sent(_msg(PHONE, "sms", person=" p1"))
+    assert engine.evaluate(_msg("ann@example.com", "email", person="p1")).codes == ("cap.exceeded",)

@@ -24,7 +24,7 @@ from . import _enum
 from ._memo import Memo
 from ._recipients import address_channel, normalise_address, stop_key
 from ._records import GENESIS, Basis, ConsentEvent, ConsentKind, channel_covers
-from ._values import Channel, Purpose
+from ._values import Channel, Purpose, person_id
 from .errors import InvalidInputError, LedgerIntegrityError
 
 if TYPE_CHECKING:
@@ -684,9 +684,11 @@ class Ledger:
 
 
 def _person(value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"person must be a non-empty string, got {value!r}")
-    return value.strip()
+    if value is None:
+        raise InvalidInputError("person must be a non-empty string, got None")
+    found = person_id(value)
+    assert found is not None
+    return found
 
 
 def _may_carry(address: str, channel: Channel) -> bool:
