@@ -449,3 +449,30 @@ def test_person_caps_count_a_spaced_person_id_as_the_same_person(store: Store) -
     )
     engine.record_sent(_msg(PHONE, "sms", person=" p1"))
     assert engine.evaluate(_msg("ann@example.com", "email", person="p1")).codes == ("cap.exceeded",)
+
+
+@pytest.mark.parametrize(
+    "spelled", ["alice@EXAMPLE.com", "alice@example.com.", " alice@Example.COM "]
+)
+def test_a_stored_person_link_is_found_for_any_spelling_of_the_domain(
+    store: Store, spelled: str
+) -> None:
+    """An email address stored under its normal form links to its person when a message
+    spells the domain another way: one person, one cap of one a day across SMS and email."""
+    from smspolicy import Profile
+    from smspolicy.store import ProfileRecord
+
+    engine = Engine(
+        rules.frequency_cap(1, dt.timedelta(days=1), scope="all"), store, FrozenClock(T0)
+    )
+    store.upsert_profiles(  # type: ignore[attr-defined]
+        {
+            PHONE: ProfileRecord(Profile(), "p1"),
+            "alice@example.com": ProfileRecord(Profile(), "p1"),
+        }
+    )
+    held = engine.reserve_many([_msg(PHONE, "sms"), _msg(spelled, "email")])
+    assert [r.allowed for r in held] == [True, False]
+    assert held[1].decision.codes == ("cap.exceeded",)
+    engine.settle_many([(held[0], "m-1", True)])
+    assert engine.evaluate(_msg(spelled, "email")).codes == ("cap.exceeded",)
