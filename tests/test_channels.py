@@ -476,3 +476,58 @@ def test_a_stored_person_link_is_found_for_any_spelling_of_the_domain(
     assert held[1].decision.codes == ("cap.exceeded",)
     engine.settle_many([(held[0], "m-1", True)])
     assert engine.evaluate(_msg(spelled, "email")).codes == ("cap.exceeded",)
+
+
+def _forge(store: Store, number: str, field: str, value: object) -> None:
+    """Edit the first stored event of ``number`` in place, its hash left alone."""
+    if isinstance(store, MemoryStore):
+        chain = store._events[number]  # type: ignore[attr-defined]
+        chain[0] = chain[0].__class__(**{**_fields(chain[0]), field: value})
+        return
+    assert isinstance(store, SQLiteStore)
+    with store._write() as db:
+        row = db.execute("SELECT record FROM consent_events WHERE number = ?", (number,)).fetchone()
+        record = json.loads(row[0])
+        record[field] = value.value if isinstance(value, Channel) else value
+        db.execute(
+            "UPDATE consent_events SET record = ? WHERE number = ?", (json.dumps(record), number)
+        )
+
+
+def test_an_edited_channel_on_a_revocation_denies(engine: Engine, store: Store) -> None:
+    """An email revocation edited in the store to cover SMS only (to reopen email) no longer
+    verifies: the email is denied consent.tampered, not allowed."""
+    engine.consent.confirm("ann@example.com", topic="news", purpose="marketing", source="web")
+    engine.clock.advance(dt.timedelta(minutes=1))  # type: ignore[attr-defined]
+    engine.consent.revoke("ann@example.com", source="list-unsubscribe", channel="email")
+    chain = engine.consent.history("ann@example.com")
+    assert [e.channel for e in chain] == [None, Channel.EMAIL]
+    if isinstance(store, MemoryStore):
+        events = store._events["ann@example.com"]  # type: ignore[attr-defined]
+        events[1] = events[1].__class__(**{**_fields(events[1]), "channel": Channel.SMS})
+    else:
+        assert isinstance(store, SQLiteStore)
+        with store._write() as db:
+            rows = db.execute(
+                "SELECT seq, record FROM consent_events WHERE number = ? ORDER BY seq",
+                ("ann@example.com",),
+            ).fetchall()
+            record = json.loads(rows[1][1])
+            record["channel"] = "sms"
+            db.execute(
+                "UPDATE consent_events SET record = ? WHERE number = ? AND seq = ?",
+                (json.dumps(record), "ann@example.com", rows[1][0]),
+            )
+    assert engine.evaluate(_msg("ann@example.com", "email")).codes == ("consent.tampered",)
+
+
+def test_a_tampered_shared_spelling_chain_denies(engine: Engine, store: Store) -> None:
+    """The chain every spelling of a mailbox shares is checked like any other: an edit there
+    denies mail to another spelling consent.tampered."""
+    engine.consent.confirm("ALICE@example.com", topic="news", purpose="marketing", source="web")
+    engine.consent.revoke("Alice@example.com", source="list-unsubscribe")
+    assert [e.evidence["address"] for e in engine.consent.history("alice@example.com")] == [
+        "Alice@example.com"
+    ]
+    _forge(store, "alice@example.com", "source", "forged")
+    assert engine.evaluate(_msg("ALICE@example.com", "email")).codes == ("consent.tampered",)
