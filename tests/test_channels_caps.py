@@ -218,3 +218,12 @@ def test_a_person_stop_and_channel_scopes_on_every_store(store: Store) -> None:
     assert engine.evaluate(Message(TOKEN, "news", "marketing", channel="push")).allowed
     stored = store.consent_events([PHONE])[PHONE]
     assert [e.channel.value if e.channel else None for e in stored] == ["voice"]
+    # the stop reached every spelling of the email address's local part
+    for spelled in ("ann@example.com", "ANN@EXAMPLE.COM"):
+        assert engine.evaluate(Message(spelled, "news", "marketing", channel="email")).codes == (
+            "consent.revoked",
+        )
+    shared = store.consent_events(["ann@example.com"])["ann@example.com"]
+    assert [(e.kind.value, e.evidence["address"]) for e in shared] == [
+        ("revoked", "Ann@example.com")
+    ]
