@@ -531,3 +531,16 @@ def test_a_tampered_shared_spelling_chain_denies(engine: Engine, store: Store) -
     ]
     _forge(store, "alice@example.com", "source", "forged")
     assert engine.evaluate(_msg("ALICE@example.com", "email")).codes == ("consent.tampered",)
+
+
+def test_forgetting_an_email_address_erases_its_shared_spelling_record(engine: Engine) -> None:
+    """forget() of "Alice@example.com" leaves no record naming it (not even the copy of its
+    unsubscribe kept for other spellings), and every spelling stays opted out by a hashed
+    suppression."""
+    engine.consent.revoke("Alice@example.com", source="list-unsubscribe")
+    assert engine.consent.history("alice@example.com") != []
+    engine.forget("Alice@example.com")
+    assert engine.consent.history("alice@example.com") == []
+    assert engine.consent.history("Alice@example.com") == []
+    for sent_to in ("Alice@example.com", "alice@example.com", "ALICE@example.com"):
+        assert engine.evaluate(_msg(sent_to, "email")).codes == ("consent.revoked",), sent_to

@@ -25,6 +25,8 @@ from ._recipients import (
     ProfileSource,
     Recipient,
     Resolver,
+    address_channel,
+    stop_key,
 )
 from ._records import SendRecord
 from ._reserve import DEFAULT_HOLD, Reservation, Reserver, send_record, settle_all
@@ -305,8 +307,14 @@ class Engine:
     def forget(self, number: str, *, channel: Channel | str | None = None) -> None:
         """Erase the address's personal data, keeping a hashed suppression when it had opted
         out, so it stays opted out (an email address or push token too: see
-        :meth:`address_for` for ``channel``)."""
-        self.store.forget(self.address_for(number, channel))
+        :meth:`address_for` for ``channel``). For an email address, the record every
+        spelling of its local part shares (the copies of its unsubscribes) is erased too, with
+        the same hashed suppression, so every spelling stays opted out."""
+        address = self.address_for(number, channel)
+        self.store.forget(address)
+        shared = stop_key(address) if address_channel(address, channel) is Channel.EMAIL else None
+        if shared is not None:
+            self.store.forget(shared)
         self.resolver.clear()
         if self._stored is not None:
             self._stored.clear()
