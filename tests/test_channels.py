@@ -75,6 +75,11 @@ def test_email_domain_is_folded_and_idna_encoded_local_part_kept(given: str, exp
         "alice@exa_mple.com",
         "a\x07b@example.com",
         f"{'x' * 65}@example.com",
+        "alice@example.com,bob@example.com",
+        "alice@example.com;bob@example.com",
+        "alice<bob@example.com>",
+        "(x)bob@example.com",
+        "a:b@example.com",
     ],
     ids=[
         "no-at",
@@ -86,6 +91,11 @@ def test_email_domain_is_folded_and_idna_encoded_local_part_kept(given: str, exp
         "underscore",
         "control",
         "long-local",
+        "two-addresses-comma",
+        "two-addresses-semicolon",
+        "angle-brackets",
+        "comment",
+        "group-colon",
     ],
 )
 def test_a_bad_email_address_is_a_clear_error(bad: str) -> None:

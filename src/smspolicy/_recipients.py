@@ -209,6 +209,10 @@ _MAX_DOMAIN = 253
 _MAX_TOKEN = 4096
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _WHITESPACE = re.compile(r"\s")
+_SPECIALS = re.compile(r'[()<>\[\]:;@\\,"]')
+"""RFC 5322's specials, which a bare local part cannot hold: "a@x.example,b@y.example" is two
+addresses, "Al <b@x.example>" a display name, "(c)b@x.example" a comment. A quoted local part
+is refused with them (it is rare, and one mailbox must not be read as another)."""
 
 
 def normalise_email(value: object) -> str:
@@ -229,6 +233,12 @@ def normalise_email(value: object) -> str:
     if _WHITESPACE.search(text) or any(unicodedata.category(ch) == "Cc" for ch in text):
         raise InvalidAddressError(
             f"{text!r} is not an email address: it holds white space or control characters"
+        )
+    special = _SPECIALS.search(local)
+    if special is not None:
+        raise InvalidAddressError(
+            f"{text!r} is not one email address: its local part holds {special.group()!r} "
+            "(a list, a display name or a comment)"
         )
     if len(local.encode("utf-8", "surrogatepass")) > _MAX_LOCAL:
         raise InvalidAddressError(f"{text!r}: the local part is longer than {_MAX_LOCAL} bytes")
