@@ -439,3 +439,29 @@ def test_an_opt_out_only_in_an_html_comment_is_none(store: Store, body: str) -> 
     assert _engine(store).evaluate(_email("ann@example.com", body)).codes == (
         "jurisdiction.us.canspam.opt_out",
     )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["*.vtext.com", "vtext", "http://vtext.com", "vtext.com/", "vtext..com", "-vtext.com"],
+    ids=["wildcard", "no-dot", "url", "slash", "empty-label", "hyphen"],
+)
+def test_a_wireless_domain_that_is_not_a_host_name_is_refused(bad: str) -> None:
+    """A listed domain that could never match an address (a wildcard, a URL, a bare word) is
+    a configuration error, not a rule that silently lets every such email through."""
+    with pytest.raises(ConfigurationError, match="domains"):
+        rules.wireless_domain_consent([bad])
+    with pytest.raises(ConfigurationError, match="domains"):
+        jurisdictions.standard(wireless_domains={bad})
+
+
+def test_wireless_domains_are_read_like_addresses(store: Store) -> None:
+    """Case, a trailing dot, spaces, full-width letters and Unicode forms are one domain."""
+    policy = jurisdictions.standard(
+        wireless_domains={" VTEXT.com. ", "Bücher.Example"}, unknown_residence={"US"}
+    )
+    engine = _engine(store, policy)
+    for address in ("bob@vtext.com", "bob@mail.VTEXT.com", "bob@xn--bcher-kva.example"):
+        assert engine.evaluate(_email(address)).codes == (
+            "jurisdiction.us.fcc.wireless_domains",
+        ), address

@@ -50,6 +50,7 @@ __all__ = [
     "build_nanp_zone_data",
     "nanp_area_zones",
     "normalise_address",
+    "normalise_domain",
     "normalise_email",
     "normalise_push_token",
     "parse_number",
@@ -243,9 +244,20 @@ def normalise_email(value: object) -> str:
     if len(local.encode("utf-8", "surrogatepass")) > _MAX_LOCAL:
         raise InvalidAddressError(f"{text!r}: the local part is longer than {_MAX_LOCAL} bytes")
     try:
-        ascii_domain = domain.rstrip(".").encode("idna").decode("ascii").casefold()
+        ascii_domain = normalise_domain(domain)
+    except InvalidAddressError as error:
+        raise InvalidAddressError(f"{text!r}: {error}") from None
+    return f"{local}@{ascii_domain}"
+
+
+def normalise_domain(domain: str) -> str:
+    """An email domain as the ledger keys it: case-folded, IDNA-encoded, without a trailing
+    dot. Raises :class:`smspolicy.errors.InvalidAddressError` unless it is a host name with a
+    dot (letters, digits and hyphens in each label)."""
+    try:
+        ascii_domain = domain.strip().rstrip(".").encode("idna").decode("ascii").casefold()
     except UnicodeError as error:
-        raise InvalidAddressError(f"{text!r}: the domain is not a valid name ({error})") from None
+        raise InvalidAddressError(f"the domain {domain!r} is not a valid name ({error})") from None
     labels = ascii_domain.split(".")
     if (
         len(labels) < 2
@@ -253,10 +265,10 @@ def normalise_email(value: object) -> str:
         or not all(_LABEL.fullmatch(label) for label in labels)
     ):
         raise InvalidAddressError(
-            f"{text!r}: the domain {domain!r} is not a host name with a dot "
+            f"the domain {domain!r} is not a host name with a dot "
             "(letters, digits and hyphens in each label)"
         )
-    return f"{local}@{ascii_domain}"
+    return ascii_domain
 
 
 def stop_key(address: str) -> str | None:

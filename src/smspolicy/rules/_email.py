@@ -10,8 +10,9 @@ import attrs
 
 from .. import i18n
 from .._context import Context
+from .._recipients import normalise_domain
 from .._values import Channel, Decision, Message, allow, deny
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, InvalidAddressError
 from ..typing import Rule
 from ._consent import consent
 from ._content import without_comments
@@ -143,7 +144,13 @@ def _domains(value: Iterable[str]) -> frozenset[str]:
     for item in value:
         if not isinstance(item, str) or not item.strip() or "@" in item:
             raise ConfigurationError(f"domains must be domain names, got {item!r}")
-        found.add(item.strip().rstrip(".").encode("idna").decode("ascii").casefold())
+        try:
+            found.add(normalise_domain(item))
+        except InvalidAddressError as error:
+            raise ConfigurationError(
+                f"domains must be host names (a subdomain of a listed domain counts as "
+                f"listed, so no wildcard is needed): {error}"
+            ) from None
     return frozenset(found)
 
 
