@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smspolicy import Channel, Engine, Message, Verdict, rules
 from smspolicy._recipients import normalise_address, normalise_email, normalise_push_token
@@ -554,3 +556,24 @@ def test_forgetting_an_email_address_erases_its_shared_spelling_record(engine: E
     assert engine.consent.history("Alice@example.com") == []
     for sent_to in ("Alice@example.com", "alice@example.com", "ALICE@example.com"):
         assert engine.evaluate(_msg(sent_to, "email")).codes == ("consent.revoked",), sent_to
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    local=st.from_regex(r"[A-Za-z][A-Za-z0-9.+_-]{0,15}", fullmatch=True),
+    flips=st.lists(st.booleans(), min_size=16, max_size=16),
+    domain_upper=st.booleans(),
+)
+def test_any_case_spelling_of_an_unsubscribed_mailbox_is_stopped(
+    local: str, flips: list[bool], domain_upper: bool
+) -> None:
+    """For any local part and any change of its letters' case (and of the domain's), a mailbox
+    unsubscribed under one spelling is stopped under the other, while consent granted under
+    the second spelling alone never reopens it."""
+    engine = Engine(rules.consent(), MemoryStore(), FrozenClock(T0))
+    other = "".join(c.swapcase() if f else c for c, f in zip(local, flips, strict=False))
+    domain = "EXAMPLE.ORG" if domain_upper else "example.org"
+    engine.consent.confirm(f"{other}@{domain}", topic="news", purpose="marketing", source="web")
+    engine.consent.revoke(f"{local}@example.org", source="list-unsubscribe", channel="email")
+    decision = engine.evaluate(_msg(f"{other}@{domain}", "email"))
+    assert decision.codes == ("consent.revoked",)
