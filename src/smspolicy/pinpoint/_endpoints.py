@@ -428,19 +428,19 @@ def import_endpoints(
 ) -> ImportSummary:
     """Import Pinpoint endpoint export files into the engine's store; returns the summary.
 
-    Each file is newline-delimited JSON, gzip-compressed or not (recognised by its first
-    bytes), read a batch at a time. SMS and VOICE endpoints are imported by number, EMAIL by
-    normalised address and push endpoints (``PUSH``, ``GCM``, ``APNS``..., ``BAIDU``, ``ADM``)
-    by token, their ledger events scoped to email or push; other channels (``CUSTOM``,
-    ``IN_APP``) are counted as skipped. For each endpoint: its profile (zone, country, state, postal code,
+    Each file is newline-delimited JSON, gzip-compressed or not (recognised by its first bytes),
+    read a batch at a time. SMS and VOICE endpoints are imported by number, EMAIL by normalised
+    address and push endpoints (``PUSH``, ``GCM``, ``APNS``..., ``BAIDU``, ``ADM``) by token,
+    their ledger events scoped to email or push; other channels (``CUSTOM``, ``IN_APP``) are
+    counted as skipped. For each endpoint: its profile (zone, country, state, postal code,
     locale) and person (``User.UserId``) are upserted into the store; ``OptOut: "ALL"`` is
-    recorded as a revocation with source ``"pinpoint-export"`` and the endpoint id and
-    effective date as evidence. No consent is recorded unless ``grant`` names a basis: then an
-    active endpoint that is not opted out, of a number with no opt-out on record, gets one
+    recorded as a revocation with source ``"pinpoint-export"`` and the endpoint id and effective
+    date as evidence. No consent is recorded unless ``grant`` names a basis: then an active
+    endpoint that is not opted out, of a number with no opt-out on record, gets one
     (``confirmed`` for ``"express"``, else ``implied``) for ``purpose`` and ``topic`` (None:
     every topic). Running the same import again records nothing new. A bad line is counted in
-    the summary's errors, naming the file and the line, and the import goes on.
-    ``progress`` is called with the number of lines handled after each batch.
+    the summary's errors, naming the file and the line, and the import goes on. ``progress`` is
+    called with the number of lines handled after each batch.
     """
     store = engine.store
     if not isinstance(store, ProfileStore):
