@@ -18,7 +18,7 @@ from botocore.validate import ParamValidator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smspolicy import Channel, Engine, Policy, rules, when
+from smspolicy import Channel, Engine, Message, Policy, rules, when
 from smspolicy.aws import Outcome, OutcomeStatus, PinpointGuard, SesV2Guard, json_ready
 from smspolicy.errors import ConfigurationError
 from smspolicy.predicates import is_marketing
@@ -614,3 +614,28 @@ def test_email_opt_out_reported_by_pinpoint_is_never_lost() -> None:
     assert len(script.requests) == 1
     assert "consent.revoked" in again.decision.codes
     assert [e.kind.value for e in engine.consent.history(ALICE)] == ["revoked"]
+
+
+@pytest.mark.parametrize("channel_type", ["GCM", "APNS", "ADM", "BAIDU"])
+def test_push_opt_out_reported_by_pinpoint_is_never_lost(channel_type: str) -> None:
+    """A DeliveryStatus OPT_OUT for a push token is recorded in the ledger as the token's push
+    revocation, so a new engine over the same store (no journal, no memory of the guard) denies
+    the token consent.revoked."""
+    c = client("pinpoint")
+    script = Script(c, "SendMessages", ok(**{TOKEN: "OPT_OUT"}), ok())
+    store = MemoryStore()
+    policy = Policy(POLICY, rules.consent(required_for=["sms"]), name="opt-out push")
+    engine = Engine(policy, store, FrozenClock(NOW))
+    guard = PinpointGuard(c, engine, topic="deals", brand="Acme")
+    request = one_address(channel_type, TOKEN, "p-1")
+    request["MessageConfiguration"][PUSH_SECTIONS[channel_type]] = {"Body": GOOD}
+    first = send(guard, request)["Outcomes"][TOKEN]
+    assert first.status is OutcomeStatus.OPTED_OUT
+    assert first.store_error is None
+    assert guard.pending() == []
+    history = engine.consent.history(TOKEN, channel="push")
+    assert [(e.kind.value, e.channel) for e in history] == [("revoked", Channel.PUSH)]
+    fresh = Engine(policy, store, FrozenClock(NOW))
+    message = Message(TOKEN, "deals", "marketing", channel="push", body=GOOD, brand="Acme")
+    assert "consent.revoked" in fresh.evaluate(message).codes
+    assert len(script.requests) == 1

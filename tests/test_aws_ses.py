@@ -188,6 +188,33 @@ def test_one_mailbox_written_twice_is_sent_once(ses: tuple[Any, Stubber]) -> Non
     assert outcomes["alice@EXAMPLE.com"].decision.codes == ("address.duplicate",)
 
 
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "alice@example.com, bob@example.com",
+        "Alice <alice@example.com>, bob@example.com",
+        "alice@example.com <bob@example.com>",
+        "alice@example.com; bob@example.com",
+        "alice@example.com,bob@example.com",
+        "undisclosed-recipients:;",
+    ],
+    ids=["comma", "named-then-bare", "bare-then-angle", "semicolon", "no-space", "group"],
+)
+def test_an_entry_that_is_not_one_mailbox_is_refused(ses: tuple[Any, Stubber], entry: str) -> None:
+    """One Destination entry must be one mailbox: an entry that is a list (or could be read as
+    another mailbox than the one decided) is denied address.malformed and never forwarded;
+    the other recipients go."""
+    c, stub = ses
+    engine = Engine(rules.consent(), MemoryStore(), FrozenClock(NOW))
+    for address in (ALICE, CAROL):
+        engine.consent.confirm(address, topic="deals", purpose="marketing", source="web")
+    stub.add_response("send_email", {"MessageId": "m-1"}, expected_params=email((CAROL,)))
+    outcomes = guard(c, engine).send_email(**email((entry, CAROL)))["Outcomes"]
+    assert outcomes[entry].status is OutcomeStatus.DENIED
+    assert outcomes[entry].decision.codes == ("address.malformed",)
+    assert outcomes[CAROL].status is OutcomeStatus.SENT
+
+
 # -- content -----------------------------------------------------------------------------------
 
 

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smspolicy import Channel, Engine, Message, Verdict, rules
 from smspolicy._recipients import normalise_address, normalise_email, normalise_push_token
@@ -75,6 +77,11 @@ def test_email_domain_is_folded_and_idna_encoded_local_part_kept(given: str, exp
         "alice@exa_mple.com",
         "a\x07b@example.com",
         f"{'x' * 65}@example.com",
+        "alice@example.com,bob@example.com",
+        "alice@example.com;bob@example.com",
+        "alice<bob@example.com>",
+        "(x)bob@example.com",
+        "a:b@example.com",
     ],
     ids=[
         "no-at",
@@ -86,6 +93,11 @@ def test_email_domain_is_folded_and_idna_encoded_local_part_kept(given: str, exp
         "underscore",
         "control",
         "long-local",
+        "two-addresses-comma",
+        "two-addresses-semicolon",
+        "angle-brackets",
+        "comment",
+        "group-colon",
     ],
 )
 def test_a_bad_email_address_is_a_clear_error(bad: str) -> None:
@@ -375,3 +387,193 @@ def test_a_forgotten_push_token_stays_opted_out(engine: Engine) -> None:
     engine.forget(f" {TOKEN} ", channel="push")
     assert engine.consent.history(TOKEN, channel="push") == []
     assert engine.evaluate(_msg(TOKEN, "push")).codes == ("consent.revoked",)
+
+
+# -- a revocation covers every spelling of the mailbox ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sent_to",
+    [
+        "Alice@example.com",
+        "alice@example.com",
+        "ALICE@EXAMPLE.com.",
+        "aLiCe@Example.Com",
+        "\uff21lice@example.com",  # a full-width A
+        " alice\u200b@EXAMPLE.COM ",
+    ],
+    ids=["as-revoked", "lower", "upper-trailing-dot", "mixed", "full-width", "zero-width"],
+)
+def test_an_email_unsubscribe_stops_every_spelling_of_the_local_part(
+    engine: Engine, sent_to: str
+) -> None:
+    """Consent stays exact to the local part as given, but a revocation of "Alice@Example.COM"
+    stops mail to any case or width variant of it: stopping fails closed."""
+    engine.consent.confirm("alice@example.com", topic="news", purpose="marketing", source="web")
+    engine.consent.confirm("ALICE@example.com", topic="news", purpose="marketing", source="web")
+    engine.consent.revoke("Alice@Example.COM", source="list-unsubscribe", channel="email")
+    assert engine.evaluate(_msg(sent_to, "email")).codes == ("consent.revoked",)
+    # the revocation is in the chain of the address as given
+    assert [e.kind.value for e in engine.consent.history("Alice@example.com")] == ["revoked"]
+
+
+def test_a_variant_revocation_keeps_other_mailboxes_and_a_later_confirmation(
+    engine: Engine,
+) -> None:
+    """Another mailbox is untouched, and a later explicit confirmation of a spelling restores
+    that spelling alone."""
+    clock = engine.clock
+    assert isinstance(clock, FrozenClock)
+    engine.consent.confirm("bob@example.com", topic="news", purpose="marketing", source="web")
+    engine.consent.revoke("Alice@example.com", source="list-unsubscribe")
+    assert engine.evaluate(_msg("bob@example.com", "email")).allowed
+    clock.advance(dt.timedelta(minutes=1))
+    engine.consent.confirm("ALICE@example.com", topic="news", purpose="marketing", source="web")
+    assert engine.evaluate(_msg("ALICE@example.com", "email")).allowed
+    assert engine.evaluate(_msg("alice@example.com", "email")).codes == ("consent.revoked",)
+    assert engine.evaluate(_msg("Alice@example.com", "email")).codes == ("consent.revoked",)
+
+
+def test_forgetting_an_unsubscribed_spelling_keeps_its_variants_stopped(engine: Engine) -> None:
+    """forget() of an unsubscribed address leaves every spelling of it opted out."""
+    engine.consent.confirm("alice@example.com", topic="news", purpose="marketing", source="web")
+    engine.consent.revoke("Alice@example.com", source="list-unsubscribe")
+    engine.forget("Alice@example.com")
+    for sent_to in ("Alice@example.com", "alice@example.com", "ALICE@example.com"):
+        assert engine.evaluate(_msg(sent_to, "email")).verdict is Verdict.DENY, sent_to
+
+
+@pytest.mark.parametrize("spelled", [" p1", "p1 ", "\tp1\n", "p1\u200b", "\ufeffp1"])
+def test_a_person_id_with_stray_spacing_is_the_same_person(engine: Engine, spelled: str) -> None:
+    """A person's stop-everything reaches a message whose person id differs only by white
+    space or invisible format characters, and such a message counts in the person's caps."""
+    assert Message(PHONE, "news", "marketing", person=spelled).person == "p1"
+    engine.consent.confirm(PHONE, topic="news", purpose="marketing", source="web")
+    engine.consent.revoke_person("p1", source="account-page")
+    assert engine.evaluate(_msg(PHONE, "sms", person=spelled)).codes == ("consent.revoked",)
+    assert [e.number for e in engine.consent.person_history(spelled)] == ["person: p1"]
+
+
+def test_person_caps_count_a_spaced_person_id_as_the_same_person(store: Store) -> None:
+    """A cap of one a day per person: the send to " p1" counts for "p1"."""
+    engine = Engine(
+        rules.frequency_cap(1, dt.timedelta(days=1), scope="all"), store, FrozenClock(T0)
+    )
+    engine.record_sent(_msg(PHONE, "sms", person=" p1"))
+    assert engine.evaluate(_msg("ann@example.com", "email", person="p1")).codes == ("cap.exceeded",)
+
+
+@pytest.mark.parametrize(
+    "spelled", ["alice@EXAMPLE.com", "alice@example.com.", " alice@Example.COM "]
+)
+def test_a_stored_person_link_is_found_for_any_spelling_of_the_domain(
+    store: Store, spelled: str
+) -> None:
+    """An email address stored under its normal form links to its person when a message
+    spells the domain another way: one person, one cap of one a day across SMS and email."""
+    from smspolicy import Profile
+    from smspolicy.store import ProfileRecord
+
+    engine = Engine(
+        rules.frequency_cap(1, dt.timedelta(days=1), scope="all"), store, FrozenClock(T0)
+    )
+    store.upsert_profiles(  # type: ignore[attr-defined]
+        {
+            PHONE: ProfileRecord(Profile(), "p1"),
+            "alice@example.com": ProfileRecord(Profile(), "p1"),
+        }
+    )
+    held = engine.reserve_many([_msg(PHONE, "sms"), _msg(spelled, "email")])
+    assert [r.allowed for r in held] == [True, False]
+    assert held[1].decision.codes == ("cap.exceeded",)
+    engine.settle_many([(held[0], "m-1", True)])
+    assert engine.evaluate(_msg(spelled, "email")).codes == ("cap.exceeded",)
+
+
+def _forge(store: Store, number: str, field: str, value: object) -> None:
+    """Edit the first stored event of ``number`` in place, its hash left alone."""
+    if isinstance(store, MemoryStore):
+        chain = store._events[number]  # type: ignore[attr-defined]
+        chain[0] = chain[0].__class__(**{**_fields(chain[0]), field: value})
+        return
+    assert isinstance(store, SQLiteStore)
+    with store._write() as db:
+        row = db.execute("SELECT record FROM consent_events WHERE number = ?", (number,)).fetchone()
+        record = json.loads(row[0])
+        record[field] = value.value if isinstance(value, Channel) else value
+        db.execute(
+            "UPDATE consent_events SET record = ? WHERE number = ?", (json.dumps(record), number)
+        )
+
+
+def test_an_edited_channel_on_a_revocation_denies(engine: Engine, store: Store) -> None:
+    """An email revocation edited in the store to cover SMS only (to reopen email) no longer
+    verifies: the email is denied consent.tampered, not allowed."""
+    engine.consent.confirm("ann@example.com", topic="news", purpose="marketing", source="web")
+    engine.clock.advance(dt.timedelta(minutes=1))  # type: ignore[attr-defined]
+    engine.consent.revoke("ann@example.com", source="list-unsubscribe", channel="email")
+    chain = engine.consent.history("ann@example.com")
+    assert [e.channel for e in chain] == [None, Channel.EMAIL]
+    if isinstance(store, MemoryStore):
+        events = store._events["ann@example.com"]  # type: ignore[attr-defined]
+        events[1] = events[1].__class__(**{**_fields(events[1]), "channel": Channel.SMS})
+    else:
+        assert isinstance(store, SQLiteStore)
+        with store._write() as db:
+            rows = db.execute(
+                "SELECT seq, record FROM consent_events WHERE number = ? ORDER BY seq",
+                ("ann@example.com",),
+            ).fetchall()
+            record = json.loads(rows[1][1])
+            record["channel"] = "sms"
+            db.execute(
+                "UPDATE consent_events SET record = ? WHERE number = ? AND seq = ?",
+                (json.dumps(record), "ann@example.com", rows[1][0]),
+            )
+    assert engine.evaluate(_msg("ann@example.com", "email")).codes == ("consent.tampered",)
+
+
+def test_a_tampered_shared_spelling_chain_denies(engine: Engine, store: Store) -> None:
+    """The chain every spelling of a mailbox shares is checked like any other: an edit there
+    denies mail to another spelling consent.tampered."""
+    engine.consent.confirm("ALICE@example.com", topic="news", purpose="marketing", source="web")
+    engine.consent.revoke("Alice@example.com", source="list-unsubscribe")
+    assert [e.evidence["address"] for e in engine.consent.history("alice@example.com")] == [
+        "Alice@example.com"
+    ]
+    _forge(store, "alice@example.com", "source", "forged")
+    assert engine.evaluate(_msg("ALICE@example.com", "email")).codes == ("consent.tampered",)
+
+
+def test_forgetting_an_email_address_erases_its_shared_spelling_record(engine: Engine) -> None:
+    """forget() of "Alice@example.com" leaves no record naming it (not even the copy of its
+    unsubscribe kept for other spellings), and every spelling stays opted out by a hashed
+    suppression."""
+    engine.consent.revoke("Alice@example.com", source="list-unsubscribe")
+    assert engine.consent.history("alice@example.com") != []
+    engine.forget("Alice@example.com")
+    assert engine.consent.history("alice@example.com") == []
+    assert engine.consent.history("Alice@example.com") == []
+    for sent_to in ("Alice@example.com", "alice@example.com", "ALICE@example.com"):
+        assert engine.evaluate(_msg(sent_to, "email")).codes == ("consent.revoked",), sent_to
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    local=st.from_regex(r"[A-Za-z][A-Za-z0-9.+_-]{0,15}", fullmatch=True),
+    flips=st.lists(st.booleans(), min_size=16, max_size=16),
+    domain_upper=st.booleans(),
+)
+def test_any_case_spelling_of_an_unsubscribed_mailbox_is_stopped(
+    local: str, flips: list[bool], domain_upper: bool
+) -> None:
+    """For any local part and any change of its letters' case (and of the domain's), a mailbox
+    unsubscribed under one spelling is stopped under the other, while consent granted under
+    the second spelling alone never reopens it."""
+    engine = Engine(rules.consent(), MemoryStore(), FrozenClock(T0))
+    other = "".join(c.swapcase() if f else c for c, f in zip(local, flips, strict=False))
+    domain = "EXAMPLE.ORG" if domain_upper else "example.org"
+    engine.consent.confirm(f"{other}@{domain}", topic="news", purpose="marketing", source="web")
+    engine.consent.revoke(f"{local}@example.org", source="list-unsubscribe", channel="email")
+    decision = engine.evaluate(_msg(f"{other}@{domain}", "email"))
+    assert decision.codes == ("consent.revoked",)

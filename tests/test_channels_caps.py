@@ -218,3 +218,53 @@ def test_a_person_stop_and_channel_scopes_on_every_store(store: Store) -> None:
     assert engine.evaluate(Message(TOKEN, "news", "marketing", channel="push")).allowed
     stored = store.consent_events([PHONE])[PHONE]
     assert [e.channel.value if e.channel else None for e in stored] == ["voice"]
+    # the stop reached every spelling of the email address's local part
+    for spelled in ("ann@example.com", "ANN@EXAMPLE.COM"):
+        assert engine.evaluate(Message(spelled, "news", "marketing", channel="email")).codes == (
+            "consent.revoked",
+        )
+    shared = store.consent_events(["ann@example.com"])["ann@example.com"]
+    assert [(e.kind.value, e.evidence["address"]) for e in shared] == [
+        ("revoked", "Ann@example.com")
+    ]
+
+
+def test_racing_channels_of_one_person_take_one_slot(store: Store) -> None:
+    """Six workers reserve at once for one person, two by SMS, two by email (spelled apart) and
+    two by push, under a cap of one a day: exactly one slot is taken, on every store."""
+    import threading
+
+    engines = [
+        Engine(Policy(rules.frequency_cap(1, DAY, scope="all")), store, FrozenClock(T0))
+        for _ in range(6)
+    ]
+    messages = [
+        Message(PHONE, "news", "marketing", channel="sms", person="p1"),
+        Message(PHONE, "news", "marketing", channel="sms", person="p1"),
+        Message("ann@example.com", "news", "marketing", channel="email", person="p1"),
+        Message("ANN@EXAMPLE.COM", "news", "marketing", channel="email", person="p1"),
+        Message(TOKEN, "news", "marketing", channel="push", person="p1"),
+        Message(TOKEN, "news", "marketing", channel="push", person=" p1"),
+    ]
+    barrier = threading.Barrier(len(engines))
+    allowed: list[bool] = []
+    lock = threading.Lock()
+
+    def work(engine: Engine, message: Message) -> None:
+        barrier.wait()
+        reservation = engine.reserve(message)
+        if reservation.allowed:
+            reservation.commit("m")
+        with lock:
+            allowed.append(reservation.allowed)
+
+    threads = [
+        threading.Thread(target=work, args=pair) for pair in zip(engines, messages, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(allowed) == [False] * 5 + [True]
+    sends = store.person_sends(["p1"], since=T0 - DAY)["p1"]
+    assert len(sends) == 1

@@ -386,3 +386,82 @@ def test_a_sender_may_ask_opt_in_for_email(store: Store) -> None:
     assert engine.evaluate(_email("ann@example.com")).codes == ("consent.missing",)
     engine.consent.confirm("ann@example.com", topic="news", purpose="marketing", source="form")
     assert engine.evaluate(_email("ann@example.com")).allowed
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Subject: Acme sale\n"
+        "List-Unsubscribe: <https://acme.example/unsubscribe>, "
+        "Acme Inc 1600 Main Street, Springfield, IL 62701\n\n"
+        "Acme winter sale: 20% off.",
+        "Acme winter sale: 20% off. <!-- Acme Inc., 1600 Main Street, Springfield, IL 62701 -->"
+        " To unsubscribe visit https://acme.example/unsubscribe",
+        "Acme winter sale: 20% off. <!--\nAcme Inc., PO Box 12, Austin, TX 78701.\n-->"
+        " To unsubscribe visit https://acme.example/unsubscribe",
+    ],
+    ids=["in-list-unsubscribe", "in-html-comment", "box-in-multiline-comment"],
+)
+def test_a_postal_address_the_reader_never_sees_does_not_count(store: Store, body: str) -> None:
+    """CAN-SPAM's postal address must be shown: one only in a List-Unsubscribe header or in an
+    HTML comment is no address."""
+    assert not rules.has_postal_address(body)
+    assert _engine(store).evaluate(_email("ann@example.com", body)).codes == (
+        "jurisdiction.us.canspam.postal_address",
+    )
+
+
+def test_a_shown_postal_address_next_to_the_headers_still_counts(store: Store) -> None:
+    """The same address in the text itself, with the opt-out header above it, is allowed."""
+    body = (
+        "Subject: Acme sale\n"
+        "List-Unsubscribe: <https://acme.example/unsubscribe>\n\n"
+        "Acme winter sale. Acme Inc., 1600 Main Street, Springfield, IL 62701."
+    )
+    assert rules.has_postal_address(body)
+    assert _engine(store).evaluate(_email("ann@example.com", body)).allowed
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Acme sale. Acme Inc., 1600 Main Street, Springfield, IL 62701. "
+        "<!-- To unsubscribe visit https://acme.example/unsubscribe -->",
+        "<!--\nList-Unsubscribe: <https://acme.example/unsubscribe>\n\n-->"
+        "Acme sale. Acme Inc., 1600 Main Street, Springfield, IL 62701.",
+        "Acme sale. Acme Inc., 1600 Main Street, Springfield, IL 62701. <!-- Reply STOP",
+    ],
+    ids=["link-in-comment", "header-in-comment", "unclosed-comment"],
+)
+def test_an_opt_out_only_in_an_html_comment_is_none(store: Store, body: str) -> None:
+    """An unsubscribe link or header hidden in an HTML comment offers the reader no opt-out."""
+    assert not rules.has_opt_out(body, Channel.EMAIL)
+    assert _engine(store).evaluate(_email("ann@example.com", body)).codes == (
+        "jurisdiction.us.canspam.opt_out",
+    )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["*.vtext.com", "vtext", "http://vtext.com", "vtext.com/", "vtext..com", "-vtext.com"],
+    ids=["wildcard", "no-dot", "url", "slash", "empty-label", "hyphen"],
+)
+def test_a_wireless_domain_that_is_not_a_host_name_is_refused(bad: str) -> None:
+    """A listed domain that could never match an address (a wildcard, a URL, a bare word) is
+    a configuration error, not a rule that silently lets every such email through."""
+    with pytest.raises(ConfigurationError, match="domains"):
+        rules.wireless_domain_consent([bad])
+    with pytest.raises(ConfigurationError, match="domains"):
+        jurisdictions.standard(wireless_domains={bad})
+
+
+def test_wireless_domains_are_read_like_addresses(store: Store) -> None:
+    """Case, a trailing dot, spaces, full-width letters and Unicode forms are one domain."""
+    policy = jurisdictions.standard(
+        wireless_domains={" VTEXT.com. ", "Bücher.Example"}, unknown_residence={"US"}
+    )
+    engine = _engine(store, policy)
+    for address in ("bob@vtext.com", "bob@mail.VTEXT.com", "bob@xn--bcher-kva.example"):
+        assert engine.evaluate(_email(address)).codes == (
+            "jurisdiction.us.fcc.wireless_domains",
+        ), address

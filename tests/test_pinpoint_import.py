@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from smspolicy import Engine, Message, Profile, rules
+from smspolicy import Channel, Engine, Message, Profile, rules
 from smspolicy.cli import main
 from smspolicy.errors import ConfigurationError, InvalidInputError
 from smspolicy.pinpoint import SOURCE, import_endpoints
@@ -289,20 +289,43 @@ def test_bytes_that_are_not_utf8(engine: Engine, tmp_path: Path) -> None:
 
 
 def test_blank_lines_and_other_channels_are_skipped(engine: Engine, tmp_path: Path) -> None:
-    """Blank lines are ignored; email and push endpoints are counted as skipped."""
+    """Blank lines are ignored; custom and in-app endpoints are counted as skipped."""
     path = write(
         tmp_path / "e.json",
         endpoint(NY),
         "   ",
-        endpoint("a@b.example", ChannelType="EMAIL", OptOut="ALL"),
-        endpoint("token", ChannelType="APNS"),
+        endpoint("https://hook.example/x", ChannelType="CUSTOM", OptOut="ALL"),
+        endpoint("app-user", ChannelType="IN_APP"),
         endpoint(LA, ChannelType="VOICE", OptOut="ALL"),
     )
     summary = import_endpoints(engine, [path])
     assert summary.lines == 4
-    assert dict(summary.skipped) == {"EMAIL endpoints": 1, "APNS endpoints": 1}
+    assert dict(summary.skipped) == {"CUSTOM endpoints": 1, "IN_APP endpoints": 1}
     assert summary.revocations == 1
-    assert "skipped: APNS endpoints" in summary.report()
+    assert "skipped: IN_APP endpoints" in summary.report()
+
+
+def test_email_and_push_opt_outs_are_recorded(engine: Engine, tmp_path: Path) -> None:
+    """An email or push endpoint that opted out is revoked in the ledger under its normal form
+    and channel (an opted-out address is never lost to a skip); its user links it to the
+    person."""
+    path = write(
+        tmp_path / "e.json",
+        endpoint("Ann@B.Example", ChannelType="EMAIL", OptOut="ALL", User={"UserId": "u-1"}),
+        endpoint(" apns-0f1e2d3c ", ChannelType="APNS", OptOut="ALL"),
+        endpoint("gcm-9a8b7c", ChannelType="GCM"),
+    )
+    summary = import_endpoints(engine, [path])
+    assert summary.revocations == 2
+    assert dict(summary.skipped) == {}
+    email = engine.consent.history("Ann@b.example")
+    assert [(e.kind.value, e.channel) for e in email] == [("revoked", Channel.EMAIL)]
+    push = engine.consent.history("apns-0f1e2d3c", channel="push")
+    assert [(e.kind.value, e.channel) for e in push] == [("revoked", Channel.PUSH)]
+    assert engine.consent.history("gcm-9a8b7c", channel="push") == []
+    message = Message("ann@b.example", "news", "marketing", channel="email")
+    assert engine.evaluate(message).codes == ("consent.revoked",)
+    assert engine.profile("Ann@b.example") is not None
 
 
 def test_gzip_exports_are_read(engine: Engine, tmp_path: Path) -> None:

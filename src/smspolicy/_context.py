@@ -13,7 +13,7 @@ from ._recipients import Profile, Recipient
 from ._records import ConsentEvent, SendRecord
 from ._time import as_utc, ensure_aware, to_local, zone
 from ._values import Purpose
-from .consent import ChainBreak, chain_break
+from .consent import _STOPS, ChainBreak, chain_break
 from .programs import Program
 
 __all__ = ["ConsentView", "Context", "HistoryView", "ZoneTimed", "traced"]
@@ -39,9 +39,20 @@ class ConsentView:
     """The recipient's consent events, read from the store on first use, and whether their
     hash chain holds (checked once per view, when a rule first asks). ``person_events`` are
     the person's own events (a person-level "stop everything"), a chain of their own: they
-    join ``events`` and are checked apart."""
+    join ``events`` and are checked apart. ``shared_events`` are the chain an email address
+    shares with every spelling of its local part (:func:`smspolicy._recipients.stop_key`): its
+    revocations and holds join ``events``, and it is checked apart too."""
 
-    __slots__ = ("_break", "_events", "_load", "_own", "_person", "_suppressed", "_verified")
+    __slots__ = (
+        "_break",
+        "_chains",
+        "_events",
+        "_load",
+        "_own",
+        "_person",
+        "_suppressed",
+        "_verified",
+    )
 
     def __init__(
         self,
@@ -51,10 +62,15 @@ class ConsentView:
         suppressed: bool = False,
         verified: Memo | None = None,
         person_events: Sequence[ConsentEvent] = (),
+        shared_events: Sequence[ConsentEvent] = (),
     ) -> None:
         self._load = load
         self._verified = verified
-        self._person = tuple(person_events)
+        # Of the chain every spelling of an email address shares, only what stops mail joins
+        # (a grant there is another mailbox's); both chains are checked apart.
+        self._chains = (tuple(person_events), tuple(shared_events))
+        stops = tuple(e for e in self._chains[1] if e.kind in _STOPS)
+        self._person = (*self._chains[0], *stops)
         self._own: tuple[ConsentEvent, ...] | None = None if load else tuple(events)
         self._events: tuple[ConsentEvent, ...] | None = (
             None if load else (*tuple(events), *self._person) if self._person else self._own
@@ -83,8 +99,9 @@ class ConsentView:
             self._ensure()
             assert self._own is not None
             self._break = chain_break(self._own, self._verified)
-            if self._break is None and self._person:
-                self._break = chain_break(self._person, self._verified)
+            for chain in self._chains:
+                if self._break is None and chain:
+                    self._break = chain_break(chain, self._verified)
         return self._break
 
     @property

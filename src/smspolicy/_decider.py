@@ -16,9 +16,9 @@ from ._compose import lookback_of
 from ._context import ConsentView, Context, HistoryView
 from ._fastpath import FastPath
 from ._memo import Memo
-from ._recipients import Profile, Recipient, Resolver, address_recipient
+from ._recipients import Profile, Recipient, Resolver, address_recipient, stop_key
 from ._records import SendRecord
-from ._values import Decision, Message, Purpose, Verdict, checked_parts, defer, deny
+from ._values import Channel, Decision, Message, Purpose, Verdict, checked_parts, defer, deny
 from .consent import person_key
 from .errors import (
     InvalidAddressError,
@@ -75,7 +75,14 @@ def read_snapshot(
     persons = sorted({m.person for m in messages if m.person})
     # A person's own consent events (a person-level "stop everything") are read with the
     # addresses': their keys cannot be an address (see smspolicy.consent.person_key).
-    numbers = sorted({r.address for r in recipients} | {person_key(p) for p in persons})
+    # An email address's revocations are also kept under the key every spelling of its local
+    # part shares (see smspolicy._recipients.stop_key): read with the address's own.
+    shared = {stop_key(r.address) for r in recipients if r.e164 is None}
+    numbers = sorted(
+        {r.address for r in recipients}
+        | {person_key(p) for p in persons}
+        | {key for key in shared if key is not None}
+    )
     try:
         return store.snapshot(numbers, persons=persons, since=since)
     except StoreUnavailableError:
@@ -198,6 +205,7 @@ class Decider:
             sends = snapshot.sends.get(recipient.address, ())
             if message.person:
                 sends = merged_sends(sends, snapshot.person_sends.get(message.person, ()))
+        shared = stop_key(recipient.address) if message.channel is Channel.EMAIL else None
         return Context(
             now=now,
             recipient=recipient,
@@ -206,8 +214,10 @@ class Decider:
                 person_events=snapshot.consent.get(person_key(message.person), ())
                 if message.person
                 else (),
-                suppressed=recipient.address in snapshot.suppressed,
+                suppressed=recipient.address in snapshot.suppressed
+                or (shared is not None and shared in snapshot.suppressed),
                 verified=self._verified,
+                shared_events=snapshot.consent.get(shared, ()) if shared is not None else (),
             ),
             history=HistoryView(sends=sends, since=now - self.history),
             profile=self.profile(recipient.address),

@@ -25,6 +25,8 @@ from ._recipients import (
     ProfileSource,
     Recipient,
     Resolver,
+    address_channel,
+    stop_key,
 )
 from ._records import SendRecord
 from ._reserve import DEFAULT_HOLD, Reservation, Reserver, send_record, settle_all
@@ -305,8 +307,14 @@ class Engine:
     def forget(self, number: str, *, channel: Channel | str | None = None) -> None:
         """Erase the address's personal data, keeping a hashed suppression when it had opted
         out, so it stays opted out (an email address or push token too: see
-        :meth:`address_for` for ``channel``)."""
-        self.store.forget(self.address_for(number, channel))
+        :meth:`address_for` for ``channel``). For an email address, the record every
+        spelling of its local part shares (the copies of its unsubscribes) is erased too, with
+        the same hashed suppression, so every spelling stays opted out."""
+        address = self.address_for(number, channel)
+        self.store.forget(address)
+        shared = stop_key(address) if address_channel(address, channel) is Channel.EMAIL else None
+        if shared is not None:
+            self.store.forget(shared)
         self.resolver.clear()
         if self._stored is not None:
             self._stored.clear()
@@ -343,16 +351,20 @@ class Engine:
         while batch := list(itertools.islice(iterator, _BATCH)):
             yield from self._evaluate_batch(batch, self.now())
 
-    def _stored_key(self, message: object) -> str | None:
-        """The address a message's stored profile is kept under (None: it has none)."""
+    def _stored_keys(self, message: object) -> tuple[str, ...]:
+        """The addresses a message's stored profile may be kept under: the normal form, then,
+        for an email or push address, the address as spelled (as the decider looks them up);
+        none when it cannot have one."""
         if not isinstance(message, Message):
-            return None  # the decider names the wrong type
-        if not message.channel.is_phone:
-            return message.address
+            return ()  # the decider names the wrong type
         try:
-            return self.resolver.address_of(message.to)
+            address = self.resolver.address_for(message.to, message.channel)
         except (InvalidNumberError, LineTypeLookupError):
-            return None  # the decider denies it
+            return ()  # the decider denies it
+        spelled = message.address.strip()
+        if message.channel.is_phone or spelled == address:
+            return (address,)
+        return (address, spelled)
 
     def _with_persons(self, batch: Sequence[Message]) -> Sequence[Message]:
         """The batch with the store's profiles read in one go (so deciding finds them
@@ -361,13 +373,14 @@ class Engine:
         stored = self._stored
         if stored is None:
             return batch
-        keys = [self._stored_key(message) for message in batch]
-        records = stored.prefetch(key for key in keys if key is not None)
+        keys = [self._stored_keys(message) for message in batch]
+        records = stored.prefetch(key for found in keys for key in found)
         out: list[Message] = []
-        for message, key in zip(batch, keys, strict=True):
-            record = records.get(key) if key is not None else None
-            if record is not None and record.person is not None and not message.person:
-                message = attrs.evolve(message, person=record.person)
+        for message, found in zip(batch, keys, strict=True):
+            linked = (records.get(key) for key in found)
+            person = next((r.person for r in linked if r is not None and r.person), None)
+            if person is not None and not message.person:
+                message = attrs.evolve(message, person=person)
             out.append(message)
         return out
 

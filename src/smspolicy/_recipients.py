@@ -50,10 +50,12 @@ __all__ = [
     "build_nanp_zone_data",
     "nanp_area_zones",
     "normalise_address",
+    "normalise_domain",
     "normalise_email",
     "normalise_push_token",
     "parse_number",
     "principal_zones",
+    "stop_key",
 ]
 
 DEFAULT_CACHE_SIZE = 100_000
@@ -208,6 +210,10 @@ _MAX_DOMAIN = 253
 _MAX_TOKEN = 4096
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _WHITESPACE = re.compile(r"\s")
+_SPECIALS = re.compile(r'[()<>\[\]:;@\\,"]')
+"""RFC 5322's specials, which a bare local part cannot hold: "a@x.example,b@y.example" is two
+addresses, "Al <b@x.example>" a display name, "(c)b@x.example" a comment. A quoted local part
+is refused with them (it is rare, and one mailbox must not be read as another)."""
 
 
 def normalise_email(value: object) -> str:
@@ -229,12 +235,29 @@ def normalise_email(value: object) -> str:
         raise InvalidAddressError(
             f"{text!r} is not an email address: it holds white space or control characters"
         )
+    special = _SPECIALS.search(local)
+    if special is not None:
+        raise InvalidAddressError(
+            f"{text!r} is not one email address: its local part holds {special.group()!r} "
+            "(a list, a display name or a comment)"
+        )
     if len(local.encode("utf-8", "surrogatepass")) > _MAX_LOCAL:
         raise InvalidAddressError(f"{text!r}: the local part is longer than {_MAX_LOCAL} bytes")
     try:
-        ascii_domain = domain.rstrip(".").encode("idna").decode("ascii").casefold()
+        ascii_domain = normalise_domain(domain)
+    except InvalidAddressError as error:
+        raise InvalidAddressError(f"{text!r}: {error}") from None
+    return f"{local}@{ascii_domain}"
+
+
+def normalise_domain(domain: str) -> str:
+    """An email domain as the ledger keys it: case-folded, IDNA-encoded, without a trailing
+    dot. Raises :class:`smspolicy.errors.InvalidAddressError` unless it is a host name with a
+    dot (letters, digits and hyphens in each label)."""
+    try:
+        ascii_domain = domain.strip().rstrip(".").encode("idna").decode("ascii").casefold()
     except UnicodeError as error:
-        raise InvalidAddressError(f"{text!r}: the domain is not a valid name ({error})") from None
+        raise InvalidAddressError(f"the domain {domain!r} is not a valid name ({error})") from None
     labels = ascii_domain.split(".")
     if (
         len(labels) < 2
@@ -242,10 +265,23 @@ def normalise_email(value: object) -> str:
         or not all(_LABEL.fullmatch(label) for label in labels)
     ):
         raise InvalidAddressError(
-            f"{text!r}: the domain {domain!r} is not a host name with a dot "
+            f"the domain {domain!r} is not a host name with a dot "
             "(letters, digits and hyphens in each label)"
         )
-    return f"{local}@{ascii_domain}"
+    return ascii_domain
+
+
+def stop_key(address: str) -> str | None:
+    """The key that every spelling of a normalised email address's local part shares (case-
+    and width-folded: ``Alice``, ``ALICE`` and a full-width ``\uff21lice`` all give ``alice``),
+    or None when ``address`` is not an email address or is that key already. Consent stays
+    with the local part as given, but a revocation or hold is copied under this key, so it
+    stops every spelling of the mailbox (a stop fails closed)."""
+    local, at, domain = address.rpartition("@")
+    if not at or not local or address.startswith("person: "):
+        return None
+    folded = f"{unicodedata.normalize('NFKC', local).casefold()}@{domain}"
+    return None if folded == address else folded
 
 
 def normalise_push_token(value: object) -> str:

@@ -202,6 +202,26 @@ def _optional_text(_instance: object, attribute: Any, value: Any) -> None:
     check_text(value, attribute.name, optional=True, error=InvalidMessageError)
 
 
+def person_id(value: object, error: type[InvalidInputError] = InvalidInputError) -> str | None:
+    """A person's id (``Message.person``) as every part of the library keys it: without
+    surrounding white space or invisible format characters (zero-width spaces, BOMs), so
+    ``" p1"`` is the person ``"p1"``; None stays None. Raises ``error`` for anything else."""
+    if value is None:
+        return None
+    check_text(value, "person", error=error)
+    assert isinstance(value, str)
+    if not value.isascii():
+        value = "".join(ch for ch in value if unicodedata.category(ch) != "Cf")
+    text = value.strip()
+    if not text:
+        raise error(f"person must be None or a non-empty string, got {value!r}")
+    return text
+
+
+def _message_person(value: object) -> str | None:
+    return person_id(value, InvalidMessageError)
+
+
 def _recipient_address(_instance: object, _attribute: object, value: Any) -> None:
     check_address(value, "to", InvalidMessageError)
 
@@ -364,7 +384,7 @@ class Message:
     body: str = attrs.field(default="", validator=_body)
     brand: str | None = attrs.field(default=None, validator=_optional_text)
     sender: str | None = attrs.field(default=None, validator=_optional_text)
-    person: str | None = attrs.field(default=None, validator=_optional_text)
+    person: str | None = attrs.field(default=None, converter=_message_person)
     content_key: str = attrs.field(
         default=attrs.Factory(lambda self: _default_key(self), takes_self=True),
         validator=_required_text,

@@ -22,9 +22,9 @@ import attrs
 
 from . import _enum
 from ._memo import Memo
-from ._recipients import address_channel, normalise_address
+from ._recipients import address_channel, normalise_address, stop_key
 from ._records import GENESIS, Basis, ConsentEvent, ConsentKind, channel_covers
-from ._values import Channel, Purpose
+from ._values import Channel, Purpose, person_id
 from .errors import InvalidInputError, LedgerIntegrityError
 
 if TYPE_CHECKING:
@@ -184,6 +184,8 @@ def _revoke_covers(
 
 
 _GRANTS = frozenset({ConsentKind.REQUESTED, ConsentKind.IMPLIED, ConsentKind.CONFIRMED})
+_STOPS = frozenset({ConsentKind.REVOKED, ConsentKind.UNCLEAR})
+"""The kinds of event an email address's every spelling shares: those that stop mail."""
 
 
 def superseded_by(event: ConsentEvent, events: Iterable[ConsentEvent]) -> ConsentEvent | None:
@@ -429,7 +431,25 @@ class Ledger:
         channel = fields.get("channel")
         fields["channel"] = None if channel is None else address_channel(number, channel)
         event = ConsentEvent(number=self._number(number, channel), **fields)
+        if address_channel(number, channel) is Channel.EMAIL:
+            return self._checked_stop(event)
         return self._checked(event)
+
+    def _checked_stop(self, event: ConsentEvent) -> ConsentEvent:
+        """Append an email address's event; a revocation or hold is also copied under the key
+        every spelling of the local part shares (:func:`smspolicy._recipients.stop_key`), so
+        it stops "alice@" and "ALICE@" as well as "Alice@". Returns the address's own event."""
+        written = self._checked(event)
+        shared = stop_key(event.number)
+        if shared is not None and event.kind in _STOPS:
+            self._checked(
+                attrs.evolve(
+                    event,
+                    number=shared,
+                    evidence={**event.evidence, "address": event.number},
+                )
+            )
+        return written
 
     def _checked(self, event: ConsentEvent) -> ConsentEvent:
         topics = self._topics  # checked once the event has checked the topic's type
@@ -600,15 +620,11 @@ class Ledger:
         for address in sorted(targets):
             if kind is not None and not _may_carry(address, kind):
                 continue  # an email address has no voice channel to revoke
-            events.append(
-                self._checked(
-                    ConsentEvent(
-                        number=address,
-                        evidence={**dict(evidence or {}), "person": who},
-                        **fields,
-                    )
-                )
+            event = ConsentEvent(
+                number=address, evidence={**dict(evidence or {}), "person": who}, **fields
             )
+            email = _may_carry(address, Channel.EMAIL)
+            events.append(self._checked_stop(event) if email else self._checked(event))
         return events
 
     def person_history(self, person: str) -> list[ConsentEvent]:
@@ -668,9 +684,11 @@ class Ledger:
 
 
 def _person(value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"person must be a non-empty string, got {value!r}")
-    return value.strip()
+    if value is None:
+        raise InvalidInputError("person must be a non-empty string, got None")
+    found = person_id(value)
+    assert found is not None
+    return found
 
 
 def _may_carry(address: str, channel: Channel) -> bool:

@@ -350,6 +350,7 @@ class GuardBase:
                 source=entry["source"],
                 brand=entry.get("brand"),
                 evidence={"provider": entry["source"], "journal": entry_id},
+                channel=entry.get("channel"),
             )
             return
         provider_id = entry.get("provider_id")
@@ -440,17 +441,27 @@ class GuardBase:
         brand: str | None,
         source: str,
         reservation: Reservation | None = None,
+        channel: Channel | None = None,
     ) -> str | None:
         """Make a provider opt-out durable before anything else: journal, then ledger, then
         give the hold back. Returns the store error, if the ledger could not be written (the
-        number is then denied until it is)."""
+        number is then denied until it is). ``channel`` is the channel the address was sent
+        on: a phone number's opt-out ends every channel of the number; a push token's or an
+        email address's is recorded for its own channel (which is how the ledger reads it)."""
+        scope = None if channel is None or channel.is_phone else channel
         journal, entry_id = self._append(
-            {"kind": "revoke", "number": number, "brand": brand, "source": source}
+            {
+                "kind": "revoke",
+                "number": number,
+                "brand": brand,
+                "source": source,
+                **({"channel": scope.value} if scope is not None else {}),
+            }
         )
         store_error = None
         try:
             self.engine.consent.revoke(
-                number, source=source, brand=brand, evidence={"provider": source}
+                number, source=source, brand=brand, evidence={"provider": source}, channel=scope
             )
         except Exception as error:
             store_error = f"{type(error).__name__}: {error} (kept in the journal {journal!r})"
@@ -483,7 +494,9 @@ class GuardBase:
             error = None if delivery is Delivery.ACCEPTED else error
         elif delivery is Delivery.OPTED_OUT:
             status = OutcomeStatus.OPTED_OUT
-            store_error = self.opted_out(record.number, record.brand, source, reservation)
+            store_error = self.opted_out(
+                record.number, record.brand, source, reservation, record.channel
+            )
         else:
             self.release(reservation)
             return Outcome(

@@ -98,7 +98,7 @@ def release_once(
         return message_id
     guard.remember(release.key, {"state": "not_sent"})
     if delivery is Delivery.OPTED_OUT:
-        store_error = guard.opted_out(number, message.brand, source)
+        store_error = guard.opted_out(number, message.brand, source, channel=message.channel)
         if store_error is not None:
             text = f"{text} ({store_error})"
     raise NotSent(text)

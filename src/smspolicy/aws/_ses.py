@@ -115,6 +115,17 @@ def _handlebars(text: str, data: Mapping[str, Any]) -> str:
     return _VARIABLE.sub(value, text)
 
 
+def _one_mailbox(entry: str) -> str | None:
+    """The one address a Destination entry names ("alice@example.com", "Alice
+    <alice@example.com>"), or None when it names several or none: SES reads an entry as an
+    address list, so "a@x.example, b@y.example" or "a@x.example <b@y.example>" would reach a
+    mailbox that was never decided."""
+    found = email.utils.getaddresses([entry])
+    if len(found) != 1 or not found[0][1]:
+        return None
+    return found[0][1]
+
+
 @attrs.define
 class _Recipient:
     """One recipient of the request as it moves through the guard."""
@@ -310,7 +321,17 @@ class SesV2Guard(GuardBase):
         for field, address in given:
             entry = _Recipient(field, address)
             entries.append(entry)
-            plain = email.utils.parseaddr(address)[1] or address.strip()
+            plain = _one_mailbox(address)
+            if plain is None:
+                entry.outcome = from_decision(
+                    refusal(
+                        "address.malformed",
+                        f"{address[:80]!r} is not one mailbox (a list, or a name that reads as "
+                        "another address): write one address per entry.",
+                        to=address[:80],
+                    )
+                )
+                continue
             key = email_key(plain)
             first = seen.setdefault(key, address)
             if first != address or any(e.given == address for e in entries[:-1]):

@@ -100,7 +100,7 @@ class SmsVoiceV2Guard(GuardBase):
             delivery = classify_error(error)
             if delivery is Delivery.OPTED_OUT:  # what AWS says of the number is kept
                 number = self.normalise(message.address, message.channel)
-                store_error = self.opted_out(number, message.brand, SOURCE)
+                store_error = self.opted_out(number, message.brand, SOURCE, channel=message.channel)
                 outcome = Outcome(
                     OutcomeStatus.OPTED_OUT, False, decision, region=region.name,
                     sender=message.sender, store_error=store_error,

@@ -27,7 +27,7 @@ from .._cli_output import plural
 from .._engine import Engine
 from .._recipients import Profile
 from .._records import Basis, ConsentEvent, ConsentKind
-from .._values import Purpose, to_enum
+from .._values import Channel, Purpose, to_enum
 from ..errors import ConfigurationError, InvalidInputError, SmsPolicyError
 from ..store import ProfileRecord, ProfileStore
 
@@ -37,6 +37,14 @@ SOURCE = "pinpoint-export"
 """The ``source`` of every ledger event the import records."""
 
 PHONE_CHANNELS = frozenset({"SMS", "VOICE"})
+ADDRESS_CHANNELS: Mapping[str, Channel] = {
+    "EMAIL": Channel.EMAIL,
+    **dict.fromkeys(
+        ("PUSH", "GCM", "APNS", "APNS_SANDBOX", "APNS_VOIP", "APNS_VOIP_SANDBOX", "BAIDU", "ADM"),
+        Channel.PUSH,
+    ),
+}
+"""The endpoint types keyed by an email address or a push token, and their channel."""
 BATCH = 500
 KEPT_ERRORS = 1000
 """Line errors kept with their text; more are counted."""
@@ -111,6 +119,9 @@ class _Endpoint:
     active: bool
     effective: str | None
     fields: Mapping[str, Any]
+    channel: Channel | None = None
+    """The ledger scope of the endpoint's events: None for a phone number (every channel of
+    the number), email or push for the others."""
 
 
 def _text(value: object, name: str, *, optional: bool = True) -> str | None:
@@ -159,13 +170,19 @@ def _subdivision(country: str | None, region: str | None) -> str | None:
 
 
 def _endpoint(engine: Engine, line: int, data: object) -> _Endpoint | str:
-    """The endpoint of one line, or why it is skipped (a channel this library does not key)."""
+    """The endpoint of one line, or why it is skipped (a channel the ledger does not key)."""
     if not isinstance(data, Mapping):
         raise InvalidInputError(f"expected a JSON object (one endpoint), got {type(data).__name__}")
     channel = _text(data.get("ChannelType"), "ChannelType", optional=False)
-    if channel not in PHONE_CHANNELS:
+    given = _text(data.get("Address"), "Address", optional=False) or ""
+    scope: Channel | None = None
+    if channel in PHONE_CHANNELS:
+        address = engine.address_of(given)
+    elif channel is not None and channel in ADDRESS_CHANNELS:
+        scope = ADDRESS_CHANNELS[channel]
+        address = engine.address_for(given, scope)
+    else:
         return f"{channel} endpoints"
-    address = engine.address_of(_text(data.get("Address"), "Address", optional=False) or "")
     opt_out = data.get("OptOut", "NONE")
     if opt_out not in ("ALL", "NONE", None):
         raise InvalidInputError(f"OptOut must be 'ALL' or 'NONE', got {opt_out!r}")
@@ -180,6 +197,7 @@ def _endpoint(engine: Engine, line: int, data: object) -> _Endpoint | str:
         active=status != "INACTIVE",
         effective=_effective(data.get("EffectiveDate")),
         fields=data,
+        channel=scope,
     )
 
 
@@ -342,6 +360,7 @@ def _record_batch(
                 endpoint.address,
                 source=SOURCE,  # every brand: Pinpoint's opt-out ended the whole project
                 evidence=_provenance(endpoint),
+                channel=endpoint.channel,
             )
         )
         summary.revocations += 1
@@ -383,6 +402,7 @@ def _grant(engine: Engine, endpoint: _Endpoint, grant: _Grant) -> ConsentEvent:
             brand=grant.brand,
             source=SOURCE,
             evidence=evidence,
+            channel=endpoint.channel,
         )
     return engine.consent.imply(
         endpoint.address,
@@ -392,6 +412,7 @@ def _grant(engine: Engine, endpoint: _Endpoint, grant: _Grant) -> ConsentEvent:
         brand=grant.brand,
         source=SOURCE,
         evidence=evidence,
+        channel=endpoint.channel,
     )
 
 
@@ -407,17 +428,19 @@ def import_endpoints(
 ) -> ImportSummary:
     """Import Pinpoint endpoint export files into the engine's store; returns the summary.
 
-    Each file is newline-delimited JSON, gzip-compressed or not (recognised by its first
-    bytes), read a batch at a time. SMS and VOICE endpoints are imported; other channels are
+    Each file is newline-delimited JSON, gzip-compressed or not (recognised by its first bytes),
+    read a batch at a time. SMS and VOICE endpoints are imported by number, EMAIL by normalised
+    address and push endpoints (``PUSH``, ``GCM``, ``APNS``..., ``BAIDU``, ``ADM``) by token,
+    their ledger events scoped to email or push; other channels (``CUSTOM``, ``IN_APP``) are
     counted as skipped. For each endpoint: its profile (zone, country, state, postal code,
     locale) and person (``User.UserId``) are upserted into the store; ``OptOut: "ALL"`` is
-    recorded as a revocation with source ``"pinpoint-export"`` and the endpoint id and
-    effective date as evidence. No consent is recorded unless ``grant`` names a basis: then an
-    active endpoint that is not opted out, of a number with no opt-out on record, gets one
+    recorded as a revocation with source ``"pinpoint-export"`` and the endpoint id and effective
+    date as evidence. No consent is recorded unless ``grant`` names a basis: then an active
+    endpoint that is not opted out, of a number with no opt-out on record, gets one
     (``confirmed`` for ``"express"``, else ``implied``) for ``purpose`` and ``topic`` (None:
     every topic). Running the same import again records nothing new. A bad line is counted in
-    the summary's errors, naming the file and the line, and the import goes on.
-    ``progress`` is called with the number of lines handled after each batch.
+    the summary's errors, naming the file and the line, and the import goes on. ``progress`` is
+    called with the number of lines handled after each batch.
     """
     store = engine.store
     if not isinstance(store, ProfileStore):

@@ -73,9 +73,11 @@ def has_opt_out(body: str, channel: Channel | None = None) -> bool:
     For an email (``channel`` :attr:`Channel.EMAIL`), a ``List-Unsubscribe`` header with a
     ``mailto:`` or web URI in the header block (the lines before the first empty line, as the
     SES and Pinpoint guards render an email) is one too, whatever the address looks like: the
-    mail client offers it as the unsubscribe button."""
-    if channel is Channel.EMAIL and _has_list_unsubscribe(body):
-        return True
+    mail client offers it as the unsubscribe button. Nothing inside an HTML comment counts."""
+    if channel is Channel.EMAIL:
+        body = without_comments(body)  # an HTML comment is never shown
+        if _has_list_unsubscribe(body):
+            return True
     if _INSTRUCTION.search(normalise(body)):
         return True
     if any(t in body for t in _OPT_OUT_TEXT):
@@ -83,6 +85,14 @@ def has_opt_out(body: str, channel: Channel | None = None) -> bool:
     return any(
         any(word in link.casefold() for word in _OPT_OUT_LINK) for link in _LINK.findall(body)
     )
+
+
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+
+
+def without_comments(text: str) -> str:
+    """``text`` without its HTML comments (an unclosed one runs to the end)."""
+    return _COMMENT.sub(" ", text) if "<!--" in text else text
 
 
 def _has_list_unsubscribe(body: str) -> bool:

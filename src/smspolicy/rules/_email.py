@@ -10,10 +10,12 @@ import attrs
 
 from .. import i18n
 from .._context import Context
+from .._recipients import normalise_domain
 from .._values import Channel, Decision, Message, allow, deny
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, InvalidAddressError
 from ..typing import Rule
 from ._consent import consent
+from ._content import without_comments
 
 __all__ = [
     "WIRELESS_DOMAINS",
@@ -74,11 +76,34 @@ _WIRELESS = i18n.register_template(
 )
 
 
+_OPT_OUT_HEADER = re.compile(r"list-unsubscribe(?:-post)?[ \t]*:", re.IGNORECASE)
+
+
+def _shown(body: str) -> str:
+    """The part of ``body`` a reader sees: without HTML comments, and without the opt-out
+    header lines (``List-Unsubscribe``, ``List-Unsubscribe-Post`` and their folded
+    continuations) of the header block, the lines before the first empty one."""
+    body = without_comments(body.replace("\r\n", "\n"))
+    head, blank, rest = body.partition("\n\n")
+    kept: list[str] = []
+    dropping = False
+    for line in head.split("\n"):
+        if _OPT_OUT_HEADER.match(line.strip()):
+            dropping = True
+        elif not (dropping and line[:1] in (" ", "\t")):
+            dropping = False
+            kept.append(line)
+    return "\n".join(kept) + blank + rest
+
+
 def has_postal_address(body: str) -> bool:
     """True when the body gives a physical postal address: a street address ("1600 Main
     Street") or a post office box or private mailbox ("PO Box 12", "PMB 340"), with a postal
-    code (a US state and ZIP code, a Canadian postal code or a UK postcode)."""
-    return bool((_STREET.search(body) or _BOX.search(body)) and _POSTAL_CODE.search(body))
+    code (a US state and ZIP code, a Canadian postal code or a UK postcode). Only what a
+    reader sees counts: an address in an HTML comment or in a ``List-Unsubscribe`` header is
+    none."""
+    shown = _shown(body)
+    return bool((_STREET.search(shown) or _BOX.search(shown)) and _POSTAL_CODE.search(shown))
 
 
 @attrs.frozen(repr=False)
@@ -119,7 +144,13 @@ def _domains(value: Iterable[str]) -> frozenset[str]:
     for item in value:
         if not isinstance(item, str) or not item.strip() or "@" in item:
             raise ConfigurationError(f"domains must be domain names, got {item!r}")
-        found.add(item.strip().rstrip(".").encode("idna").decode("ascii").casefold())
+        try:
+            found.add(normalise_domain(item))
+        except InvalidAddressError as error:
+            raise ConfigurationError(
+                f"domains must be host names (a subdomain of a listed domain counts as "
+                f"listed, so no wildcard is needed): {error}"
+            ) from None
     return frozenset(found)
 
 

@@ -18,6 +18,7 @@ import attrs
 
 from .._memo import Memo
 from .._recipients import Profile
+from .._values import person_id
 from ..errors import InvalidInputError, StoreUnavailableError
 
 __all__ = [
@@ -39,9 +40,7 @@ def _profile(value: object) -> Profile:
 
 
 def _person(value: object) -> str | None:
-    if value is None or (isinstance(value, str) and value.strip()):
-        return value
-    raise InvalidInputError(f"person must be None or non-empty text, got {value!r}")
+    return person_id(value)
 
 
 @attrs.frozen
