@@ -205,7 +205,8 @@ _READ_AHEAD: contextvars.ContextVar[dict[str, ProfileRecord | None] | None] = (
 class _ReadAhead:
     """The engine's :class:`ProfileStore`: the records the async engine awaited for the
     current batch (so the shared decider, a plain function on the event loop, never waits on
-    the store), else the store itself (code run in a worker thread: ledger, inbound)."""
+    the store), else the store itself (code run in a worker thread: ledger, inbound, the AWS
+    guards), whose reads are then kept for the rest of that thread's call."""
 
     def __init__(self, store: ProfileStore) -> None:
         self.store = store
@@ -220,7 +221,14 @@ class _ReadAhead:
         known = _READ_AHEAD.get()
         if known is not None and all(address in known for address in addresses):
             return {address: known[address] for address in addresses}
-        return self.store.profiles(addresses)
+        found = self.store.profiles(addresses)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # a worker thread: what it read goes with the store calls it
+            # makes next (their coroutines run in a copy of this thread's context, and a
+            # reservation's decide reads profiles on the loop's thread)
+            _READ_AHEAD.set({**(known or {}), **found})
+        return found
 
 
 class AsyncEngine:
