@@ -33,6 +33,7 @@ from ._base import (
     missing_methods,
 )
 from ._profiles import ProfileRecord, ProfileStore
+from .composed import ComposedStore
 
 __all__ = [
     "AsyncComposedStore",
@@ -140,9 +141,10 @@ def keeps_profiles(store: object) -> bool:
     :class:`smspolicy.store.ProfileStore`, an :class:`AsyncComposedStore` one of whose parts
     keeps them, or any other :class:`AsyncProfileStore`."""
     if isinstance(store, ThreadedStore):
-        from .._engine import _keeps_profiles
-
-        return _keeps_profiles(store.store)
+        inner = store.store
+        if isinstance(inner, ComposedStore):
+            return any(isinstance(part, ProfileStore) for part in (inner.ledger, inner.counters))
+        return isinstance(inner, ProfileStore)
     if isinstance(store, AsyncComposedStore):
         return any(keeps_profiles(part) for part in (store.ledger, store.counters))
     return isinstance(store, AsyncProfileStore)
