@@ -208,3 +208,19 @@ def test_the_read_ahead_is_gone_after_the_batch(messages: list[Message]) -> None
         return _READ_AHEAD.get()
 
     assert asyncio.run(run()) is None
+
+
+def test_read_profile_awaits_the_store() -> None:
+    """read_profile reads a profile kept in an async store (and a miss is None)."""
+    sync = postgres_store()
+    sync.upsert_profiles(LINKS)  # type: ignore[attr-defined]
+
+    async def run() -> list[Profile | None]:
+        async with AsyncPostgresStore(POSTGRES_DSN, schema=sync.schema) as store:  # type: ignore[attr-defined]
+            engine = AsyncEngine(_policy(), store, FrozenClock(T0))
+            return [await engine.read_profile(FIRST), await engine.read_profile(OTHER)]
+
+    try:
+        assert asyncio.run(run()) == [Profile(locale="en"), None]
+    finally:
+        sync_drop(sync)

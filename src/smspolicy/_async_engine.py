@@ -347,8 +347,25 @@ class AsyncEngine:
         return self._engine.address_of(number)
 
     def profile(self, address: str) -> Profile | None:
-        """The recipient's profile, if the engine has one."""
+        """The recipient's profile, if the engine has one, from what it was given and what it
+        remembers; a profile kept in an async store is read with :meth:`read_profile`."""
         return self._engine.profile(address)
+
+    async def read_profile(self, address: str) -> Profile | None:
+        """The recipient's profile, read from the store when the engine keeps none in mind
+        (as :meth:`smspolicy.Engine.profile`)."""
+        stored = self._engine._stored
+        token = _READ_AHEAD.set(None)
+        try:
+            if stored is not None:
+                known, wanted = stored.remembered([address])
+                if wanted:
+                    store = cast("AsyncProfileStore", self.store)
+                    known.update(await store.profiles(wanted))
+                _READ_AHEAD.set(known)
+            return self._engine.profile(address)
+        finally:
+            _READ_AHEAD.reset(token)
 
     def programs_for(self, sender: str | None) -> tuple[Program, ...]:
         """The programs sent from ``sender`` (all programs when it is unknown or None)."""
