@@ -19,8 +19,14 @@ def _services_up() -> bool:
     return True
 
 
+def _aws_async() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("aiobotocore") is not None
+
+
 pytest_collect_file = Sybil(
     parsers=[PythonCodeBlockParser(), SkipParser()],
     patterns=["README.md", "docs/*.md"],
-    setup=lambda namespace: namespace.update(services_up=_services_up()),
+    setup=lambda namespace: namespace.update(services_up=_services_up(), aws_async=_aws_async()),
 ).pytest()

@@ -11,6 +11,7 @@ in a worker thread, over the store through :class:`smspolicy.store.async_base.Bl
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
 import itertools
 import logging
@@ -21,6 +22,7 @@ from collections.abc import (
     Callable,
     Coroutine,
     Iterable,
+    Mapping,
     Sequence,
 )
 from typing import Any, Literal, ParamSpec, TypeVar, cast
@@ -29,7 +31,7 @@ from phonenumbers import PhoneNumber
 
 from ._audit import Audit
 from ._clock import Clock
-from ._engine import DEFAULT_HISTORY, Engine, _not_a_store
+from ._engine import DEFAULT_HISTORY, Engine, _check_messages, _not_a_store
 from ._inbound import InboundResult
 from ._recipients import DEFAULT_CACHE_SIZE, LineTypeLookup, Profile, ProfileSource, Recipient
 from ._records import SendRecord
@@ -55,7 +57,16 @@ from .errors import (
 from .programs import Program
 from .store import MemoryStore, Snapshot, Store
 from .store._base import Settlement
-from .store.async_base import AsyncCounters, AsyncStore, BlockingStore, ThreadedStore
+from .store._profiles import ProfileRecord, ProfileStore
+from .store.async_base import (
+    AsyncCounters,
+    AsyncProfileStore,
+    AsyncStore,
+    BlockingStore,
+    ProfileBlockingStore,
+    ThreadedStore,
+    keeps_profiles,
+)
 from .typing import Rule
 
 __all__ = ["AsyncEngine", "AsyncLedger", "AsyncReservation"]
@@ -175,11 +186,49 @@ _VIEWS: weakref.WeakKeyDictionary[AsyncStore, BlockingStore] = weakref.WeakKeyDi
 
 def _blocking_view(store: AsyncStore) -> BlockingStore:
     """The one synchronous view of ``store``: engines sharing a store settle each other's
-    reservations, as synchronous engines do."""
+    reservations, as synchronous engines do. A store that keeps profiles gets a view that
+    keeps them too, so the engine reads its profiles and person links as :class:`Engine`
+    does."""
     view = _VIEWS.get(store)
     if view is None:
-        view = _VIEWS[store] = BlockingStore(store)
+        kind = ProfileBlockingStore if keeps_profiles(store) else BlockingStore
+        view = _VIEWS[store] = kind(store)
     return view
+
+
+_READ_AHEAD: contextvars.ContextVar[dict[str, ProfileRecord | None] | None] = (
+    contextvars.ContextVar("smspolicy_profiles_read_ahead", default=None)
+)
+"""The profile records the async engine read ahead (awaited) for the batch its task decides."""
+
+
+class _ReadAhead:
+    """The engine's :class:`ProfileStore`: the records the async engine awaited for the
+    current batch (so the shared decider, a plain function on the event loop, never waits on
+    the store), else the store itself (code run in a worker thread: ledger, inbound, the AWS
+    guards), whose reads are then kept for the rest of that thread's call."""
+
+    def __init__(self, store: ProfileStore) -> None:
+        self.store = store
+
+    def __repr__(self) -> str:
+        return f"_ReadAhead({self.store!r})"
+
+    def upsert_profiles(self, records: Mapping[str, ProfileRecord]) -> int:
+        return self.store.upsert_profiles(records)
+
+    def profiles(self, addresses: Sequence[str]) -> dict[str, ProfileRecord | None]:
+        known = _READ_AHEAD.get()
+        if known is not None and all(address in known for address in addresses):
+            return {address: known[address] for address in addresses}
+        found = self.store.profiles(addresses)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # a worker thread: what it read goes with the store calls it
+            # makes next (their coroutines run in a copy of this thread's context, and a
+            # reservation's decide reads profiles on the loop's thread)
+            _READ_AHEAD.set({**(known or {}), **found})
+        return found
 
 
 class AsyncEngine:
@@ -252,6 +301,9 @@ class AsyncEngine:
             trust_profile_zone=trust_profile_zone,
         )
         self.consent = AsyncLedger(self._engine.consent, self._bridge)
+        stored = self._engine._stored
+        if stored is not None:
+            stored.store = _ReadAhead(stored.store)
 
     @property
     def engine(self) -> Engine:
@@ -295,8 +347,25 @@ class AsyncEngine:
         return self._engine.address_of(number)
 
     def profile(self, address: str) -> Profile | None:
-        """The recipient's profile, if the engine has one."""
+        """The recipient's profile, if the engine has one, from what it was given and what it
+        remembers; a profile kept in an async store is read with :meth:`read_profile`."""
         return self._engine.profile(address)
+
+    async def read_profile(self, address: str) -> Profile | None:
+        """The recipient's profile, read from the store when the engine keeps none in mind
+        (as :meth:`smspolicy.Engine.profile`)."""
+        stored = self._engine._stored
+        token = _READ_AHEAD.set(None)
+        try:
+            if stored is not None:
+                known, wanted = stored.remembered([address])
+                if wanted:
+                    store = cast("AsyncProfileStore", self.store)
+                    known.update(await store.profiles(wanted))
+                _READ_AHEAD.set(known)
+            return self._engine.profile(address)
+        finally:
+            _READ_AHEAD.reset(token)
 
     def programs_for(self, sender: str | None) -> tuple[Program, ...]:
         """The programs sent from ``sender`` (all programs when it is unknown or None)."""
@@ -322,6 +391,35 @@ class AsyncEngine:
             raise
         except Exception as error:  # any backend failure must fail closed
             raise StoreUnavailableError(f"{type(error).__name__}: {error}") from error
+
+    async def _read_ahead(self, batch: Sequence[Message]) -> Sequence[Message]:
+        """As :meth:`Engine._with_persons`, awaited: the batch's stored profile records are
+        read through the async store (those not remembered, in one read) and kept for this
+        task until the caller resets ``_READ_AHEAD``; then the engine's own code gives each
+        message without a person the one stored for its address. Raises
+        StoreUnavailableError when the store cannot be read."""
+        engine = self._engine
+        stored = engine._stored
+        if stored is None:
+            return batch
+        keys = [key for message in batch if (key := engine._stored_key(message)) is not None]
+        known, wanted = stored.remembered(keys)
+        if wanted:
+            store = cast("AsyncProfileStore", self.store)
+            try:
+                read = await store.profiles(wanted)
+            except StoreUnavailableError:
+                raise
+            except Exception as error:  # any backend failure must fail closed
+                raise StoreUnavailableError(f"{type(error).__name__}: {error}") from error
+            known.update((address, read.get(address)) for address in wanted)
+        _READ_AHEAD.set(known)
+        return engine._with_persons(batch)
+
+    def _unread(self, error: StoreUnavailableError, batch: Sequence[Message]) -> list[Decision]:
+        log.warning("store unavailable: %s", error)
+        _check_messages(batch)
+        return [self._engine._decider.failed(error, self.now()) for _ in batch]
 
     async def evaluate(self, message: Message) -> Decision:
         """Decide one message now."""
@@ -351,7 +449,18 @@ class AsyncEngine:
                 yield decision
 
     async def _evaluate_batch(self, batch: Sequence[Message], now: dt.datetime) -> list[Decision]:
+        token = _READ_AHEAD.set(None)
+        try:
+            return await self._decide_batch(batch, now)
+        finally:
+            _READ_AHEAD.reset(token)
+
+    async def _decide_batch(self, batch: Sequence[Message], now: dt.datetime) -> list[Decision]:
         decider = self._engine._decider
+        try:
+            batch = await self._read_ahead(batch)
+        except StoreUnavailableError as error:
+            return self._unread(error, batch)
         resolved = [decider.resolve(message) for message in batch]
         recipients = [r for r in resolved if isinstance(r, Recipient)]
         try:
@@ -386,7 +495,24 @@ class AsyncEngine:
     async def _reserve(
         self, batch: list[Message], hold: dt.timedelta, *, single: bool
     ) -> list[AsyncReservation]:
+        token = _READ_AHEAD.set(None)
+        try:
+            return await self._reserve_batch(batch, hold, single=single)
+        finally:
+            _READ_AHEAD.reset(token)
+
+    async def _reserve_batch(
+        self, batch: list[Message], hold: dt.timedelta, *, single: bool
+    ) -> list[AsyncReservation]:
         engine = self._engine
+        try:
+            batch = list(await self._read_ahead(batch))
+        except StoreUnavailableError as error:
+            settler = engine._reserver.settler
+            return [
+                AsyncReservation(self, Reservation(decision, None, settler))
+                for decision in self._unread(error, batch)
+            ]
         settler = engine._reserver.settler
         out, pending = pending_of(engine._decider, batch, settler)
         if pending:
@@ -474,6 +600,11 @@ class AsyncEngine:
             raise InvalidInputError(f"expected a smspolicy.Message, got {message!r}")
         check_text(provider_id, "provider_id", optional=True)
         address = self.address_of(message.to) if message.channel.is_phone else message.address
+        token = _READ_AHEAD.set(None)
+        try:
+            (message,) = await self._read_ahead([message])
+        finally:
+            _READ_AHEAD.reset(token)
         return await self.store.record_send(
             send_record(message, address, self.now(), provider_id=provider_id)
         )
@@ -492,6 +623,8 @@ class AsyncEngine:
         """As :meth:`smspolicy.Engine.forget`."""
         await self.store.forget(self.address_of(number))
         self._engine.resolver.clear()
+        if self._engine._stored is not None:
+            self._engine._stored.clear()
 
     async def audit(
         self,

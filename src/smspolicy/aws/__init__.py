@@ -2,6 +2,7 @@
 Messaging SMS ``SendTextMessage`` and Amazon SES v2 ``SendEmail``. Install with
 ``pip install smspolicy[aws]``."""
 
+from ._async import AsyncPinpointGuard, AsyncSesV2Guard, AsyncSmsVoiceV2Guard
 from ._content import PinpointTemplates, SmsTemplate, TemplateSource
 from ._delivery import single_attempt
 from ._guard import Region
@@ -14,6 +15,9 @@ from ._smsvoice import SmsVoiceV2Guard
 from ._validate import validate_request
 
 __all__ = [
+    "AsyncPinpointGuard",
+    "AsyncSesV2Guard",
+    "AsyncSmsVoiceV2Guard",
     "EmailTemplate",
     "FileJournal",
     "Journal",

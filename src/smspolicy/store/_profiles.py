@@ -140,8 +140,11 @@ class StoredProfiles:
         found = self.record(address)
         return None if found is None else found.person
 
-    def prefetch(self, addresses: Iterable[str]) -> dict[str, ProfileRecord | None]:
-        """Many addresses' records, those not remembered read in one store read."""
+    def remembered(
+        self, addresses: Iterable[str]
+    ) -> tuple[dict[str, ProfileRecord | None], list[str]]:
+        """The records of the addresses remembered now, and the other addresses (in order,
+        without repeats): those a :meth:`prefetch` would read from the store."""
         out: dict[str, ProfileRecord | None] = {}
         wanted: list[str] = []
         for address in dict.fromkeys(addresses):
@@ -150,6 +153,11 @@ class StoredProfiles:
                 wanted.append(address)
             else:
                 out[address] = found  # type: ignore[assignment]
+        return out, wanted
+
+    def prefetch(self, addresses: Iterable[str]) -> dict[str, ProfileRecord | None]:
+        """Many addresses' records, those not remembered read in one store read."""
+        out, wanted = self.remembered(addresses)
         if wanted:
             read = self._read(wanted)
             out.update((address, read.get(address)) for address in wanted)

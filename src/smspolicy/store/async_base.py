@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable, Collection, Coroutine, Sequence
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
+from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 
 from .._records import ConsentEvent, SendRecord
 from ..errors import ConfigurationError, StoreUnavailableError
@@ -32,13 +32,18 @@ from ._base import (
     Store,
     missing_methods,
 )
+from ._profiles import ProfileRecord, ProfileStore
+from .composed import ComposedStore
 
 __all__ = [
     "AsyncComposedStore",
     "AsyncCounters",
+    "AsyncProfileStore",
     "AsyncStore",
     "BlockingStore",
+    "ProfileBlockingStore",
     "ThreadedStore",
+    "keeps_profiles",
 ]
 
 T = TypeVar("T")
@@ -115,6 +120,34 @@ class AsyncCounters(Protocol):
     async def close(self) -> None:
         """Release the store's connections."""
         ...
+
+
+@runtime_checkable
+class AsyncProfileStore(Protocol):
+    """:class:`smspolicy.store.ProfileStore` with coroutine methods: recipients' profiles and
+    person links, in the same tables and keys as the synchronous stores."""
+
+    async def upsert_profiles(self, records: Mapping[str, ProfileRecord]) -> int:
+        """As :meth:`smspolicy.store.ProfileStore.upsert_profiles`."""
+        ...
+
+    async def profiles(self, addresses: Sequence[str]) -> dict[str, ProfileRecord | None]:
+        """As :meth:`smspolicy.store.ProfileStore.profiles`."""
+        ...
+
+
+def keeps_profiles(store: object) -> bool:
+    """True when the async ``store`` keeps profiles: a :class:`ThreadedStore` over a
+    :class:`smspolicy.store.ProfileStore`, an :class:`AsyncComposedStore` one of whose parts
+    keeps them, or any other :class:`AsyncProfileStore`."""
+    if isinstance(store, ThreadedStore):
+        inner = store.store
+        if isinstance(inner, ComposedStore):
+            return any(isinstance(part, ProfileStore) for part in (inner.ledger, inner.counters))
+        return isinstance(inner, ProfileStore)
+    if isinstance(store, AsyncComposedStore):
+        return any(keeps_profiles(part) for part in (store.ledger, store.counters))
+    return isinstance(store, AsyncProfileStore)
 
 
 @runtime_checkable
@@ -329,6 +362,17 @@ class ThreadedStore(AsyncStore):
     async def cache_put(self, key: str, value: str, *, expires: dt.datetime) -> None:
         await self._run(self.store.cache_put, key, value, expires=expires)
 
+    def _profile_store(self) -> ProfileStore:
+        if not isinstance(self.store, ProfileStore):
+            raise ConfigurationError(f"{self.store!r} does not keep profiles")
+        return self.store
+
+    async def upsert_profiles(self, records: Mapping[str, ProfileRecord]) -> int:
+        return await self._run(self._profile_store().upsert_profiles, records)
+
+    async def profiles(self, addresses: Sequence[str]) -> dict[str, ProfileRecord | None]:
+        return await self._run(self._profile_store().profiles, addresses)
+
     async def snapshot(
         self, numbers: Sequence[str], *, persons: Sequence[str] = (), since: dt.datetime
     ) -> Snapshot:
@@ -445,6 +489,19 @@ class BlockingStore(Store):
         self._wait(self.store.close())
 
 
+class ProfileBlockingStore(BlockingStore):
+    """A :class:`BlockingStore` over an async store that keeps profiles: a synchronous
+    :class:`smspolicy.store.ProfileStore` too."""
+
+    store: AsyncProfileStore  # type: ignore[assignment]
+
+    def upsert_profiles(self, records: Mapping[str, ProfileRecord]) -> int:
+        return self._wait(self.store.upsert_profiles(records))
+
+    def profiles(self, addresses: Sequence[str]) -> dict[str, ProfileRecord | None]:
+        return self._wait(self.store.profiles(addresses))
+
+
 class AsyncComposedStore(AsyncStore):
     """:class:`smspolicy.store.ComposedStore` for async stores: the consent ledger (and list
     of numbers) from ``ledger``, sends, reservations and engagement from ``counters``, e.g.
@@ -533,6 +590,19 @@ class AsyncComposedStore(AsyncStore):
 
     async def cache_put(self, key: str, value: str, *, expires: dt.datetime) -> None:
         await self.counters.cache_put(key, value, expires=expires)
+
+    def _profile_store(self) -> AsyncProfileStore:
+        for part in (self.ledger, self.counters):
+            if keeps_profiles(part):
+                return cast("AsyncProfileStore", part)
+        raise ConfigurationError(f"neither part of {self!r} keeps profiles")
+
+    async def upsert_profiles(self, records: Mapping[str, ProfileRecord]) -> int:
+        """Profiles go to the ledger's store when it keeps them, else to the counters'."""
+        return await self._profile_store().upsert_profiles(records)
+
+    async def profiles(self, addresses: Sequence[str]) -> dict[str, ProfileRecord | None]:
+        return await self._profile_store().profiles(addresses)
 
     async def snapshot(
         self, numbers: Sequence[str], *, persons: Sequence[str] = (), since: dt.datetime

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -22,6 +22,7 @@ from ..errors import ConfigurationError, StoreUnavailableError
 from ._base import DecideHolds, DecideMany, PersonsOf, Settlement, Snapshot, decide_in_order
 from ._base import suppression_key as _suppression_key
 from ._codec import decode_event, decode_send, encode_event, micros
+from ._profiles import ProfileRecord, decode_profile, encode_profile
 from .async_base import AsyncStore
 from .postgres import (
     _CONSENT_LOCK,
@@ -304,6 +305,37 @@ class AsyncPostgresStore(AsyncStore):
             person_sends=by_person,
             engagement=engagement,
         )
+
+    async def upsert_profiles(self, records: Mapping[str, ProfileRecord]) -> int:
+        """As :meth:`smspolicy.store.PostgresStore.upsert_profiles` (the same table)."""
+        rows = [(address, encode_profile(record)) for address, record in records.items()]
+        if rows:
+            async with self._tx() as conn, conn.cursor() as cursor:
+                await cursor.executemany(
+                    self._q(
+                        "INSERT INTO {schema}.profiles (address, record) VALUES (%s, %s) "
+                        "ON CONFLICT (address) DO UPDATE SET record = excluded.record"
+                    ),
+                    rows,
+                )
+        return len(rows)
+
+    async def profiles(self, addresses: Sequence[str]) -> dict[str, ProfileRecord | None]:
+        """As :meth:`smspolicy.store.PostgresStore.profiles`."""
+        result: dict[str, ProfileRecord | None] = dict.fromkeys(addresses)
+        if result:
+            async with self._connection() as conn:
+                cursor = await conn.execute(
+                    self._q(
+                        "SELECT address, record FROM {schema}.profiles "
+                        "WHERE address = ANY(%s::text[])"
+                    ),
+                    (list(result),),
+                )
+                rows = await cursor.fetchall()
+            for address, text in rows:
+                result[address] = decode_profile(text)
+        return result
 
     async def forget(self, number: str) -> None:
         async with self._tx() as conn:

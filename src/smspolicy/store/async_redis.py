@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -20,6 +20,7 @@ from .._records import SendRecord
 from ..errors import ConfigurationError, StoreUnavailableError
 from ._base import DecideHolds, DecideMany, PersonsOf, Settlement, decide_in_order
 from ._codec import decode_send, encode_send, micros
+from ._profiles import ProfileRecord, decode_profile, encode_profile
 from .async_base import AsyncCounters
 from .redis import (
     _CACHE_FLOOR_MS,
@@ -308,6 +309,31 @@ class AsyncRedisStore(AsyncCounters):
             number: dt.datetime.fromisoformat(json.loads(text)["at"]) if text else None
             for number, text in zip(numbers, texts, strict=True)
         }
+
+    async def upsert_profiles(self, records: Mapping[str, ProfileRecord]) -> int:
+        """As :meth:`smspolicy.store.RedisStore.upsert_profiles` (the same keys)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for address, record in records.items():
+            key = f"{self.prefix}:{{{address}}}:profile"
+            pipe.delete(key)
+            pipe.hset(key, mapping=json.loads(encode_profile(record)) or {"": ""})
+        if records:
+            await self._call("write", pipe.execute())
+        return len(records)
+
+    async def profiles(self, addresses: Sequence[str]) -> dict[str, ProfileRecord | None]:
+        """As :meth:`smspolicy.store.RedisStore.profiles`."""
+        wanted = list(dict.fromkeys(addresses))
+        pipe = self._redis.pipeline(transaction=False)
+        for address in wanted:
+            pipe.hgetall(f"{self.prefix}:{{{address}}}:profile")
+        found = await self._call("read", pipe.execute()) if wanted else []
+        result: dict[str, ProfileRecord | None] = dict.fromkeys(addresses)
+        for address, fields in zip(wanted, found, strict=True):
+            if fields:
+                data = {k: v for k, v in fields.items() if k}
+                result[address] = decode_profile(json.dumps(data))
+        return result
 
     async def forget_sends(self, number: str) -> None:
         """As :meth:`RedisStore.forget_sends`."""
