@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 import boto3
+import botocore.session
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config
 from botocore.exceptions import (
@@ -22,6 +23,12 @@ from botocore.exceptions import (
 
 from smspolicy.errors import StoreUnavailableError
 from smspolicy.store import MemoryStore
+
+DEFAULT_ATTEMPTS = {"standard": 3, "legacy": 5, "adaptive": 3}[
+    botocore.session.get_session().get_config_variable("retry_mode")
+]
+"""What botocore does with a client built without a retry config: standard mode (3 attempts)
+since botocore 1.44, legacy mode (5 attempts) before (aiobotocore pins an older botocore)."""
 
 ONE_ATTEMPT = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 

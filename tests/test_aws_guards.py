@@ -32,6 +32,7 @@ from smspolicy.testing import FrozenClock
 from .aws_helpers import (
     CLOSED,
     CONNECT_TIMEOUT,
+    DEFAULT_ATTEMPTS,
     NO_ENDPOINT,
     OPTED_OUT_V2,
     READ_TIMEOUT,
@@ -185,14 +186,14 @@ def west_region(api: Api, origination: Any = WEST_ID) -> tuple[Any, Region]:
 @pytest.mark.parametrize(
     ("config", "attempts"),
     [
-        (None, 3),
+        (None, DEFAULT_ATTEMPTS),
         (Config(retries={"mode": "legacy"}), 5),
         (Config(retries={"total_max_attempts": 2}), 2),
     ],
     ids=["default", "legacy", "two-attempts"],
 )
 def test_a_client_that_retries_is_refused(api: Api, config: Config | None, attempts: int) -> None:
-    """A client botocore would retry on its own (the default: standard mode, 3 attempts) is
+    """A client botocore would retry on its own (the default: 3 or 5 attempts by version) is
     refused with a clear error, as the primary client or a failover region's."""
     retrying = client(api.service, config=config)
     script = api.script(retrying)

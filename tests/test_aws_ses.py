@@ -34,6 +34,7 @@ from smspolicy.testing import FrozenClock
 from .aws_helpers import (
     CLOSED,
     CONNECT_TIMEOUT,
+    DEFAULT_ATTEMPTS,
     READ_TIMEOUT,
     FlakyStore,
     Script,
@@ -403,7 +404,7 @@ def test_invalid_request_is_refused_before_any_hold(change: Any, problem: str) -
 
 def test_a_client_that_retries_is_refused() -> None:
     """A client botocore would retry on its own is refused, as for the other guards."""
-    with pytest.raises(ConfigurationError, match="up to 3 attempts"):
+    with pytest.raises(ConfigurationError, match=f"up to {DEFAULT_ATTEMPTS} attempts"):
         guard(client("sesv2", config=None), make_engine())
     with pytest.raises(ConfigurationError, match="up to 2 attempts"):
         guard(

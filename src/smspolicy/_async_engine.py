@@ -402,7 +402,7 @@ class AsyncEngine:
         stored = engine._stored
         if stored is None:
             return batch
-        keys = [key for message in batch if (key := engine._stored_key(message)) is not None]
+        keys = [key for message in batch for key in engine._stored_keys(message)]
         known, wanted = stored.remembered(keys)
         if wanted:
             store = cast("AsyncProfileStore", self.store)
