@@ -588,11 +588,24 @@ class AsyncEngine:
             claimed.undo()
             raise
         if claimed.expired:  # rare: re-decided under the lock by the engine's own code
+            # The re-decision runs on the loop inside the store's call: its profiles are read
+            # ahead here, as for any other decision, so it never waits on the store.
+            token = _READ_AHEAD.set(None)
             try:
+                try:
+                    await self._read_ahead(
+                        [r.message for r, _ in claimed.expired if r.message is not None]
+                    )
+                except BaseException:
+                    for reservation, _provider_id in claimed.expired:
+                        reservation._unclaim()
+                    raise
                 await _offload(self._bridge, recount_expired, settler, claimed)
             except ReservationExpiredError as error:  # name the caller's reservations
                 refused = [wrappers.get(id(r), r) for r in error.reservations]
                 raise ReservationExpiredError(str(error), refused) from None
+            finally:
+                _READ_AHEAD.reset(token)
 
     async def record_sent(self, message: Message, *, provider_id: str | None = None) -> SendRecord:
         """Log a send that went out (for caps, dedupe and records)."""
