@@ -227,6 +227,11 @@ def normalise_email(value: object) -> str:
     or with a label that is not a host name)."""
     if not isinstance(value, str):
         raise InvalidAddressError(f"an email address must be a string, got {type(value).__name__}")
+    return _email_of(value)
+
+
+@lru(65536)  # a decision reads its address two or three times, and a list reads it again
+def _email_of(value: str) -> str:
     text = _clean(value)
     local, at, domain = text.rpartition("@")
     if not at or not local or not domain:
