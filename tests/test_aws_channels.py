@@ -207,6 +207,21 @@ def test_email_addresses_that_differ_by_domain_case_are_one() -> None:
     assert answer["Outcomes"]["alice@EXAMPLE.com"].decision.codes == ("address.duplicate",)
 
 
+def test_email_addresses_the_ledger_reads_as_one_are_one_in_the_guard() -> None:
+    """A trailing dot on the domain and a zero-width character are the ledger's same mailbox
+    (``Engine.address_for``): the guard sends the address once, as it keys it the ledger's
+    way."""
+    c = client("pinpoint")
+    script = Script(c, "SendMessages", ok())
+    request = email_request([{"Name": "List-Unsubscribe", "Value": UNSUBSCRIBE}])
+    config = request["Addresses"][ALICE]
+    request["Addresses"].update({"alice@example.com.": config, "alice\u200b@example.com": config})
+    answer = send(PinpointGuard(c, make_engine(), topic="deals", brand="Acme"), request)
+    assert [sorted(r["Addresses"]) for r in script.requests] == [[ALICE]]
+    for spelling in ("alice@example.com.", "alice\u200b@example.com"):
+        assert answer["Outcomes"][spelling].decision.codes == ("address.duplicate",)
+
+
 # -- push --------------------------------------------------------------------------------------
 
 

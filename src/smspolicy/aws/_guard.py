@@ -14,9 +14,15 @@ from botocore import xform_name
 from botocore.validate import ParamValidator
 
 from .._engine import Engine
+from .._recipients import normalise_email
 from .._reserve import Reservation
 from .._values import Channel, Decision, Message, Purpose, Reason, check_text, deny, to_enum
-from ..errors import ConfigurationError, InvalidInputError, RequestValidationError
+from ..errors import (
+    ConfigurationError,
+    InvalidAddressError,
+    InvalidInputError,
+    RequestValidationError,
+)
 from ..errors import ReservationExpiredError as _Expired
 from ._delivery import Delivery, check_single_attempt
 from ._hold import check_outbox, hold_key, hold_outcome, release_once
@@ -46,16 +52,13 @@ same key to one person by SMS and by email is one message for ``rules.dedupe``).
 
 
 def email_key(address: str) -> str:
-    """An email address as one key: the local part kept, the domain case-folded and in IDNA
-    (ASCII) form."""
-    local, at, domain = address.strip().rpartition("@")
-    if not at:
-        return address.strip()
+    """An email address as one key: the ledger's normal form (:func:`normalise_email`), so the
+    guard and the ledger agree on what is one mailbox; text that is not one address is keyed
+    as written (the engine denies it)."""
     try:
-        ascii_domain = domain.casefold().encode("idna").decode("ascii")
-    except UnicodeError:
-        ascii_domain = domain.casefold()
-    return f"{local}@{ascii_domain}"
+        return normalise_email(address)
+    except InvalidAddressError:
+        return address.strip()
 
 
 def metadata() -> dict[str, Any]:
