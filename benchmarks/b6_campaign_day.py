@@ -149,7 +149,7 @@ class Floor:
         self.checks: dict[str, list[tuple[object, tuple[str, ...]]]] = {}
         for m in messages:
             recipient = decider.recipient(m)
-            leaves = decider._fast._flatten(m.purpose, recipient.jurisdictions)[0]
+            leaves = decider._fast._flatten(m.purpose, recipient.jurisdictions, m.channel)[0]
             windows = []
             for leaf in leaves:
                 window = getattr(leaf, "window", None)

@@ -12,7 +12,7 @@ import attrs
 import smspolicy
 import smspolicy._clock
 import smspolicy.testing
-from smspolicy import Engine, Message, Purpose, jurisdictions, rules
+from smspolicy import Channel, Engine, Message, Purpose, jurisdictions, rules
 from smspolicy._constants import REPLY_TOPIC
 from smspolicy._decider import Decider, required_history
 from smspolicy._inbound import InboundHandler
@@ -337,7 +337,9 @@ class _Both:
     def __call__(self, message: Message, context: smspolicy.Context) -> smspolicy.Decision:
         return smspolicy.all_of(self.first, self.second)(message, context)  # type: ignore[arg-type]
 
-    def leaves(self, purpose: Purpose, jurisdictions: frozenset[str]) -> tuple[object, ...]:
+    def leaves(
+        self, purpose: Purpose, jurisdictions: frozenset[str], channel: Channel
+    ) -> tuple[object, ...]:
         return (self.first, self.second)
 
     def lookback(self) -> dt.timedelta:
@@ -356,9 +358,9 @@ def test_a_new_combinator_is_one_class() -> None:
     assert engine.history == dt.timedelta(days=93)
     longer = _Both(rules.valid_number(), rules.frequency_cap(1, dt.timedelta(days=100)))
     assert required_history(longer) == dt.timedelta(days=100)
-    assert leaves_of(both, Purpose.MARKETING, frozenset()) == (both.first, both.second)
+    assert leaves_of(both, Purpose.MARKETING, frozenset(), Channel.SMS) == (both.first, both.second)
     fast = FastPath(smspolicy.Policy(both, name="p"))  # type: ignore[arg-type]
-    leaves = fast._flatten(Purpose.MARKETING, frozenset({"US"}))[0]
+    leaves = fast._flatten(Purpose.MARKETING, frozenset({"US"}), Channel.SMS)[0]
     assert leaves == (both.first, cap)
 
 

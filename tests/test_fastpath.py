@@ -5,16 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smspolicy import (
+    Channel,
     Context,
     Decision,
     Message,
     Policy,
     Resolver,
+    Verdict,
     all_of,
     allow,
     deny,
@@ -222,3 +225,95 @@ def test_built_in_predicates_are_settled_from_the_pair() -> None:
     assert both.settled(Purpose.MARKETING, frozenset({"US"})) is False
     assert (~both).settled(Purpose.TRANSACTIONAL, frozenset({"US-FL"})) is True
     assert (both | predicate(lambda _m, _c: True)).settled(Purpose.MARKETING, frozenset()) is None
+
+
+def test_channel_predicates_are_settled_with_the_channel() -> None:
+    """``channel_is`` is settled once per (purpose, jurisdictions, channel); without a channel
+    it cannot be."""
+    from smspolicy.predicates import channel_is
+
+    texts = channel_is("sms", "mms")
+    assert texts.settled(Purpose.MARKETING, frozenset({"US"}), Channel.SMS) is True
+    assert texts.settled(Purpose.MARKETING, frozenset({"US"}), Channel.EMAIL) is False
+    assert texts.settled(Purpose.MARKETING, frozenset({"US"})) is None
+    assert (is_marketing & ~texts).settled(Purpose.MARKETING, frozenset(), Channel.PUSH) is True
+
+
+def _consented(address: str, now: dt.datetime) -> list[object]:
+    from smspolicy import ConsentEvent
+    from smspolicy.consent import WrittenConsent
+
+    return [
+        ConsentEvent(
+            kind="confirmed",
+            number=address,
+            at=now - dt.timedelta(days=3),
+            source="form",
+            topic="news",
+            purpose="marketing",
+            basis="express",
+            evidence=WrittenConsent("Acme", "Acme news", address).evidence(),
+        ).chained(0, "0" * 64)
+    ]
+
+
+def _email_context(address: str, zone: str, country: str, now: dt.datetime) -> Context:
+    from smspolicy._recipients import Profile, address_recipient
+
+    return Context(
+        now=now,
+        recipient=address_recipient(address, Profile(timezone=zone, country=country, state="NY")),
+        consent=ConsentView(events=_consented(address, now)),  # type: ignore[arg-type]
+        history=HistoryView(sends=(), since=now - dt.timedelta(days=400)),
+    )
+
+
+def test_the_channel_is_part_of_the_fast_paths_key() -> None:
+    """A text and an email to recipients with the same zones and jurisdictions at the same
+    instant: the text's sending window does not reach the email (and the email's content
+    laws do not reach the text), however the one fast path saw them first."""
+    tree = Policy(jurisdictions.standard(), name="p")
+    night = dt.datetime(2026, 11, 27, 8, tzinfo=dt.UTC)  # 03:00 in New York
+    text = Message("+12125550123", "news", "marketing", body="Acme: hi. Reply STOP to end.")
+    email = Message(
+        "ann@example.com",
+        "news",
+        "marketing",
+        channel="email",
+        body="Acme, 1 Main St, New York, NY 10001. To opt out, reply STOP.",
+    )
+    sms_context = _context(text, night, _consented(text.to, night))
+    mail_context = _email_context("ann@example.com", "America/New_York", "US", night)
+    assert (sms_context.recipient.zones, sms_context.recipient.jurisdictions) == (
+        mail_context.recipient.zones,
+        mail_context.recipient.jurisdictions,
+    )
+    for first, second in ((text, email), (email, text)):
+        fast = FastPath(tree)
+        for message in (first, second, first, second):
+            context = sms_context if message is text else mail_context
+            decided = fast(message, context)
+            _same(decided, run_rule(tree, message, context))
+            expected = Verdict.DEFER if message is text else Verdict.ALLOW
+            assert decided.verdict is expected
+
+
+@settings(max_examples=100)
+@given(policies(), st.data())
+def test_fast_path_decides_like_the_tree_on_every_phone_channel(
+    policy: object, data: st.DataObject
+) -> None:
+    """One fast path, one recipient, one instant, the message sent as a text, an MMS and a
+    call in a random order: each decision equals the tree's."""
+    from smspolicy.strategies import channels
+
+    tree = Policy(jurisdictions.standard(), policy, name="mixed")  # type: ignore[arg-type]
+    message = data.draw(messages(phone_numbers(regions=["US", "CA", "GB", "JP"])))
+    now = data.draw(instants())
+    events = data.draw(consent_histories(message.to, before=now, topics=st.just(message.topic)))
+    order = data.draw(st.lists(channels(["sms", "mms", "voice"]), min_size=2, max_size=5))
+    fast = FastPath(tree)
+    for channel in order:
+        sent = attrs.evolve(message, channel=channel)
+        expected = run_rule(tree, sent, _context(sent, now, events))
+        _same(fast(sent, _context(sent, now, events)), expected)

@@ -12,6 +12,7 @@ from . import i18n
 from ._context import Context
 from ._values import (
     _ALLOW,
+    Channel,
     Decision,
     Message,
     Purpose,
@@ -57,10 +58,13 @@ class Combinator(Protocol):
     """A rule made of rules, which says what it amounts to: the fast path and the engine ask
     it instead of looking inside. Adding a combinator is one class with these two methods."""
 
-    def leaves(self, purpose: Purpose, jurisdictions: frozenset[str]) -> tuple[Rule, ...] | None:
-        """The rules this one amounts to, in order, for messages of ``purpose`` to recipients
-        with candidate ``jurisdictions``, when all of them must allow and their reasons
-        combine as :func:`all_of`'s; None when it cannot say from that pair alone."""
+    def leaves(
+        self, purpose: Purpose, jurisdictions: frozenset[str], channel: Channel
+    ) -> tuple[Rule, ...] | None:
+        """The rules this one amounts to, in order, for messages of ``purpose`` on
+        ``channel`` to recipients with candidate ``jurisdictions``, when all of them must
+        allow and their reasons combine as :func:`all_of`'s; None when it cannot say from
+        those alone."""
         ...
 
     def lookback(self) -> dt.timedelta:
@@ -87,11 +91,12 @@ def lookback_of(rule: object) -> dt.timedelta:
 
 
 def leaves_of(
-    rule: object, purpose: Purpose, jurisdictions: frozenset[str]
+    rule: object, purpose: Purpose, jurisdictions: frozenset[str], channel: Channel
 ) -> tuple[Rule, ...] | None:
-    """What ``rule`` amounts to for the pair, when it is a :class:`Combinator` that can say."""
+    """What ``rule`` amounts to for (purpose, jurisdictions, channel), when it is a
+    :class:`Combinator` that can say."""
     if isinstance(rule, Combinator):
-        return rule.leaves(purpose, jurisdictions)
+        return rule.leaves(purpose, jurisdictions, channel)
     return None
 
 
@@ -276,7 +281,9 @@ class _AllOf:
             return _ALLOW
         return self.combine(message, context, decisions, denied=denied, deferred=deferred)
 
-    def leaves(self, purpose: Purpose, jurisdictions: frozenset[str]) -> tuple[Rule, ...]:
+    def leaves(
+        self, purpose: Purpose, jurisdictions: frozenset[str], channel: Channel
+    ) -> tuple[Rule, ...]:
         """Its rules: every one must allow."""
         return self.rules
 
@@ -378,7 +385,7 @@ class _AnyOf:
             return attrs.evolve(mildest, reasons=reasons)
         return deny(*reasons)
 
-    def leaves(self, purpose: Purpose, jurisdictions: frozenset[str]) -> None:
+    def leaves(self, purpose: Purpose, jurisdictions: frozenset[str], channel: Channel) -> None:
         """Never opened: one allowing rule is enough."""
         return
 
@@ -409,11 +416,13 @@ class _When:
             return _ALLOW
         return run_rule(self.rule, message, context)
 
-    def leaves(self, purpose: Purpose, jurisdictions: frozenset[str]) -> tuple[Rule, ...] | None:
-        """Its rule, or nothing, when its predicate is settled by the pair alone."""
+    def leaves(
+        self, purpose: Purpose, jurisdictions: frozenset[str], channel: Channel
+    ) -> tuple[Rule, ...] | None:
+        """Its rule, or nothing, when its predicate is settled by those alone."""
         if not isinstance(self.predicate, Predicate):
             return None
-        applies = self.predicate.settled(purpose, jurisdictions)
+        applies = self.predicate.settled(purpose, jurisdictions, channel)
         if applies is None:
             return None
         return (self.rule,) if applies != self.negate else ()

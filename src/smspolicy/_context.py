@@ -16,7 +16,7 @@ from ._values import Purpose
 from .consent import _STOPS, ChainBreak, chain_break
 from .programs import Program
 
-__all__ = ["ConsentView", "Context", "HistoryView", "ZoneTimed", "traced"]
+__all__ = ["ConsentView", "Context", "HistoryView", "ZoneTimed", "is_zone_timed", "traced"]
 
 T = TypeVar("T")
 
@@ -26,13 +26,19 @@ _UNCHECKED = ChainBreak("", -1, "not checked yet")
 
 @runtime_checkable
 class ZoneTimed(Protocol):
-    """A rule whose decision depends on nothing but the message's purpose, the recipient's
-    candidate and principal zones and the instant: a decider may ask it once per instant for
-    every recipient who shares those (a sending window)."""
+    """A rule whose decision depends on nothing but the message's purpose and channel, the
+    recipient's candidate jurisdictions, candidate and principal zones and the instant: a
+    decider may ask it once per instant for every recipient who shares those (a sending
+    window)."""
 
     def zone_timed(self) -> bool:
         """True: the rule keeps that promise."""
         ...
+
+
+def is_zone_timed(rule: object) -> bool:
+    """True when ``rule`` says it is zone-timed (a wrapper asks the rule inside)."""
+    return isinstance(rule, ZoneTimed) and rule.zone_timed() is True
 
 
 class ConsentView:

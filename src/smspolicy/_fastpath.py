@@ -1,12 +1,13 @@
-"""A policy's fast path: its leaf rules, flattened once per (purpose, jurisdictions).
+"""A policy's fast path: its leaf rules, flattened once per (purpose, channel, jurisdictions).
 
 Most decisions do not depend on how the rules are nested: an :func:`all_of` whose rules all
 return the plain ALLOW returns the plain ALLOW, a :func:`when` whose predicate is false returns it
 too, and without deferrals a DENY carries the reasons of every denying rule, in order, however
 deep. So, for each (purpose, candidate jurisdictions) pair, the policy tree is flattened into its
-leaf rules: each combinator says what it amounts to for the pair (``leaves``): nested ``all_of``
-and ``Policy`` give their rules, a ``when`` whose predicate is settled by the pair gives its rule
-or nothing, and a jurisdiction pack gives the provisions that apply. Deciding is then one loop
+leaf rules: each combinator says what it amounts to for the key (``leaves``): nested ``all_of``
+and ``Policy`` give their rules, a ``when`` whose predicate is settled by the key gives its rule
+or nothing, a jurisdiction pack gives the provisions that apply and each provision whether it
+covers the channel. Deciding is then one loop
 over the leaves. A leaf that defers hands the message to the full tree, which finds the earliest
 instant at which its rules agree.
 """
@@ -16,41 +17,41 @@ from __future__ import annotations
 import datetime as dt
 
 from ._compose import _checked, combine_settled, combiner_of, leaves_of, run_rule
-from ._context import Context, ZoneTimed, traced
+from ._context import Context, is_zone_timed, traced
 from ._memo import Memo
-from ._values import Decision, Message, Purpose, Verdict, allow
+from ._values import Channel, Decision, Message, Purpose, Verdict, allow
 from .typing import Rule
 
 __all__ = ["FastPath"]
 
 MAX_SHAPES = 4096
-"""How many (purpose, jurisdictions) pairs a fast path remembers before starting over."""
+"""How many (purpose, channel, jurisdictions) keys a fast path remembers before starting
+over."""
 
 MAX_INSTANTS = 65536
-"""How many (purpose, jurisdictions, zones, instant) keys a fast path remembers, for its
+"""How many (purpose, channel, jurisdictions, zones, instant) keys a fast path remembers, for its
 zone-timed leaves' answers and for deferrals, before starting over."""
 
 
-def _leaves(rule: Rule, purpose: Purpose, jurisdictions: frozenset[str], out: list[Rule]) -> None:
-    inner = leaves_of(rule, purpose, jurisdictions)
+def _leaves(
+    rule: Rule, purpose: Purpose, jurisdictions: frozenset[str], channel: Channel, out: list[Rule]
+) -> None:
+    inner = leaves_of(rule, purpose, jurisdictions, channel)
     if inner is None:
         out.append(rule)
         return
     for part in inner:
-        _leaves(part, purpose, jurisdictions, out)
+        _leaves(part, purpose, jurisdictions, channel, out)
 
 
 def _combined(others: list[Decision], denied: bool) -> tuple[tuple[Decision, ...], Decision]:
     return tuple(others), combine_settled(others, denied=denied)
 
 
-def _zone_timed(rule: Rule) -> bool:
-    return isinstance(rule, ZoneTimed) and rule.zone_timed() is True
-
-
-# A shape: the leaves for (purpose, jurisdictions), whether they are the policy's own rules,
-# and for each leaf its decision when the leaf is zone-timed (the same for every recipient with
-# the key's zones at the key's instant), else None: the leaf is asked for each message.
+# A shape: the leaves for (purpose, channel, jurisdictions), whether they are the policy's own
+# rules, and for each leaf its decision when the leaf is zone-timed (the same for every
+# recipient with the key's zones at the key's instant), else None: the leaf is asked for each
+# message.
 Shape = tuple[tuple[Rule, ...], bool, tuple[Decision | None, ...]]
 
 # A deferral found by the tree: the decisions of the leaves that are not zone-timed at the
@@ -79,6 +80,7 @@ class FastPath:
         recipient = context.recipient
         key = (
             message.purpose,
+            message.channel,
             recipient.jurisdictions,
             recipient.zones,
             recipient.principal_zones,
@@ -125,8 +127,8 @@ class FastPath:
 
     def _shape(self, message: Message, context: Context) -> Shape:
         recipient = context.recipient
-        pair = (message.purpose, recipient.jurisdictions)
-        leaves, flat, timed = self._shapes.get(pair, self._flatten, *pair)
+        shape = (message.purpose, recipient.jurisdictions, message.channel)
+        leaves, flat, timed = self._shapes.get(shape, self._flatten, *shape)
         known = tuple(
             _checked(leaf, leaf(message, context), context) if zoned else None
             for leaf, zoned in zip(leaves, timed, strict=True)
@@ -177,16 +179,16 @@ class FastPath:
         return decision
 
     def _flatten(
-        self, purpose: Purpose, jurisdictions: frozenset[str]
+        self, purpose: Purpose, jurisdictions: frozenset[str], channel: Channel
     ) -> tuple[tuple[Rule, ...], bool, tuple[bool, ...]]:
         out: list[Rule] = []
-        _leaves(self.rule, purpose, jurisdictions, out)
+        _leaves(self.rule, purpose, jurisdictions, channel, out)
         leaves = tuple(out)
         # Nothing was opened: the leaves are the top-level all_of's own rules, in order.
-        own = leaves_of(self.rule, purpose, jurisdictions) if self._combine else None
+        own = leaves_of(self.rule, purpose, jurisdictions, channel) if self._combine else None
         flat = own is not None and len(leaves) == len(own)
         flat = flat and all(a is b for a, b in zip(leaves, own or (), strict=False))
-        return leaves, flat, tuple(_zone_timed(leaf) for leaf in leaves)
+        return leaves, flat, tuple(is_zone_timed(leaf) for leaf in leaves)
 
     def __repr__(self) -> str:
         return f"FastPath({self.rule!r})"

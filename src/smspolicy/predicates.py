@@ -31,8 +31,9 @@ class Predicate:
     test: Callable[[Message, Context], bool]
     name: str
     reads: frozenset[str] | None = attrs.field(default=None, kw_only=True, eq=False)
-    """What the test reads when that is only the message's ``"purpose"`` and/or the recipient's
-    ``"jurisdictions"``; the engine then settles the predicate once per such pair, after
+    """What the test reads when that is only the message's ``"purpose"`` and ``"channel"``
+    and/or the recipient's ``"jurisdictions"``; the engine then settles the predicate once per
+    such (purpose, jurisdictions, channel), after
     checking that the test reads nothing else (a test that reaches for anything more is asked
     on every decision). None (the default, for any user predicate) means it may read anything
     and is asked every time."""
@@ -40,15 +41,19 @@ class Predicate:
     def __call__(self, message: Message, context: Context) -> bool:
         return bool(self.test(message, context))
 
-    def settled(self, purpose: Purpose, jurisdictions: frozenset[str]) -> bool | None:
-        """The answer for every message of ``purpose`` to a recipient with candidate
-        ``jurisdictions``, when the test reads only those; else None. The test is run on a
-        message and a context that hold nothing else, so one that declares ``reads`` but
-        reads more is found out, not trusted."""
+    def settled(
+        self, purpose: Purpose, jurisdictions: frozenset[str], channel: Channel | None = None
+    ) -> bool | None:
+        """The answer for every message of ``purpose`` on ``channel`` to a recipient with
+        candidate ``jurisdictions``, when the test reads only those; else None (also when it
+        reads the channel and none is given). The test is run on a message and a context that
+        hold nothing else, so one that declares ``reads`` but reads more is found out, not
+        trusted."""
         if self.reads is None or not self.reads <= _STATIC:
             return None
+        message = _PurposeOnly(purpose, channel)
         try:
-            return bool(self.test(_PurposeOnly(purpose), _JurisdictionsOnly(jurisdictions)))  # type: ignore[arg-type]
+            return bool(self.test(message, _JurisdictionsOnly(jurisdictions)))  # type: ignore[arg-type]
         except AttributeError:
             return None
 
@@ -65,16 +70,19 @@ class Predicate:
         return self.name
 
 
-_STATIC = frozenset({"purpose", "jurisdictions"})
+_STATIC = frozenset({"purpose", "jurisdictions", "channel"})
 
 
 class _PurposeOnly:
-    """A message that has nothing but its purpose."""
+    """A message that has nothing but its purpose and, when given, its channel (reading an
+    unset slot raises AttributeError, as reading any other field does)."""
 
-    __slots__ = ("purpose",)
+    __slots__ = ("channel", "purpose")
 
-    def __init__(self, purpose: Purpose) -> None:
+    def __init__(self, purpose: Purpose, channel: Channel | None) -> None:
         self.purpose = purpose
+        if channel is not None:
+            self.channel = channel
 
 
 class _RecipientJurisdictions:
@@ -134,6 +142,7 @@ def _both(left: frozenset[str] | None, right: frozenset[str] | None) -> frozense
 
 PURPOSE = frozenset({"purpose"})
 JURISDICTIONS = frozenset({"jurisdictions"})
+CHANNEL = frozenset({"channel"})
 
 
 def _wrap(value: Callable[[Message, Context], bool]) -> Predicate:
@@ -168,7 +177,7 @@ def channel_is(*channels: Channel | str) -> Predicate:
     if not wanted:
         raise ConfigurationError("channel_is needs at least one channel")
     names = ", ".join(repr(c.value) for c in sorted(wanted, key=lambda c: c.value))
-    return Predicate(lambda m, _c: m.channel in wanted, f"channel_is({names})")
+    return Predicate(lambda m, _c: m.channel in wanted, f"channel_is({names})", reads=CHANNEL)
 
 
 def topic_is(*topics: str) -> Predicate:

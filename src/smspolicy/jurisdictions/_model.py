@@ -11,7 +11,7 @@ import pycountry
 
 from .. import i18n
 from .._compose import all_of, lookback_of, run_rule, when
-from .._context import Context
+from .._context import Context, is_zone_timed
 from .._memo import lru
 from .._recipients import STAND_IN_JURISDICTIONS
 from .._time import first_instant_at_or_after, zone
@@ -197,6 +197,11 @@ class InForce:
             return checked_parts(Verdict.DEFER, end, decision.reasons, decision.zone)
         return decision
 
+    def zone_timed(self) -> bool:
+        """Zone-timed when its rule is: whether the law is in force depends only on the
+        recipient's zones and the instant."""
+        return is_zone_timed(self.rule)
+
     def __repr__(self) -> str:
         return f"in_force({self.rule!r}, effective={self.effective}, until={self.until})"
 
@@ -283,6 +288,10 @@ class StandIn:
         reasons = (*decision.reasons, *self.notes)
         return checked_parts(decision.verdict, decision.until, reasons, decision.zone)
 
+    def zone_timed(self) -> bool:
+        """Zone-timed when its rule is (its notes are fixed)."""
+        return is_zone_timed(self.rule)
+
     def __repr__(self) -> str:
         return f"stand_in({self.rule!r}, {dict(self.borrowed)!r})"
 
@@ -328,9 +337,19 @@ class OnChannels:
         # Whoever runs this leaf checks the decision it returns (the same object).
         return self.rule(message, context)
 
+    def leaves(
+        self, purpose: Purpose, jurisdictions: frozenset[str], channel: Channel
+    ) -> tuple[Rule, ...]:
+        """Its rule on the channels it covers, nothing on the others."""
+        return (self.rule,) if channel in self.channels else ()
+
     def lookback(self) -> dt.timedelta:
         """The history the rule inside needs."""
         return lookback_of(self.rule)
+
+    def zone_timed(self) -> bool:
+        """Zone-timed when its rule is (the channel is part of what a decider keys on)."""
+        return is_zone_timed(self.rule)
 
     def __repr__(self) -> str:
         names = ", ".join(sorted(c.value for c in self.channels))
@@ -354,6 +373,13 @@ class ByChannel:
         if rule is None:
             return allow()
         return rule(message, context)
+
+    def leaves(
+        self, purpose: Purpose, jurisdictions: frozenset[str], channel: Channel
+    ) -> tuple[Rule, ...]:
+        """The channel's rule, or nothing."""
+        rule = self.rules.get(channel)
+        return () if rule is None else (rule,)
 
     def lookback(self) -> dt.timedelta:
         """The longest history the rules inside need."""
@@ -435,8 +461,11 @@ class Provisions:
         rule = context.shared.get((self._key, *pair), self.rule_for, *pair)
         return rule(message, context)
 
-    def leaves(self, purpose: Purpose, jurisdictions: frozenset[str]) -> tuple[Rule, ...]:
-        """The provisions that apply to the pair (the combinator protocol of the fast path)."""
+    def leaves(
+        self, purpose: Purpose, jurisdictions: frozenset[str], channel: Channel
+    ) -> tuple[Rule, ...]:
+        """The provisions that apply to the pair (the combinator protocol of the fast path);
+        each then says whether it covers ``channel``."""
         return (self.rule_for(jurisdictions, purpose),)
 
     def lookback(self) -> dt.timedelta:
