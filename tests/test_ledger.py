@@ -14,7 +14,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smspolicy import Basis, ConsentEvent, ConsentKind, Engine, Message, Policy, Program, Purpose
+from smspolicy import (
+    Basis,
+    ConsentEvent,
+    ConsentKind,
+    Engine,
+    Message,
+    Policy,
+    Program,
+    Purpose,
+    Verdict,
+)
 from smspolicy import rules as R
 from smspolicy._inbound import REPLY_TOPIC
 from smspolicy._memo import Memo
@@ -1331,3 +1341,28 @@ def test_tampered_reason_names_the_rule(clock: FrozenClock) -> None:
         f"the consent records of {NUMBER} fail their integrity check at event 0 (was altered: "
         "its hash does not match its fields), so no decision is taken from them"
     )
+
+
+def test_written_evidence_edited_after_a_decision_is_tampering(
+    clock: FrozenClock, tamperable: tuple[object, Callable[..., None]]
+) -> None:
+    """A US marketing text allowed on a signed written consent; the agreement is then removed
+    from the stored event, its hash left alone: the next decision is DENY consent.tampered,
+    not the ALLOW the proven agreement gave before."""
+    from smspolicy import jurisdictions
+    from smspolicy.consent import WrittenConsent
+
+    store, edit = tamperable
+    clock.set(dt.datetime(2026, 3, 10, 17, tzinfo=dt.UTC))  # 12:00 in New York
+    engine = Engine(jurisdictions.standard(), store, clock)  # type: ignore[arg-type]
+    signed = WrittenConsent("docusign:envelope-42", "Acme deals by text", NUMBER).evidence()
+    engine.consent.confirm(
+        NUMBER, topic="deals", purpose="marketing", source="web", evidence=signed, brand="Acme"
+    )
+    text = Message(NUMBER, "deals", "marketing", body="Acme: 20% off. Reply STOP to opt out.")
+    assert engine.evaluate(text).allowed
+    assert engine.evaluate(text).allowed  # the proof remembered
+    edit(0, lambda data: data.update(evidence={}))
+    decision = engine.evaluate(text)
+    assert decision.verdict is Verdict.DENY
+    assert "consent.tampered" in decision.codes

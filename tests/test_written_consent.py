@@ -248,3 +248,34 @@ def test_transactional_consent_is_no_marketing_consent_to_prove() -> None:
     only = Engine(Policy(rule), clock=FrozenClock(NOON))
     only.consent.confirm(NY, topic="deals", purpose="transactional", source="web:form")
     assert only.evaluate(deals()).codes == ()
+
+
+def test_the_evidence_is_read_from_the_grant_for_the_messages_channel() -> None:
+    """A text's written consent is the one its own channel's grant carries: a signed agreement
+    recorded later for calls only does not stand in for an SMS consent without one (and the
+    other way round it does not stop a text whose SMS consent is signed)."""
+    clock = FrozenClock(NOON - dt.timedelta(days=2))
+    unsigned_text = Engine(jurisdictions.standard(), clock=clock)
+    unsigned_text.consent.confirm(
+        NY, topic="deals", purpose="marketing", source="web:form", channel="sms"
+    )
+    clock.set(NOON - dt.timedelta(days=1))
+    unsigned_text.consent.confirm(
+        NY, topic="deals", purpose="marketing", source="ivr", channel="voice", evidence=signed()
+    )
+    clock.set(NOON)
+    decision = unsigned_text.evaluate(deals())
+    assert decision.verdict is Verdict.DENY
+    assert decision.codes == (CODE,)
+
+    clock = FrozenClock(NOON - dt.timedelta(days=2))
+    signed_text = Engine(jurisdictions.standard(), clock=clock)
+    signed_text.consent.confirm(
+        NY, topic="deals", purpose="marketing", source="web:form", channel="sms", evidence=signed()
+    )
+    clock.set(NOON - dt.timedelta(days=1))
+    signed_text.consent.confirm(
+        NY, topic="deals", purpose="marketing", source="ivr", channel="voice"
+    )
+    clock.set(NOON)
+    assert signed_text.evaluate(deals()).allowed

@@ -9,9 +9,11 @@ import attrs
 
 from .. import i18n
 from .._context import Context
+from .._records import ConsentEvent
 from .._values import Decision, Message, Purpose, allow, deny
-from ..consent import ConsentStatus, consent_status, written_consent_of
+from ..consent import ConsentStatus, written_consent_of
 from ..errors import ConfigurationError
+from ._consent import consent
 
 __all__ = ["written_consent_evidence"]
 
@@ -24,6 +26,14 @@ _MISSING = i18n.register_template(
 )
 
 
+_GRANT = consent(stop_scope="topic")
+"""The fold that finds the grant in effect for the message's topic, purpose, brand and
+channel (a revocation of the topic ends it): the same memo entry as any rule that folds the
+same way (``us.fcc.revocation``), so a decision folds the ledger once for both."""
+
+_PROVEN = object()  # the key of proven events in the decider's memo
+
+
 @attrs.frozen(repr=False)
 class _WrittenConsentEvidence:
     on_missing: Literal["deny", "warn"]
@@ -34,25 +44,18 @@ class _WrittenConsentEvidence:
     def __call__(self, message: Message, context: Context) -> Decision:
         if message.purpose is not Purpose.MARKETING:
             return allow()
-        events = context.consent.events
-        detail = consent_status(
-            events,
-            topic=message.topic,
-            purpose=Purpose.MARKETING,
-            brand=message.brand,
-            now=context.now,
-            stop_scope="topic",
-        )
-        if detail.status is not ConsentStatus.EXPRESS or detail.event is None:
+        detail = _GRANT.status(message, context)
+        event = detail.event
+        if detail.status is not ConsentStatus.EXPRESS or event is None:
             return allow()  # no express consent: the consent rules say so
-        if context.consent.broken is None and written_consent_of(detail.event, events):
+        if context.consent.broken is None and _proven(event, context):
             return allow()
         reason = i18n.reason(
             self.code,
             self.name,
             _MISSING,
             citation=self.citation,
-            at=detail.event.at.isoformat(),
+            at=event.at.isoformat(),
             topic=message.topic,
         )
         return deny(reason) if self.on_missing == "deny" else allow(reason)
@@ -61,6 +64,23 @@ class _WrittenConsentEvidence:
         if self.on_missing == "deny":
             return f"{self.name}()"
         return f"{self.name}(on_missing={self.on_missing!r})"
+
+
+def _proven(event: ConsentEvent, context: Context) -> bool:
+    """Whether ``event`` carries (or its double opt-in request carries) written consent.
+    Proven events are remembered by their hash across decisions (what an event's hash covers
+    cannot change without breaking the chain, which is checked first, and a proof, once the
+    request it names is on record, stays); an event not proven is read again each time, since
+    the request it names may be recorded later."""
+    if not event.hash:  # not from a ledger: nothing to remember it by
+        return written_consent_of(event, context.consent.events) is not None
+    key = (_PROVEN, event.number, event.hash)
+    if context.shared.peek(key) is not None:
+        return True
+    if written_consent_of(event, context.consent.events) is None:
+        return False
+    context.shared.put(key, True)
+    return True
 
 
 def written_consent_evidence(
