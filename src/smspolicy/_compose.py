@@ -73,6 +73,27 @@ class Combinator(Protocol):
 
 
 @runtime_checkable
+class SettledAtInstant(Protocol):
+    """A rule that, for recipients with given candidate zones at a given instant, amounts to
+    other rules (a law in force, or not yet): the fast path asks it once per such key."""
+
+    def at_instant(self, zones: tuple[str, ...], now: dt.datetime) -> tuple[Rule, ...] | None:
+        """The rules this one amounts to, in order, for recipients with candidate ``zones`` at
+        ``now`` (all must allow; reasons combine as :func:`all_of`'s); None when it cannot
+        say from those alone."""
+        ...
+
+
+def at_instant_of(
+    rule: object, zones: tuple[str, ...], now: dt.datetime
+) -> tuple[Rule, ...] | None:
+    """What ``rule`` amounts to for recipients with ``zones`` at ``now``, when it can say."""
+    if isinstance(rule, SettledAtInstant):
+        return rule.at_instant(zones, now)
+    return None
+
+
+@runtime_checkable
 class NeedsHistory(Protocol):
     """A rule that counts sends, and says how far back it must see them."""
 

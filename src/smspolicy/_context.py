@@ -8,7 +8,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-from ._memo import Memo, blank, copy_fields, set_field
+from ._memo import MISSING, Memo, blank, copy_fields, set_field
 from ._recipients import Profile, Recipient
 from ._records import ConsentEvent, SendRecord
 from ._time import as_utc, ensure_aware, to_local, zone
@@ -75,8 +75,11 @@ class ConsentView:
         # Of the chain every spelling of an email address shares, only what stops mail joins
         # (a grant there is another mailbox's); both chains are checked apart.
         self._chains = (tuple(person_events), tuple(shared_events))
-        stops = tuple(e for e in self._chains[1] if e.kind in _STOPS)
-        self._person = (*self._chains[0], *stops)
+        if shared_events:
+            stops = tuple(e for e in self._chains[1] if e.kind in _STOPS)
+            self._person = (*self._chains[0], *stops)
+        else:
+            self._person = self._chains[0]
         self._own: tuple[ConsentEvent, ...] | None = None if load else tuple(events)
         self._events: tuple[ConsentEvent, ...] | None = (
             None if load else (*tuple(events), *self._person) if self._person else self._own
@@ -95,7 +98,8 @@ class ConsentView:
     @property
     def events(self) -> tuple[ConsentEvent, ...]:
         """Every consent event for this recipient, oldest first."""
-        return self._ensure()
+        events = self._events
+        return self._ensure() if events is None else events
 
     @property
     def broken(self) -> ChainBreak | None:
@@ -181,7 +185,10 @@ class Context:
         """``compute(*args)``, once per context (the same instant): rules share work such as
         the recipient's local time or the folded consent state. Passing ``args`` apart spares
         the hot path a closure."""
-        return self._memo.get(key, compute, *args)
+        found = self._memo.entries.get(key, MISSING)  # a hit, the usual case, in one call
+        if found is MISSING:
+            return self._memo.get(key, compute, *args)
+        return found  # type: ignore[return-value]
 
     def local_time(self, zone_name: str) -> dt.datetime:
         """``now`` in the zone, computed once per context."""

@@ -15,7 +15,7 @@ from . import i18n
 from ._compose import lookback_of
 from ._context import ConsentView, Context, HistoryView
 from ._fastpath import FastPath
-from ._memo import Memo
+from ._memo import MISSING, Memo
 from ._recipients import Profile, Recipient, Resolver, address_recipient, stop_key
 from ._records import SendRecord
 from ._values import Channel, Decision, Message, Purpose, Verdict, checked_parts, defer, deny
@@ -258,7 +258,11 @@ class Decider:
             return checked_parts(decision.verdict, decision.until, decision.reasons, zone)
         # Shared decisions (the plain ALLOW, a combined DENY) get one zoned copy per zone; the
         # decision is kept with its copy, so its id cannot be reused meanwhile.
-        _kept, zoned = self._zoned.get((id(decision), zone), _zoned, decision, zone)
+        key = (id(decision), zone)
+        found: tuple[Decision, Decision] = self._zoned.entries.get(key, MISSING)  # type: ignore[assignment]
+        if found is MISSING:  # a hit, the usual case, costs one call
+            found = self._zoned.get(key, _zoned, decision, zone)
+        _kept, zoned = found
         return zoned
 
     def __repr__(self) -> str:

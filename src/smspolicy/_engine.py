@@ -18,6 +18,7 @@ from ._clock import CheckedClock, Clock, SystemClock
 from ._compose import all_of
 from ._decider import Decider, read_snapshot, required_history
 from ._inbound import InboundHandler, InboundResult, programs_for
+from ._memo import Memo
 from ._recipients import (
     DEFAULT_CACHE_SIZE,
     LineTypeLookup,
@@ -197,6 +198,7 @@ class Engine:
             trust_profile_zone=trust_profile_zone,
         )
         self._stored = StoredProfiles(self.store) if _keeps_profiles(self.store) else None
+        self._keys = Memo(cache_size)  # the addresses each message's profile is kept under
         explicit = _profiles(profiles)
         if self._stored is None:
             self._profile = explicit
@@ -354,9 +356,21 @@ class Engine:
     def _stored_keys(self, message: object) -> tuple[str, ...]:
         """The addresses a message's stored profile may be kept under: the normal form, then,
         for an email or push address, the address as spelled (as the decider looks them up);
-        none when it cannot have one."""
+        none when it cannot have one. Remembered per (address as given, channel)."""
         if not isinstance(message, Message):
             return ()  # the decider names the wrong type
+        to = message.to
+        if type(to) is not str:
+            return self._keys_of(message)
+        key = (to, message.channel)
+        found: tuple[str, ...] | None = self._keys.peek(key)  # type: ignore[assignment]
+        if found is None:
+            found = self._keys_of(message)
+            if found:  # an address that failed (a lookup down) is tried again next time
+                self._keys.put(key, found)
+        return found
+
+    def _keys_of(self, message: Message) -> tuple[str, ...]:
         try:
             address = self.resolver.address_for(message.to, message.channel)
         except (InvalidNumberError, LineTypeLookupError):
@@ -377,10 +391,12 @@ class Engine:
         records = stored.prefetch(key for found in keys for key in found)
         out: list[Message] = []
         for message, found in zip(batch, keys, strict=True):
-            linked = (records.get(key) for key in found)
-            person = next((r.person for r in linked if r is not None and r.person), None)
-            if person is not None and not message.person:
-                message = attrs.evolve(message, person=person)
+            if found and not message.person:  # found is empty for what is not a Message
+                for key in found:
+                    record = records.get(key)
+                    if record is not None and record.person:
+                        message = attrs.evolve(message, person=record.person)
+                        break
             out.append(message)
         return out
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ._compose import _checked, combine_settled, combiner_of, leaves_of, run_rule
+from ._compose import _checked, at_instant_of, combine_settled, combiner_of, leaves_of, run_rule
 from ._context import Context, is_zone_timed, traced
-from ._memo import Memo
+from ._memo import MISSING, Memo
 from ._values import Channel, Decision, Message, Purpose, Verdict, allow
 from .typing import Rule
 
@@ -49,10 +49,11 @@ def _combined(others: list[Decision], denied: bool) -> tuple[tuple[Decision, ...
 
 
 # A shape: the leaves for (purpose, channel, jurisdictions), whether they are the policy's own
-# rules, and for each leaf its decision when the leaf is zone-timed (the same for every
-# recipient with the key's zones at the key's instant), else None: the leaf is asked for each
-# message.
-Shape = tuple[tuple[Rule, ...], bool, tuple[Decision | None, ...]]
+# rules, for each leaf its decision when the leaf is zone-timed (the same for every recipient
+# with the key's zones at the key's instant), else None: the leaf is asked for each message;
+# the leaves asked, in order; and whether every zone-timed leaf gives the plain ALLOW (then a
+# message whose asked leaves all do is allowed at once).
+Shape = tuple[tuple[Rule, ...], bool, tuple[Decision | None, ...], tuple[Rule, ...], bool]
 
 # A deferral found by the tree: the decisions of the leaves that are not zone-timed at the
 # instant decided and at each instant the tree looked at (the trail), and the tree's decision.
@@ -86,15 +87,24 @@ class FastPath:
             recipient.principal_zones,
             context.now,
         )
-        leaves, flat, known = self._instants.get(key, self._shape, message, context)
+        shape: Shape = self._instants.entries.get(key, MISSING)  # type: ignore[assignment]
+        if shape is MISSING:  # a hit, the usual case, costs one call
+            shape = self._instants.get(key, self._shape, message, context)
+        leaves, flat, known, ask, quiet = shape
+        plain = allow()  # the shared plain ALLOW, in a local name: this runs for every message
+        asked = [leaf(message, context) for leaf in ask]  # the leaves not zone-timed, in order
+        if quiet:  # every zone-timed leaf allows plainly at this key
+            for decision in asked:
+                if decision is not plain:
+                    break
+            else:
+                return plain
         others: list[Decision] = []
-        asked: list[Decision] = []  # the decisions of the leaves asked, in order
         denied = deferred = False
-        plain = allow()  # the shared plain ALLOW, in a local name: this loop runs for every message
+        answers = iter(asked)
         for leaf, given in zip(leaves, known, strict=True):
             if given is None:
-                decision = leaf(message, context)
-                asked.append(decision)
+                decision = next(answers)
                 if decision is plain:
                     continue
                 decision = _checked(leaf, decision, context)
@@ -113,9 +123,7 @@ class FastPath:
         if deferred and not (flat and denied):
             # Where nested deferrals meet (a DENY among them too) depends on the nesting: the
             # tree decides, once per key and set of decisions.
-            return self._deferral(
-                key, message, context, (leaves, known, tuple(asked)), others, flat
-            )
+            return self._deferral(key, message, context, (ask, tuple(asked)), others, flat)
         if flat:  # the leaves are the policy's own rules: combine exactly as it does
             assert self._combine is not None
             return self._combine(message, context, others, denied=denied, deferred=deferred)
@@ -129,18 +137,23 @@ class FastPath:
         recipient = context.recipient
         shape = (message.purpose, recipient.jurisdictions, message.channel)
         leaves, flat, timed = self._shapes.get(shape, self._flatten, *shape)
+        leaves, timed, settled = _at_instant(leaves, timed, recipient.zones, context.now)
+        flat = flat and not settled  # a leaf replaced: they are no longer the policy's own
         known = tuple(
             _checked(leaf, leaf(message, context), context) if zoned else None
             for leaf, zoned in zip(leaves, timed, strict=True)
         )
-        return leaves, flat, known
+        ask = tuple(leaf for leaf, given in zip(leaves, known, strict=True) if given is None)
+        plain = allow()
+        quiet = all(given is None or given is plain for given in known)
+        return leaves, flat, known, ask, quiet
 
     def _deferral(
         self,
         key: tuple[object, ...],
         message: Message,
         context: Context,
-        now: tuple[tuple[Rule, ...], tuple[Decision | None, ...], tuple[Decision, ...]],
+        now: tuple[tuple[Rule, ...], tuple[Decision, ...]],
         others: list[Decision],
         flat: bool,
     ) -> Decision:
@@ -148,14 +161,13 @@ class FastPath:
         ``not_after``): recipients who share zones, jurisdictions and the instant, and whose
         other rules give the same decisions now and at every instant the policy looked at
         (mostly the plain ALLOW), share it."""
-        leaves, known, asked = now
+        ask, asked = now
         full = (*key, message.not_after)
         found: Deferral | tuple[()] | None = self._deferrals.peek(full)  # type: ignore[assignment]
         if found:
             before, trail, decision = found
             if _same(before, asked) and all(
-                _same(decisions, _asked(leaves, known, message, context.at(at)))
-                for at, decisions in trail
+                _same(decisions, _asked(ask, message, context.at(at))) for at, decisions in trail
             ):
                 return decision
         instants: list[dt.datetime] = []
@@ -172,8 +184,7 @@ class FastPath:
             self._deferrals.put(full, ())
         elif not found:
             looked = tuple(
-                (at, _asked(leaves, known, message, context.at(at)))
-                for at in dict.fromkeys(instants)
+                (at, _asked(ask, message, context.at(at))) for at in dict.fromkeys(instants)
             )
             self._deferrals.put(full, (asked, looked, decision))
         return decision
@@ -194,13 +205,28 @@ class FastPath:
         return f"FastPath({self.rule!r})"
 
 
-def _asked(
-    leaves: tuple[Rule, ...], known: tuple[Decision | None, ...], message: Message, context: Context
-) -> tuple[Decision, ...]:
+def _at_instant(
+    leaves: tuple[Rule, ...], timed: tuple[bool, ...], zones: tuple[str, ...], now: dt.datetime
+) -> tuple[tuple[Rule, ...], tuple[bool, ...], bool]:
+    """The leaves with each that says what it amounts to at ``now`` for ``zones`` (a law in
+    force, or not) replaced by that, their zone-timed flags, and whether any was replaced."""
+    out: list[tuple[Rule, bool]] = []
+    settled = False
+    for leaf, zoned in zip(leaves, timed, strict=True):
+        rules = at_instant_of(leaf, zones, now)
+        if rules is None:
+            out.append((leaf, zoned))
+        else:
+            settled = True
+            out.extend((rule, is_zone_timed(rule)) for rule in rules)
+    if not settled:
+        return leaves, timed, False
+    return tuple(leaf for leaf, _ in out), tuple(zoned for _, zoned in out), True
+
+
+def _asked(ask: tuple[Rule, ...], message: Message, context: Context) -> tuple[Decision, ...]:
     """The decisions, in order, of the leaves that are not zone-timed."""
-    return tuple(
-        leaf(message, context) for leaf, given in zip(leaves, known, strict=True) if given is None
-    )
+    return tuple([leaf(message, context) for leaf in ask])
 
 
 def _same(left: tuple[Decision, ...], right: tuple[Decision, ...]) -> bool:

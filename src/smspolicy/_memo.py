@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Hashable
 from typing import Any, ParamSpec, TypeVar
 
-__all__ = ["CACHES", "Memo", "blank", "bounded", "copy_fields", "lru", "set_field"]
+__all__ = ["CACHES", "MISSING", "Memo", "blank", "bounded", "copy_fields", "lru", "set_field"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -50,7 +50,8 @@ def bounded(
     return found
 
 
-_UNSET: Any = object()
+MISSING: Any = object()
+"""What a memo's ``entries.get(key, MISSING)`` gives for a key it does not hold."""
 
 
 class Memo:
@@ -59,10 +60,11 @@ class Memo:
     context for its instant; a decider for everything it decides), so nothing else keeps
     entries alive."""
 
-    __slots__ = ("_entries", "limit")
+    __slots__ = ("entries", "limit")
 
     def __init__(self, limit: int = 4096) -> None:
-        self._entries: dict[object, object] = {}
+        # Read in place (``entries.get(key, MISSING)``) where one call per hit matters.
+        self.entries: dict[object, object] = {}
         self.limit = limit
 
     def get(self, key: object, compute: Callable[..., T], /, *args: object) -> T:
@@ -70,9 +72,9 @@ class Memo:
         path builds no closure)."""
         if not CACHES:
             return compute(*args)
-        entries = self._entries
-        value = entries.get(key, _UNSET)  # every key misses once: no exception for it
-        if value is _UNSET:
+        entries = self.entries
+        value = entries.get(key, MISSING)  # every key misses once: no exception for it
+        if value is MISSING:
             if len(entries) >= self.limit:
                 entries.clear()
             value = entries[key] = compute(*args)
@@ -80,28 +82,28 @@ class Memo:
 
     def peek(self, key: object) -> object | None:
         """The value under ``key``, or None."""
-        return self._entries.get(key)
+        return self.entries.get(key)
 
     def put(self, key: object, value: object) -> None:
         """Remember ``value`` under ``key`` (nothing with caches off)."""
         if CACHES:
-            if len(self._entries) >= self.limit:
-                self._entries.clear()
-            self._entries[key] = value
+            if len(self.entries) >= self.limit:
+                self.entries.clear()
+            self.entries[key] = value
 
     def clear(self) -> None:
         """Forget everything."""
-        self._entries.clear()
+        self.entries.clear()
 
     def values(self) -> list[object]:
         """The remembered values."""
-        return list(self._entries.values())
+        return list(self.entries.values())
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self.entries)
 
     def __repr__(self) -> str:
-        return f"Memo({len(self._entries)} of {self.limit})"
+        return f"Memo({len(self.entries)} of {self.limit})"
 
 
 def lru(maxsize: int | None) -> Callable[[F], F]:

@@ -702,7 +702,9 @@ class Resolver:
 
     def number_facts(self, value: str | phonenumbers.PhoneNumber) -> _NumberFacts:
         """Parse and describe a number, from the cache when possible."""
-        if isinstance(value, phonenumbers.PhoneNumber):  # unhashable: key it by its parts
+        if type(value) is str:  # the usual case first: every decision asks
+            cached = self._facts_of(value)
+        elif isinstance(value, phonenumbers.PhoneNumber):  # unhashable: key it by its parts
             cached = self._facts_of(
                 (value.country_code, value.national_number, value.italian_leading_zero)
             )
@@ -711,6 +713,8 @@ class Resolver:
         else:  # unhashable or of another type: _parse_checked names the type
             _parse_checked(value, self.default_region)
             raise AssertionError("unreachable: _parse_checked refuses other types")
+        if type(cached) is _NumberFacts:
+            return cached
         if isinstance(cached, InvalidNumberError):
             raise InvalidNumberError(*cached.args)
         return cached

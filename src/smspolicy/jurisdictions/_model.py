@@ -202,6 +202,18 @@ class InForce:
         recipient's zones and the instant."""
         return is_zone_timed(self.rule)
 
+    def at_instant(self, zones: tuple[str, ...], now: dt.datetime) -> tuple[Rule, ...] | None:
+        """Nothing before the law is in force (or once it has ended), its rule while it is
+        and has no end; None while it is in force with an end (a deferral past the end is
+        cut, which only a call can do)."""
+        if self.effective is not None and now < _day_starts(self.effective, zones or _EARLIEST)[0]:
+            return ()
+        if self.until is None:
+            return (self.rule,)
+        if now >= _day_starts(self.until, zones or _LATEST)[1]:
+            return ()
+        return None
+
     def __repr__(self) -> str:
         return f"in_force({self.rule!r}, effective={self.effective}, until={self.until})"
 

@@ -126,13 +126,18 @@ class StoredProfiles:
 
     def record(self, address: str) -> ProfileRecord | None:
         """The address's stored record (profile and person), or None."""
-        found = self._cached(address)
-        if found is _MISS:
-            return self._read([address]).get(address)
-        return found  # type: ignore[return-value]
+        # What _cached does, inline: every decision asks.
+        entry: tuple[ProfileRecord | None, float] | None = self._memo.entries.get(address)  # type: ignore[assignment]
+        if entry is not None and entry[1] > time.monotonic():
+            return entry[0]
+        return self._read([address]).get(address)
 
     def __call__(self, address: str) -> Profile | None:
-        found = self.record(address)
+        entry: tuple[ProfileRecord | None, float] | None = self._memo.entries.get(address)  # type: ignore[assignment]
+        if entry is not None and entry[1] > time.monotonic():
+            found = entry[0]
+        else:
+            found = self._read([address]).get(address)
         return None if found is None else found.profile
 
     def person(self, address: str) -> str | None:
