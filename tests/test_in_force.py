@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from smspolicy import Context, Decision, Message, Reason, Recipient, Verdict, defer, deny, rule
 from smspolicy._recipients import Resolver
@@ -36,6 +38,7 @@ def decide(bounded: InForce, now: dt.datetime, number: str | None = NY) -> Decis
 
 
 SECOND = dt.timedelta(seconds=1)
+HOUR = dt.timedelta(hours=1)
 NY_START = dt.datetime(2026, 1, 10, 5, tzinfo=UTC)  # 00:00 EST
 NY_END = dt.datetime(2026, 2, 10, 5, tzinfo=UTC)
 
@@ -168,3 +171,72 @@ def test_the_rule_sees_the_message_and_a_cut_deferral_keeps_its_zone() -> None:
     assert cut.zone == "America/New_York"
     assert decide(InForce(reads, EFFECTIVE, None), NY_START).until == FAR
     assert seen == ["deals", "deals"]
+
+
+_BOUNDS = [start + dt.timedelta(hours=hours) for start in (NY_START, NY_END) for hours in (0, 1, 3)]
+"""00:00 on the first and the end date in New York, Chicago and Los Angeles."""
+
+
+@given(
+    st.sampled_from(_BOUNDS),
+    st.integers(-2, 2),
+    st.sampled_from([NY, LA, "+18505550123", "+447911123456"]),
+    st.sampled_from([(EFFECTIVE, UNTIL), (EFFECTIVE, None), (None, UNTIL)]),
+    st.sampled_from(["denies", "waits", "window"]),
+)
+def test_the_fast_path_settles_a_law_in_force_like_the_tree(
+    bound: dt.datetime,
+    seconds: int,
+    number: str,
+    dates: tuple[dt.date | None, dt.date | None],
+    kind: str,
+) -> None:
+    """A law in force is settled once per (zones, instant) by the fast path (nothing before
+    it, its rule while it has no end, itself while it has one): at every second around the
+    local midnights that start and end it, for recipients in several zones, next to another
+    rule, the fast path's decision equals the tree's, a deferral cut at the end included."""
+    from smspolicy import Policy, rules
+    from smspolicy._compose import run_rule
+    from smspolicy._fastpath import FastPath
+
+    inner = {"denies": denies, "waits": waits, "window": rules.sending_window("08:00", "21:00")}
+    bounded = InForce(inner[kind], *dates)
+    policy = Policy(bounded, rules.valid_number(), name="p")
+    now = bound + dt.timedelta(seconds=seconds)
+    message = Message(number, "deals", "marketing")
+    fast = FastPath(policy)
+    for _ in range(2):  # computed, then remembered per key
+        context = Context(now=now, recipient=Resolver().resolve(number))
+        expected = run_rule(policy, message, Context(now=now, recipient=context.recipient))
+        decided = fast(message, context)
+        assert (decided.verdict, decided.until, decided.reasons) == (
+            expected.verdict,
+            expected.until,
+            expected.reasons,
+        )
+
+
+def test_a_law_in_force_says_what_it_amounts_to_at_an_instant() -> None:
+    """``at_instant``: nothing before the first day or from the end date, its rule in force
+    without an end, and no answer while in force with an end (only a call can cut a
+    deferral)."""
+    zones = ("America/New_York",)
+    assert InForce(denies, EFFECTIVE, None).at_instant(zones, NY_START - SECOND) == ()
+    assert InForce(denies, EFFECTIVE, None).at_instant(zones, NY_START) == (denies,)
+    assert InForce(denies, EFFECTIVE, UNTIL).at_instant(zones, NY_START) is None
+    assert InForce(denies, EFFECTIVE, UNTIL).at_instant(zones, NY_END - SECOND) is None
+    assert InForce(denies, EFFECTIVE, UNTIL).at_instant(zones, NY_END) == ()
+    assert InForce(denies, None, UNTIL).at_instant(zones, NY_START) is None
+    # Several zones: from the first start among them to the last end.
+    both = ("America/New_York", "America/Los_Angeles")
+    assert InForce(denies, EFFECTIVE, None).at_instant(both, NY_START) == (denies,)
+    assert InForce(denies, EFFECTIVE, UNTIL).at_instant(both, NY_END) is None
+    assert InForce(denies, EFFECTIVE, UNTIL).at_instant(both, NY_END + 3 * HOUR) == ()
+    # Unknown zones: in force until the end date starts at UTC-12 (12:00 UTC that day) and
+    # from the date's start at UTC+14 (10:00 UTC the day before).
+    assert InForce(denies, EFFECTIVE, UNTIL).at_instant((), NY_END) is None
+    assert InForce(denies, EFFECTIVE, UNTIL).at_instant((), NY_END + 7 * HOUR) == ()
+    assert InForce(denies, EFFECTIVE, None).at_instant((), NY_START - dt.timedelta(hours=20)) == ()
+    assert InForce(denies, EFFECTIVE, None).at_instant((), NY_START - dt.timedelta(hours=18)) == (
+        denies,
+    )
