@@ -146,18 +146,24 @@ class Floor:
         self.bounds: dict[tuple[object, str, dt.date], tuple[tuple[dt.datetime, dt.datetime], ...]]
         self.bounds = {}
         self.zones = {}
-        self.checks: dict[str, list[tuple[object, tuple[str, ...]]]] = {}
+        self.checks: dict[str, tuple[tuple[object, tuple[str, ...]], ...]] = {}
+        self.instants: dict[tuple[int, dt.datetime], dt.datetime] = {}
+        shared: dict[
+            tuple[tuple[object, tuple[str, ...]], ...], tuple[tuple[object, tuple[str, ...]], ...]
+        ] = {}
         for m in messages:
             recipient = decider.recipient(m)
             leaves = decider._fast._flatten(m.purpose, recipient.jurisdictions, m.channel)[0]
             windows = []
             for leaf in leaves:
+                leaf = getattr(leaf, "rule", leaf)  # a law in force: its window
                 window = getattr(leaf, "window", None)
                 if not isinstance(window, Window):
                     continue
                 names = leaf._zones(recipient)  # the zones that window holds in
                 windows.append((window, names))
-            self.checks[m.address] = windows
+            found = tuple(windows)
+            self.checks[m.address] = shared.setdefault(found, found)  # one object per set
             for _window, names in windows:
                 for name in names:
                     self.zones[name] = zone(name)
@@ -199,6 +205,17 @@ class Floor:
         if m.content_key in self.keys[number]:
             return Verdict.DENY
         checks = self.checks[number]
+        key = (id(checks), now)  # recipients share their windows and zones, as in the engine
+        found = self.instants.get(key)
+        if found is None:
+            found = self.instants[key] = self._joint(checks, now)
+        return Verdict.ALLOW if found == now else Verdict.DEFER
+
+    def _joint(
+        self, checks: tuple[tuple[object, tuple[str, ...]], ...], now: dt.datetime
+    ) -> dt.datetime:
+        """The earliest instant at or after ``now`` at which every window is open in every
+        zone it holds in."""
         instant = now
         for _ in range(16):
             moved = False
@@ -209,7 +226,7 @@ class Floor:
                         instant, moved = opening, True
             if not moved:
                 break
-        return Verdict.ALLOW if instant == now else Verdict.DEFER
+        return instant
 
     def run(self, messages: list[Message], now: dt.datetime) -> int:
         decide = self.decide

@@ -17,7 +17,7 @@ from ._context import ConsentView, Context, HistoryView
 from ._fastpath import FastPath
 from ._memo import MISSING, Memo
 from ._recipients import Profile, Recipient, Resolver, address_recipient, stop_key
-from ._records import SendRecord
+from ._records import ConsentEvent, SendRecord
 from ._values import Channel, Decision, Message, Purpose, Verdict, checked_parts, defer, deny
 from .consent import person_key
 from .errors import (
@@ -199,29 +199,34 @@ class Decider:
         """The context for one message: its recipient's records from ``snapshot``, and as its
         history the sends of its address and of its person, or ``locked``, those read under a
         reservation's lock (which already hold both)."""
+        address = recipient.address
+        person = message.person
         if locked is not None:
             sends: Sequence[SendRecord] = locked
         else:
-            sends = snapshot.sends.get(recipient.address, ())
-            if message.person:
-                sends = merged_sends(sends, snapshot.person_sends.get(message.person, ()))
-        shared = stop_key(recipient.address) if message.channel is Channel.EMAIL else None
+            sends = snapshot.sends.get(address, ())
+            if person:
+                sends = merged_sends(sends, snapshot.person_sends.get(person, ()))
+        consent = snapshot.consent
+        suppressed = address in snapshot.suppressed
+        shared = stop_key(address) if message.channel is _EMAIL else None
+        shared_events: Sequence[ConsentEvent] = ()
+        if shared is not None:
+            suppressed = suppressed or shared in snapshot.suppressed
+            shared_events = consent.get(shared, ())
         return Context(
             now=now,
             recipient=recipient,
             consent=ConsentView(
-                events=snapshot.consent.get(recipient.address, ()),
-                person_events=snapshot.consent.get(person_key(message.person), ())
-                if message.person
-                else (),
-                suppressed=recipient.address in snapshot.suppressed
-                or (shared is not None and shared in snapshot.suppressed),
+                events=consent.get(address, ()),
+                person_events=consent.get(person_key(person), ()) if person else (),
+                suppressed=suppressed,
                 verified=self._verified,
-                shared_events=snapshot.consent.get(shared, ()) if shared is not None else (),
+                shared_events=shared_events,
             ),
             history=HistoryView(sends=sends, since=now - self.history),
-            profile=self.profile(recipient.address),
-            engagement=snapshot.engagement.get(recipient.address),
+            profile=self.profile(address),
+            engagement=snapshot.engagement.get(address),
             senders=self.senders,
             programs=self.programs,
             shared=self.memo,
@@ -267,6 +272,9 @@ class Decider:
 
     def __repr__(self) -> str:
         return f"Decider({self.rule!r})"
+
+
+_EMAIL = Channel.EMAIL  # a module name: the enum's attribute is looked up for every message
 
 
 def _zoned(decision: Decision, zone: str) -> tuple[Decision, Decision]:

@@ -345,7 +345,7 @@ class Engine:
 
     def evaluate(self, message: Message) -> Decision:
         """Decide one message now."""
-        return next(self.evaluate_many([message]))
+        return self._evaluate_batch([message], self.now())[0]
 
     def evaluate_many(self, messages: Iterable[Message]) -> Iterator[Decision]:
         """Decide many messages, reading the store in batches; yields in input order."""

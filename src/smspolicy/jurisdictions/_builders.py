@@ -14,7 +14,7 @@ from .._compose import run_rule
 from .._context import Context
 from .._records import Basis
 from .._time import zone
-from .._values import Decision, Message, allow
+from .._values import ALLOWED, Decision, Message
 from ..rules._caps import Scope
 from ..typing import Rule
 
@@ -91,7 +91,7 @@ class OnClock:
 
     def __call__(self, message: Message, context: Context) -> Decision:
         if self.clock in context.recipient.zones:
-            return allow()  # the rule on the recipient's own zones already reads this clock
+            return ALLOWED  # the rule on the recipient's own zones already reads this clock
         recipient = attrs.evolve(context.recipient, zones=(self.clock,), principal_zones=None)
         return run_rule(self.rule, message, attrs.evolve(context, recipient=recipient))
 

@@ -16,13 +16,13 @@ from .._memo import lru
 from .._recipients import STAND_IN_JURISDICTIONS
 from .._time import first_instant_at_or_after, zone
 from .._values import (
+    ALLOWED,
     Channel,
     Decision,
     Message,
     Purpose,
     Reason,
     Verdict,
-    allow,
     checked_parts,
 )
 from ..predicates import Predicate
@@ -182,12 +182,12 @@ class InForce:
         zones = context.recipient.zones
         now = context.now
         if self.effective is not None and now < _day_starts(self.effective, zones or _EARLIEST)[0]:
-            return allow()
+            return ALLOWED
         if self.until is None:
             return run_rule(self.rule, message, context)
         end = _day_starts(self.until, zones or _LATEST)[1]
         if now >= end:
-            return allow()
+            return ALLOWED
         decision = run_rule(self.rule, message, context)
         if (
             decision.verdict is Verdict.DEFER
@@ -345,7 +345,7 @@ class OnChannels:
 
     def __call__(self, message: Message, context: Context) -> Decision:
         if message.channel not in self.channels:
-            return allow()
+            return ALLOWED
         # Whoever runs this leaf checks the decision it returns (the same object).
         return self.rule(message, context)
 
@@ -383,7 +383,7 @@ class ByChannel:
     def __call__(self, message: Message, context: Context) -> Decision:
         rule = self.rules.get(message.channel)
         if rule is None:
-            return allow()
+            return ALLOWED
         return rule(message, context)
 
     def leaves(

@@ -18,7 +18,7 @@ from .._context import Context
 from .._memo import set_field
 from .._records import SendRecord
 from .._time import Zone, first_instant_at_or_after, to_local, zone, zone_name
-from .._values import Decision, Message, Reason, Verdict, allow, defer, deny
+from .._values import ALLOWED, Decision, Message, Reason, Verdict, defer, deny
 from ..errors import ConfigurationError
 from ..programs import Program
 
@@ -151,6 +151,10 @@ class _FrequencyCap:
             return short
         if self.calendar and context.recipient.zones:
             return self._calendar(message, context, counted(context, message, self.scope))
+        per = self._rolling
+        inside = [r.at for r in counted(context, message, self.scope, after=context.now - per)]
+        if len(inside) < self.limit:
+            return ALLOWED
         # A rolling deferral is exact: at `until`, on the same records, fewer than `limit`
         # sends count (no send enters the window as time passes; the newest `limit - 1` are
         # all that can still be in it, and a hold may have expired too). all_of re-runs every
@@ -164,11 +168,7 @@ class _FrequencyCap:
             and last[2] is message
             and last[3] == context.now
         ):
-            return allow()
-        per = self._rolling
-        inside = [r.at for r in counted(context, message, self.scope, after=context.now - per)]
-        if len(inside) < self.limit:
-            return allow()
+            return ALLOWED
         inside.sort()
         until = inside[len(inside) - self.limit] + per
         context.shared.put(
@@ -188,7 +188,7 @@ class _FrequencyCap:
                 if latest is None or until > latest[0]:
                     latest = (until, tz, count)
         if latest is None:
-            return allow()
+            return ALLOWED
         until, tz, count = latest
         reason = self._reason(context, message, count, f"this calendar {self.per}")
         return Decision(Verdict.DEFER, until, (reason,), zone_name(tz))
@@ -295,7 +295,7 @@ class _Dedupe:
                         content_key=message.content_key,
                     )
                 )
-        return allow()
+        return ALLOWED
 
     def __repr__(self) -> str:
         extra = "" if self.across_channels else ", across_channels=False"
@@ -319,7 +319,7 @@ class _ProgramFrequency:
         for topic, brand, cap in self.caps:
             if message.topic == topic and message.brand in (None, brand):
                 return cap(message, context)
-        return allow()
+        return ALLOWED
 
     def lookback(self) -> dt.timedelta:
         """The longest history its caps need."""

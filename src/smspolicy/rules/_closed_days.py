@@ -12,7 +12,7 @@ from dateutil.easter import easter  # type: ignore[import-untyped]  # no stubs i
 from .. import i18n
 from .._context import Context
 from .._time import first_instant_at_or_after, to_local, zone
-from .._values import Decision, Message, allow, defer, deny
+from .._values import ALLOWED, Decision, Message, defer, deny
 from ..errors import ConfigurationError
 
 __all__ = ["Calendar", "closed_days", "pennsylvania_extra_holidays"]
@@ -102,7 +102,7 @@ class _ClosedDays:
                 )
             )
         if first is None:
-            return allow()
+            return ALLOWED
         reason = i18n.reason(
             self.code,
             self.name,

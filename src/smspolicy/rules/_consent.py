@@ -12,7 +12,7 @@ from .. import i18n
 from .._constants import REPLY_TOPIC
 from .._context import Context
 from .._records import Basis, ConsentKind
-from .._values import Channel, Decision, Message, allow, deny, to_enum
+from .._values import ALLOWED, Channel, Decision, Message, deny, to_enum
 from ..consent import (
     ALLOWING,
     DEFAULT_IMPLIED_TERMS,
@@ -80,6 +80,15 @@ def _bases(value: object) -> frozenset[Basis] | None:
         ) from None
 
 
+_FOLDS: dict[tuple[object, ...], object] = {}
+
+
+def _fold_key(fold: tuple[object, ...]) -> object:
+    """One key object per way of folding (a handful per process): rules that fold alike share
+    their memo entry, and the key hashes by identity."""
+    return _FOLDS.setdefault(fold, object())
+
+
 def _terms(terms: Mapping[Basis, int | None]) -> tuple[tuple[str, int | None], ...]:
     return tuple(sorted((basis.value, months) for basis, months in terms.items()))
 
@@ -97,17 +106,15 @@ class _Consent:
     """Implied bases that count only for events recorded at or after an instant (a new basis
     the law does not apply to details obtained before it came into force)."""
 
-    # The memo key for the folded state: computed once, not on every decision.
-    _terms_key: tuple[object, ...] = attrs.field(
+    # The memo key for the folded state: computed once, not on every decision, and one
+    # object for every rule that folds alike (cheap to hash, shared by them).
+    _terms_key: object = attrs.field(
         init=False,
         eq=False,
         repr=False,
         default=attrs.Factory(
-            lambda self: (
-                "consent",
-                self.stop_scope,
-                _terms(self.implied_terms),
-                self.counted_from,
+            lambda self: _fold_key(
+                ("consent", self.stop_scope, _terms(self.implied_terms), self.counted_from)
             ),
             takes_self=True,
         ),
@@ -152,12 +159,13 @@ class _Consent:
         )
 
     def __call__(self, message: Message, context: Context) -> Decision:
-        broken = context.consent.broken
+        consent = context.consent
+        broken = consent.broken
         if broken is not None:
             return self._tampered(broken)
         if message.topic == REPLY_TOPIC and _opt_out_confirmation_due(context):
-            return allow()
-        if context.consent.suppressed:
+            return ALLOWED
+        if consent.suppressed:
             return deny(
                 i18n.reason(
                     self.code or "consent.revoked", self.name, _ERASED, citation=self.citation
@@ -165,13 +173,13 @@ class _Consent:
             )
         detail = self.status(message, context)
         if detail.status in ALLOWING:
-            return allow()
+            return ALLOWED
         if (
             self.required_for is not None
             and message.channel not in self.required_for
             and detail.status in _NOT_REQUIRED
         ):
-            return allow()  # an opt-out channel: only a revocation (or a hold) stops it
+            return ALLOWED  # an opt-out channel: only a revocation (or a hold) stops it
         if detail.event is None:
             # Nothing on record: every such recipient gets the same (immutable) DENY.
             key = (detail.status, message.topic, message.purpose)

@@ -11,7 +11,7 @@ import attrs
 from .. import i18n
 from .._context import Context
 from .._records import Basis, ConsentKind
-from .._values import Decision, Message, Purpose, allow, deny
+from .._values import ALLOWED, Decision, Message, Purpose, deny
 from ..consent import ConsentStatus, consent_status, written_consent_of
 from ..dnc import Registry
 from ..errors import ConfigurationError, InvalidInputError
@@ -60,7 +60,7 @@ class _DoNotCall:
 
     def __call__(self, message: Message, context: Context) -> Decision:
         if message.purpose is not Purpose.MARKETING:
-            return allow()  # the registries bar solicitations only
+            return ALLOWED  # the registries bar solicitations only
         registry = self.registry
         number = context.recipient.e164
         try:
@@ -86,7 +86,7 @@ class _DoNotCall:
                 )
             )
         if not listed or self._exempt(message, context):
-            return allow()
+            return ALLOWED
         return deny(
             i18n.reason(
                 self.code,

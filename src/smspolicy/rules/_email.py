@@ -11,7 +11,7 @@ import attrs
 from .. import i18n
 from .._context import Context
 from .._recipients import normalise_domain
-from .._values import Channel, Decision, Message, allow, deny
+from .._values import ALLOWED, Channel, Decision, Message, deny
 from ..errors import ConfigurationError, InvalidAddressError
 from ..typing import Rule
 from ._consent import consent
@@ -114,7 +114,7 @@ class _PostalAddress:
 
     def __call__(self, message: Message, context: Context) -> Decision:
         if has_postal_address(message.body):
-            return allow()
+            return ALLOWED
         return deny(
             i18n.reason(
                 self.code or "content.postal_address_missing",
@@ -180,10 +180,10 @@ class _WirelessDomainConsent:
 
     def __call__(self, message: Message, context: Context) -> Decision:
         if message.channel is not Channel.EMAIL:
-            return allow()
+            return ALLOWED
         domain = wireless_domain(context.recipient.address, self.domains)
         if domain is None:
-            return allow()
+            return ALLOWED
         decision = self._express(message, context)
         if decision.allowed:
             return decision

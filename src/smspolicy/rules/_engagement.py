@@ -9,7 +9,7 @@ import attrs
 from .. import i18n
 from .._context import Context
 from .._records import ConsentKind
-from .._values import Decision, Message, allow, deny
+from .._values import ALLOWED, Decision, Message, deny
 from ..errors import ConfigurationError
 from ._caps import Scope, frequency_cap
 
@@ -49,7 +49,7 @@ class _Engagement:
         if silence is None or silence >= self.remove_after:
             return self._unengaged(last)
         if silence < self.unengaged_after:
-            return allow()
+            return ALLOWED
         cap = frequency_cap(
             *self.reduced, scope=self.scope, code="engagement.reduced", name="engagement"
         )

@@ -21,7 +21,7 @@ from .._context import Context
 from .._memo import lru
 from .._recipients import Recipient
 from .._time import Zone, day_switch_points, to_local, wall_instants, zone, zone_name
-from .._values import Decision, Message, Purpose, Reason, Verdict, allow, deny
+from .._values import ALLOWED, Decision, Message, Purpose, Reason, Verdict, allow, deny
 from ..errors import ConfigurationError, InvalidInputError
 
 __all__ = ["Window", "quiet_hours", "sending_window"]
@@ -228,7 +228,7 @@ class _SendingWindow:
         zones = [zone(name) for name in names]
         outside = [tz for tz in zones if not _inside(self.window, tz, now)]
         if not outside:
-            return allow()
+            return ALLOWED
         if self.on_outside == "deny":
             return deny(self._outside(outside[0], now, names))
         found = next_open_everywhere(self.window, zones, now)

@@ -9,7 +9,7 @@ import attrs
 from .. import i18n
 from .._context import Context
 from .._recipients import LineType
-from .._values import Decision, Message, allow, deny, to_enum
+from .._values import ALLOWED, Decision, Message, deny, to_enum
 from ..errors import ConfigurationError
 
 __all__ = ["valid_number"]
@@ -39,7 +39,7 @@ class _ValidNumber:
     def __call__(self, message: Message, context: Context) -> Decision:
         recipient = context.recipient
         if not message.channel.is_phone:
-            return allow()
+            return ALLOWED
         if self.line_types is not None and recipient.line_type not in self.line_types:
             allowed = ", ".join(sorted(t.value for t in self.line_types))
             return deny(
@@ -56,7 +56,7 @@ class _ValidNumber:
             recipient.region in self.exclude_countries
         ):
             return deny(i18n.reason("number.country", "valid_number", _COUNTRY, region=region))
-        return allow()
+        return ALLOWED
 
     def __repr__(self) -> str:
         parts = []

@@ -16,7 +16,7 @@ from .. import _enum, i18n
 from .._context import Context
 from .._records import ConsentEvent
 from .._time import to_local, zone
-from .._values import Decision, Message, Purpose, Reason, allow, deny, to_enum
+from .._values import ALLOWED, Decision, Message, Purpose, Reason, allow, deny, to_enum
 from ..consent import ALLOWING, Ledger, consent_status
 from ..errors import ConfigurationError, InvalidInputError
 from ..store import LookupCache
@@ -77,7 +77,7 @@ class _ReassignedNumbers:
     def __call__(self, message: Message, context: Context) -> Decision:
         number = context.recipient.e164
         if number is None:
-            return allow()  # not a phone number: valid_number decides
+            return ALLOWED  # not a phone number: valid_number decides
         detail = consent_status(
             context.consent.events,
             topic=message.topic,
@@ -87,9 +87,9 @@ class _ReassignedNumbers:
         )
         event = detail.event
         if detail.status not in ALLOWING or event is None:
-            return allow()  # no consent to doubt: the consent rules decide
+            return ALLOWED  # no consent to doubt: the consent rules decide
         if context.now - event.at < self.min_age:
-            return allow()
+            return ALLOWED
         since = _consent_date(event.at, context.recipient.zones)
         key = f"smspolicy:rnd:{number}:{since.isoformat()}"
         try:
@@ -103,7 +103,7 @@ class _ReassignedNumbers:
             )
             return deny(reason) if message.purpose is Purpose.MARKETING else allow(reason)
         if answer is Reassignment.NOT_REASSIGNED:
-            return allow()
+            return ALLOWED
         if answer is Reassignment.NO_DATA:
             reason = self._reason("consent.reassigned_no_data", _NO_DATA, since)
             return deny(reason) if self.on_no_data == "deny" else allow(reason)

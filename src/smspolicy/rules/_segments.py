@@ -6,7 +6,7 @@ import attrs
 
 from .. import i18n
 from .._context import Context
-from .._values import Decision, Message, allow, deny
+from .._values import ALLOWED, Decision, Message, deny
 from ..errors import ConfigurationError
 from ..segments import count
 
@@ -23,10 +23,10 @@ class _MaxSegments:
 
     def __call__(self, message: Message, context: Context) -> Decision:
         if message.channel.value not in ("sms", "mms"):
-            return allow()
+            return ALLOWED
         info = count(message.body)
         if info.parts <= self.limit:
-            return allow()
+            return ALLOWED
         return deny(
             i18n.reason(
                 "content.too_long",

@@ -12,7 +12,7 @@ import attrs
 from .. import i18n
 from .._annotate import Rows
 from .._context import Context
-from .._values import Decision, Message, Purpose, Reason, allow, deny, to_enum
+from .._values import ALLOWED, Decision, Message, Purpose, Reason, allow, deny, to_enum
 from ..errors import ConfigurationError
 
 __all__ = ["origination", "seller_registration"]
@@ -57,7 +57,7 @@ class _Origination:
 
     def __call__(self, message: Message, context: Context) -> Decision:
         if not message.channel.is_phone:
-            return allow()
+            return ALLOWED
         table = self.table if self.table is not None else context.senders
         if message.sender is None:
             return deny(i18n.reason("origination.missing", "origination", _MISSING))
@@ -76,7 +76,7 @@ class _Origination:
                     **names,
                 )
             )
-        return allow()
+        return ALLOWED
 
     def __repr__(self) -> str:
         return "origination()" if self.table is None else f"origination({len(self.table)} senders)"
@@ -108,10 +108,10 @@ class _SellerRegistration:
             message.purpose is not Purpose.MARKETING
             or self.jurisdiction not in context.recipient.jurisdictions
         ):
-            return allow()
+            return ALLOWED
         for program in context.programs:
             if program.brand == message.brand and program.registration(self.jurisdiction):
-                return allow()
+                return ALLOWED
         return allow(self._warning(message.brand))
 
     def _warning(self, brand: str | None) -> Reason:

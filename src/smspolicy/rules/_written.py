@@ -10,7 +10,7 @@ import attrs
 from .. import i18n
 from .._context import Context
 from .._records import ConsentEvent
-from .._values import Decision, Message, Purpose, allow, deny
+from .._values import ALLOWED, Decision, Message, Purpose, allow, deny
 from ..consent import ConsentStatus, written_consent_of
 from ..errors import ConfigurationError
 from ._consent import consent
@@ -43,13 +43,13 @@ class _WrittenConsentEvidence:
 
     def __call__(self, message: Message, context: Context) -> Decision:
         if message.purpose is not Purpose.MARKETING:
-            return allow()
+            return ALLOWED
         detail = _GRANT.status(message, context)
         event = detail.event
         if detail.status is not ConsentStatus.EXPRESS or event is None:
-            return allow()  # no express consent: the consent rules say so
+            return ALLOWED  # no express consent: the consent rules say so
         if context.consent.broken is None and _proven(event, context):
-            return allow()
+            return ALLOWED
         reason = i18n.reason(
             self.code,
             self.name,

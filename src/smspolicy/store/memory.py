@@ -13,6 +13,7 @@ from ._base import (
     DecideMany,
     PersonsOf,
     Settlement,
+    Snapshot,
     Store,
     merged_sends,
     send_order,
@@ -173,6 +174,13 @@ class MemoryStore(Store):
                 self._sends[record.id] = held.as_sent(provider_id)  # same id, number and person
             else:
                 self._drop(record.id)
+
+    def snapshot(
+        self, numbers: Sequence[str], *, persons: Sequence[str] = (), since: dt.datetime
+    ) -> Snapshot:
+        """The five reads under one hold of the lock: one consistent view, one acquisition."""
+        with self._lock:
+            return super().snapshot(numbers, persons=persons, since=since)
 
     def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:
         with self._lock:
