@@ -166,9 +166,7 @@ class FastPath:
         found: Deferral | tuple[()] | None = self._deferrals.peek(full)  # type: ignore[assignment]
         if found:
             before, trail, decision = found
-            if _same(before, asked) and all(
-                _same(decisions, _asked(ask, message, context.at(at))) for at, decisions in trail
-            ):
+            if _same(before, asked) and _same_along(trail, ask, message, context):
                 return decision
         instants: list[dt.datetime] = []
         if flat:
@@ -229,13 +227,29 @@ def _asked(ask: tuple[Rule, ...], message: Message, context: Context) -> tuple[D
     return tuple([leaf(message, context) for leaf in ask])
 
 
+def _same_along(
+    trail: tuple[tuple[dt.datetime, tuple[Decision, ...]], ...],
+    ask: tuple[Rule, ...],
+    message: Message,
+    context: Context,
+) -> bool:
+    """True when the asked leaves give, at each instant of ``trail``, the decisions it holds."""
+    for at, decisions in trail:  # noqa: SIM110 (a loop: all() adds a generator per call)
+        if not _same(decisions, _asked(ask, message, context.at(at))):
+            return False
+    return True
+
+
 def _same(left: tuple[Decision, ...], right: tuple[Decision, ...]) -> bool:
     """True when both hold the same decisions, in order: the same objects (the shared plain
     ALLOW, a window's remembered answer), or decisions alike in every field the policy reads,
     the reasons' details and the zone included (a rule's fresh DENY for the same reasons)."""
-    return len(left) == len(right) and all(
-        a is b or _alike(a, b) for a, b in zip(left, right, strict=True)
-    )
+    if len(left) != len(right):
+        return False
+    for a, b in zip(left, right, strict=True):  # noqa: SIM110 (every deferral asks: no generator)
+        if a is not b and not _alike(a, b):
+            return False
+    return True
 
 
 def _alike(left: Decision, right: Decision) -> bool:

@@ -80,6 +80,7 @@ def _bases(value: object) -> frozenset[Basis] | None:
         ) from None
 
 
+_IMPLIED = ConsentStatus.IMPLIED
 _FOLDS: dict[tuple[object, ...], object] = {}
 
 
@@ -126,9 +127,13 @@ class _Consent:
         """The folded consent status for the message, with bases this rule does not accept
         treated as missing consent."""
         key = (self._terms_key, message.topic, message.purpose, message.brand, message.channel)
-        detail: StatusDetail = context.memo(key, self._fold, message, context)
+        return self._accepted(context.memo(key, self._fold, message, context))
+
+    def _accepted(self, detail: StatusDetail) -> StatusDetail:
+        """``detail``, or missing consent when it rests on an implied basis this rule does not
+        accept."""
         if (
-            detail.status is ConsentStatus.IMPLIED
+            detail.status is _IMPLIED
             and self.implied_bases is not None
             and detail.event is not None
             and (detail.event.basis or Basis.EXPRESS) not in self.implied_bases
@@ -171,7 +176,11 @@ class _Consent:
                     self.code or "consent.revoked", self.name, _ERASED, citation=self.citation
                 )
             )
-        detail = self.status(message, context)
+        # What status() does, inline (every decision asks each consent rule).
+        folded = (self._terms_key, message.topic, message.purpose, message.brand, message.channel)
+        detail: StatusDetail = context.memo(folded, self._fold, message, context)
+        if detail.status is _IMPLIED:
+            detail = self._accepted(detail)
         if detail.status in ALLOWING:
             return ALLOWED
         if (

@@ -118,9 +118,14 @@ class MemoryStore(Store):
     ) -> dict[str, list[SendRecord]]:
         with self._lock:
             result: dict[str, list[SendRecord]] = {}
+            sends = self._sends
             for key in keys:
-                found = [self._sends[i] for i in index.get(key, ())]
-                result[key] = sorted((r for r in found if r.at >= since), key=send_order)
+                ids = index.get(key)
+                if not ids:
+                    result[key] = []
+                    continue
+                found = [record for i in ids if (record := sends[i]).at >= since]
+                result[key] = sorted(found, key=send_order)
             return result
 
     def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
