@@ -117,16 +117,22 @@ class MemoryStore(Store):
         self, index: dict[str, set[str]], keys: Sequence[str], since: dt.datetime
     ) -> dict[str, list[SendRecord]]:
         with self._lock:
-            result: dict[str, list[SendRecord]] = {}
-            sends = self._sends
-            for key in keys:
-                ids = index.get(key)
-                if not ids:
-                    result[key] = []
-                    continue
-                found = [record for i in ids if (record := sends[i]).at >= since]
-                result[key] = sorted(found, key=send_order)
-            return result
+            return self._read_locked(index, keys, since)
+
+    def _read_locked(
+        self, index: dict[str, set[str]], keys: Sequence[str], since: dt.datetime
+    ) -> dict[str, list[SendRecord]]:
+        """What ``_read`` reads, for a caller that holds the lock."""
+        result: dict[str, list[SendRecord]] = {}
+        sends = self._sends
+        for key in keys:
+            ids = index.get(key)
+            if not ids:
+                result[key] = []
+                continue
+            found = [record for i in ids if (record := sends[i]).at >= since]
+            result[key] = sorted(found, key=send_order)
+        return result
 
     def sends(self, numbers: Sequence[str], *, since: dt.datetime) -> dict[str, list[SendRecord]]:
         return self._read(self._by_number, numbers, since)
@@ -183,9 +189,18 @@ class MemoryStore(Store):
     def snapshot(
         self, numbers: Sequence[str], *, persons: Sequence[str] = (), since: dt.datetime
     ) -> Snapshot:
-        """The five reads under one hold of the lock: one consistent view, one acquisition."""
+        """The five reads under one hold of the lock: one consistent view, one acquisition
+        (what the five methods read, without their own locking: one message decided at a
+        time reads a snapshot per message)."""
         with self._lock:
-            return super().snapshot(numbers, persons=persons, since=since)
+            events, engaged, erased = self._events, self._engaged, self._suppressed
+            return Snapshot(
+                consent={number: list(events.get(number, ())) for number in numbers},
+                suppressed=frozenset(n for n in numbers if suppression_key(n) in erased),
+                sends=self._read_locked(self._by_number, numbers, since),
+                person_sends=self._read_locked(self._by_person, persons, since),
+                engagement={number: engaged.get(number) for number in numbers},
+            )
 
     def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:
         with self._lock:
