@@ -72,17 +72,26 @@ def read_snapshot(
 ) -> Snapshot:
     """The records of a batch's recipients and persons, read in one call; any backend failure
     becomes :class:`StoreUnavailableError` (the caller fails closed)."""
-    persons = sorted({m.person for m in messages if m.person})
+    # One loop each, no comprehensions: a message decided alone reads a snapshot of its own.
+    people: set[str] = set()
+    for message in messages:
+        if message.person:
+            people.add(message.person)
+    persons = sorted(people)
+    keys: set[str] = set()
+    for recipient in recipients:
+        keys.add(recipient.address)
+        if recipient.e164 is None:
+            # An email address's revocations are also kept under the key every spelling of
+            # its local part shares (see smspolicy._recipients.stop_key): read with its own.
+            shared = stop_key(recipient.address)
+            if shared is not None:
+                keys.add(shared)
     # A person's own consent events (a person-level "stop everything") are read with the
     # addresses': their keys cannot be an address (see smspolicy.consent.person_key).
-    # An email address's revocations are also kept under the key every spelling of its local
-    # part shares (see smspolicy._recipients.stop_key): read with the address's own.
-    shared = {stop_key(r.address) for r in recipients if r.e164 is None}
-    numbers = sorted(
-        {r.address for r in recipients}
-        | {person_key(p) for p in persons}
-        | {key for key in shared if key is not None}
-    )
+    for person in persons:
+        keys.add(person_key(person))
+    numbers = sorted(keys)
     try:
         return store.snapshot(numbers, persons=persons, since=since)
     except StoreUnavailableError:
