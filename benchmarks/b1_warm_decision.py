@@ -2,6 +2,11 @@
 already resolved. Target: median <= 20 us per decision, <= 3x a hand-inlined function doing the
 same checks (the floor).
 
+Also printed: the same decisions with person ids (every two numbers one person, so caps and
+dedupe count the person's sends on both: person-level caps), and the tamper check's cost per
+decision (the hash chain of the recipient's consent events, as each decision checks it, and as
+the first decision of a recipient checks it, hashing every event).
+
 Run: python benchmarks/b1_warm_decision.py
 """
 
@@ -23,7 +28,7 @@ AREAS = ["212", "305", "214", "310", "203", "206", "415", "512", "617", "702"]
 N = 2000
 
 
-def setup() -> tuple[Engine, list[Message]]:
+def setup(persons: bool = False) -> tuple[Engine, list[Message]]:
     rng = random.Random(1)
     policy = Policy(
         jurisdictions.standard(),
@@ -41,6 +46,8 @@ def setup() -> tuple[Engine, list[Message]]:
         engine.consent.confirm(
             number, topic="deals", purpose="marketing", source="bench", evidence=signed
         )
+    person = {n: f"person-{i // 2}" if persons else None for i, n in enumerate(numbers)}
+    for number in numbers:
         store.record_send(
             SendRecord(
                 number=number,
@@ -49,10 +56,18 @@ def setup() -> tuple[Engine, list[Message]]:
                 purpose="marketing",
                 channel="sms",
                 content_key="old",
+                person=person[number],
             )
         )
     messages = [
-        Message(n, "deals", "marketing", body="Acme: 20% off. Reply STOP to opt out.", brand="Acme")
+        Message(
+            n,
+            "deals",
+            "marketing",
+            body="Acme: 20% off. Reply STOP to opt out.",
+            brand="Acme",
+            person=person[n],
+        )
         for n in numbers
     ]
     list(engine.evaluate_many(messages))  # warm the resolution cache
@@ -105,6 +120,47 @@ def main() -> None:
         f"B1 on {machine()}: {len(messages)} recipients, {len(repr(engine.policy))} chars of policy"
     )
     report("B1 warm decision", figure * 1e6, floor * 1e6, "us/decision", "<= 20 us and <= 3x floor")
+    linked, linked_messages = setup(persons=True)
+    allowed = sum(1 for d in linked.evaluate_many(linked_messages) if d.allowed)
+    with_persons, plain = per_item_paired(
+        lambda: sum(1 for _ in linked.evaluate_many(linked_messages)),
+        lambda: sum(1 for _ in engine.evaluate_many(messages)),
+    )
+    print(
+        f"B1 with person ids (person caps, {allowed} of {len(linked_messages)} allowed): "
+        f"{with_persons * 1e6:.3f} us/decision | without {plain * 1e6:.3f} us | "
+        f"{with_persons / plain:.2f}x"
+    )
+    tamper_check(engine, messages, figure)
+
+
+def tamper_check(engine: Engine, messages: list[Message], decision: float) -> None:
+    """What checking the consent hash chain costs a decision: warm (the events' hashes
+    verified once, as the engine remembers them) and cold (every event hashed again)."""
+    from smspolicy._memo import Memo
+    from smspolicy.consent import chain_break
+
+    chains = [engine.consent.history(m.address) for m in messages]
+    verified = Memo(65536)
+    for chain in chains:
+        assert chain_break(chain, verified) is None
+
+    def warm() -> int:
+        for chain in chains:
+            chain_break(chain, verified)
+        return len(chains)
+
+    def cold() -> int:
+        for chain in chains:
+            chain_break(chain)
+        return len(chains)
+
+    warm_cost, cold_cost = per_item_paired(warm, cold)
+    print(
+        f"B1 tamper check: {warm_cost * 1e6:.3f} us/decision warm "
+        f"({warm_cost / decision:.1%} of a decision), {cold_cost * 1e6:.3f} us for a "
+        f"recipient's first decision (every event hashed)"
+    )
 
 
 if __name__ == "__main__":

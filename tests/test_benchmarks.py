@@ -65,6 +65,21 @@ def test_benchmark_reports_figure_floor_and_ratio(
             assert "ratio" in line
 
 
+def test_warm_decision_benchmark_measures_person_caps_and_the_tamper_check() -> None:
+    """B1 also decides its recipients with person ids (every one allowed, as without them) and
+    prints the tamper check's cost per decision, warm and for a recipient's first decision."""
+    out = run("b1_warm_decision.py")
+    (persons,) = [line for line in out.splitlines() if line.startswith("B1 with person ids")]
+    counted = re.search(r"\(person caps, (\d+) of (\d+) allowed\)", persons)
+    assert counted is not None
+    assert counted.group(1) == counted.group(2)
+    assert int(counted.group(2)) > 0
+    assert re.search(r"without [0-9.]+ us \| [0-9.]+x$", persons)
+    (tamper,) = [line for line in out.splitlines() if line.startswith("B1 tamper check:")]
+    figures = re.findall(r"([0-9.]+) us", tamper)
+    assert len(figures) == 2  # warm, and a recipient's first decision (no timing compared)
+
+
 def test_shared_counters_benchmark_never_exceeds_the_cap() -> None:
     """B3 on small sizes (1,600 reservations for 200 recipients capped at 5): both backends, one
     at a time and in batches, grant exactly the cap and never more."""
