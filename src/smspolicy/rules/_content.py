@@ -8,6 +8,7 @@ import attrs
 
 from .. import i18n
 from .._context import Context
+from .._memo import lru
 from .._values import Channel, Decision, Message, Reason, allow, deny
 from ..keywords import normalise
 
@@ -74,6 +75,11 @@ def has_opt_out(body: str, channel: Channel | None = None) -> bool:
     ``mailto:`` or web URI in the header block (the lines before the first empty line, as the
     SES and Pinpoint guards render an email) is one too, whatever the address looks like: the
     mail client offers it as the unsubscribe button. Nothing inside an HTML comment counts."""
+    return _opt_out(body, channel)
+
+
+@lru(4096)  # a campaign sends one body to many recipients: each is read once
+def _opt_out(body: str, channel: Channel | None) -> bool:
     if channel is Channel.EMAIL:
         body = without_comments(body)  # an HTML comment is never shown
         if _has_list_unsubscribe(body):
@@ -104,12 +110,14 @@ _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _PHONE = re.compile(r"(?:\+|\b)\d(?:[\d ().-]{5,}\d)\b")
 
 
+@lru(4096)
 def has_contact(body: str) -> bool:
     """True when the body gives a way to reach the sender: a link (to a page with the sender's
     details, as CRTC 2012-548 allows), an email address or a telephone number."""
     return bool(_LINK.search(body) or _EMAIL.search(body) or _PHONE.search(body))
 
 
+@lru(4096)
 def identifies(body: str, brand: str | None) -> bool:
     """True when the body names the brand (case, accents and punctuation ignored)."""
     return brand is not None and normalise(brand) in normalise(body)
