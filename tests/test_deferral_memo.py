@@ -17,6 +17,7 @@ from smspolicy import (
     Message,
     Policy,
     Resolver,
+    Verdict,
     all_of,
     allow,
     defer,
@@ -273,3 +274,62 @@ def test_a_deny_among_deferrals_is_remembered_by_its_reasons() -> None:
     assert one.codes == two.codes == ("test.refused",)
     assert one.until is None
     assert three is two
+
+
+_NIGHT = dt.datetime(2026, 11, 27, 8, tzinfo=dt.UTC)  # 03:00 in New York: the window defers
+_HOUR = dt.timedelta(hours=1)
+
+
+def _reason(code: str = "test.held", text: str = "held", **data: object) -> Reason:
+    return Reason(code, "differs", text, data=data)
+
+
+# For each field the fast path compares, a pair of decisions alike in every other field.
+_PAIRS = {
+    "reason data": (deny(_reason(n=1)), deny(_reason(n=2))),
+    "reason code": (deny(_reason("test.a")), deny(_reason("test.b"))),
+    "reason text": (deny(_reason(text="one")), deny(_reason(text="two"))),
+    "reason count": (deny(_reason()), deny(_reason(), _reason("test.more"))),
+    "verdict": (deny(_reason()), allow(_reason())),
+    # Relative to the instant asked: each rule's deferral is after it.
+    "until": (defer(_NIGHT + 2 * _HOUR, _reason()), defer(_NIGHT + 3 * _HOUR, _reason())),
+    "zone": (
+        Decision(Verdict.DENY, None, (_reason(),), "America/New_York"),
+        Decision(Verdict.DENY, None, (_reason(),), "America/Chicago"),
+    ),
+}
+
+
+def _every_field(decision: Decision) -> tuple[object, ...]:
+    return (
+        decision.verdict,
+        decision.until,
+        decision.zone,
+        tuple((r.code, r.rule, r.message, r.citation, dict(r.data)) for r in decision.reasons),
+    )
+
+
+@pytest.mark.parametrize("field", sorted(_PAIRS))
+def test_a_remembered_deferral_is_not_reused_for_a_decision_that_differs_in_one_field(
+    field: str,
+) -> None:
+    """Two recipients with one key at night: a rule beside the deferring window answers each
+    with a fresh decision that differs from the other's in one field only. The fast path must
+    not hand the second the first one's outcome: each equals the tree's, in every field and
+    every reason's details, however often and in whichever order they come."""
+    first_answer, second_answer = _PAIRS[field]
+    first, second = (Message(n, "news", "marketing") for n in NUMBERS[:2])
+
+    @rule(name="differs")
+    def differs(message: Message, context: Context) -> Decision:
+        made = first_answer if message.to == first.to else second_answer
+        until = None if made.until is None else made.until - _NIGHT + context.now
+        return Decision(made.verdict, until, made.reasons, made.zone)  # a fresh object
+
+    window = rules.sending_window("08:00", "21:00")
+    nested = when(is_marketing, all_of(window, differs))  # decided by the tree, remembered
+    policy = Policy(nested, rules.valid_number(), name="p")
+    fast = FastPath(policy)
+    for message in (first, second, first, second, second, first):
+        expected = run_rule(policy, message, _context(message, _NIGHT))
+        assert _every_field(fast(message, _context(message, _NIGHT))) == _every_field(expected)
