@@ -720,22 +720,24 @@ def dnc_import(args: argparse.Namespace) -> int:
 def _append_new(
     engine: Engine, batch: Sequence[tuple[int, ConsentEvent]], grants: list[ConsentEvent]
 ) -> tuple[int, int]:
-    existing = engine.store.consent_events(sorted({e.number for _, e in batch}))
+    store = engine.store
+    assert isinstance(store, SQLiteStore), "the command line keeps its records in SQLite"
+    existing = store.consent_events(sorted({e.number for _, e in batch}))
     # Idempotent on everything an event records (its fingerprint): a transactional and a
     # marketing row at the same instant are two consents, not one.
     seen = {e.fingerprint() for events in existing.values() for e in events}
-    added = skipped = 0
+    new: list[ConsentEvent] = []
     for _, event in sorted(batch, key=lambda item: (item[1].number, item[1].at)):
         key = event.fingerprint()
-        if key in seen:
-            skipped += 1
-            continue
-        stored = engine.store.append_consent(event)
-        seen.add(key)
-        added += 1
+        if key not in seen:
+            seen.add(key)
+            new.append(event)
+    # One transaction per batch: a run stopped part way keeps whole batches, and importing the
+    # file again skips them.
+    for stored in store.append_consents(new):
         if stored.kind is not ConsentKind.REVOKED and stored.kind is not ConsentKind.UNCLEAR:
             grants.append(stored)
-    return added, skipped
+    return len(new), len(batch) - len(new)
 
 
 def _overridden(engine: Engine, grants: Sequence[ConsentEvent]) -> int:
