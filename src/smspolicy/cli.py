@@ -336,13 +336,15 @@ def _batches(
         yield batch
 
 
-def _record(line: int, row: dict[str, str], decision: Decision) -> dict[str, Any]:
+def _record(line: int, row: dict[str, str], described: dict[str, Any]) -> dict[str, Any]:
+    """One row's output record: the row's line, number, topic and purpose, and its decision
+    as :func:`decision_json` describes it."""
     return {
         "line": line,
         "number": row.get("number", ""),
         "topic": row.get("topic", ""),
         "purpose": row.get("purpose", ""),
-        **decision_json(decision),
+        **described,
     }
 
 
@@ -395,10 +397,17 @@ def _decide_rows(
         except SmsPolicyError as error:
             messages.append((line, row, _row_error(line, str(error))))
     decided = iter(engine.evaluate_many([m for _, _, m in messages if isinstance(m, Message)]))
+    # The engine hands recipients with the same outcome one shared decision (most of a list's
+    # denials): it is put in words once per batch. Each entry holds its decision, so the id
+    # cannot be reused by another one meanwhile.
+    described: dict[int, tuple[Decision, dict[str, Any]]] = {}
     out: list[Decided] = []
     for line, row, item in messages:
         decision = next(decided) if isinstance(item, Message) else item
-        out.append((_record(line, row, decision), decision.verdict.value, decision.codes))
+        entry = described.get(id(decision))
+        if entry is None or entry[0] is not decision:
+            entry = described[id(decision)] = (decision, decision_json(decision))
+        out.append((_record(line, row, entry[1]), decision.verdict.value, decision.codes))
     return out
 
 
