@@ -280,8 +280,11 @@ def _row_error(line: int, problem: str) -> Decision:
     return deny(Reason("row.invalid", "preflight", f"line {line}: {problem}", data={"line": line}))
 
 
+_MESSAGE_COLUMNS = frozenset(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
+
+
 def _message(row: dict[str, str], engine: Engine, profiles: dict[str, Profile]) -> Message:
-    fields = {k: v for k, v in row.items() if k in REQUIRED_COLUMNS + OPTIONAL_COLUMNS and v}
+    fields = {k: v for k, v in row.items() if v and k in _MESSAGE_COLUMNS}
     message = Message(
         fields.get("number", ""),
         fields.get("topic", ""),
