@@ -36,7 +36,11 @@ def run(script: str, *args: str) -> str:
     [
         ("b1_warm_decision.py", (), ["B1 warm decision:"]),
         ("b2_cold_preflight.py", ("300",), ["B2 per number:", "B2 per number, national"]),
-        ("b4_cli_preflight.py", ("100", "300"), ["B4 peak memory", "B4 time for 300 rows"]),
+        (
+            "b4_cli_preflight.py",
+            ("100", "300"),
+            ["B4 peak memory", "B4 time for 300 rows vs B2", "B4 time for 300 rows vs the engine"],
+        ),
         ("b5_cache.py", ("300",), ["B5 cache:"]),
         (
             "b6_campaign_day.py",

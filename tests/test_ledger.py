@@ -40,7 +40,12 @@ from smspolicy.consent import (
     verify_chain,
     verify_proof,
 )
-from smspolicy.errors import ConfigurationError, InvalidInputError, LedgerIntegrityError
+from smspolicy.errors import (
+    ConfigurationError,
+    InvalidInputError,
+    LedgerIntegrityError,
+    StoreUnavailableError,
+)
 from smspolicy.store import ComposedStore, MemoryStore, SQLiteStore
 from smspolicy.testing import FrozenClock
 
@@ -1366,3 +1371,47 @@ def test_written_evidence_edited_after_a_decision_is_tampering(
     decision = engine.evaluate(text)
     assert decision.verdict is Verdict.DENY
     assert "consent.tampered" in decision.codes
+
+
+# --- appending a batch ---------------------------------------------------------------------
+
+
+def _batch() -> list[ConsentEvent]:
+    other = "+12125550199"
+    return [
+        ConsentEvent(kind="confirmed", number=NUMBER, at=T0, source="web", topic="deals"),
+        ConsentEvent(kind="confirmed", number=other, at=T0, source="web", evidence={"ip": "x"}),
+        ConsentEvent(kind="revoked", number=NUMBER, at=T0 + dt.timedelta(days=1), source="sms"),
+        ConsentEvent(kind="implied", number=other, at=T0, source="pos", basis="purchase"),
+    ]
+
+
+def test_sqlite_batch_append_chains_as_one_at_a_time(tmp_path: Path) -> None:
+    """SQLiteStore.append_consents stores the events exactly as append_consent one after another
+    would, after what the ledger already holds, and the chains verify."""
+    first = ConsentEvent(kind="requested", number=NUMBER, at=T0, source="web")
+    one, many = SQLiteStore(tmp_path / "one.sqlite3"), SQLiteStore(tmp_path / "many.sqlite3")
+    one.append_consent(first)
+    many.append_consent(first)
+    singly = [one.append_consent(e) for e in _batch()]
+    assert many.append_consents(_batch()) == singly
+    assert many.append_consents([]) == []
+    ledger = many.consent_events([NUMBER, "+12125550199"])
+    assert ledger == one.consent_events([NUMBER, "+12125550199"])
+    assert [e.seq for e in ledger[NUMBER]] == [0, 1, 2]
+    assert all(chain_break(events) is None for events in ledger.values())
+    one.close()
+    many.close()
+
+
+def test_sqlite_batch_append_is_all_or_nothing(tmp_path: Path) -> None:
+    """A batch that fails part way stores none of its events."""
+    store = SQLiteStore(tmp_path / "ledger.sqlite3")
+    store._db.execute(  # a write the database refuses, at the batch's third event
+        "CREATE TRIGGER refuse BEFORE INSERT ON consent_events WHEN NEW.seq = 1 "
+        "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    )
+    with pytest.raises(StoreUnavailableError, match="refused"):
+        store.append_consents(_batch())
+    assert store.consent_events([NUMBER, "+12125550199"]) == {NUMBER: [], "+12125550199": []}
+    store.close()

@@ -503,6 +503,21 @@ def test_validity_and_type_agree_with_phonenumbers(text: str) -> None:
     assert (expected is not None) == phonenumbers.is_valid_number(number)
 
 
+@given(_CANDIDATES)
+def test_region_and_type_agree_with_phonenumbers(text: str) -> None:
+    """Region and type found in one pass over a shared calling code's regions are
+    phonenumbers' region and the type checked for it."""
+    try:
+        number = phonenumbers.parse(text)
+    except phonenumbers.NumberParseException:
+        assume(False)  # no country code of that number: nothing to compare
+    region = phonenumbers.region_code_for_number(number)
+    assert _recipients._region_and_type(number) == (
+        region,
+        _recipients._valid_type(number, region),
+    )
+
+
 def test_resolution_without_the_private_helper(monkeypatch: pytest.MonkeyPatch) -> None:
     """Should phonenumbers drop its private type helper, resolution gives the same answers."""
     texts = ["+12125550123", "+18005550123", "+447700900123", "+33612345678", "+1212555"]

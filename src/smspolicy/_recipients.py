@@ -161,6 +161,33 @@ def _valid_type(number: phonenumbers.PhoneNumber, region: str | None) -> int | N
     return None if kind == phonenumbers.PhoneNumberType.UNKNOWN else kind
 
 
+def _region_and_type(number: phonenumbers.PhoneNumber) -> tuple[str | None, int | None]:
+    """The number's region (``phonenumbers.region_code_for_number``) and its type when it is
+    valid for that region (:func:`_valid_type`). A calling code shared by several regions (+1:
+    the US, Canada and 23 others) is matched region by region on their number types, so the
+    type of the region that matched is already known: finding it again for validity would
+    repeat the costliest check of a +1 number."""
+    code = number.country_code
+    regions = None if code is None else phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code)
+    if _TYPE_HELPER is None or regions is None or len(regions) == 1:
+        region = phonenumbers.region_code_for_number(number)
+        return region, _valid_type(number, region)
+    national = phonenumbers.national_significant_number(number)
+    for region in regions:  # as phonenumbers' _region_code_for_number_from_list
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper(), None)
+        if metadata is None:
+            continue
+        if metadata.leading_digits is not None:
+            if re.match(metadata.leading_digits, national):
+                return region, _valid_type(number, region)
+            continue
+        kind = int(_TYPE_HELPER(national, metadata))
+        if kind != phonenumbers.PhoneNumberType.UNKNOWN:
+            # _valid_type would read this region's metadata and find this type again.
+            return region, kind
+    return None, None
+
+
 _NANP_E164 = re.compile(r"\+1[2-9][0-9]{9}")
 
 
@@ -197,8 +224,7 @@ def _parse_checked(
             f"a phone number must be a string or phonenumbers.PhoneNumber, "
             f"got {type(value).__name__}"
         )
-    region = phonenumbers.region_code_for_number(number)
-    kind = _valid_type(number, region)
+    region, kind = _region_and_type(number)
     if region is None or kind is None:
         shown = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         raise InvalidNumberError(f"{shown} is not a valid phone number")

@@ -71,13 +71,21 @@ def _brand(value: object) -> str | None:
     return None if value is None else _text("brand", value)
 
 
+# json.dumps with options builds a new encoder on every call; every event read from a store
+# is checked and hashed again, so the two encoders are built once (the text is the same).
+_EVIDENCE_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+_CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _evidence(value: object) -> Mapping[str, object]:
     if value is None:
         value = {}
     if not isinstance(value, Mapping):
         raise InvalidInputError(f"evidence must be a mapping, got {type(value).__name__}")
+    if not value:  # most events carry none: "{}" needs no check or copy
+        return types.MappingProxyType({})
     try:
-        text = json.dumps(dict(value), sort_keys=True, ensure_ascii=False)
+        text = _EVIDENCE_ENCODER.encode(dict(value))
     except (TypeError, ValueError) as error:
         raise InvalidInputError(f"evidence must be JSON-serialisable: {error}") from None
     check_text(text, "evidence", blank=True, nul=False)  # NUL is escaped in JSON
@@ -225,7 +233,7 @@ class ConsentEvent:
 
 
 def _digest(payload: Mapping[str, object]) -> str:
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = _CANONICAL_ENCODER.encode(payload)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

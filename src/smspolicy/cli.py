@@ -280,8 +280,11 @@ def _row_error(line: int, problem: str) -> Decision:
     return deny(Reason("row.invalid", "preflight", f"line {line}: {problem}", data={"line": line}))
 
 
+_MESSAGE_COLUMNS = frozenset(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
+
+
 def _message(row: dict[str, str], engine: Engine, profiles: dict[str, Profile]) -> Message:
-    fields = {k: v for k, v in row.items() if k in REQUIRED_COLUMNS + OPTIONAL_COLUMNS and v}
+    fields = {k: v for k, v in row.items() if v and k in _MESSAGE_COLUMNS}
     message = Message(
         fields.get("number", ""),
         fields.get("topic", ""),
@@ -336,13 +339,15 @@ def _batches(
         yield batch
 
 
-def _record(line: int, row: dict[str, str], decision: Decision) -> dict[str, Any]:
+def _record(line: int, row: dict[str, str], described: dict[str, Any]) -> dict[str, Any]:
+    """One row's output record: the row's line, number, topic and purpose, and its decision
+    as :func:`decision_json` describes it."""
     return {
         "line": line,
         "number": row.get("number", ""),
         "topic": row.get("topic", ""),
         "purpose": row.get("purpose", ""),
-        **decision_json(decision),
+        **described,
     }
 
 
@@ -395,10 +400,17 @@ def _decide_rows(
         except SmsPolicyError as error:
             messages.append((line, row, _row_error(line, str(error))))
     decided = iter(engine.evaluate_many([m for _, _, m in messages if isinstance(m, Message)]))
+    # The engine hands recipients with the same outcome one shared decision (most of a list's
+    # denials): it is put in words once per batch. Each entry holds its decision, so the id
+    # cannot be reused by another one meanwhile.
+    described: dict[int, tuple[Decision, dict[str, Any]]] = {}
     out: list[Decided] = []
     for line, row, item in messages:
         decision = next(decided) if isinstance(item, Message) else item
-        out.append((_record(line, row, decision), decision.verdict.value, decision.codes))
+        entry = described.get(id(decision))
+        if entry is None or entry[0] is not decision:
+            entry = described[id(decision)] = (decision, decision_json(decision))
+        out.append((_record(line, row, entry[1]), decision.verdict.value, decision.codes))
     return out
 
 
@@ -720,22 +732,24 @@ def dnc_import(args: argparse.Namespace) -> int:
 def _append_new(
     engine: Engine, batch: Sequence[tuple[int, ConsentEvent]], grants: list[ConsentEvent]
 ) -> tuple[int, int]:
-    existing = engine.store.consent_events(sorted({e.number for _, e in batch}))
+    store = engine.store
+    assert isinstance(store, SQLiteStore), "the command line keeps its records in SQLite"
+    existing = store.consent_events(sorted({e.number for _, e in batch}))
     # Idempotent on everything an event records (its fingerprint): a transactional and a
     # marketing row at the same instant are two consents, not one.
     seen = {e.fingerprint() for events in existing.values() for e in events}
-    added = skipped = 0
+    new: list[ConsentEvent] = []
     for _, event in sorted(batch, key=lambda item: (item[1].number, item[1].at)):
         key = event.fingerprint()
-        if key in seen:
-            skipped += 1
-            continue
-        stored = engine.store.append_consent(event)
-        seen.add(key)
-        added += 1
+        if key not in seen:
+            seen.add(key)
+            new.append(event)
+    # One transaction per batch: a run stopped part way keeps whole batches, and importing the
+    # file again skips them.
+    for stored in store.append_consents(new):
         if stored.kind is not ConsentKind.REVOKED and stored.kind is not ConsentKind.UNCLEAR:
             grants.append(stored)
-    return added, skipped
+    return len(new), len(batch) - len(new)
 
 
 def _overridden(engine: Engine, grants: Sequence[ConsentEvent]) -> int:

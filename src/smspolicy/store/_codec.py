@@ -18,8 +18,11 @@ def micros(instant: dt.datetime) -> int:
     return round(instant.timestamp() * 1_000_000)
 
 
+_EVENT_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+
+
 def encode_event(event: ConsentEvent) -> str:
-    return json.dumps(event.to_json(), sort_keys=True, ensure_ascii=False)
+    return _EVENT_ENCODER.encode(event.to_json())
 
 
 def decode_event(text: str) -> ConsentEvent:

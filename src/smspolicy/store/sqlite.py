@@ -160,6 +160,31 @@ class SQLiteStore(HoldsByBatch, Store):
             )
             return stored
 
+    def append_consents(self, events: Sequence[ConsentEvent]) -> list[ConsentEvent]:
+        """Chain and store ``events`` in order, as :meth:`append_consent` one after another
+        would, in one transaction: all of them or none (one fsync for the lot, where a commit
+        each costs an import one fsync per event)."""
+        last: dict[str, tuple[int, str]] = {}
+        stored: list[ConsentEvent] = []
+        with self._write() as db:
+            for event in events:
+                if event.number not in last:
+                    row = db.execute(
+                        "SELECT seq, hash FROM consent_events WHERE number = ? "
+                        "ORDER BY seq DESC LIMIT 1",
+                        (event.number,),
+                    ).fetchone()
+                    last[event.number] = (int(row[0]), str(row[1])) if row else (-1, GENESIS)
+                seq, prev = last[event.number]
+                chained = event.chained(seq + 1, prev)
+                db.execute(
+                    "INSERT INTO consent_events (number, seq, hash, record) VALUES (?, ?, ?, ?)",
+                    (chained.number, chained.seq, chained.hash, encode_event(chained)),
+                )
+                last[event.number] = (chained.seq, chained.hash)
+                stored.append(chained)
+        return stored
+
     def consent_events(self, numbers: Sequence[str]) -> dict[str, list[ConsentEvent]]:
         result: dict[str, list[ConsentEvent]] = {number: [] for number in numbers}
         for chunk in _chunks(list(result)):
