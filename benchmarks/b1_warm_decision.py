@@ -137,11 +137,11 @@ def main() -> None:
 def tamper_check(engine: Engine, messages: list[Message], decision: float) -> None:
     """What checking the consent hash chain costs a decision: warm (the events' hashes
     verified once, as the engine remembers them) and cold (every event hashed again)."""
-    from smspolicy._memo import Memo
+    from smspolicy._memo import Seen
     from smspolicy.consent import chain_break
 
     chains = [engine.consent.history(m.address) for m in messages]
-    verified = Memo(65536)
+    verified = Seen()
     for chain in chains:
         assert chain_break(chain, verified) is None
 

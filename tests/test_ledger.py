@@ -27,7 +27,7 @@ from smspolicy import (
 )
 from smspolicy import rules as R
 from smspolicy._inbound import REPLY_TOPIC
-from smspolicy._memo import Memo
+from smspolicy._memo import Seen
 from smspolicy.cli import main
 from smspolicy.consent import (
     ChainBreak,
@@ -1102,7 +1102,7 @@ def test_each_event_object_is_hashed_once(monkeypatch: pytest.MonkeyPatch) -> No
         return real(self)
 
     monkeypatch.setattr(ConsentEvent, "compute_hash", counting)
-    verified = Memo()
+    verified = Seen()
     for _ in range(3):
         assert chain_break([a, b], verified) is None
     assert calls == [0, 1]
@@ -1112,17 +1112,26 @@ def test_each_event_object_is_hashed_once(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 @pytest.mark.caches
-def test_memory_of_checked_events_is_bounded() -> None:
-    """The memory of checked events holds at most its limit, starting over when full."""
-    verified = Memo(2)
+def test_checked_events_are_remembered_only_while_they_live() -> None:
+    """The memory of checked events keeps none of them alive: once an event object is
+    collected, its entry goes, and a new object (perhaps at the same address) is hashed."""
+    import gc
+
+    verified = Seen()
     events = [
         event("confirmed", T0 + dt.timedelta(seconds=i)).chained(0, "0" * 64) for i in range(3)
     ]
     for e in events:
         assert chain_break([e], verified) is None
-    assert len(verified) == 1
-    assert chain_break([events[1]], verified) is None
+    assert len(verified) == 3
+    assert all(e in verified for e in events)
+    del e
+    events.pop()
+    gc.collect()
     assert len(verified) == 2
+    events.clear()
+    gc.collect()
+    assert len(verified) == 0
 
 
 def test_each_status_names_the_event_that_settled_it() -> None:
@@ -1415,3 +1424,43 @@ def test_sqlite_batch_append_is_all_or_nothing(tmp_path: Path) -> None:
         store.append_consents(_batch())
     assert store.consent_events([NUMBER, "+12125550199"]) == {NUMBER: [], "+12125550199": []}
     store.close()
+
+
+@pytest.mark.caches
+def test_verified_events_are_remembered_while_they_live_and_no_longer(
+    clock: FrozenClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An event whose hash was checked is not hashed again while the object lives (the
+    in-memory store keeps its events), and the engine keeps none alive: a SQL store's events,
+    decoded afresh for each read, leave nothing remembered once the decisions are made."""
+    import gc
+
+    hashed: list[str] = []
+    compute = ConsentEvent.compute_hash
+
+    def counting(event: ConsentEvent) -> str:
+        hashed.append(event.number)
+        return compute(event)
+
+    numbers = [f"+1212555{i:04d}" for i in range(50)]
+    for store in (MemoryStore(), SQLiteStore(tmp_path / "seen.db")):
+        engine = make_engine(clock, store)
+        for number in numbers:
+            engine.consent.confirm(number, topic="deals", purpose="marketing", source="api")
+        messages = [Message(n, "deals", "marketing") for n in numbers]
+        monkeypatch.setattr(ConsentEvent, "compute_hash", counting)
+        assert all(d.allowed for d in engine.evaluate_many(messages))
+        first = len(hashed)
+        assert first == len(numbers)  # each event hashed once
+        assert all(d.allowed for d in engine.evaluate_many(messages))
+        again = len(hashed) - first
+        monkeypatch.undo()
+        hashed.clear()
+        gc.collect()
+        remembered = len(engine._decider._verified)
+        if isinstance(store, MemoryStore):
+            assert again == 0  # the store's own objects: checked once
+            assert remembered == len(numbers)
+        else:
+            assert again == len(numbers)  # fresh objects: checked again, nothing kept
+            assert remembered == 0

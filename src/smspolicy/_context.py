@@ -8,7 +8,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-from ._memo import MISSING, Memo, blank, copy_fields, set_field
+from ._memo import MISSING, Memo, Seen, blank, copy_fields, set_field
 from ._recipients import Profile, Recipient
 from ._records import ConsentEvent, SendRecord
 from ._time import as_utc, ensure_aware, to_local, zone
@@ -66,7 +66,7 @@ class ConsentView:
         *,
         events: Sequence[ConsentEvent] = (),
         suppressed: bool = False,
-        verified: Memo | None = None,
+        verified: Seen | None = None,
         person_events: Sequence[ConsentEvent] = (),
         shared_events: Sequence[ConsentEvent] = (),
     ) -> None:

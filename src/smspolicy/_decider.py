@@ -15,7 +15,7 @@ from . import i18n
 from ._compose import lookback_of
 from ._context import ConsentView, Context, HistoryView
 from ._fastpath import FastPath
-from ._memo import MISSING, Memo
+from ._memo import MISSING, Memo, Seen
 from ._recipients import Profile, Recipient, Resolver, address_recipient, stop_key
 from ._records import ConsentEvent, SendRecord
 from ._values import Channel, Decision, Message, Purpose, Verdict, checked_parts, defer, deny
@@ -137,7 +137,7 @@ class Decider:
         self._fast = FastPath(rule)
         self.memo = Memo(65536)
         """What the policy's rules share across decisions (``Context.shared``)."""
-        self._verified = Memo(65536)  # consent events whose hash was checked
+        self._verified = Seen()  # consent events whose hash was checked, while they live
         self._zoned = Memo(4096)
         self.resolver = resolver
         self.profile = profile

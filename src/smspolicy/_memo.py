@@ -12,10 +12,21 @@ from __future__ import annotations
 
 import functools
 import os
+import weakref
 from collections.abc import Callable, Hashable
 from typing import Any, ParamSpec, TypeVar
 
-__all__ = ["CACHES", "MISSING", "Memo", "blank", "bounded", "copy_fields", "lru", "set_field"]
+__all__ = [
+    "CACHES",
+    "MISSING",
+    "Memo",
+    "Seen",
+    "blank",
+    "bounded",
+    "copy_fields",
+    "lru",
+    "set_field",
+]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -104,6 +115,33 @@ class Memo:
 
     def __repr__(self) -> str:
         return f"Memo({len(self.entries)} of {self.limit})"
+
+
+class Seen:
+    """Objects that passed a check, remembered by identity for as long as they live and no
+    longer: the memo keeps none of them alive, so objects read afresh for each batch (a SQL
+    store decodes new ones) leave nothing behind, while objects a store keeps (the in-memory
+    store's) are checked once. An object's id cannot name another while it is remembered: its
+    entry goes when it is collected. With caches off, nothing is remembered."""
+
+    __slots__ = ("_alive",)
+
+    def __init__(self) -> None:
+        self._alive: weakref.WeakValueDictionary[int, object] = weakref.WeakValueDictionary()
+
+    def __contains__(self, value: object) -> bool:
+        return self._alive.get(id(value)) is value
+
+    def add(self, value: object) -> None:
+        """Remember ``value`` (nothing with caches off)."""
+        if CACHES:
+            self._alive[id(value)] = value
+
+    def __len__(self) -> int:
+        return len(self._alive)
+
+    def __repr__(self) -> str:
+        return f"Seen({len(self._alive)} alive)"
 
 
 def lru(maxsize: int | None) -> Callable[[F], F]:

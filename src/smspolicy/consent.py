@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from . import _enum
-from ._memo import Memo
+from ._memo import Seen
 from ._recipients import address_channel, normalise_address, stop_key
 from ._records import GENESIS, Basis, ConsentEvent, ConsentKind, channel_covers
 from ._values import Channel, Purpose, person_id
@@ -328,22 +328,21 @@ class ChainBreak:
         return f"event {self.seq} of {self.number} {self.problem}"
 
 
-def _hash_holds(event: ConsentEvent, verified: Memo | None) -> bool:
-    # Events are frozen: one whose hash was recomputed once is remembered in the caller's memo
-    # by identity (the memo holds the event, so its id cannot be reused meanwhile) and not
-    # hashed again. A store that decodes fresh objects on every read gets every event hashed.
+def _hash_holds(event: ConsentEvent, verified: Seen | None) -> bool:
+    # Events are frozen: one whose hash was recomputed once is remembered by identity for as
+    # long as it lives (see Seen) and not hashed again. A store that decodes fresh objects on
+    # every read gets every event hashed, and leaves nothing remembered.
     if verified is None:
         return event.compute_hash() == event.hash
-    key = ("verified", id(event))
-    if verified.peek(key) is event:
+    if event in verified:
         return True
     if event.compute_hash() != event.hash:
         return False
-    verified.put(key, event)
+    verified.add(event)
     return True
 
 
-def chain_break(events: Sequence[ConsentEvent], verified: Memo | None = None) -> ChainBreak | None:
+def chain_break(events: Sequence[ConsentEvent], verified: Seen | None = None) -> ChainBreak | None:
     """The first event of a recipient's chain (``events`` in ledger order) that does not
     verify, or None when the chain is intact: each event's hash is recomputed from its fields,
     so an event edited in the store with its hash left alone is caught, and a dropped,
