@@ -86,17 +86,26 @@ def test_warm_decision_benchmark_measures_person_caps_and_the_tamper_check() -> 
 
 def test_shared_counters_benchmark_never_exceeds_the_cap() -> None:
     """B3 on small sizes (1,600 reservations for 200 recipients capped at 5): both backends, one
-    at a time and in batches, grant exactly the cap and never more."""
+    at a time and in batches, per number, per person (two numbers each) and after consent,
+    grant exactly the cap and never more."""
     for made in (postgres_store(), redis_store()):  # skip or fail clearly when a service is down
         drop(made)
-    out = run("b3_shared_counters.py", "400", "20", "1")
+    out = run("b3_shared_counters.py", "400", "20", "1", "plain,persons,consent")
     results = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    assert [(r["kind"], r["batch"]) for r in results] == [
-        ("redis", 1),
-        ("redis", 20),
-        ("postgres", 1),
-        ("postgres", 20),
+    assert [(r["kind"], r["batch"], r["variant"]) for r in results] == [
+        (kind, size, variant)
+        for kind in ("redis", "postgres")
+        for size in (1, 20)
+        for variant in ("plain", "persons", "consent")
     ]
     assert all(r["over_cap"] == 0 for r in results)
-    granted = re.findall(r"; (\d+) granted for 200 recipients x cap 5", out)
-    assert granted == ["1000"] * 4
+    granted = re.findall(r"; (\d+) granted for (\d+) (\w+) x cap 5", out)
+    assert (
+        granted
+        == [
+            ("1000", "200", "recipients"),
+            ("500", "100", "persons"),
+            ("1000", "200", "recipients"),
+        ]
+        * 4
+    )

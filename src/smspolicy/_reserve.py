@@ -336,10 +336,12 @@ class BatchPlan:
         """Fill ``out`` with the reservations of the pending messages, given what the store
         kept, by number."""
         decider = self.decider
+        kept: dict[str, set[str]] = {}  # the ids the store kept, by number, asked only for holds
         for index, message, item in self.pending:
             record, decision = self.held.get(index), self.decided.get(index)
-            kept = {r.id for r in stored.get(item.address, ())}
-            if decision is None or (record is not None and record.id not in kept):
+            if record is not None and item.address not in kept:
+                kept[item.address] = {r.id for r in stored.get(item.address, ())}
+            if decision is None or (record is not None and record.id not in kept[item.address]):
                 # A store that skipped a number, or dropped its hold, must not pass as allowed.
                 lost = StoreUnavailableError(f"the store did not keep the hold for {item.address}")
                 out[index] = Reservation(decider.failed(lost, self.now), None, settler)

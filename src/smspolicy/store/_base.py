@@ -315,6 +315,21 @@ class Counters(SendLog, Reservations, LookupCache, Protocol):
         """Erase the number's sends (from every index), engagement and cache entries."""
         ...
 
+    def snapshot(
+        self, numbers: Sequence[str], *, persons: Sequence[str] = (), since: dt.datetime
+    ) -> Snapshot:
+        """The counters' part of :meth:`Store.snapshot`: the sends of ``numbers`` (at or after
+        ``since``) and of ``persons``, and the numbers' engagement; no consent and nothing
+        suppressed (those are the ledger's). By default three reads; a store that can read
+        them in one round trip overrides this."""
+        return Snapshot(
+            consent={},
+            suppressed=frozenset(),
+            sends=self.sends(numbers, since=since),
+            person_sends=self.person_sends(persons, since=since),
+            engagement=self.last_engagement(numbers),
+        )
+
     def close(self) -> None:
         """Release the store's connections (by default there are none)."""
         return  # explicit: a default, not an abstract method

@@ -13,6 +13,7 @@ from ._base import (
     DecideMany,
     PersonsOf,
     Settlement,
+    Snapshot,
     Store,
     missing_methods,
 )
@@ -75,6 +76,20 @@ class ComposedStore(Store):
 
     def profiles(self, addresses: Sequence[str]) -> dict[str, ProfileRecord | None]:
         return self._profile_store().profiles(addresses)
+
+    def snapshot(
+        self, numbers: Sequence[str], *, persons: Sequence[str] = (), since: dt.datetime
+    ) -> Snapshot:
+        """Consent and suppression from the ledger, sends and engagement from the counters'
+        :meth:`Counters.snapshot` (one round trip on Redis)."""
+        counts = self.counters.snapshot(numbers, persons=persons, since=since)
+        return Snapshot(
+            consent=self.ledger.consent_events(numbers),
+            suppressed=frozenset(self.ledger.suppressed(numbers)),
+            sends=counts.sends,
+            person_sends=counts.person_sends,
+            engagement=counts.engagement,
+        )
 
     def forget(self, number: str) -> None:
         self.ledger.forget(number)

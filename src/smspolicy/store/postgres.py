@@ -101,6 +101,14 @@ MIGRATIONS: tuple[str, ...] = (
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
+def _generic_plans(conn: psycopg.Connection[Any]) -> None:
+    """Set up a connection of the store's own pool: its prepared statements keep one generic
+    plan. The store's statements look rows up by key lists (``= ANY(...)``), for which the
+    planner otherwise plans each execution anew (a custom plan of a one-element list looks
+    cheaper than the generic one), and planning cost more than running them."""
+    conn.execute("SET plan_cache_mode = force_generic_plan")
+
+
 class PostgresStore(HoldsByBatch, Store):
     """Consent ledger, send log, reservations and audience in PostgreSQL.
 
@@ -123,6 +131,7 @@ class PostgresStore(HoldsByBatch, Store):
         if not _IDENTIFIER.match(schema):
             raise ConfigurationError(f"schema must be a lower-case SQL identifier: {schema!r}")
         self.schema = schema
+        self._queries: dict[str, sql.SQL] = {}
         self._own_pool = pool is None
         # When each connection last came back from a successful use (see _check_idle).
         self._last_used: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
@@ -136,6 +145,7 @@ class PostgresStore(HoldsByBatch, Store):
                 timeout=timeout,
                 open=False,
                 check=self._check_idle,
+                configure=_generic_plans,
                 name="smspolicy",
                 # Autocommit: a one-statement read or write is one round trip, with no BEGIN and
                 # COMMIT around it; several statements still run in an explicit transaction.
@@ -179,8 +189,15 @@ class PostgresStore(HoldsByBatch, Store):
         if self._own_pool:
             self._pool.close()
 
-    def _q(self, text: str) -> sql.Composed:
-        return sql.SQL(text).format(schema=sql.Identifier(self.schema))
+    def _q(self, text: str) -> sql.SQL:
+        """``text`` with ``{schema}`` filled in, composed once per text (every reservation runs
+        the same few statements)."""
+        query = self._queries.get(text)
+        if query is None:
+            # The schema is a checked lower-case identifier: quoting it needs no connection.
+            composed = sql.SQL(text).format(schema=sql.Identifier(self.schema))
+            query = self._queries[text] = sql.SQL(composed.as_string(None))
+        return query
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[psycopg.Connection[Any]]:
@@ -404,7 +421,7 @@ class PostgresStore(HoldsByBatch, Store):
         return set(self._select(suppressed=numbers).suppressed)
 
     @property
-    def _insert_sql(self) -> sql.Composed:
+    def _insert_sql(self) -> sql.SQL:
         """Write sends given as columns (see _send_columns), replacing a record of the same id."""
         return self._q(
             "INSERT INTO {schema}.sends (id, number, person, at_us, record) "

@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis as redis_lib
+from redis.exceptions import NoScriptError
 
 from .._memo import CACHES, lru
 from .._records import SendRecord
@@ -43,6 +44,7 @@ from ._base import (
     HoldsByBatch,
     PersonsOf,
     Settlement,
+    Snapshot,
     decide_in_order,
     send_order,
 )
@@ -176,6 +178,9 @@ _Seen = tuple[int, int, tuple[SendRecord, ...]]
 
 _Keys = tuple[str, str, str]
 """The sends (sorted set), records (hash) and version keys of an address or a person."""
+
+_Queued = tuple[int, Any, list[str], list[Any]]
+"""A script call queued on a pipeline: its place there, the script, its keys and arguments."""
 
 
 @lru(65_536)  # every read of a batch names every number's keys
@@ -360,15 +365,50 @@ class RedisStore(HoldsByBatch, Counters):
             args = shared + [arg for _keys, group in groups for arg in group]
             return list(self._call(what, script, keys=keys, args=args))
         pipe = self._redis.pipeline(transaction=False) if pipe is None else pipe
+        calls: list[_Queued] = []
+        self._queue(script, shared, groups, pipe, calls)
+        answers = self._execute(what, pipe, calls)[queued:]
+        return [answer for each in answers for answer in each]
+
+    def _queue(
+        self,
+        script: Any,
+        shared: list[Any],
+        groups: list[tuple[_Keys, list[Any]]],
+        pipe: Any,
+        calls: list[_Queued],
+    ) -> int:
+        """Queue ``script`` over ``groups`` on ``pipe`` (one call, or one per group on Redis
+        Cluster), noting each call in ``calls``; returns how many commands were queued.
+
+        The calls are queued as EVALSHA of the script's digest, not as the script object: with
+        a script object queued, redis-py asks the server whether its scripts exist before every
+        pipeline, one more round trip each time. A call the server answers NOSCRIPT (it never
+        ran) is run again by :meth:`_execute`, which loads the script."""
         if not self._cluster:
             keys = [key for group_keys, _args in groups for key in group_keys]
-            args = shared + [arg for _keys, group in groups for arg in group]
-            script(keys=keys, args=args, client=pipe)
+            batches = [(keys, shared + [arg for _keys, group in groups for arg in group])]
         else:
-            for group_keys, group in groups:
-                script(keys=list(group_keys), args=shared + group, client=pipe)
-        answers = self._call(what, pipe.execute)[queued:]
-        return [answer for each in answers for answer in each]
+            batches = [(list(group_keys), shared + group) for group_keys, group in groups]
+        for keys, args in batches:
+            calls.append((len(pipe), script, keys, args))
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+        return len(batches)
+
+    def _execute(self, what: str, pipe: Any, calls: list[_Queued]) -> list[Any]:
+        """Send ``pipe``'s commands; a script call answered NOSCRIPT (the server's scripts were
+        flushed: it did not run) runs again on its own, loading its script. Any other error
+        raises :class:`StoreUnavailableError`."""
+        answers = list(self._call(what, pipe.execute, raise_on_error=False))
+        for index, script, keys, args in calls:
+            if isinstance(answers[index], NoScriptError):
+                answers[index] = self._call(what, script, keys=keys, args=args)
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise StoreUnavailableError(
+                    f"Redis {what}: {type(answer).__name__}: {answer}"
+                ) from answer
+        return answers
 
     def _write_args(self, version: int | str, records: list[SendRecord]) -> tuple[list[Any], int]:
         """The reserve script's arguments for storing ``records`` if the keys' version is still
@@ -398,12 +438,32 @@ class RedisStore(HoldsByBatch, Counters):
         trip; a script runs atomically, so version and sends agree. A number whose version is
         the one this store last saw comes back as the version alone, and its sends from what
         was seen. (Persons are read whole.)"""
+        groups, seen = self._read_groups(numbers, since, persons)
+        replies = self._groups(self._read_script, "read", [micros(since)], groups)
+        return self._read_replies(numbers, since, persons, seen, replies)
+
+    def _read_groups(
+        self, numbers: Sequence[str], since: dt.datetime, persons: Sequence[str]
+    ) -> tuple[list[tuple[_Keys, list[Any]]], list[_Seen | None]]:
+        """The read script's groups for ``numbers`` and ``persons``, and what was seen of each
+        number (the version it names)."""
         floor = micros(since)
         seen = [self._seen.get(number) for number in numbers]
         known = [[str(s[0]) if s is not None and s[1] <= floor else ""] for s in seen]
         groups = [(self._keys(n), k) for n, k in zip(numbers, known, strict=True)]
         groups += [(self._person_keys(person), [""]) for person in persons]
-        replies = self._groups(self._read_script, "read", [floor], groups)
+        return groups, seen
+
+    def _read_replies(
+        self,
+        numbers: Sequence[str],
+        since: dt.datetime,
+        persons: Sequence[str],
+        seen: list[_Seen | None],
+        replies: list[Any],
+    ) -> list[tuple[int, list[SendRecord]]]:
+        """The read script's replies as each number's, then each person's, version and sends."""
+        floor = micros(since)
         out: list[tuple[int, list[SendRecord]]] = []
         for number, was, reply in zip(numbers, seen, replies, strict=False):
             if not isinstance(reply, list):  # unchanged: what was seen still holds
@@ -418,6 +478,35 @@ class RedisStore(HoldsByBatch, Counters):
         for person, reply in zip(persons, replies[len(numbers) :], strict=True):
             out.append((int(reply[0]), self._decode(f"person {person}", reply[1:])))
         return out
+
+    def snapshot(
+        self, numbers: Sequence[str], *, persons: Sequence[str] = (), since: dt.datetime
+    ) -> Snapshot:
+        """The sends of ``numbers`` and of ``persons`` and the numbers' engagement in one round
+        trip: the read script and the engagement keys' read in one pipeline."""
+        distinct, wanted = list(dict.fromkeys(numbers)), list(dict.fromkeys(persons))
+        if not distinct and not wanted:
+            return Snapshot(
+                consent={}, suppressed=frozenset(), sends={}, person_sends={}, engagement={}
+            )
+        groups, seen = self._read_groups(distinct, since, wanted)
+        pipe = self._redis.pipeline(transaction=False)
+        queued: list[_Queued] = []
+        calls = self._queue(self._read_script, [micros(since)], groups, pipe, queued)
+        engaged = self._queue_engagement(pipe, distinct)
+        answers = self._execute("read", pipe, queued)
+        replies = [reply for each in answers[:calls] for reply in each]
+        read = self._read_replies(distinct, since, wanted, seen, replies)
+        texts = answers[calls] if engaged == 1 else answers[calls:]
+        return Snapshot(
+            consent={},
+            suppressed=frozenset(),
+            sends={n: records for n, (_v, records) in zip(distinct, read, strict=False)},
+            person_sends={
+                p: records for p, (_v, records) in zip(wanted, read[len(distinct) :], strict=True)
+            },
+            engagement=self._engagement(distinct, texts or []),
+        )
 
     @staticmethod
     def _decode(number: str, pairs: list[Any]) -> list[SendRecord]:
@@ -439,11 +528,25 @@ class RedisStore(HoldsByBatch, Counters):
         linked = {n: list(dict.fromkeys(persons[n])) for n in todo if persons and n in persons}
         stored: dict[str, list[SendRecord]] = {}
         floor = micros(since)
-        for _ in range(self.max_attempts):
-            if not todo:
-                return stored
-            wanted = sorted({person for n in todo for person in linked.get(n, ())})
-            read = self._read_many(todo, since, wanted)
+        # The first attempt decides on what this store remembers when it remembers every
+        # number (the batch's snapshot has just read them): a hold is written on condition that
+        # its number is still at the version remembered, so a stale memory costs a lost write
+        # and a read, never a wrong count, and a fresh one saves the read's round trip. A
+        # number given no hold on that memory is read and decided again (no write confirms
+        # that the memory was current).
+        remembered = self._remembered(todo, since) if not linked else None
+        attempts = 0
+        while todo:
+            from_memory = remembered is not None
+            if remembered is not None:
+                read, remembered = remembered, None
+                wanted: list[str] = []
+            elif attempts < self.max_attempts:
+                attempts += 1
+                wanted = sorted({person for n in todo for person in linked.get(n, ())})
+                read = self._read_many(todo, since, wanted)
+            else:
+                raise StoreUnavailableError("Redis: too much contention reserving sends")
             own = {n: records for n, (_v, records) in zip(todo, read, strict=False)}
             versions = {n: version for n, (version, _r) in zip(todo, read, strict=False)}
             theirs = dict(zip(wanted, read[len(todo) :], strict=True))
@@ -451,14 +554,15 @@ class RedisStore(HoldsByBatch, Counters):
                 todo, linked, own, {p: records for p, (_v, records) in theirs.items()}, decide
             )
             writes = [(n, versions[n], holds) for n, holds in decided.items() if holds]
+            unconfirmed = [n for n, holds in decided.items() if not holds and from_memory]
             for n, holds in decided.items():
-                if not holds:
+                if not holds and not from_memory:
                     stored[n] = []
             claimed, lost = self._claim_persons(writes, {p: v for p, (v, _r) in theirs.items()})
             free = [write for write in writes if write[0] not in lost]
             done = dict(zip([w[0] for w in free], self._reserve_groups(free), strict=True))
             self._unclaim([c for c in claimed if done.get(c[0]) is None])
-            todo = []
+            todo = unconfirmed
             for number, _version, holds in writes:
                 new = done.get(number)
                 if new is None:  # another writer got there first: read again and decide again
@@ -472,9 +576,21 @@ class RedisStore(HoldsByBatch, Counters):
                 before = [r for r in own[number] if r.id not in replaced]
                 after = tuple(sorted([*before, *holds], key=send_order))
                 self._remember(number, (new, floor, after) if kept else None)
-        if todo:
-            raise StoreUnavailableError("Redis: too much contention reserving sends")
         return stored
+
+    def _remembered(
+        self, numbers: Sequence[str], since: dt.datetime
+    ) -> list[tuple[int, list[SendRecord]]] | None:
+        """Each number's version and sends from ``since`` on, as this store remembers them,
+        or None unless it remembers every one of them from ``since`` on."""
+        floor = micros(since)
+        out: list[tuple[int, list[SendRecord]]] = []
+        for number in numbers:
+            seen = self._seen.get(number)
+            if seen is None or seen[1] > floor:
+                return None
+            out.append((seen[0], [r for r in seen[2] if r.at >= since]))
+        return out
 
     def _claim_persons(
         self,
@@ -564,26 +680,44 @@ class RedisStore(HoldsByBatch, Counters):
                 )
 
     def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:
-        key = f"{self.prefix}:{{{number}}}:engagement"
+        key = self._engagement_key(number)
         value = json.dumps({"at": at.isoformat(), "kind": kind})
         current = self._call("read", self._redis.get, key)
         if current is None or dt.datetime.fromisoformat(json.loads(current)["at"]) < at:
             self._call("write", self._redis.set, key, value, px=self._retention_ms)
 
-    def last_engagement(self, numbers: Sequence[str]) -> dict[str, dt.datetime | None]:
-        keys = [f"{self.prefix}:{{{number}}}:engagement" for number in numbers]
-        texts: list[str | None] = []
-        if keys and not self._cluster:  # one command; on Cluster the keys span slots
-            texts = self._call("read", self._redis.mget, keys)
-        elif keys:
-            pipe = self._redis.pipeline(transaction=False)
-            for key in keys:
-                pipe.get(key)
-            texts = self._call("read", pipe.execute)
+    def _engagement_key(self, number: str) -> str:
+        return f"{self.prefix}:{{{number}}}:engagement"
+
+    def _queue_engagement(self, pipe: Any, numbers: Sequence[str]) -> int:
+        """Queue the read of ``numbers``' engagement on ``pipe``: one MGET, or on Cluster (where
+        the keys span slots) one GET each; returns how many commands were queued."""
+        keys = [self._engagement_key(number) for number in numbers]
+        if not keys:
+            return 0
+        if not self._cluster:
+            pipe.mget(keys)
+            return 1
+        for key in keys:
+            pipe.get(key)
+        return len(keys)
+
+    @staticmethod
+    def _engagement(
+        numbers: Sequence[str], texts: Sequence[str | None]
+    ) -> dict[str, dt.datetime | None]:
         return {
             number: dt.datetime.fromisoformat(json.loads(text)["at"]) if text else None
             for number, text in zip(numbers, texts, strict=True)
         }
+
+    def last_engagement(self, numbers: Sequence[str]) -> dict[str, dt.datetime | None]:
+        if not numbers:
+            return {}
+        pipe = self._redis.pipeline(transaction=False)
+        engaged = self._queue_engagement(pipe, numbers)
+        answers = self._call("read", pipe.execute)
+        return self._engagement(numbers, answers[0] if engaged == 1 else answers)
 
     def forget_sends(self, number: str) -> None:
         """Delete every send of ``number`` (its own keys and the copies in its persons' keys),
