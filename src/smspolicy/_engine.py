@@ -18,7 +18,6 @@ from ._clock import CheckedClock, Clock, SystemClock
 from ._compose import all_of
 from ._decider import Decider, read_snapshot, required_history
 from ._inbound import InboundHandler, InboundResult, programs_for
-from ._memo import Memo
 from ._recipients import (
     DEFAULT_CACHE_SIZE,
     LineTypeLookup,
@@ -198,7 +197,6 @@ class Engine:
             trust_profile_zone=trust_profile_zone,
         )
         self._stored = StoredProfiles(self.store) if _keeps_profiles(self.store) else None
-        self._keys = Memo(cache_size)  # the addresses each message's profile is kept under
         explicit = _profiles(profiles)
         if self._stored is None:
             self._profile = explicit
@@ -356,29 +354,17 @@ class Engine:
     def _stored_keys(self, message: object) -> tuple[str, ...]:
         """The addresses a message's stored profile may be kept under: the normal form, then,
         for an email or push address, the address as spelled (as the decider looks them up);
-        none when it cannot have one. Remembered per (address as given, channel)."""
+        none when it cannot have one."""
         if not isinstance(message, Message):
             return ()  # the decider names the wrong type
-        to = message.to
-        if type(to) is not str:
-            return self._keys_of(message)
-        key = (to, message.channel)
-        found: tuple[str, ...] | None = self._keys.peek(key)  # type: ignore[assignment]
-        if found is None:
-            found = self._keys_of(message)
-            if found:  # an address that failed (a lookup down) is tried again next time
-                self._keys.put(key, found)
-        return found
-
-    def _keys_of(self, message: Message) -> tuple[str, ...]:
         try:
+            if message.channel.is_phone:  # a number: its E.164 form, from the resolver's cache
+                return (self.resolver.address_of(message.to),)
             address = self.resolver.address_for(message.to, message.channel)
         except (InvalidNumberError, LineTypeLookupError):
             return ()  # the decider denies it
         spelled = message.address.strip()
-        if message.channel.is_phone or spelled == address:
-            return (address,)
-        return (address, spelled)
+        return (address,) if spelled == address else (address, spelled)
 
     def _with_persons(self, batch: Sequence[Message]) -> Sequence[Message]:
         """The batch with the store's profiles read in one go (so deciding finds them
