@@ -240,3 +240,35 @@ def test_a_law_in_force_says_what_it_amounts_to_at_an_instant() -> None:
     assert InForce(denies, EFFECTIVE, None).at_instant((), NY_START - dt.timedelta(hours=18)) == (
         denies,
     )
+
+
+def test_a_law_that_comes_into_force_before_a_deferral_ends_is_asked_for_each_recipient() -> None:
+    """At 23:00 in New York the window defers to 08:00; a law that comes into force at
+    midnight, in between, denies the second recipient only. The first recipient's remembered
+    deferral must not be handed to the second: the law is asked for each at 08:00."""
+    from smspolicy import Policy, all_of, allow, rules, when
+    from smspolicy._compose import run_rule
+    from smspolicy._fastpath import FastPath
+    from smspolicy.predicates import is_marketing
+
+    first, second = "+12125550100", "+12125550111"
+
+    @rule(name="second_only")
+    def second_only(message: Message, _context: Context) -> Decision:
+        return deny(HELD) if message.to == second else allow()
+
+    window = rules.sending_window("08:00", "21:00")
+    law = InForce(second_only, dt.date(2026, 1, 10), None)
+    policy = Policy(when(is_marketing, all_of(window, law)), rules.valid_number(), name="p")
+    now = dt.datetime(2026, 1, 10, 4, tzinfo=UTC)  # 23:00 EST on the 9th
+    fast = FastPath(policy)
+    for number in (first, second, first, second, second):
+        message = Message(number, "deals", "marketing")
+        recipient = Resolver().resolve(number)
+        expected = run_rule(policy, message, Context(now=now, recipient=recipient))
+        decided = fast(message, Context(now=now, recipient=recipient))
+        assert (decided.verdict, decided.until, decided.reasons) == (
+            expected.verdict,
+            expected.until,
+            expected.reasons,
+        ), number

@@ -51,9 +51,12 @@ def _combined(others: list[Decision], denied: bool) -> tuple[tuple[Decision, ...
 # A shape: the leaves for (purpose, channel, jurisdictions), whether they are the policy's own
 # rules, for each leaf its decision when the leaf is zone-timed (the same for every recipient
 # with the key's zones at the key's instant), else None: the leaf is asked for each message;
-# the leaves asked, in order; and whether every zone-timed leaf gives the plain ALLOW (then a
-# message whose asked leaves all do is allowed at once).
-Shape = tuple[tuple[Rule, ...], bool, tuple[Decision | None, ...], tuple[Rule, ...], bool]
+# the leaves asked, in order; whether every zone-timed leaf gives the plain ALLOW (then a
+# message whose asked leaves all do is allowed at once); and the leaves to ask at the other
+# instants a deferral looks at (those not zone-timed, laws in force not settled).
+Shape = tuple[
+    tuple[Rule, ...], bool, tuple[Decision | None, ...], tuple[Rule, ...], bool, tuple[Rule, ...]
+]
 
 # A deferral found by the tree: the decisions of the leaves that are not zone-timed at the
 # instant decided and at each instant the tree looked at (the trail), and the tree's decision.
@@ -90,7 +93,7 @@ class FastPath:
         shape: Shape = self._instants.entries.get(key, MISSING)  # type: ignore[assignment]
         if shape is MISSING:  # a hit, the usual case, costs one call
             shape = self._instants.get(key, self._shape, message, context)
-        leaves, flat, known, ask, quiet = shape
+        leaves, flat, known, ask, quiet, later = shape
         plain = allow()  # the shared plain ALLOW, in a local name: this runs for every message
         asked = [leaf(message, context) for leaf in ask]  # the leaves not zone-timed, in order
         if quiet:  # every zone-timed leaf allows plainly at this key
@@ -123,7 +126,7 @@ class FastPath:
         if deferred and not (flat and denied):
             # Where nested deferrals meet (a DENY among them too) depends on the nesting: the
             # tree decides, once per key and set of decisions.
-            return self._deferral(key, message, context, (ask, tuple(asked)), others, flat)
+            return self._deferral(key, message, context, (tuple(asked), later), others, flat)
         if flat:  # the leaves are the policy's own rules: combine exactly as it does
             assert self._combine is not None
             return self._combine(message, context, others, denied=denied, deferred=deferred)
@@ -136,24 +139,30 @@ class FastPath:
     def _shape(self, message: Message, context: Context) -> Shape:
         recipient = context.recipient
         shape = (message.purpose, recipient.jurisdictions, message.channel)
-        leaves, flat, timed = self._shapes.get(shape, self._flatten, *shape)
-        leaves, timed, settled = _at_instant(leaves, timed, recipient.zones, context.now)
+        unsettled, flat, timed_before = self._shapes.get(shape, self._flatten, *shape)
+        leaves, timed, settled = _at_instant(unsettled, timed_before, recipient.zones, context.now)
         flat = flat and not settled  # a leaf replaced: they are no longer the policy's own
         known = tuple(
             _checked(leaf, leaf(message, context), context) if zoned else None
             for leaf, zoned in zip(leaves, timed, strict=True)
         )
         ask = tuple(leaf for leaf, given in zip(leaves, known, strict=True) if given is None)
+        # At the other instants a deferral looks at, a law may come into force or end: there
+        # the leaves are asked as flattened, before they were settled at this instant.
+        later = ask
+        if settled:
+            pairs = zip(unsettled, timed_before, strict=True)
+            later = tuple(leaf for leaf, zoned in pairs if not zoned)
         plain = allow()
         quiet = all(given is None or given is plain for given in known)
-        return leaves, flat, known, ask, quiet
+        return leaves, flat, known, ask, quiet, later
 
     def _deferral(
         self,
         key: tuple[object, ...],
         message: Message,
         context: Context,
-        now: tuple[tuple[Rule, ...], tuple[Decision, ...]],
+        now: tuple[tuple[Decision, ...], tuple[Rule, ...]],
         others: list[Decision],
         flat: bool,
     ) -> Decision:
@@ -161,12 +170,12 @@ class FastPath:
         ``not_after``): recipients who share zones, jurisdictions and the instant, and whose
         other rules give the same decisions now and at every instant the policy looked at
         (mostly the plain ALLOW), share it."""
-        ask, asked = now
+        asked, later = now
         full = (*key, message.not_after)
         found: Deferral | tuple[()] | None = self._deferrals.peek(full)  # type: ignore[assignment]
         if found:
             before, trail, decision = found
-            if _same(before, asked) and _same_along(trail, ask, message, context):
+            if _same(before, asked) and _same_along(trail, later, message, context):
                 return decision
         instants: list[dt.datetime] = []
         if flat:
@@ -182,7 +191,7 @@ class FastPath:
             self._deferrals.put(full, ())
         elif not found:
             looked = tuple(
-                (at, _asked(ask, message, context.at(at))) for at in dict.fromkeys(instants)
+                (at, _asked(later, message, context.at(at))) for at in dict.fromkeys(instants)
             )
             self._deferrals.put(full, (asked, looked, decision))
         return decision
