@@ -227,3 +227,22 @@ def test_empty_address_is_denied(engine: Engine) -> None:
     assert engine.evaluate(Message("  ", "news", "marketing", channel="email")).codes == (
         "address.invalid",
     )
+
+
+def test_a_store_read_patched_on_the_instance_is_used(
+    clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A MemoryStore whose consent read is replaced on the instance (as a test of an outage
+    would) is read through that replacement: the failure fails the decision closed."""
+    store = MemoryStore()
+    engine = Engine(Policy(everything, name="p"), store, clock)
+    message = Message("+12125550123", "news", "marketing")
+    assert engine.evaluate(message).allowed
+
+    def down(numbers: Sequence[str]) -> dict[str, list]:  # type: ignore[type-arg]
+        raise ConnectionError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(store, "consent_events", down)
+    decision = engine.evaluate(message)
+    assert decision.verdict is Verdict.DENY
+    assert decision.codes == ("store.unavailable",)
