@@ -15,6 +15,7 @@ instant at which its rules agree.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from ._compose import _checked, at_instant_of, combine_settled, combiner_of, leaves_of, run_rule
 from ._context import Context, is_zone_timed, traced
@@ -264,11 +265,31 @@ def _same(left: tuple[Decision, ...], right: tuple[Decision, ...]) -> bool:
 def _alike(left: Decision, right: Decision) -> bool:
     return (
         left.verdict is right.verdict
-        and left.until == right.until
+        and _identical(left.until, right.until)
         and left.zone == right.zone
         and len(left.reasons) == len(right.reasons)
         and all(
-            a is b or (a == b and a.data == b.data)
+            a is b or (a == b and _identical(a.data, b.data))
             for a, b in zip(left.reasons, right.reasons, strict=True)
         )
     )
+
+
+def _identical(left: object, right: object) -> bool:
+    """Equal and alike in what a reason shows: of one type, recursively (``1`` and ``1.0``
+    are equal, but a reason's details print them differently), and instants in one zone."""
+    if type(left) is not type(right):
+        return False
+    if isinstance(left, dt.datetime):
+        return left == right and left.utcoffset() == right.utcoffset()  # type: ignore[attr-defined]
+    if isinstance(left, Mapping):
+        return left.keys() == right.keys() and all(  # type: ignore[attr-defined]
+            _identical(value, right[key])  # type: ignore[index]
+            for key, value in left.items()
+        )
+    if isinstance(left, tuple | list):
+        return len(left) == len(right) and all(  # type: ignore[arg-type]
+            _identical(a, b)
+            for a, b in zip(left, right, strict=True)  # type: ignore[call-overload]
+        )
+    return left == right

@@ -54,7 +54,7 @@ class Predicate:
         message = _PurposeOnly(purpose, channel)
         try:
             return bool(self.test(message, _JurisdictionsOnly(jurisdictions)))  # type: ignore[arg-type]
-        except AttributeError:
+        except (_ReadsMore, AttributeError):  # reads more, even through getattr or hasattr
             return None
 
     def __and__(self, other: Callable[[Message, Context], bool]) -> Predicate:
@@ -73,9 +73,23 @@ class Predicate:
 _STATIC = frozenset({"purpose", "jurisdictions", "channel"})
 
 
-class _PurposeOnly:
+class _ReadsMore(Exception):
+    """Raised by the stand-ins when a test reads anything but what a key holds. Not an
+    AttributeError, so ``getattr(message, "topic", None)`` and ``hasattr`` cannot swallow it."""
+
+
+class _Probe:
+    """A stand-in whose every attribute it does not hold raises :class:`_ReadsMore`."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> object:
+        raise _ReadsMore(name)
+
+
+class _PurposeOnly(_Probe):
     """A message that has nothing but its purpose and, when given, its channel (reading an
-    unset slot raises AttributeError, as reading any other field does)."""
+    unset slot, or any other field, is found out)."""
 
     __slots__ = ("channel", "purpose")
 
@@ -85,14 +99,14 @@ class _PurposeOnly:
             self.channel = channel
 
 
-class _RecipientJurisdictions:
+class _RecipientJurisdictions(_Probe):
     __slots__ = ("jurisdictions",)
 
     def __init__(self, jurisdictions: frozenset[str]) -> None:
         self.jurisdictions = jurisdictions
 
 
-class _JurisdictionsOnly:
+class _JurisdictionsOnly(_Probe):
     """A context whose recipient has nothing but candidate jurisdictions."""
 
     __slots__ = ("recipient",)
