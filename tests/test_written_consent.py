@@ -279,3 +279,16 @@ def test_the_evidence_is_read_from_the_grant_for_the_messages_channel() -> None:
     )
     clock.set(NOON)
     assert signed_text.evaluate(deals()).allowed
+
+
+def test_a_proof_remembered_for_one_number_never_proves_another() -> None:
+    """One engine, two numbers: the first's consent is signed and allowed (its proof is then
+    remembered); the second's is not signed and stays denied, before and after."""
+    both = engine()
+    other = "+12125550188"
+    both.consent.confirm(NY, topic="deals", purpose="marketing", source="web", evidence=signed())
+    both.consent.confirm(other, topic="deals", purpose="marketing", source="web")
+    assert both.evaluate(deals(other)).codes == (CODE,)
+    for _ in range(2):
+        assert both.evaluate(deals()).allowed
+        assert both.evaluate(deals(other)).codes == (CODE,)

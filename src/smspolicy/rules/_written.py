@@ -72,9 +72,7 @@ def _proven(event: ConsentEvent, context: Context) -> bool:
     cannot change without breaking the chain, which is checked first, and a proof, once the
     request it names is on record, stays); an event not proven is read again each time, since
     the request it names may be recorded later."""
-    if not event.hash:  # not from a ledger: nothing to remember it by
-        return written_consent_of(event, context.consent.events) is not None
-    key = (_PROVEN, event.number, event.hash)
+    key = (_PROVEN, event.number, event.hash)  # asked only of an intact chain: hashed events
     if context.shared.peek(key) is not None:
         return True
     if written_consent_of(event, context.consent.events) is None:
