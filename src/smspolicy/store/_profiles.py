@@ -133,11 +133,7 @@ class StoredProfiles:
         return self._read([address]).get(address)
 
     def __call__(self, address: str) -> Profile | None:
-        entry: tuple[ProfileRecord | None, float] | None = self._memo.entries.get(address)  # type: ignore[assignment]
-        if entry is not None and entry[1] > time.monotonic():
-            found = entry[0]
-        else:
-            found = self._read([address]).get(address)
+        found = self.record(address)
         return None if found is None else found.profile
 
     def person(self, address: str) -> str | None:

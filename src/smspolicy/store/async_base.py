@@ -39,6 +39,7 @@ __all__ = [
     "AsyncComposedStore",
     "AsyncCounters",
     "AsyncProfileStore",
+    "AsyncSendLog",
     "AsyncStore",
     "BlockingStore",
     "ProfileBlockingStore",
@@ -50,10 +51,9 @@ T = TypeVar("T")
 
 
 @runtime_checkable
-class AsyncCounters(Protocol):
-    """:class:`smspolicy.store.Counters` with coroutine methods: sends, reservations,
-    engagement and the lookup cache, but no consent ledger (pair it with a ledger through
-    :class:`AsyncComposedStore`)."""
+class AsyncSendLog(Protocol):
+    """What :class:`AsyncCounters` and :class:`AsyncStore` both have: sends, reservations,
+    engagement and the lookup cache, as coroutines."""
 
     async def record_send(self, record: SendRecord) -> SendRecord:
         """As :meth:`smspolicy.store.SendLog.record_send`."""
@@ -105,10 +105,6 @@ class AsyncCounters(Protocol):
         """As :meth:`smspolicy.store.Audience.last_engagement`."""
         ...
 
-    async def forget_sends(self, number: str) -> None:
-        """As :meth:`smspolicy.store.Counters.forget_sends`."""
-        ...
-
     async def cache_get(self, key: str, *, now: dt.datetime) -> str | None:
         """As :meth:`smspolicy.store.LookupCache.cache_get`."""
         ...
@@ -119,6 +115,17 @@ class AsyncCounters(Protocol):
 
     async def close(self) -> None:
         """Release the store's connections."""
+        ...
+
+
+@runtime_checkable
+class AsyncCounters(AsyncSendLog, Protocol):
+    """:class:`smspolicy.store.Counters` with coroutine methods: sends, reservations,
+    engagement and the lookup cache, but no consent ledger (pair it with a ledger through
+    :class:`AsyncComposedStore`)."""
+
+    async def forget_sends(self, number: str) -> None:
+        """As :meth:`smspolicy.store.Counters.forget_sends`."""
         ...
 
 
@@ -151,7 +158,7 @@ def keeps_profiles(store: object) -> bool:
 
 
 @runtime_checkable
-class AsyncStore(Protocol):
+class AsyncStore(AsyncSendLog, Protocol):
     """:class:`smspolicy.store.Store` with coroutine methods (see the module docstring)."""
 
     async def append_consent(self, event: ConsentEvent) -> ConsentEvent:
@@ -168,33 +175,6 @@ class AsyncStore(Protocol):
 
     async def suppressed(self, numbers: Sequence[str]) -> set[str]:
         """As :meth:`smspolicy.store.ConsentLedger.suppressed`."""
-        ...
-
-    async def record_send(self, record: SendRecord) -> SendRecord:
-        """As :meth:`smspolicy.store.SendLog.record_send`."""
-        ...
-
-    async def sends(
-        self, numbers: Sequence[str], *, since: dt.datetime
-    ) -> dict[str, list[SendRecord]]:
-        """As :meth:`smspolicy.store.SendLog.sends`."""
-        ...
-
-    async def person_sends(
-        self, persons: Sequence[str], *, since: dt.datetime
-    ) -> dict[str, list[SendRecord]]:
-        """As :meth:`smspolicy.store.SendLog.person_sends`."""
-        ...
-
-    async def hold(
-        self,
-        number: str,
-        *,
-        since: dt.datetime,
-        decide: DecideHolds,
-        persons: Collection[str] = (),
-    ) -> list[SendRecord]:
-        """As :meth:`smspolicy.store.Reservations.hold` (``decide`` is a plain function)."""
         ...
 
     async def reserve(
@@ -215,49 +195,14 @@ class AsyncStore(Protocol):
         held = await self.hold(number, since=since, decide=one, persons=persons)
         return held[0] if held else None
 
-    async def reserve_many(
-        self,
-        numbers: Sequence[str],
-        *,
-        since: dt.datetime,
-        decide: DecideMany,
-        persons: PersonsOf | None = None,
-    ) -> dict[str, list[SendRecord]]:
-        """As :meth:`smspolicy.store.Reservations.reserve_many`."""
-        ...
-
-    async def settle_many(self, settlements: Sequence[Settlement]) -> None:
-        """As :meth:`smspolicy.store.Reservations.settle_many`."""
-        ...
-
-    async def record_engagement(self, number: str, *, at: dt.datetime, kind: str) -> None:
-        """As :meth:`smspolicy.store.Audience.record_engagement`."""
-        ...
-
-    async def last_engagement(self, numbers: Sequence[str]) -> dict[str, dt.datetime | None]:
-        """As :meth:`smspolicy.store.Audience.last_engagement`."""
-        ...
-
     async def numbers(self) -> list[str]:
         """As :meth:`smspolicy.store.Audience.numbers`."""
-        ...
-
-    async def cache_get(self, key: str, *, now: dt.datetime) -> str | None:
-        """As :meth:`smspolicy.store.LookupCache.cache_get`."""
-        ...
-
-    async def cache_put(self, key: str, value: str, *, expires: dt.datetime) -> None:
-        """As :meth:`smspolicy.store.LookupCache.cache_put`."""
         ...
 
     async def snapshot(
         self, numbers: Sequence[str], *, persons: Sequence[str] = (), since: dt.datetime
     ) -> Snapshot:
         """As :meth:`smspolicy.store.Store.snapshot`."""
-        ...
-
-    async def close(self) -> None:
-        """Release the store's connections."""
         ...
 
 
