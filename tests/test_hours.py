@@ -658,3 +658,160 @@ def test_legal_window_never_opens_where_a_candidate_zone_is_closed(
     if legal.allowed and recipient.zones:
         assert all(inside(z, dt.time(8), dt.time(21), now) for z in recipient.zones)
         assert R.sending_window("08:00", "21:00", zones="principal")(message, context).allowed
+
+
+# --- window openings cached per (window, zone, local date) as UTC spans ------------------
+
+from smspolicy.rules import _hours  # noqa: E402  (the spans are internal: checked here)
+
+SPAN_ZONES = [
+    *ZONES,
+    "America/Santiago",  # falls back from 24:00 to 23:00
+    "Asia/Beirut",  # falls back at midnight
+    "America/Havana",  # springs forward at midnight: the day starts at 01:00
+    "Asia/Tehran",
+]
+# Local dates around DST changes in those zones are over-weighted.
+span_days = st.one_of(
+    st.integers(0, 2 * 366).map(lambda d: dt.date(2025, 1, 1) + dt.timedelta(days=d)),
+    st.sampled_from(
+        [
+            dt.date(2025, 3, 9),
+            dt.date(2025, 11, 2),
+            dt.date(2025, 3, 30),
+            dt.date(2025, 10, 26),
+            dt.date(2025, 4, 6),
+            dt.date(2025, 4, 5),
+            dt.date(2025, 9, 6),
+            dt.date(2025, 9, 28),
+            dt.date(2026, 3, 8),
+            dt.date(2026, 11, 1),
+            dt.date(2010, 11, 7),  # St John's fell back from 00:01 to 23:01: midnight twice
+        ]
+    ).flatmap(lambda d: st.integers(-2, 2).map(lambda k: d + dt.timedelta(days=k))),
+)
+schedules = st.lists(st.one_of(st.none(), st.tuples(times, times)), min_size=7, max_size=7).map(
+    tuple
+)
+
+
+def reference_next_open(window: _hours.Window, tz: dt.tzinfo, now: dt.datetime) -> object:
+    """The earliest instant at or after ``now`` inside the window, found as the rule found it
+    before the spans: every candidate of each local day (interval starts, midnights, DST
+    jumps) converted to local time and checked."""
+    if _hours._inside(window, tz, now):
+        return now
+    first_day = now.astimezone(tz).date()
+    for offset in range(_hours.SEARCH_DAYS):
+        day = first_day + dt.timedelta(days=offset)
+        candidates = set(_hours.day_switch_points(tz, day))
+        for start, _end in window.intervals(day):
+            candidates.update(_hours.wall_instants(tz, day, start))
+        for candidate in sorted(candidates):
+            if candidate > now and _hours._inside(window, tz, candidate):
+                return candidate
+    return None
+
+
+@given(st.sampled_from(SPAN_ZONES), schedules, st.sampled_from([None, "US", "GB"]), span_days)
+def test_spans_hold_exactly_the_instants_inside(
+    name: str, schedule: tuple[object, ...], holidays: str | None, day: dt.date
+) -> None:
+    """A day's spans are in order, apart, between its first instant and the next day's, and
+    an instant of the day is in one exactly when its wall-clock reading is inside the window:
+    checked at every minute, and a second either side of every span's ends."""
+    window = _hours.Window(schedule, holidays)  # type: ignore[arg-type]
+    tz = pytz.timezone(name)
+    found = _hours.spans(window, tz, day)
+    first = _hours.day_switch_points(tz, day)[0]
+    after = _hours.day_switch_points(tz, day + dt.timedelta(days=1))[0]
+    following = _hours.spans(window, tz, day + dt.timedelta(days=1))
+    previous = None
+    for opened, closed in found:  # apart: two spans that meet are one
+        assert first <= opened if previous is None else previous < opened
+        assert opened < closed
+        assert closed <= after
+        previous = closed
+    assert not following or not found or found[-1][1] <= following[0][0]
+    checked = {first + dt.timedelta(minutes=m) for m in range(27 * 60)}
+    second = dt.timedelta(seconds=1)
+    steps = (-second, 0 * second, second)
+    checked |= {at + step for span in found for at in span for step in steps}
+    for instant in sorted(checked):
+        if not first <= instant < after:
+            continue
+        held = any(opened <= instant < closed for opened, closed in found)
+        assert held == _hours._inside(window, tz, instant), instant
+
+
+@given(st.sampled_from(SPAN_ZONES), schedules, st.sampled_from([None, "US"]), instants)
+def test_next_open_from_spans_equals_the_candidate_search(
+    name: str, schedule: tuple[object, ...], holidays: str | None, now: dt.datetime
+) -> None:
+    """Read off the spans, the next opening is the instant the candidate search finds, and it
+    is inside the window (windows crossing midnight and DST changes included)."""
+    window = _hours.Window(schedule, holidays)  # type: ignore[arg-type]
+    tz = pytz.timezone(name)
+    expected = reference_next_open(window, tz, now)
+    assert _hours.next_open(window, tz, now) == expected
+    if expected is not None:
+        assert _hours._inside(window, tz, expected)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["America/New_York", "Australia/Lord_Howe", "Asia/Kolkata"])
+def test_next_open_at_span_ends(name: str) -> None:
+    """At a span's opening the window is open; at its closing (exclusive) the next opening is
+    the following span's; a microsecond before the closing it is still open."""
+    window = _hours.Window(((dt.time(8), dt.time(21)),) * 7)
+    tz = pytz.timezone(name)
+    day = dt.date(2025, 11, 2)
+    ((opened, closed),) = _hours.spans(window, tz, day)
+    ((following, _),) = _hours.spans(window, tz, day + dt.timedelta(days=1))
+    tick = dt.timedelta(microseconds=1)
+    assert _hours.next_open(window, tz, opened) == opened
+    assert _hours.next_open(window, tz, opened - tick) == opened
+    assert _hours.next_open(window, tz, closed - tick) == closed - tick
+    assert _hours.next_open(window, tz, closed) == following
+
+
+def test_a_deferral_is_read_off_the_spans_without_converting_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once a window's spans for the days ahead are known, finding the next opening converts
+    only ``now`` to local time (for its date), however many days it looks ahead."""
+    monday = (dt.time(8), dt.time(21))
+    window = _hours.Window((monday, *(None,) * 5, (dt.time(9), dt.time(17))))
+    tz = pytz.timezone("Europe/London")
+    now = utc(2025, 1, 7, 22)  # Tuesday night: the window opens next on Sunday
+    expected = _hours.next_open(window, tz, now)  # spans of the days ahead worked out
+    assert expected == utc(2025, 1, 12, 9)
+    calls: list[object] = []
+    real = _hours.to_local
+
+    def counted(instant: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
+        calls.append(instant)
+        return real(instant, zone)
+
+    monkeypatch.setattr(_hours, "to_local", counted)
+    assert _hours.next_open(window, tz, now) == expected
+    assert calls == [now]
+
+
+def test_spans_where_the_clock_falls_back_over_midnight() -> None:
+    """St John's fell back at 00:01 to 23:01 the day before (2010): Saturday's 23:30 came
+    again after Sunday began. That second pass is open, read with Saturday's intervals, and a
+    deferral from just after the fall reaches it."""
+    window = _hours.Window(((dt.time(23, 30), dt.time(23, 45)),) * 7)
+    tz = pytz.timezone("America/St_Johns")
+    saturday, sunday = (
+        _hours.spans(window, tz, dt.date(2010, 11, 6)),
+        _hours.spans(window, tz, dt.date(2010, 11, 7)),
+    )
+    assert saturday == ((utc(2010, 11, 7, 2), utc(2010, 11, 7, 2, 15)),)  # 23:30 NDT
+    assert sunday == (
+        (utc(2010, 11, 7, 3), utc(2010, 11, 7, 3, 15)),  # Saturday's 23:30 NST, again
+        (utc(2010, 11, 8, 3), utc(2010, 11, 8, 3, 15)),  # Sunday's 23:30 NST
+    )
+    fallen = utc(2010, 11, 7, 2, 31)  # 23:01 NST on Saturday, after Sunday's first minute
+    assert _hours.next_open(window, tz, fallen) == utc(2010, 11, 7, 3)
+    assert reference_next_open(window, tz, fallen) == utc(2010, 11, 7, 3)

@@ -20,7 +20,15 @@ from .. import i18n
 from .._context import Context
 from .._memo import lru
 from .._recipients import Recipient
-from .._time import Zone, day_switch_points, to_local, wall_instants, zone, zone_name
+from .._time import (
+    Zone,
+    day_switch_points,
+    first_instant_at_or_after,
+    to_local,
+    wall_instants,
+    zone,
+    zone_name,
+)
 from .._values import ALLOWED, Decision, Message, Purpose, Reason, Verdict, allow, deny
 from ..errors import ConfigurationError, InvalidInputError
 
@@ -142,24 +150,51 @@ def _inside(window: Window, tz: Zone, instant: dt.datetime) -> bool:
     return window.contains(to_local(instant, tz))
 
 
+@lru(16384)  # (window, zone, local date): a window's openings are worked out once per date
+def spans(window: Window, tz: Zone, day: dt.date) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+    """The window's openings in zone ``tz`` from the first instant of local date ``day`` to
+    the first of the next, as UTC spans [opened, closed) in order. Consecutive dates' spans
+    follow one another, so a deferral's instant is read off them with no conversion.
+
+    Inside or outside changes only where the wall clock reaches an interval's start or end, a
+    local midnight or a DST jump; between two such points it is that of the first, read once.
+    A reading the clock passes twice (fall back) can give two spans, and where the clock falls
+    back over midnight (Chile) the repeated hour is read with the day before's intervals.
+    """
+    jumps = day_switch_points(tz, day)
+    ends = first_instant_at_or_after(tz, dt.datetime.combine(day + _DAY, dt.time()))
+    points = set(jumps)
+    for date in {to_local(jump, tz).date() for jump in jumps}:  # the dates the clock shows
+        for start, end in window.intervals(date):
+            points.update(wall_instants(tz, date, start))
+            if end is not None:
+                points.update(wall_instants(tz, date, end))
+    ordered = sorted(p for p in points if jumps[0] <= p < ends)
+    found: list[tuple[dt.datetime, dt.datetime]] = []
+    for point, following in zip(ordered, [*ordered[1:], ends], strict=True):
+        if not _inside(window, tz, point):
+            continue
+        if found and found[-1][1] == point:  # the span goes on
+            found[-1] = (found[-1][0], following)
+        else:
+            found.append((point, following))
+    return tuple(found)
+
+
+_DAY = dt.timedelta(days=1)
+
+
 def next_open(window: Window, tz: Zone, now: dt.datetime) -> dt.datetime | None:
     """The earliest instant at or after ``now`` inside ``window`` in zone ``tz``, or None
-    within :data:`SEARCH_DAYS`.
-
-    The inside/outside state can only turn true where the wall clock reaches an interval start,
-    at a local midnight, or at a DST jump; those candidates are checked in order.
-    """
-    if _inside(window, tz, now):
-        return now
-    first_day = to_local(now, tz).date()
-    for offset in range(SEARCH_DAYS):
-        day = first_day + dt.timedelta(days=offset)
-        candidates = set(day_switch_points(tz, day))
-        for start, _end in window.intervals(day):
-            candidates.update(wall_instants(tz, day, start))
-        for candidate in sorted(candidates):
-            if candidate > now and _inside(window, tz, candidate):
-                return candidate
+    within :data:`SEARCH_DAYS`: read off the window's :func:`spans`, day by day from the local
+    date of ``now`` (where the clock fell back over midnight, the day before the one holding
+    ``now``, whose spans all end before it), with no other conversion to local time."""
+    day = to_local(now, tz).date()
+    for _ in range(SEARCH_DAYS):
+        for opened, closed in spans(window, tz, day):
+            if closed > now:
+                return opened if opened > now else now
+        day += _DAY
     return None
 
 
