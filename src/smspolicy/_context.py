@@ -53,6 +53,7 @@ class ConsentView:
         "_break",
         "_chains",
         "_events",
+        "_folds",
         "_load",
         "_own",
         "_person",
@@ -86,6 +87,7 @@ class ConsentView:
         )
         self._suppressed = suppressed
         self._break: ChainBreak | None = _UNCHECKED
+        self._folds: dict[object, tuple[object, dt.datetime, dt.datetime | None]] = {}
 
     def _ensure(self) -> tuple[ConsentEvent, ...]:
         if self._events is None:
@@ -113,6 +115,28 @@ class ConsentView:
                 if self._break is None and chain:
                     self._break = chain_break(chain, self._verified)
         return self._break
+
+    def folded(
+        self,
+        key: object,
+        now: dt.datetime,
+        fold: Callable[..., tuple[T, dt.datetime | None]],
+        /,
+        *args: object,
+    ) -> T:
+        """``fold(*args)``'s answer at ``now``: ``fold`` returns it with the first instant after
+        ``now`` at which it may change (None: never). The answer is remembered per ``key`` with
+        that span, and given again at any instant in it: rules that fold alike share it, and
+        so do the later instants a deferral looks at (contexts made with ``Context.at`` share
+        this view)."""
+        found = self._folds.get(key)
+        if found is not None:
+            answer, since, until = found
+            if since <= now and (until is None or now < until):
+                return answer  # type: ignore[return-value]
+        answer, until = fold(*args)
+        self._folds[key] = (answer, now, until)
+        return answer
 
     @property
     def suppressed(self) -> bool:

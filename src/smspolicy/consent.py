@@ -255,12 +255,49 @@ def consent_status(
     (status ``held``) until a later confirmation or revocation covering the message, or until
     the hold expires.
     """
+    return fold_status(
+        events,
+        topic=topic,
+        purpose=purpose,
+        brand=brand,
+        now=now,
+        stop_scope=stop_scope,
+        implied_terms=implied_terms,
+        channel=channel,
+    )[0]
+
+
+def _sooner(
+    horizon: dt.datetime | None, instant: dt.datetime | None, now: dt.datetime
+) -> dt.datetime | None:
+    if instant is None or instant <= now or (horizon is not None and horizon <= instant):
+        return horizon
+    return instant
+
+
+def fold_status(
+    events: Sequence[ConsentEvent],
+    *,
+    topic: str,
+    purpose: Purpose,
+    brand: str | None,
+    now: dt.datetime,
+    stop_scope: Literal["brand", "topic"] = "brand",
+    implied_terms: Mapping[Basis, int | None] = DEFAULT_IMPLIED_TERMS,
+    channel: Channel | None = None,
+) -> tuple[StatusDetail, dt.datetime | None]:
+    """:func:`consent_status` at ``now``, and the first instant after ``now`` at which it may
+    change (None: never, on these events): the first event dated after ``now``, or the end of
+    the implied consent, the hold or the request that the status rests on. At every instant
+    from ``now`` up to (not including) that one the fold gives the same status."""
     state = _MISSING
     pending: ConsentEvent | None = None
     hold: ConsentEvent | None = None
+    horizon: dt.datetime | None = None
     topic_scoped = stop_scope == "topic"
     for event in events if len(events) < 2 else effective_order(events):
         if event.at > now:  # in effect order, so every event after this one is later too
+            horizon = event.at
             break
         kind = event.kind
         if kind is _CONFIRMED:
@@ -282,6 +319,13 @@ def consent_status(
             state = _implied(state, event, implied_terms)
         elif pending is None or _request_key(event) >= _request_key(pending):
             pending = event  # a request: of two at one instant, the one that runs longer
+    # What changes with time alone: the implied consent (the only state with an end so far),
+    # the hold and the request running out.
+    horizon = _sooner(horizon, state.expires, now)
+    if hold is not None:
+        horizon = _sooner(horizon, hold.expires, now)
+    if pending is not None:
+        horizon = _sooner(horizon, pending.expires, now)
     if state.status is ConsentStatus.IMPLIED and state.expires is not None and state.expires <= now:
         state = StatusDetail(ConsentStatus.EXPIRED, state.expires, state.event)
     if (
@@ -290,15 +334,15 @@ def consent_status(
         and state.status.allows
         and (hold.expires is None or now < hold.expires)
     ):
-        return StatusDetail(ConsentStatus.HELD, hold.expires, hold)
+        return StatusDetail(ConsentStatus.HELD, hold.expires, hold), horizon
     if (
         pending is not None
         and (pending.expires is None or now < pending.expires)
         and not state.status.allows
         and state.status is not ConsentStatus.REVOKED
     ):
-        return StatusDetail(ConsentStatus.PENDING, pending.expires, pending)
-    return state
+        return StatusDetail(ConsentStatus.PENDING, pending.expires, pending), horizon
+    return state, horizon
 
 
 def _implied(

@@ -19,8 +19,8 @@ from ..consent import (
     ChainBreak,
     ConsentStatus,
     StatusDetail,
-    consent_status,
     effective_order,
+    fold_status,
 )
 from ..errors import ConfigurationError
 
@@ -127,7 +127,8 @@ class _Consent:
         """The folded consent status for the message, with bases this rule does not accept
         treated as missing consent."""
         key = (self._terms_key, message.topic, message.purpose, message.brand, message.channel)
-        return self._accepted(context.memo(key, self._fold, message, context))
+        detail = context.consent.folded(key, context.now, self._fold, message, context)
+        return self._accepted(detail)
 
     def _accepted(self, detail: StatusDetail) -> StatusDetail:
         """``detail``, or missing consent when it rests on an implied basis this rule does not
@@ -141,7 +142,7 @@ class _Consent:
             return StatusDetail(ConsentStatus.MISSING, None, detail.event)
         return detail
 
-    def _fold(self, message: Message, context: Context) -> StatusDetail:
+    def _fold(self, message: Message, context: Context) -> tuple[StatusDetail, dt.datetime | None]:
         events = context.consent.events
         if self.counted_from:
             since = dict(self.counted_from)
@@ -152,7 +153,7 @@ class _Consent:
                 or e.basis not in since
                 or e.at >= since[e.basis]
             )
-        return consent_status(
+        return fold_status(
             events,
             topic=message.topic,
             purpose=message.purpose,
@@ -178,7 +179,7 @@ class _Consent:
             )
         # What status() does, inline (every decision asks each consent rule).
         folded = (self._terms_key, message.topic, message.purpose, message.brand, message.channel)
-        detail: StatusDetail = context.memo(folded, self._fold, message, context)
+        detail: StatusDetail = consent.folded(folded, context.now, self._fold, message, context)
         if detail.status is _IMPLIED:
             detail = self._accepted(detail)
         if detail.status in ALLOWING:
