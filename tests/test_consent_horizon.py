@@ -147,6 +147,7 @@ def test_horizons_of_each_kind() -> None:
     assert horizon([confirmed, held, soon], T0 + dt.timedelta(hours=2)) == T0 + dt.timedelta(days=1)
 
 
+@pytest.mark.caches
 def test_a_view_gives_a_fold_again_only_inside_its_span() -> None:
     """A view remembers a fold with its span: asked inside it, the fold is not run again;
     before the instant it was folded at, or at its horizon, it is."""
@@ -222,6 +223,7 @@ class CountedView(ConsentView):
         return super().folded(key, now, recorded, *args)  # type: ignore[arg-type]
 
 
+@pytest.mark.caches
 def test_folds_at_the_later_instants_of_a_deferral_are_shared() -> None:
     """Deciding a deferral asks the consent rule again at the instant it settles on; with
     nothing that changes in between, the ledger is folded once for the decision. With an

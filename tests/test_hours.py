@@ -774,6 +774,7 @@ def test_next_open_at_span_ends(name: str) -> None:
     assert _hours.next_open(window, tz, closed) == following
 
 
+@pytest.mark.caches
 def test_a_deferral_is_read_off_the_spans_without_converting_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-from ._memo import MISSING, Memo, Seen, blank, copy_fields, set_field
+from ._memo import CACHES, MISSING, Memo, Seen, blank, copy_fields, set_field
 from ._recipients import Profile, Recipient
 from ._records import ConsentEvent, SendRecord
 from ._time import as_utc, ensure_aware, to_local, zone
@@ -128,7 +128,9 @@ class ConsentView:
         ``now`` at which it may change (None: never). The answer is remembered per ``key`` with
         that span, and given again at any instant in it: rules that fold alike share it, and
         so do the later instants a deferral looks at (contexts made with ``Context.at`` share
-        this view)."""
+        this view). With caches off, every ask folds."""
+        if not CACHES:
+            return fold(*args)[0]
         found = self._folds.get(key)
         if found is not None:
             answer, since, until = found
