@@ -159,16 +159,23 @@ def spans(window: Window, tz: Zone, day: dt.date) -> tuple[tuple[dt.datetime, dt
     Inside or outside changes only where the wall clock reaches an interval's start or end, a
     local midnight or a DST jump; between two such points it is that of the first, read once.
     A reading the clock passes twice (fall back) can give two spans, and where the clock falls
-    back over midnight (Chile) the repeated hour is read with the day before's intervals.
+    back over midnight (Chile) the repeated hour is read with the day before's intervals. Where
+    it falls back from just after midnight (St John's at 00:01, until 2011), it reaches that
+    midnight a second time. A date the clock skips (Samoa, 2011-12-30) has no openings.
     """
     jumps = day_switch_points(tz, day)
     ends = first_instant_at_or_after(tz, dt.datetime.combine(day + _DAY, dt.time()))
+    if ends <= jumps[0]:
+        return ()
     points = set(jumps)
-    for date in {to_local(jump, tz).date() for jump in jumps}:  # the dates the clock shows
+    date = min(to_local(jump, tz).date() for jump in jumps)
+    while date <= day:  # the dates the clock shows, and their midnights (once or twice)
+        points.update(wall_instants(tz, date, dt.time()))
         for start, end in window.intervals(date):
             points.update(wall_instants(tz, date, start))
             if end is not None:
                 points.update(wall_instants(tz, date, end))
+        date += _DAY
     ordered = sorted(p for p in points if jumps[0] <= p < ends)
     found: list[tuple[dt.datetime, dt.datetime]] = []
     for point, following in zip(ordered, [*ordered[1:], ends], strict=True):
