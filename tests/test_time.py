@@ -222,3 +222,18 @@ def test_to_local() -> None:
     local = to_local(dt.datetime(2025, 1, 15, 15, tzinfo=UTC), NY)
     assert local.replace(tzinfo=None) == dt.datetime(2025, 1, 15, 10)
     assert zone_name(local.tzinfo) == "America/New_York"  # type: ignore[arg-type]
+
+
+def test_day_switch_points_of_a_skipped_date() -> None:
+    """Samoa skipped 2011-12-30 (24:00 -10:00 on the 29th became 00:00 +14:00 on the 31st, at
+    10:00 UTC): that date's one switch point is the instant the next began, and the dates
+    either side keep theirs."""
+    from smspolicy._time import day_switch_points
+
+    apia = pytz.timezone("Pacific/Apia")
+    jump = dt.datetime(2011, 12, 30, 10, 0, tzinfo=dt.UTC)
+    assert day_switch_points(apia, dt.date(2011, 12, 30)) == (jump,)
+    assert day_switch_points(apia, dt.date(2011, 12, 31)) == (jump,)
+    assert day_switch_points(apia, dt.date(2011, 12, 29)) == (
+        dt.datetime(2011, 12, 29, 10, 0, tzinfo=dt.UTC),
+    )

@@ -186,6 +186,8 @@ def day_switch_points(tz: Zone, day: dt.date) -> tuple[dt.datetime, ...]:
     """
     start = first_instant_at_or_after(tz, dt.datetime.combine(day, dt.time()))
     end = first_instant_at_or_after(tz, dt.datetime.combine(day + dt.timedelta(days=1), dt.time()))
+    if end <= start:  # a date the clock skips (Samoa, 2011-12-30): its first instant only
+        return (start,)
     points = [start]
     low, high = start, end
     # At most two transitions a day in practice; find each by bisection on the offset.
