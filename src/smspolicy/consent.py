@@ -42,6 +42,7 @@ __all__ = [
     "chain_break",
     "consent_status",
     "effective_order",
+    "fold_status",
     "person_key",
     "superseded_by",
     "verify_chain",
