@@ -134,6 +134,53 @@ def test_redis_hold_decided_on_a_stale_memory_is_decided_again_on_the_sends(
     other.close()
 
 
+def test_redis_hold_that_lost_a_race_is_decided_again_without_a_read(
+    counted: RedisStore,
+) -> None:
+    """A write that finds the version moved brings back the number's sends: the hold is decided
+    again on them and written, two round trips in all (no read between), and a cap of three
+    counts the other store's hold."""
+    other = RedisStore(REDIS_URL, prefix=counted.prefix)
+    counted.reserve_many([NUMBER], since=SINCE, decide=lambda n, _s: [])  # nothing held yet
+    counted.reserve_many([NUMBER], since=SINCE, decide=_at_most(9))  # remembered: one hold
+    assert other.reserve_many([NUMBER], since=SINCE, decide=_at_most(3))[NUMBER]  # now two
+    seen: list[int] = []
+
+    def decide(number: str, sends: list[SendRecord]) -> list[SendRecord]:
+        seen.append(len(sends))
+        return _at_most(3)(number, sends)
+
+    stored: list[dict[str, list[SendRecord]]] = []
+    trips = _round_trips(
+        lambda: stored.append(counted.reserve_many([NUMBER], since=SINCE, decide=decide))
+    )
+    assert seen == [1, 2]  # decided on the memory, then on the sends the lost write found
+    assert trips == 2
+    assert len(stored[0][NUMBER]) == 1
+    assert len(counted.sends([NUMBER], since=SINCE)[NUMBER]) == 3
+    held = counted.reserve_many([NUMBER], since=SINCE, decide=_at_most(3))
+    assert held == {NUMBER: []}  # full: the memory the lost write brought back was current
+    other.close()
+
+
+def test_redis_race_lost_with_a_person_reads_the_person_again(counted: RedisStore) -> None:
+    """A number with a person whose write lost a race is read again with its person (its
+    claim moved the person's version): a person's cap of two is never exceeded."""
+    other = RedisStore(REDIS_URL, prefix=counted.prefix)
+    ada = {NUMBER: ["ada"], OTHER: ["ada"]}
+
+    def two_for_ada(number: str, sends: list[SendRecord]) -> list[SendRecord]:
+        live = [r for r in sends if r.counts_at(T0) and r.person == "ada"]
+        return [_hold(number, person="ada")] if len(live) < 2 else []
+
+    assert counted.reserve_many([NUMBER], since=SINCE, decide=two_for_ada, persons=ada)[NUMBER]
+    assert other.reserve_many([OTHER], since=SINCE, decide=two_for_ada, persons=ada)[OTHER]
+    held = counted.reserve_many([NUMBER], since=SINCE, decide=two_for_ada, persons=ada)
+    assert held == {NUMBER: []}
+    assert len(counted.person_sends(["ada"], since=SINCE)["ada"]) == 2
+    other.close()
+
+
 def test_redis_no_decided_on_a_stale_memory_is_read_again(counted: RedisStore) -> None:
     """A number given no hold on what this store remembers is read and decided again: a slot
     another store freed meanwhile is taken, not refused on the old memory."""

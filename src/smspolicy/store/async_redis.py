@@ -150,7 +150,7 @@ class AsyncRedisStore(AsyncCounters):
         if record.person is not None:
             groups.insert(0, (self._person_keys(record.person), self._write_args("*", [record])[0]))
             notes = {record.number: {record.person}}
-        await self._groups(self._reserve, "reserve", [self._retention_ms], groups, notes)
+        await self._groups(self._reserve, "reserve", [self._retention_ms, ""], groups, notes)
         return record
 
     async def sends(
@@ -261,7 +261,9 @@ class AsyncRedisStore(AsyncCounters):
                 notes.setdefault(number, set()).add(person)
         if not claims:
             return [], set()
-        answers = await self._groups(self._reserve, "reserve", [self._retention_ms], groups, notes)
+        answers = await self._groups(
+            self._reserve, "reserve", [self._retention_ms, ""], groups, notes
+        )
         landed = [claim for claim, ok in zip(claims, answers, strict=True) if ok]
         lost = {claim[0] for claim, ok in zip(claims, answers, strict=True) if not ok}
         await self._unclaim([claim for claim in landed if claim[0] in lost])
@@ -282,7 +284,7 @@ class AsyncRedisStore(AsyncCounters):
             (self._keys(number), self._write_args(version, records)[0])
             for number, version, records in writes
         ]
-        answers = await self._groups(self._reserve, "reserve", [self._retention_ms], groups)
+        answers = await self._groups(self._reserve, "reserve", [self._retention_ms, ""], groups)
         return [bool(answer) for answer in answers]
 
     async def settle_many(self, settlements: Sequence[Settlement]) -> None:

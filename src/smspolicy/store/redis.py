@@ -68,17 +68,43 @@ redis.call('SET', KEYS[1], string.format('%d', slot), 'PX', ARGV[3])
 return string.format('%d', slot)
 """
 
-_RESERVE = """
--- ARGV: retention ms, then for each number: expected version ('*': any), the new version, oldest
--- score to keep, how many records, and each record's id, score and json. Returns 1 (stored) or 0
--- (the version moved) for each number.
-local result, a = {}, 2
+_SENDS_FROM = """
+-- A number's version and its sends from a score on, oldest first, as one table: {version, then
+-- each send's id and record (false: no record)}.
+local function sends_from(sends, records, version, floor)
+  local ids = redis.call('ZRANGEBYSCORE', sends, floor, '+inf')
+  local out = {version}
+  for first = 1, #ids, 1000 do  -- in chunks: unpack has a limit on how many values it returns
+    local last = math.min(first + 999, #ids)
+    local texts = redis.call('HMGET', records, unpack(ids, first, last))
+    for i = first, last do
+      out[#out + 1] = ids[i]
+      out[#out + 1] = texts[i - first + 1]
+    end
+  end
+  return out
+end
+"""
+
+_RESERVE = (
+    _SENDS_FROM
+    + """
+-- ARGV: retention ms, the oldest score to read back where the version moved ('': none), then
+-- for each number: expected version ('*': any), the new version, oldest score to keep, how many
+-- records, and each record's id, score and json. Returns for each number 1 (stored), or where
+-- the version moved, 0, or with a score to read back, its version and sends from that score on
+-- (see sends_from): read in the same script, they are what a read would have found.
+local result, a = {}, 3
 for k = 1, #KEYS, 3 do
   local expected, new, oldest, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
   a = a + 4
-  local version = tonumber(redis.call('GET', KEYS[k + 2]) or '0')
-  if expected ~= '*' and version ~= tonumber(expected) then
-    result[#result + 1] = 0
+  local version = redis.call('GET', KEYS[k + 2]) or '0'
+  if expected ~= '*' and tonumber(version) ~= tonumber(expected) then
+    if ARGV[2] == '' then
+      result[#result + 1] = 0
+    else
+      result[#result + 1] = sends_from(KEYS[k], KEYS[k + 1], version, ARGV[2])
+    end
   else
     local old = redis.call('ZRANGEBYSCORE', KEYS[k], '-inf', '(' .. oldest)
     for _, id in ipairs(old) do redis.call('HDEL', KEYS[k + 1], id) end
@@ -95,12 +121,14 @@ for k = 1, #KEYS, 3 do
 end
 return result
 """
+)
 
-_READ = """
+_READ = (
+    _SENDS_FROM
+    + """
 -- ARGV: oldest score wanted, then for each number the version the client already has ('':
 -- none). Returns for each number 1 when it is still that version (a number, not a table: most
--- numbers of a busy batch are unchanged), else {version, then each send's id and record,
--- oldest first (false: no record)}.
+-- numbers of a busy batch are unchanged), else its version and sends (see sends_from).
 local result, a = {}, 1
 for k = 1, #KEYS, 3 do
   a = a + 1
@@ -109,21 +137,12 @@ for k = 1, #KEYS, 3 do
   if version == known then
     result[a - 1] = 1
   else
-    local ids = redis.call('ZRANGEBYSCORE', KEYS[k], ARGV[1], '+inf')
-    local out = {version}
-    for first = 1, #ids, 1000 do  -- in chunks: unpack has a limit on how many values it returns
-      local last = math.min(first + 999, #ids)
-      local texts = redis.call('HMGET', KEYS[k + 1], unpack(ids, first, last))
-      for i = first, last do
-        out[#out + 1] = ids[i]
-        out[#out + 1] = texts[i - first + 1]
-      end
-    end
-    result[a - 1] = out
+    result[a - 1] = sends_from(KEYS[k], KEYS[k + 1], version, ARGV[1])
   end
 end
 return result
 """
+)
 
 _SETTLE = """
 -- ARGV: retention ms, then for each record its id, new json ('' to drop it) and the number's new
@@ -329,12 +348,14 @@ class RedisStore(HoldsByBatch, Counters):
         # A send that happened is logged whatever the version: nothing was decided on it.
         groups = [(self._keys(record.number), self._write_args("*", [record])[0])]
         if record.person is None:
-            self._groups(self._reserve, "reserve", [self._retention_ms], groups)
+            self._groups(self._reserve, "reserve", [self._retention_ms, ""], groups)
         else:
             person = (self._person_keys(record.person), self._write_args("*", [record])[0])
             pipe = self._redis.pipeline(transaction=False)
             self._note_persons(pipe, {record.number: {record.person}})
-            self._groups(self._reserve, "reserve", [self._retention_ms], [person, *groups], pipe)
+            self._groups(
+                self._reserve, "reserve", [self._retention_ms, ""], [person, *groups], pipe
+            )
         self._remember(record.number, None)
         return record
 
@@ -531,10 +552,14 @@ class RedisStore(HoldsByBatch, Counters):
         # The first attempt decides on what this store remembers when it remembers every
         # number (the batch's snapshot has just read them): a hold is written on condition that
         # its number is still at the version remembered, so a stale memory costs a lost write
-        # and a read, never a wrong count, and a fresh one saves the read's round trip. A
-        # number given no hold on that memory is read and decided again (no write confirms
-        # that the memory was current).
+        # (which brings back the sends), never a wrong count, and a fresh one saves the read's
+        # round trip. A number given no hold on that memory is read and decided again (no write
+        # confirms that the memory was current).
         remembered = self._remembered(todo, since) if not linked else None
+        # A write that finds the version moved brings back the number's sends as they are
+        # now: a number decided again on them needs no read of its own (a number with persons
+        # is read again with them: its claims moved their versions).
+        moved: dict[str, tuple[int, list[SendRecord]]] = {}
         attempts = 0
         while todo:
             from_memory = remembered is not None
@@ -544,7 +569,10 @@ class RedisStore(HoldsByBatch, Counters):
             elif attempts < self.max_attempts:
                 attempts += 1
                 wanted = sorted({person for n in todo for person in linked.get(n, ())})
-                read = self._read_many(todo, since, wanted)
+                unread = [n for n in todo if n not in moved]
+                got = self._read_many(unread, since, wanted) if unread or wanted else []
+                fresh = dict(zip(unread, got, strict=False))
+                read = [moved[n] if n in moved else fresh[n] for n in todo] + got[len(unread) :]
             else:
                 raise StoreUnavailableError("Redis: too much contention reserving sends")
             own = {n: records for n, (_v, records) in zip(todo, read, strict=False)}
@@ -560,12 +588,14 @@ class RedisStore(HoldsByBatch, Counters):
                     stored[n] = []
             claimed, lost = self._claim_persons(writes, {p: v for p, (v, _r) in theirs.items()})
             free = [write for write in writes if write[0] not in lost]
-            done = dict(zip([w[0] for w in free], self._reserve_groups(free), strict=True))
+            landed, moved = self._reserve_groups(free, since)
+            done = dict(zip([w[0] for w in free], landed, strict=True))
+            moved = {n: state for n, state in moved.items() if n not in linked}
             self._unclaim([c for c in claimed if done.get(c[0]) is None])
             todo = unconfirmed
             for number, _version, holds in writes:
                 new = done.get(number)
-                if new is None:  # another writer got there first: read again and decide again
+                if new is None:  # another writer got there first: decide again on its sends
                     todo.append(number)
                     continue
                 stored[number] = holds
@@ -623,7 +653,7 @@ class RedisStore(HoldsByBatch, Counters):
             return [], set()
         pipe = self._redis.pipeline(transaction=False)
         self._note_persons(pipe, notes)
-        answers = self._groups(self._reserve, "reserve", [self._retention_ms], groups, pipe)
+        answers = self._groups(self._reserve, "reserve", [self._retention_ms, ""], groups, pipe)
         landed = [claim for claim, ok in zip(claims, answers, strict=True) if ok]
         lost = {claim[0] for claim, ok in zip(claims, answers, strict=True) if not ok}
         self._unclaim([claim for claim in landed if claim[0] in lost])
@@ -639,18 +669,31 @@ class RedisStore(HoldsByBatch, Counters):
         self._groups(self._settle, "release", [self._retention_ms], groups)
 
     def _reserve_groups(
-        self, writes: Sequence[tuple[str, int | str, list[SendRecord]]]
-    ) -> list[int | None]:
-        """Store each number's records if its version is still the one given ('*': any);
-        returns each number's new version, or None where the version had moved."""
+        self, writes: Sequence[tuple[str, int | str, list[SendRecord]]], since: dt.datetime
+    ) -> tuple[list[int | None], dict[str, tuple[int, list[SendRecord]]]]:
+        """Store each number's records if its version is still the one given ('*': any).
+        Returns each number's new version, or None where the version had moved, and the
+        version and sends from ``since`` on of each number whose version had moved, as the
+        same script found them (atomically, as a read would have: this store remembers them)."""
         groups: list[tuple[_Keys, list[Any]]] = []
         versions: list[int] = []
         for number, version, records in writes:
             args, new = self._write_args(version, records)
             groups.append((self._keys(number), args))
             versions.append(new)
-        answers = self._groups(self._reserve, "reserve", [self._retention_ms], groups)
-        return [new if answer else None for new, answer in zip(versions, answers, strict=True)]
+        floor = micros(since)
+        answers = self._groups(self._reserve, "reserve", [self._retention_ms, floor], groups)
+        done: list[int | None] = []
+        moved: dict[str, tuple[int, list[SendRecord]]] = {}
+        for (number, _version, _records), new, answer in zip(
+            writes, versions, answers, strict=True
+        ):
+            if isinstance(answer, list):
+                version, found = int(answer[0]), self._decode(number, answer[1:])
+                self._remember(number, (version, floor, tuple(found)))
+                moved[number] = (version, found)
+            done.append(new if answer == 1 else None)
+        return done, moved
 
     def settle(self, record: SendRecord, *, provider_id: str | None, sent: bool) -> None:
         self.settle_many([(record, provider_id, sent)])
