@@ -7,24 +7,43 @@ import datetime as dt
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smspolicy import Channel, Engine, Message, Policy, Verdict, rules
+from smspolicy import (
+    Channel,
+    Context,
+    Decision,
+    Engine,
+    Message,
+    Policy,
+    Verdict,
+    allow,
+    rule,
+    rules,
+)
 from smspolicy.errors import (
     ConfigurationError,
     InvalidInputError,
     ReservationExpiredError,
     StoreUnavailableError,
 )
-from smspolicy.store import MemoryStore, SendRecord, SendStatus, SQLiteStore, Store
+from smspolicy.store import (
+    ComposedStore,
+    MemoryStore,
+    SendRecord,
+    SendStatus,
+    SQLiteStore,
+    Store,
+)
 from smspolicy.testing import FrozenClock
 
 from .async_support import both_engines  # noqa: F401  (runs each test on both engines)
 from .conftest import T0
-from .services import drop
+from .services import drop, redis_store
 from .test_store_conformance import BACKENDS, make_store
 
 N1, N2, N3 = "+12125550141", "+12125550142", "+12125550143"
@@ -236,6 +255,90 @@ def test_a_batch_sees_its_own_holds_for_a_person(store: Store, clock: FrozenCloc
     ]
 
 
+class _Meanwhile:
+    """A store where another writer logs one send to each number of a batch between the
+    batch's snapshot and its reservation (as a concurrent worker may)."""
+
+    def reserve_many(self, numbers: Any, **kwargs: Any) -> dict[str, list[SendRecord]]:
+        for number in numbers:
+            self.record_send(  # type: ignore[attr-defined]
+                SendRecord(
+                    number=number,
+                    at=T0 - dt.timedelta(hours=1),
+                    topic="deals",
+                    purpose="marketing",
+                    channel=Channel.SMS,
+                    content_key="elsewhere",
+                )
+            )
+        return super().reserve_many(numbers, **kwargs)  # type: ignore[misc,no-any-return]
+
+
+class _MemoryMeanwhile(_Meanwhile, MemoryStore):
+    pass
+
+
+class _ComposedMeanwhile(_Meanwhile, ComposedStore):
+    pass
+
+
+def _store(kind: str, tmp_path: Path, *, meanwhile: bool = False) -> Store:
+    """A MemoryStore, or Redis under a SQLite ledger; with ``meanwhile``, one where another
+    writer logs a send to each number of a batch before its reservation."""
+    if kind == "memory":
+        return _MemoryMeanwhile() if meanwhile else MemoryStore()
+    made = _ComposedMeanwhile if meanwhile else ComposedStore
+    return made(SQLiteStore(tmp_path / "ledger.db"), redis_store())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_a_yes_on_unchanged_sends_is_not_decided_again_under_the_lock(
+    kind: str, clock: FrozenClock, tmp_path: Path
+) -> None:
+    """A message allowed on the batch's snapshot keeps that decision under the lock when the
+    sends there are the very records the snapshot read: each rule runs once per message."""
+    seen: list[int] = []
+
+    @rule
+    def counting(_message: Message, context: Context) -> Decision:
+        seen.append(len(context.history.sends))
+        return allow()
+
+    store = _store(kind, tmp_path)
+    engine = Engine(Policy(counting, rules.frequency_cap(1, DAY), name="p"), store, clock)
+    engine.reserve_many([msg(N1), msg(N2)])  # the numbers get sends (and Redis their keys)
+    seen.clear()
+    clock.advance(DAY)
+    held = engine.reserve_many([msg(N1), msg(N2)])
+    assert [h.decision.verdict for h in held] == [Verdict.ALLOW, Verdict.ALLOW]
+    assert seen == [1, 1]
+    drop(store)
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_a_yes_on_sends_written_meanwhile_is_decided_again_under_the_lock(
+    kind: str, clock: FrozenClock, tmp_path: Path
+) -> None:
+    """A message allowed on the snapshot is decided again on the sends read under the lock
+    when another writer logged a send meanwhile: a cap of one a day is full, so it defers."""
+    seen: list[int] = []
+
+    @rule
+    def counting(_message: Message, context: Context) -> Decision:
+        if context.now == clock.now():  # not the instants a deferral looks at
+            seen.append(len(context.history.sends))
+        return allow()
+
+    store = _store(kind, tmp_path, meanwhile=True)
+    engine = Engine(Policy(counting, rules.frequency_cap(1, DAY), name="p"), store, clock)
+    held = engine.reserve_many([msg(N1), msg(N2)])
+    assert [h.decision.verdict for h in held] == [Verdict.DEFER, Verdict.DEFER]
+    assert [h.decision.codes for h in held] == [("cap.exceeded",), ("cap.exceeded",)]
+    assert seen == [0, 0, 1, 1]
+    assert [len(store.sends([n], since=SINCE)[n]) for n in (N1, N2)] == [1, 1]
+    drop(store)
+
+
 def test_an_address_that_looks_like_a_person_key_is_an_address(
     store: Store, clock: FrozenClock
 ) -> None:
@@ -311,7 +414,7 @@ def test_an_engine_needs_a_store_that_holds_a_ledger() -> None:
         with pytest.raises(ConfigurationError, match=r"no consent ledger.*ComposedStore"):
             Engine(Policy(name="p"), counters)  # type: ignore[arg-type]
     finally:
-        drop(counters)
+        drop(store)
     with pytest.raises(ConfigurationError, match="lacks: append_consent, cache_get, "):
         Engine(Policy(name="p"), object())  # type: ignore[arg-type]
 

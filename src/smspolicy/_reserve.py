@@ -256,6 +256,8 @@ class BatchPlan:
             self.by_number.setdefault(entry[2].address, []).append(entry)
         self.decided: dict[int, Decision] = {}
         self.held: dict[int, SendRecord] = {}
+        # A yes on the snapshot, with the sends it was decided on (see :meth:`decide`).
+        self.first: dict[int, tuple[Decision, Sequence[SendRecord]]] = {}
         self.persons: dict[str, set[str]] = {}
         for _index, message, item in pending:
             if message.person:
@@ -280,7 +282,10 @@ class BatchPlan:
 
     def decide(self, number: str, locked: list[SendRecord]) -> list[SendRecord]:
         """The store's ``decide`` for one number: decide its messages in order on the sends
-        under its lock, each seeing the holds of the ones before; return the holds."""
+        under its lock, each seeing the holds of the ones before; return the holds. A message
+        allowed on the snapshot whose sends under the lock are the very records it was decided
+        on (nothing was written meanwhile) keeps that decision: the same message, context and
+        instant give the same decision."""
         decider, snapshot, now = self.decider, self.snapshot, self.now
         assert snapshot is not None
         sends, holds = list(locked), []
@@ -294,8 +299,12 @@ class BatchPlan:
                     for r in sends
                     if r.number == number or (r.person and r.person == message.person)
                 ]
-            context = decider.context(snapshot, message, item, now, view)
-            decision = self.decided[index] = decider.decide(message, context)
+            first = self.first.get(index)
+            if first is not None and _same_records(first[1], view):
+                decision = self.decided[index] = first[0]
+            else:
+                context = decider.context(snapshot, message, item, now, view)
+                decision = self.decided[index] = decider.decide(message, context)
             if decision.allowed:
                 record = self.held[index] = held_record(message, number, now, self.hold)
                 holds.append(record)
@@ -308,7 +317,7 @@ class BatchPlan:
         A no decided on what the store held at that read is as true as one decided under the
         lock a moment later (the lock only guards a slot being taken), so it holds nothing and
         takes no lock. A yes, and numbers with several messages (which see each other's
-        holds), are decided again under the lock."""
+        holds), are decided again under the lock (a yes only on sends that have changed)."""
         answered: list[str] = []
         for number, entries in self.by_number.items():
             if len(entries) != 1:
@@ -319,6 +328,8 @@ class BatchPlan:
             if not decision.allowed:
                 self.decided[index] = decision
                 answered.append(number)
+            else:
+                self.first[index] = (decision, context.history.sends)
         return answered
 
     def failed(self, error: Exception, out: list[Reservation | None], settler: Settler) -> None:
@@ -347,6 +358,16 @@ class BatchPlan:
                 out[index] = Reservation(decider.failed(lost, self.now), None, settler)
             else:
                 out[index] = Reservation(decision, record, settler, message=message, recipient=item)
+
+
+def _same_records(left: Sequence[SendRecord], right: Sequence[SendRecord]) -> bool:
+    """True when both hold the very same record objects, in order."""
+    if len(left) != len(right):
+        return False
+    for a, b in zip(left, right, strict=True):  # noqa: SIM110 (every hold asks: no generator)
+        if a is not b:
+            return False
+    return True
 
 
 def pending_of(
