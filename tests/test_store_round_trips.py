@@ -134,12 +134,14 @@ def test_redis_hold_decided_on_a_stale_memory_is_decided_again_on_the_sends(
     other.close()
 
 
+@pytest.mark.parametrize("cluster", [False, True], ids=["standalone", "cluster"])
 def test_redis_hold_that_lost_a_race_is_decided_again_without_a_read(
-    counted: RedisStore,
+    counted: RedisStore, cluster: bool
 ) -> None:
     """A write that finds the version moved brings back the number's sends: the hold is decided
     again on them and written, two round trips in all (no read between), and a cap of three
-    counts the other store's hold."""
+    counts the other store's hold; on Redis Cluster too (one script call per number)."""
+    counted._cluster = cluster
     other = RedisStore(REDIS_URL, prefix=counted.prefix)
     counted.reserve_many([NUMBER], since=SINCE, decide=lambda n, _s: [])  # nothing held yet
     counted.reserve_many([NUMBER], since=SINCE, decide=_at_most(9))  # remembered: one hold
