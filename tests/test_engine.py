@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-import attrs
 import pytest
 
 from smspolicy import (
@@ -16,7 +15,6 @@ from smspolicy import (
     Message,
     Policy,
     Profile,
-    Recipient,
     Verdict,
     allow,
     rule,
@@ -248,39 +246,3 @@ def test_a_store_read_patched_on_the_instance_is_used(
     decision = engine.evaluate(message)
     assert decision.verdict is Verdict.DENY
     assert decision.codes == ("store.unavailable",)
-
-
-def test_a_deciders_context_is_the_checked_context() -> None:
-    """The context a decider builds for each message has every field a context built with
-    the constructor has; its instant is checked the same way (given in UTC, refused naive or
-    out of range)."""
-    import zoneinfo
-
-    from smspolicy._context import ConsentView, HistoryView, checked_context
-    from smspolicy._memo import Memo
-    from smspolicy.errors import NaiveDatetimeError
-
-    recipient = Recipient(address="+12125550123", valid=True, e164="+12125550123")
-    parts = (ConsentView(), HistoryView(), None, None, {}, (), Memo())
-    new_york = dt.datetime(2025, 1, 15, 10, 0, tzinfo=zoneinfo.ZoneInfo("America/New_York"))
-    made = checked_context(new_york, recipient, *parts)  # type: ignore[arg-type]
-    built = Context(
-        now=new_york,
-        recipient=recipient,
-        consent=parts[0],  # type: ignore[arg-type]
-        history=parts[1],  # type: ignore[arg-type]
-        senders=parts[4],  # type: ignore[arg-type]
-        shared=parts[6],  # type: ignore[arg-type]
-    )
-    assert made.now == dt.datetime(2025, 1, 15, 15, 0, tzinfo=dt.UTC)
-    assert made.now.tzinfo is dt.UTC
-    for field in attrs.fields(Context):
-        if field.name not in ("_memo", "_trail"):
-            assert getattr(made, field.name) == getattr(built, field.name), field.name
-    assert made._trail is None
-    assert isinstance(made._memo, Memo)
-    assert made._memo is not built._memo
-    with pytest.raises(NaiveDatetimeError):
-        checked_context(dt.datetime(2025, 1, 15), recipient, *parts)  # type: ignore[arg-type]
-    with pytest.raises(InvalidInputError):
-        checked_context(dt.datetime(3001, 1, 1, tzinfo=dt.UTC), recipient, *parts)  # type: ignore[arg-type]

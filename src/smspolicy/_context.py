@@ -8,10 +8,10 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-from ._memo import CACHES, MISSING, Memo, Seen, blank, copy_fields, set_field, set_fields
+from ._memo import CACHES, MISSING, Memo, Seen, blank, copy_fields, set_field
 from ._recipients import Profile, Recipient
 from ._records import ConsentEvent, SendRecord
-from ._time import MAX_INSTANT, MIN_INSTANT, as_utc, ensure_aware, to_local, zone
+from ._time import as_utc, ensure_aware, to_local, zone
 from ._values import Purpose
 from .consent import _STOPS, ChainBreak, chain_break
 from .programs import Program
@@ -239,28 +239,6 @@ class Context:
         return later
 
 
-def checked_context(
-    now: dt.datetime,
-    recipient: Recipient,
-    consent: ConsentView,
-    history: HistoryView,
-    profile: Profile | None,
-    engagement: dt.datetime | None,
-    senders: Mapping[tuple[str | None, Purpose], frozenset[str]],
-    programs: tuple[Program, ...],
-    shared: Memo,
-) -> Context:
-    """``Context(now=now, ...)`` for a decider, whose ``now`` comes from a checked clock: every
-    message of a batch gets one, so only ``now`` is checked again (not converted) and no other
-    field is."""
-    if now.tzinfo is not dt.UTC or not MIN_INSTANT <= now < MAX_INSTANT:
-        now = ensure_aware(now, "now")
-    context = blank(Context)
-    values = (now, recipient, consent, history, profile, engagement, senders, programs, shared)
-    set_fields(context, _CHECKED, (*values, Memo(), None))
-    return context
-
-
 def traced(context: Context, trail: list[dt.datetime]) -> Context:
     """``context`` (the same instant, records and memo) recording into ``trail`` the instant
     of every context derived from it with :meth:`Context.at`."""
@@ -273,20 +251,5 @@ def traced(context: Context, trail: list[dt.datetime]) -> Context:
 
 
 _CARRIED = tuple(f.name for f in attrs.fields(Context) if f.init and f.name != "now")
-# Fields the constructor fills itself must be given a value by ``at`` and ``traced`` too, and
-# checked_context sets every field, in this order.
+# Fields the constructor fills itself must be given a value by ``at`` and ``traced`` too.
 assert {f.name for f in attrs.fields(Context) if not f.init} == {"_memo", "_trail"}
-_CHECKED = (
-    "now",
-    "recipient",
-    "consent",
-    "history",
-    "profile",
-    "engagement",
-    "senders",
-    "programs",
-    "shared",
-    "_memo",
-    "_trail",
-)
-assert set(_CHECKED) == {f.name for f in attrs.fields(Context)}

@@ -13,7 +13,7 @@ from typing import Literal
 
 from . import i18n
 from ._compose import lookback_of
-from ._context import ConsentView, Context, HistoryView, checked_context
+from ._context import ConsentView, Context, HistoryView
 from ._fastpath import FastPath
 from ._memo import MISSING, Memo, Seen
 from ._recipients import Profile, Recipient, Resolver, address_recipient, stop_key
@@ -223,22 +223,22 @@ class Decider:
         if shared is not None:
             suppressed = suppressed or shared in snapshot.suppressed
             shared_events = consent.get(shared, ())
-        return checked_context(
-            now,
-            recipient,
-            ConsentView(
+        return Context(
+            now=now,
+            recipient=recipient,
+            consent=ConsentView(
                 events=consent.get(address, ()),
                 person_events=consent.get(person_key(person), ()) if person else (),
                 suppressed=suppressed,
                 verified=self._verified,
                 shared_events=shared_events,
             ),
-            HistoryView(sends=sends, since=now - self.history),
-            self.profile(address),
-            snapshot.engagement.get(address),
-            self.senders,
-            self.programs,
-            self.memo,
+            history=HistoryView(sends=sends, since=now - self.history),
+            profile=self.profile(address),
+            engagement=snapshot.engagement.get(address),
+            senders=self.senders,
+            programs=self.programs,
+            shared=self.memo,
         )
 
     def decide(self, message: Message, context: Context) -> Decision:

@@ -162,14 +162,6 @@ def copy_fields(source: object, target: object, names: tuple[str, ...]) -> None:
         setter(target, name, getattr(source, name))
 
 
-def set_fields(target: object, names: tuple[str, ...], values: tuple[object, ...]) -> None:
-    """Set each named field of the frozen ``target`` to the value in the same place of
-    ``values`` (one frame for all of them: instances built on the hot path)."""
-    setter = object.__setattr__
-    for name, value in zip(names, values, strict=True):
-        setter(target, name, value)
-
-
 def blank(cls: type[T]) -> T:
     """An instance of ``cls`` whose fields the caller sets with :func:`set_field` (for copies
     on the hot path that would otherwise convert every field again)."""
