@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -513,6 +513,32 @@ def test_stored_profiles_are_cached_until_cleared() -> None:
     assert fresh(NY) == Profile(locale="fr")
     store.forget(NY)
     assert fresh(NY) is None
+
+
+def test_prefetch_reads_what_is_not_remembered_once_in_one_read() -> None:
+    """prefetch reads the addresses not remembered in one store read, each once and in the
+    order first asked; remembered ones (misses too) are not read again until they expire."""
+    asked: list[list[str]] = []
+
+    class Counting(MemoryStore):
+        def profiles(self, addresses: Sequence[str]) -> dict[str, ProfileRecord | None]:
+            asked.append(list(addresses))
+            return super().profiles(addresses)
+
+    store = Counting()
+    store.upsert_profiles({LA: ProfileRecord(Profile(locale="es"), "p")})
+    source = StoredProfiles(store)
+    assert source.prefetch([NY]) == {NY: None}
+    found = source.prefetch([LA, NY, TORONTO, LA])
+    assert found == {LA: ProfileRecord(Profile(locale="es"), "p"), NY: None, TORONTO: None}
+    assert asked == [[NY], [LA, TORONTO]]
+    assert source.remembered([TORONTO, LA, NY]) == (
+        {TORONTO: None, LA: ProfileRecord(Profile(locale="es"), "p"), NY: None},
+        [],
+    )
+    expiring = StoredProfiles(store, ttl=0.0)  # entries expire at once: asked again each time
+    expiring.prefetch([NY])
+    assert expiring.remembered([NY, LA]) == ({}, [NY, LA])
 
 
 def test_layered_profiles_take_fields_from_the_first_source() -> None:

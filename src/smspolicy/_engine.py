@@ -373,8 +373,14 @@ class Engine:
         stored = self._stored
         if stored is None:
             return batch
-        keys = [self._stored_keys(message) for message in batch]
-        records = stored.prefetch(key for found in keys for key in found)
+        # Plain loops, no comprehension or generator: a message decided alone comes here too.
+        keys: list[tuple[str, ...]] = []
+        wanted: list[str] = []
+        for message in batch:
+            found = self._stored_keys(message)
+            keys.append(found)
+            wanted.extend(found)
+        records = stored.prefetch(wanted)
         out: list[Message] = []
         for message, found in zip(batch, keys, strict=True):
             if found and not message.person:  # found is empty for what is not a Message
@@ -394,19 +400,29 @@ class Engine:
             log.warning("store unavailable: %s", error)
             _check_messages(batch)
             return [decider.failed(error, now) for _ in batch]
-        resolved = [decider.resolve(message) for message in batch]
-        recipients = [r for r in resolved if isinstance(r, Recipient)]
+        # Plain loops, no comprehensions: a message decided alone (evaluate) comes here too,
+        # and a comprehension's own call is a large part of deciding one message.
+        resolved: list[Recipient | Decision] = []
+        recipients: list[Recipient] = []
+        for message in batch:
+            item = decider.resolve(message)
+            resolved.append(item)
+            if isinstance(item, Recipient):
+                recipients.append(item)
         try:
             snapshot = read_snapshot(self.store, batch, recipients, now - self.history)
         except StoreUnavailableError as error:
             log.warning("store unavailable: %s", error)
             return [r if isinstance(r, Decision) else decider.failed(error, now) for r in resolved]
-        return [
-            item
-            if isinstance(item, Decision)
-            else decider.decide(message, decider.context(snapshot, message, item, now))
-            for message, item in zip(batch, resolved, strict=True)
-        ]
+        decisions: list[Decision] = []
+        for message, item in zip(batch, resolved, strict=True):
+            if isinstance(item, Decision):
+                decisions.append(item)
+            else:
+                decisions.append(
+                    decider.decide(message, decider.context(snapshot, message, item, now))
+                )
+        return decisions
 
     def reserve(self, message: Message, *, hold: dt.timedelta = DEFAULT_HOLD) -> Reservation:
         """Decide ``message`` and, when allowed, count it in the send log atomically: under the

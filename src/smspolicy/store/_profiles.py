@@ -82,9 +82,6 @@ class ProfileStore(Protocol):
         ...
 
 
-_MISS = object()
-
-
 class StoredProfiles:
     """An engine's profile source read from a :class:`ProfileStore`, with a memo of
     ``cache_size`` addresses (a miss is remembered too) whose entries live ``ttl`` seconds, so
@@ -106,12 +103,6 @@ class StoredProfiles:
         self.ttl = float(ttl)
         self._memo = Memo(cache_size)
 
-    def _cached(self, address: str) -> object:
-        entry = self._memo.peek(address)
-        if isinstance(entry, tuple) and entry[1] > time.monotonic():
-            return entry[0]
-        return _MISS
-
     def _read(self, addresses: Sequence[str]) -> dict[str, ProfileRecord | None]:
         try:
             found = self.store.profiles(addresses)
@@ -126,7 +117,6 @@ class StoredProfiles:
 
     def record(self, address: str) -> ProfileRecord | None:
         """The address's stored record (profile and person), or None."""
-        # What _cached does, inline: every decision asks.
         entry: tuple[ProfileRecord | None, float] | None = self._memo.entries.get(address)  # type: ignore[assignment]
         if entry is not None and entry[1] > time.monotonic():
             return entry[0]
@@ -148,12 +138,16 @@ class StoredProfiles:
         without repeats): those a :meth:`prefetch` would read from the store."""
         out: dict[str, ProfileRecord | None] = {}
         wanted: list[str] = []
+        # One reading of the clock for all of them: a message decided alone asks for one or
+        # two addresses, so the fixed cost is most of the cost.
+        entries = self._memo.entries
+        now = time.monotonic()
         for address in dict.fromkeys(addresses):
-            found = self._cached(address)
-            if found is _MISS:
-                wanted.append(address)
+            entry: tuple[ProfileRecord | None, float] | None = entries.get(address)  # type: ignore[assignment]
+            if entry is not None and entry[1] > now:
+                out[address] = entry[0]
             else:
-                out[address] = found  # type: ignore[assignment]
+                wanted.append(address)
         return out, wanted
 
     def prefetch(self, addresses: Iterable[str]) -> dict[str, ProfileRecord | None]:
