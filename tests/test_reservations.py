@@ -291,7 +291,10 @@ def _store(kind: str, tmp_path: Path, *, meanwhile: bool = False) -> Store:
     return made(SQLiteStore(tmp_path / "ledger.db"), redis_store())  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("kind", ["memory", "redis"])
+# On Redis the sends read under the lock are the very records of the snapshot through the
+# store's memo of decoded records: with every cache off they are decoded afresh, and the
+# message is (safely) decided again.
+@pytest.mark.parametrize("kind", ["memory", pytest.param("redis", marks=pytest.mark.caches)])
 def test_a_yes_on_unchanged_sends_is_not_decided_again_under_the_lock(
     kind: str, clock: FrozenClock, tmp_path: Path
 ) -> None:
