@@ -28,41 +28,19 @@ from smspolicy.consent import add_months, consent_status, fold_status
 from smspolicy.store import MemoryStore
 from smspolicy.testing import FrozenClock
 
+from .consent_support import KINDS, consent_event
+
 NUMBER = "+12125550123"
 T0 = dt.datetime(2025, 1, 15, 15, 0, tzinfo=dt.UTC)
-KINDS = ["requested", "confirmed", "revoked", "implied", "unclear"]
-BASES = ["purchase", "inquiry", "soft_opt_in", "non_business", "express"]
-
 offsets = st.integers(-3 * 365 * 24 * 60, 2 * 365 * 24 * 60).map(lambda m: dt.timedelta(minutes=m))
-lasting = st.one_of(
-    st.none(), st.integers(1, 2 * 365 * 24 * 60).map(lambda m: dt.timedelta(minutes=m))
-)
 
 
 @st.composite
 def events(draw: st.DrawFn) -> list[ConsentEvent]:
-    found = []
-    for _ in range(draw(st.integers(0, 8))):
-        kind = draw(st.sampled_from(KINDS))
-        at = T0 + draw(offsets)
-        runs = draw(lasting)
-        found.append(
-            ConsentEvent(
-                kind=kind,
-                number=NUMBER,
-                at=at,
-                source="test",
-                topic=draw(st.sampled_from(["deals", "alerts", None])),
-                purpose=draw(st.sampled_from(["marketing", "transactional", None])),
-                brand=draw(st.sampled_from(["Acme", "Other", None])),
-                basis=draw(st.sampled_from(BASES)) if kind == "implied" else None,
-                expires=at + runs
-                if runs is not None and kind in ("requested", "unclear")
-                else None,
-                channel=draw(st.sampled_from(["sms", "email", None])),
-            )
-        )
-    return found
+    return [
+        consent_event(draw, NUMBER, T0 + draw(offsets), KINDS, ["sms", "email", None])
+        for _ in range(draw(st.integers(0, 8)))
+    ]
 
 
 @settings(max_examples=400)

@@ -27,12 +27,12 @@ from smspolicy._records import GENESIS, Basis, ConsentKind
 from smspolicy.consent import add_months, consent_status, person_key
 from smspolicy.rules._consent import _Consent
 
+from .consent_support import KINDS, consent_event
+
 NUMBER = "+12125550123"
 PERSON = person_key("p-1")
 T0 = dt.datetime(2025, 7, 15, 15, 0, tzinfo=dt.UTC)
 TICK = dt.timedelta(microseconds=1)
-KINDS = ["requested", "confirmed", "revoked", "implied", "unclear"]
-BASES = ["purchase", "inquiry", "soft_opt_in", "non_business", "express"]
 RECIPIENT = Recipient(address=NUMBER, valid=True, e164=NUMBER, zones=("America/New_York",))
 SINCE = T0 - dt.timedelta(days=10)
 
@@ -52,21 +52,9 @@ def chains(draw: st.DrawFn, number: str, kinds: list[str]) -> tuple[ConsentEvent
     """A hash-chained ledger of up to seven events; some share an instant."""
     out: list[ConsentEvent] = []
     for _ in range(draw(st.integers(0, 7))):
-        kind = draw(st.sampled_from(kinds))
         at = draw(st.sampled_from([e.at for e in out])) if out and draw(st.booleans()) else None
-        at = at or draw(instants)
-        runs = draw(lasting)
-        one = ConsentEvent(
-            kind=kind,
-            number=number,
-            at=at,
-            source="test",
-            topic=draw(st.sampled_from(["deals", "alerts", None])),
-            purpose=draw(st.sampled_from(["marketing", "transactional", None])),
-            brand=draw(st.sampled_from(["Acme", "Other", None])),
-            basis=draw(st.sampled_from(BASES)) if kind == "implied" else None,
-            expires=at + runs if runs is not None and kind in ("requested", "unclear") else None,
-            channel=draw(st.sampled_from(["sms", "voice", None])),
+        one = consent_event(
+            draw, number, at or draw(instants), kinds, ["sms", "voice", None], lasting
         )
         out.append(one.chained(len(out), out[-1].hash if out else GENESIS))
     return tuple(out)
