@@ -23,7 +23,6 @@ from .._recipients import Recipient
 from .._time import (
     Zone,
     day_switch_points,
-    first_instant_at_or_after,
     to_local,
     wall_instants,
     zone,
@@ -150,6 +149,9 @@ def _inside(window: Window, tz: Zone, instant: dt.datetime) -> bool:
     return window.contains(to_local(instant, tz))
 
 
+_DAY = dt.timedelta(days=1)
+
+
 @lru(16384)  # (window, zone, local date): a window's openings are worked out once per date
 def spans(window: Window, tz: Zone, day: dt.date) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
     """The window's openings in zone ``tz`` from the first instant of local date ``day`` to
@@ -164,7 +166,7 @@ def spans(window: Window, tz: Zone, day: dt.date) -> tuple[tuple[dt.datetime, dt
     midnight a second time. A date the clock skips (Samoa, 2011-12-30) has no openings.
     """
     jumps = day_switch_points(tz, day)
-    ends = first_instant_at_or_after(tz, dt.datetime.combine(day + _DAY, dt.time()))
+    ends = day_switch_points(tz, day + _DAY)[0]  # the next date's first instant
     if ends <= jumps[0]:
         return ()
     points = set(jumps)
@@ -186,9 +188,6 @@ def spans(window: Window, tz: Zone, day: dt.date) -> tuple[tuple[dt.datetime, dt
         else:
             found.append((point, following))
     return tuple(found)
-
-
-_DAY = dt.timedelta(days=1)
 
 
 def next_open(window: Window, tz: Zone, now: dt.datetime) -> dt.datetime | None:
