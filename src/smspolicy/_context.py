@@ -16,7 +16,18 @@ from ._values import Purpose
 from .consent import _STOPS, ChainBreak, chain_break
 from .programs import Program
 
-__all__ = ["ConsentView", "Context", "HistoryView", "ZoneTimed", "is_zone_timed", "traced"]
+__all__ = [
+    "ConsentView",
+    "Context",
+    "FoldTimed",
+    "HistoryView",
+    "Onward",
+    "ZoneTimed",
+    "is_fold_timed",
+    "is_onward",
+    "is_zone_timed",
+    "traced",
+]
 
 T = TypeVar("T")
 
@@ -39,6 +50,41 @@ class ZoneTimed(Protocol):
 def is_zone_timed(rule: object) -> bool:
     """True when ``rule`` says it is zone-timed (a wrapper asks the rule inside)."""
     return isinstance(rule, ZoneTimed) and rule.zone_timed() is True
+
+
+@runtime_checkable
+class Onward(Protocol):
+    """A rule that, once it allows without reasons at an instant, allows without reasons (and
+    with no zone) at every later instant on the same records: nothing it counts enters its
+    window as time passes (a rolling cap, dedupe), or it does not read the instant at all (a
+    valid number, required content). A deferral found for one recipient then needs no second
+    look at this rule at its later instants for another recipient whom it allows now."""
+
+    def allows_onward(self) -> bool:
+        """True: the rule keeps that promise."""
+        ...
+
+
+def is_onward(rule: object) -> bool:
+    """True when ``rule`` says it allows onward (a wrapper asks the rule inside)."""
+    return isinstance(rule, Onward) and rule.allows_onward() is True
+
+
+@runtime_checkable
+class FoldTimed(Protocol):
+    """A rule whose decision depends on the instant only through the folds of its context's
+    consent view (:meth:`ConsentView.folded`): at a later instant, on the same records, at
+    which every fold the view holds still holds (:meth:`ConsentView.holds_through`), it
+    decides as it did (the consent rules)."""
+
+    def fold_timed(self) -> bool:
+        """True: the rule keeps that promise."""
+        ...
+
+
+def is_fold_timed(rule: object) -> bool:
+    """True when ``rule`` says it is fold-timed."""
+    return isinstance(rule, FoldTimed) and rule.fold_timed() is True
 
 
 class ConsentView:
@@ -139,6 +185,17 @@ class ConsentView:
         answer, until = fold(*args)
         self._folds[key] = (answer, now, until)
         return answer
+
+    def holds_through(self, now: dt.datetime, later: dt.datetime) -> bool:
+        """True when every fold this view remembers was made at or before ``now`` and holds
+        until after ``later``: asked at any instant from ``now`` to ``later``, each gives
+        the same answer. False with caches off (nothing is remembered, so nothing is known)."""
+        if not CACHES:
+            return False
+        for _answer, since, until in self._folds.values():
+            if since > now or (until is not None and until <= later):
+                return False
+        return True
 
     @property
     def suppressed(self) -> bool:

@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Mapping
 
 from ._compose import _checked, at_instant_of, combine_settled, combiner_of, leaves_of, run_rule
-from ._context import Context, is_zone_timed, traced
+from ._context import Context, is_fold_timed, is_onward, is_zone_timed, traced
 from ._memo import MISSING, Memo
 from ._values import Channel, Decision, Message, Purpose, Verdict, allow
 from .typing import Rule
@@ -60,11 +60,20 @@ Shape = tuple[
 ]
 
 # A deferral found by the tree: the decisions of the leaves that are not zone-timed at the
-# instant decided and at each instant the tree looked at (the trail), and the tree's decision.
-# It holds for any message whose those leaves give the very same decision objects at those
-# instants: everything else the tree reads is in the key.
+# instant decided; the leaves to ask again at each instant the tree looked at; the latest of
+# those instants when the fold-timed leaves are left out, else None; the decisions of the
+# leaves asked again at each instant (the trail); and the tree's decision. It holds for any
+# message whose leaves give the same decisions now and whose leaves asked again give them
+# along the trail: everything else the tree reads is in the key. Not asked again: a leaf that
+# allows onward (:class:`Onward`) and allowed without reasons now (it allows so at every later
+# instant, for this message as for that one), and, while both messages' consent views hold
+# through the latest instant, a fold-timed leaf (:class:`FoldTimed`: it decides there as now).
 Deferral = tuple[
-    tuple[Decision, ...], tuple[tuple[dt.datetime, tuple[Decision, ...]], ...], Decision
+    tuple[Decision, ...],
+    tuple[Rule, ...],
+    dt.datetime | None,
+    tuple[tuple[dt.datetime, tuple[Decision, ...]], ...],
+    Decision,
 ]
 
 
@@ -127,7 +136,7 @@ class FastPath:
         if deferred and not (flat and denied):
             # Where nested deferrals meet (a DENY among them too) depends on the nesting: the
             # tree decides, once per key and set of decisions.
-            return self._deferral(key, message, context, (tuple(asked), later), others, flat)
+            return self._deferral(key, message, context, (tuple(asked), ask, later), others, flat)
         if flat:  # the leaves are the policy's own rules: combine exactly as it does
             assert self._combine is not None
             return self._combine(message, context, others, denied=denied, deferred=deferred)
@@ -163,20 +172,26 @@ class FastPath:
         key: tuple[object, ...],
         message: Message,
         context: Context,
-        now: tuple[tuple[Decision, ...], tuple[Rule, ...]],
+        now: tuple[tuple[Decision, ...], tuple[Rule, ...], tuple[Rule, ...]],
         others: list[Decision],
         flat: bool,
     ) -> Decision:
         """What the policy makes of a deferral, remembered per key (with the message's
         ``not_after``): recipients who share zones, jurisdictions and the instant, and whose
         other rules give the same decisions now and at every instant the policy looked at
-        (mostly the plain ALLOW), share it."""
-        asked, later = now
+        (mostly the plain ALLOW), share it. ``now`` holds the asked leaves' decisions, those
+        leaves, and the leaves to ask at the other instants (the same, unless a law in force
+        was settled at this instant)."""
+        asked, ask, later = now
         full = (*key, message.not_after)
         found: Deferral | tuple[()] | None = self._deferrals.peek(full)  # type: ignore[assignment]
         if found:
-            before, trail, decision = found
-            if _same(before, asked) and _same_along(trail, later, message, context):
+            before, along, steady, trail, decision = found
+            if (
+                _same(before, asked)
+                and (steady is None or context.consent.holds_through(context.now, steady))
+                and _same_along(trail, along, message, context)
+            ):
                 return decision
         instants: list[dt.datetime] = []
         if flat:
@@ -191,10 +206,9 @@ class FastPath:
             # instant) is worth the look at the trail's instants that remembering takes.
             self._deferrals.put(full, ())
         elif not found:
-            looked = tuple(
-                (at, _asked(later, message, context.at(at))) for at in dict.fromkeys(instants)
+            self._deferrals.put(
+                full, _remembered(asked, ask, later, instants, message, context, decision)
             )
-            self._deferrals.put(full, (asked, looked, decision))
         return decision
 
     def _flatten(
@@ -230,6 +244,44 @@ def _at_instant(
     if not settled:
         return leaves, timed, False
     return tuple(leaf for leaf, _ in out), tuple(zoned for _, zoned in out), True
+
+
+def _remembered(
+    asked: tuple[Decision, ...],
+    ask: tuple[Rule, ...],
+    later: tuple[Rule, ...],
+    instants: list[dt.datetime],
+    message: Message,
+    context: Context,
+    decision: Decision,
+) -> Deferral:
+    """What a deferral the tree found (``decision``, looking at ``instants``) keeps, once the
+    tree has run: ``asked`` are the decisions now of the leaves ``ask``, and ``later`` the
+    leaves to ask at the other instants (``ask`` itself unless a law was settled now)."""
+    along = later
+    steady = None
+    looked = tuple(dict.fromkeys(instants))
+    if later is ask:
+        along = _along(ask, asked)
+        if looked and context.consent.holds_through(context.now, max(looked)):
+            kept = tuple(leaf for leaf in along if not is_fold_timed(leaf))
+            if len(kept) < len(along):
+                along, steady = kept, max(looked)
+    trail: tuple[tuple[dt.datetime, tuple[Decision, ...]], ...] = ()
+    if along:  # else nothing along the trail can differ: no instant is kept
+        trail = tuple((at, _asked(along, message, context.at(at))) for at in looked)
+    return asked, along, steady, trail, decision
+
+
+def _along(ask: tuple[Rule, ...], asked: tuple[Decision, ...]) -> tuple[Rule, ...]:
+    """The leaves of ``ask`` to ask again at a deferral's later instants: all but those that
+    allow onward and allowed plainly now (``asked``, their decisions now)."""
+    plain = allow()
+    return tuple(
+        leaf
+        for leaf, decision in zip(ask, asked, strict=True)
+        if decision is not plain or not is_onward(leaf)
+    )
 
 
 def _asked(ask: tuple[Rule, ...], message: Message, context: Context) -> tuple[Decision, ...]:

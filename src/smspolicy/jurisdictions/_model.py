@@ -11,7 +11,7 @@ import pycountry
 
 from .. import i18n
 from .._compose import all_of, lookback_of, run_rule, when
-from .._context import Context, is_zone_timed
+from .._context import Context, is_onward, is_zone_timed
 from .._memo import lru
 from .._recipients import STAND_IN_JURISDICTIONS
 from .._time import first_instant_at_or_after, zone
@@ -202,6 +202,12 @@ class InForce:
         recipient's zones and the instant."""
         return is_zone_timed(self.rule)
 
+    def allows_onward(self) -> bool:
+        """When its rule does and the law has no start date: in force from the start and
+        allowing after its end, it allows later whenever it allows now (a law that starts
+        later may stop what it allows now)."""
+        return self.effective is None and is_onward(self.rule)
+
     def at_instant(self, zones: tuple[str, ...], now: dt.datetime) -> tuple[Rule, ...] | None:
         """Nothing before the law is in force (or once it has ended), its rule while it is
         and has no end; None while it is in force with an end (a deferral past the end is
@@ -304,6 +310,10 @@ class StandIn:
         """Zone-timed when its rule is (its notes are fixed)."""
         return is_zone_timed(self.rule)
 
+    def allows_onward(self) -> bool:
+        """When its rule does (its notes join only decisions with reasons)."""
+        return is_onward(self.rule)
+
     def __repr__(self) -> str:
         return f"stand_in({self.rule!r}, {dict(self.borrowed)!r})"
 
@@ -362,6 +372,10 @@ class OnChannels:
     def zone_timed(self) -> bool:
         """Zone-timed when its rule is (the channel is part of what a decider keys on)."""
         return is_zone_timed(self.rule)
+
+    def allows_onward(self) -> bool:
+        """When its rule does (the channel is the message's own)."""
+        return is_onward(self.rule)
 
     def __repr__(self) -> str:
         names = ", ".join(sorted(c.value for c in self.channels))

@@ -145,6 +145,12 @@ class _FrequencyCap:
         up to a day before the rolling length)."""
         return self._lookback
 
+    def allows_onward(self) -> bool:
+        """Rolling: a cap that allows now allows later on the same records (no send enters the
+        window as time passes, a hold only stops counting, and the history read reaches back
+        further the later it is). Calendar: no (the next period may hold sends dated ahead)."""
+        return not self.calendar
+
     def __call__(self, message: Message, context: Context) -> Decision:
         short = history_gap(context, self._lookback, self.name)
         if short is not None:
@@ -273,6 +279,11 @@ class _Dedupe:
         """How far back dedupe must see sends."""
         return self.window
 
+    def allows_onward(self) -> bool:
+        """True: a send that is not a duplicate now is none later on the same records (no
+        send enters the window as time passes)."""
+        return True
+
     def __call__(self, message: Message, context: Context) -> Decision:
         short = history_gap(context, self.window, "dedupe")
         if short is not None:
@@ -324,6 +335,10 @@ class _ProgramFrequency:
     def lookback(self) -> dt.timedelta:
         """The longest history its caps need."""
         return max((cap.lookback() for _t, _b, cap in self.caps), default=dt.timedelta(0))
+
+    def allows_onward(self) -> bool:
+        """True when every cap does (they are rolling)."""
+        return all(cap.allows_onward() for _t, _b, cap in self.caps)
 
     def __repr__(self) -> str:
         return f"program_frequency({[topic for topic, _b, _c in self.caps]!r})"

@@ -56,17 +56,29 @@ _NOT_REQUIRED = frozenset({ConsentStatus.MISSING, ConsentStatus.PENDING, Consent
 """The statuses that do not stop a message on a channel where consent is not required."""
 
 
-def _opt_out_confirmation_due(context: Context) -> bool:
-    """True when the latest event in effect is a STOP (or an unclear reply) less than five
-    minutes old and no reply went out since: its one confirmation (or clarification) text."""
+def _opt_out_confirmation_due(context: Context) -> tuple[bool, dt.datetime | None]:
+    """Whether the latest event in effect is a STOP (or an unclear reply) less than five
+    minutes old and no reply went out since (its one confirmation or clarification text is
+    due), with the first instant after ``now`` at which that may change on the same records
+    (the next event's date, or the end of the five minutes; None: never), as
+    :meth:`ConsentView.folded` takes it."""
     now = context.now
-    events = [e for e in effective_order(context.consent.events) if e.at <= now]
+    ordered = effective_order(context.consent.events)
+    events = [e for e in ordered if e.at <= now]
+    upcoming = next((e.at for e in ordered if e.at > now), None)
     if not events or events[-1].kind not in _ANSWERED:
-        return False
+        return False, upcoming
     stopped = events[-1].at
-    if now >= stopped + OPT_OUT_REPLY_WINDOW:
-        return False
-    return not any(s.topic == REPLY_TOPIC and s.at >= stopped for s in context.history.sends)
+    end = stopped + OPT_OUT_REPLY_WINDOW
+    if now >= end:
+        return False, upcoming
+    if any(s.topic == REPLY_TOPIC and s.at >= stopped for s in context.history.sends):
+        return False, upcoming
+    return True, end if upcoming is None else min(end, upcoming)
+
+
+_REPLY_DUE = ("opt-out reply due",)
+"""The key of the fold above in a consent view (one per view: it reads no message)."""
 
 
 def _bases(value: object) -> frozenset[Basis] | None:
@@ -164,12 +176,19 @@ class _Consent:
             channel=message.channel,
         )
 
+    def fold_timed(self) -> bool:
+        """True: the instant counts only through the consent view's folds (the status, and
+        for a keyword reply whether its confirmation is due)."""
+        return True
+
     def __call__(self, message: Message, context: Context) -> Decision:
         consent = context.consent
         broken = consent.broken
         if broken is not None:
             return self._tampered(broken)
-        if message.topic == REPLY_TOPIC and _opt_out_confirmation_due(context):
+        if message.topic == REPLY_TOPIC and consent.folded(
+            _REPLY_DUE, context.now, _opt_out_confirmation_due, context
+        ):
             return ALLOWED
         if consent.suppressed:
             return deny(

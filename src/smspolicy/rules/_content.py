@@ -164,6 +164,10 @@ class _RequiredContent:
             )
         return deny(*reasons) if reasons else allow()
 
+    def allows_onward(self) -> bool:
+        """True: the decision depends on the message alone."""
+        return True
+
     def __repr__(self) -> str:
         if self.name != "required_content":
             return self.name

@@ -58,6 +58,10 @@ class _ValidNumber:
             return deny(i18n.reason("number.country", "valid_number", _COUNTRY, region=region))
         return ALLOWED
 
+    def allows_onward(self) -> bool:
+        """True: the decision does not depend on the instant."""
+        return True
+
     def __repr__(self) -> str:
         parts = []
         if self.line_types is not None:

@@ -41,6 +41,11 @@ class _WrittenConsentEvidence:
     citation: str | None
     name: str
 
+    def fold_timed(self) -> bool:
+        """True: the instant counts only through the fold of the grant in effect (whether the
+        grant carries evidence does not depend on it)."""
+        return True
+
     def __call__(self, message: Message, context: Context) -> Decision:
         if message.purpose is not Purpose.MARKETING:
             return ALLOWED
