@@ -77,8 +77,11 @@ def _opt_out_confirmation_due(context: Context) -> tuple[bool, dt.datetime | Non
     return True, end if upcoming is None else min(end, upcoming)
 
 
-_REPLY_DUE = ("opt-out reply due",)
-"""The key of the fold above in a consent view (one per view: it reads no message)."""
+_REPLY_DUE = object()
+"""With the context's send history, the key of the fold above in a consent view: it reads no
+message, and the history it reads is the context's (the contexts a deferral derives with
+``Context.at`` share it; a caller who keeps a view for a later context with another history
+gets the fold again)."""
 
 
 def _bases(value: object) -> frozenset[Basis] | None:
@@ -187,7 +190,7 @@ class _Consent:
         if broken is not None:
             return self._tampered(broken)
         if message.topic == REPLY_TOPIC and consent.folded(
-            _REPLY_DUE, context.now, _opt_out_confirmation_due, context
+            (_REPLY_DUE, context.history), context.now, _opt_out_confirmation_due, context
         ):
             return ALLOWED
         if consent.suppressed:

@@ -1,12 +1,13 @@
-"""Review of the deferral skip (a remembered deferral no longer asks, at its later instants, the
+"""Edges of the deferral skip (a remembered deferral no longer asks, at its later instants, the
 leaves that allow onward and allowed plainly now, nor the fold-timed consent leaves while the
 recipient's consent view holds through the latest instant).
 
 Each test builds recipients that share a fast path key (same zones, jurisdictions, purpose,
 channel, instant and ``not_after``), lets the first one's deferral be remembered (seen, then
 remembered), and checks that the next recipient gets from the fast path what the policy tree
-gives it on a context of its own. ``test_reused_view_*`` show a regression of the keyword-reply
-fold itself (the tree, with caches on, against the same records read afresh)."""
+gives it on a context of its own. ``test_reused_view_*``: a view kept for a later context with
+another send history answers the keyword reply's fold for that history (one confirmation only),
+as the same records read afresh do."""
 
 from __future__ import annotations
 
