@@ -22,6 +22,7 @@ from smspolicy import (
     Verdict,
     allow,
     defer,
+    deny,
     rule,
     rules,
 )
@@ -363,3 +364,72 @@ def _context_for(number: str, now: dt.datetime, sends: list[SendRecord]) -> Cont
         consent=ConsentView(events=()),
         history=HistoryView(sends=sends, since=now - dt.timedelta(days=3)),
     )
+
+
+NIGHT_BEFORE = dt.datetime(2026, 11, 27, 4, tzinfo=dt.UTC)  # 23:00 on the 26th in New York
+
+
+@rule(name="refuse_some")
+def refuse_some(message: Message, _context: Context) -> Decision:
+    """Makes no promise; denies numbers ending in 1."""
+    if message.to.endswith("1"):
+        return deny(Reason("test.refused", "refuse_some", "refused"))
+    return allow()
+
+
+def _pair_at_night(law: Rule) -> tuple[Decision, Decision, FastPath, Policy]:
+    """Two New York numbers at 23:00 local, deferred by an 08:00-21:00 window to 08:00 on the
+    27th (13:00 UTC), through one fast path: the first seen, then remembered, then the
+    second."""
+    policy = Policy(rules.sending_window("08:00", "21:00"), law, rules.valid_number(), name="p")
+    fast = FastPath(policy)
+    first, second = (Message(n, "news", "marketing") for n in ("+12125550100", "+12125550111"))
+
+    def context(message: Message) -> Context:
+        return Context(
+            now=NIGHT_BEFORE,
+            recipient=RESOLVER.resolve(message.to),
+            consent=ConsentView(events=()),
+            history=HistoryView(sends=(), since=NIGHT_BEFORE - dt.timedelta(days=2)),
+        )
+
+    fast(first, context(first))
+    one = fast(first, context(first))
+    two = fast(second, context(second))
+    assert (two.verdict, two.until, two.reasons) == (
+        run_rule(policy, second, context(second)).verdict,
+        run_rule(policy, second, context(second)).until,
+        run_rule(policy, second, context(second)).reasons,
+    )
+    return one, two, fast, policy
+
+
+@pytest.mark.caches
+def test_a_law_that_comes_into_force_before_the_deferral_is_asked_there() -> None:
+    """A law in force from the 27th (not yet at 23:00 on the 26th, in force at 08:00 on the
+    27th) that refuses the second number: the deferral is not given to it, which is denied as
+    the tree denies it."""
+    law = InForce(refuse_some, dt.date(2026, 11, 27), None)
+    one, two, fast, _policy = _pair_at_night(law)
+    assert one.until == dt.datetime(2026, 11, 27, 13, tzinfo=dt.UTC)
+    assert two.verdict is Verdict.DENY
+    (entry,) = fast._deferrals.values()
+    assert entry[1] != ()  # type: ignore[index]  # the law is asked again
+
+
+@pytest.mark.caches
+def test_a_law_in_force_throughout_is_settled_for_the_deferral_too() -> None:
+    """A law in force since the 1st, around a rule that allows onward: settled alike now and
+    at 08:00, so the remembered deferral asks nothing again. With an end date the law stays
+    unsettled (only a call can cut a deferral at its end) and makes no promise: it is asked
+    again."""
+    settled = InForce(rules.dedupe(dt.timedelta(days=1)), dt.date(2026, 11, 1), None)
+    one, two, fast, _policy = _pair_at_night(settled)
+    assert one.until == two.until == dt.datetime(2026, 11, 27, 13, tzinfo=dt.UTC)
+    (entry,) = fast._deferrals.values()
+    assert entry[1] == ()  # type: ignore[index]
+    ending = InForce(rules.dedupe(dt.timedelta(days=1)), dt.date(2026, 11, 1), dt.date(2027, 1, 1))
+    one, two, fast, _policy = _pair_at_night(ending)
+    assert one.until == two.until
+    (entry,) = fast._deferrals.values()
+    assert entry[1] == (ending,)  # type: ignore[index]

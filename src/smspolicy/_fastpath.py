@@ -261,7 +261,8 @@ def _remembered(
     along = later
     steady = None
     looked = tuple(dict.fromkeys(instants))
-    if later is ask:
+    if later is ask or _settled_alike(later, context.recipient.zones, context.now, looked):
+        # The leaves as settled now are the leaves at every instant looked at.
         along = _along(ask, asked)
         if looked and context.consent.holds_through(context.now, max(looked)):
             kept = tuple(leaf for leaf in along if not is_fold_timed(leaf))
@@ -271,6 +272,25 @@ def _remembered(
     if along:  # else nothing along the trail can differ: no instant is kept
         trail = tuple((at, _asked(along, message, context.at(at))) for at in looked)
     return asked, along, steady, trail, decision
+
+
+def _settled_alike(
+    leaves: tuple[Rule, ...],
+    zones: tuple[str, ...],
+    now: dt.datetime,
+    instants: tuple[dt.datetime, ...],
+) -> bool:
+    """True when each of ``leaves`` amounts at every one of ``instants`` to what it amounts to
+    at ``now`` for ``zones`` (no law comes into force or ends in between): asked there, the
+    leaves as settled at ``now`` answer as they do."""
+    for leaf in leaves:
+        here = at_instant_of(leaf, zones, now)
+        if here is None:
+            continue  # not settled now: asked as it is
+        for at in instants:
+            if at_instant_of(leaf, zones, at) != here:
+                return False
+    return True
 
 
 def _along(ask: tuple[Rule, ...], asked: tuple[Decision, ...]) -> tuple[Rule, ...]:
