@@ -288,9 +288,16 @@ def _settled_alike(
         if here is None:
             continue  # not settled now: asked as it is
         for at in instants:
-            if at_instant_of(leaf, zones, at) != here:
+            there = at_instant_of(leaf, zones, at)
+            if there is None or not _same_rules(there, here):
                 return False
     return True
+
+
+def _same_rules(left: tuple[Rule, ...], right: tuple[Rule, ...]) -> bool:
+    """True when both hold the very same rule objects, in order (rules equal as values may
+    still decide differently: a field left out of equality)."""
+    return len(left) == len(right) and all(a is b for a, b in zip(left, right, strict=True))
 
 
 def _along(ask: tuple[Rule, ...], asked: tuple[Decision, ...]) -> tuple[Rule, ...]:

@@ -1,5 +1,5 @@
-"""Review of the settled-law deferral skip (``_settled_alike`` in src/smspolicy/_fastpath.py):
-a remembered deferral whose laws were settled at the instant decided, and are settled alike at
+"""Deferrals under settled laws (``_settled_alike`` in src/smspolicy/_fastpath.py): a
+remembered deferral whose laws were settled at the instant decided, and are settled alike at
 every instant the tree looked at, skips at those instants what it skips without laws.
 
 Each test lets the first recipient's deferral be remembered (seen, then remembered), then
@@ -7,12 +7,12 @@ decides further recipients who share its fast path key (purpose, channel, jurisd
 zones, instant, ``not_after``), each on a Context, ConsentView and HistoryView of its own, and
 checks that the fast path gives what the policy tree gives.
 
-``test_phased_*`` FAILS: ``_settled_alike`` compares what a leaf amounts to with ``!=``, and
-rules compare by their attrs fields, some of which are ``eq=False`` (a consent rule's implied
-terms): a leaf that amounts to another rule at a trail instant is taken as settled alike. The
-``test_edge_*`` tests probe edges that hold (laws around midnight in one or several zones,
-unknown zones, laws in force only between the instants looked at, zone-timed laws, wrappers,
-nesting, several trail instants, the US standard pack around the revoke-all date)."""
+``test_phased_*``: a leaf that amounts to another rule at a trail instant is not settled alike,
+even when the two rules compare equal (their equality leaves out fields such as a consent
+rule's implied terms): rules are compared by identity. The ``test_edge_*`` tests probe laws
+around midnight in one or several zones, unknown zones, laws in force only between the instants
+looked at, zone-timed laws, wrappers, nesting, several trail instants, and the US standard pack
+around the revoke-all date."""
 
 from __future__ import annotations
 
