@@ -7,6 +7,8 @@ import datetime as dt
 from hypothesis import strategies as st
 
 from smspolicy import ConsentEvent
+from smspolicy._records import GENESIS
+from smspolicy.consent import WrittenConsent
 
 KINDS = ["requested", "confirmed", "revoked", "implied", "unclear"]
 BASES = ["purchase", "inquiry", "soft_opt_in", "non_business", "express"]
@@ -42,3 +44,28 @@ def consent_event(
         expires=at + runs if runs is not None and kind in ("requested", "unclear") else None,
         channel=draw(st.sampled_from(channels)),
     )
+
+
+def deals_event(
+    kind: str, number: str, at: dt.datetime, *, written: bool = False, **fields: object
+) -> ConsentEvent:
+    """The first event of ``number``'s chain: ``kind`` for marketing on topic "deals" at
+    ``at`` (with written-consent evidence when ``written``), with any other ``fields``."""
+    if written:
+        fields["evidence"] = WrittenConsent("test", "Acme deals by text", number).evidence()
+    event = ConsentEvent(
+        kind=kind,  # type: ignore[arg-type]
+        number=number,
+        at=at,
+        source="test",
+        topic="deals",
+        purpose="marketing",  # type: ignore[arg-type]
+        **fields,  # type: ignore[arg-type]
+    )
+    return event.chained(0, GENESIS)
+
+
+def stop_after(number: str, at: dt.datetime, after: ConsentEvent | None = None) -> ConsentEvent:
+    """A STOP of ``number`` at ``at``, chained after ``after`` (or first)."""
+    stop = ConsentEvent(kind="revoked", number=number, at=at, source="test")
+    return stop.chained(0, GENESIS) if after is None else stop.chained(after.seq + 1, after.hash)

@@ -42,11 +42,13 @@ from smspolicy import (
 from smspolicy._compose import at_instant_of, run_rule
 from smspolicy._context import ConsentView, HistoryView
 from smspolicy._fastpath import FastPath
-from smspolicy._records import GENESIS, Basis, SendRecord
-from smspolicy.consent import DEFAULT_IMPLIED_TERMS, WrittenConsent
+from smspolicy._records import Basis, SendRecord
+from smspolicy.consent import DEFAULT_IMPLIED_TERMS
 from smspolicy.jurisdictions._model import PHONE, InForce, OnChannels, StandIn
 from smspolicy.predicates import is_marketing
 from smspolicy.typing import Rule
+
+from .consent_support import deals_event
 
 RESOLVER = Resolver()
 
@@ -79,28 +81,11 @@ def refuse_some(message: Message, _context: Context) -> Decision:
 
 
 def _grant(number: str, at: dt.datetime, *, written: bool = False) -> ConsentEvent:
-    evidence = WrittenConsent("test", "Acme deals by text", number).evidence() if written else None
-    return ConsentEvent(
-        kind="confirmed",
-        number=number,
-        at=at,
-        source="test",
-        topic="deals",
-        purpose="marketing",
-        evidence=evidence,
-    ).chained(0, GENESIS)
+    return deals_event("confirmed", number, at, written=written)
 
 
 def _implied(number: str, at: dt.datetime) -> ConsentEvent:
-    return ConsentEvent(
-        kind="implied",
-        number=number,
-        at=at,
-        source="test",
-        topic="deals",
-        purpose="marketing",
-        basis="purchase",
-    ).chained(0, GENESIS)
+    return deals_event("implied", number, at, basis="purchase")
 
 
 def _stop(number: str, after: ConsentEvent, at: dt.datetime, topic: str | None) -> ConsentEvent:

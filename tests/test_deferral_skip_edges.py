@@ -35,6 +35,8 @@ from smspolicy._records import GENESIS, SendRecord, SendStatus
 from smspolicy.jurisdictions._model import InForce
 from smspolicy.predicates import is_marketing
 
+from .consent_support import deals_event
+
 RESOLVER = Resolver()
 # Two New York numbers (one key), and a third for a second look.
 FIRST, SECOND, THIRD = "+12125550100", "+12125550111", "+12125550122"
@@ -60,14 +62,7 @@ def _stop(number: str, at: dt.datetime, seq: int = 0, prev: str = GENESIS) -> Co
 
 
 def _grant(number: str, at: dt.datetime) -> ConsentEvent:
-    return ConsentEvent(
-        kind="confirmed",
-        number=number,
-        at=at,
-        source="test",
-        topic="deals",
-        purpose="marketing",
-    ).chained(0, GENESIS)
+    return deals_event("confirmed", number, at)
 
 
 def _send(

@@ -27,9 +27,9 @@ from smspolicy._constants import REPLY_TOPIC
 from smspolicy._context import ConsentView, HistoryView, is_fold_timed
 from smspolicy._fastpath import FastPath
 from smspolicy._records import GENESIS, SendRecord
-from smspolicy.consent import WrittenConsent
 from smspolicy.typing import Rule
 
+from .consent_support import deals_event, stop_after
 from .test_consent_horizon_reuse import (
     CONSENT_RULES,
     KINDS,
@@ -165,14 +165,7 @@ def test_a_reply_is_allowed_for_five_minutes_after_a_stop_and_the_view_says_so()
 def test_a_view_holds_through_nothing_it_refolded_later() -> None:
     """A view read at a later instant first, then at ``T0``: the fold it keeps was made at the
     later instant, so it says nothing of ``T0`` onwards; with caches off it never holds."""
-    grant = ConsentEvent(
-        kind="confirmed",
-        number=NUMBER,
-        at=T0 - dt.timedelta(days=1),
-        source="test",
-        topic="deals",
-        purpose="marketing",
-    ).chained(0, GENESIS)
+    grant = deals_event("confirmed", NUMBER, T0 - dt.timedelta(days=1))
     view = ConsentView(events=(grant,))
     message = Message(NUMBER, "deals", "marketing")
     rule = R.consent()
@@ -190,19 +183,10 @@ OPENING = dt.datetime(2026, 11, 27, 13, tzinfo=dt.UTC)  # 08:00 in New York
 
 
 def _ledger(number: str, revoked_at: dt.datetime | None) -> tuple[ConsentEvent, ...]:
-    grant = ConsentEvent(
-        kind="confirmed",
-        number=number,
-        at=NIGHT - dt.timedelta(days=30),
-        source="test",
-        topic="deals",
-        purpose="marketing",
-        evidence=WrittenConsent("test", "Acme deals by text", number).evidence(),
-    ).chained(0, GENESIS)
+    grant = deals_event("confirmed", number, NIGHT - dt.timedelta(days=30), written=True)
     if revoked_at is None:
         return (grant,)
-    stop = ConsentEvent(kind="revoked", number=number, at=revoked_at, source="test")
-    return (grant, stop.chained(1, grant.hash))
+    return (grant, stop_after(number, revoked_at, grant))
 
 
 def _context_at(number: str, revoked: dt.datetime | None, now: dt.datetime) -> Context:
