@@ -264,10 +264,11 @@ def _remembered(
     if later is ask or _settled_alike(later, context.recipient.zones, context.now, looked):
         # The leaves as settled now are the leaves at every instant looked at.
         along = _along(ask, asked)
-        if looked and context.consent.holds_through(context.now, max(looked)):
+        latest = max(looked, default=None)
+        if latest is not None and context.consent.holds_through(context.now, latest):
             kept = tuple(leaf for leaf in along if not is_fold_timed(leaf))
             if len(kept) < len(along):
-                along, steady = kept, max(looked)
+                along, steady = kept, latest
     trail: tuple[tuple[dt.datetime, tuple[Decision, ...]], ...] = ()
     if along:  # else nothing along the trail can differ: no instant is kept
         trail = tuple((at, _asked(along, message, context.at(at))) for at in looked)
